@@ -1,0 +1,423 @@
+// Package challenges defines scientific challenges: what is optimised, over
+// which design space, against which measured data, and how the emulated lab
+// and the cheaper simulation answer. A challenge is a YAML file plus a data
+// file; the built-in catalog is embedded in the binary and users can bring
+// their own from a directory.
+//
+// A design point travels through Genesis as a Point: one float64 per
+// parameter in declaration order, with categorical parameters encoded as the
+// index of their option. Points are small and deterministic to serialise,
+// which keeps workflow history compact.
+package challenges
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Parameter kinds.
+const (
+	Continuous  = "continuous"
+	Integer     = "integer"
+	Discrete    = "discrete"
+	Categorical = "categorical"
+)
+
+// Objective directions.
+const (
+	Maximize = "maximize"
+	Minimize = "minimize"
+)
+
+// Lab model kinds.
+const (
+	// LabPool answers only for members of the measured pool, with the pool
+	// value plus measurement noise.
+	LabPool = "pool"
+)
+
+// Simulation model kinds.
+const (
+	// SimKNN estimates a point from its nearest measured neighbours, leaving
+	// the point itself out, then adds a bias and extra noise: cheaper and less
+	// faithful than the lab.
+	SimKNN = "knn"
+)
+
+// Point is a design point: one value per parameter, in declaration order.
+// Categorical values are option indices.
+type Point []float64
+
+// Parameter is one dimension of the design space.
+type Parameter struct {
+	Name        string    `yaml:"name" json:"name"`
+	Kind        string    `yaml:"kind" json:"kind"`
+	Unit        string    `yaml:"unit,omitempty" json:"unit,omitempty"`
+	Description string    `yaml:"description,omitempty" json:"description,omitempty"`
+	Column      string    `yaml:"column,omitempty" json:"column,omitempty"`
+	Low         *float64  `yaml:"low,omitempty" json:"low,omitempty"`
+	High        *float64  `yaml:"high,omitempty" json:"high,omitempty"`
+	Values      []float64 `yaml:"values,omitempty" json:"values,omitempty"`
+	Options     []string  `yaml:"options,omitempty" json:"options,omitempty"`
+}
+
+// Objective is one measured quantity and the direction in which it is better.
+type Objective struct {
+	Name        string  `yaml:"name" json:"name"`
+	Column      string  `yaml:"column,omitempty" json:"column,omitempty"`
+	Unit        string  `yaml:"unit,omitempty" json:"unit,omitempty"`
+	Direction   string  `yaml:"direction" json:"direction"`
+	Weight      float64 `yaml:"weight,omitempty" json:"weight,omitempty"`
+	Description string  `yaml:"description,omitempty" json:"description,omitempty"`
+}
+
+// Data names the measured data file and where it came from.
+type Data struct {
+	File     string `yaml:"file" json:"file"`
+	Source   string `yaml:"source" json:"source"`
+	License  string `yaml:"license" json:"license"`
+	Citation string `yaml:"citation,omitempty" json:"citation,omitempty"`
+}
+
+// LabModel says how the emulated lab answers.
+type LabModel struct {
+	Kind string `yaml:"kind" json:"kind"`
+	// Noise is "replicate" (each point's own replicate standard deviation,
+	// falling back to the pooled one) or "fixed" (NoiseSD for every point).
+	Noise   string  `yaml:"noise" json:"noise"`
+	NoiseSD float64 `yaml:"noise_sd,omitempty" json:"noise_sd,omitempty"`
+	// DurationSeconds is how long one run takes at time scale 1.
+	DurationSeconds float64 `yaml:"duration_seconds" json:"duration_seconds"`
+}
+
+// SimModel says how the cheaper simulation answers.
+type SimModel struct {
+	Kind      string `yaml:"kind" json:"kind"`
+	Neighbors int    `yaml:"neighbors" json:"neighbors"`
+	// Bias is added to the estimate, as a fraction of the objective's range.
+	Bias float64 `yaml:"bias" json:"bias"`
+	// NoiseSD is the simulation's noise, as a fraction of the objective's range.
+	NoiseSD float64 `yaml:"noise_sd" json:"noise_sd"`
+	// Cost is the price of one simulation as a fraction of a lab run.
+	Cost            float64 `yaml:"cost" json:"cost"`
+	DurationSeconds float64 `yaml:"duration_seconds" json:"duration_seconds"`
+}
+
+// Budget bounds a campaign.
+type Budget struct {
+	Experiments int `yaml:"experiments" json:"experiments"`
+	Simulations int `yaml:"simulations" json:"simulations"`
+	Tokens      int `yaml:"tokens,omitempty" json:"tokens,omitempty"`
+}
+
+// SafetyLimit is a parameter range the lab must refuse to run outside of.
+type SafetyLimit struct {
+	Parameter string   `yaml:"parameter" json:"parameter"`
+	Min       *float64 `yaml:"min,omitempty" json:"min,omitempty"`
+	Max       *float64 `yaml:"max,omitempty" json:"max,omitempty"`
+	Reason    string   `yaml:"reason" json:"reason"`
+}
+
+// Scoring holds the settings evals and convergence use.
+type Scoring struct {
+	// TopFraction defines the top set: the ceil(TopFraction·N) best pool members.
+	TopFraction float64 `yaml:"top_fraction" json:"top_fraction"`
+}
+
+// Challenge is one scientific challenge.
+type Challenge struct {
+	ID          string        `yaml:"id" json:"id"`
+	Title       string        `yaml:"title" json:"title"`
+	Domain      string        `yaml:"domain" json:"domain"`
+	Description string        `yaml:"description" json:"description"`
+	Objectives  []Objective   `yaml:"objectives" json:"objectives"`
+	Parameters  []Parameter   `yaml:"parameters" json:"parameters"`
+	Data        Data          `yaml:"data" json:"data"`
+	Lab         LabModel      `yaml:"lab" json:"lab"`
+	Simulation  SimModel      `yaml:"simulation" json:"simulation"`
+	Budget      Budget        `yaml:"budget" json:"budget"`
+	Safety      []SafetyLimit `yaml:"safety,omitempty" json:"safety,omitempty"`
+	Scoring     Scoring       `yaml:"scoring" json:"scoring"`
+
+	pool *Pool
+}
+
+// Primary is the objective a campaign's "best" refers to.
+func (c *Challenge) Primary() Objective { return c.Objectives[0] }
+
+// Score orients the primary objective so that higher is better.
+func (c *Challenge) Score(values []float64) float64 {
+	if len(values) == 0 {
+		return math.Inf(-1)
+	}
+	if c.Primary().Direction == Minimize {
+		return -values[0]
+	}
+	return values[0]
+}
+
+// Better reports whether a is a better primary value than b.
+func (c *Challenge) Better(a, b float64) bool {
+	if c.Primary().Direction == Minimize {
+		return a < b
+	}
+	return a > b
+}
+
+// Pool returns the measured pool. It is never nil for a loaded challenge.
+func (c *Challenge) Pool() *Pool { return c.pool }
+
+// ParamIndex returns the index of the named parameter, or -1.
+func (c *Challenge) ParamIndex(name string) int {
+	for i, p := range c.Parameters {
+		if p.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Format renders a point as "name=value name=value".
+func (c *Challenge) Format(p Point) string {
+	var b strings.Builder
+	for i, prm := range c.Parameters {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(prm.Name)
+		b.WriteByte('=')
+		if i < len(p) {
+			b.WriteString(prm.formatValue(p[i]))
+		} else {
+			b.WriteString("?")
+		}
+	}
+	return b.String()
+}
+
+// Key is a canonical string for a point, used for pool lookup and de-duplication.
+func (c *Challenge) Key(p Point) string {
+	parts := make([]string, len(p))
+	for i, v := range p {
+		parts[i] = strconv.FormatFloat(v, 'g', 10, 64)
+	}
+	return strings.Join(parts, "|")
+}
+
+func (p Parameter) formatValue(v float64) string {
+	if p.Kind == Categorical {
+		i := int(v)
+		if i >= 0 && i < len(p.Options) && float64(i) == v {
+			return p.Options[i]
+		}
+		return fmt.Sprintf("<option %v>", v)
+	}
+	return strconv.FormatFloat(v, 'g', 6, 64)
+}
+
+// Map renders a point as a name → value map for models and APIs. Categorical
+// values become their option names.
+func (c *Challenge) Map(p Point) map[string]any {
+	m := make(map[string]any, len(c.Parameters))
+	for i, prm := range c.Parameters {
+		if i >= len(p) {
+			break
+		}
+		if prm.Kind == Categorical {
+			m[prm.Name] = prm.formatValue(p[i])
+		} else {
+			m[prm.Name] = p[i]
+		}
+	}
+	return m
+}
+
+// ParseMap turns a name → value map (as a model or API gives it) into a
+// point, checking names, types, kinds and bounds. The error says which
+// parameter is wrong and what is expected.
+func (c *Challenge) ParseMap(m map[string]any) (Point, error) {
+	p := make(Point, len(c.Parameters))
+	var problems []string
+	for i, prm := range c.Parameters {
+		raw, ok := m[prm.Name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("missing parameter %q (%s)", prm.Name, prm.expect()))
+			continue
+		}
+		v, err := prm.parse(raw)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		p[i] = v
+	}
+	var unknown []string
+	for k := range m {
+		if c.ParamIndex(k) < 0 {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		problems = append(problems, fmt.Sprintf("unknown parameter %q (known: %s)", k, strings.Join(c.paramNames(), ", ")))
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return p, nil
+}
+
+func (c *Challenge) paramNames() []string {
+	names := make([]string, len(c.Parameters))
+	for i, p := range c.Parameters {
+		names[i] = p.Name
+	}
+	return names
+}
+
+func (p Parameter) expect() string {
+	switch p.Kind {
+	case Categorical:
+		return "one of " + strings.Join(p.Options, ", ")
+	case Discrete:
+		vs := make([]string, len(p.Values))
+		for i, v := range p.Values {
+			vs[i] = strconv.FormatFloat(v, 'g', 6, 64)
+		}
+		return "one of " + strings.Join(vs, ", ")
+	case Integer:
+		return fmt.Sprintf("an integer in [%g, %g]", *p.Low, *p.High)
+	default:
+		return fmt.Sprintf("a number in [%g, %g]", *p.Low, *p.High)
+	}
+}
+
+func (p Parameter) parse(raw any) (float64, error) {
+	if p.Kind == Categorical {
+		s, ok := raw.(string)
+		if !ok {
+			return 0, fmt.Errorf("parameter %q: got %v, want %s", p.Name, raw, p.expect())
+		}
+		for i, o := range p.Options {
+			if strings.EqualFold(o, strings.TrimSpace(s)) {
+				return float64(i), nil
+			}
+		}
+		return 0, fmt.Errorf("parameter %q: %q is not an option; want %s", p.Name, s, p.expect())
+	}
+	var v float64
+	switch x := raw.(type) {
+	case float64:
+		v = x
+	case int:
+		v = float64(x)
+	case int64:
+		v = float64(x)
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+		if err != nil {
+			return 0, fmt.Errorf("parameter %q: %q is not a number; want %s", p.Name, x, p.expect())
+		}
+		v = f
+	default:
+		return 0, fmt.Errorf("parameter %q: got %v, want %s", p.Name, raw, p.expect())
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("parameter %q: %v is not finite; want %s", p.Name, v, p.expect())
+	}
+	if err := p.check(v); err != nil {
+		return 0, err
+	}
+	return v, nil
+}
+
+// check reports whether v is a legal value of the parameter.
+func (p Parameter) check(v float64) error {
+	switch p.Kind {
+	case Categorical:
+		if v != math.Trunc(v) || v < 0 || int(v) >= len(p.Options) {
+			return fmt.Errorf("parameter %q: %v is not an option index; want %s", p.Name, v, p.expect())
+		}
+	case Discrete:
+		for _, x := range p.Values {
+			if math.Abs(x-v) <= 1e-9*math.Max(1, math.Abs(x)) {
+				return nil
+			}
+		}
+		return fmt.Errorf("parameter %q: %g is not allowed; want %s", p.Name, v, p.expect())
+	case Integer:
+		if v != math.Trunc(v) || v < *p.Low || v > *p.High {
+			return fmt.Errorf("parameter %q: %g is out of range; want %s", p.Name, v, p.expect())
+		}
+	default:
+		if v < *p.Low || v > *p.High {
+			return fmt.Errorf("parameter %q: %g is out of range; want %s", p.Name, v, p.expect())
+		}
+	}
+	return nil
+}
+
+// CheckPoint reports whether p lies in the design space.
+func (c *Challenge) CheckPoint(p Point) error {
+	if len(p) != len(c.Parameters) {
+		return fmt.Errorf("point has %d values, challenge %s has %d parameters", len(p), c.ID, len(c.Parameters))
+	}
+	for i, prm := range c.Parameters {
+		if err := prm.check(p[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckSafety reports the first safety limit p violates, as the lab would refuse it.
+func (c *Challenge) CheckSafety(p Point) error {
+	for _, s := range c.Safety {
+		i := c.ParamIndex(s.Parameter)
+		if i < 0 || i >= len(p) {
+			continue
+		}
+		if s.Min != nil && p[i] < *s.Min || s.Max != nil && p[i] > *s.Max {
+			return fmt.Errorf("safety limit on %q (%s): %g is outside [%s, %s]", s.Parameter, s.Reason, p[i], fmtBound(s.Min), fmtBound(s.Max))
+		}
+	}
+	return nil
+}
+
+func fmtBound(b *float64) string {
+	if b == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*b, 'g', 6, 64)
+}
+
+// Lower and upper bounds of a numeric parameter, used to normalise.
+func (p Parameter) bounds() (lo, hi float64) {
+	switch p.Kind {
+	case Categorical:
+		return 0, float64(max(len(p.Options)-1, 1))
+	case Discrete:
+		lo, hi = math.Inf(1), math.Inf(-1)
+		for _, v := range p.Values {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+		return lo, hi
+	default:
+		return *p.Low, *p.High
+	}
+}
+
+// Normalize maps a point into [0,1]^d (categoricals as scaled indices).
+func (c *Challenge) Normalize(p Point) []float64 {
+	out := make([]float64, len(p))
+	for i, prm := range c.Parameters {
+		lo, hi := prm.bounds()
+		if hi > lo {
+			out[i] = (p[i] - lo) / (hi - lo)
+		}
+	}
+	return out
+}
