@@ -1,0 +1,125 @@
+// Package llm is the small interface every model provider implements:
+// one chat call that may be constrained by a JSON schema and reports its
+// token usage. Providers live in subpackages named by what they depend on
+// (ollama, openai, langchain); a scripted model for unit tests lives in
+// scripted. Providers never retry: Temporal's activity retry policy is the
+// one layer that retries, so provider errors are classified instead.
+package llm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Message is one chat message.
+type Message struct {
+	Role    string `json:"role"` // system, user or assistant
+	Content string `json:"content"`
+}
+
+// Request is one model call.
+type Request struct {
+	Messages []Message
+	// Schema, when set, constrains the reply to JSON matching it.
+	Schema json.RawMessage
+	// SchemaName names the schema for providers that need one.
+	SchemaName  string
+	Temperature float64
+	Seed        int
+	// MaxTokens bounds the reply; 0 means the provider's default.
+	MaxTokens int
+}
+
+// Usage is token accounting for one call.
+type Usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+}
+
+// Total is prompt plus completion tokens.
+func (u Usage) Total() int { return u.PromptTokens + u.CompletionTokens }
+
+// Response is a model's reply.
+type Response struct {
+	Content string
+	Usage   Usage
+	Model   string
+}
+
+// Model is a chat model. Implementations must be safe for concurrent use.
+type Model interface {
+	Generate(ctx context.Context, req Request) (Response, error)
+}
+
+// Error kinds, stable strings used as Temporal application error types.
+const (
+	KindUnavailable = "ModelUnavailable" // network error, 5xx, timeout: retry
+	KindRateLimited = "ModelRateLimited" // 429: retry
+	KindNotFound    = "ModelNotFound"    // unknown model: do not retry
+	KindBadRequest  = "ModelBadRequest"  // other 4xx: do not retry
+	KindAuth        = "ModelAuth"        // 401/403: do not retry
+)
+
+// Error is a classified provider error.
+type Error struct {
+	Kind      string
+	Retryable bool
+	Err       error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Classify maps an HTTP status to a classified error.
+func Classify(status int, err error) *Error {
+	switch {
+	case status == 404:
+		return &Error{Kind: KindNotFound, Err: err}
+	case status == 401 || status == 403:
+		return &Error{Kind: KindAuth, Err: err}
+	case status == 429:
+		return &Error{Kind: KindRateLimited, Retryable: true, Err: err}
+	case status >= 500 || status == 0 || status == 408:
+		return &Error{Kind: KindUnavailable, Retryable: true, Err: err}
+	default:
+		return &Error{Kind: KindBadRequest, Err: err}
+	}
+}
+
+// Unavailable wraps a transport error (connection refused, timeout).
+func Unavailable(err error) *Error { return &Error{Kind: KindUnavailable, Retryable: true, Err: err} }
+
+// AsError returns the classified error inside err, if any.
+func AsError(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+// Spec is a parsed model spec such as "ollama:gemma3:270m".
+type Spec struct {
+	Provider string // ollama, openai, langchaingo
+	Model    string // the rest; for langchaingo "backend:model"
+}
+
+// Providers lists the supported provider prefixes.
+var Providers = []string{"ollama", "openai", "langchaingo"}
+
+// ParseSpec parses PROVIDER:MODEL.
+func ParseSpec(s string) (Spec, error) {
+	prov, model, ok := strings.Cut(strings.TrimSpace(s), ":")
+	if !ok || model == "" {
+		return Spec{}, fmt.Errorf("model %q: want PROVIDER:MODEL, for example ollama:gemma3:270m, openai:gpt-4o-mini or langchaingo:ollama:gemma3:270m", s)
+	}
+	for _, p := range Providers {
+		if p == prov {
+			return Spec{Provider: prov, Model: model}, nil
+		}
+	}
+	return Spec{}, fmt.Errorf("model %q: unknown provider %q; use one of %s", s, prov, strings.Join(Providers, ", "))
+}
+
+func (s Spec) String() string { return s.Provider + ":" + s.Model }

@@ -1,0 +1,85 @@
+// Package openai is the llm.Model for any OpenAI-compatible chat endpoint,
+// through github.com/sashabaranov/go-openai. The base URL and key come from
+// OPENAI_BASE_URL and OPENAI_API_KEY on the worker, never from workflow input.
+package openai
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	goopenai "github.com/sashabaranov/go-openai"
+
+	"github.com/genesis-sci/genesis/agents/llm"
+)
+
+// Model calls one model on an OpenAI-compatible server.
+type Model struct {
+	client *goopenai.Client
+	name   string
+	base   string
+}
+
+var _ llm.Model = (*Model)(nil)
+
+// New returns a client for model name at baseURL ("" means OpenAI's).
+func New(baseURL, apiKey, name string) *Model {
+	cfg := goopenai.DefaultConfig(apiKey)
+	if baseURL != "" {
+		cfg.BaseURL = baseURL
+	}
+	cfg.HTTPClient = &http.Client{} // no retries, no timeout: the activity bounds the call
+	return &Model{client: goopenai.NewClientWithConfig(cfg), name: name, base: cfg.BaseURL}
+}
+
+// Generate implements llm.Model.
+func (m *Model) Generate(ctx context.Context, req llm.Request) (llm.Response, error) {
+	msgs := make([]goopenai.ChatCompletionMessage, len(req.Messages))
+	for i, msg := range req.Messages {
+		msgs[i] = goopenai.ChatCompletionMessage{Role: msg.Role, Content: msg.Content}
+	}
+	cr := goopenai.ChatCompletionRequest{
+		Model:       m.name,
+		Messages:    msgs,
+		Temperature: float32(req.Temperature),
+		MaxTokens:   req.MaxTokens,
+	}
+	if req.Seed != 0 {
+		seed := req.Seed
+		cr.Seed = &seed
+	}
+	if len(req.Schema) > 0 {
+		name := req.SchemaName
+		if name == "" {
+			name = "output"
+		}
+		cr.ResponseFormat = &goopenai.ChatCompletionResponseFormat{
+			Type:       goopenai.ChatCompletionResponseFormatTypeJSONSchema,
+			JSONSchema: &goopenai.ChatCompletionResponseFormatJSONSchema{Name: name, Schema: req.Schema},
+		}
+	}
+	resp, err := m.client.CreateChatCompletion(ctx, cr)
+	if err != nil {
+		var ae *goopenai.APIError
+		var re *goopenai.RequestError
+		switch {
+		case errors.As(err, &ae):
+			return llm.Response{}, llm.Classify(ae.HTTPStatusCode, fmt.Errorf("openai %s: %w", m.name, err))
+		case errors.As(err, &re):
+			return llm.Response{}, llm.Classify(re.HTTPStatusCode, fmt.Errorf("openai %s: %w", m.name, err))
+		case ctx.Err() != nil:
+			return llm.Response{}, ctx.Err()
+		default:
+			return llm.Response{}, llm.Unavailable(fmt.Errorf("openai %s at %s: %w", m.name, m.base, err))
+		}
+	}
+	if len(resp.Choices) == 0 {
+		return llm.Response{}, llm.Unavailable(fmt.Errorf("openai %s: reply had no choices", m.name))
+	}
+	return llm.Response{
+		Content: resp.Choices[0].Message.Content,
+		Usage:   llm.Usage{PromptTokens: resp.Usage.PromptTokens, CompletionTokens: resp.Usage.CompletionTokens},
+		Model:   resp.Model,
+	}, nil
+}
