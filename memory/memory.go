@@ -1,0 +1,153 @@
+// Package memory is the agents' shared vector memory: records of what was
+// observed, hypothesised, measured and concluded, retrieved by meaning.
+// Store is the small contract every backend meets (memory/embedded is the
+// in-process default); Embedder turns text into vectors.
+package memory
+
+import (
+	"context"
+	"hash/fnv"
+	"math"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Record kinds.
+const (
+	KindObservation = "observation"
+	KindHypothesis  = "hypothesis"
+	KindResult      = "result"
+	KindFinding     = "finding"
+	KindChat        = "chat"
+)
+
+// Record is one memory.
+type Record struct {
+	ID        string    `json:"id"`
+	Text      string    `json:"text"`
+	Vector    []float32 `json:"vector,omitempty"`
+	Kind      string    `json:"kind"`
+	Campaign  string    `json:"campaign,omitempty"`
+	Challenge string    `json:"challenge,omitempty"`
+	Agent     string    `json:"agent,omitempty"`
+	// Source points at what produced the record: a lab run ID, a job ID, a model call transcript.
+	Source  string    `json:"source,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+// Filter restricts a search; empty fields match anything.
+type Filter struct {
+	Kind      string
+	Campaign  string
+	Challenge string
+	Agent     string
+}
+
+// Match reports whether r passes the filter.
+func (f Filter) Match(r *Record) bool {
+	return (f.Kind == "" || f.Kind == r.Kind) &&
+		(f.Campaign == "" || f.Campaign == r.Campaign) &&
+		(f.Challenge == "" || f.Challenge == r.Challenge) &&
+		(f.Agent == "" || f.Agent == r.Agent)
+}
+
+// Hit is a search result.
+type Hit struct {
+	Record
+	Score float32 `json:"score"`
+}
+
+// Store is a vector store. Implementations are safe for concurrent use.
+type Store interface {
+	Upsert(ctx context.Context, recs []Record) error
+	Search(ctx context.Context, vec []float32, f Filter, k int) ([]Hit, error)
+	Delete(ctx context.Context, ids []string) error
+	Count(ctx context.Context, f Filter) (int, error)
+	Close() error
+}
+
+// Embedder turns texts into vectors of a fixed dimension.
+type Embedder interface {
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+	Dim() int
+	Name() string
+}
+
+// Hashing is an embedder that needs no model: signed feature hashing of
+// word unigrams and bigrams, L2-normalised. It captures shared vocabulary,
+// not meaning, and is for tests and model-less operation.
+type Hashing struct{ D int }
+
+// Name implements Embedder.
+func (h Hashing) Name() string { return "hashing" }
+
+// Dim implements Embedder.
+func (h Hashing) Dim() int {
+	if h.D <= 0 {
+		return 256
+	}
+	return h.D
+}
+
+// Embed implements Embedder.
+func (h Hashing) Embed(_ context.Context, texts []string) ([][]float32, error) {
+	out := make([][]float32, len(texts))
+	for i, t := range texts {
+		out[i] = h.one(t)
+	}
+	return out, nil
+}
+
+func (h Hashing) one(text string) []float32 {
+	d := h.Dim()
+	v := make([]float32, d)
+	words := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '.' })
+	add := func(tok string, w float32) {
+		f := fnv.New64a()
+		_, _ = f.Write([]byte(tok))
+		x := f.Sum64()
+		sign := float32(1)
+		if x>>63 == 1 {
+			sign = -1
+		}
+		v[x%uint64(d)] += sign * w
+	}
+	for i, w := range words {
+		add(w, 1)
+		if i > 0 {
+			add(words[i-1]+" "+w, 0.5)
+		}
+	}
+	Normalize(v)
+	return v
+}
+
+// Normalize scales v to unit length in place (zero vectors stay zero).
+func Normalize(v []float32) {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	if s == 0 {
+		return
+	}
+	n := float32(1 / math.Sqrt(s))
+	for i := range v {
+		v[i] *= n
+	}
+}
+
+// Cosine is the cosine similarity of a and b.
+func Cosine(a, b []float32) float32 {
+	var dot, na, nb float64
+	for i := range a {
+		dot += float64(a[i]) * float64(b[i])
+		na += float64(a[i]) * float64(a[i])
+		nb += float64(b[i]) * float64(b[i])
+	}
+	if na == 0 || nb == 0 {
+		return 0
+	}
+	return float32(dot / math.Sqrt(na*nb))
+}
