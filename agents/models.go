@@ -1,0 +1,85 @@
+package agents
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/genesis-sci/genesis/agents/llm"
+	"github.com/genesis-sci/genesis/agents/llm/langchain"
+	"github.com/genesis-sci/genesis/agents/llm/ollama"
+	"github.com/genesis-sci/genesis/agents/llm/openai"
+)
+
+// DefaultModel is the model `genesis run` uses; deploy/ollama provisions it.
+const DefaultModel = "ollama:gemma3:270m"
+
+// ModelConfig is where providers are; it comes from the worker's
+// environment, never from workflow input, so keys stay out of history.
+type ModelConfig struct {
+	OllamaHost    string
+	OpenAIBaseURL string
+	OpenAIKey     string
+}
+
+// ModelConfigFromEnv reads OLLAMA_HOST, OPENAI_BASE_URL and OPENAI_API_KEY.
+func ModelConfigFromEnv() ModelConfig {
+	host := os.Getenv("OLLAMA_HOST")
+	if host != "" && !strings.Contains(host, "://") {
+		host = "http://" + host
+	}
+	return ModelConfig{OllamaHost: host, OpenAIBaseURL: os.Getenv("OPENAI_BASE_URL"), OpenAIKey: os.Getenv("OPENAI_API_KEY")}
+}
+
+// NewModel builds a model from a spec such as ollama:gemma3:270m,
+// openai:gpt-4o-mini or langchaingo:ollama:gemma3:270m.
+func NewModel(spec string, cfg ModelConfig) (llm.Model, error) {
+	s, err := llm.ParseSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	switch s.Provider {
+	case "ollama":
+		return ollama.New(cfg.OllamaHost, s.Model)
+	case "openai":
+		return openai.New(cfg.OpenAIBaseURL, cfg.OpenAIKey, s.Model), nil
+	default: // langchaingo
+		backend, model, ok := strings.Cut(s.Model, ":")
+		if !ok || model == "" {
+			return nil, fmt.Errorf("model %q: want langchaingo:BACKEND:MODEL, for example langchaingo:ollama:gemma3:270m", spec)
+		}
+		host := cfg.OllamaHost
+		if host == "" {
+			host = ollama.DefaultHost
+		}
+		return langchain.New(backend, model, host, cfg.OpenAIBaseURL, cfg.OpenAIKey)
+	}
+}
+
+// CheckModel verifies, before a campaign starts, that the model can be
+// reached, so a user gets one clear line instead of a stalled campaign.
+func CheckModel(ctx context.Context, spec string, cfg ModelConfig) error {
+	m, err := NewModel(spec, cfg)
+	if err != nil {
+		return err
+	}
+	switch x := m.(type) {
+	case *ollama.Model:
+		return x.Check(ctx)
+	case *langchain.Model:
+		s, _ := llm.ParseSpec(spec)
+		if backend, name, _ := strings.Cut(s.Model, ":"); backend == "ollama" {
+			om, err := ollama.New(cfg.OllamaHost, name)
+			if err != nil {
+				return err
+			}
+			return om.Check(ctx)
+		}
+	case *openai.Model:
+		if cfg.OpenAIKey == "" && cfg.OpenAIBaseURL == "" {
+			return fmt.Errorf("model %q needs OPENAI_API_KEY (and OPENAI_BASE_URL for a server other than OpenAI's)", spec)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,413 @@
+package agents
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/genesis-sci/genesis/agents/llm"
+	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/prompts"
+	"github.com/genesis-sci/genesis/tools"
+)
+
+// Result is one measurement or simulation the campaign holds.
+type Result struct {
+	Source    string           `json:"source"` // lab or sim
+	Iteration int              `json:"iteration"`
+	Point     challenges.Point `json:"point"`
+	Values    []float64        `json:"values,omitempty"`
+	// Ref is the lab run ID or HPC job ID.
+	Ref string `json:"ref,omitempty"`
+	// Note explains a refused or failed run (then Values is empty).
+	Note string `json:"note,omitempty"`
+}
+
+// Candidate is a point proposed in this iteration.
+type Candidate struct {
+	Point challenges.Point `json:"point"`
+	// Source is model, optimizer or fallback.
+	Source     string `json:"source"`
+	Hypothesis string `json:"hypothesis,omitempty"`
+	Note       string `json:"note,omitempty"`
+}
+
+// Brief is the campaign state an agent sees: small, and built by the
+// workflow, so it is deterministic and cheap to keep in history.
+type Brief struct {
+	CampaignID        string             `json:"campaign_id"`
+	Iteration         int                `json:"iteration"`
+	ExperimentsUsed   int                `json:"experiments_used"`
+	ExperimentsBudget int                `json:"experiments_budget"`
+	SimulationsUsed   int                `json:"simulations_used"`
+	SimulationsBudget int                `json:"simulations_budget"`
+	TokensUsed        int                `json:"tokens_used"`
+	TokenBudget       int                `json:"token_budget,omitempty"`
+	Best              *Result            `json:"best,omitempty"`
+	Recent            []Result           `json:"recent,omitempty"`
+	Plan              *Plan              `json:"plan,omitempty"`
+	Suggestions       []Candidate        `json:"suggestions,omitempty"`
+	Candidates        []Candidate        `json:"candidates,omitempty"`
+	SimResults        []Result           `json:"sim_results,omitempty"`
+	LabResults        []Result           `json:"lab_results,omitempty"`
+	Improved          bool               `json:"improved,omitempty"`
+	Stale             int                `json:"stale,omitempty"`
+	Measured          []challenges.Point `json:"measured,omitempty"`
+}
+
+// Limits bound what an agent may ask for this iteration.
+type Limits struct {
+	MaxLabRuns     int     `json:"max_lab_runs"`
+	LabLeft        int     `json:"lab_left"`
+	MaxSimulations int     `json:"max_simulations"`
+	SimsLeft       int     `json:"sims_left"`
+	SimCost        float64 `json:"sim_cost"`
+	Candidates     int     `json:"candidates"`
+}
+
+// Observation is a tool result fed back to the agent within its turn.
+type Observation struct {
+	Tool   string `json:"tool"`
+	Input  string `json:"input"`
+	Output string `json:"output,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// StepInput is one agent step.
+type StepInput struct {
+	Role         string        `json:"role"`
+	Brief        Brief         `json:"brief"`
+	Limits       Limits        `json:"limits"`
+	Observations []Observation `json:"observations,omitempty"`
+	// Repair is the reason the previous reply was rejected, if it was.
+	Repair     string `json:"repair,omitempty"`
+	AllowTools bool   `json:"allow_tools"`
+	Seed       int    `json:"seed,omitempty"`
+	// Step numbers the model calls within one agent turn, for transcript names.
+	Step int `json:"step"`
+}
+
+// Step outcome kinds.
+const (
+	KindFinal   = "final"
+	KindTool    = "tool"
+	KindInvalid = "invalid"
+)
+
+// Proposed is one candidate from the hypothesis agent after validation.
+type Proposed struct {
+	Point      challenges.Point `json:"point"`
+	Hypothesis string           `json:"hypothesis"`
+	Note       string           `json:"note,omitempty"`
+}
+
+// StepResult is what one step produced.
+type StepResult struct {
+	Kind      string          `json:"kind"`
+	Output    json.RawMessage `json:"output,omitempty"`
+	Tool      string          `json:"tool,omitempty"`
+	ToolInput json.RawMessage `json:"tool_input,omitempty"`
+	Problem   string          `json:"problem,omitempty"`
+	Usage     llm.Usage       `json:"usage"`
+	// Transcript is the path of the stored prompt and reply.
+	Transcript string `json:"transcript,omitempty"`
+	// Proposed holds the hypothesis agent's validated candidates.
+	Proposed []Proposed `json:"proposed,omitempty"`
+	// Recalled is how many memories were put in the prompt.
+	Recalled int `json:"recalled,omitempty"`
+}
+
+// Env is what a step needs besides its input.
+type Env struct {
+	Model     llm.Model
+	Challenge *challenges.Challenge
+	// Recall returns memories relevant to a query (may be nil).
+	Recall func(ctx context.Context, query string, k int) ([]string, error)
+	// TranscriptDir, when set, receives one JSON file per model call.
+	TranscriptDir string
+	Temperature   float64
+	MaxTokens     int
+}
+
+// PromptData is what the templates see.
+type PromptData struct {
+	Role         string
+	RoleSummary  string
+	Challenge    ChallengeView
+	Brief        BriefView
+	Limits       Limits
+	Tools        []ToolView
+	Observations []Observation
+	Repair       string
+}
+
+// ToolView describes a tool in a prompt.
+type ToolView struct{ Name, Description, Schema string }
+
+// ResultView is a Result rendered for a prompt.
+type ResultView struct {
+	Source    string
+	Iteration int
+	Point     string
+	Value     float64
+	Ref       string
+	Note      string
+}
+
+// CandidateView is a Candidate rendered for a prompt.
+type CandidateView struct{ Point, Source, Note string }
+
+// BriefView is a Brief rendered for a prompt.
+type BriefView struct {
+	Brief
+	Best        *ResultView
+	Recent      []ResultView
+	Memory      []string
+	Plan        Plan
+	Suggestions []CandidateView
+	Candidates  []CandidateView
+	SimResults  []ResultView
+	LabResults  []ResultView
+}
+
+// RenderPrompt renders the system and user messages for a step.
+func RenderPrompt(c *challenges.Challenge, in StepInput, memories []string) (system, user string, err error) {
+	d := PromptData{Role: in.Role, RoleSummary: roleSummary[in.Role], Challenge: NewChallengeView(c), Limits: in.Limits,
+		Observations: in.Observations, Repair: in.Repair}
+	if in.AllowTools {
+		for _, t := range Tools(in.Role) {
+			d.Tools = append(d.Tools, ToolView{Name: t.Name, Description: t.Description, Schema: string(t.Schema)})
+		}
+	}
+	d.Brief = viewBrief(c, in.Brief)
+	d.Brief.Memory = memories
+	if system, err = prompts.Render("system.tmpl", d); err != nil {
+		return "", "", err
+	}
+	user, err = prompts.Render(in.Role+".tmpl", d)
+	return system, user, err
+}
+
+func viewBrief(c *challenges.Challenge, b Brief) BriefView {
+	v := BriefView{Brief: b}
+	rv := func(r Result) ResultView {
+		out := ResultView{Source: r.Source, Iteration: r.Iteration, Point: PointJSON(c, r.Point), Ref: r.Ref, Note: r.Note, Value: math.NaN()}
+		if len(r.Values) > 0 {
+			out.Value = r.Values[0]
+		}
+		return out
+	}
+	cv := func(x Candidate) CandidateView {
+		return CandidateView{Point: PointJSON(c, x.Point), Source: x.Source, Note: x.Note}
+	}
+	if b.Best != nil {
+		r := rv(*b.Best)
+		v.Best = &r
+	}
+	for _, r := range b.Recent {
+		v.Recent = append(v.Recent, rv(r))
+	}
+	for _, r := range b.SimResults {
+		v.SimResults = append(v.SimResults, rv(r))
+	}
+	for _, r := range b.LabResults {
+		v.LabResults = append(v.LabResults, rv(r))
+	}
+	for _, x := range b.Suggestions {
+		v.Suggestions = append(v.Suggestions, cv(x))
+	}
+	for _, x := range b.Candidates {
+		v.Candidates = append(v.Candidates, cv(x))
+	}
+	if b.Plan != nil {
+		v.Plan = *b.Plan
+	}
+	return v
+}
+
+// envelope is the reply's outer shape.
+type envelope struct {
+	Action string          `json:"action"`
+	Output json.RawMessage `json:"output"`
+	Tool   string          `json:"tool"`
+	Input  json.RawMessage `json:"input"`
+}
+
+// Step runs one agent step: recall, render, call the model, validate.
+// Provider errors are returned (for the activity to classify and retry);
+// malformed replies are not errors but KindInvalid results.
+func Step(ctx context.Context, env Env, in StepInput) (StepResult, error) {
+	c := env.Challenge
+	var memories []string
+	if env.Recall != nil {
+		q := fmt.Sprintf("%s %s: %s", c.Title, in.Role, roleSummary[in.Role])
+		if in.Brief.Best != nil {
+			q += " best " + PointJSON(c, in.Brief.Best.Point)
+		}
+		var err error
+		if memories, err = env.Recall(ctx, q, 4); err != nil {
+			return StepResult{}, fmt.Errorf("memory recall: %w", err)
+		}
+		for i, m := range memories {
+			if len(m) > 300 {
+				memories[i] = m[:300] + "…"
+			}
+		}
+	}
+	system, user, err := RenderPrompt(c, in, memories)
+	if err != nil {
+		return StepResult{}, err
+	}
+	schema := EnvelopeSchema(in.Role, c, in.AllowTools)
+	req := llm.Request{
+		Messages:    []llm.Message{{Role: "system", Content: system}, {Role: "user", Content: user}},
+		Schema:      schema,
+		SchemaName:  strings.ReplaceAll(in.Role, "-", "_"),
+		Temperature: env.Temperature,
+		Seed:        in.Seed,
+		MaxTokens:   env.MaxTokens,
+	}
+	start := time.Now()
+	resp, err := env.Model.Generate(ctx, req)
+	if err != nil {
+		return StepResult{}, err
+	}
+	res := Parse(c, in, schema, resp.Content)
+	res.Usage = resp.Usage
+	res.Recalled = len(memories)
+	if env.TranscriptDir != "" {
+		res.Transcript = writeTranscript(env.TranscriptDir, in, req, resp, res, time.Since(start))
+	}
+	return res, nil
+}
+
+// Parse validates a raw reply against the step's envelope and the role's
+// semantics.
+func Parse(c *challenges.Challenge, in StepInput, schema json.RawMessage, raw string) StepResult {
+	text := stripFences(raw)
+	compiled, err := tools.Compile(schema)
+	if err != nil {
+		return StepResult{Kind: KindInvalid, Problem: "internal: " + err.Error()}
+	}
+	if err := tools.Validate(compiled, []byte(text)); err != nil {
+		return StepResult{Kind: KindInvalid, Problem: "reply " + err.Error()}
+	}
+	var env envelope
+	if err := json.Unmarshal([]byte(text), &env); err != nil {
+		return StepResult{Kind: KindInvalid, Problem: "reply is not a JSON object: " + err.Error()}
+	}
+	if env.Action == "call_tool" {
+		return StepResult{Kind: KindTool, Tool: env.Tool, ToolInput: env.Input}
+	}
+	if in.Role != Hypothesis {
+		return StepResult{Kind: KindFinal, Output: env.Output}
+	}
+	var h Hypotheses
+	if err := json.Unmarshal(env.Output, &h); err != nil {
+		return StepResult{Kind: KindInvalid, Problem: "hypotheses: " + err.Error()}
+	}
+	props, problems := ValidateCandidates(c, h, in.Brief.Measured)
+	if len(props) == 0 {
+		return StepResult{Kind: KindInvalid, Problem: "no usable candidate: " + strings.Join(problems, "; ")}
+	}
+	return StepResult{Kind: KindFinal, Output: env.Output, Proposed: props, Problem: strings.Join(problems, "; ")}
+}
+
+// ValidateCandidates turns the model's candidates into pool points. A point
+// outside the pool is snapped to the nearest unmeasured pool member (and
+// says so); a point already measured or proposed twice is dropped.
+func ValidateCandidates(c *challenges.Challenge, h Hypotheses, measured []challenges.Point) ([]Proposed, []string) {
+	taken := map[string]bool{}
+	for _, p := range measured {
+		taken[c.Key(p)] = true
+	}
+	var out []Proposed
+	var problems []string
+	for hi, hyp := range h.Hypotheses {
+		for ci, m := range hyp.Candidates {
+			pt, err := c.ParseMap(m)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("hypothesis %d candidate %d: %v", hi+1, ci+1, err))
+				continue
+			}
+			note := ""
+			if _, ok := c.Pool().Lookup(c, pt); !ok {
+				near, ok := Nearest(c, pt, taken)
+				if !ok {
+					problems = append(problems, fmt.Sprintf("hypothesis %d candidate %d: no untested pool point left", hi+1, ci+1))
+					continue
+				}
+				note = "snapped from " + PointJSON(c, pt)
+				pt = near
+			}
+			if taken[c.Key(pt)] {
+				problems = append(problems, fmt.Sprintf("hypothesis %d candidate %d: %s was already measured or proposed", hi+1, ci+1, PointJSON(c, pt)))
+				continue
+			}
+			taken[c.Key(pt)] = true
+			out = append(out, Proposed{Point: pt, Hypothesis: hyp.Statement, Note: note})
+		}
+	}
+	return out, problems
+}
+
+// Nearest returns the pool member closest to p (normalised distance) that is not taken.
+func Nearest(c *challenges.Challenge, p challenges.Point, taken map[string]bool) (challenges.Point, bool) {
+	x := c.Normalize(p)
+	best, bestD := -1, math.Inf(1)
+	for i, q := range c.Pool().Points {
+		if taken[c.Key(q)] {
+			continue
+		}
+		y := c.Pool().Normalized(i)
+		var d float64
+		for k := range x {
+			d += (x[k] - y[k]) * (x[k] - y[k])
+		}
+		if d < bestD {
+			best, bestD = i, d
+		}
+	}
+	if best < 0 {
+		return nil, false
+	}
+	return c.Pool().Points[best], true
+}
+
+func stripFences(s string) string {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "```") {
+		s = strings.TrimPrefix(s, "```json")
+		s = strings.TrimPrefix(s, "```")
+		s = strings.TrimSuffix(strings.TrimSpace(s), "```")
+	}
+	return strings.TrimSpace(s)
+}
+
+func writeTranscript(dir string, in StepInput, req llm.Request, resp llm.Response, res StepResult, d time.Duration) string {
+	path := filepath.Join(dir, safe(in.Brief.CampaignID), fmt.Sprintf("it%03d-%s-s%d.json", in.Brief.Iteration, in.Role, in.Step))
+	rec := map[string]any{
+		"role": in.Role, "iteration": in.Brief.Iteration, "step": in.Step, "messages": req.Messages,
+		"reply": resp.Content, "usage": resp.Usage, "model": resp.Model, "kind": res.Kind, "problem": res.Problem,
+		"duration_s": d.Seconds(),
+	}
+	b, _ := json.MarshalIndent(rec, "", "  ")
+	if os.MkdirAll(filepath.Dir(path), 0o755) != nil || os.WriteFile(path, b, 0o644) != nil {
+		return ""
+	}
+	return path
+}
+
+func safe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == ':' {
+			return '_'
+		}
+		return r
+	}, s)
+}
