@@ -1,0 +1,540 @@
+package lab
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/genesis-sci/genesis/challenges"
+	api "github.com/genesis-sci/genesis/tools/lab"
+)
+
+// openAPI is the hand-written OpenAPI 3 description served at /openapi.json.
+//
+//go:embed openapi.json
+var openAPI []byte
+
+// Request limits.
+const (
+	maxBodyBytes   = 64 << 10
+	maxKeyLen      = 256
+	maxNameLen     = 256
+	defaultListLen = 100
+	maxListLen     = 1000
+)
+
+// route is one endpoint. The table is the single list of what the API
+// serves; the OpenAPI test checks the document against it.
+type route struct {
+	method, pattern string
+	handle          http.HandlerFunc
+}
+
+func (s *Server) routeTable() []route {
+	return []route{
+		{http.MethodPost, "/runs", s.handleSubmit},
+		{http.MethodGet, "/runs", s.handleList},
+		{http.MethodGet, "/runs/{id}", s.handleGet},
+		{http.MethodDelete, "/runs/{id}", s.handleAbort},
+		{http.MethodGet, "/instruments", s.handleInstruments},
+		{http.MethodGet, "/health", s.handleHealth},
+		{http.MethodGet, "/openapi.json", s.handleOpenAPI},
+	}
+}
+
+// routes builds the handler: the route table, JSON 405s for known paths
+// with other methods, a JSON 404 for everything else, and middleware.
+// Authentication and fault injection slot in as further middleware here.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	allow := map[string][]string{}
+	var paths []string
+	for _, rt := range s.routeTable() {
+		mux.HandleFunc(rt.method+" "+rt.pattern, rt.handle)
+		if _, ok := allow[rt.pattern]; !ok {
+			paths = append(paths, rt.pattern)
+		}
+		allow[rt.pattern] = append(allow[rt.pattern], rt.method)
+	}
+	for _, p := range paths {
+		methods := strings.Join(allow[p], ", ")
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", methods)
+			writeError(w, http.StatusMethodNotAllowed, api.CodeMethodNotAllowed,
+				fmt.Sprintf("%s is not supported on %s; use %s (see GET /openapi.json)", r.Method, p, methods))
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, api.CodeNotFound,
+			fmt.Sprintf("no endpoint %s %s; the API is described at GET /openapi.json", r.Method, r.URL.Path))
+	})
+	return s.recoverPanics(s.refuseWhenClosed(mux))
+}
+
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v)
+				writeError(w, http.StatusInternalServerError, api.CodeInternal, "internal error; retry later")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) refuseWhenClosed(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.isClosed() {
+			writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, "the lab is shutting down; retry later")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b, _ = json.Marshal(api.ErrorBody{Error: api.ErrorDetail{Code: api.CodeInternal, Message: "encoding response: " + err.Error()}})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, api.ErrorBody{Error: api.ErrorDetail{Code: code, Message: msg}})
+}
+
+// internal reports an unexpected failure as a retryable 500.
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusInternalServerError, api.CodeInternal, "internal error: "+err.Error()+"; retry later")
+}
+
+// refusal is a 4xx with an explanation.
+type refusal struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *refusal) Error() string { return e.msg }
+
+func refuse(status int, code, format string, args ...any) *refusal {
+	return &refusal{status, code, fmt.Sprintf(format, args...)}
+}
+
+const (
+	submitFields = "challenge, parameters, idempotency_key, requester, instrument"
+	example      = `send {"challenge": "...", "parameters": {"name": value}, "idempotency_key": "...", "requester": "..."}`
+)
+
+// decodeSubmit reads and checks the shape of a POST /runs body.
+func decodeSubmit(w http.ResponseWriter, r *http.Request) (api.SubmitRequest, *refusal) {
+	var req api.SubmitRequest
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return req, refuse(http.StatusUnsupportedMediaType, api.CodeUnsupportedMedia,
+				"Content-Type %q is not supported; send a JSON object with Content-Type: application/json", ct)
+		}
+	}
+	body := http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&req)
+	if err == nil {
+		// Exactly one JSON value: anything after it is an error.
+		if err = dec.Decode(new(json.RawMessage)); err == io.EOF {
+			err = nil
+		} else if err == nil {
+			err = errors.New("trailing data after the JSON object")
+		}
+	}
+	if err != nil {
+		var maxErr *http.MaxBytesError
+		var synErr *json.SyntaxError
+		var typErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &maxErr):
+			return req, refuse(http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge,
+				"request body is larger than %d bytes; send only the run request", maxBodyBytes)
+		case errors.Is(err, io.EOF):
+			return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest, "request body is empty; %s", example)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest,
+				"request body is not valid JSON: it ends before the object is complete; %s", example)
+		case errors.As(err, &synErr):
+			return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest,
+				"request body is not valid JSON (at byte %d: %v); %s", synErr.Offset, synErr, example)
+		case errors.As(err, &typErr):
+			if typErr.Field == "" {
+				return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest,
+					"request body must be a JSON object, not %s; %s", typErr.Value, example)
+			}
+			return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest,
+				"field %q must be %s, not %s", typErr.Field, jsonKind(typErr.Type.Kind().String()), typErr.Value)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest,
+				"%s in request body; the allowed fields are %s", strings.TrimPrefix(err.Error(), "json: "), submitFields)
+		default:
+			return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest, "cannot read request body: %v; %s", err, example)
+		}
+	}
+	var missing []string
+	if req.Challenge == "" {
+		missing = append(missing, "challenge")
+	}
+	if req.Parameters == nil {
+		missing = append(missing, "parameters")
+	}
+	if req.IdempotencyKey == "" {
+		missing = append(missing, "idempotency_key")
+	}
+	if req.Requester == "" {
+		missing = append(missing, "requester")
+	}
+	if len(missing) > 0 {
+		return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest,
+			"missing required field(s) %s; %s", strings.Join(missing, ", "), example)
+	}
+	for _, f := range []struct{ name, v string }{
+		{"idempotency_key", req.IdempotencyKey}, {"requester", req.Requester}, {"instrument", req.Instrument},
+	} {
+		if len(f.v) > maxKeyLen {
+			return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest, "%s is %d bytes; keep it under %d", f.name, len(f.v), maxKeyLen)
+		}
+		if strings.ContainsFunc(f.v, unicode.IsControl) {
+			return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest, "%s must not contain control characters", f.name)
+		}
+	}
+	return req, nil
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "map", "struct":
+		return "an object"
+	case "slice", "array":
+		return "an array"
+	case "bool":
+		return "a boolean"
+	default:
+		return "a number"
+	}
+}
+
+// validate resolves the challenge and point of a request, refusing what the
+// lab cannot or will not run.
+func (s *Server) validate(req api.SubmitRequest) (*challenges.Challenge, challenges.Point, *refusal) {
+	ch, err := s.cat.Get(req.Challenge)
+	if err != nil {
+		return nil, nil, refuse(http.StatusUnprocessableEntity, api.CodeUnknownChallenge, "%v", err)
+	}
+	pt, err := ch.ParseMap(req.Parameters)
+	if err != nil {
+		return nil, nil, refuse(http.StatusUnprocessableEntity, api.CodeInvalidParameters,
+			"parameters do not fit challenge %s: %v; fix them and resubmit", ch.ID, err)
+	}
+	if err := ch.CheckSafety(pt); err != nil {
+		return nil, nil, refuse(http.StatusUnprocessableEntity, api.CodeSafetyLimit,
+			"the lab refuses to run %s: %v; choose parameters inside the safety limits", ch.Format(pt), err)
+	}
+	if _, ok := ch.Pool().Lookup(ch, pt); !ok {
+		return nil, nil, refuse(http.StatusUnprocessableEntity, api.CodeNotInPool,
+			"the lab cannot prepare %s: %v of challenge %s (only designs in the measured pool can be run); choose another design",
+			ch.Format(pt), challenges.ErrNotInPool, ch.ID)
+	}
+	return ch, pt, nil
+}
+
+func newRunID() string {
+	var b [10]byte
+	rand.Read(b[:])
+	return "run-" + hex.EncodeToString(b[:])
+}
+
+func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
+	req, ref := decodeSubmit(w, r)
+	if ref != nil {
+		writeError(w, ref.status, ref.code, ref.msg)
+		return
+	}
+	ch, pt, ref := s.validate(req)
+	if ref != nil {
+		writeError(w, ref.status, ref.code, ref.msg)
+		return
+	}
+	rec, created, ref, err := s.submit(r.Context(), req, ch, pt)
+	switch {
+	case err != nil:
+		s.internal(w, r, err)
+		return
+	case ref != nil:
+		writeError(w, ref.status, ref.code, ref.msg)
+		return
+	}
+	w.Header().Set("Location", "/runs/"+url.PathEscape(rec.ID))
+	status := http.StatusOK
+	if created {
+		status = http.StatusAccepted
+		s.log.Debug("run submitted", "run", rec.ID, "key", rec.IdempotencyKey, "instrument", rec.Instrument, "point", ch.Format(pt))
+	}
+	writeJSON(w, status, rec.Run)
+}
+
+// submit stores and enqueues a validated request, or returns the run
+// already stored under its idempotency key.
+func (s *Server) submit(ctx context.Context, req api.SubmitRequest, ch *challenges.Challenge, pt challenges.Point) (*record, bool, *refusal, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, false, refuse(http.StatusServiceUnavailable, api.CodeUnavailable, "the lab is shutting down; retry later"), nil
+	}
+	var in *instrument
+	if req.Instrument != "" {
+		in = s.byName[req.Instrument]
+		if in == nil || !in.can[ch.ID] {
+			return nil, false, refuse(http.StatusUnprocessableEntity, api.CodeUnknownInstrument,
+				"instrument %q cannot run challenge %s; leave instrument empty to let the lab choose, or pick one of: %s",
+				req.Instrument, ch.ID, strings.Join(s.namesLocked(ch.ID), ", ")), nil
+		}
+	} else if in = s.pickLocked(ch.ID); in == nil {
+		return nil, false, refuse(http.StatusUnprocessableEntity, api.CodeUnknownInstrument,
+			"no instrument in this lab can run challenge %s", ch.ID), nil
+	}
+	rec := &record{
+		Run: api.Run{
+			ID:             newRunID(),
+			IdempotencyKey: req.IdempotencyKey,
+			Challenge:      ch.ID,
+			Parameters:     ch.Map(pt),
+			Instrument:     in.Name,
+			Requester:      req.Requester,
+			Status:         api.Queued,
+			SubmittedAt:    time.Now().UTC(),
+		},
+		point: pt,
+	}
+	got, created, err := s.st.insertOrGet(ctx, rec)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	if !created {
+		if diff := conflict(got, req, ch, pt); diff != "" {
+			return nil, false, refuse(http.StatusConflict, api.CodeIdempotencyConflict,
+				"idempotency_key %q already belongs to run %s, which was submitted with a different %s; use a new key for a new experiment, or resend the original request to get that run",
+				req.IdempotencyKey, got.ID, diff), nil
+		}
+		return got, false, nil, nil
+	}
+	in.queue = append(in.queue, &job{id: rec.ID, key: rec.IdempotencyKey, ch: ch, point: pt})
+	s.dispatchLocked()
+	if cur, err := s.st.get(ctx, rec.ID); err == nil {
+		rec = cur // report "running" when it started at once
+	}
+	return rec, true, nil, nil
+}
+
+// conflict names what differs between a stored run and a resubmission
+// under the same key, or returns "".
+func conflict(got *record, req api.SubmitRequest, ch *challenges.Challenge, pt challenges.Point) string {
+	switch {
+	case got.Challenge != ch.ID:
+		return fmt.Sprintf("challenge (%s)", got.Challenge)
+	case ch.Key(got.point) != ch.Key(pt):
+		return fmt.Sprintf("design (%s)", ch.Format(got.point))
+	case got.Requester != req.Requester:
+		return fmt.Sprintf("requester (%s)", got.Requester)
+	case req.Instrument != "" && got.Instrument != req.Instrument:
+		return fmt.Sprintf("instrument (%s)", got.Instrument)
+	}
+	return ""
+}
+
+func (s *Server) namesLocked(challenge string) []string {
+	var out []string
+	for _, in := range s.insts {
+		if in.can[challenge] {
+			out = append(out, in.Name)
+		}
+	}
+	if len(out) == 0 {
+		return []string{"(none)"}
+	}
+	return out
+}
+
+func notFound(w http.ResponseWriter, id string) {
+	writeError(w, http.StatusNotFound, api.CodeNotFound,
+		fmt.Sprintf("no run with id %q; list runs with GET /runs?requester=...", id))
+}
+
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	rec, err := s.st.get(r.Context(), id)
+	switch {
+	case errors.Is(err, errNotFound):
+		notFound(w, id)
+	case err != nil:
+		s.internal(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, rec.Run)
+	}
+}
+
+func (s *Server) handleAbort(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	rec, ref, err := s.abort(r.Context(), id)
+	switch {
+	case err != nil:
+		s.internal(w, r, err)
+	case ref != nil:
+		writeError(w, ref.status, ref.code, ref.msg)
+	default:
+		writeJSON(w, http.StatusOK, rec.Run)
+	}
+}
+
+// abort stops a queued or running run.
+func (s *Server) abort(ctx context.Context, id string) (*record, *refusal, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, err := s.st.get(ctx, id)
+	if errors.Is(err, errNotFound) {
+		return nil, refuse(http.StatusNotFound, api.CodeNotFound, "no run with id %q; list runs with GET /runs?requester=...", id), nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if rec.Status.Terminal() {
+		return nil, refuse(http.StatusConflict, api.CodeRunFinished, "run %s has already %s; there is nothing to abort", id, rec.Status), nil
+	}
+	ok, err := s.st.finish(ctx, id, api.Aborted, nil, "aborted on request", time.Now(), api.Queued, api.Running)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok { // cannot happen while mu orders every transition, but be safe
+		return nil, refuse(http.StatusConflict, api.CodeRunFinished, "run %s finished before it could be aborted", id), nil
+	}
+	if in := s.byName[rec.Instrument]; in != nil {
+		in.queue = slices.DeleteFunc(in.queue, func(j *job) bool { return j.id == id })
+	}
+	if cancel, ok := s.running[id]; ok {
+		cancel() // the run goroutine frees the slot
+	}
+	rec, err = s.st.get(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.log.Debug("run aborted", "run", id)
+	return rec, nil, nil
+}
+
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := filter{
+		requester:  q.Get("requester"),
+		challenge:  q.Get("challenge"),
+		instrument: q.Get("instrument"),
+		status:     api.Status(q.Get("status")),
+		limit:      defaultListLen,
+	}
+	for k := range q {
+		switch k {
+		case "requester", "challenge", "instrument", "status", "limit":
+		default:
+			writeError(w, http.StatusBadRequest, api.CodeMalformedRequest,
+				fmt.Sprintf("unknown query parameter %q; filter with requester, challenge, instrument, status and limit", k))
+			return
+		}
+	}
+	if f.status != "" && !f.status.Valid() {
+		names := make([]string, len(api.Statuses))
+		for i, st := range api.Statuses {
+			names[i] = string(st)
+		}
+		writeError(w, http.StatusBadRequest, api.CodeMalformedRequest,
+			fmt.Sprintf("status %q is not a run status; use one of %s", f.status, strings.Join(names, ", ")))
+		return
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxListLen {
+			writeError(w, http.StatusBadRequest, api.CodeMalformedRequest,
+				fmt.Sprintf("limit %q must be an integer from 1 to %d", v, maxListLen))
+			return
+		}
+		f.limit = n
+	}
+	recs, err := s.st.list(r.Context(), f)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := api.RunList{Runs: make([]api.Run, len(recs))}
+	for i, rec := range recs {
+		out.Runs[i] = rec.Run
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) instrumentsSnapshot() []api.Instrument {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]api.Instrument, len(s.insts))
+	for i, in := range s.insts {
+		out[i] = api.Instrument{
+			Name:       in.Name,
+			Capacity:   in.Capacity,
+			Challenges: append([]string{}, in.Challenges...),
+			Queued:     len(in.queue),
+			Busy:       in.busy,
+		}
+	}
+	return out
+}
+
+func (s *Server) handleInstruments(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, api.InstrumentList{Instruments: s.instrumentsSnapshot()})
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	h := api.Health{Status: "ok", Time: time.Now().UTC(), Measurements: s.Measurements(), TimeScale: s.cfg.TimeScale}
+	for _, in := range s.instrumentsSnapshot() {
+		h.Queued += in.Queued
+		h.Running += in.Busy
+	}
+	if err := s.st.db.PingContext(r.Context()); err != nil {
+		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, "the lab database is unavailable: "+err.Error()+"; retry later")
+		return
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(openAPI)
+}

@@ -1,0 +1,350 @@
+package lab
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	// modernc.org/sqlite is a pure-Go translation of SQLite: no cgo, so the
+	// lab builds and cross-compiles with CGO_ENABLED=0 like the rest of
+	// Genesis, and it is the same driver the Temporal dev server uses for
+	// its own persistence, so it adds no new engine to the dependency graph.
+	_ "modernc.org/sqlite"
+
+	"github.com/genesis-sci/genesis/challenges"
+	api "github.com/genesis-sci/genesis/tools/lab"
+)
+
+// schemaVersion is stored in PRAGMA user_version. Bump it and add a step to
+// migrations when the schema changes; old databases are migrated in order.
+const schemaVersion = 1
+
+var migrations = []string{
+	// 0 → 1: runs.
+	`CREATE TABLE runs (
+		seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+		id              TEXT NOT NULL UNIQUE,
+		idempotency_key TEXT NOT NULL UNIQUE,
+		challenge       TEXT NOT NULL,
+		point           TEXT NOT NULL, -- JSON array, challenges.Point
+		parameters      TEXT NOT NULL, -- JSON object, challenge.Map(point)
+		instrument      TEXT NOT NULL,
+		requester       TEXT NOT NULL,
+		status          TEXT NOT NULL,
+		result          TEXT,          -- JSON object, api.Result
+		error           TEXT NOT NULL DEFAULT '',
+		attempts        INTEGER NOT NULL DEFAULT 0,
+		submitted_at    TEXT NOT NULL, -- RFC 3339, UTC
+		started_at      TEXT,
+		finished_at     TEXT
+	);
+	CREATE INDEX runs_status ON runs(status, seq);
+	CREATE INDEX runs_requester ON runs(requester, seq);`,
+}
+
+// store persists runs in SQLite. Every multi-statement change runs in a
+// transaction. The pool holds a single connection: SQLite serialises writers
+// anyway, and one connection rules out SQLITE_BUSY on read→write upgrades.
+type store struct {
+	db *sql.DB
+}
+
+// record is a stored run: the API view plus what the scheduler needs.
+type record struct {
+	api.Run
+	seq   int64
+	point challenges.Point
+}
+
+// errNotFound is returned for unknown run IDs.
+var errNotFound = errors.New("run not found")
+
+func openStore(path string) (*store, error) {
+	var dsn string
+	if path == "" {
+		dsn = "file::memory:"
+	} else {
+		dsn = "file:" + (&url.URL{Path: path}).EscapedPath()
+	}
+	dsn += "?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
+	if path != "" {
+		dsn += "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening lab database %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	s := &store{db: db}
+	if err := s.migrate(context.Background()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("lab database %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *store) Close() error { return s.db.Close() }
+
+func (s *store) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	if v > schemaVersion {
+		return fmt.Errorf("schema version %d is newer than this lab understands (%d); run a newer genesis", v, schemaVersion)
+	}
+	for ; v < schemaVersion; v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migrating schema %d→%d: %w", v, v+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+const runColumns = `seq, id, idempotency_key, challenge, point, parameters, instrument, requester,
+	status, result, error, attempts, submitted_at, started_at, finished_at`
+
+type scanner interface{ Scan(...any) error }
+
+func scanRecord(sc scanner) (*record, error) {
+	var (
+		r                   record
+		point, params       string
+		result              sql.NullString
+		submitted           string
+		started, finished   sql.NullString
+		status              string
+		errMsg, instr, reqr string
+	)
+	if err := sc.Scan(&r.seq, &r.ID, &r.IdempotencyKey, &r.Challenge, &point, &params, &instr, &reqr,
+		&status, &result, &errMsg, &r.Attempts, &submitted, &started, &finished); err != nil {
+		return nil, err
+	}
+	r.Instrument, r.Requester, r.Status, r.Error = instr, reqr, api.Status(status), errMsg
+	if err := json.Unmarshal([]byte(point), &r.point); err != nil {
+		return nil, fmt.Errorf("run %s: bad stored point: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(params), &r.Parameters); err != nil {
+		return nil, fmt.Errorf("run %s: bad stored parameters: %w", r.ID, err)
+	}
+	if result.Valid {
+		r.Result = new(api.Result)
+		if err := json.Unmarshal([]byte(result.String), r.Result); err != nil {
+			return nil, fmt.Errorf("run %s: bad stored result: %w", r.ID, err)
+		}
+	}
+	var err error
+	if r.SubmittedAt, err = parseTime(submitted); err != nil {
+		return nil, err
+	}
+	if r.StartedAt, err = parseNullTime(started); err != nil {
+		return nil, err
+	}
+	if r.FinishedAt, err = parseNullTime(finished); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func parseTime(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
+
+func parseNullTime(s sql.NullString) (*time.Time, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	t, err := parseTime(s.String)
+	return &t, err
+}
+
+// insertOrGet stores r unless a run with its idempotency key exists, in
+// which case it returns that run and created=false.
+func (s *store) insertOrGet(ctx context.Context, r *record) (got *record, created bool, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	defer tx.Rollback()
+	old, err := scanRecord(tx.QueryRowContext(ctx, "SELECT "+runColumns+" FROM runs WHERE idempotency_key = ?", r.IdempotencyKey))
+	if err == nil {
+		return old, false, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, false, err
+	}
+	point, err := json.Marshal(r.point)
+	if err != nil {
+		return nil, false, err
+	}
+	params, err := json.Marshal(r.Parameters)
+	if err != nil {
+		return nil, false, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO runs (id, idempotency_key, challenge, point, parameters, instrument,
+		requester, status, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.IdempotencyKey, r.Challenge, string(point), string(params), r.Instrument,
+		r.Requester, string(r.Status), fmtTime(r.SubmittedAt))
+	if err != nil {
+		return nil, false, err
+	}
+	if r.seq, err = res.LastInsertId(); err != nil {
+		return nil, false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, false, err
+	}
+	return r, true, nil
+}
+
+func (s *store) get(ctx context.Context, id string) (*record, error) {
+	r, err := scanRecord(s.db.QueryRowContext(ctx, "SELECT "+runColumns+" FROM runs WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errNotFound
+	}
+	return r, err
+}
+
+// filter selects runs for list; zero fields do not filter.
+type filter struct {
+	requester, challenge, instrument string
+	status                           api.Status
+	limit                            int
+}
+
+func (s *store) list(ctx context.Context, f filter) ([]*record, error) {
+	var where []string
+	var args []any
+	add := func(col, v string) {
+		if v != "" {
+			where = append(where, col+" = ?")
+			args = append(args, v)
+		}
+	}
+	add("requester", f.requester)
+	add("challenge", f.challenge)
+	add("instrument", f.instrument)
+	add("status", string(f.status))
+	q := "SELECT " + runColumns + " FROM runs"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY seq LIMIT ?"
+	args = append(args, f.limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// start moves a queued run to running and counts the attempt. It reports
+// false when the run was not queued.
+func (s *store) start(ctx context.Context, id string, at time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, started_at = ?, attempts = attempts + 1
+		WHERE id = ? AND status = ?`, string(api.Running), fmtTime(at), id, string(api.Queued))
+	return affected(res, err)
+}
+
+// finish moves a run in one of the from states to a terminal state. It
+// reports false when the run was in none of them.
+func (s *store) finish(ctx context.Context, id string, to api.Status, result *api.Result, msg string, at time.Time, from ...api.Status) (bool, error) {
+	var res sql.NullString
+	if result != nil {
+		b, err := json.Marshal(result)
+		if err != nil {
+			return false, err
+		}
+		res = sql.NullString{String: string(b), Valid: true}
+	}
+	args := []any{string(to), res, msg, fmtTime(at), id}
+	marks := make([]string, len(from))
+	for i, st := range from {
+		marks[i] = "?"
+		args = append(args, string(st))
+	}
+	r, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, result = ?, error = ?, finished_at = ?
+		WHERE id = ? AND status IN (`+strings.Join(marks, ", ")+`)`, args...)
+	return affected(r, err)
+}
+
+// setInstrument moves a queued run to another instrument (used on recovery
+// when its instrument is no longer configured).
+func (s *store) setInstrument(ctx context.Context, id, instrument string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE runs SET instrument = ? WHERE id = ? AND status = ?`,
+		instrument, id, string(api.Queued))
+	return err
+}
+
+// recover re-queues runs that were running when the lab stopped (a run's
+// measurement depends only on its key, so running it again gives the same
+// value) and returns every queued run in submission order.
+func (s *store) recover(ctx context.Context) (requeued int, queued []*record, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, started_at = NULL WHERE status = ?`,
+		string(api.Queued), string(api.Running))
+	if err != nil {
+		return 0, nil, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, nil, err
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT "+runColumns+" FROM runs WHERE status = ? ORDER BY seq", string(api.Queued))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return 0, nil, err
+		}
+		queued = append(queued, r)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, nil, err
+	}
+	rows.Close()
+	if err := tx.Commit(); err != nil {
+		return 0, nil, err
+	}
+	return int(n), queued, nil
+}
+
+func affected(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}

@@ -1,0 +1,400 @@
+// Package optimizer is a small, dependency-light Bayesian-optimisation
+// suggester: a Gaussian-process surrogate (Matérn-5/2 ARD kernel, fitted by
+// maximising the log marginal likelihood) with expected-improvement or
+// upper-confidence-bound acquisition over a finite candidate set, plus batch
+// selection by the kriging believer.
+//
+// All inputs are assumed normalised to [0,1]^d and objectives oriented so
+// that higher is better. For continuous spaces, draw a candidate set with
+// SampleCandidates. Everything is deterministic given Options.Seed: no global
+// random source, map iteration or wall clock affects the result.
+package optimizer
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+)
+
+// Observation is a measured point: X normalised to [0,1]^d, Y oriented so
+// that higher is better.
+type Observation struct {
+	X []float64
+	Y float64
+}
+
+// Options configure Suggest. The zero value means expected improvement with
+// the default jitter.
+type Options struct {
+	// Acquisition is "ei" (expected improvement, the default), "ucb"
+	// (upper confidence bound mean + Kappa·sd) or "random" (seeded uniform
+	// choice among unobserved candidates; no model is fitted).
+	Acquisition string
+	// Kappa is the UCB exploration weight; 0 means the default 2.
+	Kappa float64
+	// Xi is the EI jitter in units of standardised Y; 0 means the default
+	// 0.01. Use a tiny positive value for (almost) no jitter.
+	Xi float64
+	// Seed drives all randomness: the random strategy and the random start
+	// with fewer than 2 observations, and tie breaks between equally good
+	// candidates.
+	Seed uint64
+}
+
+// Suggestion is one proposed candidate.
+type Suggestion struct {
+	// Index is the position in the candidates slice passed to Suggest.
+	Index int
+	// Mean and SD are the GP posterior mean and latent standard deviation at
+	// the candidate, in units of Y, given the real observations only (not the
+	// batch's believed points). They are 0 when no model was fitted.
+	Mean, SD float64
+	// Acquisition is the acquisition value when the candidate was chosen
+	// (for batch members after the first, conditioned on the earlier
+	// members). EI and UCB are in units of Y; 0 when no model was fitted.
+	Acquisition float64
+}
+
+// Acquisition names.
+const (
+	AcqEI     = "ei"
+	AcqUCB    = "ucb"
+	AcqRandom = "random"
+)
+
+const (
+	defaultKappa = 2.0
+	defaultXi    = 0.01
+	// sameTol is the max per-coordinate difference under which two points are
+	// the same point.
+	sameTol = 1e-9
+	// rangeTol is how far outside [0,1] a coordinate may be.
+	rangeTol = 1e-6
+)
+
+// Suggest returns up to k distinct candidate indices, best first.
+//
+// Candidates whose X equals an observed X (within 1e-9 per coordinate) are
+// never suggested, and no two suggestions share the same X. Fewer than k
+// suggestions (possibly none) are returned when fewer unobserved distinct
+// candidates remain.
+//
+// With at least 2 observations a GP is fitted (see Fit) and candidates are
+// ranked by the acquisition. A batch (k>1) is built greedily with the
+// kriging believer: after each pick the GP is conditioned on its own
+// posterior mean at the picked point (which leaves the mean unchanged and
+// shrinks the variance nearby), and the EI incumbent is updated with the
+// believed value.
+//
+// With fewer than 2 observations, or with Acquisition "random", Suggest
+// returns a seeded uniform random sample of the unobserved candidates and
+// Mean, SD and Acquisition are 0.
+func Suggest(obs []Observation, candidates [][]float64, k int, opt Options) ([]Suggestion, error) {
+	acq, kappa, xi, err := normaliseOptions(opt)
+	if err != nil {
+		return nil, err
+	}
+	if k < 1 {
+		return nil, fmt.Errorf("optimizer: k must be at least 1, got %d", k)
+	}
+	if len(candidates) == 0 {
+		return nil, errors.New("optimizer: no candidates")
+	}
+	d := len(candidates[0])
+	if d == 0 {
+		return nil, errors.New("optimizer: candidate 0 has dimension 0")
+	}
+	for i, c := range candidates {
+		if err := checkPoint(c, d, fmt.Sprintf("candidate %d", i)); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := validateObservations(obs, d); err != nil {
+		return nil, err
+	}
+
+	// Unobserved candidates.
+	avail := make([]int, 0, len(candidates))
+	for i, c := range candidates {
+		seen := false
+		for _, o := range obs {
+			if samePoint(c, o.X) {
+				seen = true
+				break
+			}
+		}
+		if !seen {
+			avail = append(avail, i)
+		}
+	}
+
+	// Seeded tie-break priorities (lower is preferred).
+	rng := rand.New(rand.NewPCG(opt.Seed, 0x9e3779b97f4a7c15))
+	prio := make([]int, len(candidates))
+	for r, i := range rng.Perm(len(candidates)) {
+		prio[i] = r
+	}
+
+	var out []Suggestion
+	chosenDup := func(c []float64) bool {
+		for _, s := range out {
+			if samePoint(c, candidates[s.Index]) {
+				return true
+			}
+		}
+		return false
+	}
+
+	if acq == AcqRandom || len(obs) < 2 {
+		order := append([]int(nil), avail...)
+		sortByPrio(order, prio)
+		for _, i := range order {
+			if len(out) == k {
+				break
+			}
+			if chosenDup(candidates[i]) {
+				continue
+			}
+			out = append(out, Suggestion{Index: i})
+		}
+		return out, nil
+	}
+	if len(avail) == 0 {
+		return []Suggestion{}, nil
+	}
+
+	g, err := fit(obs, d)
+	if err != nil {
+		return nil, err
+	}
+	pts := make([][]float64, len(avail))
+	for a, i := range avail {
+		pts[a] = candidates[i]
+	}
+	p := g.predict(pts)
+	m := len(avail)
+
+	best := math.Inf(-1)
+	for _, y := range g.ys {
+		best = math.Max(best, y)
+	}
+	b := newBeliever(g, p, pts)
+	taken := make([]bool, m)
+	for len(out) < k {
+		bestA, bestScore, bestAcq := -1, math.Inf(-1), 0.0
+		for a := range m {
+			if taken[a] {
+				continue
+			}
+			sd := math.Sqrt(b.vr[a])
+			var score, val float64
+			switch acq {
+			case AcqEI:
+				imp := p.mean[a] - best - xi
+				score = logEI(imp, sd)
+				val = ei(imp, sd) * g.yScale
+			case AcqUCB:
+				score = p.mean[a] + kappa*sd
+				val = g.yMean + g.yScale*score
+			}
+			if bestA < 0 || score > bestScore || (score == bestScore && prio[avail[a]] < prio[avail[bestA]]) {
+				bestA, bestScore, bestAcq = a, score, val
+			}
+		}
+		if bestA < 0 {
+			break
+		}
+		taken[bestA] = true
+		// Exclude every remaining candidate at the same X.
+		for a := range m {
+			if !taken[a] && samePoint(pts[a], pts[bestA]) {
+				taken[a] = true
+			}
+		}
+		out = append(out, Suggestion{
+			Index:       avail[bestA],
+			Mean:        g.yMean + g.yScale*p.mean[bestA],
+			SD:          g.yScale * math.Sqrt(p.vr[bestA]),
+			Acquisition: bestAcq,
+		})
+		if len(out) == k {
+			break
+		}
+		best = math.Max(best, p.mean[bestA])
+		b.condition(bestA)
+	}
+	return out, nil
+}
+
+func normaliseOptions(opt Options) (acq string, kappa, xi float64, err error) {
+	acq = strings.ToLower(strings.TrimSpace(opt.Acquisition))
+	switch acq {
+	case "":
+		acq = AcqEI
+	case AcqEI, AcqUCB, AcqRandom:
+	default:
+		return "", 0, 0, fmt.Errorf("optimizer: unknown acquisition %q (want %q, %q or %q)", opt.Acquisition, AcqEI, AcqUCB, AcqRandom)
+	}
+	kappa, xi = opt.Kappa, opt.Xi
+	if math.IsNaN(kappa) || math.IsInf(kappa, 0) || kappa < 0 {
+		return "", 0, 0, fmt.Errorf("optimizer: Kappa must be a finite non-negative number, got %v", opt.Kappa)
+	}
+	if math.IsNaN(xi) || math.IsInf(xi, 0) || xi < 0 {
+		return "", 0, 0, fmt.Errorf("optimizer: Xi must be a finite non-negative number, got %v", opt.Xi)
+	}
+	if kappa == 0 {
+		kappa = defaultKappa
+	}
+	if xi == 0 {
+		xi = defaultXi
+	}
+	return acq, kappa, xi, nil
+}
+
+// believer tracks the posterior variance at the candidates as the GP is
+// conditioned on believed observations at chosen candidates (kriging
+// believer). Conditioning on y = posterior mean leaves the mean unchanged,
+// so only variances need updating: after choosing p,
+//
+//	var'(x) = var(x) − cov(x,p)² / (var(p) + noise),
+//
+// with cov(x,p) itself updated through the earlier picks (an incremental
+// Cholesky of the believed points' covariance). Each pick costs O(n·m).
+type believer struct {
+	g   *GP
+	p   *posterior
+	pts [][]float64
+	vr  []float64   // current latent variance, standardised units
+	us  [][]float64 // one update vector per pick
+}
+
+func newBeliever(g *GP, p *posterior, pts [][]float64) *believer {
+	vr := make([]float64, len(p.vr))
+	copy(vr, p.vr)
+	return &believer{g: g, p: p, pts: pts, vr: vr}
+}
+
+func (b *believer) condition(c int) {
+	g, p, m := b.g, b.p, b.p.m
+	u := make([]float64, m)
+	for i := range g.n {
+		vic := p.v[i*m+c]
+		row := p.v[i*m : (i+1)*m]
+		for a := range m {
+			u[a] -= vic * row[a]
+		}
+	}
+	for a := range m {
+		cov := g.signalVar * (g.corr(b.pts[a], b.pts[c]) + u[a])
+		for _, prev := range b.us {
+			cov -= prev[a] * prev[c]
+		}
+		u[a] = cov
+	}
+	noiseVar := g.signalVar * (g.noiseRatio + g.jitter)
+	den := math.Sqrt(b.vr[c] + noiseVar)
+	if den > 0 {
+		for a := range m {
+			u[a] /= den
+			b.vr[a] = math.Max(b.vr[a]-u[a]*u[a], 0)
+		}
+	}
+	b.us = append(b.us, u)
+}
+
+// validateObservations checks dimensions and finiteness. With d < 0 the
+// dimension is taken from the first observation. It returns the dimension.
+func validateObservations(obs []Observation, d int) (int, error) {
+	for i, o := range obs {
+		if d < 0 {
+			d = len(o.X)
+			if d == 0 {
+				return 0, errors.New("optimizer: observation 0 has dimension 0")
+			}
+		}
+		if err := checkPoint(o.X, d, fmt.Sprintf("observation %d", i)); err != nil {
+			return 0, err
+		}
+		if math.IsNaN(o.Y) || math.IsInf(o.Y, 0) {
+			return 0, fmt.Errorf("optimizer: observation %d: Y is %v, want a finite number", i, o.Y)
+		}
+	}
+	return d, nil
+}
+
+func checkPoint(x []float64, d int, what string) error {
+	if len(x) != d {
+		return fmt.Errorf("optimizer: %s has dimension %d, want %d", what, len(x), d)
+	}
+	for j, v := range x {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("optimizer: %s: X[%d] is %v, want a finite number", what, j, v)
+		}
+		if v < -rangeTol || v > 1+rangeTol {
+			return fmt.Errorf("optimizer: %s: X[%d] = %v is outside [0,1]; normalise inputs first", what, j, v)
+		}
+	}
+	return nil
+}
+
+func samePoint(a, b []float64) bool {
+	for j := range a {
+		if math.Abs(a[j]-b[j]) > sameTol {
+			return false
+		}
+	}
+	return true
+}
+
+// sortByPrio sorts indices by ascending priority (insertion-free: priorities
+// are a permutation, so a counting placement suffices).
+func sortByPrio(idx, prio []int) {
+	pos := make([]int, len(prio))
+	for i := range pos {
+		pos[i] = -1
+	}
+	for _, i := range idx {
+		pos[prio[i]] = i
+	}
+	w := 0
+	for _, i := range pos {
+		if i >= 0 {
+			idx[w] = i
+			w++
+		}
+	}
+}
+
+// ei is the expected improvement for improvement imp = μ − best − ξ and
+// posterior sd sigma (standardised units).
+func ei(imp, sigma float64) float64 {
+	if sigma <= 0 {
+		return math.Max(imp, 0)
+	}
+	z := imp / sigma
+	return sigma * (z*normCDF(z) + normPDF(z))
+}
+
+// logEI is log(ei(imp, sigma)), accurate far into the lower tail where ei
+// underflows, so that candidates remain rankable.
+func logEI(imp, sigma float64) float64 {
+	if sigma <= 0 {
+		if imp > 0 {
+			return math.Log(imp)
+		}
+		return math.Inf(-1)
+	}
+	z := imp / sigma
+	if z > -6 {
+		return math.Log(sigma) + math.Log(z*normCDF(z)+normPDF(z))
+	}
+	// z·Φ(z) + φ(z) = φ(z)/z² · (1 − 3/z² + 15/z⁴ − …) as z → −∞.
+	z2 := z * z
+	return math.Log(sigma) - 0.5*z2 - 0.5*math.Log(2*math.Pi) - math.Log(z2) + math.Log1p(-3/z2+15/(z2*z2))
+}
+
+func normCDF(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
+
+func normPDF(z float64) float64 { return math.Exp(-0.5*z*z) / math.Sqrt(2*math.Pi) }

@@ -1,0 +1,602 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/agents/llm"
+	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/memory"
+	"github.com/genesis-sci/genesis/tools"
+	"github.com/genesis-sci/genesis/tools/dataset"
+	"github.com/genesis-sci/genesis/tools/hpc"
+	labclient "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/tools/optimizer"
+	"github.com/genesis-sci/genesis/tools/sim"
+)
+
+// ErrUnknownChallenge is the error type of a campaign started on a challenge
+// the worker does not know; it is not retried.
+const ErrUnknownChallenge = "UnknownChallenge"
+
+// Activities holds what the campaign's activities need. One value serves
+// every activity of a worker; its methods are safe for concurrent use.
+type Activities struct {
+	Catalog     *challenges.Catalog
+	ModelConfig agents.ModelConfig
+	// NewModel builds a model from a spec; nil means agents.NewModel.
+	NewModel func(spec string) (llm.Model, error)
+	Lab      *labclient.Client
+	HPC      hpc.Executor
+	// SimCommand is the program an HPC job runs (genesis sim).
+	SimCommand    []string
+	ChallengesDir string
+	// SimTimeScale makes simulations take their modelled time × scale.
+	SimTimeScale float64
+	Memory       memory.Store
+	Embedder     memory.Embedder
+	DataDir      string
+	Temperature  float64
+	// Poll is how often lab runs and jobs are polled (default 200 ms).
+	Poll time.Duration
+
+	mu     sync.Mutex
+	models map[string]llm.Model
+}
+
+// ChallengeInfo is what the workflow needs to know about a challenge.
+type ChallengeInfo struct {
+	ID         string                 `json:"id"`
+	Title      string                 `json:"title"`
+	Objective  string                 `json:"objective"`
+	Unit       string                 `json:"unit"`
+	Direction  string                 `json:"direction"`
+	PoolSize   int                    `json:"pool_size"`
+	Budget     challenges.Budget      `json:"budget"`
+	SimCost    float64                `json:"sim_cost"`
+	Parameters []challenges.Parameter `json:"parameters"`
+}
+
+func (ci ChallengeInfo) challenge() *challenges.Challenge {
+	return &challenges.Challenge{ID: ci.ID, Parameters: ci.Parameters}
+}
+
+// Key is the canonical key of a point.
+func (ci ChallengeInfo) Key(p challenges.Point) string { return ci.challenge().Key(p) }
+
+// Map renders a point as name → value.
+func (ci ChallengeInfo) Map(p challenges.Point) map[string]any { return ci.challenge().Map(p) }
+
+func (a *Activities) challenge(id string) (*challenges.Challenge, error) {
+	c, err := a.Catalog.Get(id)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrUnknownChallenge, nil)
+	}
+	return c, nil
+}
+
+// LoadChallenge returns a challenge's summary (a local activity).
+func (a *Activities) LoadChallenge(_ context.Context, id string) (ChallengeInfo, error) {
+	c, err := a.challenge(id)
+	if err != nil {
+		return ChallengeInfo{}, err
+	}
+	o := c.Primary()
+	return ChallengeInfo{ID: c.ID, Title: c.Title, Objective: o.Name, Unit: o.Unit, Direction: o.Direction, PoolSize: c.Pool().Len(),
+		Budget: c.Budget, SimCost: c.Simulation.Cost, Parameters: c.Parameters}, nil
+}
+
+func (a *Activities) model(spec string) (llm.Model, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if m, ok := a.models[spec]; ok {
+		return m, nil
+	}
+	var m llm.Model
+	var err error
+	if a.NewModel != nil {
+		m, err = a.NewModel(spec)
+	} else {
+		m, err = agents.NewModel(spec, a.ModelConfig)
+	}
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), llm.KindBadRequest, nil)
+	}
+	if a.models == nil {
+		a.models = map[string]llm.Model{}
+	}
+	a.models[spec] = m
+	return m, nil
+}
+
+// AgentStepInput is one agent step of one campaign.
+type AgentStepInput struct {
+	Campaign  string           `json:"campaign"`
+	Challenge string           `json:"challenge"`
+	Model     string           `json:"model"`
+	Step      agents.StepInput `json:"step"`
+}
+
+// heartbeatEvery heartbeats on a timer while fn runs, so a slow model call
+// (a slow first token) never looks like a dead worker.
+func heartbeatEvery(ctx context.Context, d time.Duration, details func() any) func() {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx, details())
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// AgentStep runs one model call of one agent (a regular activity).
+func (a *Activities) AgentStep(ctx context.Context, in AgentStepInput) (agents.StepResult, error) {
+	c, err := a.challenge(in.Challenge)
+	if err != nil {
+		return agents.StepResult{}, err
+	}
+	m, err := a.model(in.Model)
+	if err != nil {
+		return agents.StepResult{}, err
+	}
+	stop := heartbeatEvery(ctx, 5*time.Second, func() any { return in.Step.Role })
+	defer stop()
+	env := agents.Env{Model: m, Challenge: c, Temperature: a.Temperature, MaxTokens: 768}
+	if a.DataDir != "" {
+		env.TranscriptDir = filepath.Join(a.DataDir, "transcripts")
+	}
+	if a.Memory != nil && a.Embedder != nil {
+		env.Recall = func(ctx context.Context, q string, k int) ([]string, error) {
+			hits, err := a.recall(ctx, q, memory.Filter{Challenge: c.ID}, k)
+			var out []string
+			for _, h := range hits {
+				out = append(out, fmt.Sprintf("%s (%s, %s): %s", h.Kind, h.Agent, h.Campaign, h.Text))
+			}
+			return out, err
+		}
+	}
+	res, err := agents.Step(ctx, env, in.Step)
+	if err != nil {
+		if e, ok := llm.AsError(err); ok {
+			if e.Retryable {
+				return res, temporal.NewApplicationError(e.Error(), e.Kind)
+			}
+			return res, temporal.NewNonRetryableApplicationError(e.Error(), e.Kind, nil)
+		}
+		return res, err
+	}
+	// What the agent produced goes to memory; the ID makes a retried step overwrite, not duplicate.
+	if res.Kind == agents.KindFinal && a.Memory != nil && a.Embedder != nil && in.Step.Role != agents.Analyst {
+		kind := memory.KindObservation
+		if in.Step.Role == agents.Hypothesis {
+			kind = memory.KindHypothesis
+		}
+		id := fmt.Sprintf("%s/it%d/%s", in.Campaign, in.Step.Brief.Iteration, in.Step.Role)
+		if err := a.store(ctx, []memory.Record{{ID: id, Text: shorten(string(res.Output), 600), Kind: kind, Campaign: in.Campaign,
+			Challenge: c.ID, Agent: in.Step.Role, Source: res.Transcript}}); err != nil {
+			activity.GetLogger(ctx).Warn("memory write failed", "error", err)
+		}
+	}
+	return res, nil
+}
+
+func (a *Activities) recall(ctx context.Context, q string, f memory.Filter, k int) ([]memory.Hit, error) {
+	vecs, err := a.Embedder.Embed(ctx, []string{q})
+	if err != nil {
+		return nil, err
+	}
+	return a.Memory.Search(ctx, vecs[0], f, k)
+}
+
+func (a *Activities) store(ctx context.Context, recs []memory.Record) error {
+	texts := make([]string, len(recs))
+	for i, r := range recs {
+		texts[i] = r.Text
+	}
+	vecs, err := a.Embedder.Embed(ctx, texts)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	for i := range recs {
+		recs[i].Vector = vecs[i]
+		recs[i].Created = now
+	}
+	return a.Memory.Upsert(ctx, recs)
+}
+
+// ToolInput is one information tool call.
+type ToolInput struct {
+	Campaign    string          `json:"campaign"`
+	Challenge   string          `json:"challenge"`
+	Role        string          `json:"role"`
+	Tool        string          `json:"tool"`
+	Args        json.RawMessage `json:"args"`
+	Experiments []Experiment    `json:"experiments,omitempty"`
+	Sims        []agents.Result `json:"sims,omitempty"`
+	Seed        int             `json:"seed"`
+}
+
+const maxObservation = 1500
+
+// RunTool runs one information tool. A bad call is an observation for the
+// agent, not an activity failure.
+func (a *Activities) RunTool(ctx context.Context, in ToolInput) (agents.Observation, error) {
+	obs := agents.Observation{Tool: in.Tool, Input: shorten(string(in.Args), 300)}
+	c, err := a.challenge(in.Challenge)
+	if err != nil {
+		return obs, err
+	}
+	spec, ok := agents.ToolSpecs[in.Tool]
+	allowed := false
+	for _, t := range agents.Tools(in.Role) {
+		allowed = allowed || t.Name == in.Tool
+	}
+	if !ok || !allowed {
+		obs.Error = fmt.Sprintf("the %s agent has no tool %q", in.Role, in.Tool)
+		return obs, nil
+	}
+	out, err := a.runTool(ctx, c, spec, in)
+	if err != nil {
+		obs.Error = shorten(err.Error(), 400)
+		return obs, nil
+	}
+	obs.Output = shorten(out, maxObservation)
+	return obs, nil
+}
+
+func (a *Activities) runTool(ctx context.Context, c *challenges.Challenge, spec *tools.Spec, in ToolInput) (string, error) {
+	switch in.Tool {
+	case agents.ToolDatasetQuery:
+		q, err := tools.Decode[dataset.Query](spec, in.Args)
+		if err != nil {
+			return "", err
+		}
+		var exps []dataset.Experiment
+		for _, e := range in.Experiments {
+			exps = append(exps, dataset.Experiment{Iteration: e.Iteration, Source: "lab", Point: e.Point, Values: e.Values})
+		}
+		for _, s := range in.Sims {
+			exps = append(exps, dataset.Experiment{Iteration: s.Iteration, Source: "sim", Point: s.Point, Values: s.Values})
+		}
+		res, err := dataset.Run(ctx, c, exps, q)
+		if err != nil {
+			return "", err
+		}
+		return res.String(), nil
+	case agents.ToolMemoryRecall:
+		q, err := tools.Decode[agents.RecallInput](spec, in.Args)
+		if err != nil {
+			return "", err
+		}
+		if a.Memory == nil || a.Embedder == nil {
+			return "", errors.New("memory is not configured on this worker")
+		}
+		k := q.K
+		if k == 0 {
+			k = 4
+		}
+		hits, err := a.recall(ctx, q.Query, memory.Filter{Challenge: c.ID}, k)
+		if err != nil {
+			return "", err
+		}
+		if len(hits) == 0 {
+			return "no memories yet", nil
+		}
+		var b strings.Builder
+		for _, h := range hits {
+			fmt.Fprintf(&b, "- [%.2f] %s by %s: %s\n", h.Score, h.Kind, h.Agent, shorten(h.Text, 300))
+		}
+		return b.String(), nil
+	case agents.ToolOptimizerSuggest:
+		q, err := tools.Decode[agents.SuggestInput](spec, in.Args)
+		if err != nil {
+			return "", err
+		}
+		k := q.K
+		if k == 0 {
+			k = 4
+		}
+		cands, err := a.Suggest(ctx, SuggestInput{Challenge: c.ID, Experiments: in.Experiments, K: k, Acquisition: q.Acquisition, Seed: in.Seed})
+		if err != nil {
+			return "", err
+		}
+		var b strings.Builder
+		for _, s := range cands {
+			fmt.Fprintf(&b, "- %s %s\n", agents.PointJSON(c, s.Point), s.Note)
+		}
+		return b.String(), nil
+	}
+	return "", fmt.Errorf("unknown tool %q", in.Tool)
+}
+
+// SuggestInput asks the optimiser for candidates.
+type SuggestInput struct {
+	Challenge   string       `json:"challenge"`
+	Experiments []Experiment `json:"experiments"`
+	K           int          `json:"k"`
+	Acquisition string       `json:"acquisition,omitempty"`
+	Seed        int          `json:"seed"`
+}
+
+// Suggest runs the Gaussian-process optimiser over the untested pool (a
+// local activity: it is fast and deterministic).
+func (a *Activities) Suggest(_ context.Context, in SuggestInput) ([]agents.Candidate, error) {
+	c, err := a.challenge(in.Challenge)
+	if err != nil {
+		return nil, err
+	}
+	measured := map[string]bool{}
+	var obs []optimizer.Observation
+	for _, e := range in.Experiments {
+		if len(e.Values) == 0 {
+			continue
+		}
+		measured[c.Key(e.Point)] = true
+		obs = append(obs, optimizer.Observation{X: c.Normalize(e.Point), Y: c.Score(e.Values)})
+	}
+	var idx []int
+	var xs [][]float64
+	for i, p := range c.Pool().Points {
+		if !measured[c.Key(p)] {
+			idx = append(idx, i)
+			xs = append(xs, c.Pool().Normalized(i))
+		}
+	}
+	if len(xs) == 0 {
+		return nil, nil
+	}
+	sugg, err := optimizer.Suggest(obs, xs, min(in.K, len(xs)), optimizer.Options{Acquisition: in.Acquisition, Seed: uint64(in.Seed)})
+	if err != nil {
+		return nil, err
+	}
+	sign := 1.0
+	if c.Primary().Direction == challenges.Minimize {
+		sign = -1
+	}
+	out := make([]agents.Candidate, len(sugg))
+	for i, s := range sugg {
+		note := "(random start)"
+		if s.SD > 0 || s.Mean != 0 {
+			note = fmt.Sprintf("(predicted %.3g ± %.2g)", sign*s.Mean, s.SD)
+		}
+		out[i] = agents.Candidate{Point: c.Pool().Points[idx[s.Index]], Source: "optimizer", Note: note}
+	}
+	return out, nil
+}
+
+// SimInput is one simulation job.
+type SimInput struct {
+	Challenge string           `json:"challenge"`
+	Point     challenges.Point `json:"point"`
+	// Key names the job; a retried activity finds the job it submitted.
+	Key string `json:"key"`
+}
+
+// Simulate submits a `genesis sim` job to the HPC executor and waits for it.
+// A job that fails comes back as a result with a note, for the agents.
+func (a *Activities) Simulate(ctx context.Context, in SimInput) (agents.Result, error) {
+	if a.HPC == nil || len(a.SimCommand) == 0 {
+		return agents.Result{}, temporal.NewNonRetryableApplicationError("no HPC executor configured on this worker", "NoExecutor", nil)
+	}
+	input, _ := json.Marshal(sim.Input{Challenge: in.Challenge, ChallengesDir: a.ChallengesDir, Point: in.Point, Key: in.Key, TimeScale: a.SimTimeScale})
+	cmd := append(append([]string(nil), a.SimCommand...), "--input", "input.json", "--output", "result.json")
+	job, err := a.HPC.Submit(ctx, hpc.JobSpec{Name: in.Key, Command: cmd, Files: map[string][]byte{"input.json": input}, CPUs: 1, MemoryMB: 256, TimeLimit: 10 * time.Minute})
+	if err != nil {
+		return agents.Result{}, err
+	}
+	job, err = hpc.Wait(ctx, a.HPC, job.ID, a.poll(), func(j hpc.Job) { activity.RecordHeartbeat(ctx, j.State) })
+	if err != nil {
+		return agents.Result{}, err
+	}
+	res := agents.Result{Source: "sim", Point: in.Point, Ref: job.ID}
+	if job.State != hpc.Completed {
+		res.Note = fmt.Sprintf("job %s %s (exit %d): %s", job.ID, job.State, job.ExitCode, job.Reason)
+		return res, nil
+	}
+	b, err := a.HPC.ReadFile(ctx, job.ID, "result.json")
+	if err != nil {
+		res.Note = "job completed without a result file: " + err.Error()
+		return res, nil
+	}
+	var out sim.Output
+	if err := json.Unmarshal(b, &out); err != nil {
+		res.Note = "unreadable result file: " + err.Error()
+		return res, nil
+	}
+	res.Values = out.Values
+	return res, nil
+}
+
+func (a *Activities) poll() time.Duration {
+	if a.Poll > 0 {
+		return a.Poll
+	}
+	return 200 * time.Millisecond
+}
+
+// LabRunInput is one lab experiment.
+type LabRunInput struct {
+	Challenge string           `json:"challenge"`
+	Point     challenges.Point `json:"point"`
+	// Key is the idempotency key: the lab returns the same run for the same key.
+	Key       string `json:"key"`
+	Requester string `json:"requester"`
+}
+
+// LabRun submits a protocol to the lab service and waits for the result,
+// heartbeating. A refused or failed run comes back as a result with a note.
+func (a *Activities) LabRun(ctx context.Context, in LabRunInput) (agents.Result, error) {
+	c, err := a.challenge(in.Challenge)
+	if err != nil {
+		return agents.Result{}, err
+	}
+	if a.Lab == nil {
+		return agents.Result{}, temporal.NewNonRetryableApplicationError("no lab configured on this worker", "NoLab", nil)
+	}
+	res := agents.Result{Source: "lab", Point: in.Point}
+	run, err := a.Lab.Submit(ctx, labclient.SubmitRequest{Challenge: c.ID, Parameters: c.Map(in.Point), IdempotencyKey: in.Key, Requester: in.Requester})
+	if err != nil {
+		if labclient.IsRefused(err) {
+			res.Note = "refused by the lab: " + err.Error()
+			return res, nil
+		}
+		return res, err
+	}
+	res.Ref = run.ID
+	run, err = a.Lab.Wait(ctx, run.ID, a.poll(), func(r labclient.Run) { activity.RecordHeartbeat(ctx, string(r.Status)) })
+	if err != nil {
+		return res, err
+	}
+	if run.Status != labclient.Succeeded || run.Result == nil {
+		res.Note = fmt.Sprintf("run %s %s: %s", run.ID, run.Status, run.Error)
+		return res, nil
+	}
+	for _, o := range c.Objectives {
+		v, ok := run.Result.Values[o.Name]
+		if !ok {
+			res.Note = fmt.Sprintf("run %s has no value for %s", run.ID, o.Name)
+			return res, nil
+		}
+		res.Values = append(res.Values, v)
+	}
+	return res, nil
+}
+
+// RememberInput writes findings to memory.
+type RememberInput struct {
+	Campaign  string   `json:"campaign"`
+	Challenge string   `json:"challenge"`
+	Agent     string   `json:"agent"`
+	Iteration int      `json:"iteration"`
+	Texts     []string `json:"texts"`
+}
+
+// Remember stores findings in the shared memory.
+func (a *Activities) Remember(ctx context.Context, in RememberInput) error {
+	if a.Memory == nil || a.Embedder == nil {
+		return nil
+	}
+	recs := make([]memory.Record, len(in.Texts))
+	for i, t := range in.Texts {
+		recs[i] = memory.Record{ID: fmt.Sprintf("%s/it%d/%s/%d", in.Campaign, in.Iteration, in.Agent, i), Text: t, Kind: memory.KindFinding,
+			Campaign: in.Campaign, Challenge: in.Challenge, Agent: in.Agent}
+	}
+	return a.store(ctx, recs)
+}
+
+// ReportInput is what the report is written from.
+type ReportInput struct {
+	Result    CampaignResult `json:"result"`
+	State     CampaignState  `json:"state"`
+	Challenge string         `json:"challenge"`
+}
+
+// WriteReport writes report.md and result.json under the data directory and
+// returns the report's path.
+func (a *Activities) WriteReport(_ context.Context, in ReportInput) (string, error) {
+	if a.DataDir == "" {
+		return "", nil
+	}
+	c, err := a.challenge(in.Challenge)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(a.DataDir, "campaigns", agentsSafe(in.Result.CampaignID))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	md := renderReport(c, in)
+	if err := writeAtomic(filepath.Join(dir, "report.md"), []byte(md)); err != nil {
+		return "", err
+	}
+	js, _ := json.MarshalIndent(map[string]any{"result": in.Result, "experiments": in.State.Experiments, "simulations": in.State.Sims,
+		"findings": in.State.Findings, "events": in.State.Events}, "", "  ")
+	if err := writeAtomic(filepath.Join(dir, "result.json"), js); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "report.md"), nil
+}
+
+func writeAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func agentsSafe(s string) string { return strings.NewReplacer("/", "_", ":", "_").Replace(s) }
+
+func renderReport(c *challenges.Challenge, in ReportInput) string {
+	r := in.Result
+	var b strings.Builder
+	o := c.Primary()
+	fmt.Fprintf(&b, "# Campaign %s\n\n", r.CampaignID)
+	fmt.Fprintf(&b, "- Challenge: **%s** (`%s`), %s %s (%s)\n", c.Title, c.ID, o.Direction, o.Name, o.Unit)
+	fmt.Fprintf(&b, "- Model: `%s`\n- Stopped: %s\n", r.Model, r.StopReason)
+	fmt.Fprintf(&b, "- Lab experiments: %d (%d refused or failed), simulations: %d, iterations: %d\n", len(r.Experiments), r.Refused, r.Simulations, r.Iterations)
+	fmt.Fprintf(&b, "- Model calls: %d, tokens: %d, repaired replies: %d, fallbacks: %v\n", r.ModelCalls, r.Tokens, r.Repairs, r.Fallbacks)
+	if r.Best != nil {
+		fmt.Fprintf(&b, "- Best: %s = %.4g %s at `%s` (lab run %s, iteration %d)\n", o.Name, r.Best.Value, o.Unit, agents.PointJSON(c, in.bestPoint()), r.Best.RunID, r.Best.Iteration)
+	}
+	top := c.TopSet()
+	inTop := map[string]bool{}
+	for _, i := range top {
+		inTop[c.Key(c.Pool().Points[i])] = true
+	}
+	found := 0
+	for _, e := range in.State.Experiments {
+		if inTop[c.Key(e.Point)] {
+			found++
+		}
+	}
+	fmt.Fprintf(&b, "- Dataset best: %.4g; top-%g%% members found: %d of %d\n\n", c.BestValue(), 100*c.Scoring.TopFraction, found, len(top))
+	b.WriteString("## Experiments\n\n| # | iteration | lab run | origin | point | " + o.Name + " | top set |\n|---|---|---|---|---|---|---|\n")
+	for i, e := range in.State.Experiments {
+		fmt.Fprintf(&b, "| %d | %d | %s | %s | `%s` | %.4g | %v |\n", i+1, e.Iteration, e.Ref, e.Origin, agents.PointJSON(c, e.Point), e.Values[0], inTop[c.Key(e.Point)])
+	}
+	if len(in.State.Findings) > 0 {
+		b.WriteString("\n## Findings\n\n")
+		for _, f := range in.State.Findings {
+			fmt.Fprintf(&b, "- %s\n", strings.ReplaceAll(f, "\n", " "))
+		}
+	}
+	b.WriteString("\n## Timeline\n\n")
+	for _, e := range in.State.Events {
+		fmt.Fprintf(&b, "- it%d %s **%s** %s\n", e.Iteration, e.Agent, e.Action, strings.ReplaceAll(e.Detail, "\n", " "))
+	}
+	return b.String()
+}
+
+func (in ReportInput) bestPoint() challenges.Point {
+	for _, e := range in.State.Experiments {
+		if in.Result.Best != nil && e.Ref == in.Result.Best.RunID {
+			return e.Point
+		}
+	}
+	return nil
+}

@@ -1,0 +1,716 @@
+// Package workflows holds Genesis's durable workflows and their activities.
+// The Campaign workflow is the discovery loop of DESIGN.md: planner →
+// hypothesis → simulation-operator → lab-operator → analyst, repeated until
+// the budget is spent, the campaign converges or a human stops it. The loop
+// is deterministic workflow code; every model call and every tool call is an
+// activity. Large things (transcripts, datasets, memory) stay in stores and
+// travel as references.
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/agents/llm"
+	"github.com/genesis-sci/genesis/challenges"
+)
+
+// TaskQueue is the queue Genesis workers poll.
+const TaskQueue = "genesis"
+
+// Names of the workflow, its signals and queries.
+const (
+	CampaignWorkflowName = "Campaign"
+	SignalStop           = "stop"
+	QueryStatus          = "status"
+)
+
+// Strategies.
+const (
+	StrategyAgents = "agents"
+)
+
+// CampaignInput starts a campaign. Zero values take the challenge's defaults.
+type CampaignInput struct {
+	Challenge string `json:"challenge"`
+	Model     string `json:"model"`
+	// Budget is the number of lab experiments.
+	Budget      int `json:"budget,omitempty"`
+	SimBudget   int `json:"sim_budget,omitempty"`
+	TokenBudget int `json:"token_budget,omitempty"`
+	Seed        int `json:"seed,omitempty"`
+	// MaxBatch bounds lab runs per iteration (default 4).
+	MaxBatch int `json:"max_batch,omitempty"`
+	// Patience stops the campaign after this many iterations without improvement (default 5; <0 disables).
+	Patience int `json:"patience,omitempty"`
+	// Resume carries state across continue-as-new.
+	Resume *CampaignState `json:"resume,omitempty"`
+}
+
+// Experiment is one lab experiment the campaign ran.
+type Experiment struct {
+	agents.Result
+	Key string `json:"key"`
+	// Origin says who chose the point: model, optimizer or fallback.
+	Origin     string `json:"origin"`
+	Hypothesis string `json:"hypothesis,omitempty"`
+}
+
+// Event is one line of campaign progress.
+type Event struct {
+	Seq       int       `json:"seq"`
+	Time      time.Time `json:"time"`
+	Iteration int       `json:"iteration"`
+	Agent     string    `json:"agent"`
+	Action    string    `json:"action"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+// Best is the best lab result so far.
+type Best struct {
+	Point     map[string]any `json:"point"`
+	Value     float64        `json:"value"`
+	RunID     string         `json:"run_id"`
+	Iteration int            `json:"iteration"`
+}
+
+// CampaignState is the campaign's whole state; it is small by design.
+type CampaignState struct {
+	Iteration   int            `json:"iteration"`
+	Experiments []Experiment   `json:"experiments"`
+	Sims        []agents.Result `json:"sims"`
+	Refused     int            `json:"refused"`
+	Tokens      int            `json:"tokens"`
+	ModelCalls  int            `json:"model_calls"`
+	Fallbacks   map[string]int `json:"fallbacks"`
+	Repairs     int            `json:"repairs"`
+	Stale       int            `json:"stale"`
+	Findings    []string       `json:"findings"`
+	Seq         int            `json:"seq"`
+	Events      []Event        `json:"events"`
+}
+
+// Status is what the status query returns.
+type Status struct {
+	CampaignID      string         `json:"campaign_id"`
+	Challenge       string         `json:"challenge"`
+	Model           string         `json:"model"`
+	Phase           string         `json:"phase"`
+	Iteration       int            `json:"iteration"`
+	ExperimentsUsed int            `json:"experiments_used"`
+	Budget          int            `json:"budget"`
+	Simulations     int            `json:"simulations"`
+	SimBudget       int            `json:"sim_budget"`
+	Tokens          int            `json:"tokens"`
+	TokenBudget     int            `json:"token_budget,omitempty"`
+	ModelCalls      int            `json:"model_calls"`
+	Best            *Best          `json:"best,omitempty"`
+	Objective       string         `json:"objective"`
+	Direction       string         `json:"direction"`
+	Events          []Event        `json:"events"`
+	Fallbacks       map[string]int `json:"fallbacks,omitempty"`
+	Done            bool           `json:"done"`
+	StopReason      string         `json:"stop_reason,omitempty"`
+}
+
+// CampaignResult is what a finished campaign returns. Experiments are listed
+// by reference (lab run IDs); the values live in the lab and the report.
+type CampaignResult struct {
+	CampaignID  string         `json:"campaign_id"`
+	Challenge   string         `json:"challenge"`
+	Model       string         `json:"model"`
+	Best        *Best          `json:"best,omitempty"`
+	Experiments []string       `json:"experiments"`
+	Simulations int            `json:"simulations"`
+	Refused     int            `json:"refused"`
+	Iterations  int            `json:"iterations"`
+	Tokens      int            `json:"tokens"`
+	ModelCalls  int            `json:"model_calls"`
+	Fallbacks   map[string]int `json:"fallbacks,omitempty"`
+	Repairs     int            `json:"repairs"`
+	StopReason  string         `json:"stop_reason"`
+	Report      string         `json:"report"`
+}
+
+const (
+	maxToolCalls = 2 // information tool calls per agent turn
+	maxRepairs   = 2 // re-asks after an invalid reply, then fall back
+	maxEvents    = 200
+	recentN      = 8
+)
+
+type campaign struct {
+	ctx      workflow.Context
+	in       CampaignInput
+	info     ChallengeInfo
+	id       string
+	st       *CampaignState
+	phase    string
+	stop     string
+	done     bool
+	best     *Experiment
+	reason   string
+	bestView *Best
+}
+
+// CampaignWorkflow runs one discovery campaign.
+func CampaignWorkflow(ctx workflow.Context, in CampaignInput) (*CampaignResult, error) {
+	cw := &campaign{ctx: ctx, in: in, id: workflow.GetInfo(ctx).WorkflowExecution.ID, phase: "starting"}
+	if in.Resume != nil {
+		cw.st = in.Resume
+		cw.in.Resume = nil
+	} else {
+		cw.st = &CampaignState{Fallbacks: map[string]int{}}
+	}
+	if cw.st.Fallbacks == nil {
+		cw.st.Fallbacks = map[string]int{}
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, cw.status); err != nil {
+		return nil, err
+	}
+	stopCh := workflow.GetSignalChannel(ctx, SignalStop)
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		for {
+			var reason string
+			stopCh.Receive(gctx, &reason)
+			if reason == "" {
+				reason = "stopped by a user"
+			}
+			cw.stop = reason
+		}
+	})
+
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3, NonRetryableErrorTypes: []string{ErrUnknownChallenge}}})
+	var a *Activities
+	if err := workflow.ExecuteLocalActivity(lctx, "LoadChallenge", in.Challenge).Get(ctx, &cw.info); err != nil {
+		return nil, err
+	}
+	cw.applyDefaults()
+	cw.recomputeBest()
+	if cw.st.Iteration == 0 {
+		cw.event("campaign", "started", fmt.Sprintf("%s with %s, budget %d lab experiments", cw.info.ID, cw.in.Model, cw.in.Budget))
+	}
+
+	for {
+		if r := cw.shouldStop(); r != "" {
+			cw.reason = r
+			break
+		}
+		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+			next := cw.in
+			next.Resume = cw.st
+			return nil, workflow.NewContinueAsNewError(ctx, CampaignWorkflow, next)
+		}
+		cw.st.Iteration++
+		if err := cw.iterate(); err != nil {
+			return nil, err
+		}
+	}
+	cw.phase = "reporting"
+	cw.event("campaign", "stopping", cw.reason)
+	res := cw.result()
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 5}})
+	var report string
+	if err := workflow.ExecuteActivity(actx, a.WriteReport, ReportInput{Result: *res, State: *cw.st, Challenge: cw.info.ID}).Get(ctx, &report); err != nil {
+		workflow.GetLogger(ctx).Error("report failed", "error", err)
+	}
+	res.Report = report
+	cw.done = true
+	cw.phase = "done"
+	cw.event("campaign", "done", cw.reason)
+	return res, nil
+}
+
+func (cw *campaign) applyDefaults() {
+	if cw.in.Budget <= 0 {
+		cw.in.Budget = cw.info.Budget.Experiments
+	}
+	if cw.in.SimBudget <= 0 {
+		cw.in.SimBudget = cw.info.Budget.Simulations
+	}
+	if cw.in.TokenBudget <= 0 {
+		cw.in.TokenBudget = cw.info.Budget.Tokens
+	}
+	if cw.in.MaxBatch <= 0 {
+		cw.in.MaxBatch = 4
+	}
+	if cw.in.Patience == 0 {
+		cw.in.Patience = 5
+	}
+	if cw.in.Seed == 0 {
+		cw.in.Seed = 1
+	}
+}
+
+func (cw *campaign) shouldStop() string {
+	switch {
+	case cw.stop != "":
+		return cw.stop
+	case len(cw.st.Experiments) >= cw.in.Budget:
+		return fmt.Sprintf("experiment budget spent (%d)", cw.in.Budget)
+	case cw.in.TokenBudget > 0 && cw.st.Tokens >= cw.in.TokenBudget:
+		return fmt.Sprintf("token budget spent (%d of %d)", cw.st.Tokens, cw.in.TokenBudget)
+	case len(cw.st.Experiments) >= cw.info.PoolSize:
+		return "every candidate has been measured"
+	case cw.in.Patience > 0 && cw.st.Stale >= cw.in.Patience:
+		return fmt.Sprintf("converged: no improvement in %d iterations", cw.st.Stale)
+	case cw.st.Iteration >= 3*cw.in.Budget+10:
+		return "iteration limit reached"
+	}
+	return ""
+}
+
+func (cw *campaign) status() (Status, error) {
+	s := Status{CampaignID: cw.id, Challenge: cw.info.ID, Model: cw.in.Model, Phase: cw.phase, Iteration: cw.st.Iteration,
+		ExperimentsUsed: len(cw.st.Experiments), Budget: cw.in.Budget, Simulations: len(cw.st.Sims), SimBudget: cw.in.SimBudget,
+		Tokens: cw.st.Tokens, TokenBudget: cw.in.TokenBudget, ModelCalls: cw.st.ModelCalls, Best: cw.bestView,
+		Objective: cw.info.Objective, Direction: cw.info.Direction, Events: cw.st.Events, Fallbacks: cw.st.Fallbacks, Done: cw.done, StopReason: cw.reason}
+	return s, nil
+}
+
+func (cw *campaign) event(agent, action, detail string) {
+	cw.st.Seq++
+	cw.st.Events = append(cw.st.Events, Event{Seq: cw.st.Seq, Time: workflow.Now(cw.ctx), Iteration: cw.st.Iteration, Agent: agent, Action: action, Detail: detail})
+	if len(cw.st.Events) > maxEvents {
+		cw.st.Events = cw.st.Events[len(cw.st.Events)-maxEvents:]
+	}
+}
+
+func (cw *campaign) better(a, b float64) bool {
+	if cw.info.Direction == challenges.Minimize {
+		return a < b
+	}
+	return a > b
+}
+
+func (cw *campaign) recomputeBest() {
+	cw.best = nil
+	for i := range cw.st.Experiments {
+		e := &cw.st.Experiments[i]
+		if len(e.Values) == 0 {
+			continue
+		}
+		if cw.best == nil || cw.better(e.Values[0], cw.best.Values[0]) {
+			cw.best = e
+		}
+	}
+	cw.bestView = nil
+	if cw.best != nil {
+		cw.bestView = &Best{Point: cw.info.Map(cw.best.Point), Value: cw.best.Values[0], RunID: cw.best.Ref, Iteration: cw.best.Iteration}
+	}
+}
+
+func (cw *campaign) brief() agents.Brief {
+	b := agents.Brief{CampaignID: cw.id, Iteration: cw.st.Iteration, ExperimentsUsed: len(cw.st.Experiments), ExperimentsBudget: cw.in.Budget,
+		SimulationsUsed: len(cw.st.Sims), SimulationsBudget: cw.in.SimBudget, TokensUsed: cw.st.Tokens, TokenBudget: cw.in.TokenBudget, Stale: cw.st.Stale}
+	if cw.best != nil {
+		r := cw.best.Result
+		b.Best = &r
+	}
+	var recent []agents.Result
+	for _, e := range cw.st.Experiments {
+		recent = append(recent, e.Result)
+		b.Measured = append(b.Measured, e.Point)
+	}
+	if len(recent) > recentN {
+		recent = recent[len(recent)-recentN:]
+	}
+	b.Recent = recent
+	return b
+}
+
+func (cw *campaign) limits() agents.Limits {
+	left := cw.in.Budget - len(cw.st.Experiments)
+	return agents.Limits{MaxLabRuns: min(cw.in.MaxBatch, left), LabLeft: left, MaxSimulations: min(2*cw.in.MaxBatch, cw.in.SimBudget-len(cw.st.Sims)),
+		SimsLeft: cw.in.SimBudget - len(cw.st.Sims), SimCost: cw.info.SimCost, Candidates: 2 * cw.in.MaxBatch}
+}
+
+// turn runs one agent's turn: model steps, information tool calls, repairs.
+// It returns the validated final step, or nil when the agent must fall back.
+func (cw *campaign) turn(role string, b agents.Brief) *agents.StepResult {
+	ctx := workflow.WithActivityOptions(cw.ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Minute, HeartbeatTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 4,
+			NonRetryableErrorTypes: []string{llm.KindNotFound, llm.KindBadRequest, llm.KindAuth, ErrUnknownChallenge}},
+	})
+	tctx := workflow.WithActivityOptions(cw.ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
+	var a *Activities
+	in := agents.StepInput{Role: role, Brief: b, Limits: cw.limits(), Seed: cw.in.Seed*1000 + cw.st.Iteration}
+	cw.phase = role
+	toolCalls, repairs := 0, 0
+	for step := 1; ; step++ {
+		in.Step = step
+		in.AllowTools = toolCalls < maxToolCalls
+		var res agents.StepResult
+		err := workflow.ExecuteActivity(ctx, a.AgentStep, AgentStepInput{Campaign: cw.id, Challenge: cw.info.ID, Model: cw.in.Model, Step: in}).Get(cw.ctx, &res)
+		if err != nil {
+			cw.event(role, "model failed", shorten(err.Error(), 160))
+			return nil
+		}
+		cw.st.ModelCalls++
+		cw.st.Tokens += res.Usage.Total()
+		switch res.Kind {
+		case agents.KindFinal:
+			return &res
+		case agents.KindTool:
+			toolCalls++
+			var obs agents.Observation
+			err := workflow.ExecuteActivity(tctx, a.RunTool, ToolInput{Campaign: cw.id, Challenge: cw.info.ID, Role: role, Tool: res.Tool,
+				Args: res.ToolInput, Experiments: cw.st.Experiments, Sims: cw.st.Sims, Seed: cw.in.Seed + cw.st.Iteration}).Get(cw.ctx, &obs)
+			if err != nil {
+				obs = agents.Observation{Tool: res.Tool, Input: string(res.ToolInput), Error: err.Error()}
+			}
+			in.Observations = append(in.Observations, obs)
+			cw.event(role, "called "+res.Tool, shorten(string(res.ToolInput), 120))
+		default:
+			repairs++
+			cw.st.Repairs++
+			cw.event(role, "invalid reply", shorten(res.Problem, 160))
+			if repairs > maxRepairs {
+				return nil
+			}
+			in.Repair = res.Problem
+		}
+	}
+}
+
+func (cw *campaign) fallback(role, why string) {
+	cw.st.Fallbacks[role]++
+	cw.event(role, "fell back", why)
+}
+
+func (cw *campaign) iterate() error {
+	ctx := cw.ctx
+	var a *Activities
+	lim := cw.limits()
+
+	// 1. Planner.
+	plan := agents.Plan{Decision: "explore", LabRuns: min(2, lim.MaxLabRuns), Simulations: min(2, max(lim.MaxSimulations, 0)), Rationale: "default plan"}
+	if len(cw.st.Experiments) > cw.in.Budget/3 {
+		plan.Decision = "exploit"
+	}
+	if res := cw.turn(agents.Planner, cw.brief()); res != nil && json.Unmarshal(res.Output, &plan) == nil {
+		cw.event(agents.Planner, plan.Decision, fmt.Sprintf("%d lab runs, %d simulations: %s", plan.LabRuns, plan.Simulations, shorten(plan.Rationale, 120)))
+	} else {
+		cw.fallback(agents.Planner, "using the default plan: "+plan.Decision)
+	}
+	if plan.Decision == "stop" {
+		// A stop vote is honoured only with evidence of convergence.
+		if cw.st.Stale >= 2 {
+			cw.stop = "planner judged the campaign converged: " + shorten(plan.Rationale, 100)
+			return nil
+		}
+		plan.Decision = "exploit"
+	}
+	plan.LabRuns = clamp(plan.LabRuns, 1, lim.MaxLabRuns)
+	plan.Simulations = clamp(plan.Simulations, 0, max(lim.MaxSimulations, 0))
+
+	// 2. Optimiser suggestions, then the hypothesis agent.
+	want := plan.LabRuns + plan.Simulations
+	var sugg []agents.Candidate
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: time.Minute, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
+	if err := workflow.ExecuteLocalActivity(lctx, "Suggest", SuggestInput{Challenge: cw.info.ID, Experiments: cw.st.Experiments, K: max(want, 4),
+		Acquisition: map[bool]string{true: "ucb", false: "ei"}[plan.Decision == "explore"], Seed: cw.in.Seed*7919 + cw.st.Iteration}).Get(ctx, &sugg); err != nil {
+		return fmt.Errorf("optimiser: %w", err)
+	}
+	b := cw.brief()
+	b.Plan = &plan
+	b.Suggestions = sugg
+	var cands []agents.Candidate
+	if res := cw.turn(agents.Hypothesis, b); res != nil {
+		for _, p := range res.Proposed {
+			cands = append(cands, agents.Candidate{Point: p.Point, Source: "model", Hypothesis: p.Hypothesis, Note: p.Note})
+		}
+		note := fmt.Sprintf("%d candidates", len(cands))
+		if res.Problem != "" {
+			note += "; dropped: " + shorten(res.Problem, 100)
+		}
+		cw.event(agents.Hypothesis, "proposed", note)
+	} else {
+		cw.fallback(agents.Hypothesis, "using the optimiser's suggestions")
+	}
+	cands = fill(cw.info, cands, sugg, want)
+
+	// 3. Simulations.
+	var sims []agents.Result
+	if plan.Simulations > 0 && len(cands) > 0 {
+		b = cw.brief()
+		b.Plan, b.Candidates = &plan, cands
+		picks := pickDefault(len(cands), plan.Simulations)
+		if res := cw.turn(agents.SimOperator, b); res != nil {
+			var sel agents.SimSelection
+			if json.Unmarshal(res.Output, &sel) == nil {
+				if p := validPicks(sel.Simulate, len(cands), plan.Simulations); len(p) > 0 {
+					picks = p
+				}
+				cw.event(agents.SimOperator, "chose", fmt.Sprintf("simulate %v: %s", oneBased(picks), shorten(sel.Rationale, 100)))
+			}
+		} else {
+			cw.fallback(agents.SimOperator, "simulating the first candidates")
+		}
+		sims = cw.runSims(cands, picks)
+	}
+
+	// 4. Lab runs.
+	b = cw.brief()
+	b.Plan, b.Candidates, b.SimResults = &plan, cands, sims
+	picks := rankBySim(cands, sims, cw.info.Direction, plan.LabRuns)
+	if res := cw.turn(agents.LabOperator, b); res != nil {
+		var sel agents.LabSelection
+		if json.Unmarshal(res.Output, &sel) == nil {
+			p := validPicks(sel.Run, len(cands), plan.LabRuns)
+			if len(p) == 0 {
+				p = picks[:1]
+			}
+			picks = p
+			cw.event(agents.LabOperator, "chose", fmt.Sprintf("run %v: %s", oneBased(picks), shorten(sel.Rationale, 100)))
+		}
+	} else {
+		cw.fallback(agents.LabOperator, "running the candidates ranked by simulation")
+	}
+	labs := cw.runLabs(cands, picks)
+
+	// 5. Analyst.
+	prev := math.NaN()
+	if cw.best != nil {
+		prev = cw.best.Values[0]
+	}
+	cw.recomputeBest()
+	improved := cw.best != nil && (math.IsNaN(prev) || cw.better(cw.best.Values[0], prev))
+	if improved {
+		cw.st.Stale = 0
+	} else {
+		cw.st.Stale++
+	}
+	b = cw.brief()
+	b.Plan, b.LabResults, b.SimResults, b.Improved = &plan, labs, sims, improved
+	var an agents.Analysis
+	if res := cw.turn(agents.Analyst, b); res != nil && json.Unmarshal(res.Output, &an) == nil {
+		cw.event(agents.Analyst, "analysed", shorten(an.Summary, 160))
+		if an.Converged && cw.st.Stale >= 2 {
+			cw.stop = "analyst judged the campaign converged: " + shorten(an.Summary, 100)
+		}
+	} else {
+		cw.fallback(agents.Analyst, "recording the iteration's numbers only")
+		an.Findings = []string{fmt.Sprintf("iteration %d: %d lab runs, best %s", cw.st.Iteration, len(labs), cw.bestString())}
+	}
+	if len(an.Findings) > 0 {
+		if len(an.Findings) > 3 {
+			an.Findings = an.Findings[:3]
+		}
+		for i := range an.Findings {
+			an.Findings[i] = shorten(an.Findings[i], 300)
+		}
+		cw.st.Findings = append(cw.st.Findings, an.Findings...)
+		if len(cw.st.Findings) > 30 {
+			cw.st.Findings = cw.st.Findings[len(cw.st.Findings)-30:]
+		}
+		mctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
+		err := workflow.ExecuteActivity(mctx, a.Remember, RememberInput{Campaign: cw.id, Challenge: cw.info.ID, Agent: agents.Analyst,
+			Iteration: cw.st.Iteration, Texts: an.Findings}).Get(ctx, nil)
+		if err != nil {
+			cw.event(agents.Analyst, "memory write failed", shorten(err.Error(), 120))
+		}
+	}
+	cw.event("campaign", "iteration done", fmt.Sprintf("experiments %d/%d, best %s", len(cw.st.Experiments), cw.in.Budget, cw.bestString()))
+	return nil
+}
+
+func (cw *campaign) bestString() string {
+	if cw.best == nil {
+		return "none yet"
+	}
+	return fmt.Sprintf("%.4g", cw.best.Values[0])
+}
+
+func (cw *campaign) runSims(cands []agents.Candidate, picks []int) []agents.Result {
+	cw.phase = "simulating"
+	var a *Activities
+	ctx := workflow.WithActivityOptions(cw.ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Minute, HeartbeatTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
+	futs := make([]workflow.Future, len(picks))
+	for i, k := range picks {
+		key := fmt.Sprintf("%s/it%d/sim%d", cw.id, cw.st.Iteration, i)
+		futs[i] = workflow.ExecuteActivity(ctx, a.Simulate, SimInput{Challenge: cw.info.ID, Point: cands[k].Point, Key: key})
+	}
+	var out []agents.Result
+	for i, f := range futs {
+		var r agents.Result
+		if err := f.Get(cw.ctx, &r); err != nil {
+			cw.event(agents.SimOperator, "simulation failed", shorten(err.Error(), 120))
+			continue
+		}
+		r.Iteration = cw.st.Iteration
+		if len(r.Values) == 0 {
+			cw.event(agents.SimOperator, "simulation failed", r.Note)
+			continue
+		}
+		out = append(out, r)
+		cw.st.Sims = append(cw.st.Sims, r)
+		_ = i
+	}
+	cw.event(agents.SimOperator, "simulated", fmt.Sprintf("%d of %d jobs completed", len(out), len(picks)))
+	return out
+}
+
+func (cw *campaign) runLabs(cands []agents.Candidate, picks []int) []agents.Result {
+	cw.phase = "lab"
+	var a *Activities
+	ctx := workflow.WithActivityOptions(cw.ctx, workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Hour, HeartbeatTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 10}})
+	type pending struct {
+		f   workflow.Future
+		c   agents.Candidate
+		key string
+	}
+	var ps []pending
+	for i, k := range picks {
+		key := fmt.Sprintf("%s/it%d/lab%d", cw.id, cw.st.Iteration, i)
+		ps = append(ps, pending{f: workflow.ExecuteActivity(ctx, a.LabRun, LabRunInput{Challenge: cw.info.ID, Point: cands[k].Point, Key: key, Requester: cw.id}), c: cands[k], key: key})
+	}
+	var out []agents.Result
+	for _, p := range ps {
+		var r agents.Result
+		if err := p.f.Get(cw.ctx, &r); err != nil {
+			r = agents.Result{Source: "lab", Point: p.c.Point, Note: "lab error: " + shorten(err.Error(), 160)}
+		}
+		r.Iteration = cw.st.Iteration
+		out = append(out, r)
+		if len(r.Values) == 0 {
+			cw.st.Refused++
+			cw.event(agents.LabOperator, "run refused or failed", shorten(r.Note, 160))
+			continue
+		}
+		cw.st.Experiments = append(cw.st.Experiments, Experiment{Result: r, Key: p.key, Origin: p.c.Source, Hypothesis: p.c.Hypothesis})
+		cw.event(agents.LabOperator, "measured", fmt.Sprintf("%s = %.4g (run %s)", cw.info.Objective, r.Values[0], r.Ref))
+	}
+	return out
+}
+
+func (cw *campaign) result() *CampaignResult {
+	r := &CampaignResult{CampaignID: cw.id, Challenge: cw.info.ID, Model: cw.in.Model, Best: cw.bestView, Simulations: len(cw.st.Sims),
+		Refused: cw.st.Refused, Iterations: cw.st.Iteration, Tokens: cw.st.Tokens, ModelCalls: cw.st.ModelCalls, Fallbacks: cw.st.Fallbacks,
+		Repairs: cw.st.Repairs, StopReason: cw.reason}
+	for _, e := range cw.st.Experiments {
+		r.Experiments = append(r.Experiments, e.Ref)
+	}
+	return r
+}
+
+// fill tops up the model's candidates with the optimiser's suggestions
+// (skipping duplicates) until there are want of them.
+func fill(info ChallengeInfo, cands, sugg []agents.Candidate, want int) []agents.Candidate {
+	seen := map[string]bool{}
+	for _, c := range cands {
+		seen[info.Key(c.Point)] = true
+	}
+	for _, s := range sugg {
+		if len(cands) >= want {
+			break
+		}
+		if !seen[info.Key(s.Point)] {
+			seen[info.Key(s.Point)] = true
+			cands = append(cands, s)
+		}
+	}
+	return cands
+}
+
+func clamp(v, lo, hi int) int { return max(lo, min(v, hi)) }
+
+func pickDefault(n, k int) []int {
+	var out []int
+	for i := 0; i < n && i < k; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// validPicks turns 1-based picks into distinct 0-based indices, at most k.
+func validPicks(picks []int, n, k int) []int {
+	seen := map[int]bool{}
+	var out []int
+	for _, p := range picks {
+		i := p - 1
+		if i < 0 || i >= n || seen[i] || len(out) >= k {
+			continue
+		}
+		seen[i] = true
+		out = append(out, i)
+	}
+	return out
+}
+
+func oneBased(idx []int) []int {
+	out := make([]int, len(idx))
+	for i, v := range idx {
+		out[i] = v + 1
+	}
+	return out
+}
+
+// rankBySim orders candidates by simulated value (best first; unsimulated
+// ones keep their order after the simulated ones) and takes k.
+func rankBySim(cands []agents.Candidate, sims []agents.Result, direction string, k int) []int {
+	type scored struct {
+		i   int
+		v   float64
+		has bool
+	}
+	xs := make([]scored, len(cands))
+	for i, c := range cands {
+		xs[i] = scored{i: i}
+		for _, r := range sims {
+			if len(r.Values) > 0 && equalPoint(r.Point, c.Point) {
+				xs[i].v, xs[i].has = r.Values[0], true
+				if direction == challenges.Minimize {
+					xs[i].v = -xs[i].v
+				}
+			}
+		}
+	}
+	sort.SliceStable(xs, func(a, b int) bool {
+		if xs[a].has != xs[b].has {
+			return xs[a].has
+		}
+		return xs[a].has && xs[a].v > xs[b].v
+	})
+	var out []int
+	for _, x := range xs {
+		if len(out) < k {
+			out = append(out, x.i)
+		}
+	}
+	return out
+}
+
+func equalPoint(a, b challenges.Point) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
