@@ -1,0 +1,139 @@
+// Package api is Genesis's HTTP API, served by `genesis dev`. It starts
+// campaigns as Temporal workflows and reports their live status from the
+// workflow's status query. The API issue grows it (auth, chat, watch, UI);
+// what is here is real and tested.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/workflows"
+)
+
+// Server serves the API.
+type Server struct {
+	Temporal client.Client
+	Catalog  *challenges.Catalog
+	// DefaultModel is used when a start request names none.
+	DefaultModel string
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "time": time.Now().UTC()})
+	})
+	mux.HandleFunc("GET /api/v1/challenges", s.listChallenges)
+	mux.HandleFunc("POST /api/v1/campaigns", s.startCampaign)
+	mux.HandleFunc("GET /api/v1/campaigns/{id}", s.getCampaign)
+	mux.HandleFunc("POST /api/v1/campaigns/{id}/stop", s.stopCampaign)
+	return mux
+}
+
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]apiError{"error": {Code: code, Message: msg}})
+}
+
+func (s *Server) listChallenges(w http.ResponseWriter, r *http.Request) {
+	type item struct {
+		ID, Title, Domain, Objective, Direction string
+		PoolSize                                int
+	}
+	var out []item
+	for _, c := range s.Catalog.All() {
+		out = append(out, item{c.ID, c.Title, c.Domain, c.Primary().Name, c.Primary().Direction, c.Pool().Len()})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"challenges": out})
+}
+
+// StartRequest is the body of POST /api/v1/campaigns.
+type StartRequest struct {
+	Challenge   string `json:"challenge"`
+	Model       string `json:"model,omitempty"`
+	Budget      int    `json:"budget,omitempty"`
+	TokenBudget int    `json:"token_budget,omitempty"`
+	Seed        int    `json:"seed,omitempty"`
+}
+
+func (s *Server) startCampaign(w http.ResponseWriter, r *http.Request) {
+	var req StartRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeErr(w, http.StatusBadRequest, "malformed_request", "body must be JSON like {\"challenge\": \"crossed-barrel-toughness\", \"budget\": 30}: "+err.Error())
+		return
+	}
+	if _, err := s.Catalog.Get(req.Challenge); err != nil {
+		writeErr(w, http.StatusUnprocessableEntity, "unknown_challenge", err.Error())
+		return
+	}
+	if req.Budget < 0 || req.TokenBudget < 0 {
+		writeErr(w, http.StatusUnprocessableEntity, "invalid_budget", "budget and token_budget must be ≥ 0 (0 means the challenge's default)")
+		return
+	}
+	if req.Model == "" {
+		req.Model = s.DefaultModel
+	}
+	id := NewCampaignID(req.Challenge)
+	run, err := s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
+		workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: req.Challenge, Model: req.Model, Budget: req.Budget, TokenBudget: req.TokenBudget, Seed: req.Seed})
+	if err != nil {
+		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", "could not start the campaign workflow: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": run.GetID(), "run_id": run.GetRunID()})
+}
+
+// NewCampaignID makes a readable, unique campaign (workflow) ID.
+func NewCampaignID(challenge string) string {
+	return fmt.Sprintf("campaign-%s-%s", challenge, strings.ToLower(time.Now().UTC().Format("20060102T150405.000")))
+}
+
+func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	v, err := s.Temporal.QueryWorkflow(r.Context(), id, "", workflows.QueryStatus)
+	if err != nil {
+		var nf interface{ Error() string }
+		if errors.As(err, &nf) && strings.Contains(strings.ToLower(err.Error()), "not found") {
+			writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no campaign %q", id))
+			return
+		}
+		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
+		return
+	}
+	var st workflows.Status
+	if err := v.Get(&st); err != nil {
+		writeErr(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) stopCampaign(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := s.Temporal.SignalWorkflow(r.Context(), id, "", workflows.SignalStop, "stopped through the API"); err != nil {
+		writeErr(w, http.StatusNotFound, "not_found", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "stopping"})
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/lab"
+)
+
+func devCmd(cfg *config) *cobra.Command {
+	var (
+		so   stackOptions
+		addr string
+	)
+	c := &cobra.Command{
+		Use:   "dev",
+		Short: "Run everything in one process: Temporal dev server, worker, lab service and HTTP API",
+		Long: `genesis dev brings up a real Temporal server (state in $GENESIS_HOME/temporal.db, web UI on
+:8233), a worker, the lab service and the HTTP API, and runs until Ctrl-C. Campaigns that were
+running when it stopped resume when it starts again.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cat, err := cfg.catalog()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer cancel()
+			so.worker = true
+			st, err := startStack(ctx, cfg, cat, so)
+			if err != nil {
+				return err
+			}
+			defer st.close()
+			a := &api.Server{Temporal: st.tc, Catalog: cat, DefaultModel: defaultModel()}
+			bound, stop, err := serveHTTP(ctx, addr, a.Handler())
+			if err != nil {
+				return err
+			}
+			defer stop()
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "Genesis dev is up (data in %s)\n", cfg.home)
+			fmt.Fprintf(out, "  API:         http://%s  (try: curl -X POST http://%s/api/v1/campaigns -d '{\"challenge\":\"crossed-barrel-toughness\"}')\n", bound, bound)
+			fmt.Fprintf(out, "  lab service: %s\n", st.labURL)
+			if st.dev != nil && st.dev.UI() != "" {
+				fmt.Fprintf(out, "  Temporal:    %s, web UI %s\n", st.temporal, st.dev.UI())
+			} else {
+				fmt.Fprintf(out, "  Temporal:    %s\n", st.temporal)
+			}
+			fmt.Fprintln(out, "Ctrl-C stops everything; running campaigns resume on the next start.")
+			<-ctx.Done()
+			fmt.Fprintln(out, "shutting down…")
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&addr, "addr", envOr("GENESIS_ADDR", "127.0.0.1:8080"), "HTTP API address (env GENESIS_ADDR)")
+	f.StringVar(&so.temporal, "temporal", os.Getenv("TEMPORAL_ADDRESS"), "use this Temporal (HOST:PORT) instead of starting a dev server (env TEMPORAL_ADDRESS)")
+	f.IntVar(&so.tport, "temporal-port", 7233, "port of the dev server")
+	f.IntVar(&so.uiPort, "ui-port", 8233, "Temporal web UI port (0 = no UI)")
+	f.StringVar(&so.labURL, "lab", os.Getenv("GENESIS_LAB_URL"), "use this lab service URL instead of the in-process one")
+	f.StringVar(&so.labAddr, "lab-addr", "127.0.0.1:8090", "address of the in-process lab service")
+	f.Float64Var(&so.timeScale, "time-scale", 0.01, "lab time scale: real seconds per lab second")
+	f.Float64Var(&so.simScale, "sim-time-scale", 0, "simulation time scale (0 = as fast as possible)")
+	f.IntVar(&so.hpcSlots, "hpc-slots", 2, "simulation jobs that may run at once on the local executor")
+	return c
+}
+
+func workerCmd(cfg *config) *cobra.Command {
+	var so stackOptions
+	c := &cobra.Command{
+		Use:   "worker",
+		Short: "Run a worker against an existing Temporal and lab service",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if so.temporal == "" || so.labURL == "" {
+				return fmt.Errorf("a worker needs --temporal HOST:PORT and --lab URL (for everything in one process use `genesis dev`)")
+			}
+			cat, err := cfg.catalog()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer cancel()
+			so.worker = true
+			st, err := startStack(ctx, cfg, cat, so)
+			if err != nil {
+				return err
+			}
+			defer st.close()
+			fmt.Fprintf(cmd.OutOrStdout(), "worker polling task queue %q on %s; lab %s\n", "genesis", st.temporal, st.labURL)
+			<-ctx.Done()
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&so.temporal, "temporal", os.Getenv("TEMPORAL_ADDRESS"), "Temporal frontend HOST:PORT (env TEMPORAL_ADDRESS)")
+	f.StringVar(&so.labURL, "lab", os.Getenv("GENESIS_LAB_URL"), "lab service URL (env GENESIS_LAB_URL)")
+	f.Float64Var(&so.simScale, "sim-time-scale", 0, "simulation time scale (0 = as fast as possible)")
+	f.IntVar(&so.hpcSlots, "hpc-slots", 2, "simulation jobs that may run at once on the local executor")
+	return c
+}
+
+func labCmd(cfg *config) *cobra.Command {
+	c := &cobra.Command{Use: "lab", Short: "The emulated robotic lab service"}
+	var (
+		addr, db string
+		scale    float64
+	)
+	serve := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the lab over HTTP (OpenAPI at /openapi.json)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cat, err := cfg.catalog()
+			if err != nil {
+				return err
+			}
+			if db == "" {
+				db = cfg.home + "/lab.db"
+			}
+			if err := os.MkdirAll(cfg.home, 0o755); err != nil {
+				return err
+			}
+			s, err := lab.New(lab.Config{Addr: addr, DBPath: db, TimeScale: scale, Catalog: cat})
+			if err != nil {
+				return err
+			}
+			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer cancel()
+			srv := &http.Server{Addr: addr, Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+			go func() {
+				<-ctx.Done()
+				c, cc := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cc()
+				_ = srv.Shutdown(c)
+			}()
+			fmt.Fprintf(cmd.OutOrStdout(), "lab service on http://%s (runs in %s, time scale %g)\n", addr, db, scale)
+			err = srv.ListenAndServe()
+			s.Close()
+			if err == http.ErrServerClosed {
+				return nil
+			}
+			return err
+		},
+	}
+	serve.Flags().StringVar(&addr, "addr", "127.0.0.1:8090", "listen address")
+	serve.Flags().StringVar(&db, "db", "", "SQLite file for runs and queues (default $GENESIS_HOME/lab.db)")
+	serve.Flags().Float64Var(&scale, "time-scale", 0.01, "real seconds per lab second")
+	c.AddCommand(serve)
+	return c
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+
+	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/workflows"
+)
+
+func runCmd(cfg *config) *cobra.Command {
+	var (
+		in    workflows.CampaignInput
+		so    stackOptions
+		quiet bool
+	)
+	c := &cobra.Command{
+		Use:   "run",
+		Short: "Run one discovery campaign and print its result (starts its own Temporal unless --temporal)",
+		Example: `  genesis run
+  genesis run --challenge crossed-barrel-toughness --model ollama:gemma3:270m --budget 20 --seed 7
+  genesis run --temporal 127.0.0.1:7233   # use the Temporal of a running "genesis dev"`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			start := time.Now()
+			cat, err := cfg.catalog()
+			if err != nil {
+				return err
+			}
+			ch, err := cat.Get(in.Challenge)
+			if err != nil {
+				return err
+			}
+			if in.Budget < 0 || in.TokenBudget < 0 {
+				return errors.New("--budget and --token-budget must be ≥ 0 (0 means the challenge's default)")
+			}
+			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer cancel()
+			mcfg := agents.ModelConfigFromEnv()
+			cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
+			err = agents.CheckModel(cctx, in.Model, mcfg)
+			ccancel()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			so.worker = true
+			st, err := startStack(ctx, cfg, cat, so)
+			if err != nil {
+				return err
+			}
+			defer st.close()
+			id := api.NewCampaignID(ch.ID)
+			wr, err := st.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.CampaignWorkflowName, in)
+			if err != nil {
+				return fmt.Errorf("starting the campaign: %w", err)
+			}
+			budget := in.Budget
+			if budget == 0 {
+				budget = ch.Budget.Experiments
+			}
+			fmt.Fprintf(out, "Genesis: campaign %s\n  challenge %s — %s %s, budget %d lab experiments, model %s\n", id, ch.ID, ch.Primary().Direction, ch.Primary().Name, budget, in.Model)
+			if st.dev != nil && st.dev.UI() != "" {
+				fmt.Fprintf(out, "  watch it live in the Temporal UI: %s/namespaces/default/workflows/%s\n", st.dev.UI(), id)
+			}
+			fmt.Fprintf(out, "  started in %.1fs; Ctrl-C stops the campaign gracefully\n\n", time.Since(start).Seconds())
+
+			res, err := follow(ctx, st.tc, wr, out, quiet)
+			if err != nil {
+				return err
+			}
+			printResult(out, ch, res, st)
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&in.Challenge, "challenge", challenges.DefaultID, "challenge ID (see `genesis challenges list`)")
+	f.StringVar(&in.Model, "model", defaultModel(), "model spec: ollama:MODEL, openai:MODEL or langchaingo:ollama|openai:MODEL (env GENESIS_MODEL)")
+	f.IntVar(&in.Budget, "budget", 0, "lab experiments to spend (0 = the challenge's default)")
+	f.IntVar(&in.TokenBudget, "token-budget", 0, "stop after this many model tokens (0 = the challenge's default; none if unset there)")
+	f.IntVar(&in.Seed, "seed", 1, "random seed for the optimiser and the model")
+	f.IntVar(&in.MaxBatch, "batch", 4, "at most this many lab runs per iteration")
+	f.StringVar(&so.temporal, "temporal", os.Getenv("TEMPORAL_ADDRESS"), "use this Temporal (HOST:PORT) instead of starting a dev server (env TEMPORAL_ADDRESS)")
+	f.IntVar(&so.tport, "temporal-port", 7233, "port of the dev server genesis starts")
+	f.IntVar(&so.uiPort, "ui-port", 8233, "Temporal web UI port of the dev server (0 = no UI)")
+	f.StringVar(&so.labURL, "lab", os.Getenv("GENESIS_LAB_URL"), "use this lab service URL instead of an in-process one (env GENESIS_LAB_URL)")
+	f.Float64Var(&so.timeScale, "time-scale", 0.002, "lab time scale: real seconds per lab second")
+	f.Float64Var(&so.simScale, "sim-time-scale", 0, "simulation time scale (0 = as fast as possible)")
+	f.IntVar(&so.hpcSlots, "hpc-slots", 2, "simulation jobs that may run at once on the local executor")
+	f.BoolVar(&quiet, "quiet", false, "print only the result")
+	return c
+}
+
+// follow prints the campaign's progress until it ends. The first Ctrl-C
+// asks the campaign to stop (it finishes its report); a second one leaves.
+func follow(ctx context.Context, tc client.Client, wr client.WorkflowRun, out io.Writer, quiet bool) (*workflows.CampaignResult, error) {
+	done := make(chan error, 1)
+	var res workflows.CampaignResult
+	go func() { done <- wr.Get(context.Background(), &res) }()
+	lastSeq := 0
+	tick := time.NewTicker(400 * time.Millisecond)
+	defer tick.Stop()
+	stopping := false
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case err := <-done:
+			if !quiet {
+				printEvents(ctx, tc, wr.GetID(), &lastSeq, out)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("campaign %s failed: %w", wr.GetID(), err)
+			}
+			return &res, nil
+		case <-sigs:
+			if stopping {
+				return nil, fmt.Errorf("interrupted; campaign %s is still in Temporal and resumes with the next `genesis dev`", wr.GetID())
+			}
+			stopping = true
+			fmt.Fprintln(out, "\nstopping the campaign (Ctrl-C again to leave at once)…")
+			_ = tc.SignalWorkflow(context.Background(), wr.GetID(), "", workflows.SignalStop, "stopped by the user (Ctrl-C)")
+		case <-tick.C:
+			if !quiet {
+				printEvents(ctx, tc, wr.GetID(), &lastSeq, out)
+			}
+		}
+	}
+}
+
+func printEvents(ctx context.Context, tc client.Client, id string, lastSeq *int, out io.Writer) {
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	v, err := tc.QueryWorkflow(qctx, id, "", workflows.QueryStatus)
+	if err != nil {
+		return
+	}
+	var st workflows.Status
+	if v.Get(&st) != nil {
+		return
+	}
+	best := "-"
+	if st.Best != nil {
+		best = fmt.Sprintf("%.4g", st.Best.Value)
+	}
+	for _, e := range st.Events {
+		if e.Seq <= *lastSeq {
+			continue
+		}
+		*lastSeq = e.Seq
+		detail := strings.ReplaceAll(e.Detail, "\n", " ")
+		fmt.Fprintf(out, "it %-3d %-20s %-22s %s\n", e.Iteration, e.Agent, e.Action, detail)
+		if e.Action == "iteration done" {
+			fmt.Fprintf(out, "       ── experiments %d/%d · simulations %d · best %s %s · tokens %d\n", st.ExperimentsUsed, st.Budget, st.Simulations, st.Objective, best, st.Tokens)
+		}
+	}
+}
+
+func printResult(out io.Writer, ch *challenges.Challenge, r *workflows.CampaignResult, st *stack) {
+	o := ch.Primary()
+	fmt.Fprintf(out, "\nCampaign %s finished: %s\n", r.CampaignID, r.StopReason)
+	if r.Best != nil {
+		var parts []string
+		for _, p := range ch.Parameters {
+			parts = append(parts, fmt.Sprintf("%s=%v", p.Name, r.Best.Point[p.Name]))
+		}
+		fmt.Fprintf(out, "  best %s:   %.4g %s at %s (lab run %s, iteration %d)\n", o.Name, r.Best.Value, o.Unit, strings.Join(parts, " "), r.Best.RunID, r.Best.Iteration)
+		fmt.Fprintf(out, "  dataset best:    %.4g %s\n", ch.BestValue(), o.Unit)
+	}
+	fmt.Fprintf(out, "  experiments:     %d lab runs (%d refused or failed), %d simulations, %d iterations\n", len(r.Experiments), r.Refused, r.Simulations, r.Iterations)
+	fmt.Fprintf(out, "  model:           %s — %d calls, %d tokens, %d repaired replies, fallbacks %v\n", r.Model, r.ModelCalls, r.Tokens, r.Repairs, fallbacks(r.Fallbacks))
+	if r.Report != "" {
+		fmt.Fprintf(out, "  full report:     %s\n", r.Report)
+	}
+	if st.dev != nil {
+		fmt.Fprintf(out, "  Temporal UI:     run `genesis dev` and open http://127.0.0.1:8233/namespaces/default/workflows/%s (history kept in %s/temporal.db)\n", r.CampaignID, st.cfg.home)
+	} else {
+		fmt.Fprintf(out, "  Temporal:        workflow %s on %s\n", r.CampaignID, st.temporal)
+	}
+}
+
+func fallbacks(m map[string]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, k := range agents.SortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s×%d", k, m[k]))
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/devserver"
+	"github.com/genesis-sci/genesis/lab"
+	"github.com/genesis-sci/genesis/memory"
+	"github.com/genesis-sci/genesis/memory/embedded"
+	"github.com/genesis-sci/genesis/tools/hpc"
+	labclient "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/workflows"
+)
+
+// stackOptions say which parts of Genesis a command brings up.
+type stackOptions struct {
+	temporal  string  // external Temporal host:port; "" starts the dev server
+	uiPort    int     // Temporal UI port for the dev server (0 = headless)
+	tport     int     // Temporal frontend port for the dev server
+	labURL    string  // external lab; "" starts the lab service in-process
+	labAddr   string  // where the in-process lab listens
+	timeScale float64 // lab time scale
+	simScale  float64 // simulation time scale
+	hpcSlots  int
+	worker    bool
+	logFile   string
+}
+
+// stack is a running set of parts; close stops them in reverse order.
+type stack struct {
+	cfg      *config
+	cat      *challenges.Catalog
+	dev      *devserver.Server
+	tc       client.Client
+	lab      *lab.Server
+	labURL   string
+	worker   worker.Worker
+	mem      memory.Store
+	closers  []func()
+	logger   *slog.Logger
+	temporal string
+}
+
+func (s *stack) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+func startStack(ctx context.Context, cfg *config, cat *challenges.Catalog, o stackOptions) (st *stack, err error) {
+	if err := os.MkdirAll(cfg.home, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", cfg.home, err)
+	}
+	logPath := o.logFile
+	if logPath == "" {
+		logPath = filepath.Join(cfg.home, "logs", "genesis.log")
+	}
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return nil, err
+	}
+	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	logger := slog.New(slog.NewTextHandler(lf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	st = &stack{cfg: cfg, cat: cat, logger: logger}
+	st.closers = append(st.closers, func() { lf.Close() })
+	defer func() {
+		if err != nil {
+			st.close()
+		}
+	}()
+
+	st.temporal = o.temporal
+	if st.temporal == "" {
+		port := o.tport
+		if port == 0 {
+			port = 7233
+		}
+		st.dev, err = devserver.Start(ctx, devserver.Options{DBFile: filepath.Join(cfg.home, "temporal.db"), Port: port, UIPort: o.uiPort,
+			LogFile: filepath.Join(cfg.home, "logs", "temporal.log")})
+		if err != nil {
+			return nil, err
+		}
+		st.closers = append(st.closers, func() { _ = st.dev.Stop() })
+		st.temporal = st.dev.Addr()
+	}
+	st.tc, err = client.Dial(client.Options{HostPort: st.temporal, Logger: log.NewStructuredLogger(logger)})
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach Temporal at %s: %w (start one with `genesis dev`, or drop --temporal to let genesis start its own)", st.temporal, err)
+	}
+	st.closers = append(st.closers, st.tc.Close)
+
+	st.labURL = o.labURL
+	if st.labURL == "" {
+		st.lab, err = lab.New(lab.Config{DBPath: filepath.Join(cfg.home, "lab.db"), TimeScale: o.timeScale, Catalog: cat, Logger: logger})
+		if err != nil {
+			return nil, fmt.Errorf("lab service: %w", err)
+		}
+		addr := o.labAddr
+		if addr == "" {
+			addr = "127.0.0.1:0"
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			st.lab.Close()
+			return nil, fmt.Errorf("lab service: %w (pick another address with --lab-addr)", err)
+		}
+		go func() { _ = st.lab.Serve(ln) }()
+		st.closers = append(st.closers, func() { st.lab.Close() })
+		st.labURL = "http://" + ln.Addr().String()
+	}
+
+	if o.worker {
+		if err := st.startWorker(o); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+func (s *stack) startWorker(o stackOptions) error {
+	emb := memory.Hashing{}
+	mem, err := embedded.Open(filepath.Join(s.cfg.home, "memory"), emb.Dim(), emb.Name())
+	if err != nil {
+		return err
+	}
+	s.mem = mem
+	s.closers = append(s.closers, func() { mem.Close() })
+	slots := o.hpcSlots
+	if slots <= 0 {
+		slots = 2
+	}
+	ex, err := hpc.NewLocal(filepath.Join(s.cfg.home, "jobs"), slots)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	acts := &workflows.Activities{
+		Catalog: s.cat, ModelConfig: agents.ModelConfigFromEnv(),
+		Lab: labclient.New(s.labURL, &http.Client{Timeout: 30 * time.Second}), HPC: ex, SimCommand: []string{self, "sim"},
+		ChallengesDir: s.cfg.challengesDir, SimTimeScale: o.simScale, Memory: mem, Embedder: emb, DataDir: s.cfg.home, Temperature: 0.2,
+	}
+	s.worker = worker.New(s.tc, workflows.TaskQueue, worker.Options{MaxConcurrentActivityExecutionSize: 8})
+	workflows.Register(s.worker, acts)
+	if err := s.worker.Start(); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	s.closers = append(s.closers, s.worker.Stop)
+	return nil
+}
+
+// serveHTTP serves h on addr until ctx ends.
+func serveHTTP(ctx context.Context, addr string, h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("listening on %s: %w (choose another with --addr)", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintln(os.Stderr, "http:", err)
+		}
+	}()
+	stop := func() {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(c)
+	}
+	return ln.Addr().String(), stop, nil
+}
+
