@@ -141,23 +141,31 @@ func TestCrossedBarrelTopFraction(t *testing.T) {
 	}
 
 	const budget = 50
-	seeds := 8
+	seeds := 16
 	if testing.Short() || raceEnabled {
-		seeds = 2
+		seeds = 8
 	}
-	run := func(opt Options) (mean float64, per []float64) {
+	// run returns the mean top-set fraction found after each experiment.
+	run := func(opt Options) (curve, final []float64) {
+		curve = make([]float64, budget)
 		for s := range seeds {
 			f := simulatePoolBO(t, xs, ys, top, budget, uint64(s+1), opt)
-			per = append(per, f[budget-1])
-			mean += f[budget-1]
+			for i := range f {
+				curve[i] += f[i] / float64(seeds)
+			}
+			final = append(final, f[budget-1])
 		}
-		return mean / float64(seeds), per
+		return curve, final
 	}
-	eiMean, eiPer := run(Options{})
-	rndMean, _ := run(Options{Acquisition: "random"})
-	t.Logf("crossed barrel, %d seeds, budget %d: top-5%% fraction EI=%.3f %v, random=%.3f (expected %.3f)",
-		seeds, budget, eiMean, eiPer, rndMean, float64(budget)/float64(len(xs)))
-	if eiMean < 0.18 {
-		t.Errorf("EI top-5%% fraction at n=%d is %.3f, want >= 0.18", budget, eiMean)
+	ei, eiFinal := run(Options{})
+	rnd, _ := run(Options{Acquisition: "random"})
+	randomExpected := float64(budget) / float64(len(xs))
+	t.Logf("crossed barrel, %d seeds, 2 random initial points, k=1: top-5%% fraction found", seeds)
+	for _, n := range []int{10, 20, 30, 40, 50} {
+		t.Logf("  n=%2d  EI %.3f (EF %.1f)  random %.3f (expected %.3f)", n, ei[n-1], ei[n-1]/(float64(n)/float64(len(xs))), rnd[n-1], float64(n)/float64(len(xs)))
+	}
+	t.Logf("  per-seed EI at n=%d: %.3f", budget, eiFinal)
+	if ei[budget-1] < 0.18 {
+		t.Errorf("EI top-5%% fraction at n=%d is %.3f, want >= 0.18 (random expects %.3f; Liang et al. 2021 GP-BO ≈ 0.32)", budget, ei[budget-1], randomExpected)
 	}
 }

@@ -137,7 +137,7 @@ func Suggest(obs []Observation, candidates [][]float64, k int, opt Options) ([]S
 		prio[i] = r
 	}
 
-	var out []Suggestion
+	out := make([]Suggestion, 0, min(k, len(avail)))
 	chosenDup := func(c []float64) bool {
 		for _, s := range out {
 			if samePoint(c, candidates[s.Index]) {
@@ -162,7 +162,7 @@ func Suggest(obs []Observation, candidates [][]float64, k int, opt Options) ([]S
 		return out, nil
 	}
 	if len(avail) == 0 {
-		return []Suggestion{}, nil
+		return out, nil
 	}
 
 	g, err := fit(obs, d)
