@@ -116,6 +116,11 @@ type StepResult struct {
 	Usage     llm.Usage       `json:"usage"`
 	// Transcript is the path of the stored prompt and reply.
 	Transcript string `json:"transcript,omitempty"`
+	// The final output, decoded for the role that gave it.
+	Plan     *Plan         `json:"plan,omitempty"`
+	Sims     *SimSelection `json:"sims,omitempty"`
+	Lab      *LabSelection `json:"lab,omitempty"`
+	Analysis *Analysis     `json:"analysis,omitempty"`
 	// Proposed holds the hypothesis agent's validated candidates.
 	Proposed []Proposed `json:"proposed,omitempty"`
 	// Recalled is how many memories were put in the prompt.
@@ -305,7 +310,26 @@ func Parse(c *challenges.Challenge, in StepInput, schema json.RawMessage, raw st
 		return StepResult{Kind: KindTool, Tool: env.Tool, ToolInput: env.Input}
 	}
 	if in.Role != Hypothesis {
-		return StepResult{Kind: KindFinal, Output: env.Output}
+		res := StepResult{Kind: KindFinal, Output: env.Output}
+		var target any
+		switch in.Role {
+		case Planner:
+			res.Plan = &Plan{}
+			target = res.Plan
+		case SimOperator:
+			res.Sims = &SimSelection{}
+			target = res.Sims
+		case LabOperator:
+			res.Lab = &LabSelection{}
+			target = res.Lab
+		case Analyst:
+			res.Analysis = &Analysis{}
+			target = res.Analysis
+		}
+		if err := json.Unmarshal(env.Output, target); err != nil {
+			return StepResult{Kind: KindInvalid, Problem: "output: " + err.Error()}
+		}
+		return res
 	}
 	var h Hypotheses
 	if err := json.Unmarshal(env.Output, &h); err != nil {

@@ -129,7 +129,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		if o.LogFile != "" {
 			hint = " (log: " + o.LogFile + ")"
 		}
-		return nil, fmt.Errorf("Temporal dev server did not become ready: %w%s", err, hint)
+		return nil, fmt.Errorf("the Temporal dev server did not become ready: %w%s", err, hint)
 	}
 	return s, nil
 }
@@ -188,6 +188,6 @@ func (s *Server) Stop() error {
 	case <-time.After(15 * time.Second):
 		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 		<-s.done
-		return errors.New("Temporal dev server did not stop in 15 s and was killed")
+		return errors.New("the Temporal dev server did not stop in 15 s and was killed")
 	}
 }

@@ -8,7 +8,6 @@
 package workflows
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -83,18 +82,18 @@ type Best struct {
 
 // CampaignState is the campaign's whole state; it is small by design.
 type CampaignState struct {
-	Iteration   int            `json:"iteration"`
-	Experiments []Experiment   `json:"experiments"`
+	Iteration   int             `json:"iteration"`
+	Experiments []Experiment    `json:"experiments"`
 	Sims        []agents.Result `json:"sims"`
-	Refused     int            `json:"refused"`
-	Tokens      int            `json:"tokens"`
-	ModelCalls  int            `json:"model_calls"`
-	Fallbacks   map[string]int `json:"fallbacks"`
-	Repairs     int            `json:"repairs"`
-	Stale       int            `json:"stale"`
-	Findings    []string       `json:"findings"`
-	Seq         int            `json:"seq"`
-	Events      []Event        `json:"events"`
+	Refused     int             `json:"refused"`
+	Tokens      int             `json:"tokens"`
+	ModelCalls  int             `json:"model_calls"`
+	Fallbacks   map[string]int  `json:"fallbacks"`
+	Repairs     int             `json:"repairs"`
+	Stale       int             `json:"stale"`
+	Findings    []string        `json:"findings"`
+	Seq         int             `json:"seq"`
+	Events      []Event         `json:"events"`
 }
 
 // Status is what the status query returns.
@@ -400,7 +399,8 @@ func (cw *campaign) iterate() error {
 	if len(cw.st.Experiments) > cw.in.Budget/3 {
 		plan.Decision = "exploit"
 	}
-	if res := cw.turn(agents.Planner, cw.brief()); res != nil && json.Unmarshal(res.Output, &plan) == nil {
+	if res := cw.turn(agents.Planner, cw.brief()); res != nil && res.Plan != nil {
+		plan = *res.Plan
 		cw.event(agents.Planner, plan.Decision, fmt.Sprintf("%d lab runs, %d simulations: %s", plan.LabRuns, plan.Simulations, shorten(plan.Rationale, 120)))
 	} else {
 		cw.fallback(agents.Planner, "using the default plan: "+plan.Decision)
@@ -440,6 +440,9 @@ func (cw *campaign) iterate() error {
 	} else {
 		cw.fallback(agents.Hypothesis, "using the optimiser's suggestions")
 	}
+	if len(cands) > lim.Candidates {
+		cands = cands[:lim.Candidates]
+	}
 	cands = fill(cw.info, cands, sugg, want)
 
 	// 3. Simulations.
@@ -449,8 +452,7 @@ func (cw *campaign) iterate() error {
 		b.Plan, b.Candidates = &plan, cands
 		picks := pickDefault(len(cands), plan.Simulations)
 		if res := cw.turn(agents.SimOperator, b); res != nil {
-			var sel agents.SimSelection
-			if json.Unmarshal(res.Output, &sel) == nil {
+			if sel := res.Sims; sel != nil {
 				if p := validPicks(sel.Simulate, len(cands), plan.Simulations); len(p) > 0 {
 					picks = p
 				}
@@ -467,8 +469,7 @@ func (cw *campaign) iterate() error {
 	b.Plan, b.Candidates, b.SimResults = &plan, cands, sims
 	picks := rankBySim(cands, sims, cw.info.Direction, plan.LabRuns)
 	if res := cw.turn(agents.LabOperator, b); res != nil {
-		var sel agents.LabSelection
-		if json.Unmarshal(res.Output, &sel) == nil {
+		if sel := res.Lab; sel != nil {
 			p := validPicks(sel.Run, len(cands), plan.LabRuns)
 			if len(p) == 0 {
 				p = picks[:1]
@@ -496,7 +497,8 @@ func (cw *campaign) iterate() error {
 	b = cw.brief()
 	b.Plan, b.LabResults, b.SimResults, b.Improved = &plan, labs, sims, improved
 	var an agents.Analysis
-	if res := cw.turn(agents.Analyst, b); res != nil && json.Unmarshal(res.Output, &an) == nil {
+	if res := cw.turn(agents.Analyst, b); res != nil && res.Analysis != nil {
+		an = *res.Analysis
 		cw.event(agents.Analyst, "analysed", shorten(an.Summary, 160))
 		if an.Converged && cw.st.Stale >= 2 {
 			cw.stop = "analyst judged the campaign converged: " + shorten(an.Summary, 100)

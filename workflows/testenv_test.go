@@ -111,18 +111,6 @@ func newFixture(t *testing.T, model llm.Model) *fixture {
 	}}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func countRuns(t *testing.T, f *fixture) (int, map[string]int) {
 	t.Helper()
 	runs, err := f.acts.Lab.List(context.Background(), labclient.ListOptions{})

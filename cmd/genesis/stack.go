@@ -187,4 +187,3 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler) (string, func()
 	}
 	return ln.Addr().String(), stop, nil
 }
-

@@ -29,10 +29,10 @@ type Query struct {
 
 // Experiment is one result the campaign has, as passed to the tool.
 type Experiment struct {
-	Iteration int                `json:"iteration"`
-	Source    string             `json:"source"` // lab or sim
-	Point     challenges.Point   `json:"point"`
-	Values    []float64          `json:"values"`
+	Iteration int              `json:"iteration"`
+	Source    string           `json:"source"` // lab or sim
+	Point     challenges.Point `json:"point"`
+	Values    []float64        `json:"values"`
 }
 
 // Result is the tool's output: a small table.

@@ -477,7 +477,8 @@ func optimiseHyper(x, ys []float64, n, d int) ([]float64, float64) {
 	for j := range bestLS {
 		bestLS[j] = math.Log(0.4)
 	}
-	bestNoise, bestLML := math.Log(1e-2), math.Inf(-1)
+	bestNoise := math.Log(1e-2)
+	var bestLML float64
 	if len(grid) == 0 {
 		return bestLS, bestNoise
 	}

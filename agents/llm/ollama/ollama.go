@@ -56,7 +56,7 @@ func (m *Model) Check(ctx context.Context) error {
 	if _, err := m.client.Show(ctx, &api.ShowRequest{Model: m.name}); err != nil {
 		var se api.StatusError
 		if errors.As(err, &se) && se.StatusCode == http.StatusNotFound {
-			return fmt.Errorf("Ollama at %s has no model %q: run `ollama pull %s` (or `deploy/ollama/install.sh` for the default models)", m.host, m.name, m.name)
+			return fmt.Errorf("no model %q on the Ollama at %s: run `ollama pull %s` (or `deploy/ollama/install.sh` for the default models)", m.name, m.host, m.name)
 		}
 		return fmt.Errorf("asking Ollama at %s about model %q: %w", m.host, m.name, err)
 	}

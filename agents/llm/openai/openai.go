@@ -43,7 +43,8 @@ func (m *Model) Generate(ctx context.Context, req llm.Request) (llm.Response, er
 		Model:       m.name,
 		Messages:    msgs,
 		Temperature: float32(req.Temperature),
-		MaxTokens:   req.MaxTokens,
+		//lint:ignore SA1019 max_tokens is what most OpenAI-compatible servers (Ollama, vLLM) understand.
+		MaxTokens: req.MaxTokens,
 	}
 	if req.Seed != 0 {
 		seed := req.Seed

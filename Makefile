@@ -1,0 +1,62 @@
+# Genesis — the two commands are `make run` and `make test`; both do all set-up.
+SHELL := /bin/bash
+GO ?= go
+GOBIN := $(shell $(GO) env GOPATH)/bin
+export PATH := $(GOBIN):$(PATH)
+GENESIS_HOME ?= $(HOME)/.genesis
+export GENESIS_HOME
+# The default model; `deploy/ollama/install.sh` provisions it.
+MODEL ?= ollama:smollm2:135m
+TEMPORAL_CLI_VERSION := v1.5.1
+STATICCHECK_VERSION := v0.8.2
+ARGS ?=
+
+.PHONY: run test build deps temporal ollama lint unit e2e models-test bench clean help
+
+help: ## show the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+run: deps build ## set up everything and run one campaign on the default challenge
+	./bin/genesis run --model $(MODEL) $(ARGS)
+
+build: ## build bin/genesis
+	$(GO) build -o bin/genesis ./cmd/genesis
+
+deps: temporal ollama ## install the Temporal CLI and Ollama with its models (idempotent)
+
+temporal: ## install the Temporal CLI (dev server + web UI) if missing
+	@if command -v temporal >/dev/null 2>&1 && temporal --version 2>/dev/null | grep -q '1.5.1'; then \
+		echo "temporal: $$(temporal --version | head -1)"; \
+	else \
+		echo "temporal: installing CLI $(TEMPORAL_CLI_VERSION) (first build takes ~4 min)"; \
+		$(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION); \
+	fi
+
+ollama: ## install and start Ollama and provision the models
+	GENESIS_HOME=$(GENESIS_HOME) bash deploy/ollama/install.sh
+
+lint: ## gofmt, go vet, staticcheck, workflowcheck
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	staticcheck ./...
+	@command -v workflowcheck >/dev/null 2>&1 || $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
+	workflowcheck ./workflows/
+
+unit: ## unit tests (race detector)
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /workflows/e2e)
+
+e2e: ## end-to-end tests on a real in-process Temporal server
+	$(GO) test -count=1 -timeout 20m -skip RealModel ./workflows/e2e/
+
+models-test: ## tests against the real local model in Ollama
+	GENESIS_OLLAMA_TEST=1 GENESIS_TEST_MODEL=$(MODEL) $(GO) test -count=1 -timeout 30m ./agents/llm/realtest/
+	GENESIS_OLLAMA_TEST=1 GENESIS_TEST_MODEL=$(MODEL) $(GO) test -count=1 -timeout 30m -run RealModel -v ./workflows/e2e/
+
+test: deps lint unit e2e models-test ## set up everything and run every test tier
+
+bench: ## benchmarks (orchestration overhead, optimiser)
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./workflows/ ./tools/optimizer/
+
+clean: ## remove build output
+	rm -rf bin

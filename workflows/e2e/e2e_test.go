@@ -1,0 +1,373 @@
+// Package e2e runs campaigns against a real Temporal server started
+// in-process (go.temporal.io/server/temporaltest), a real lab service over
+// HTTP on loopback and real `genesis sim` subprocesses. It is kept apart
+// from the unit tests because the server packages take minutes to build.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/agents/llm"
+	"github.com/genesis-sci/genesis/agents/llm/scripted"
+	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/lab"
+	"github.com/genesis-sci/genesis/memory"
+	"github.com/genesis-sci/genesis/memory/embedded"
+	"github.com/genesis-sci/genesis/tools"
+	"github.com/genesis-sci/genesis/tools/hpc"
+	labclient "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/tools/sim"
+	"github.com/genesis-sci/genesis/workflows"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("GENESIS_SIM_HELPER") == "1" {
+		os.Exit(sim.Main(os.Args[1:], os.Stderr))
+	}
+	os.Setenv("GENESIS_SIM_HELPER", "1")
+	os.Exit(m.Run())
+}
+
+// team answers like a sensible team; delay slows each model call so a
+// worker can be stopped mid-campaign.
+func team(delay time.Duration) *scripted.Model {
+	return &scripted.Model{Fn: func(req llm.Request) (string, error) {
+		time.Sleep(delay)
+		sys, user := req.Messages[0].Content, req.Messages[1].Content
+		switch {
+		case strings.HasPrefix(sys, "You are the planner"):
+			return `{"action":"final","output":{"decision":"exploit","lab_runs":2,"simulations":2,"rationale":"refine"}}`, nil
+		case strings.HasPrefix(sys, "You are the hypothesis"):
+			const marker = "suggests (predicted mean ± sd):\n- "
+			i := strings.Index(user, marker)
+			if i < 0 {
+				return `not json`, nil
+			}
+			rest := user[i+len(marker):]
+			return `{"action":"final","output":{"hypotheses":[{"statement":"s","expected":"e","candidates":[` + rest[:strings.Index(rest, "}")+1] + `]}]}}`, nil
+		case strings.HasPrefix(sys, "You are the simulation-operator"):
+			return `{"action":"final","output":{"simulate":[1,2],"rationale":"r"}}`, nil
+		case strings.HasPrefix(sys, "You are the lab-operator"):
+			return `{"action":"final","output":{"run":[1,2],"rationale":"r"}}`, nil
+		default:
+			return `{"action":"final","output":{"findings":["f"],"converged":false,"summary":"s"}}`, nil
+		}
+	}}
+}
+
+type env struct {
+	ts   *temporaltest.TestServer
+	lab  *lab.Server
+	url  string
+	cat  *challenges.Catalog
+	dir  string
+	self string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	cat, err := challenges.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := lab.New(lab.Config{Catalog: cat, TimeScale: 0.0005})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ls.Handler())
+	t.Cleanup(func() { srv.Close(); ls.Close() })
+	self, _ := os.Executable()
+	return &env{ts: temporaltest.NewServer(temporaltest.WithT(t)), lab: ls, url: srv.URL, cat: cat, dir: t.TempDir(), self: self}
+}
+
+func (e *env) worker(t *testing.T, model llm.Model, mem memory.Store) worker.Worker {
+	t.Helper()
+	ex, err := hpc.NewLocal(e.dir+"/jobs", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts := &workflows.Activities{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return model, nil },
+		Lab: labclient.New(e.url, &http.Client{Timeout: 10 * time.Second}), HPC: ex, SimCommand: []string{e.self},
+		Memory: mem, Embedder: memory.Hashing{}, DataDir: e.dir, Poll: 10 * time.Millisecond}
+	w := e.ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) })
+	return w
+}
+
+func openMemory(t *testing.T, dir string) memory.Store {
+	m, err := embedded.Open(dir+"/memory", memory.Hashing{}.Dim(), "hashing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func status(t *testing.T, c client.Client, id string) workflows.Status {
+	v, err := c.QueryWorkflow(context.Background(), id, "", workflows.QueryStatus)
+	if err != nil {
+		return workflows.Status{}
+	}
+	var s workflows.Status
+	_ = v.Get(&s)
+	return s
+}
+
+func checkNoDuplicates(t *testing.T, e *env, res workflows.CampaignResult) {
+	t.Helper()
+	runs, err := labclient.New(e.url, nil).List(context.Background(), labclient.ListOptions{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	for _, r := range runs {
+		if keys[r.IdempotencyKey] {
+			t.Errorf("key %s has two runs", r.IdempotencyKey)
+		}
+		keys[r.IdempotencyKey] = true
+	}
+	seen := map[string]bool{}
+	for _, id := range res.Experiments {
+		if seen[id] {
+			t.Errorf("experiment %s listed twice", id)
+		}
+		seen[id] = true
+	}
+	if int(e.lab.Measurements()) != len(runs) || len(runs) != len(res.Experiments)+res.Refused {
+		t.Errorf("lab measured %d times, holds %d runs; campaign lists %d experiments (+%d refused)", e.lab.Measurements(), len(runs), len(res.Experiments), res.Refused)
+	}
+}
+
+func TestCampaignOnRealTemporal(t *testing.T) {
+	e := newEnv(t)
+	e.worker(t, team(0), openMemory(t, e.dir))
+	c := e.ts.GetDefaultClient()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "campaign-e2e", TaskQueue: workflows.TaskQueue},
+		workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 10, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res workflows.CampaignResult
+	if err := run.Get(ctx, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Experiments) != 10 || res.Best == nil {
+		t.Fatalf("result %+v", res)
+	}
+	checkNoDuplicates(t, e, res)
+	// Results persist: the report is on disk, and the workflow's history keeps the result.
+	if _, err := os.Stat(res.Report); err != nil {
+		t.Errorf("report: %v", err)
+	}
+	desc, err := c.DescribeWorkflowExecution(ctx, "campaign-e2e", "")
+	if err != nil || desc.WorkflowExecutionInfo.Status.String() != "Completed" {
+		t.Errorf("describe: %v %v", desc, err)
+	}
+	if s := status(t, c, "campaign-e2e"); !s.Done || s.ExperimentsUsed != 10 {
+		t.Errorf("status after completion: %+v", s)
+	}
+}
+
+// A worker stopped mid-campaign and a new one started later complete the
+// same campaign with no experiment run twice.
+func TestWorkerRestartMidCampaign(t *testing.T) {
+	e := newEnv(t)
+	mem := openMemory(t, e.dir)
+	w1 := e.worker(t, team(30*time.Millisecond), mem)
+	c := e.ts.GetDefaultClient()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "campaign-restart", TaskQueue: workflows.TaskQueue},
+		workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 12, Seed: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	before := 0
+	for before < 4 {
+		if time.Now().After(deadline) {
+			t.Fatal("campaign made no progress")
+		}
+		time.Sleep(20 * time.Millisecond)
+		before = status(t, c, "campaign-restart").ExperimentsUsed
+	}
+	w1.Stop()
+	if before >= 12 {
+		t.Fatalf("campaign finished before the worker stopped (%d)", before)
+	}
+	e.worker(t, team(0), mem)
+	var res workflows.CampaignResult
+	if err := run.Get(ctx, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Experiments) != 12 {
+		t.Fatalf("experiments %d, want 12", len(res.Experiments))
+	}
+	checkNoDuplicates(t, e, res)
+	t.Logf("worker stopped after %d experiments; campaign finished with %d", before, len(res.Experiments))
+}
+
+// A short campaign driven by the real local model through a real Ollama:
+// it completes, and every final answer the model gave validates against its
+// agent's schema (the transcripts are checked again here, independently).
+func TestCampaignWithRealModel(t *testing.T) {
+	if os.Getenv("GENESIS_OLLAMA_TEST") != "1" {
+		t.Skip("set GENESIS_OLLAMA_TEST=1 (make models-test does) to run against a real Ollama")
+	}
+	spec := os.Getenv("GENESIS_TEST_MODEL")
+	if spec == "" {
+		spec = agents.DefaultModel
+	}
+	cfg := agents.ModelConfigFromEnv()
+	if err := agents.CheckModel(context.Background(), spec, cfg); err != nil {
+		t.Fatal(err)
+	}
+	model, err := agents.NewModel(spec, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	e.worker(t, model, openMemory(t, e.dir))
+	c := e.ts.GetDefaultClient()
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancel()
+	start := time.Now()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "campaign-real-model", TaskQueue: workflows.TaskQueue},
+		workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: challenges.DefaultID, Model: spec, Budget: 4, MaxBatch: 2, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res workflows.CampaignResult
+	if err := run.Get(ctx, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Experiments) != 4 || res.Best == nil {
+		t.Fatalf("result %+v", res)
+	}
+	checkNoDuplicates(t, e, res)
+	ch, _ := e.cat.Get(challenges.DefaultID)
+	files, _ := filepath.Glob(filepath.Join(e.dir, "transcripts", "campaign-real-model", "*.json"))
+	finals := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tr struct {
+			Role, Kind, Reply string
+		}
+		if err := json.Unmarshal(b, &tr); err != nil {
+			t.Fatal(err)
+		}
+		if tr.Kind != agents.KindFinal {
+			continue
+		}
+		finals++
+		var env struct {
+			Output json.RawMessage `json:"output"`
+		}
+		if err := json.Unmarshal([]byte(strings.TrimSpace(tr.Reply)), &env); err != nil {
+			t.Errorf("%s: final reply is not JSON: %v", f, err)
+			continue
+		}
+		sch, _ := tools.Compile(agents.OutputSchema(tr.Role, ch))
+		if err := tools.Validate(sch, env.Output); err != nil {
+			t.Errorf("%s: %s output %v", f, tr.Role, err)
+		}
+	}
+	if finals == 0 {
+		t.Errorf("the model never gave a valid final answer in %d steps", len(files))
+	}
+	t.Logf("%s: %d model calls, %d final answers, %d tokens, fallbacks %v, best %.3g, %.0fs", spec, res.ModelCalls, finals, res.Tokens, res.Fallbacks, res.Best.Value, time.Since(start).Seconds())
+}
+
+// BenchmarkAgentStepOverhead measures what Temporal and Genesis add to one
+// agent step when the model answers instantly: the time from scheduling an
+// AgentStep activity to its completion, plus the workflow task that leads to
+// the next step, read from the workflow's history. Reports p50 and p95.
+func BenchmarkAgentStepOverhead(b *testing.B) {
+	cat, _ := challenges.Builtin()
+	ls, err := lab.New(lab.Config{Catalog: cat, TimeScale: 0.00001})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(ls.Handler())
+	defer func() { srv.Close(); ls.Close() }()
+	ts := temporaltest.NewServer()
+	defer ts.Stop()
+	dir := b.TempDir()
+	self, _ := os.Executable()
+	ex, _ := hpc.NewLocal(dir+"/jobs", 2)
+	acts := &workflows.Activities{Catalog: cat, NewModel: func(string) (llm.Model, error) { return team(0), nil },
+		Lab: labclient.New(srv.URL, nil), HPC: ex, SimCommand: []string{self}, DataDir: dir, Poll: 2 * time.Millisecond}
+	ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) })
+	c := ts.GetDefaultClient()
+	var gaps []time.Duration
+	for i := 0; i < b.N; i++ {
+		id := "bench-" + time.Now().Format("150405.000000")
+		run, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
+			workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 10, Seed: i + 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := run.Get(context.Background(), nil); err != nil {
+			b.Fatal(err)
+		}
+		gaps = append(gaps, stepOverheads(b, c, id)...)
+	}
+	if len(gaps) == 0 {
+		b.Fatal("no agent steps found")
+	}
+	slices.Sort(gaps)
+	b.ReportMetric(float64(gaps[len(gaps)/2].Microseconds())/1000, "ms/step-p50")
+	b.ReportMetric(float64(gaps[len(gaps)*95/100].Microseconds())/1000, "ms/step-p95")
+	b.ReportMetric(float64(len(gaps))/float64(b.N), "steps/campaign")
+}
+
+// stepOverheads reads, for each AgentStep activity, scheduled → completed
+// plus completed → the next workflow task's completion.
+func stepOverheads(b *testing.B, c client.Client, id string) []time.Duration {
+	it := c.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	sched := map[int64]time.Time{}
+	var out []time.Duration
+	var pending []time.Time // completions of agent steps awaiting the next workflow task completion
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		ts := ev.GetEventTime().AsTime()
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			if ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == "AgentStep" {
+				sched[ev.GetEventId()] = ts
+			}
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+			if s, ok := sched[ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()]; ok {
+				pending = append(pending, s)
+			}
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+			for _, s := range pending {
+				out = append(out, ts.Sub(s))
+			}
+			pending = pending[:0]
+		}
+	}
+	return out
+}
