@@ -186,7 +186,7 @@ func RenderPrompt(c *challenges.Challenge, in StepInput, memories []string) (sys
 		Observations: in.Observations, Repair: in.Repair}
 	if in.AllowTools {
 		for _, t := range Tools(in.Role) {
-			d.Tools = append(d.Tools, ToolView{Name: t.Name, Description: t.Description, Schema: string(t.Schema)})
+			d.Tools = append(d.Tools, ToolView{Name: t.Name, Description: t.Description, Schema: compactSchema(t.Schema)})
 		}
 	}
 	d.Brief = viewBrief(c, in.Brief)
@@ -434,4 +434,41 @@ func safe(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// compactSchema renders a tool's input schema the short way a small model
+// reads best: {"sql": string (required), "k": integer 1-8}.
+func compactSchema(schema json.RawMessage) string {
+	var sc struct {
+		Properties map[string]struct {
+			Type    string   `json:"type"`
+			Enum    []string `json:"enum"`
+			Minimum *float64 `json:"minimum"`
+			Maximum *float64 `json:"maximum"`
+		} `json:"properties"`
+		Required []string `json:"required"`
+	}
+	if json.Unmarshal(schema, &sc) != nil {
+		return string(schema)
+	}
+	req := map[string]bool{}
+	for _, r := range sc.Required {
+		req[r] = true
+	}
+	var parts []string
+	for _, name := range SortedKeys(sc.Properties) {
+		p := sc.Properties[name]
+		t := p.Type
+		switch {
+		case len(p.Enum) > 0:
+			t = strings.Join(p.Enum, "|")
+		case p.Minimum != nil && p.Maximum != nil:
+			t = fmt.Sprintf("%s %g-%g", t, *p.Minimum, *p.Maximum)
+		}
+		if req[name] {
+			t += ", required"
+		}
+		parts = append(parts, fmt.Sprintf("%q: %s", name, t))
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
 }

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 func roleOf(req llm.Request) string {
 	sys := req.Messages[0].Content
 	for _, r := range agents.Roles {
-		if strings.HasPrefix(sys, "You are the "+r+" agent") {
+		if strings.Contains(sys, "Your role: "+r+".") {
 			return r
 		}
 	}

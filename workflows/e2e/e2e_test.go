@@ -50,9 +50,9 @@ func team(delay time.Duration) *scripted.Model {
 		time.Sleep(delay)
 		sys, user := req.Messages[0].Content, req.Messages[1].Content
 		switch {
-		case strings.HasPrefix(sys, "You are the planner"):
+		case strings.Contains(sys, "Your role: planner."):
 			return `{"action":"final","output":{"decision":"exploit","lab_runs":2,"simulations":2,"rationale":"refine"}}`, nil
-		case strings.HasPrefix(sys, "You are the hypothesis"):
+		case strings.Contains(sys, "Your role: hypothesis."):
 			const marker = "suggests (predicted mean ± sd):\n- "
 			i := strings.Index(user, marker)
 			if i < 0 {
@@ -60,9 +60,9 @@ func team(delay time.Duration) *scripted.Model {
 			}
 			rest := user[i+len(marker):]
 			return `{"action":"final","output":{"hypotheses":[{"statement":"s","expected":"e","candidates":[` + rest[:strings.Index(rest, "}")+1] + `]}]}}`, nil
-		case strings.HasPrefix(sys, "You are the simulation-operator"):
+		case strings.Contains(sys, "Your role: simulation-operator."):
 			return `{"action":"final","output":{"simulate":[1,2],"rationale":"r"}}`, nil
-		case strings.HasPrefix(sys, "You are the lab-operator"):
+		case strings.Contains(sys, "Your role: lab-operator."):
 			return `{"action":"final","output":{"run":[1,2],"rationale":"r"}}`, nil
 		default:
 			return `{"action":"final","output":{"findings":["f"],"converged":false,"summary":"s"}}`, nil
