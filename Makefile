@@ -7,6 +7,8 @@ GENESIS_HOME ?= $(HOME)/.genesis
 export GENESIS_HOME
 # The default model; `deploy/ollama/install.sh` provisions it.
 MODEL ?= ollama:smollm2:135m
+# make run's campaign: 12 lab experiments, up to 4 per iteration (about 10 minutes on 2 cores).
+BUDGET ?= 12
 TEMPORAL_CLI_VERSION := v1.5.1
 STATICCHECK_VERSION := v0.8.2
 ARGS ?=
@@ -17,7 +19,7 @@ help: ## show the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 run: deps build ## set up everything and run one campaign on the default challenge
-	./bin/genesis run --model $(MODEL) $(ARGS)
+	./bin/genesis run --model $(MODEL) --budget $(BUDGET) $(ARGS)
 
 build: ## build bin/genesis
 	$(GO) build -o bin/genesis ./cmd/genesis

@@ -174,9 +174,9 @@ func hypothesisSchema(c *challenges.Challenge) json.RawMessage {
 	h := obj(map[string]any{
 		"statement":  str,
 		"expected":   str,
-		"candidates": map[string]any{"type": "array", "items": PointSchema(c), "minItems": 1, "maxItems": 6},
+		"candidates": map[string]any{"type": "array", "items": PointSchema(c), "minItems": 1, "maxItems": 4},
 	}, "statement", "expected", "candidates")
-	s := obj(map[string]any{"hypotheses": map[string]any{"type": "array", "items": h, "minItems": 1, "maxItems": 3}}, "hypotheses")
+	s := obj(map[string]any{"hypotheses": map[string]any{"type": "array", "items": h, "minItems": 1, "maxItems": 2}}, "hypotheses")
 	b, _ := json.Marshal(s)
 	return b
 }

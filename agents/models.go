@@ -13,7 +13,7 @@ import (
 )
 
 // DefaultModel is the model `genesis run` uses; deploy/ollama provisions it.
-const DefaultModel = "ollama:gemma3:270m"
+const DefaultModel = "ollama:smollm2:135m"
 
 // ModelConfig is where providers are; it comes from the worker's
 // environment, never from workflow input, so keys stay out of history.

@@ -164,7 +164,7 @@ func (a *Activities) AgentStep(ctx context.Context, in AgentStepInput) (agents.S
 	}
 	stop := heartbeatEvery(ctx, 5*time.Second, func() any { return in.Step.Role })
 	defer stop()
-	env := agents.Env{Model: m, Challenge: c, Temperature: a.Temperature, MaxTokens: 768}
+	env := agents.Env{Model: m, Challenge: c, Temperature: a.Temperature, MaxTokens: 384}
 	if a.DataDir != "" {
 		env.TranscriptDir = filepath.Join(a.DataDir, "transcripts")
 	}

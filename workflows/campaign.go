@@ -139,7 +139,7 @@ type CampaignResult struct {
 }
 
 const (
-	maxToolCalls = 2 // information tool calls per agent turn
+	maxToolCalls = 1 // information tool calls per agent turn (small models spend most of their time here)
 	maxRepairs   = 2 // re-asks after an invalid reply, then fall back
 	maxEvents    = 200
 	recentN      = 8

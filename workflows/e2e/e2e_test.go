@@ -249,7 +249,7 @@ func TestCampaignWithRealModel(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "campaign-real-model", TaskQueue: workflows.TaskQueue},
-		workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: challenges.DefaultID, Model: spec, Budget: 4, MaxBatch: 2, Seed: 1})
+		workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: challenges.DefaultID, Model: spec, Budget: 2, MaxBatch: 2, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestCampaignWithRealModel(t *testing.T) {
 	if err := run.Get(ctx, &res); err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Experiments) != 4 || res.Best == nil {
+	if len(res.Experiments) != 2 || res.Best == nil {
 		t.Fatalf("result %+v", res)
 	}
 	checkNoDuplicates(t, e, res)

@@ -42,7 +42,7 @@ func New(host, name string) (*Model, error) {
 		return nil, fmt.Errorf("OLLAMA_HOST %q is not a URL such as %s", host, DefaultHost)
 	}
 	// No client timeout: the activity's context bounds the call.
-	return &Model{client: api.NewClient(u, &http.Client{}), host: host, name: name, NumCtx: 8192}, nil
+	return &Model{client: api.NewClient(u, &http.Client{}), host: host, name: name, NumCtx: 4096}, nil
 }
 
 // Check verifies that the server answers and has the model, with an error

@@ -1,0 +1,59 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/workflows"
+)
+
+// TestRecordHistory writes a real campaign's history for the replay test in
+// package workflows. Run it after a deliberate workflow change that is
+// guarded by workflow.GetVersion:
+//
+//	GENESIS_RECORD_HISTORY=$PWD/workflows/testdata/campaign-history.json go test ./workflows/e2e -run RecordHistory
+func TestRecordHistory(t *testing.T) {
+	out := os.Getenv("GENESIS_RECORD_HISTORY")
+	if out == "" {
+		t.Skip("set GENESIS_RECORD_HISTORY=FILE to record a history")
+	}
+	e := newEnv(t)
+	e.worker(t, team(0), openMemory(t, e.dir))
+	c := e.ts.GetDefaultClient()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "campaign-recorded", TaskQueue: workflows.TaskQueue},
+		workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 6, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Get(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	it := c.GetWorkflowHistory(ctx, "campaign-recorded", "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	h := &historypb.History{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("recorded %d events to %s", len(h.Events), out)
+}

@@ -1,0 +1,20 @@
+package workflows
+
+import (
+	"testing"
+
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
+// A history recorded from a real campaign must replay against the current
+// workflow code: a change that breaks determinism fails here before it can
+// break running campaigns. Re-record (see workflows/e2e/record_test.go) only
+// after guarding the change with workflow.GetVersion.
+func TestReplayRecordedCampaign(t *testing.T) {
+	r := worker.NewWorkflowReplayer()
+	r.RegisterWorkflowWithOptions(CampaignWorkflow, workflow.RegisterOptions{Name: CampaignWorkflowName})
+	if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/campaign-history.json"); err != nil {
+		t.Fatal(err)
+	}
+}
