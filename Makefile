@@ -27,7 +27,7 @@ build: ## build bin/genesis
 deps: temporal ollama ## install the Temporal CLI and Ollama with its models (idempotent)
 
 temporal: ## install the Temporal CLI (dev server + web UI) if missing
-	@if command -v temporal >/dev/null 2>&1 && temporal --version 2>/dev/null | grep -q '1.5.1'; then \
+	@if command -v temporal >/dev/null 2>&1 && temporal --version 2>/dev/null | grep -q 'Server 1.29.1'; then \
 		echo "temporal: $$(temporal --version | head -1)"; \
 	else \
 		echo "temporal: installing CLI $(TEMPORAL_CLI_VERSION) (first build takes ~4 min)"; \

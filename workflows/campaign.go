@@ -453,9 +453,8 @@ func (cw *campaign) iterate() error {
 		picks := pickDefault(len(cands), plan.Simulations)
 		if res := cw.turn(agents.SimOperator, b); res != nil {
 			if sel := res.Sims; sel != nil {
-				if p := validPicks(sel.Simulate, len(cands), plan.Simulations); len(p) > 0 {
-					picks = p
-				}
+				// The planner decides how many, the operator which: its picks come first.
+				picks = topUp(validPicks(sel.Simulate, len(cands), plan.Simulations), picks, plan.Simulations)
 				cw.event(agents.SimOperator, "chose", fmt.Sprintf("simulate %v: %s", oneBased(picks), shorten(sel.Rationale, 100)))
 			}
 		} else {
@@ -470,11 +469,7 @@ func (cw *campaign) iterate() error {
 	picks := rankBySim(cands, sims, cw.info.Direction, plan.LabRuns)
 	if res := cw.turn(agents.LabOperator, b); res != nil {
 		if sel := res.Lab; sel != nil {
-			p := validPicks(sel.Run, len(cands), plan.LabRuns)
-			if len(p) == 0 {
-				p = picks[:1]
-			}
-			picks = p
+			picks = topUp(validPicks(sel.Run, len(cands), plan.LabRuns), picks, plan.LabRuns)
 			cw.event(agents.LabOperator, "chose", fmt.Sprintf("run %v: %s", oneBased(picks), shorten(sel.Rationale, 100)))
 		}
 	} else {
@@ -652,6 +647,24 @@ func validPicks(picks []int, n, k int) []int {
 		out = append(out, i)
 	}
 	return out
+}
+
+// topUp appends ranked indices not already picked until there are k.
+func topUp(picks, ranked []int, k int) []int {
+	seen := map[int]bool{}
+	for _, p := range picks {
+		seen[p] = true
+	}
+	for _, r := range ranked {
+		if len(picks) >= k {
+			break
+		}
+		if !seen[r] {
+			seen[r] = true
+			picks = append(picks, r)
+		}
+	}
+	return picks
 }
 
 func oneBased(idx []int) []int {
