@@ -407,7 +407,7 @@ func (cw *campaign) iterate() error {
 	}
 	if plan.Decision == "stop" {
 		// A stop vote is honoured only with evidence of convergence.
-		if cw.st.Stale >= 2 {
+		if cw.convergenceVote() {
 			cw.stop = "planner judged the campaign converged: " + shorten(plan.Rationale, 100)
 			return nil
 		}
@@ -495,7 +495,7 @@ func (cw *campaign) iterate() error {
 	if res := cw.turn(agents.Analyst, b); res != nil && res.Analysis != nil {
 		an = *res.Analysis
 		cw.event(agents.Analyst, "analysed", shorten(an.Summary, 160))
-		if an.Converged && cw.st.Stale >= 2 {
+		if an.Converged && cw.convergenceVote() {
 			cw.stop = "analyst judged the campaign converged: " + shorten(an.Summary, 100)
 		}
 	} else {
@@ -522,6 +522,13 @@ func (cw *campaign) iterate() error {
 	}
 	cw.event("campaign", "iteration done", fmt.Sprintf("experiments %d/%d, best %s", len(cw.st.Experiments), cw.in.Budget, cw.bestString()))
 	return nil
+}
+
+// convergenceVote says whether an agent's "converged" or "stop" is honoured:
+// only with evidence (three iterations without improvement) and after half
+// the budget, so a small model's premature verdict cannot end a campaign.
+func (cw *campaign) convergenceVote() bool {
+	return cw.st.Stale >= 3 && 2*len(cw.st.Experiments) >= cw.in.Budget
 }
 
 func (cw *campaign) bestString() string {
