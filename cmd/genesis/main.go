@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -44,6 +45,11 @@ func (c *config) catalog() (*challenges.Catalog, error) {
 }
 
 func main() {
+	os.Exit(execute(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// execute runs the command line and returns the exit code.
+func execute(args []string, stdout, stderr io.Writer) int {
 	cfg := &config{}
 	root := &cobra.Command{
 		Use:   "genesis",
@@ -62,10 +68,14 @@ Quick start:  genesis run            (one campaign on the default challenge, wit
 	root.PersistentFlags().StringVar(&cfg.challengesDir, "challenges-dir", os.Getenv("GENESIS_CHALLENGES_DIR"), "extra challenge definitions (YAML) to load beside the built-in ones (env GENESIS_CHALLENGES_DIR)")
 
 	root.AddCommand(runCmd(cfg), devCmd(cfg), workerCmd(cfg), labCmd(cfg), simCmd(), challengesCmd(cfg))
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "genesis:", err)
-		os.Exit(1)
+		fmt.Fprintln(stderr, "genesis:", err)
+		return 1
 	}
+	return 0
 }
 
 func simCmd() *cobra.Command {
