@@ -79,7 +79,7 @@ BOUNDS = {"n": (1.30, 2.50), "theta": (0.0, 60.0), "r": (5.0, 50.0), "t": (10.0,
 
 def decision_bounded(lo: int, hi: int) -> dict:
     s = json.loads(json.dumps(DECISION_TYPES))
-    s["properties"]["n_lab_runs"].update({"minimum": lo, "maximum": hi})
+    s["properties"]["n_lab_runs"].update({"minimum": 0, "maximum": hi})  # 0 = stop
     return s
 
 
@@ -400,8 +400,8 @@ def measure_model(api: Ollama, model: str, cases: list[dict], show: int) -> dict
             "valid": sum(r["valid"] for r in recs) / len(recs),
             "in_bounds": sum(r["in_bounds"] for r in recs) / len(recs),
             "decision_ok": f"{sum(bool(r['decision_ok']) for r in dec)}/{len(dec)}",
-            "median_wall_s": statistics.median(r["wall_s"] for r in recs if r["wall_s"] == r["wall_s"]),
-            "median_tok_s": statistics.median(r["tok_s"] for r in recs if r["tok_s"]),
+            "median_wall_s": _median(r["wall_s"] for r in recs if r["wall_s"] == r["wall_s"]),
+            "median_tok_s": _median(r["tok_s"] for r in recs if r["tok_s"]),
             "median_eval_count": statistics.median(r["eval_count"] for r in recs),
             "cut": f"{sum(r['done_reason'] == 'length' for r in recs)}/{sum(r['done_reason'] == 'aborted' for r in recs)}"
                    + (f" (+{n_err} HTTP errors)" if (n_err := sum(str(r['done_reason']).startswith('error') for r in recs)) else ""),
@@ -431,6 +431,11 @@ def measure_model(api: Ollama, model: str, cases: list[dict], show: int) -> dict
         "valid": sum(x["valid"] for x in longs) / len(longs),
     }
     return res
+
+
+def _median(xs) -> float:
+    xs = list(xs)
+    return statistics.median(xs) if xs else float("nan")
 
 
 def _try_json(s: str):
