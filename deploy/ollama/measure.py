@@ -399,7 +399,7 @@ def measure_model(api: Ollama, model: str, cases: list[dict], show: int) -> dict
             "json": sum(r["parsed"] for r in recs) / len(recs),
             "valid": sum(r["valid"] for r in recs) / len(recs),
             "in_bounds": sum(r["in_bounds"] for r in recs) / len(recs),
-            "decision_ok": f"{sum(bool(r['decision_ok']) for r in dec)}/{len(dec)}",
+            "decision_ok": f"{sum(bool(r['decision_ok']) for r in dec)}/{sum(r['parsed'] for r in dec)}",  # among parsed
             "median_wall_s": _median(r["wall_s"] for r in recs if r["wall_s"] == r["wall_s"]),
             "median_tok_s": _median(r["tok_s"] for r in recs if r["tok_s"]),
             "median_eval_count": statistics.median(r["eval_count"] for r in recs),
