@@ -414,7 +414,7 @@ func stripFences(s string) string {
 }
 
 func writeTranscript(dir string, in StepInput, req llm.Request, resp llm.Response, res StepResult, d time.Duration) string {
-	path := filepath.Join(dir, safe(in.Brief.CampaignID), fmt.Sprintf("it%03d-%s-s%d.json", in.Brief.Iteration, in.Role, in.Step))
+	path := filepath.Join(dir, PathSafe(in.Brief.CampaignID), fmt.Sprintf("it%03d-%s-s%d.json", in.Brief.Iteration, in.Role, in.Step))
 	rec := map[string]any{
 		"role": in.Role, "iteration": in.Brief.Iteration, "step": in.Step, "messages": req.Messages,
 		"reply": resp.Content, "usage": resp.Usage, "model": resp.Model, "kind": res.Kind, "problem": res.Problem,
@@ -427,14 +427,8 @@ func writeTranscript(dir string, in StepInput, req llm.Request, resp llm.Respons
 	return path
 }
 
-func safe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '/' || r == '\\' || r == ':' {
-			return '_'
-		}
-		return r
-	}, s)
-}
+// PathSafe turns a campaign ID into a file name (IDs may hold '/' or ':').
+func PathSafe(s string) string { return strings.NewReplacer("/", "_", "\\", "_", ":", "_").Replace(s) }
 
 // compactSchema renders a tool's input schema the short way a small model
 // reads best: {"sql": string (required), "k": integer 1-8}.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/genesis-sci/genesis/challenges"
@@ -113,8 +114,8 @@ func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	v, err := s.Temporal.QueryWorkflow(r.Context(), id, "", workflows.QueryStatus)
 	if err != nil {
-		var nf interface{ Error() string }
-		if errors.As(err, &nf) && strings.Contains(strings.ToLower(err.Error()), "not found") {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
 			writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no campaign %q", id))
 			return
 		}

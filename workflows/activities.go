@@ -525,7 +525,7 @@ func (a *Activities) WriteReport(_ context.Context, in ReportInput) (string, err
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(a.DataDir, "campaigns", agentsSafe(in.Result.CampaignID))
+	dir := filepath.Join(a.DataDir, "campaigns", agents.PathSafe(in.Result.CampaignID))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
@@ -548,8 +548,6 @@ func writeAtomic(path string, b []byte) error {
 	}
 	return os.Rename(tmp, path)
 }
-
-func agentsSafe(s string) string { return strings.NewReplacer("/", "_", ":", "_").Replace(s) }
 
 func renderReport(c *challenges.Challenge, in ReportInput) string {
 	r := in.Result

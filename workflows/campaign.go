@@ -549,7 +549,7 @@ func (cw *campaign) runSims(cands []agents.Candidate, picks []int) []agents.Resu
 		futs[i] = workflow.ExecuteActivity(ctx, a.Simulate, SimInput{Challenge: cw.info.ID, Point: cands[k].Point, Key: key})
 	}
 	var out []agents.Result
-	for i, f := range futs {
+	for _, f := range futs {
 		var r agents.Result
 		if err := f.Get(cw.ctx, &r); err != nil {
 			cw.event(agents.SimOperator, "simulation failed", shorten(err.Error(), 120))
@@ -562,7 +562,6 @@ func (cw *campaign) runSims(cands []agents.Candidate, picks []int) []agents.Resu
 		}
 		out = append(out, r)
 		cw.st.Sims = append(cw.st.Sims, r)
-		_ = i
 	}
 	cw.event(agents.SimOperator, "simulated", fmt.Sprintf("%d of %d jobs completed", len(out), len(picks)))
 	return out

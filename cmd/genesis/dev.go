@@ -40,7 +40,7 @@ running when it stopped resume when it starts again.`,
 			}
 			defer st.close()
 			a := &api.Server{Temporal: st.tc, Catalog: cat, DefaultModel: defaultModel()}
-			bound, stop, err := serveHTTP(ctx, addr, a.Handler())
+			bound, stop, err := serveHTTP(addr, a.Handler())
 			if err != nil {
 				return err
 			}

@@ -169,7 +169,7 @@ func (s *stack) startWorker(o stackOptions) error {
 }
 
 // serveHTTP serves h on addr until ctx ends.
-func serveHTTP(ctx context.Context, addr string, h http.Handler) (string, func(), error) {
+func serveHTTP(addr string, h http.Handler) (string, func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("listening on %s: %w (choose another with --addr)", addr, err)

@@ -127,6 +127,22 @@ func status(t *testing.T, c client.Client, id string) workflows.Status {
 	return s
 }
 
+// runCampaign starts a campaign workflow under id and waits for its result.
+func runCampaign(t *testing.T, c client.Client, id string, in workflows.CampaignInput, timeout time.Duration) workflows.CampaignResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.CampaignWorkflowName, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res workflows.CampaignResult
+	if err := run.Get(ctx, &res); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 func checkNoDuplicates(t *testing.T, e *env, res workflows.CampaignResult) {
 	t.Helper()
 	runs, err := labclient.New(e.url, nil).List(context.Background(), labclient.ListOptions{Limit: 1000})
@@ -156,17 +172,8 @@ func TestCampaignOnRealTemporal(t *testing.T) {
 	e := newEnv(t)
 	e.worker(t, team(0), openMemory(t, e.dir))
 	c := e.ts.GetDefaultClient()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "campaign-e2e", TaskQueue: workflows.TaskQueue},
-		workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 10, Seed: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res workflows.CampaignResult
-	if err := run.Get(ctx, &res); err != nil {
-		t.Fatal(err)
-	}
+	res := runCampaign(t, c, "campaign-e2e", workflows.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 10, Seed: 5}, 3*time.Minute)
+	ctx := context.Background()
 	if len(res.Experiments) != 10 || res.Best == nil {
 		t.Fatalf("result %+v", res)
 	}
@@ -244,19 +251,9 @@ func TestCampaignWithRealModel(t *testing.T) {
 	}
 	e := newEnv(t)
 	e.worker(t, model, openMemory(t, e.dir))
-	c := e.ts.GetDefaultClient()
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
-	defer cancel()
 	start := time.Now()
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "campaign-real-model", TaskQueue: workflows.TaskQueue},
-		workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: challenges.DefaultID, Model: spec, Budget: 2, MaxBatch: 2, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res workflows.CampaignResult
-	if err := run.Get(ctx, &res); err != nil {
-		t.Fatal(err)
-	}
+	res := runCampaign(t, e.ts.GetDefaultClient(), "campaign-real-model",
+		workflows.CampaignInput{Challenge: challenges.DefaultID, Model: spec, Budget: 2, MaxBatch: 2, Seed: 1}, 25*time.Minute)
 	if len(res.Experiments) != 2 || res.Best == nil {
 		t.Fatalf("result %+v", res)
 	}

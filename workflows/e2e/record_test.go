@@ -7,7 +7,6 @@ import (
 	"time"
 
 	historypb "go.temporal.io/api/history/v1"
-	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -29,16 +28,8 @@ func TestRecordHistory(t *testing.T) {
 	e := newEnv(t)
 	e.worker(t, team(0), openMemory(t, e.dir))
 	c := e.ts.GetDefaultClient()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "campaign-recorded", TaskQueue: workflows.TaskQueue},
-		workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 6, Seed: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := run.Get(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	runCampaign(t, c, "campaign-recorded", workflows.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 6, Seed: 2}, 2*time.Minute)
+	ctx := context.Background()
 	it := c.GetWorkflowHistory(ctx, "campaign-recorded", "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	h := &historypb.History{}
 	for it.HasNext() {
