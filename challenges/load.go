@@ -16,7 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-//go:embed catalog/*.yaml data/*.csv
+//go:embed catalog data
 var builtinFS embed.FS
 
 // DefaultID is the challenge `genesis run` uses when none is given.
