@@ -342,9 +342,10 @@ func Parse(c *challenges.Challenge, in StepInput, schema json.RawMessage, raw st
 	return StepResult{Kind: KindFinal, Output: env.Output, Proposed: props, Problem: strings.Join(problems, "; ")}
 }
 
-// ValidateCandidates turns the model's candidates into pool points. A point
-// outside the pool is snapped to the nearest unmeasured pool member (and
-// says so); a point already measured or proposed twice is dropped.
+// ValidateCandidates turns the model's candidates into design points. For a
+// pool lab a point outside the pool is snapped to the nearest unmeasured
+// pool member (and says so); an emulator lab takes any point in the space.
+// A point already measured or proposed twice is dropped.
 func ValidateCandidates(c *challenges.Challenge, h Hypotheses, measured []challenges.Point) ([]Proposed, []string) {
 	taken := map[string]bool{}
 	for _, p := range measured {
@@ -360,7 +361,7 @@ func ValidateCandidates(c *challenges.Challenge, h Hypotheses, measured []challe
 				continue
 			}
 			note := ""
-			if _, ok := c.Pool().Lookup(c, pt); !ok {
+			if _, ok := c.Pool().Lookup(c, pt); c.Finite() && !ok {
 				near, ok := Nearest(c, pt, taken)
 				if !ok {
 					problems = append(problems, fmt.Sprintf("hypothesis %d candidate %d: no untested pool point left", hi+1, ci+1))
@@ -382,13 +383,13 @@ func ValidateCandidates(c *challenges.Challenge, h Hypotheses, measured []challe
 
 // Nearest returns the pool member closest to p (normalised distance) that is not taken.
 func Nearest(c *challenges.Challenge, p challenges.Point, taken map[string]bool) (challenges.Point, bool) {
-	x := c.Normalize(p)
+	x := c.Encode(p)
 	best, bestD := -1, math.Inf(1)
 	for i, q := range c.Pool().Points {
 		if taken[c.Key(q)] {
 			continue
 		}
-		y := c.Pool().Normalized(i)
+		y := c.Pool().Encoded(i)
 		var d float64
 		for k := range x {
 			d += (x[k] - y[k]) * (x[k] - y[k])

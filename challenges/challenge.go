@@ -35,9 +35,31 @@ const (
 // Lab model kinds.
 const (
 	// LabPool answers only for members of the measured pool, with the pool
-	// value plus measurement noise.
+	// value plus measurement noise. The design space is the pool.
 	LabPool = "pool"
+	// LabKNN answers for any point of the space with the inverse-distance
+	// weighted mean of the nearest measured points, plus noise.
+	LabKNN = "knn"
+	// LabGP answers for any point of the space with a Gaussian-process
+	// emulator fitted to all measured points, plus noise.
+	LabGP = "gp"
 )
+
+// Noise models of the lab.
+const (
+	NoiseReplicate = "replicate"
+	NoiseFixed     = "fixed"
+)
+
+// Constraint kinds.
+const (
+	// ConstraintSum requires the listed parameters to sum to Value.
+	ConstraintSum = "sum"
+)
+
+// Domains are the domain areas of the built-in catalog; a user may name others.
+var Domains = []string{"materials", "energy storage", "photovoltaics", "catalysis", "carbon capture",
+	"chemical synthesis", "drug formulation", "additive manufacturing", "semiconductors", "lab automation"}
 
 // Simulation model kinds.
 const (
@@ -80,15 +102,38 @@ type Data struct {
 	Source   string `yaml:"source" json:"source"`
 	License  string `yaml:"license" json:"license"`
 	Citation string `yaml:"citation,omitempty" json:"citation,omitempty"`
+	// Notes records quirks of the source data and how they were handled.
+	Notes string `yaml:"notes,omitempty" json:"notes,omitempty"`
+	// Columns names the columns of a file without a header row, in order.
+	Columns []string `yaml:"columns,omitempty" json:"columns,omitempty"`
+	// SkipRows is the number of rows after the header that are not data.
+	SkipRows int `yaml:"skip_rows,omitempty" json:"skip_rows,omitempty"`
+}
+
+// Constraint restricts the design space beyond per-parameter bounds.
+type Constraint struct {
+	Kind       string   `yaml:"kind" json:"kind"`
+	Parameters []string `yaml:"parameters" json:"parameters"`
+	Value      float64  `yaml:"value" json:"value"`
+	Tolerance  float64  `yaml:"tolerance,omitempty" json:"tolerance,omitempty"`
+}
+
+func (k Constraint) String() string {
+	return fmt.Sprintf("%s = %g (± %g)", strings.Join(k.Parameters, " + "), k.Value, k.Tolerance)
 }
 
 // LabModel says how the emulated lab answers.
 type LabModel struct {
 	Kind string `yaml:"kind" json:"kind"`
+	// Neighbors is k for the knn emulator.
+	Neighbors int `yaml:"neighbors,omitempty" json:"neighbors,omitempty"`
 	// Noise is "replicate" (each point's own replicate standard deviation,
 	// falling back to the pooled one) or "fixed" (NoiseSD for every point).
-	Noise   string  `yaml:"noise" json:"noise"`
+	Noise string `yaml:"noise" json:"noise"`
+	// NoiseSD is the fixed noise, as a fraction of each objective's range.
 	NoiseSD float64 `yaml:"noise_sd,omitempty" json:"noise_sd,omitempty"`
+	// Rationale says why this model suits the data.
+	Rationale string `yaml:"rationale,omitempty" json:"rationale,omitempty"`
 	// DurationSeconds is how long one run takes at time scale 1.
 	DurationSeconds float64 `yaml:"duration_seconds" json:"duration_seconds"`
 }
@@ -114,11 +159,16 @@ type Budget struct {
 }
 
 // SafetyLimit is a parameter range the lab must refuse to run outside of.
+// With When, the limit applies only to points whose named parameters take
+// the given values (a forbidden combination).
 type SafetyLimit struct {
-	Parameter string   `yaml:"parameter" json:"parameter"`
-	Min       *float64 `yaml:"min,omitempty" json:"min,omitempty"`
-	Max       *float64 `yaml:"max,omitempty" json:"max,omitempty"`
-	Reason    string   `yaml:"reason" json:"reason"`
+	Parameter string         `yaml:"parameter" json:"parameter"`
+	Min       *float64       `yaml:"min,omitempty" json:"min,omitempty"`
+	Max       *float64       `yaml:"max,omitempty" json:"max,omitempty"`
+	When      map[string]any `yaml:"when,omitempty" json:"when,omitempty"`
+	Reason    string         `yaml:"reason" json:"reason"`
+
+	when map[int]float64 // parameter index → required value, resolved at load
 }
 
 // Scoring holds the settings evals and convergence use.
@@ -135,6 +185,7 @@ type Challenge struct {
 	Description string        `yaml:"description" json:"description"`
 	Objectives  []Objective   `yaml:"objectives" json:"objectives"`
 	Parameters  []Parameter   `yaml:"parameters" json:"parameters"`
+	Constraints []Constraint  `yaml:"constraints,omitempty" json:"constraints,omitempty"`
 	Data        Data          `yaml:"data" json:"data"`
 	Lab         LabModel      `yaml:"lab" json:"lab"`
 	Simulation  SimModel      `yaml:"simulation" json:"simulation"`
@@ -143,29 +194,84 @@ type Challenge struct {
 	Scoring     Scoring       `yaml:"scoring" json:"scoring"`
 
 	pool *Pool
+	emu  *emulatorOnce
 }
 
 // Primary is the objective a campaign's "best" refers to.
 func (c *Challenge) Primary() Objective { return c.Objectives[0] }
 
-// Score orients the primary objective so that higher is better.
+// Score orients a measurement so that higher is better. With one objective
+// it is the value itself (negated when minimising). With several it is the
+// weighted sum of each objective min–max normalised over the measured data
+// and oriented (see Scalarizer).
 func (c *Challenge) Score(values []float64) float64 {
-	if len(values) == 0 {
-		return math.Inf(-1)
-	}
-	if c.Primary().Direction == Minimize {
-		return -values[0]
-	}
-	return values[0]
+	return c.Scalarizer().Score(values)
 }
 
-// Better reports whether a is a better primary value than b.
-func (c *Challenge) Better(a, b float64) bool {
-	if c.Primary().Direction == Minimize {
-		return a < b
+// Scalarizer returns the challenge's scoring rule as plain data, so that
+// workflows can score deterministically without the challenge.
+func (c *Challenge) Scalarizer() Scalarizer {
+	s := Scalarizer{Directions: make([]string, len(c.Objectives)), Weights: make([]float64, len(c.Objectives)),
+		Low: make([]float64, len(c.Objectives)), Range: make([]float64, len(c.Objectives))}
+	var wsum float64
+	for k, o := range c.Objectives {
+		s.Directions[k] = o.Direction
+		s.Weights[k] = o.Weight
+		if o.Weight == 0 {
+			s.Weights[k] = 1
+		}
+		wsum += s.Weights[k]
+		if c.pool != nil {
+			s.Low[k], s.Range[k] = c.pool.Low[k], c.pool.Range[k]
+		}
 	}
-	return a > b
+	for k := range s.Weights {
+		s.Weights[k] /= wsum
+	}
+	return s
 }
+
+// Scalarizer turns a measurement of every objective into one score where
+// higher is better.
+type Scalarizer struct {
+	Directions []string  `json:"directions"`
+	Weights    []float64 `json:"weights"`
+	Low        []float64 `json:"low"`
+	Range      []float64 `json:"range"`
+}
+
+// Score is the scalarised, oriented score of values (−Inf when empty).
+func (s Scalarizer) Score(values []float64) float64 {
+	if len(values) == 0 || len(s.Directions) == 0 {
+		return math.Inf(-1)
+	}
+	if len(s.Directions) == 1 || len(values) == 1 {
+		if s.Directions[0] == Minimize {
+			return -values[0]
+		}
+		return values[0]
+	}
+	var sum float64
+	for k := range min(len(values), len(s.Directions)) {
+		r := s.Range[k]
+		if r <= 0 {
+			r = 1
+		}
+		v := (values[k] - s.Low[k]) / r
+		if s.Directions[k] == Minimize {
+			v = 1 - v
+		}
+		sum += s.Weights[k] * v
+	}
+	return sum
+}
+
+// MultiObjective reports whether the challenge has more than one objective.
+func (c *Challenge) MultiObjective() bool { return len(c.Objectives) > 1 }
+
+// Finite reports whether the design space is the measured pool (a pool
+// lab) rather than every point within the bounds (an emulator lab).
+func (c *Challenge) Finite() bool { return c.Lab.Kind == LabPool }
 
 // Pool returns the measured pool. It is never nil for a loaded challenge.
 func (c *Challenge) Pool() *Pool { return c.pool }
@@ -264,6 +370,13 @@ func (c *Challenge) ParseMap(m map[string]any) (Point, error) {
 	for _, k := range unknown {
 		problems = append(problems, fmt.Sprintf("unknown parameter %q (known: %s)", k, strings.Join(c.paramNames(), ", ")))
 	}
+	if len(problems) == 0 {
+		for _, k := range c.Constraints {
+			if err := c.checkConstraint(k, p); err != nil {
+				problems = append(problems, err.Error())
+			}
+		}
+	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
@@ -360,7 +473,8 @@ func (p Parameter) check(v float64) error {
 	return nil
 }
 
-// CheckPoint reports whether p lies in the design space.
+// CheckPoint reports whether p lies in the design space: every value legal
+// for its parameter and every constraint met.
 func (c *Challenge) CheckPoint(p Point) error {
 	if len(p) != len(c.Parameters) {
 		return fmt.Errorf("point has %d values, challenge %s has %d parameters", len(p), c.ID, len(c.Parameters))
@@ -370,6 +484,25 @@ func (c *Challenge) CheckPoint(p Point) error {
 			return err
 		}
 	}
+	for _, k := range c.Constraints {
+		if err := c.checkConstraint(k, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Challenge) checkConstraint(k Constraint, p Point) error {
+	switch k.Kind {
+	case ConstraintSum:
+		var sum float64
+		for _, name := range k.Parameters {
+			sum += p[c.ParamIndex(name)]
+		}
+		if math.Abs(sum-k.Value) > k.Tolerance+1e-9*math.Max(1, math.Abs(k.Value)) {
+			return fmt.Errorf("constraint %s: the values sum to %g", k, sum)
+		}
+	}
 	return nil
 }
 
@@ -377,14 +510,41 @@ func (c *Challenge) CheckPoint(p Point) error {
 func (c *Challenge) CheckSafety(p Point) error {
 	for _, s := range c.Safety {
 		i := c.ParamIndex(s.Parameter)
-		if i < 0 || i >= len(p) {
+		if i < 0 || i >= len(p) || !s.applies(p) {
 			continue
 		}
 		if s.Min != nil && p[i] < *s.Min || s.Max != nil && p[i] > *s.Max {
-			return fmt.Errorf("safety limit on %q (%s): %g is outside [%s, %s]", s.Parameter, s.Reason, p[i], fmtBound(s.Min), fmtBound(s.Max))
+			where := ""
+			if len(s.When) > 0 {
+				where = " when " + s.whenString()
+			}
+			return fmt.Errorf("safety limit on %q%s (%s): %s is outside [%s, %s]", s.Parameter, where, s.Reason,
+				c.Parameters[i].formatValue(p[i]), fmtBound(s.Min), fmtBound(s.Max))
 		}
 	}
 	return nil
+}
+
+func (s SafetyLimit) applies(p Point) bool {
+	for i, v := range s.when {
+		if i >= len(p) || math.Abs(p[i]-v) > 1e-9*math.Max(1, math.Abs(v)) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s SafetyLimit) whenString() string {
+	keys := make([]string, 0, len(s.When))
+	for k := range s.When {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%v", k, s.When[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func fmtBound(b *float64) string {
@@ -410,14 +570,42 @@ func (p Parameter) bounds() (lo, hi float64) {
 	}
 }
 
-// Normalize maps a point into [0,1]^d (categoricals as scaled indices).
-func (c *Challenge) Normalize(p Point) []float64 {
-	out := make([]float64, len(p))
+// Encode maps a point to the feature vector models work in: numeric
+// parameters scaled to [0,1], each categorical parameter one-hot (one
+// coordinate per option). Distances between encoded points treat every
+// pair of distinct options as equally far apart.
+func (c *Challenge) Encode(p Point) []float64 {
+	out := make([]float64, 0, c.EncodedDim())
 	for i, prm := range c.Parameters {
-		lo, hi := prm.bounds()
-		if hi > lo {
-			out[i] = (p[i] - lo) / (hi - lo)
+		if prm.Kind == Categorical {
+			for j := range prm.Options {
+				v := 0.0
+				if int(p[i]) == j {
+					v = 1
+				}
+				out = append(out, v)
+			}
+			continue
 		}
+		lo, hi := prm.bounds()
+		v := 0.0
+		if hi > lo {
+			v = (p[i] - lo) / (hi - lo)
+		}
+		out = append(out, v)
 	}
 	return out
+}
+
+// EncodedDim is the length of Encode's vectors.
+func (c *Challenge) EncodedDim() int {
+	d := 0
+	for _, prm := range c.Parameters {
+		if prm.Kind == Categorical {
+			d += len(prm.Options)
+		} else {
+			d++
+		}
+	}
+	return d
 }

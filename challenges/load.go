@@ -64,13 +64,19 @@ func Parse(file string, src []byte, dataFS fs.FS, dir string) (*Challenge, error
 		return nil, &InvalidError{[]Problem{{File: file, Field: "data.file", Msg: fmt.Sprintf("cannot open %q: %v (the path is relative to the definition's directory)", c.Data.File, err)}}}
 	}
 	defer f.Close()
-	pool, err := c.readPool(f)
-	if err != nil {
-		return nil, &InvalidError{[]Problem{{File: file, Field: "data", Msg: err.Error()}}}
+	pool, probs := c.readPool(file, f)
+	if len(probs) > 0 {
+		return nil, &InvalidError{probs}
 	}
 	c.pool = pool
-	if c.Lab.Kind == LabPool && pool.Len() < 2 {
-		return nil, &InvalidError{[]Problem{{File: file, Field: "data", Msg: "a pool lab needs at least 2 distinct measured points"}}}
+	c.emu = &emulatorOnce{}
+	if pool.Len() < 2 {
+		return nil, &InvalidError{[]Problem{{File: file, Field: "data.file", Msg: "the lab needs at least 2 distinct measured points"}}}
+	}
+	for _, o := range pool.Range {
+		if o == 0 {
+			return nil, &InvalidError{[]Problem{{File: file, Field: "objectives", Msg: "an objective has the same value at every measured point; nothing can be optimised"}}}
+		}
 	}
 	return &c, nil
 }
@@ -89,7 +95,9 @@ func (c *Challenge) validate(file string) []Problem {
 		add("title", "is required")
 	}
 	if c.Domain == "" {
-		add("domain", "is required (for example materials, catalysis, chemical synthesis)")
+		add("domain", "is required: one of %s", strings.Join(Domains, ", "))
+	} else if c.Domain != strings.ToLower(strings.TrimSpace(c.Domain)) {
+		add("domain", "%q must be lower-case words, such as %s", c.Domain, strings.Join(Domains, ", "))
 	}
 	if strings.TrimSpace(c.Description) == "" {
 		add("description", "is required: the agents read it")
@@ -97,13 +105,24 @@ func (c *Challenge) validate(file string) []Problem {
 	if len(c.Objectives) == 0 {
 		add("objectives", "at least one objective is required")
 	}
+	objNames := map[string]bool{}
 	for i, o := range c.Objectives {
 		f := fmt.Sprintf("objectives[%d]", i)
 		if o.Name == "" {
 			add(f+".name", "is required")
+		} else if objNames[o.Name] {
+			add(f+".name", "%q is declared twice", o.Name)
 		}
-		if o.Direction != Maximize && o.Direction != Minimize {
+		objNames[o.Name] = true
+		switch o.Direction {
+		case Maximize, Minimize:
+		case "":
+			add(f+".direction", "is required: %q or %q", Maximize, Minimize)
+		default:
 			add(f+".direction", "%q must be %q or %q", o.Direction, Maximize, Minimize)
+		}
+		if o.Weight < 0 {
+			add(f+".weight", "%g must be ≥ 0", o.Weight)
 		}
 	}
 	if len(c.Parameters) == 0 {
@@ -122,23 +141,59 @@ func (c *Challenge) validate(file string) []Problem {
 		case Continuous, Integer:
 			if p.Low == nil || p.High == nil {
 				add(f, "a %s parameter needs low and high", p.Kind)
-			} else if *p.Low >= *p.High {
+			} else if !(*p.Low < *p.High) {
 				add(f, "low (%g) must be below high (%g)", *p.Low, *p.High)
+			}
+			if len(p.Values) > 0 || len(p.Options) > 0 {
+				add(f, "a %s parameter takes low and high, not values or options", p.Kind)
 			}
 		case Discrete:
 			if len(p.Values) < 2 {
 				add(f+".values", "a discrete parameter needs at least 2 values")
 			}
+			if hasDup(p.Values) {
+				add(f+".values", "values must be distinct")
+			}
 		case Categorical:
 			if len(p.Options) < 2 {
-				add(f+".options", "a categorical parameter needs at least 2 options")
+				add(f+".options", "a categorical parameter needs at least 2 options (got %d)", len(p.Options))
 			}
+			if hasDup(p.Options) {
+				add(f+".options", "options must be distinct")
+			}
+			for j, o := range p.Options {
+				if strings.TrimSpace(o) == "" {
+					add(fmt.Sprintf("%s.options[%d]", f, j), "an option name may not be empty")
+				}
+			}
+		case "":
+			add(f+".kind", "is required: one of %s, %s, %s, %s", Continuous, Integer, Discrete, Categorical)
 		default:
 			add(f+".kind", "%q must be one of %s, %s, %s, %s", p.Kind, Continuous, Integer, Discrete, Categorical)
 		}
 	}
+	for i, k := range c.Constraints {
+		f := fmt.Sprintf("constraints[%d]", i)
+		if k.Kind != ConstraintSum {
+			add(f+".kind", "%q must be %q", k.Kind, ConstraintSum)
+		}
+		if len(k.Parameters) < 2 {
+			add(f+".parameters", "a sum constraint needs at least 2 parameters")
+		}
+		for _, name := range k.Parameters {
+			j := c.ParamIndex(name)
+			if j < 0 {
+				add(f+".parameters", "%q is not a declared parameter", name)
+			} else if kind := c.Parameters[j].Kind; kind == Categorical {
+				add(f+".parameters", "%q is categorical; only numeric parameters can be summed", name)
+			}
+		}
+		if k.Tolerance < 0 {
+			add(f+".tolerance", "%g must be ≥ 0", k.Tolerance)
+		}
+	}
 	if c.Data.File == "" {
-		add("data.file", "is required (a CSV file with a header row, relative to the definition)")
+		add("data.file", "is required (a CSV file, relative to the definition)")
 	}
 	if c.Data.Source == "" {
 		add("data.source", "is required: say where the measurements come from")
@@ -146,17 +201,34 @@ func (c *Challenge) validate(file string) []Problem {
 	if c.Data.License == "" {
 		add("data.license", "is required")
 	}
-	if c.Lab.Kind != LabPool {
-		add("lab.kind", "%q must be %q", c.Lab.Kind, LabPool)
+	if hasDup(c.Data.Columns) {
+		add("data.columns", "column names must be distinct")
+	}
+	if c.Data.SkipRows < 0 {
+		add("data.skip_rows", "%d must be ≥ 0", c.Data.SkipRows)
+	}
+	switch c.Lab.Kind {
+	case LabPool:
+	case LabKNN, LabGP:
+		if strings.TrimSpace(c.Lab.Rationale) == "" {
+			add("lab.rationale", "is required for an emulator lab: say why %s suits this data", c.Lab.Kind)
+		}
+	case "":
+		add("lab.kind", "is required: %q, %q or %q", LabPool, LabKNN, LabGP)
+	default:
+		add("lab.kind", "%q must be %q, %q or %q", c.Lab.Kind, LabPool, LabKNN, LabGP)
+	}
+	if c.Lab.Neighbors < 0 {
+		add("lab.neighbors", "%d must be ≥ 0 (0 means 5)", c.Lab.Neighbors)
 	}
 	switch c.Lab.Noise {
-	case "replicate":
-	case "fixed":
-		if c.Lab.NoiseSD < 0 {
-			add("lab.noise_sd", "must be ≥ 0")
+	case NoiseReplicate:
+	case NoiseFixed:
+		if c.Lab.NoiseSD < 0 || c.Lab.NoiseSD > 0.5 {
+			add("lab.noise_sd", "%g must be in [0, 0.5]: a fraction of each objective's range", c.Lab.NoiseSD)
 		}
 	default:
-		add("lab.noise", "%q must be \"replicate\" or \"fixed\"", c.Lab.Noise)
+		add("lab.noise", "%q must be %q or %q", c.Lab.Noise, NoiseReplicate, NoiseFixed)
 	}
 	if c.Lab.DurationSeconds < 0 {
 		add("lab.duration_seconds", "must be ≥ 0")
@@ -164,11 +236,17 @@ func (c *Challenge) validate(file string) []Problem {
 	if c.Simulation.Kind != SimKNN {
 		add("simulation.kind", "%q must be %q", c.Simulation.Kind, SimKNN)
 	}
+	if c.Simulation.Neighbors < 0 {
+		add("simulation.neighbors", "%d must be ≥ 0 (0 means 5)", c.Simulation.Neighbors)
+	}
 	if c.Simulation.Cost <= 0 || c.Simulation.Cost > 1 {
 		add("simulation.cost", "%g must be in (0, 1]: a simulation's price as a fraction of a lab run", c.Simulation.Cost)
 	}
 	if c.Simulation.NoiseSD < 0 {
 		add("simulation.noise_sd", "must be ≥ 0")
+	}
+	if c.Simulation.DurationSeconds < 0 {
+		add("simulation.duration_seconds", "must be ≥ 0")
 	}
 	if c.Budget.Experiments <= 0 {
 		add("budget.experiments", "must be > 0")
@@ -183,18 +261,51 @@ func (c *Challenge) validate(file string) []Problem {
 		f := fmt.Sprintf("safety[%d]", i)
 		if !seen[s.Parameter] {
 			add(f+".parameter", "%q is not a declared parameter", s.Parameter)
+		} else if c.Parameters[c.ParamIndex(s.Parameter)].Kind == Categorical {
+			add(f+".parameter", "%q is categorical; forbid an option with `when` on another parameter's range instead", s.Parameter)
 		}
 		if s.Min == nil && s.Max == nil {
 			add(f, "needs min, max or both")
+		} else if s.Min != nil && s.Max != nil && *s.Min > *s.Max {
+			add(f, "min (%g) is above max (%g)", *s.Min, *s.Max)
 		}
 		if s.Reason == "" {
 			add(f+".reason", "is required: the lab reports it when it refuses")
 		}
+		c.Safety[i].when = map[int]float64{}
+		for name, raw := range s.When {
+			j := c.ParamIndex(name)
+			if j < 0 {
+				add(f+".when", "%q is not a declared parameter", name)
+				continue
+			}
+			if k := c.Parameters[j].Kind; k == Continuous {
+				add(f+".when", "%q is continuous; `when` takes categorical, discrete or integer parameters", name)
+				continue
+			}
+			v, err := c.Parameters[j].parse(raw)
+			if err != nil {
+				add(f+".when", "%v", err)
+				continue
+			}
+			c.Safety[i].when[j] = v
+		}
 	}
-	if c.Scoring.TopFraction < 0 || c.Scoring.TopFraction > 0.5 {
-		add("scoring.top_fraction", "%g must be in (0, 0.5]", c.Scoring.TopFraction)
+	if c.Scoring.TopFraction <= 0 || c.Scoring.TopFraction > 0.5 {
+		add("scoring.top_fraction", "%g must be in (0, 0.5] (0.05 means the top 5 %%)", c.Scoring.TopFraction)
 	}
 	return ps
+}
+
+func hasDup[T comparable](xs []T) bool {
+	seen := map[T]bool{}
+	for _, x := range xs {
+		if seen[x] {
+			return true
+		}
+		seen[x] = true
+	}
+	return false
 }
 
 // Catalog is a set of challenges by ID.
@@ -255,16 +366,33 @@ func loadFS(fsys fs.FS, dir, dataRel string) (*Catalog, error) {
 }
 
 // LoadDir loads every definition in a directory on disk; data files are
-// resolved relative to that directory.
+// resolved relative to the definition.
 func LoadDir(dir string) (*Catalog, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(abs); err != nil {
+	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("challenges directory: %w", err)
 	}
-	return loadFS(os.DirFS(abs), ".", "")
+	cat := &Catalog{byID: map[string]*Challenge{}}
+	files, err := definitionFiles(dir)
+	if err != nil {
+		return nil, fmt.Errorf("challenges directory: %w", err)
+	}
+	var probs []Problem
+	for _, f := range files {
+		v := validateFile(f)
+		probs = append(probs, v.Problems...)
+		if v.Challenge == nil {
+			continue
+		}
+		if prev, dup := cat.byID[v.Challenge.ID]; dup {
+			probs = append(probs, Problem{File: f, Field: "id", Msg: fmt.Sprintf("%q is already defined (%s)", prev.ID, prev.Title)})
+			continue
+		}
+		cat.byID[v.Challenge.ID] = v.Challenge
+	}
+	if len(probs) > 0 {
+		return nil, &InvalidError{probs}
+	}
+	return cat, nil
 }
 
 // Open returns the built-in catalog merged with the definitions in dir
@@ -319,4 +447,155 @@ func (c *Catalog) All() []*Challenge {
 		out = append(out, c.byID[id])
 	}
 	return out
+}
+
+// Validated is the outcome of checking one definition file.
+type Validated struct {
+	File      string
+	Challenge *Challenge // nil when the definition is invalid
+	Problems  []Problem
+	Warnings  []string
+}
+
+// ValidatePaths checks the definitions in the given files and directories
+// (a directory contributes every *.yaml and *.yml in it). Each file is
+// checked on its own, data included; IDs that clash with each other or
+// with a built-in challenge are problems too. An unreadable path is a
+// problem of that path.
+func ValidatePaths(paths []string) []Validated {
+	var out []Validated
+	ids := map[string]string{}
+	if b, err := Builtin(); err == nil {
+		for _, c := range b.All() {
+			ids[c.ID] = "built-in"
+		}
+	}
+	for _, p := range paths {
+		files, err := definitionFiles(p)
+		if err != nil {
+			out = append(out, Validated{File: p, Problems: []Problem{{File: p, Msg: err.Error()}}})
+			continue
+		}
+		for _, f := range files {
+			v := validateFile(f)
+			if v.Challenge != nil {
+				if prev, dup := ids[v.Challenge.ID]; dup {
+					v.Problems = append(v.Problems, Problem{File: f, Field: "id", Msg: fmt.Sprintf("%q is already defined (%s); choose another id", v.Challenge.ID, prev)})
+					v.Challenge = nil
+				} else {
+					ids[v.Challenge.ID] = f
+				}
+			}
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func definitionFiles(p string) ([]string, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return []string{p}, nil
+	}
+	entries, err := os.ReadDir(p)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range entries {
+		if !e.IsDir() && (strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
+			files = append(files, filepath.Join(p, e.Name()))
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no *.yaml definitions in directory %s", p)
+	}
+	return files, nil
+}
+
+func validateFile(file string) Validated {
+	v := Validated{File: file}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		v.Problems = []Problem{{File: file, Msg: err.Error()}}
+		return v
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		v.Problems = []Problem{{File: file, Msg: err.Error()}}
+		return v
+	}
+	// Resolve data paths from the file system root so that a definition
+	// may point outside its own directory (../data/x.csv).
+	dir := strings.TrimPrefix(filepath.ToSlash(filepath.Dir(abs)), "/")
+	c, err := Parse(file, src, os.DirFS("/"), dir)
+	var inv *InvalidError
+	switch {
+	case errors.As(err, &inv):
+		v.Problems = inv.Problems
+	case err != nil:
+		v.Problems = []Problem{{File: file, Msg: err.Error()}}
+	default:
+		v.Challenge = c
+		v.Warnings = c.Lint()
+	}
+	return v
+}
+
+// ValidateBuiltin checks the embedded catalog, definition by definition.
+func ValidateBuiltin() []Validated {
+	entries, err := fs.ReadDir(builtinFS, "catalog")
+	if err != nil {
+		return []Validated{{File: "catalog", Problems: []Problem{{File: "catalog", Msg: err.Error()}}}}
+	}
+	var out []Validated
+	ids := map[string]string{}
+	for _, e := range entries {
+		file := path.Join("catalog", e.Name())
+		src, err := fs.ReadFile(builtinFS, file)
+		v := Validated{File: "builtin:" + file}
+		if err != nil {
+			v.Problems = []Problem{{File: v.File, Msg: err.Error()}}
+		} else if c, err := Parse(v.File, src, builtinFS, "catalog"); err != nil {
+			var inv *InvalidError
+			if errors.As(err, &inv) {
+				v.Problems = inv.Problems
+			} else {
+				v.Problems = []Problem{{File: v.File, Msg: err.Error()}}
+			}
+		} else if prev, dup := ids[c.ID]; dup {
+			v.Problems = []Problem{{File: v.File, Field: "id", Msg: fmt.Sprintf("%q is already defined (%s)", c.ID, prev)}}
+		} else {
+			ids[c.ID] = v.File
+			v.Challenge = c
+			v.Warnings = c.Lint()
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// Lint reports things that are legal but probably not intended.
+func (c *Challenge) Lint() []string {
+	var w []string
+	top := c.TopSet()
+	refused := 0
+	for _, i := range top {
+		if c.CheckSafety(c.pool.Points[i]) != nil {
+			refused++
+		}
+	}
+	if refused > 0 {
+		w = append(w, fmt.Sprintf("safety limits refuse %d of the %d top-%g%% measured points: a campaign can never find them", refused, len(top), 100*c.Scoring.TopFraction))
+	}
+	if c.Finite() && c.Budget.Experiments >= c.pool.Len() {
+		w = append(w, fmt.Sprintf("budget.experiments (%d) covers the whole pool of %d points: the challenge is exhaustive search", c.Budget.Experiments, c.pool.Len()))
+	}
+	if c.Simulation.Neighbors > c.pool.Len()-1 {
+		w = append(w, fmt.Sprintf("simulation.neighbors (%d) exceeds the %d other measured points", c.Simulation.Neighbors, c.pool.Len()-1))
+	}
+	return w
 }

@@ -25,13 +25,14 @@ type Pool struct {
 	SD [][]float64
 	// PooledSD[k] is the root-mean-square replicate SD over groups with replicates.
 	PooledSD []float64
-	// Range[k] is max-min of objective k's pool values.
-	Range []float64
-	// Rows is the number of raw data rows.
-	Rows int
+	// Low[k] and Range[k] are the minimum and max−min of objective k's pool values.
+	Low, Range []float64
+	// Rows is the number of raw data rows; Replicated the number of points
+	// measured more than once.
+	Rows, Replicated int
 
 	index map[string]int
-	norm  [][]float64
+	enc   [][]float64
 }
 
 // ErrNotInPool is returned when a pool lab is asked for a point it never measured.
@@ -46,71 +47,100 @@ func (p *Pool) Lookup(c *Challenge, pt Point) (int, bool) {
 	return i, ok
 }
 
-// Normalized returns pool member i mapped into [0,1]^d.
-func (p *Pool) Normalized(i int) []float64 { return p.norm[i] }
+// Encoded returns pool member i encoded (see Challenge.Encode).
+func (p *Pool) Encoded(i int) []float64 { return p.enc[i] }
 
-// TopSet returns the indices of the ceil(frac·N) best pool members by the
-// primary objective, best first.
+// TopSet returns the indices of the ceil(frac·N) best pool members by
+// score, best first.
 func (c *Challenge) TopSet() []int {
 	p := c.pool
 	idx := make([]int, p.Len())
+	scores := make([]float64, p.Len())
 	for i := range idx {
 		idx[i] = i
+		scores[i] = c.Score(p.Values[i])
 	}
-	sort.SliceStable(idx, func(a, b int) bool {
-		return c.Score(p.Values[idx[a]]) > c.Score(p.Values[idx[b]])
-	})
+	sort.SliceStable(idx, func(a, b int) bool { return scores[idx[a]] > scores[idx[b]] })
 	frac := c.Scoring.TopFraction
 	if frac <= 0 {
 		frac = 0.05
 	}
-	n := int(math.Ceil(frac * float64(len(idx))))
-	return idx[:n]
+	n := int(math.Ceil(frac*float64(len(idx)) - 1e-9))
+	return idx[:max(n, 1)]
 }
 
-// BestValue is the best primary pool value.
+// BestValue is the best primary pool value (for a multi-objective
+// challenge, the primary value of the best-scoring pool member).
 func (c *Challenge) BestValue() float64 {
 	return c.pool.Values[c.TopSet()[0]][0]
 }
 
-// readPool parses a CSV with a header row into a pool.
-func (c *Challenge) readPool(r io.Reader) (*Pool, error) {
+// Threshold is the score of the worst member of the top set: a point
+// scoring at least this is in the top fraction of the measured data. For a
+// single objective it is the primary value (oriented back to its units).
+func (c *Challenge) Threshold() float64 {
+	top := c.TopSet()
+	v := c.pool.Values[top[len(top)-1]]
+	if !c.MultiObjective() {
+		return v[0]
+	}
+	return c.Score(v)
+}
+
+// column finds a data column by name.
+func column(header []string, name string) int {
+	for i, h := range header {
+		if h == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// readPool parses the data file into a pool. Every problem it finds is
+// returned as a Problem naming the field or the line at fault.
+func (c *Challenge) readPool(file string, r io.Reader) (*Pool, []Problem) {
+	prob := func(field, format string, args ...any) []Problem {
+		return []Problem{{File: file, Field: field, Msg: fmt.Sprintf(format, args...)}}
+	}
 	cr := csv.NewReader(r)
 	cr.TrimLeadingSpace = true
-	header, err := cr.Read()
-	if err != nil {
-		return nil, fmt.Errorf("data file %s: reading header: %w", c.Data.File, err)
+	cr.FieldsPerRecord = -1
+	header := c.Data.Columns
+	if len(header) == 0 {
+		h, err := cr.Read()
+		if err != nil {
+			return nil, prob("data.file", "%s: reading the header row: %v", c.Data.File, err)
+		}
+		header = h
 	}
+	header = append([]string(nil), header...)
 	for i := range header {
 		header[i] = strings.TrimSpace(strings.TrimPrefix(header[i], "\ufeff"))
 	}
-	col := func(name string) (int, error) {
-		for i, h := range header {
-			if h == name {
-				return i, nil
-			}
-		}
-		return -1, fmt.Errorf("data file %s has no column %q (columns: %s)", c.Data.File, name, strings.Join(header, ", "))
-	}
+	var ps []Problem
 	pcols := make([]int, len(c.Parameters))
 	for i, prm := range c.Parameters {
-		name := prm.Column
+		name, field := prm.Column, fmt.Sprintf("parameters[%d].column", i)
 		if name == "" {
-			name = prm.Name
+			name, field = prm.Name, fmt.Sprintf("parameters[%d].name", i)
 		}
-		if pcols[i], err = col(name); err != nil {
-			return nil, err
+		if pcols[i] = column(header, name); pcols[i] < 0 {
+			ps = append(ps, prob(field, "%s has no column %q; columns are: %s", c.Data.File, name, strings.Join(header, ", "))...)
 		}
 	}
 	ocols := make([]int, len(c.Objectives))
 	for k, o := range c.Objectives {
-		name := o.Column
+		name, field := o.Column, fmt.Sprintf("objectives[%d].column", k)
 		if name == "" {
-			name = o.Name
+			name, field = o.Name, fmt.Sprintf("objectives[%d].name", k)
 		}
-		if ocols[k], err = col(name); err != nil {
-			return nil, err
+		if ocols[k] = column(header, name); ocols[k] < 0 {
+			ps = append(ps, prob(field, "%s has no column %q; columns are: %s", c.Data.File, name, strings.Join(header, ", "))...)
 		}
+	}
+	if len(ps) > 0 {
+		return nil, ps
 	}
 
 	type group struct {
@@ -120,43 +150,84 @@ func (c *Challenge) readPool(r io.Reader) (*Pool, error) {
 	groups := map[string]*group{}
 	var order []string
 	rows := 0
-	for line := 2; ; line++ {
+	line := 1
+	if len(c.Data.Columns) > 0 {
+		line = 0
+	}
+	for range c.Data.SkipRows {
+		line++
+		if _, err := cr.Read(); err != nil {
+			return nil, prob("data.skip_rows", "%s: cannot skip %d rows: %v", c.Data.File, c.Data.SkipRows, err)
+		}
+	}
+	const maxProblems = 10
+	for {
+		line++
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
 		}
+		at := fmt.Sprintf("%s line %d", c.Data.File, line)
 		if err != nil {
-			return nil, fmt.Errorf("data file %s line %d: %w", c.Data.File, line, err)
+			return nil, prob("data.file", "%s: %v", at, err)
 		}
-		rows++
-		pt := make(Point, len(c.Parameters))
-		for i, prm := range c.Parameters {
-			v, err := prm.parse(strings.TrimSpace(rec[pcols[i]]))
-			if err != nil {
-				return nil, fmt.Errorf("data file %s line %d: %w", c.Data.File, line, err)
+		if len(rec) != len(header) {
+			ps = append(ps, prob("data.file", "%s has %d fields; the header has %d", at, len(rec), len(header))...)
+		} else {
+			pt := make(Point, len(c.Parameters))
+			ok := true
+			for i, prm := range c.Parameters {
+				v, err := prm.parse(strings.TrimSpace(rec[pcols[i]]))
+				if err != nil {
+					ps = append(ps, prob(fmt.Sprintf("parameters[%d]", i), "%s: %v", at, err)...)
+					ok = false
+				}
+				pt[i] = v
 			}
-			pt[i] = v
-		}
-		key := c.Key(pt)
-		g := groups[key]
-		if g == nil {
-			g = &group{pt: pt, vals: make([][]float64, len(c.Objectives))}
-			groups[key] = g
-			order = append(order, key)
-		}
-		for k := range c.Objectives {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rec[ocols[k]]), 64)
-			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("data file %s line %d: objective %q: %q is not a finite number", c.Data.File, line, c.Objectives[k].Name, rec[ocols[k]])
+			if ok {
+				for _, k := range c.Constraints {
+					if err := c.checkConstraint(k, pt); err != nil {
+						ps = append(ps, prob("constraints", "%s: %v", at, err)...)
+						ok = false
+					}
+				}
 			}
-			g.vals[k] = append(g.vals[k], v)
+			vals := make([]float64, len(c.Objectives))
+			for k, o := range c.Objectives {
+				v, err := strconv.ParseFloat(strings.TrimSpace(rec[ocols[k]]), 64)
+				if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+					ps = append(ps, prob(fmt.Sprintf("objectives[%d]", k), "%s: %q is not a finite number (objective %q)", at, rec[ocols[k]], o.Name)...)
+					ok = false
+				}
+				vals[k] = v
+			}
+			if ok {
+				rows++
+				key := c.Key(pt)
+				g := groups[key]
+				if g == nil {
+					g = &group{pt: pt, vals: make([][]float64, len(c.Objectives))}
+					groups[key] = g
+					order = append(order, key)
+				}
+				for k, v := range vals {
+					g.vals[k] = append(g.vals[k], v)
+				}
+			}
 		}
+		if len(ps) >= maxProblems {
+			ps = append(ps, prob("data.file", "stopped after %d problems", maxProblems)...)
+			break
+		}
+	}
+	if len(ps) > 0 {
+		return nil, ps
 	}
 	if len(order) == 0 {
-		return nil, fmt.Errorf("data file %s has no data rows", c.Data.File)
+		return nil, prob("data.file", "%s has no data rows", c.Data.File)
 	}
 	nobj := len(c.Objectives)
-	p := &Pool{Rows: rows, index: map[string]int{}, PooledSD: make([]float64, nobj), Range: make([]float64, nobj)}
+	p := &Pool{Rows: rows, index: map[string]int{}, PooledSD: make([]float64, nobj), Low: make([]float64, nobj), Range: make([]float64, nobj)}
 	sumVar := make([]float64, nobj)
 	nVar := make([]int, nobj)
 	for _, key := range order {
@@ -171,11 +242,14 @@ func (c *Challenge) readPool(r io.Reader) (*Pool, error) {
 				nVar[k]++
 			}
 		}
+		if len(g.vals[0]) > 1 {
+			p.Replicated++
+		}
 		p.index[key] = len(p.Points)
 		p.Points = append(p.Points, g.pt)
 		p.Values = append(p.Values, vals)
 		p.SD = append(p.SD, sds)
-		p.norm = append(p.norm, c.Normalize(g.pt))
+		p.enc = append(p.enc, c.Encode(g.pt))
 	}
 	for k := range nobj {
 		if nVar[k] > 0 {
@@ -185,7 +259,7 @@ func (c *Challenge) readPool(r io.Reader) (*Pool, error) {
 		for _, v := range p.Values {
 			lo, hi = math.Min(lo, v[k]), math.Max(hi, v[k])
 		}
-		p.Range[k] = hi - lo
+		p.Low[k], p.Range[k] = lo, hi-lo
 	}
 	return p, nil
 }
@@ -203,29 +277,63 @@ func rngFor(parts ...string) *rand.Rand {
 	return rand.New(rand.NewPCG(s, s^0x9e3779b97f4a7c15))
 }
 
-// Measure is the lab model: the measured pool value plus measurement noise.
-// The key makes the noise reproducible.
+// Answers reports whether the lab can run p: it must lie in the design
+// space and, for a pool lab, be a measured point. Safety is checked
+// separately (CheckSafety) because a refusal is not a malformed request.
+func (c *Challenge) Answers(p Point) error {
+	if err := c.CheckPoint(p); err != nil {
+		return err
+	}
+	if c.Finite() {
+		if _, ok := c.pool.Lookup(c, p); !ok {
+			return fmt.Errorf("%w of challenge %s: %s", ErrNotInPool, c.ID, c.Format(p))
+		}
+	}
+	return nil
+}
+
+// Measure is the lab model: the true value (Truth) plus measurement noise.
+// The key makes the noise reproducible: the same key gives the same answer.
 func (c *Challenge) Measure(pt Point, key string) ([]float64, error) {
-	if err := c.CheckPoint(pt); err != nil {
+	truth, err := c.Truth(pt)
+	if err != nil {
 		return nil, err
 	}
-	i, ok := c.pool.Lookup(c, pt)
-	if !ok {
-		return nil, fmt.Errorf("%w of challenge %s: %s", ErrNotInPool, c.ID, c.Format(pt))
-	}
 	rng := rngFor("lab", c.ID, key)
+	i, inPool := c.pool.Lookup(c, pt)
 	out := make([]float64, len(c.Objectives))
 	for k := range c.Objectives {
-		sd := c.Lab.NoiseSD
-		if c.Lab.Noise == "replicate" {
-			sd = c.pool.SD[i][k]
-			if sd == 0 {
-				sd = c.pool.PooledSD[k]
+		var sd float64
+		switch c.Lab.Noise {
+		case NoiseReplicate:
+			sd = c.pool.PooledSD[k]
+			if inPool && c.pool.SD[i][k] > 0 {
+				sd = c.pool.SD[i][k]
 			}
+		default:
+			sd = c.Lab.NoiseSD * c.pool.Range[k]
 		}
-		out[k] = c.pool.Values[i][k] + sd*rng.NormFloat64()
+		out[k] = truth[k] + sd*rng.NormFloat64()
 	}
 	return out, nil
+}
+
+// Truth is the lab's noise-free answer at p: the pool value for a pool
+// lab, the emulator's prediction otherwise (which is the measured value at
+// a measured point for knn, and the GP's smoothed value there for gp).
+func (c *Challenge) Truth(p Point) ([]float64, error) {
+	if err := c.Answers(p); err != nil {
+		return nil, err
+	}
+	if c.Finite() {
+		i, _ := c.pool.Lookup(c, p)
+		return append([]float64(nil), c.pool.Values[i]...), nil
+	}
+	e, err := c.emulator()
+	if err != nil {
+		return nil, err
+	}
+	return e.predict(c.Encode(p)), nil
 }
 
 // Simulate is the simulation model: a leave-one-out nearest-neighbour
@@ -235,38 +343,59 @@ func (c *Challenge) Simulate(pt Point, key string) ([]float64, error) {
 	if err := c.CheckPoint(pt); err != nil {
 		return nil, err
 	}
-	x := c.Normalize(pt)
 	self, inPool := c.pool.Lookup(c, pt)
-	type nb struct {
-		d float64
-		i int
+	skip := -1
+	if inPool && c.pool.Len() > 1 {
+		skip = self
 	}
-	nbs := make([]nb, 0, c.pool.Len())
-	for i := range c.pool.Points {
-		if inPool && i == self && c.pool.Len() > 1 {
-			continue
-		}
-		nbs = append(nbs, nb{dist(x, c.pool.norm[i]), i})
-	}
-	sort.Slice(nbs, func(a, b int) bool { return nbs[a].d < nbs[b].d || nbs[a].d == nbs[b].d && nbs[a].i < nbs[b].i })
 	k := c.Simulation.Neighbors
 	if k <= 0 {
 		k = 5
 	}
-	k = min(k, len(nbs))
+	est := idw(c.pool, c.Encode(pt), k, skip)
 	rng := rngFor("sim", c.ID, key)
 	out := make([]float64, len(c.Objectives))
 	for o := range c.Objectives {
-		var wsum, vsum float64
-		for _, n := range nbs[:k] {
-			w := 1 / (n.d + 1e-6)
-			wsum += w
-			vsum += w * c.pool.Values[n.i][o]
-		}
 		r := c.pool.Range[o]
-		out[o] = vsum/wsum + c.Simulation.Bias*r + c.Simulation.NoiseSD*r*rng.NormFloat64()
+		out[o] = est[o] + c.Simulation.Bias*r + c.Simulation.NoiseSD*r*rng.NormFloat64()
 	}
 	return out, nil
+}
+
+// idw is the inverse-distance-weighted mean of the k nearest pool members
+// to x (in encoded space), leaving out member skip (−1 for none). An exact
+// match returns that member's value.
+func idw(p *Pool, x []float64, k, skip int) []float64 {
+	type nb struct {
+		d float64
+		i int
+	}
+	nbs := make([]nb, 0, p.Len())
+	for i := range p.Points {
+		if i != skip {
+			nbs = append(nbs, nb{dist(x, p.enc[i]), i})
+		}
+	}
+	sort.Slice(nbs, func(a, b int) bool { return nbs[a].d < nbs[b].d || nbs[a].d == nbs[b].d && nbs[a].i < nbs[b].i })
+	k = min(k, len(nbs))
+	nobj := len(p.Range)
+	out := make([]float64, nobj)
+	if k > 0 && nbs[0].d < 1e-12 {
+		copy(out, p.Values[nbs[0].i])
+		return out
+	}
+	var wsum float64
+	for _, n := range nbs[:k] {
+		w := 1 / (n.d * n.d)
+		wsum += w
+		for o := range nobj {
+			out[o] += w * p.Values[n.i][o]
+		}
+	}
+	for o := range out {
+		out[o] /= wsum
+	}
+	return out
 }
 
 func dist(a, b []float64) float64 {

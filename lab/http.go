@@ -262,7 +262,7 @@ func (s *Server) validate(req api.SubmitRequest) (*challenges.Challenge, challen
 		return nil, nil, refuse(http.StatusUnprocessableEntity, api.CodeSafetyLimit,
 			"the lab refuses to run %s: %v; choose parameters inside the safety limits", ch.Format(pt), err)
 	}
-	if _, ok := ch.Pool().Lookup(ch, pt); !ok {
+	if _, ok := ch.Pool().Lookup(ch, pt); ch.Finite() && !ok {
 		return nil, nil, refuse(http.StatusUnprocessableEntity, api.CodeNotInPool,
 			"the lab cannot prepare %s: %v of challenge %s (only designs in the measured pool can be run); choose another design",
 			ch.Format(pt), challenges.ErrNotInPool, ch.ID)

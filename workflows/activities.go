@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,6 +67,26 @@ type ChallengeInfo struct {
 	Budget     challenges.Budget      `json:"budget"`
 	SimCost    float64                `json:"sim_cost"`
 	Parameters []challenges.Parameter `json:"parameters"`
+	// Objectives and Score describe a multi-objective challenge (empty
+	// for a single objective and in histories recorded before they existed).
+	Objectives []string               `json:"objectives,omitempty"`
+	Score      *challenges.Scalarizer `json:"score,omitempty"`
+	// Finite is true when the design space is the measured pool.
+	Finite bool `json:"finite,omitempty"`
+}
+
+// score orients a measurement so that higher is better.
+func (ci ChallengeInfo) score(values []float64) float64 {
+	if ci.Score != nil && len(ci.Score.Directions) > 1 {
+		return ci.Score.Score(values)
+	}
+	if len(values) == 0 {
+		return math.Inf(-1)
+	}
+	if ci.Direction == challenges.Minimize {
+		return -values[0]
+	}
+	return values[0]
 }
 
 func (ci ChallengeInfo) challenge() *challenges.Challenge {
@@ -93,8 +114,16 @@ func (a *Activities) LoadChallenge(_ context.Context, id string) (ChallengeInfo,
 		return ChallengeInfo{}, err
 	}
 	o := c.Primary()
-	return ChallengeInfo{ID: c.ID, Title: c.Title, Objective: o.Name, Unit: o.Unit, Direction: o.Direction, PoolSize: c.Pool().Len(),
-		Budget: c.Budget, SimCost: c.Simulation.Cost, Parameters: c.Parameters}, nil
+	info := ChallengeInfo{ID: c.ID, Title: c.Title, Objective: o.Name, Unit: o.Unit, Direction: o.Direction, PoolSize: c.Pool().Len(),
+		Budget: c.Budget, SimCost: c.Simulation.Cost, Parameters: c.Parameters, Finite: c.Finite()}
+	if c.MultiObjective() {
+		sc := c.Scalarizer()
+		info.Score = &sc
+		for _, o := range c.Objectives {
+			info.Objectives = append(info.Objectives, o.Name)
+		}
+	}
+	return info, nil
 }
 
 func (a *Activities) model(spec string) (llm.Model, error) {
@@ -342,8 +371,13 @@ type SuggestInput struct {
 	Seed        int          `json:"seed"`
 }
 
-// Suggest runs the Gaussian-process optimiser over the untested pool (a
-// local activity: it is fast and deterministic).
+// suggestSample is how many points of a continuous space the optimiser
+// chooses among.
+const suggestSample = 2000
+
+// Suggest runs the Gaussian-process optimiser over the untested pool, or a
+// sample of a continuous space (a local activity: it is fast and
+// deterministic). Points the lab would refuse are never suggested.
 func (a *Activities) Suggest(_ context.Context, in SuggestInput) ([]agents.Candidate, error) {
 	c, err := a.challenge(in.Challenge)
 	if err != nil {
@@ -356,14 +390,22 @@ func (a *Activities) Suggest(_ context.Context, in SuggestInput) ([]agents.Candi
 			continue
 		}
 		measured[c.Key(e.Point)] = true
-		obs = append(obs, optimizer.Observation{X: c.Normalize(e.Point), Y: c.Score(e.Values)})
+		obs = append(obs, optimizer.Observation{X: c.Encode(e.Point), Y: c.Score(e.Values)})
 	}
-	var idx []int
+	// The candidates: the untested pool of a pool lab, or a fresh sample of
+	// the design space (reproducible from the seed) for an emulator lab.
+	var pts []challenges.Point
+	if c.Finite() {
+		pts = c.Pool().Points
+	} else {
+		pts = c.Sample(suggestSample, uint64(in.Seed)+uint64(len(in.Experiments)))
+	}
+	var cands []challenges.Point
 	var xs [][]float64
-	for i, p := range c.Pool().Points {
-		if !measured[c.Key(p)] {
-			idx = append(idx, i)
-			xs = append(xs, c.Pool().Normalized(i))
+	for _, p := range pts {
+		if !measured[c.Key(p)] && c.CheckSafety(p) == nil {
+			cands = append(cands, p)
+			xs = append(xs, c.Encode(p))
 		}
 	}
 	if len(xs) == 0 {
@@ -374,7 +416,7 @@ func (a *Activities) Suggest(_ context.Context, in SuggestInput) ([]agents.Candi
 		return nil, err
 	}
 	sign := 1.0
-	if c.Primary().Direction == challenges.Minimize {
+	if c.Primary().Direction == challenges.Minimize && !c.MultiObjective() {
 		sign = -1
 	}
 	out := make([]agents.Candidate, len(sugg))
@@ -383,7 +425,7 @@ func (a *Activities) Suggest(_ context.Context, in SuggestInput) ([]agents.Candi
 		if s.SD > 0 || s.Mean != 0 {
 			note = fmt.Sprintf("(predicted %.3g ± %.2g)", sign*s.Mean, s.SD)
 		}
-		out[i] = agents.Candidate{Point: c.Pool().Points[idx[s.Index]], Source: "optimizer", Note: note}
+		out[i] = agents.Candidate{Point: cands[s.Index], Source: "optimizer", Note: note}
 	}
 	return out, nil
 }

@@ -285,11 +285,11 @@ func (cw *campaign) event(agent, action, detail string) {
 	}
 }
 
-func (cw *campaign) better(a, b float64) bool {
-	if cw.info.Direction == challenges.Minimize {
-		return a < b
-	}
-	return a > b
+// score orients a measurement so that higher is better: the challenge's
+// scalarised score when it has several objectives, the primary value
+// (negated when minimising) otherwise.
+func (cw *campaign) score(values []float64) float64 {
+	return cw.info.score(values)
 }
 
 func (cw *campaign) recomputeBest() {
@@ -299,7 +299,7 @@ func (cw *campaign) recomputeBest() {
 		if len(e.Values) == 0 {
 			continue
 		}
-		if cw.best == nil || cw.better(e.Values[0], cw.best.Values[0]) {
+		if cw.best == nil || cw.score(e.Values) > cw.score(cw.best.Values) {
 			cw.best = e
 		}
 	}
@@ -466,7 +466,7 @@ func (cw *campaign) iterate() error {
 	// 4. Lab runs.
 	b = cw.brief()
 	b.Plan, b.Candidates, b.SimResults = &plan, cands, sims
-	picks := rankBySim(cands, sims, cw.info.Direction, plan.LabRuns)
+	picks := rankBySim(cands, sims, cw.info.score, plan.LabRuns)
 	if res := cw.turn(agents.LabOperator, b); res != nil {
 		if sel := res.Lab; sel != nil {
 			picks = topUp(validPicks(sel.Run, len(cands), plan.LabRuns), picks, plan.LabRuns)
@@ -480,10 +480,10 @@ func (cw *campaign) iterate() error {
 	// 5. Analyst.
 	prev := math.NaN()
 	if cw.best != nil {
-		prev = cw.best.Values[0]
+		prev = cw.score(cw.best.Values)
 	}
 	cw.recomputeBest()
-	improved := cw.best != nil && (math.IsNaN(prev) || cw.better(cw.best.Values[0], prev))
+	improved := cw.best != nil && (math.IsNaN(prev) || cw.score(cw.best.Values) > prev)
 	if improved {
 		cw.st.Stale = 0
 	} else {
@@ -683,7 +683,7 @@ func oneBased(idx []int) []int {
 
 // rankBySim orders candidates by simulated value (best first; unsimulated
 // ones keep their order after the simulated ones) and takes k.
-func rankBySim(cands []agents.Candidate, sims []agents.Result, direction string, k int) []int {
+func rankBySim(cands []agents.Candidate, sims []agents.Result, score func([]float64) float64, k int) []int {
 	type scored struct {
 		i   int
 		v   float64
@@ -694,10 +694,7 @@ func rankBySim(cands []agents.Candidate, sims []agents.Result, direction string,
 		xs[i] = scored{i: i}
 		for _, r := range sims {
 			if len(r.Values) > 0 && equalPoint(r.Point, c.Point) {
-				xs[i].v, xs[i].has = r.Values[0], true
-				if direction == challenges.Minimize {
-					xs[i].v = -xs[i].v
-				}
+				xs[i].v, xs[i].has = score(r.Values), true
 			}
 		}
 	}

@@ -92,27 +92,5 @@ func simCmd() *cobra.Command {
 	}
 }
 
-func challengesCmd(cfg *config) *cobra.Command {
-	c := &cobra.Command{Use: "challenges", Short: "List and inspect challenges"}
-	c.AddCommand(&cobra.Command{
-		Use:   "list",
-		Short: "List the challenges (built-in and from --challenges-dir)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cat, err := cfg.catalog()
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "%-28s %-22s %-10s %-24s %6s  %s\n", "ID", "DOMAIN", "DIRECTION", "OBJECTIVE", "POOL", "TITLE")
-			for _, ch := range cat.All() {
-				o := ch.Primary()
-				fmt.Fprintf(w, "%-28s %-22s %-10s %-24s %6d  %s\n", ch.ID, ch.Domain, o.Direction, o.Name, ch.Pool().Len(), ch.Title)
-			}
-			return nil
-		},
-	})
-	return c
-}
-
 // defaultModel is the model used when --model is not given.
 func defaultModel() string { return envOr("GENESIS_MODEL", agents.DefaultModel) }
