@@ -214,7 +214,14 @@ type ChallengeView struct {
 	ID, Title, Domain, Description string
 	Objective, Direction, Unit     string
 	PoolSize                       int
-	Parameters                     []string
+	// Space says which points can be run: the pool's size, or any point
+	// within the bounds.
+	Space string
+	// Objectives lists every objective of a multi-objective challenge
+	// ("maximize yield (%)"); empty for a single objective.
+	Objectives  []string
+	Parameters  []string
+	Constraints []string
 	// Example is one candidate as JSON, to show the shape.
 	Example string
 }
@@ -224,6 +231,24 @@ func NewChallengeView(c *challenges.Challenge) ChallengeView {
 	o := c.Primary()
 	v := ChallengeView{ID: c.ID, Title: c.Title, Domain: c.Domain, Description: strings.TrimSpace(c.Description),
 		Objective: o.Name, Direction: o.Direction, Unit: o.Unit, PoolSize: c.Pool().Len()}
+	if c.Finite() {
+		v.Space = fmt.Sprintf("%d runnable points", c.Pool().Len())
+	} else {
+		v.Space = fmt.Sprintf("any point within the bounds can be run; %d have been measured before", c.Pool().Len())
+	}
+	if c.MultiObjective() {
+		sc := c.Scalarizer()
+		for k, o := range c.Objectives {
+			line := fmt.Sprintf("%s %s", o.Direction, o.Name)
+			if o.Unit != "" {
+				line += " (" + o.Unit + ")"
+			}
+			v.Objectives = append(v.Objectives, fmt.Sprintf("%s, weight %.2f", line, sc.Weights[k]))
+		}
+	}
+	for _, k := range c.Constraints {
+		v.Constraints = append(v.Constraints, k.String())
+	}
 	for _, p := range c.Parameters {
 		var allowed string
 		switch p.Kind {

@@ -129,7 +129,9 @@ func (c *Challenge) validate(file string) []Problem {
 		add("parameters", "at least one parameter is required")
 	}
 	seen := map[string]bool{}
+	valid := make([]bool, len(c.Parameters)) // the parameter's own definition is sound
 	for i, p := range c.Parameters {
+		before := len(ps)
 		f := fmt.Sprintf("parameters[%d]", i)
 		if p.Name == "" {
 			add(f+".name", "is required")
@@ -171,6 +173,7 @@ func (c *Challenge) validate(file string) []Problem {
 		default:
 			add(f+".kind", "%q must be one of %s, %s, %s, %s", p.Kind, Continuous, Integer, Discrete, Categorical)
 		}
+		valid[i] = len(ps) == before
 	}
 	for i, k := range c.Constraints {
 		f := fmt.Sprintf("constraints[%d]", i)
@@ -277,6 +280,9 @@ func (c *Challenge) validate(file string) []Problem {
 			j := c.ParamIndex(name)
 			if j < 0 {
 				add(f+".when", "%q is not a declared parameter", name)
+				continue
+			}
+			if !valid[j] {
 				continue
 			}
 			if k := c.Parameters[j].Kind; k == Continuous {

@@ -68,8 +68,12 @@ func Describe(c *challenges.Challenge) string {
 	for _, o := range c.Objectives {
 		objs = append(objs, ident(o.Name))
 	}
-	return fmt.Sprintf("tables: candidates(id, %s, measured) — the %d runnable design points, measured=1 once this campaign ran it in the lab; experiments(iteration, source, %s, %s) — this campaign's lab and sim results",
-		strings.Join(params, ", "), c.Pool().Len(), strings.Join(params, ", "), strings.Join(objs, ", "))
+	what := fmt.Sprintf("the %d runnable design points", c.Pool().Len())
+	if !c.Finite() {
+		what = fmt.Sprintf("the %d previously measured design points (any point within the bounds can be run)", c.Pool().Len())
+	}
+	return fmt.Sprintf("tables: candidates(id, %s, measured) — %s, measured=1 once this campaign ran it in the lab; experiments(iteration, source, %s, %s) — this campaign's lab and sim results",
+		strings.Join(params, ", "), what, strings.Join(params, ", "), strings.Join(objs, ", "))
 }
 
 func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
