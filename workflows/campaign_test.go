@@ -1,11 +1,15 @@
 package workflows
 
 import (
+	"context"
+	"math"
 	"strings"
 	"testing"
 
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/agents/llm/scripted"
+	"github.com/genesis-sci/genesis/challenges"
+	labclient "github.com/genesis-sci/genesis/tools/lab"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 )
@@ -86,5 +90,66 @@ func TestCampaignUnknownChallenge(t *testing.T) {
 	err := env.GetWorkflowError()
 	if err == nil || !strings.Contains(err.Error(), "unknown challenge") {
 		t.Fatalf("want an unknown-challenge error, got %v", err)
+	}
+}
+
+// Every built-in challenge runs through the whole loop — pool and emulator
+// labs, categorical, continuous and mixed spaces, one or several
+// objectives — with the scripted team, the real lab service and real
+// simulation subprocesses.
+func TestCampaignOnEveryChallenge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("one campaign per challenge")
+	}
+	cat, err := challenges.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, scriptedTeam())
+	for _, c := range cat.All() {
+		t.Run(c.ID, func(t *testing.T) {
+			res := runCampaign(t, f, CampaignInput{Challenge: c.ID, Model: "scripted", Budget: 3, Seed: 2})
+			if len(res.Experiments) != 3 {
+				t.Fatalf("experiments %d, want 3: %s", len(res.Experiments), mustJSON(res))
+			}
+			if res.Best == nil {
+				t.Fatal("no best result")
+			}
+			runs, err := f.acts.Lab.List(context.Background(), labclient.ListOptions{Challenge: c.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) != 3 {
+				t.Fatalf("lab holds %d runs for %s, want 3", len(runs), c.ID)
+			}
+			var best []float64
+			bestScore := math.Inf(-1)
+			for _, r := range runs {
+				pt, err := c.ParseMap(r.Parameters)
+				if err == nil {
+					err = c.Answers(pt)
+				}
+				if err != nil {
+					t.Errorf("ran %v: %v", r.Parameters, err)
+				}
+				if r.Result == nil || len(r.Result.Values) != len(c.Objectives) {
+					t.Fatalf("run %s result %+v: want one value per objective", r.ID, r.Result)
+				}
+				vals := make([]float64, len(c.Objectives))
+				for k, o := range c.Objectives {
+					vals[k] = r.Result.Values[o.Name]
+				}
+				if s := c.Score(vals); s > bestScore {
+					best, bestScore = vals, s
+				}
+			}
+			// The reported best is the best by the challenge's own score.
+			if res.Best.Value != best[0] {
+				t.Errorf("reported best %v, want %v (best score)", res.Best.Value, best)
+			}
+			if res.Fallbacks["hypothesis"] != 0 {
+				t.Errorf("the hypothesis agent fell back (its candidates were rejected): %v", res.Fallbacks)
+			}
+		})
 	}
 }
