@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -434,4 +435,20 @@ func stddev(xs []float64) float64 {
 		s += (x - m) * (x - m)
 	}
 	return math.Sqrt(s / float64(len(xs)-1))
+}
+
+// InTop reports whether p reaches the top set: for a pool lab, whether it
+// is a member; for an emulator lab, whether its true (noise-free) score is
+// at least that of the worst top-set member of the measured data.
+func (c *Challenge) InTop(p Point) bool {
+	top := c.TopSet()
+	if c.Finite() {
+		i, ok := c.pool.Lookup(c, p)
+		return ok && slices.Contains(top, i)
+	}
+	tr, err := c.Truth(p)
+	if err != nil {
+		return false
+	}
+	return c.Score(tr) >= c.Score(c.pool.Values[top[len(top)-1]])
 }

@@ -604,20 +604,30 @@ func renderReport(c *challenges.Challenge, in ReportInput) string {
 		fmt.Fprintf(&b, "- Best: %s = %.4g %s at `%s` (lab run %s, iteration %d)\n", o.Name, r.Best.Value, o.Unit, agents.PointJSON(c, in.bestPoint()), r.Best.RunID, r.Best.Iteration)
 	}
 	top := c.TopSet()
-	inTop := map[string]bool{}
-	for _, i := range top {
-		inTop[c.Key(c.Pool().Points[i])] = true
-	}
 	found := 0
-	for _, e := range in.State.Experiments {
-		if inTop[c.Key(e.Point)] {
+	inTop := make([]bool, len(in.State.Experiments))
+	for i, e := range in.State.Experiments {
+		inTop[i] = c.InTop(e.Point)
+		if inTop[i] {
 			found++
 		}
 	}
-	fmt.Fprintf(&b, "- Dataset best: %.4g; top-%g%% members found: %d of %d\n\n", c.BestValue(), 100*c.Scoring.TopFraction, found, len(top))
-	b.WriteString("## Experiments\n\n| # | iteration | lab run | origin | point | " + o.Name + " | top set |\n|---|---|---|---|---|---|---|\n")
+	if c.Finite() {
+		fmt.Fprintf(&b, "- Dataset best: %.4g; top-%g%% members found: %d of %d\n\n", c.BestValue(), 100*c.Scoring.TopFraction, found, len(top))
+	} else {
+		fmt.Fprintf(&b, "- Dataset best: %.4g; experiments at or above the measured top-%g%% threshold (by the emulator's noise-free value): %d\n\n", c.BestValue(), 100*c.Scoring.TopFraction, found)
+	}
+	b.WriteString("## Experiments\n\n| # | iteration | lab run | origin | point |")
+	for _, o := range c.Objectives {
+		b.WriteString(" " + o.Name + " |")
+	}
+	b.WriteString(" top set |\n|---|---|---|---|---|" + strings.Repeat("---|", len(c.Objectives)) + "---|\n")
 	for i, e := range in.State.Experiments {
-		fmt.Fprintf(&b, "| %d | %d | %s | %s | `%s` | %.4g | %v |\n", i+1, e.Iteration, e.Ref, e.Origin, agents.PointJSON(c, e.Point), e.Values[0], inTop[c.Key(e.Point)])
+		fmt.Fprintf(&b, "| %d | %d | %s | %s | `%s` |", i+1, e.Iteration, e.Ref, e.Origin, agents.PointJSON(c, e.Point))
+		for _, v := range e.Values {
+			fmt.Fprintf(&b, " %.4g |", v)
+		}
+		fmt.Fprintf(&b, " %v |\n", inTop[i])
 	}
 	if len(in.State.Findings) > 0 {
 		b.WriteString("\n## Findings\n\n")
