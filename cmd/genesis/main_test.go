@@ -62,3 +62,66 @@ func TestHelpListsSubcommands(t *testing.T) {
 		}
 	}
 }
+
+func TestChallengesCommands(t *testing.T) {
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := execute(append(args, "--home", t.TempDir()), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	code, out, errs := run("challenges", "list")
+	if code != 0 || !strings.Contains(out, "crossed-barrel-toughness") || !strings.Contains(out, "DESIGN SPACE") {
+		t.Fatalf("list: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = run("challenges", "show", "crossed-barrel-toughness")
+	for _, want := range []string{"threshold: toughness ≥ 34.47 J", "license:", "Lab model", "Simulation model", "30 lab experiments"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("show: exit %d, output lacks %q:\n%s", code, want, out)
+		}
+	}
+	if code, _, errs = run("challenges", "show", "nope"); code == 0 || !strings.Contains(errs, "unknown challenge \"nope\"") {
+		t.Errorf("show nope: exit %d, %q", code, errs)
+	}
+	if code, out, errs = run("challenges", "validate", "-q"); code != 0 || !strings.Contains(out, "valid") {
+		t.Errorf("validate built-ins: exit %d\n%s%s", code, out, errs)
+	}
+
+	// A directory with one good and one broken definition: both reported, exit 1.
+	dir := t.TempDir()
+	good := `id: tiny
+title: Tiny
+domain: materials
+description: A tiny test challenge.
+objectives: [{name: y, direction: maximize}]
+parameters: [{name: x, kind: continuous, low: 0, high: 10}]
+data: {file: tiny.csv, source: made up, license: CC0}
+lab: {kind: knn, noise: fixed, noise_sd: 0.01, rationale: one smooth dimension}
+simulation: {kind: knn, neighbors: 2, bias: 0.02, noise_sd: 0.1, cost: 0.1}
+budget: {experiments: 3, simulations: 3}
+scoring: {top_fraction: 0.2}
+`
+	broken := strings.Replace(strings.Replace(good, "id: tiny", "id: tiny2", 1), "direction: maximize", "direction: upwards", 1)
+	for name, body := range map[string]string{"tiny.yaml": good, "broken.yaml": broken, "tiny.csv": "x,y\n1,2\n2,3\n3,5\n4,4\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errs = run("challenges", "validate", dir)
+	if code != 1 || !strings.Contains(out, "ok   "+filepath.Join(dir, "tiny.yaml")) ||
+		!strings.Contains(out, "FAIL "+filepath.Join(dir, "broken.yaml")) || !strings.Contains(out, `objectives[0].direction: "upwards" must be "maximize" or "minimize"`) {
+		t.Errorf("validate dir: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs = run("challenges", "validate", filepath.Join(dir, "absent.yaml")); code != 1 || !strings.Contains(errs, "1 definition invalid") {
+		t.Errorf("validate absent: exit %d %q", code, errs)
+	}
+	// --challenges-dir adds user challenges to every command.
+	os.Remove(filepath.Join(dir, "broken.yaml"))
+	code, out, errs = run("challenges", "list", "--challenges-dir", dir)
+	if code != 0 || !strings.Contains(out, "tiny") {
+		t.Errorf("list with --challenges-dir: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = run("challenges", "show", "tiny", "--challenges-dir", dir)
+	if code != 0 || !strings.Contains(out, "held-out error (4-fold CV) on y") {
+		t.Errorf("show tiny: exit %d\n%s%s", code, out, errs)
+	}
+}
