@@ -605,3 +605,16 @@ func (c *Challenge) Lint() []string {
 	}
 	return w
 }
+
+// Subset returns a catalog with only the given IDs; an unknown ID is an error.
+func (c *Catalog) Subset(ids []string) (*Catalog, error) {
+	out := &Catalog{byID: map[string]*Challenge{}}
+	for _, id := range ids {
+		ch, err := c.Get(strings.TrimSpace(id))
+		if err != nil {
+			return nil, err
+		}
+		out.byID[ch.ID] = ch
+	}
+	return out, nil
+}

@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	_ "embed"
 	"encoding/hex"
 	"encoding/json"
@@ -50,6 +51,7 @@ func (s *Server) routeTable() []route {
 		{http.MethodGet, "/runs/{id}", s.handleGet},
 		{http.MethodDelete, "/runs/{id}", s.handleAbort},
 		{http.MethodGet, "/instruments", s.handleInstruments},
+		{http.MethodGet, "/faults", s.handleFaults},
 		{http.MethodGet, "/health", s.handleHealth},
 		{http.MethodGet, "/openapi.json", s.handleOpenAPI},
 	}
@@ -81,7 +83,33 @@ func (s *Server) routes() http.Handler {
 		writeError(w, http.StatusNotFound, api.CodeNotFound,
 			fmt.Sprintf("no endpoint %s %s; the API is described at GET /openapi.json", r.Method, r.URL.Path))
 	})
-	return s.recoverPanics(s.refuseWhenClosed(mux))
+	return s.recoverPanics(s.authenticate(s.refuseWhenClosed(mux)))
+}
+
+// authenticate requires "Authorization: Bearer <token>" on every request
+// but GET /health when the lab has a token.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	if s.cfg.Token == "" {
+		return next
+	}
+	want := []byte(s.cfg.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="genesis-lab"`)
+			msg := "this lab requires a bearer token: send \"Authorization: Bearer <token>\" with the token the lab was started with (GENESIS_LAB_TOKEN or --token-file)"
+			if ok {
+				msg = "the bearer token is not valid for this lab; use the token it was started with (GENESIS_LAB_TOKEN or --token-file)"
+			}
+			writeError(w, http.StatusUnauthorized, api.CodeUnauthorized, msg)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) recoverPanics(next http.Handler) http.Handler {
@@ -443,7 +471,7 @@ func (s *Server) abort(ctx context.Context, id string) (*record, *refusal, error
 		in.queue = slices.DeleteFunc(in.queue, func(j *job) bool { return j.id == id })
 	}
 	if cancel, ok := s.running[id]; ok {
-		cancel() // the run goroutine frees the slot
+		cancel(nil) // the run goroutine frees the slot
 	}
 	rec, err = s.st.get(ctx, id)
 	if err != nil {
@@ -507,11 +535,18 @@ func (s *Server) instrumentsSnapshot() []api.Instrument {
 	out := make([]api.Instrument, len(s.insts))
 	for i, in := range s.insts {
 		out[i] = api.Instrument{
-			Name:       in.Name,
-			Capacity:   in.Capacity,
-			Challenges: append([]string{}, in.Challenges...),
-			Queued:     len(in.queue),
-			Busy:       in.busy,
+			Name:            in.Name,
+			Capacity:        in.Capacity,
+			Challenges:      append([]string{}, in.Challenges...),
+			Queued:          len(in.queue),
+			Busy:            in.busy,
+			DurationSeconds: in.DurationSeconds,
+			Status:          api.Online,
+			Faults:          in.faults,
+		}
+		if !in.online(time.Now()) {
+			until := in.offlineUntil.UTC()
+			out[i].Status, out[i].OfflineUntil = api.Offline, &until
 		}
 	}
 	return out
@@ -519,6 +554,25 @@ func (s *Server) instrumentsSnapshot() []api.Instrument {
 
 func (s *Server) handleInstruments(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, api.InstrumentList{Instruments: s.instrumentsSnapshot()})
+}
+
+func (s *Server) handleFaults(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := defaultListLen
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxListLen {
+			writeError(w, http.StatusBadRequest, api.CodeMalformedRequest, fmt.Sprintf("limit %q must be an integer in [1, %d]", v, maxListLen))
+			return
+		}
+		limit = n
+	}
+	fs, err := s.st.faults(r.Context(), q.Get("run"), limit)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.FaultList{Faults: fs})
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {

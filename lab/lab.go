@@ -16,8 +16,11 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,15 +52,37 @@ type Config struct {
 	Instruments []Instrument
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+
+	// FaultRate is the probability that a run attempt hits an instrument
+	// fault (0 disables faults; at most 1).
+	FaultRate float64
+	// FaultKinds limits which faults happen (default every kind in
+	// api.FaultKinds, equally likely).
+	FaultKinds []string
+	// OfflineSeconds is how long an instrument stays offline after an
+	// offline fault, in lab seconds scaled by TimeScale (default 600).
+	OfflineSeconds float64
+	// FaultSeed seeds the fault draws (0: from the clock).
+	FaultSeed uint64
+
+	// Token, when not empty, is the bearer token every request except
+	// GET /health must carry ("Authorization: Bearer <token>").
+	Token string
 }
 
-// Instrument is one robot: a name, how many runs it executes at once, and
-// which challenges it can run.
+// DefaultOfflineSeconds is how long an instrument stays offline, in lab seconds.
+const DefaultOfflineSeconds = 600
+
+// Instrument is one robot: a name, how many runs it executes at once, how
+// long a run takes, and which challenges it can run.
 type Instrument struct {
-	Name     string
-	Capacity int
+	Name     string `yaml:"name"`
+	Capacity int    `yaml:"capacity"`
+	// DurationSeconds is how long one run takes on this instrument, in lab
+	// seconds; 0 means each challenge's own lab duration.
+	DurationSeconds float64 `yaml:"duration_seconds"`
 	// Challenges lists the challenge IDs the instrument can run.
-	Challenges []string
+	Challenges []string `yaml:"challenges"`
 }
 
 // DefaultInstruments is two robots, "robot-1" and "robot-2", each with two
@@ -91,7 +116,9 @@ type Server struct {
 	closed  bool
 	insts   []*instrument
 	byName  map[string]*instrument
-	running map[string]context.CancelFunc
+	running map[string]context.CancelCauseFunc
+	faultMu sync.Mutex // guards faultRNG
+	rng     *rand.Rand
 
 	measurements atomic.Int64
 
@@ -107,10 +134,20 @@ type Server struct {
 // instrument is an Instrument's live state.
 type instrument struct {
 	Instrument
-	can   map[string]bool
-	queue []*job
-	busy  int
+	can     map[string]bool
+	queue   []*job
+	busy    int
+	running map[string]*job
+	// offlineUntil is set while the instrument is offline after a fault.
+	offlineUntil time.Time
+	faults       int
 }
+
+func (in *instrument) online(now time.Time) bool { return !now.Before(in.offlineUntil) }
+
+// errOffline is the cancellation cause of runs interrupted by their
+// instrument going offline: they are queued again, not lost.
+var errOffline = errors.New("instrument went offline")
 
 // job is what a run goroutine needs: everything is already validated.
 type job struct {
@@ -151,8 +188,30 @@ func New(cfg Config) (*Server, error) {
 		cat:     cfg.Catalog,
 		log:     cfg.Logger.With("component", "lab"),
 		byName:  map[string]*instrument{},
-		running: map[string]context.CancelFunc{},
+		running: map[string]context.CancelCauseFunc{},
 	}
+	switch {
+	case cfg.FaultRate < 0 || cfg.FaultRate > 1 || math.IsNaN(cfg.FaultRate):
+		return nil, fmt.Errorf("lab: FaultRate %v must be in [0, 1]", cfg.FaultRate)
+	case cfg.OfflineSeconds < 0:
+		return nil, fmt.Errorf("lab: OfflineSeconds %v must be ≥ 0", cfg.OfflineSeconds)
+	}
+	if cfg.OfflineSeconds == 0 {
+		s.cfg.OfflineSeconds = DefaultOfflineSeconds
+	}
+	if len(cfg.FaultKinds) == 0 {
+		s.cfg.FaultKinds = api.FaultKinds
+	}
+	for _, k := range s.cfg.FaultKinds {
+		if !slices.Contains(api.FaultKinds, k) {
+			return nil, fmt.Errorf("lab: unknown fault kind %q; kinds: %s", k, strings.Join(api.FaultKinds, ", "))
+		}
+	}
+	seed := cfg.FaultSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	s.rng = rand.New(rand.NewPCG(seed, seed^0xda942042e4dd58b5))
 	if len(cfg.Instruments) == 0 {
 		return nil, errors.New("lab: at least one instrument is required")
 	}
@@ -166,7 +225,10 @@ func New(cfg Config) (*Server, error) {
 		if in.Capacity < 1 {
 			return nil, fmt.Errorf("lab: instrument %q: capacity %d must be ≥ 1", in.Name, in.Capacity)
 		}
-		li := &instrument{Instrument: in, can: map[string]bool{}}
+		if in.DurationSeconds < 0 {
+			return nil, fmt.Errorf("lab: instrument %q: duration_seconds %v must be ≥ 0", in.Name, in.DurationSeconds)
+		}
+		li := &instrument{Instrument: in, can: map[string]bool{}, running: map[string]*job{}}
 		li.Challenges = append([]string(nil), in.Challenges...)
 		for _, id := range in.Challenges {
 			if _, err := s.cat.Get(id); err != nil {
@@ -245,14 +307,30 @@ func (s *Server) recover() error {
 	return nil
 }
 
-// pickLocked returns the least loaded instrument that can run the
-// challenge (ties go to the first configured), or nil.
+// pickLocked returns the least loaded online instrument that can run the
+// challenge (ties go to the first configured); when every such instrument
+// is offline, the one back soonest; nil when none can run it.
 func (s *Server) pickLocked(challenge string) *instrument {
-	var best *instrument
+	return s.pickExceptLocked(challenge, nil)
+}
+
+func (s *Server) pickExceptLocked(challenge string, except *instrument) *instrument {
+	now := time.Now()
+	var best, back *instrument
 	for _, in := range s.insts {
-		if in.can[challenge] && (best == nil || in.load() < best.load()) {
-			best = in
+		if !in.can[challenge] || in == except {
+			continue
 		}
+		if in.online(now) {
+			if best == nil || in.load() < best.load() {
+				best = in
+			}
+		} else if back == nil || in.offlineUntil.Before(back.offlineUntil) {
+			back = in
+		}
+	}
+	if best == nil {
+		return back
 	}
 	return best
 }
@@ -262,8 +340,9 @@ func (s *Server) dispatchLocked() {
 	if s.closed {
 		return
 	}
+	now := time.Now()
 	for _, in := range s.insts {
-		for in.busy < in.Capacity && len(in.queue) > 0 {
+		for in.online(now) && in.busy < in.Capacity && len(in.queue) > 0 {
 			j := in.queue[0]
 			ok, err := s.st.start(context.Background(), j.id, time.Now())
 			if err != nil {
@@ -278,7 +357,8 @@ func (s *Server) dispatchLocked() {
 				continue
 			}
 			in.busy++
-			ctx, cancel := context.WithCancel(s.ctx)
+			in.running[j.id] = j
+			ctx, cancel := context.WithCancelCause(s.ctx)
 			s.running[j.id] = cancel
 			s.runs.Add(1)
 			go s.execute(ctx, in, j)
@@ -286,26 +366,74 @@ func (s *Server) dispatchLocked() {
 	}
 }
 
-// duration is how long a run of ch takes in real time.
-func (s *Server) duration(ch *challenges.Challenge) time.Duration {
-	return time.Duration(ch.Lab.DurationSeconds * s.cfg.TimeScale * float64(time.Second))
+// duration is how long a run of ch takes on in, in real time.
+func (s *Server) duration(in *instrument, ch *challenges.Challenge) time.Duration {
+	secs := ch.Lab.DurationSeconds
+	if in.DurationSeconds > 0 {
+		secs = in.DurationSeconds
+	}
+	return time.Duration(secs * s.cfg.TimeScale * float64(time.Second))
 }
 
-// execute runs one job on a slot of in. Cancelling ctx (abort or Close)
-// frees the slot without touching the stored status: an abort has already
-// stored it, and on Close the run stays "running" so the next start
-// re-queues it.
+// drawFault decides whether a run attempt hits a fault, which kind, and
+// at what fraction of the run's duration.
+func (s *Server) drawFault() (kind string, at float64) {
+	if s.cfg.FaultRate == 0 {
+		return "", 1
+	}
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	if s.rng.Float64() >= s.cfg.FaultRate {
+		return "", 1
+	}
+	return s.cfg.FaultKinds[s.rng.IntN(len(s.cfg.FaultKinds))], s.rng.Float64()
+}
+
+// Messages for faults, picked by the run's ID so they vary but reproduce.
+var faultReasons = map[string][]string{
+	api.FaultInstrumentError: {"gripper failed to pick up the vial", "dispensing pump pressure out of range", "heater did not reach the set point", "stage position error"},
+	api.FaultSampleLost:      {"vial dropped during transfer", "sample evaporated before measurement", "sample contaminated; measurement discarded"},
+	api.FaultOffline:         {"emergency stop pressed", "lost connection to the controller", "scheduled recalibration"},
+}
+
+func faultReason(kind, id string) string {
+	rs := faultReasons[kind]
+	var h uint32
+	for _, c := range id {
+		h = h*31 + uint32(c)
+	}
+	return rs[int(h%uint32(len(rs)))]
+}
+
+// execute runs one job on a slot of in. Cancelling ctx frees the slot:
+// an abort has already stored the run's state; on Close the run stays
+// "running" so the next start re-queues it; when the instrument went
+// offline (cause errOffline) the run is queued again here.
 func (s *Server) execute(ctx context.Context, in *instrument, j *job) {
 	defer s.runs.Done()
-	t := time.NewTimer(s.duration(j.ch))
+	fault, frac := s.drawFault()
+	t := time.NewTimer(time.Duration(frac * float64(s.duration(in, j.ch))))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		s.mu.Lock()
+		if errors.Is(context.Cause(ctx), errOffline) && !s.closed {
+			s.requeueLocked(in, j, api.Fault{At: time.Now().UTC(), Instrument: in.Name, Run: j.id, Kind: api.FaultOffline,
+				Message: fmt.Sprintf("instrument %s went offline during the run; the run is queued again", in.Name)})
+		}
 		s.releaseLocked(in, j.id)
 		s.mu.Unlock()
 		return
 	case <-t.C:
+	}
+	if fault != "" {
+		s.mu.Lock()
+		if ctx.Err() == nil {
+			s.faultLocked(in, j, fault)
+		}
+		s.releaseLocked(in, j.id)
+		s.mu.Unlock()
+		return
 	}
 
 	values, err := j.ch.Measure(j.point, j.key)
@@ -323,22 +451,96 @@ func (s *Server) execute(ctx context.Context, in *instrument, j *job) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ctx.Err() == nil { // not aborted or closed while measuring
+	if ctx.Err() == nil { // not aborted, closed or interrupted while measuring
 		if _, err := s.st.finish(context.Background(), j.id, status, result, msg, time.Now(), api.Running); err != nil {
 			// The run stays "running" in the database; a restart re-runs it.
 			s.log.Error("cannot store run result", "run", j.id, "err", err)
 		} else {
 			s.log.Debug("run finished", "run", j.id, "status", status)
 		}
+	} else if errors.Is(context.Cause(ctx), errOffline) && !s.closed {
+		s.requeueLocked(in, j, api.Fault{At: time.Now().UTC(), Instrument: in.Name, Run: j.id, Kind: api.FaultOffline,
+			Message: fmt.Sprintf("instrument %s went offline before the result was stored; the run is queued again", in.Name)})
 	}
 	s.releaseLocked(in, j.id)
 }
 
+// faultLocked applies a fault that hit run j on in.
+func (s *Server) faultLocked(in *instrument, j *job, kind string) {
+	now := time.Now().UTC()
+	in.faults++
+	f := api.Fault{At: now, Instrument: in.Name, Run: j.id, Kind: kind}
+	switch kind {
+	case api.FaultInstrumentError:
+		f.Message = fmt.Sprintf("instrument %s fault: %s; nothing was measured. Submit again with a new idempotency key to retry", in.Name, faultReason(kind, j.id))
+	case api.FaultSampleLost:
+		f.Message = fmt.Sprintf("sample lost on %s: %s; nothing was measured. Submit again with a new idempotency key to retry", in.Name, faultReason(kind, j.id))
+	case api.FaultOffline:
+		off := time.Duration(s.cfg.OfflineSeconds * s.cfg.TimeScale * float64(time.Second))
+		in.offlineUntil = now.Add(off)
+		f.Message = fmt.Sprintf("instrument %s went offline (%s) until %s; the run is queued again", in.Name, faultReason(kind, j.id), in.offlineUntil.Format(time.RFC3339))
+		s.log.Warn("instrument offline", "instrument", in.Name, "for", off, "run", j.id)
+		s.requeueLocked(in, j, f)
+		// Interrupt its other runs (they requeue themselves) and move its
+		// queue to instruments that can take it.
+		for id := range in.running {
+			if id != j.id {
+				s.running[id](errOffline)
+			}
+		}
+		var keep []*job
+		for _, q := range in.queue {
+			if to := s.pickExceptLocked(q.ch.ID, in); to != nil && to.online(now) {
+				if err := s.st.setInstrument(context.Background(), q.id, to.Name); err == nil {
+					to.queue = append(to.queue, q)
+					continue
+				}
+			}
+			keep = append(keep, q)
+		}
+		in.queue = keep
+		time.AfterFunc(off, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if !s.closed && !time.Now().Before(in.offlineUntil) {
+				s.log.Info("instrument back online", "instrument", in.Name)
+				s.dispatchLocked()
+			}
+		})
+		return
+	}
+	if ok, err := s.st.fault(context.Background(), f, ""); err != nil {
+		// The run stays "running" in the database; a restart re-runs it.
+		s.log.Error("cannot store fault", "run", j.id, "err", err)
+	} else if ok {
+		s.log.Info("run failed by a fault", "run", j.id, "kind", kind, "instrument", in.Name)
+	}
+}
+
+// requeueLocked puts an interrupted run back in a queue: on another
+// online instrument that can run it, else at the head of its own queue.
+func (s *Server) requeueLocked(in *instrument, j *job, f api.Fault) {
+	to := s.pickExceptLocked(j.ch.ID, in)
+	if to == nil || !to.online(time.Now()) {
+		to = in
+	}
+	ok, err := s.st.fault(context.Background(), f, to.Name)
+	if err != nil {
+		s.log.Error("cannot requeue interrupted run", "run", j.id, "err", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	to.queue = append([]*job{j}, to.queue...)
+}
+
 func (s *Server) releaseLocked(in *instrument, id string) {
 	if cancel, ok := s.running[id]; ok {
-		cancel()
+		cancel(nil)
 		delete(s.running, id)
 	}
+	delete(in.running, id)
 	in.busy--
 	s.dispatchLocked()
 }

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -554,7 +555,8 @@ func TestListAndInstruments(t *testing.T) {
 		}
 	}
 	ins, err := e.c.Instruments(ctx(t))
-	if err != nil || len(ins) != 2 || ins[0].Name != "robot-1" || ins[0].Capacity != 2 || len(ins[0].Challenges) != 2 {
+	if err != nil || len(ins) != 2 || ins[0].Name != "robot-1" || ins[0].Capacity != 2 || !slices.Contains(ins[0].Challenges, cb) ||
+		!slices.Contains(ins[0].Challenges, "lab-test-furnace") || ins[0].Status != labc.Online {
 		t.Errorf("instruments: %+v %v", ins, err)
 	}
 	if _, err := e.c.Get(ctx(t), "run-nope"); !labc.IsNotFound(err) || !labc.IsRefused(err) {

@@ -22,7 +22,7 @@ import (
 
 // schemaVersion is stored in PRAGMA user_version. Bump it and add a step to
 // migrations when the schema changes; old databases are migrated in order.
-const schemaVersion = 1
+const schemaVersion = 2
 
 var migrations = []string{
 	// 0 → 1: runs.
@@ -45,6 +45,17 @@ var migrations = []string{
 	);
 	CREATE INDEX runs_status ON runs(status, seq);
 	CREATE INDEX runs_requester ON runs(requester, seq);`,
+	// 1 → 2: instrument faults.
+	`ALTER TABLE runs ADD COLUMN fault TEXT NOT NULL DEFAULT '';
+	CREATE TABLE faults (
+		seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+		at         TEXT NOT NULL,
+		instrument TEXT NOT NULL,
+		run_id     TEXT NOT NULL,
+		kind       TEXT NOT NULL,
+		message    TEXT NOT NULL
+	);
+	CREATE INDEX faults_run ON faults(run_id, seq);`,
 }
 
 // store persists runs in SQLite. Every multi-statement change runs in a
@@ -118,7 +129,7 @@ func (s *store) migrate(ctx context.Context) error {
 }
 
 const runColumns = `seq, id, idempotency_key, challenge, point, parameters, instrument, requester,
-	status, result, error, attempts, submitted_at, started_at, finished_at`
+	status, result, error, attempts, submitted_at, started_at, finished_at, fault`
 
 type scanner interface{ Scan(...any) error }
 
@@ -133,7 +144,7 @@ func scanRecord(sc scanner) (*record, error) {
 		errMsg, instr, reqr string
 	)
 	if err := sc.Scan(&r.seq, &r.ID, &r.IdempotencyKey, &r.Challenge, &point, &params, &instr, &reqr,
-		&status, &result, &errMsg, &r.Attempts, &submitted, &started, &finished); err != nil {
+		&status, &result, &errMsg, &r.Attempts, &submitted, &started, &finished, &r.Fault); err != nil {
 		return nil, err
 	}
 	r.Instrument, r.Requester, r.Status, r.Error = instr, reqr, api.Status(status), errMsg
@@ -291,6 +302,65 @@ func (s *store) finish(ctx context.Context, id string, to api.Status, result *ap
 	r, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, result = ?, error = ?, finished_at = ?
 		WHERE id = ? AND status IN (`+strings.Join(marks, ", ")+`)`, args...)
 	return affected(r, err)
+}
+
+// fault records an instrument fault that hit a running run, in one
+// transaction with what it does to the run: requeue on instrument (an
+// offline instrument; the run will be measured later) or fail it (an
+// instrument error or a lost sample; msg becomes the run's error). It
+// reports false, recording nothing, when the run was no longer running.
+func (s *store) fault(ctx context.Context, f api.Fault, requeueOn string) (bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	var res sql.Result
+	if requeueOn != "" {
+		res, err = tx.ExecContext(ctx, `UPDATE runs SET status = ?, started_at = NULL, instrument = ?, fault = ?
+			WHERE id = ? AND status = ?`, string(api.Queued), requeueOn, f.Kind, f.Run, string(api.Running))
+	} else {
+		res, err = tx.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, finished_at = ?, fault = ?
+			WHERE id = ? AND status = ?`, string(api.Failed), f.Message, fmtTime(f.At), f.Kind, f.Run, string(api.Running))
+	}
+	if ok, err := affected(res, err); !ok || err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO faults (at, instrument, run_id, kind, message) VALUES (?, ?, ?, ?, ?)`,
+		fmtTime(f.At), f.Instrument, f.Run, f.Kind, f.Message); err != nil {
+		return false, err
+	}
+	return true, tx.Commit()
+}
+
+// faults lists recorded faults, oldest first; run selects one run's.
+func (s *store) faults(ctx context.Context, run string, limit int) ([]api.Fault, error) {
+	q := "SELECT seq, at, instrument, run_id, kind, message FROM faults"
+	var args []any
+	if run != "" {
+		q += " WHERE run_id = ?"
+		args = append(args, run)
+	}
+	q += " ORDER BY seq LIMIT ?"
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []api.Fault{}
+	for rows.Next() {
+		var f api.Fault
+		var at string
+		if err := rows.Scan(&f.Seq, &at, &f.Instrument, &f.Run, &f.Kind, &f.Message); err != nil {
+			return nil, err
+		}
+		if f.At, err = parseTime(at); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
 }
 
 // setInstrument moves a queued run to another instrument (used on recovery

@@ -3,16 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/genesis-sci/genesis/api"
-	"github.com/genesis-sci/genesis/lab"
 )
 
 func devCmd(cfg *config) *cobra.Command {
@@ -66,6 +63,8 @@ running when it stopped resume when it starts again.`,
 	f.IntVar(&so.tport, "temporal-port", 7233, "port of the dev server")
 	f.IntVar(&so.uiPort, "ui-port", 8233, "Temporal web UI port (0 = no UI)")
 	f.StringVar(&so.labURL, "lab", os.Getenv("GENESIS_LAB_URL"), "use this lab service URL instead of the in-process one")
+	f.StringVar(&so.labToken, "lab-token-file", "", "file with the lab's bearer token (default GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token)")
+	f.Float64Var(&so.faultRate, "fault-rate", 0, "in-process lab: probability that a run hits an instrument fault")
 	f.StringVar(&so.labAddr, "lab-addr", "127.0.0.1:8090", "address of the in-process lab service")
 	f.Float64Var(&so.timeScale, "time-scale", 0.01, "lab time scale: real seconds per lab second")
 	f.Float64Var(&so.simScale, "sim-time-scale", 0, "simulation time scale (0 = as fast as possible)")
@@ -102,56 +101,9 @@ func workerCmd(cfg *config) *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&so.temporal, "temporal", os.Getenv("TEMPORAL_ADDRESS"), "Temporal frontend HOST:PORT (env TEMPORAL_ADDRESS)")
 	f.StringVar(&so.labURL, "lab", os.Getenv("GENESIS_LAB_URL"), "lab service URL (env GENESIS_LAB_URL)")
+	f.StringVar(&so.labToken, "lab-token-file", "", "file with the lab's bearer token (default GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token)")
 	f.Float64Var(&so.simScale, "sim-time-scale", 0, "simulation time scale (0 = as fast as possible)")
 	f.IntVar(&so.hpcSlots, "hpc-slots", 2, "simulation jobs that may run at once on the local executor")
 	return c
 }
 
-func labCmd(cfg *config) *cobra.Command {
-	c := &cobra.Command{Use: "lab", Short: "The emulated robotic lab service"}
-	var (
-		addr, db string
-		scale    float64
-	)
-	serve := &cobra.Command{
-		Use:   "serve",
-		Short: "Serve the lab over HTTP (OpenAPI at /openapi.json)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cat, err := cfg.catalog()
-			if err != nil {
-				return err
-			}
-			if db == "" {
-				db = cfg.home + "/lab.db"
-			}
-			if err := os.MkdirAll(cfg.home, 0o755); err != nil {
-				return err
-			}
-			s, err := lab.New(lab.Config{Addr: addr, DBPath: db, TimeScale: scale, Catalog: cat})
-			if err != nil {
-				return err
-			}
-			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer cancel()
-			srv := &http.Server{Addr: addr, Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-			go func() {
-				<-ctx.Done()
-				c, cc := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cc()
-				_ = srv.Shutdown(c)
-			}()
-			fmt.Fprintf(cmd.OutOrStdout(), "lab service on http://%s (runs in %s, time scale %g)\n", addr, db, scale)
-			err = srv.ListenAndServe()
-			s.Close()
-			if err == http.ErrServerClosed {
-				return nil
-			}
-			return err
-		},
-	}
-	serve.Flags().StringVar(&addr, "addr", "127.0.0.1:8090", "listen address")
-	serve.Flags().StringVar(&db, "db", "", "SQLite file for runs and queues (default $GENESIS_HOME/lab.db)")
-	serve.Flags().Float64Var(&scale, "time-scale", 0.01, "real seconds per lab second")
-	c.AddCommand(serve)
-	return c
-}

@@ -21,7 +21,7 @@ func TestRunRefusesBadInput(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{"unknown challenge", []string{"run", "--challenge", "nope"}, nil, "unknown challenge \"nope\"; known challenges: crossed-barrel-toughness"},
+		{"unknown challenge", []string{"run", "--challenge", "nope"}, nil, "unknown challenge \"nope\"; known challenges: agnp-spectrum-loss"},
 		{"malformed model spec", []string{"run", "--model", "gemma"}, nil, "want PROVIDER:MODEL"},
 		{"unknown provider", []string{"run", "--model", "acme:big"}, nil, "unknown provider \"acme\""},
 		{"unreachable ollama", []string{"run", "--model", "ollama:smollm2:135m"}, map[string]string{"OLLAMA_HOST": "127.0.0.1:1"}, "cannot reach Ollama at http://127.0.0.1:1"},

@@ -95,6 +95,7 @@ func runCmd(cfg *config) *cobra.Command {
 	f.IntVar(&so.tport, "temporal-port", 7233, "port of the dev server genesis starts")
 	f.IntVar(&so.uiPort, "ui-port", 8233, "Temporal web UI port of the dev server (0 = no UI)")
 	f.StringVar(&so.labURL, "lab", os.Getenv("GENESIS_LAB_URL"), "use this lab service URL instead of an in-process one (env GENESIS_LAB_URL)")
+	f.StringVar(&so.labToken, "lab-token-file", "", "file with the lab's bearer token (default GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token)")
 	f.Float64Var(&so.timeScale, "time-scale", 0.002, "lab time scale: real seconds per lab second")
 	f.Float64Var(&so.simScale, "sim-time-scale", 0, "simulation time scale (0 = as fast as possible)")
 	f.IntVar(&so.hpcSlots, "hpc-slots", 2, "simulation jobs that may run at once on the local executor")

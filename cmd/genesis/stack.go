@@ -33,6 +33,8 @@ type stackOptions struct {
 	tport     int     // Temporal frontend port for the dev server
 	labURL    string  // external lab; "" starts the lab service in-process
 	labAddr   string  // where the in-process lab listens
+	labToken  string  // file with the lab's bearer token (see labToken)
+	faultRate float64 // in-process lab's fault rate
 	timeScale float64 // lab time scale
 	simScale  float64 // simulation time scale
 	hpcSlots  int
@@ -48,6 +50,7 @@ type stack struct {
 	tc       client.Client
 	lab      *lab.Server
 	labURL   string
+	labToken string
 	worker   worker.Worker
 	mem      memory.Store
 	closers  []func()
@@ -107,8 +110,16 @@ func startStack(ctx context.Context, cfg *config, cat *challenges.Catalog, o sta
 	st.closers = append(st.closers, st.tc.Close)
 
 	st.labURL = o.labURL
+	// The in-process lab has a token too (created on first use), so a lab
+	// listening on a port is never open; clients of an external lab send
+	// the token they are given, if any.
+	st.labToken, err = labToken(cfg.home, o.labToken, st.labURL == "")
+	if err != nil {
+		return nil, err
+	}
 	if st.labURL == "" {
-		st.lab, err = lab.New(lab.Config{DBPath: filepath.Join(cfg.home, "lab.db"), TimeScale: o.timeScale, Catalog: cat, Logger: logger})
+		st.lab, err = lab.New(lab.Config{DBPath: filepath.Join(cfg.home, "lab.db"), TimeScale: o.timeScale, Catalog: cat, Logger: logger,
+			Token: st.labToken, FaultRate: o.faultRate})
 		if err != nil {
 			return nil, fmt.Errorf("lab service: %w", err)
 		}
@@ -156,7 +167,7 @@ func (s *stack) startWorker(o stackOptions) error {
 	}
 	acts := &workflows.Activities{
 		Catalog: s.cat, ModelConfig: agents.ModelConfigFromEnv(),
-		Lab: labclient.New(s.labURL, &http.Client{Timeout: 30 * time.Second}), HPC: ex, SimCommand: []string{self, "sim"},
+		Lab: labclient.New(s.labURL, &http.Client{Timeout: 30 * time.Second}).WithToken(s.labToken), HPC: ex, SimCommand: []string{self, "sim"},
 		ChallengesDir: s.cfg.challengesDir, SimTimeScale: o.simScale, Memory: mem, Embedder: emb, DataDir: s.cfg.home, Temperature: 0.2,
 	}
 	s.worker = worker.New(s.tc, workflows.TaskQueue, worker.Options{MaxConcurrentActivityExecutionSize: 8})

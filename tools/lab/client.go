@@ -17,8 +17,9 @@ import (
 // It does not retry: Submit is idempotent by key, so the caller (typically
 // a Temporal activity) retries whatever IsRefused says is retryable.
 type Client struct {
-	base string
-	hc   *http.Client
+	base  string
+	hc    *http.Client
+	token string
 }
 
 // New returns a client for the service at baseURL (e.g. "http://127.0.0.1:8080").
@@ -28,6 +29,14 @@ func New(baseURL string, httpClient *http.Client) *Client {
 		httpClient = &http.Client{Timeout: 30 * time.Second}
 	}
 	return &Client{base: strings.TrimRight(baseURL, "/"), hc: httpClient}
+}
+
+// WithToken returns a copy of the client that sends the bearer token the
+// service requires (GENESIS_LAB_TOKEN). An empty token sends none.
+func (c *Client) WithToken(token string) *Client {
+	cp := *c
+	cp.token = strings.TrimSpace(token)
+	return &cp
 }
 
 // maxResponse bounds how much of a response body the client reads.
@@ -49,6 +58,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("lab: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -146,6 +158,25 @@ func (c *Client) Instruments(ctx context.Context) ([]Instrument, error) {
 	return l.Instruments, err
 }
 
+// Faults returns recorded instrument faults, oldest first; run, when not
+// empty, selects the faults that hit one run.
+func (c *Client) Faults(ctx context.Context, run string, limit int) ([]Fault, error) {
+	q := url.Values{}
+	if run != "" {
+		q.Set("run", run)
+	}
+	if limit > 0 {
+		q.Set("limit", fmt.Sprint(limit))
+	}
+	path := "/faults"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var l FaultList
+	err := c.do(ctx, http.MethodGet, path, nil, &l)
+	return l.Faults, err
+}
+
 // Health returns the service's health summary.
 func (c *Client) Health(ctx context.Context) (Health, error) {
 	var h Health
@@ -201,7 +232,9 @@ func (c *Client) Wait(ctx context.Context, id string, poll time.Duration, onPoll
 }
 
 // IsRefused reports whether err is the service refusing the request (a 4xx
-// other than 408 Request Timeout, 425 Too Early and 429 Too Many Requests).
+// other than 401 Unauthorized, 408 Request Timeout, 425 Too Early and 429
+// Too Many Requests; a missing or wrong token is the operator's problem,
+// not something an agent can fix by changing its request).
 // A refusal will repeat if the request is sent again unchanged, so it
 // belongs in front of the agent as an observation, not in a retry loop.
 // Network errors, 5xx and context errors are not refusals.
@@ -211,7 +244,7 @@ func IsRefused(err error) bool {
 		return false
 	}
 	switch e.Status {
-	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+	case http.StatusUnauthorized, http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
 		return false
 	}
 	return e.Status >= 400 && e.Status < 500

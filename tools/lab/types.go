@@ -75,8 +75,12 @@ type Run struct {
 	// Error says why a run failed or was aborted.
 	Error string `json:"error,omitempty"`
 	// Attempts counts how often the run was started; more than one means
-	// it was interrupted (for example by a lab restart) and re-run.
-	Attempts    int        `json:"attempts"`
+	// it was interrupted (a lab restart, an instrument going offline) and re-run.
+	Attempts int `json:"attempts"`
+	// Fault is the kind of the last instrument fault that hit this run
+	// (FaultInstrumentError, FaultSampleLost, FaultOffline), if any; the
+	// fault log (GET /faults) has the details.
+	Fault       string     `json:"fault,omitempty"`
 	SubmittedAt time.Time  `json:"submitted_at"`
 	StartedAt   *time.Time `json:"started_at,omitempty"`
 	FinishedAt  *time.Time `json:"finished_at,omitempty"`
@@ -98,6 +102,50 @@ type Instrument struct {
 	Queued int `json:"queued"`
 	// Busy is the number of runs executing now.
 	Busy int `json:"busy"`
+	// DurationSeconds is how long one run takes here, in lab seconds; 0
+	// means each challenge's own lab duration.
+	DurationSeconds float64 `json:"duration_seconds,omitempty"`
+	// Status is "online" or "offline"; an offline instrument starts no
+	// runs until OfflineUntil.
+	Status       string     `json:"status"`
+	OfflineUntil *time.Time `json:"offline_until,omitempty"`
+	// Faults counts the faults this instrument had since the lab started.
+	Faults int `json:"faults"`
+}
+
+// Instrument states.
+const (
+	Online  = "online"
+	Offline = "offline"
+)
+
+// Fault kinds. An instrument error and a lost sample fail the run (nothing
+// is measured; resubmit with a new key to try again); an instrument going
+// offline interrupts its runs, which are queued again (on another
+// instrument when one can take them) and measured once it is back.
+const (
+	FaultInstrumentError = "instrument_error"
+	FaultSampleLost      = "sample_lost"
+	FaultOffline         = "instrument_offline"
+)
+
+// FaultKinds lists every fault kind.
+var FaultKinds = []string{FaultInstrumentError, FaultSampleLost, FaultOffline}
+
+// Fault is one recorded instrument fault, as GET /faults reports it.
+type Fault struct {
+	Seq        int64     `json:"seq"`
+	At         time.Time `json:"at"`
+	Instrument string    `json:"instrument"`
+	// Run is the run the fault hit.
+	Run     string `json:"run"`
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+}
+
+// FaultList is the body of GET /faults.
+type FaultList struct {
+	Faults []Fault `json:"faults"`
 }
 
 // InstrumentList is the body of GET /instruments.
@@ -145,6 +193,7 @@ const (
 	CodeMethodNotAllowed    = "method_not_allowed"
 	CodeRunFinished         = "run_finished"
 	CodeUnavailable         = "unavailable"
+	CodeUnauthorized        = "unauthorized"
 	CodeInternal            = "internal"
 )
 

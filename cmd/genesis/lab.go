@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/lab"
+)
+
+// labTokenFile is where genesis keeps the lab's bearer token when neither
+// GENESIS_LAB_TOKEN nor --token-file gives one.
+func labTokenFile(home string) string { return filepath.Join(home, "lab.token") }
+
+// labToken finds the lab's bearer token: the file given, else
+// GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token. With create, a missing
+// token file is created with a fresh random token (mode 0600), so a lab
+// is never open by accident; without it, no token is "".
+func labToken(home, file string, create bool) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("lab token file: %w", err)
+		}
+		tok := strings.TrimSpace(string(b))
+		if tok == "" {
+			return "", fmt.Errorf("lab token file %s is empty; put the token on its first line", file)
+		}
+		return tok, nil
+	}
+	if tok := strings.TrimSpace(os.Getenv("GENESIS_LAB_TOKEN")); tok != "" {
+		return tok, nil
+	}
+	path := labTokenFile(home)
+	b, err := os.ReadFile(path)
+	if err == nil && strings.TrimSpace(string(b)) != "" {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("lab token: %w", err)
+	}
+	if !create {
+		return "", nil
+	}
+	var raw [24]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(raw[:])
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		return "", err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(tok+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// loadInstruments reads an instruments file: a YAML list of
+// {name, capacity, duration_seconds, challenges: [ID…] or ["*"]}.
+func loadInstruments(path string, cat *challenges.Catalog) ([]lab.Instrument, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("instruments file: %w", err)
+	}
+	var ins []lab.Instrument
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&ins); err != nil {
+		return nil, fmt.Errorf("instruments file %s: %w (want a YAML list of {name, capacity, duration_seconds, challenges})", path, err)
+	}
+	if len(ins) == 0 {
+		return nil, fmt.Errorf("instruments file %s lists no instruments", path)
+	}
+	for i := range ins {
+		if len(ins[i].Challenges) == 1 && ins[i].Challenges[0] == "*" || len(ins[i].Challenges) == 0 {
+			ins[i].Challenges = cat.IDs()
+		}
+	}
+	return ins, nil
+}
+
+func labCmd(cfg *config) *cobra.Command {
+	c := &cobra.Command{Use: "lab", Short: "The emulated robotic lab service"}
+	var (
+		addr, db, tokenFile, instrumentsFile string
+		only                                 []string
+		scale, faultRate, offline            float64
+	)
+	serve := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the lab over HTTP (OpenAPI at /openapi.json)",
+		Long: `Serves the emulated robotic lab: instruments with queues and capacities run experiments on
+the challenges' lab models (real measured data plus noise), with durations scaled by
+--time-scale. Runs survive restarts (SQLite in --db). With --fault-rate, instruments fail
+runs, lose samples or go offline. Every request but GET /health needs the bearer token:
+--token-file, else GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token (created on first start).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cat, err := cfg.catalog()
+			if err != nil {
+				return err
+			}
+			if len(only) > 0 {
+				if cat, err = cat.Subset(only); err != nil {
+					return err
+				}
+			}
+			var ins []lab.Instrument
+			if instrumentsFile != "" {
+				if ins, err = loadInstruments(instrumentsFile, cat); err != nil {
+					return err
+				}
+			}
+			if faultRate < 0 || faultRate > 1 {
+				return fmt.Errorf("--fault-rate %v must be between 0 and 1", faultRate)
+			}
+			if scale < 0 {
+				return fmt.Errorf("--time-scale %v must be ≥ 0", scale)
+			}
+			tok, err := labToken(cfg.home, tokenFile, true)
+			if err != nil {
+				return err
+			}
+			if db == "" {
+				db = filepath.Join(cfg.home, "lab.db")
+			}
+			s, err := lab.New(lab.Config{Addr: addr, DBPath: db, TimeScale: scale, Catalog: cat, Instruments: ins,
+				FaultRate: faultRate, OfflineSeconds: offline, Token: tok})
+			if err != nil {
+				return err
+			}
+			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer cancel()
+			if err := s.Start(ctx); err != nil {
+				s.Close()
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "lab service on http://%s (OpenAPI at /openapi.json)\n", s.Addr())
+			fmt.Fprintf(out, "  runs in %s, time scale %g, fault rate %g, %d challenges\n", db, scale, faultRate, len(cat.IDs()))
+			switch {
+			case tokenFile != "":
+				fmt.Fprintf(out, "  bearer token from %s\n", tokenFile)
+			case os.Getenv("GENESIS_LAB_TOKEN") != "":
+				fmt.Fprintln(out, "  bearer token from GENESIS_LAB_TOKEN")
+			default:
+				fmt.Fprintf(out, "  bearer token in %s (clients: GENESIS_LAB_TOKEN=$(cat %s))\n", labTokenFile(cfg.home), labTokenFile(cfg.home))
+			}
+			<-ctx.Done()
+			fmt.Fprintln(out, "lab shutting down; queued and running runs resume on the next start")
+			return s.Close()
+		},
+	}
+	f := serve.Flags()
+	f.StringVar(&addr, "addr", envOr("GENESIS_LAB_ADDR", "127.0.0.1:8090"), "listen address (env GENESIS_LAB_ADDR)")
+	f.StringVar(&db, "db", "", "SQLite file for runs, queues and faults (default $GENESIS_HOME/lab.db)")
+	f.Float64Var(&scale, "time-scale", 0.01, "real seconds per lab second (1 = real time)")
+	f.Float64Var(&faultRate, "fault-rate", 0, "probability that a run hits an instrument fault: an error, a lost sample or the instrument going offline")
+	f.Float64Var(&offline, "offline-seconds", lab.DefaultOfflineSeconds, "lab seconds an instrument stays offline after an offline fault")
+	f.StringVar(&tokenFile, "token-file", "", "file holding the bearer token clients must send (default GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token)")
+	f.StringSliceVar(&only, "challenges", nil, "only offer these challenge IDs (comma-separated; default all)")
+	f.StringVar(&instrumentsFile, "instruments", "", "YAML list of instruments {name, capacity, duration_seconds, challenges} (default: robot-1 and robot-2, 2 slots each, every challenge)")
+	c.AddCommand(serve)
+	return c
+}
+
