@@ -106,4 +106,3 @@ func workerCmd(cfg *config) *cobra.Command {
 	f.IntVar(&so.hpcSlots, "hpc-slots", 2, "simulation jobs that may run at once on the local executor")
 	return c
 }
-

@@ -180,4 +180,3 @@ runs, lose samples or go offline. Every request but GET /health needs the bearer
 	c.AddCommand(serve)
 	return c
 }
-
