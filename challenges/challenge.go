@@ -195,6 +195,7 @@ type Challenge struct {
 
 	pool *Pool
 	emu  *emulatorOnce
+	src  []byte // the definition as read
 }
 
 // Primary is the objective a campaign's "best" refers to.

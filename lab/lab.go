@@ -64,6 +64,10 @@ type Config struct {
 	OfflineSeconds float64
 	// FaultSeed seeds the fault draws (0: from the clock).
 	FaultSeed uint64
+	// FaultFunc, when set, replaces the random draw: it is called once per
+	// run attempt and returns the fault kind to inject ("" for none). For
+	// tests and scripted demonstrations.
+	FaultFunc func(run string) string
 
 	// Token, when not empty, is the bearer token every request except
 	// GET /health must carry ("Authorization: Bearer <token>").
@@ -377,7 +381,13 @@ func (s *Server) duration(in *instrument, ch *challenges.Challenge) time.Duratio
 
 // drawFault decides whether a run attempt hits a fault, which kind, and
 // at what fraction of the run's duration.
-func (s *Server) drawFault() (kind string, at float64) {
+func (s *Server) drawFault(run string) (kind string, at float64) {
+	if s.cfg.FaultFunc != nil {
+		if k := s.cfg.FaultFunc(run); slices.Contains(api.FaultKinds, k) {
+			return k, 0.5
+		}
+		return "", 1
+	}
 	if s.cfg.FaultRate == 0 {
 		return "", 1
 	}
@@ -411,16 +421,13 @@ func faultReason(kind, id string) string {
 // offline (cause errOffline) the run is queued again here.
 func (s *Server) execute(ctx context.Context, in *instrument, j *job) {
 	defer s.runs.Done()
-	fault, frac := s.drawFault()
+	fault, frac := s.drawFault(j.id)
 	t := time.NewTimer(time.Duration(frac * float64(s.duration(in, j.ch))))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		s.mu.Lock()
-		if errors.Is(context.Cause(ctx), errOffline) && !s.closed {
-			s.requeueLocked(in, j, api.Fault{At: time.Now().UTC(), Instrument: in.Name, Run: j.id, Kind: api.FaultOffline,
-				Message: fmt.Sprintf("instrument %s went offline during the run; the run is queued again", in.Name)})
-		}
+		s.interruptedLocked(ctx, in, j)
 		s.releaseLocked(in, j.id)
 		s.mu.Unlock()
 		return
@@ -430,6 +437,8 @@ func (s *Server) execute(ctx context.Context, in *instrument, j *job) {
 		s.mu.Lock()
 		if ctx.Err() == nil {
 			s.faultLocked(in, j, fault)
+		} else {
+			s.interruptedLocked(ctx, in, j)
 		}
 		s.releaseLocked(in, j.id)
 		s.mu.Unlock()
@@ -458,11 +467,20 @@ func (s *Server) execute(ctx context.Context, in *instrument, j *job) {
 		} else {
 			s.log.Debug("run finished", "run", j.id, "status", status)
 		}
-	} else if errors.Is(context.Cause(ctx), errOffline) && !s.closed {
-		s.requeueLocked(in, j, api.Fault{At: time.Now().UTC(), Instrument: in.Name, Run: j.id, Kind: api.FaultOffline,
-			Message: fmt.Sprintf("instrument %s went offline before the result was stored; the run is queued again", in.Name)})
+	} else {
+		s.interruptedLocked(ctx, in, j)
 	}
 	s.releaseLocked(in, j.id)
+}
+
+// interruptedLocked handles a run whose context ended: when its instrument
+// went offline the run is queued again (an abort has already stored the
+// run's state; on Close it stays "running" for the next start).
+func (s *Server) interruptedLocked(ctx context.Context, in *instrument, j *job) {
+	if errors.Is(context.Cause(ctx), errOffline) && !s.closed {
+		s.requeueLocked(in, j, api.Fault{At: time.Now().UTC(), Instrument: in.Name, Run: j.id, Kind: api.FaultOffline,
+			Message: fmt.Sprintf("instrument %s went offline during the run; the run is queued again", in.Name)})
+	}
 }
 
 // faultLocked applies a fault that hit run j on in.

@@ -105,9 +105,11 @@ func TestCampaignOnEveryChallenge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFixture(t, scriptedTeam())
 	for _, c := range cat.All() {
 		t.Run(c.ID, func(t *testing.T) {
+			// A fresh lab each: test campaigns share one workflow ID, so
+			// their idempotency keys would collide in a shared lab.
+			f := newFixture(t, scriptedTeam())
 			res := runCampaign(t, f, CampaignInput{Challenge: c.ID, Model: "scripted", Budget: 3, Seed: 2})
 			if len(res.Experiments) != 3 {
 				t.Fatalf("experiments %d, want 3: %s", len(res.Experiments), mustJSON(res))
