@@ -57,8 +57,9 @@ models-test: ## tests against the real local model in Ollama
 
 test: deps lint unit e2e models-test ## set up everything and run every test tier
 
-bench: ## benchmarks (orchestration overhead, optimiser)
+bench: ## benchmarks (orchestration overhead, optimiser, lab submit throughput)
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./workflows/ ./tools/optimizer/
+	$(GO) test -run '^$$' -bench Submit50Clients -benchtime 4000x ./lab/
 
 clean: ## remove build output
 	rm -rf bin

@@ -9,6 +9,7 @@ import (
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/agents/llm/scripted"
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/lab"
 	labclient "github.com/genesis-sci/genesis/tools/lab"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
@@ -153,5 +154,63 @@ func TestCampaignOnEveryChallenge(t *testing.T) {
 				t.Errorf("the hypothesis agent fell back (its candidates were rejected): %v", res.Fallbacks)
 			}
 		})
+	}
+}
+
+// A whole campaign against a lab whose instruments fail a fifth of the
+// runs (errors, lost samples, going offline) spends its budget on
+// successful runs, and the service's own records show no lost and no
+// duplicated experiment.
+func TestCampaignWithLabFaults(t *testing.T) {
+	f := newFixtureWithLab(t, scriptedTeam(), lab.Config{FaultRate: 0.2, FaultSeed: 3, OfflineSeconds: 200, Token: "campaign-token"})
+	res := runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 12, Seed: 5})
+	if len(res.Experiments) != 12 {
+		t.Fatalf("experiments %d, want 12: %s", len(res.Experiments), mustJSON(res))
+	}
+	runs, err := f.acts.Lab.List(context.Background(), labclient.ListOptions{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	byID := map[string]labclient.Run{}
+	succeeded, failed, faulted := 0, 0, 0
+	for _, r := range runs {
+		if keys[r.IdempotencyKey] {
+			t.Errorf("two runs under key %s", r.IdempotencyKey)
+		}
+		keys[r.IdempotencyKey] = true
+		byID[r.ID] = r
+		switch r.Status {
+		case labclient.Succeeded:
+			succeeded++
+		case labclient.Failed:
+			failed++
+		default:
+			t.Errorf("run %s left %s", r.ID, r.Status)
+		}
+		if r.Fault != "" {
+			faulted++
+		}
+	}
+	faults, err := f.acts.Lab.Faults(context.Background(), "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("service: %d runs, %d succeeded, %d failed, %d hit by %d faults; campaign: %d experiments, %d refused or failed",
+		len(runs), succeeded, failed, faulted, len(faults), len(res.Experiments), res.Refused)
+	if len(faults) == 0 || failed == 0 {
+		t.Fatalf("no faults at rate 0.2: the test does not test anything")
+	}
+	// Every successful run is one of the campaign's experiments and vice versa; every failed one it saw as failed.
+	if succeeded != len(res.Experiments) || failed != res.Refused {
+		t.Errorf("service has %d succeeded and %d failed runs; the campaign counted %d experiments and %d failures", succeeded, failed, len(res.Experiments), res.Refused)
+	}
+	for _, id := range res.Experiments {
+		if byID[id].Status != labclient.Succeeded {
+			t.Errorf("campaign experiment %s is %q on the service", id, byID[id].Status)
+		}
+	}
+	if m := f.lab.Measurements(); m != int64(succeeded) {
+		t.Errorf("%d measurements for %d successful runs: a run was measured twice", m, succeeded)
 	}
 }

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -82,11 +83,22 @@ type fixture struct {
 
 func newFixture(t *testing.T, model llm.Model) *fixture {
 	t.Helper()
+	return newFixtureWithLab(t, model, lab.Config{})
+}
+
+// newFixtureWithLab is newFixture with lab settings (faults, token); the
+// catalog and time scale are filled in.
+func newFixtureWithLab(t *testing.T, model llm.Model, lcfg lab.Config) *fixture {
+	t.Helper()
 	cat, err := challenges.Builtin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls, err := lab.New(lab.Config{Catalog: cat, TimeScale: 0.0002})
+	lcfg.Catalog, lcfg.TimeScale = cat, 0.0002
+	if lcfg.Logger == nil {
+		lcfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ls, err := lab.New(lcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +118,7 @@ func newFixture(t *testing.T, model llm.Model) *fixture {
 	self, _ := os.Executable()
 	return &fixture{lab: ls, srv: srv, acts: &Activities{
 		Catalog: cat, NewModel: func(string) (llm.Model, error) { return model, nil },
-		Lab: labclient.New(srv.URL, srv.Client()), HPC: ex, SimCommand: []string{self},
+		Lab: labclient.New(srv.URL, srv.Client()).WithToken(lcfg.Token), HPC: ex, SimCommand: []string{self},
 		Memory: mem, Embedder: emb, DataDir: dir, Poll: 5 * time.Millisecond,
 	}}
 }
