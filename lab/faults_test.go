@@ -212,3 +212,26 @@ func TestAuth(t *testing.T) {
 		t.Fatalf("submit with the token: %+v %v", r, err)
 	}
 }
+
+// An emulator lab runs any point inside the bounds, measured or not, and
+// still refuses points outside them.
+func TestEmulatorLabRunsUnmeasuredPoints(t *testing.T) {
+	e := start(t, lab.Config{})
+	c := challenge(t, "suzuki-flow-yield")
+	p := c.Sample(1, 99)[0]
+	if _, ok := c.Pool().Lookup(c, p); ok {
+		t.Fatal("sampled a measured point")
+	}
+	r, err := e.c.Submit(ctx(t), req(c, p, "emu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err = e.c.Wait(ctx(t), r.ID, 2*time.Millisecond, nil); err != nil || r.Status != labc.Succeeded || r.Result.Values["yield"] == 0 {
+		t.Fatalf("unmeasured point: %+v %v", r, err)
+	}
+	m := c.Map(p)
+	m["temperature"] = 500.0
+	if _, err := e.c.Submit(ctx(t), labc.SubmitRequest{Challenge: c.ID, Parameters: m, IdempotencyKey: "emu2", Requester: "t"}); labc.ErrorCode(err) != labc.CodeInvalidParameters {
+		t.Errorf("out of bounds: %v", err)
+	}
+}

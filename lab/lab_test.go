@@ -283,6 +283,7 @@ func TestRefusals(t *testing.T) {
 		{"missing parameter", labc.SubmitRequest{Challenge: cb, Parameters: with("theta", nil), IdempotencyKey: "a", Requester: "t"}, 422, labc.CodeInvalidParameters, `missing parameter "theta"`},
 		{"unknown parameter", labc.SubmitRequest{Challenge: cb, Parameters: with("zeta", 1.0), IdempotencyKey: "a", Requester: "t"}, 422, labc.CodeInvalidParameters, `unknown parameter "zeta"`},
 		{"safety limit", req(f, challenges.Point{900, 1}, "a"), 422, labc.CodeSafetyLimit, "furnace lining"},
+		{"forbidden combination", req(f, challenges.Point{700, 1}, "a"), 422, labc.CodeSafetyLimit, "when gas=nitrogen"},
 		{"not in pool", req(c, notInPool(t, c), "a"), 422, labc.CodeNotInPool, "measured pool"},
 		{"unknown instrument", labc.SubmitRequest{Challenge: cb, Parameters: good, IdempotencyKey: "a", Requester: "t", Instrument: "robot-9"}, 422, labc.CodeUnknownInstrument, "robot-1"},
 		{"no key", labc.SubmitRequest{Challenge: cb, Parameters: good, Requester: "t"}, 400, labc.CodeMalformedRequest, "idempotency_key"},

@@ -125,3 +125,38 @@ scoring: {top_fraction: 0.2}
 		t.Errorf("show tiny: exit %d\n%s%s", code, out, errs)
 	}
 }
+
+func TestLabToken(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("GENESIS_LAB_TOKEN", "")
+	if tok, err := labToken(home, "", false); err != nil || tok != "" {
+		t.Fatalf("no token and no create: %q %v", tok, err)
+	}
+	tok, err := labToken(home, "", true)
+	if err != nil || len(tok) < 32 {
+		t.Fatalf("created token %q %v", tok, err)
+	}
+	st, err := os.Stat(labTokenFile(home))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("token file: %v %v", st, err)
+	}
+	if again, _ := labToken(home, "", true); again != tok {
+		t.Error("the token changed on the second start")
+	}
+	t.Setenv("GENESIS_LAB_TOKEN", "from-env")
+	if got, _ := labToken(home, "", true); got != "from-env" {
+		t.Errorf("env token ignored: %q", got)
+	}
+	f := filepath.Join(home, "tok")
+	os.WriteFile(f, []byte("  from-file\n"), 0o600)
+	if got, _ := labToken(home, f, true); got != "from-file" {
+		t.Errorf("file token: %q", got)
+	}
+	os.WriteFile(f, []byte("\n"), 0o600)
+	if _, err := labToken(home, f, true); err == nil || !strings.Contains(err.Error(), "is empty") {
+		t.Errorf("empty token file: %v", err)
+	}
+	if _, err := labToken(home, filepath.Join(home, "absent"), true); err == nil {
+		t.Error("missing token file accepted")
+	}
+}
