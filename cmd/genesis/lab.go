@@ -12,12 +12,15 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/lab"
+	labclient "github.com/genesis-sci/genesis/tools/lab"
 )
 
 // labTokenFile is where genesis keeps the lab's bearer token when neither
@@ -177,6 +180,62 @@ runs, lose samples or go offline. Every request but GET /health needs the bearer
 	f.StringVar(&tokenFile, "token-file", "", "file holding the bearer token clients must send (default GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token)")
 	f.StringSliceVar(&only, "challenges", nil, "only offer these challenge IDs (comma-separated; default all)")
 	f.StringVar(&instrumentsFile, "instruments", "", "YAML list of instruments {name, capacity, duration_seconds, challenges} (default: robot-1 and robot-2, 2 slots each, every challenge)")
-	c.AddCommand(serve)
+	c.AddCommand(serve, labStatusCmd(cfg))
 	return c
+}
+
+func labStatusCmd(cfg *config) *cobra.Command {
+	var url, tokenFile string
+	var nFaults int
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show a lab's instruments (online/offline, queue, busy slots, faults) and its recent faults",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tok, err := labToken(cfg.home, tokenFile, false)
+			if err != nil {
+				return err
+			}
+			c := labclient.New(url, nil).WithToken(tok)
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			h, err := c.Health(ctx)
+			if err != nil {
+				return fmt.Errorf("cannot reach the lab at %s: %w (start one with `genesis lab serve`, or pass --lab URL)", url, err)
+			}
+			ins, err := c.Instruments(ctx)
+			if err != nil {
+				return err
+			}
+			faults, err := c.Faults(ctx, "", 1000)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "lab %s: %s, %d queued, %d running, %d measurements since start, time scale %g\n\n", url, h.Status, h.Queued, h.Running, h.Measurements, h.TimeScale)
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "INSTRUMENT\tSTATUS\tBUSY\tQUEUED\tFAULTS\tCHALLENGES")
+			for _, in := range ins {
+				st := in.Status
+				if in.OfflineUntil != nil {
+					st += " until " + in.OfflineUntil.Local().Format("15:04:05")
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t%d\t%d\n", in.Name, st, in.Busy, in.Capacity, in.Queued, in.Faults, len(in.Challenges))
+			}
+			tw.Flush()
+			if len(faults) == 0 {
+				fmt.Fprintln(w, "\nno faults recorded")
+				return nil
+			}
+			fmt.Fprintf(w, "\n%d faults recorded; the last %d:\n", len(faults), min(nFaults, len(faults)))
+			for _, f := range faults[max(0, len(faults)-nFaults):] {
+				fmt.Fprintf(w, "  %s  %-10s %-18s run %s: %s\n", f.At.Local().Format("2006-01-02 15:04:05"), f.Instrument, f.Kind, f.Run, f.Message)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&url, "lab", envOr("GENESIS_LAB_URL", "http://127.0.0.1:8090"), "lab service URL (env GENESIS_LAB_URL)")
+	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file with the lab's bearer token (default GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token)")
+	cmd.Flags().IntVar(&nFaults, "faults", 10, "how many recent faults to show")
+	return cmd
 }

@@ -2,10 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/lab"
+	labclient "github.com/genesis-sci/genesis/tools/lab"
 )
 
 // Bad input gets one line that says what to do, a non-zero exit code, and
@@ -158,5 +165,49 @@ func TestLabToken(t *testing.T) {
 	}
 	if _, err := labToken(home, filepath.Join(home, "absent"), true); err == nil {
 		t.Error("missing token file accepted")
+	}
+}
+
+func TestLabStatus(t *testing.T) {
+	cat, err := challenges.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := lab.New(lab.Config{Addr: "127.0.0.1:0", Catalog: cat, Token: "tok", TimeScale: 0.001,
+		FaultFunc: func(string) string { return labclient.FaultSampleLost }, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	url := "http://" + s.Addr().String()
+	ch, _ := cat.Get(challenges.DefaultID)
+	c := labclient.New(url, nil).WithToken("tok")
+	r, err := c.Submit(context.Background(), labclient.SubmitRequest{Challenge: ch.ID, Parameters: ch.Map(ch.Pool().Points[0]), IdempotencyKey: "k", Requester: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Wait(context.Background(), r.ID, 5*time.Millisecond, nil); err != nil {
+		t.Fatal(err)
+	}
+	tf := filepath.Join(t.TempDir(), "tok")
+	os.WriteFile(tf, []byte("tok\n"), 0o600)
+	var out, errb bytes.Buffer
+	if code := execute([]string{"lab", "status", "--lab", url, "--token-file", tf, "--home", t.TempDir()}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"robot-1", "online", "1 faults recorded", "sample_lost", r.ID} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out.String())
+		}
+	}
+	// Without the token: told what to do, exit 1.
+	out.Reset()
+	errb.Reset()
+	t.Setenv("GENESIS_LAB_TOKEN", "")
+	if code := execute([]string{"lab", "status", "--lab", url, "--home", t.TempDir()}, &out, &errb); code == 0 || !strings.Contains(errb.String(), "bearer token") {
+		t.Errorf("without a token: exit %d %q", code, errb.String())
 	}
 }
