@@ -1,7 +1,6 @@
 package hpc
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,12 +12,20 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Local runs jobs as subprocesses of this process, at most Slots at a time.
-// Each job gets a directory under Root named after the job; a job whose
-// directory already holds an exit record is not run again, so a submit
-// retried after a worker restart finds the finished job.
+// Each job gets a directory under Root named after the job, with the
+// command's stdout and stderr, its process ID once started (.pid), its exit
+// code written by a small shell wrapper (.rc) and the outcome (.exit).
+//
+// Submission is idempotent by name, across processes too: a job whose
+// directory holds an outcome is not run again; a job started by an earlier
+// worker that is still running is adopted (watched until it ends, its time
+// limit still enforced); one that ended unobserved is judged by its exit
+// code, or reported LOST when it was killed. Only a job that never started
+// is started again.
 type Local struct {
 	Root  string
 	Slots int
@@ -49,7 +56,16 @@ func NewLocal(root string, slots int) (*Local, error) {
 
 var safeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
-const exitFile = ".exit"
+// Files in a local job's directory.
+const (
+	exitFile = ".exit" // "STATE CODE reason", the outcome
+	pidFile  = ".pid"  // "PID START-UNIX LIMIT-SECONDS", once started
+	rcFile   = ".rc"   // the command's exit code, written by the wrapper
+)
+
+// wrapper runs the command and records its exit code, so that a worker
+// that adopts the job after a crash learns how it ended.
+const wrapper = `"$@"; rc=$?; echo $rc > .rc.tmp && mv .rc.tmp .rc; exit $rc`
 
 // Submit implements Executor.
 func (l *Local) Submit(ctx context.Context, spec JobSpec) (Job, error) {
@@ -67,6 +83,14 @@ func (l *Local) Submit(ctx context.Context, spec JobSpec) (Job, error) {
 		j := parseExit(id, spec.Name, dir, rec)
 		l.jobs[id] = &localJob{Job: j, done: closed()}
 		return j, nil
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, pidFile)); err == nil {
+		// Started by an earlier worker: adopt it.
+		jctx, cancel := context.WithCancel(context.Background())
+		j := &localJob{Job: Job{ID: id, Name: spec.Name, State: Running, Dir: dir}, cancel: cancel, done: make(chan struct{})}
+		l.jobs[id] = j
+		go l.adopt(jctx, j, string(b))
+		return j.Job, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Job{}, err
@@ -109,22 +133,36 @@ func (l *Local) run(ctx context.Context, j *localJob, spec JobSpec) {
 		return
 	}
 	defer func() { <-l.sem }()
-	l.set(j, Running)
 	runCtx := ctx
 	if spec.TimeLimit > 0 {
 		var cancel context.CancelFunc
 		runCtx, cancel = context.WithTimeout(ctx, spec.TimeLimit)
 		defer cancel()
 	}
-	cmd := exec.CommandContext(runCtx, spec.Command[0], spec.Command[1:]...)
+	stdout, err1 := os.Create(filepath.Join(j.Dir, "stdout"))
+	stderr, err2 := os.Create(filepath.Join(j.Dir, "stderr"))
+	if err := errors.Join(err1, err2); err != nil {
+		l.finish(j, Failed, -1, "cannot create output files: "+err.Error())
+		return
+	}
+	defer stdout.Close()
+	defer stderr.Close()
+	cmd := exec.CommandContext(runCtx, "/bin/sh", append([]string{"-c", wrapper, "genesis-job"}, spec.Command...)...)
 	cmd.Dir = j.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	_ = os.WriteFile(filepath.Join(j.Dir, "stdout"), stdout.Bytes(), 0o644)
-	_ = os.WriteFile(filepath.Join(j.Dir, "stderr"), stderr.Bytes(), 0o644)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		if ctx.Err() != nil {
+			l.finish(j, Cancelled, -1, "cancelled before it started")
+		} else {
+			l.finish(j, Failed, -1, "cannot start: "+err.Error())
+		}
+		return
+	}
+	_ = writeAtomic(filepath.Join(j.Dir, pidFile), fmt.Sprintf("%d %d %d\n", cmd.Process.Pid, time.Now().Unix(), int(spec.TimeLimit.Seconds()+0.999)))
+	l.set(j, Running)
+	err := cmd.Wait()
 	switch {
 	case ctx.Err() != nil:
 		l.finish(j, Cancelled, -1, "cancelled")
@@ -136,10 +174,62 @@ func (l *Local) run(ctx context.Context, j *localJob, spec JobSpec) {
 		if errors.As(err, &ee) {
 			code = ee.ExitCode()
 		}
-		l.finish(j, Failed, code, strings.TrimSpace(lastLine(stderr.String())))
+		l.finish(j, Failed, code, stderrLine(j.Dir))
 	default:
 		l.finish(j, Completed, 0, "")
 	}
+}
+
+// adopt watches a job an earlier worker started: until its process group
+// is gone, enforcing its time limit and honouring Cancel; then the exit
+// code it recorded decides the outcome.
+func (l *Local) adopt(ctx context.Context, j *localJob, rec string) {
+	defer close(j.done)
+	var pid int
+	var start, limit int64
+	if n, _ := fmt.Sscan(rec, &pid, &start, &limit); n < 1 || pid <= 0 {
+		l.finish(j, Lost, -1, "unreadable process record")
+		return
+	}
+	alive := func() bool { return syscall.Kill(pid, 0) == nil }
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for alive() {
+		if limit > 0 && time.Since(time.Unix(start, 0)) > time.Duration(limit)*time.Second {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			l.finish(j, Timeout, -1, fmt.Sprintf("exceeded time limit %ds", limit))
+			return
+		}
+		select {
+		case <-ctx.Done():
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			l.finish(j, Cancelled, -1, "cancelled")
+			return
+		case <-tick.C:
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(j.Dir, rcFile))
+	if err != nil {
+		l.finish(j, Lost, -1, "the job ended while no worker watched it and left no exit code (killed?)")
+		return
+	}
+	code, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if code != 0 {
+		l.finish(j, Failed, code, stderrLine(j.Dir))
+		return
+	}
+	l.finish(j, Completed, 0, "")
+}
+
+// stderrLine is the last line the job wrote to stderr.
+func stderrLine(dir string) string { return lastLine(readTail(filepath.Join(dir, "stderr"))) }
+
+func writeAtomic(path, s string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(s), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 func lastLine(s string) string {
@@ -156,15 +246,13 @@ func (l *Local) set(j *localJob, state string) {
 	l.mu.Unlock()
 }
 
+// finish records the outcome on disk first, so that anyone who sees it
+// in memory can also find it in the job directory.
 func (l *Local) finish(j *localJob, state string, code int, reason string) {
+	_ = writeAtomic(filepath.Join(j.Dir, exitFile), fmt.Sprintf("%s %d %s\n", state, code, reason))
 	l.mu.Lock()
 	j.State, j.ExitCode, j.Reason = state, code, reason
 	l.mu.Unlock()
-	rec := fmt.Sprintf("%s %d %s\n", state, code, reason)
-	tmp := filepath.Join(j.Dir, exitFile+".tmp")
-	if os.WriteFile(tmp, []byte(rec), 0o644) == nil {
-		_ = os.Rename(tmp, filepath.Join(j.Dir, exitFile))
-	}
 }
 
 // Status implements Executor.
@@ -178,8 +266,9 @@ func (l *Local) Status(_ context.Context, id string) (Job, error) {
 			return parseExit(id, id, dir, rec), nil
 		}
 		if _, err := os.Stat(dir); err == nil {
-			// Submitted by an earlier process that died before the job finished.
-			return Job{ID: id, Name: id, Dir: dir, State: Lost, Reason: "the process running the job ended"}, nil
+			// Submitted by an earlier worker and not adopted yet: Submit
+			// the same spec again to adopt it.
+			return Job{ID: id, Name: id, Dir: dir, State: Lost, Reason: "started by an earlier worker; submit it again to adopt it"}, nil
 		}
 		return Job{}, fmt.Errorf("%w %q", ErrUnknownJob, id)
 	}
