@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -39,7 +40,10 @@ type Activities struct {
 	// NewModel builds a model from a spec; nil means agents.NewModel.
 	NewModel func(spec string) (llm.Model, error)
 	Lab      *labclient.Client
-	HPC      hpc.Executor
+	// HPC is the default executor for simulation jobs; Executors names
+	// further ones ("local", "slurm") a campaign may pick with its HPC option.
+	HPC       hpc.Executor
+	Executors map[string]hpc.Executor
 	// SimCommand is the program an HPC job runs (genesis sim).
 	SimCommand    []string
 	ChallengesDir string
@@ -434,6 +438,8 @@ func (a *Activities) Suggest(_ context.Context, in SuggestInput) ([]agents.Candi
 type SimInput struct {
 	Challenge string           `json:"challenge"`
 	Point     challenges.Point `json:"point"`
+	// Executor names the HPC backend ("" for the worker's default).
+	Executor string `json:"executor,omitempty"`
 	// Key names the job; a retried activity finds the job it submitted.
 	Key string `json:"key"`
 }
@@ -441,17 +447,29 @@ type SimInput struct {
 // Simulate submits a `genesis sim` job to the HPC executor and waits for it.
 // A job that fails comes back as a result with a note, for the agents.
 func (a *Activities) Simulate(ctx context.Context, in SimInput) (agents.Result, error) {
-	if a.HPC == nil || len(a.SimCommand) == 0 {
-		return agents.Result{}, temporal.NewNonRetryableApplicationError("no HPC executor configured on this worker", "NoExecutor", nil)
-	}
-	input, _ := json.Marshal(sim.Input{Challenge: in.Challenge, ChallengesDir: a.ChallengesDir, Point: in.Point, Key: in.Key, TimeScale: a.SimTimeScale})
-	cmd := append(append([]string(nil), a.SimCommand...), "--input", "input.json", "--output", "result.json")
-	job, err := a.HPC.Submit(ctx, hpc.JobSpec{Name: in.Key, Command: cmd, Files: map[string][]byte{"input.json": input}, CPUs: 1, MemoryMB: 256, TimeLimit: 10 * time.Minute})
+	ex, err := a.executor(in.Executor)
 	if err != nil {
 		return agents.Result{}, err
 	}
-	job, err = hpc.Wait(ctx, a.HPC, job.ID, a.poll(), func(j hpc.Job) { activity.RecordHeartbeat(ctx, j.State) })
+	input, _ := json.Marshal(sim.Input{Challenge: in.Challenge, ChallengesDir: a.ChallengesDir, Point: in.Point, Key: in.Key, TimeScale: a.SimTimeScale})
+	cmd := append(append([]string(nil), a.SimCommand...), "--input", "input.json", "--output", "result.json")
+	// Submission is idempotent by name (the key), so a retry after a
+	// worker crash finds the job instead of starting another.
+	job, err := ex.Submit(ctx, hpc.JobSpec{Name: in.Key, Command: cmd, Files: map[string][]byte{"input.json": input}, CPUs: 1, MemoryMB: 256, TimeLimit: 10 * time.Minute})
 	if err != nil {
+		return agents.Result{}, err
+	}
+	id := job.ID
+	job, err = hpc.Wait(ctx, ex, id, a.poll(), func(j hpc.Job) { activity.RecordHeartbeat(ctx, j.ID+" "+j.State) })
+	if err != nil {
+		// Cancelled by the campaign (it was stopped): cancel the job too.
+		// A worker shutting down leaves the job running; the retried
+		// activity on the next worker finds it and waits again.
+		if ctx.Err() != nil && !workerStopping(ctx) {
+			if cerr := ex.Cancel(context.WithoutCancel(ctx), id); cerr != nil {
+				activity.GetLogger(ctx).Warn("cancelling the job of a cancelled simulation", "job", id, "err", cerr)
+			}
+		}
 		return agents.Result{}, err
 	}
 	res := agents.Result{Source: "sim", Point: in.Point, Ref: job.ID}
@@ -459,7 +477,7 @@ func (a *Activities) Simulate(ctx context.Context, in SimInput) (agents.Result, 
 		res.Note = fmt.Sprintf("job %s %s (exit %d): %s", job.ID, job.State, job.ExitCode, job.Reason)
 		return res, nil
 	}
-	b, err := a.HPC.ReadFile(ctx, job.ID, "result.json")
+	b, err := ex.ReadFile(ctx, job.ID, "result.json")
 	if err != nil {
 		res.Note = "job completed without a result file: " + err.Error()
 		return res, nil
@@ -471,6 +489,39 @@ func (a *Activities) Simulate(ctx context.Context, in SimInput) (agents.Result, 
 	}
 	res.Values = out.Values
 	return res, nil
+}
+
+// executor returns the named HPC backend, or the default.
+func (a *Activities) executor(name string) (hpc.Executor, error) {
+	if len(a.SimCommand) == 0 {
+		return nil, temporal.NewNonRetryableApplicationError("no simulation program configured on this worker", "NoExecutor", nil)
+	}
+	if name == "" {
+		if a.HPC == nil {
+			return nil, temporal.NewNonRetryableApplicationError("no HPC executor configured on this worker", "NoExecutor", nil)
+		}
+		return a.HPC, nil
+	}
+	if ex, ok := a.Executors[name]; ok {
+		return ex, nil
+	}
+	names := make([]string, 0, len(a.Executors))
+	for n := range a.Executors {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("this worker has no %q HPC executor (it has: %s); start the worker with --hpc %s", name, strings.Join(names, ", "), name), "NoExecutor", nil)
+}
+
+// workerStopping reports whether the activity's context ends because the
+// worker is shutting down rather than because the workflow cancelled it.
+func workerStopping(ctx context.Context) bool {
+	select {
+	case <-activity.GetWorkerStopChannel(ctx):
+		return true
+	default:
+		return false
+	}
 }
 
 func (a *Activities) poll() time.Duration {

@@ -49,6 +49,9 @@ type CampaignInput struct {
 	MaxBatch int `json:"max_batch,omitempty"`
 	// Patience stops the campaign after this many iterations without improvement (default 5; <0 disables).
 	Patience int `json:"patience,omitempty"`
+	// HPC names the executor for simulation jobs ("local", "slurm"; ""
+	// for the worker's default).
+	HPC string `json:"hpc,omitempty"`
 	// Resume carries state across continue-as-new.
 	Resume *CampaignState `json:"resume,omitempty"`
 }
@@ -541,12 +544,25 @@ func (cw *campaign) bestString() string {
 func (cw *campaign) runSims(cands []agents.Candidate, picks []int) []agents.Result {
 	cw.phase = "simulating"
 	var a *Activities
-	ctx := workflow.WithActivityOptions(cw.ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Minute, HeartbeatTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
+	// The heartbeat timeout also bounds how soon a stop reaches a job: the
+	// cancellation arrives with the answer to a heartbeat, which the SDK
+	// sends at most every 80 % of it.
+	ctx := workflow.WithActivityOptions(cw.ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Minute, HeartbeatTimeout: 10 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}, WaitForCancellation: true})
+	// A stop while simulations run cancels them, and the cancellation
+	// reaches the jobs (scancel on Slurm).
+	ctx, cancel := workflow.WithCancel(ctx)
+	done := false
+	workflow.Go(cw.ctx, func(g workflow.Context) {
+		if err := workflow.Await(g, func() bool { return done || cw.stop != "" }); err == nil && !done {
+			cancel()
+		}
+	})
+	defer func() { done = true }()
 	futs := make([]workflow.Future, len(picks))
 	for i, k := range picks {
 		key := fmt.Sprintf("%s/it%d/sim%d", cw.id, cw.st.Iteration, i)
-		futs[i] = workflow.ExecuteActivity(ctx, a.Simulate, SimInput{Challenge: cw.info.ID, Point: cands[k].Point, Key: key})
+		futs[i] = workflow.ExecuteActivity(ctx, a.Simulate, SimInput{Challenge: cw.info.ID, Point: cands[k].Point, Key: key, Executor: cw.in.HPC})
 	}
 	var out []agents.Result
 	for _, f := range futs {

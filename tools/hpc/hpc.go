@@ -69,7 +69,9 @@ type Executor interface {
 var ErrUnknownJob = errors.New("unknown job")
 
 // Wait polls until the job is terminal, calling tick on every poll (for
-// heartbeats). It returns the final state; ctx cancellation cancels the job.
+// heartbeats). It returns the final state, or the last one seen and
+// ctx.Err() when ctx ends first; it never cancels the job (the caller
+// decides: a stopped campaign cancels, a stopping worker does not).
 func Wait(ctx context.Context, ex Executor, id string, poll time.Duration, tick func(Job)) (Job, error) {
 	t := time.NewTicker(poll)
 	defer t.Stop()
@@ -86,7 +88,6 @@ func Wait(ctx context.Context, ex Executor, id string, poll time.Duration, tick 
 		}
 		select {
 		case <-ctx.Done():
-			_ = ex.Cancel(context.WithoutCancel(ctx), id)
 			return j, ctx.Err()
 		case <-t.C:
 		}
