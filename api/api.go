@@ -74,6 +74,8 @@ type StartRequest struct {
 	Budget      int    `json:"budget,omitempty"`
 	TokenBudget int    `json:"token_budget,omitempty"`
 	Seed        int    `json:"seed,omitempty"`
+	// HPC picks the executor for simulation jobs: "local" or "slurm" ("" = the worker's default).
+	HPC string `json:"hpc,omitempty"`
 }
 
 func (s *Server) startCampaign(w http.ResponseWriter, r *http.Request) {
@@ -92,12 +94,16 @@ func (s *Server) startCampaign(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusUnprocessableEntity, "invalid_budget", "budget and token_budget must be ≥ 0 (0 means the challenge's default)")
 		return
 	}
+	if req.HPC != "" && req.HPC != "local" && req.HPC != "slurm" {
+		writeErr(w, http.StatusUnprocessableEntity, "invalid_hpc", fmt.Sprintf("hpc %q must be \"local\" or \"slurm\" (or empty for the worker's default)", req.HPC))
+		return
+	}
 	if req.Model == "" {
 		req.Model = s.DefaultModel
 	}
 	id := NewCampaignID(req.Challenge)
 	run, err := s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
-		workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: req.Challenge, Model: req.Model, Budget: req.Budget, TokenBudget: req.TokenBudget, Seed: req.Seed})
+		workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: req.Challenge, Model: req.Model, Budget: req.Budget, TokenBudget: req.TokenBudget, Seed: req.Seed, HPC: req.HPC})
 	if err != nil {
 		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", "could not start the campaign workflow: "+err.Error())
 		return

@@ -68,7 +68,7 @@ running when it stopped resume when it starts again.`,
 	f.StringVar(&so.labAddr, "lab-addr", "127.0.0.1:8090", "address of the in-process lab service")
 	f.Float64Var(&so.timeScale, "time-scale", 0.01, "lab time scale: real seconds per lab second")
 	f.Float64Var(&so.simScale, "sim-time-scale", 0, "simulation time scale (0 = as fast as possible)")
-	f.IntVar(&so.hpcSlots, "hpc-slots", 2, "simulation jobs that may run at once on the local executor")
+	hpcFlags(f, &so)
 	return c
 }
 
@@ -103,6 +103,6 @@ func workerCmd(cfg *config) *cobra.Command {
 	f.StringVar(&so.labURL, "lab", os.Getenv("GENESIS_LAB_URL"), "lab service URL (env GENESIS_LAB_URL)")
 	f.StringVar(&so.labToken, "lab-token-file", "", "file with the lab's bearer token (default GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token)")
 	f.Float64Var(&so.simScale, "sim-time-scale", 0, "simulation time scale (0 = as fast as possible)")
-	f.IntVar(&so.hpcSlots, "hpc-slots", 2, "simulation jobs that may run at once on the local executor")
+	hpcFlags(f, &so)
 	return c
 }

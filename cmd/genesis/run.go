@@ -98,7 +98,7 @@ func runCmd(cfg *config) *cobra.Command {
 	f.StringVar(&so.labToken, "lab-token-file", "", "file with the lab's bearer token (default GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token)")
 	f.Float64Var(&so.timeScale, "time-scale", 0.002, "lab time scale: real seconds per lab second")
 	f.Float64Var(&so.simScale, "sim-time-scale", 0, "simulation time scale (0 = as fast as possible)")
-	f.IntVar(&so.hpcSlots, "hpc-slots", 2, "simulation jobs that may run at once on the local executor")
+	hpcFlags(f, &so)
 	f.BoolVar(&quiet, "quiet", false, "print only the result")
 	return c
 }

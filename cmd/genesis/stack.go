@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spf13/pflag"
 	"log/slog"
 	"net"
 	"net/http"
@@ -38,6 +39,8 @@ type stackOptions struct {
 	timeScale float64 // lab time scale
 	simScale  float64 // simulation time scale
 	hpcSlots  int
+	hpc       string // default executor for simulation jobs: local or slurm
+	slurm     slurmOptions
 	worker    bool
 	logFile   string
 }
@@ -66,6 +69,9 @@ func (s *stack) close() {
 }
 
 func startStack(ctx context.Context, cfg *config, cat *challenges.Catalog, o stackOptions) (st *stack, err error) {
+	if o.hpc != "" && o.hpc != "local" && o.hpc != "slurm" {
+		return nil, fmt.Errorf("--hpc %q: want local or slurm", o.hpc)
+	}
 	if err := os.MkdirAll(cfg.home, 0o755); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", cfg.home, err)
 	}
@@ -157,9 +163,22 @@ func (s *stack) startWorker(o stackOptions) error {
 	if slots <= 0 {
 		slots = 2
 	}
-	ex, err := hpc.NewLocal(filepath.Join(s.cfg.home, "jobs"), slots)
+	local, err := hpc.NewLocal(filepath.Join(s.cfg.home, "jobs"), slots)
 	if err != nil {
 		return err
+	}
+	executors := map[string]hpc.Executor{"local": local}
+	var ex hpc.Executor = local
+	switch o.hpc {
+	case "", "local":
+	case "slurm":
+		sl, err := o.slurm.open(s.cfg.home)
+		if err != nil {
+			return err
+		}
+		executors["slurm"], ex = sl, sl
+	default:
+		return fmt.Errorf("--hpc %q: want local or slurm", o.hpc)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -167,7 +186,7 @@ func (s *stack) startWorker(o stackOptions) error {
 	}
 	acts := &workflows.Activities{
 		Catalog: s.cat, ModelConfig: agents.ModelConfigFromEnv(),
-		Lab: labclient.New(s.labURL, &http.Client{Timeout: 30 * time.Second}).WithToken(s.labToken), HPC: ex, SimCommand: []string{self, "sim"},
+		Lab: labclient.New(s.labURL, &http.Client{Timeout: 30 * time.Second}).WithToken(s.labToken), HPC: ex, Executors: executors, SimCommand: []string{self, "sim"},
 		ChallengesDir: s.cfg.challengesDir, SimTimeScale: o.simScale, Memory: mem, Embedder: emb, DataDir: s.cfg.home, Temperature: 0.2,
 	}
 	s.worker = worker.New(s.tc, workflows.TaskQueue, worker.Options{MaxConcurrentActivityExecutionSize: 8})
@@ -197,4 +216,33 @@ func serveHTTP(addr string, h http.Handler) (string, func(), error) {
 		_ = srv.Shutdown(c)
 	}
 	return ln.Addr().String(), stop, nil
+}
+
+// slurmOptions configure the Slurm executor.
+type slurmOptions struct {
+	dir, partition, account string
+}
+
+func (o slurmOptions) open(home string) (*hpc.Slurm, error) {
+	dir := o.dir
+	if dir == "" {
+		dir = filepath.Join(home, "slurm-jobs")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	sl, err := hpc.NewSlurm(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	sl.Partition, sl.Account = o.partition, o.account
+	return sl, nil
+}
+
+// hpcFlags adds the executor flags every command that runs a worker takes.
+func hpcFlags(f *pflag.FlagSet, so *stackOptions) {
+	f.IntVar(&so.hpcSlots, "hpc-slots", 2, "simulation jobs that may run at once on the local executor")
+	f.StringVar(&so.hpc, "hpc", envOr("GENESIS_HPC", "local"), "executor for simulation jobs: local (subprocesses) or slurm (sbatch on the cluster this machine submits to) (env GENESIS_HPC)")
+	f.StringVar(&so.slurm.dir, "slurm-dir", os.Getenv("GENESIS_SLURM_DIR"), "Slurm job directories, on a file system the compute nodes share (default $GENESIS_HOME/slurm-jobs; env GENESIS_SLURM_DIR)")
+	f.StringVar(&so.slurm.partition, "slurm-partition", os.Getenv("GENESIS_SLURM_PARTITION"), "Slurm partition for simulation jobs (env GENESIS_SLURM_PARTITION)")
+	f.StringVar(&so.slurm.account, "slurm-account", os.Getenv("GENESIS_SLURM_ACCOUNT"), "Slurm account to charge (env GENESIS_SLURM_ACCOUNT)")
 }
