@@ -13,7 +13,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 STATICCHECK_VERSION := v0.8.2
 ARGS ?=
 
-.PHONY: run test build deps temporal ollama lint unit e2e models-test bench clean help
+.PHONY: run test build deps temporal ollama slurm slurm-stop lint unit e2e models-test bench clean help
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,12 @@ temporal: ## install the Temporal CLI (dev server + web UI) if missing
 ollama: ## install and start Ollama and provision the models
 	GENESIS_HOME=$(GENESIS_HOME) bash deploy/ollama/install.sh
 
+slurm: ## install and start a single-node Slurm cluster (idempotent; needs root or sudo)
+	bash deploy/slurm/install.sh
+
+slurm-stop: ## stop the single-node Slurm cluster
+	bash deploy/slurm/stop.sh
+
 lint: ## gofmt, go vet, staticcheck, workflowcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
@@ -55,11 +61,15 @@ models-test: ## tests against the real local model in Ollama
 	GENESIS_OLLAMA_TEST=1 GENESIS_TEST_MODEL=$(MODEL) $(GO) test -count=1 -timeout 30m ./agents/llm/realtest/
 	GENESIS_OLLAMA_TEST=1 GENESIS_TEST_MODEL=$(MODEL) $(GO) test -count=1 -timeout 30m -run RealModel -v ./workflows/e2e/
 
-test: deps lint unit e2e models-test ## set up everything and run every test tier
+# make test requires the Slurm tests to run (they skip when Slurm is absent elsewhere).
+test: export GENESIS_SLURM_TEST := 1
+test: deps slurm lint unit e2e models-test ## set up everything and run every test tier
 
-bench: ## benchmarks (orchestration overhead, optimiser, lab submit throughput)
+bench: ## benchmarks (orchestration overhead, optimiser, lab submit throughput, HPC executors)
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./workflows/ ./tools/optimizer/
 	$(GO) test -run '^$$' -bench Submit50Clients -benchtime 4000x ./lab/
+	$(GO) test -run '^$$' -bench SimulateActivityOverhead -benchtime 20x ./workflows/e2e/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./tools/hpc/
 
 clean: ## remove build output
 	rm -rf bin

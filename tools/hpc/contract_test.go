@@ -57,6 +57,8 @@ func slurmBackend(t *testing.T) backend {
 		}}
 }
 
+func sbatchPresent() bool { _, err := exec.LookPath("sbatch"); return err == nil }
+
 func waitJob(t *testing.T, b backend, ex Executor, id string, timeout time.Duration) Job {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)

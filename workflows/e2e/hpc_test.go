@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,12 +14,16 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"go.temporal.io/server/temporaltest"
 
+	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/tools/hpc"
 	labclient "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/tools/sim"
 	"github.com/genesis-sci/genesis/workflows"
 )
 
@@ -206,4 +212,67 @@ func TestSimulationSurvivesWorkerRestart(t *testing.T) {
 	if res.Simulations < len(before) {
 		t.Errorf("%d simulations recorded, %d jobs were running at the restart", res.Simulations, len(before))
 	}
+}
+
+// simOnce is a one-activity workflow: the Simulate activity alone, for
+// measuring what Temporal adds around a job.
+func simOnce(ctx workflow.Context, in workflows.SimInput) (agents.Result, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, HeartbeatTimeout: 10 * time.Second})
+	var r agents.Result
+	err := workflow.ExecuteActivity(ctx, "Simulate", in).Get(ctx, &r)
+	return r, err
+}
+
+// BenchmarkSimulateActivityOverhead compares one simulation job submitted
+// and awaited directly on the local executor with the same job run as the
+// Simulate activity of a workflow on a real Temporal server (start the
+// workflow → its result). The difference is what the durable activity
+// adds: scheduling, heartbeats, polling and result recording.
+//
+//	go test ./workflows/e2e -run '^$' -bench SimulateActivityOverhead -benchtime 20x
+func BenchmarkSimulateActivityOverhead(b *testing.B) {
+	cat, _ := challenges.Builtin()
+	ts := temporaltest.NewServer()
+	defer ts.Stop()
+	dir := b.TempDir()
+	self, _ := os.Executable()
+	ex, _ := hpc.NewLocal(dir+"/jobs", 2)
+	acts := &workflows.Activities{Catalog: cat, HPC: ex, SimCommand: []string{self}, DataDir: dir, Poll: 10 * time.Millisecond}
+	ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) {
+		workflows.Register(r, acts)
+		r.RegisterWorkflowWithOptions(simOnce, workflow.RegisterOptions{Name: "SimOnce"})
+	})
+	c := ts.GetDefaultClient()
+	ch, _ := cat.Get(challenges.DefaultID)
+	pt := ch.Pool().Points[7]
+	input, _ := json.Marshal(sim.Input{Challenge: ch.ID, Point: pt, Key: "direct"})
+	var direct, viaActivity time.Duration
+	for i := range b.N {
+		t0 := time.Now()
+		j, err := ex.Submit(context.Background(), hpc.JobSpec{Name: fmt.Sprintf("direct-%d", i), Command: []string{self, "--input", "input.json", "--output", "result.json"},
+			Files: map[string][]byte{"input.json": input}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if j, err = hpc.Wait(context.Background(), ex, j.ID, 10*time.Millisecond, nil); err != nil || j.State != hpc.Completed {
+			b.Fatalf("%+v %v", j, err)
+		}
+		direct += time.Since(t0)
+
+		t0 = time.Now()
+		run, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: fmt.Sprintf("sim-once-%d", i), TaskQueue: workflows.TaskQueue},
+			"SimOnce", workflows.SimInput{Challenge: ch.ID, Point: pt, Key: fmt.Sprintf("activity-%d", i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var r agents.Result
+		if err := run.Get(context.Background(), &r); err != nil || len(r.Values) == 0 {
+			b.Fatalf("%+v %v", r, err)
+		}
+		viaActivity += time.Since(t0)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(direct.Milliseconds())/n, "ms/direct-job")
+	b.ReportMetric(float64(viaActivity.Milliseconds())/n, "ms/activity-job")
+	b.ReportMetric(float64((viaActivity-direct).Milliseconds())/n, "ms/overhead")
 }
