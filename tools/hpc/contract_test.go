@@ -250,3 +250,47 @@ func TestSlurmCrashBeforeRecord(t *testing.T) {
 		t.Errorf("parseKV: %v", kv)
 	}
 }
+
+// A job Slurm does not know and that left no exit record is LOST; one that
+// left an exit record is judged by it.
+func TestSlurmForgottenJobs(t *testing.T) {
+	b := slurmBackend(t)
+	root := t.TempDir()
+	ex := b.open(t, root).(*Slurm)
+	ctx := context.Background()
+	for _, c := range []struct {
+		id, rc, state string
+		code          int
+	}{{"99999901", "", Lost, 0}, {"99999902", "0\n", Completed, 0}, {"99999903", "4\n", Failed, 4}} {
+		dir := filepath.Join(root, "forgotten-"+c.id)
+		if err := ex.record(c.id, dir); err != nil {
+			t.Fatal(err)
+		}
+		if c.rc != "" {
+			os.WriteFile(filepath.Join(dir, slurmRCFile), []byte(c.rc), 0o644)
+		}
+		j, err := ex.Status(ctx, c.id)
+		if err != nil || j.State != c.state || j.ExitCode != c.code {
+			t.Errorf("job %s (rc %q): %+v %v, want %s/%d", c.id, c.rc, j, err, c.state, c.code)
+		}
+	}
+	if _, err := ex.Status(ctx, "12345678"); err == nil {
+		t.Error("a job this executor never submitted has a status")
+	}
+}
+
+func TestSlurmStateMapping(t *testing.T) {
+	for in, want := range map[string]string{"PENDING": Pending, "CONFIGURING": Pending, "RUNNING": Running, "COMPLETING": Running,
+		"COMPLETED": Completed, "FAILED": Failed, "OUT_OF_MEMORY": Failed, "TIMEOUT": Timeout, "DEADLINE": Timeout,
+		"CANCELLED": Cancelled, "PREEMPTED": Cancelled, "NODE_FAIL": NodeFail, "BOOT_FAIL": NodeFail, "SOMETHING_NEW": Lost} {
+		if got := mapSlurmState(in); got != want {
+			t.Errorf("%s → %s, want %s", in, got, want)
+		}
+	}
+	if slurmTime(90*time.Second) != "1:30" || slurmTime(1500*time.Millisecond) != "0:02" {
+		t.Errorf("slurmTime: %s %s", slurmTime(90*time.Second), slurmTime(1500*time.Millisecond))
+	}
+	if q := shellQuote("it's"); q != `'it'\''s'` {
+		t.Errorf("shellQuote: %s", q)
+	}
+}
