@@ -77,9 +77,16 @@ var roleTools = map[string][]string{
 }
 
 // Tools returns the tools a role may call, in a fixed order.
-func Tools(role string) []*tools.Spec {
+func Tools(role string) []*tools.Spec { return ToolsFor(role, false) }
+
+// ToolsFor is Tools without the optimiser when noOptimizer is set (the
+// agents-noopt strategy: the team on its own, for evals).
+func ToolsFor(role string, noOptimizer bool) []*tools.Spec {
 	var out []*tools.Spec
 	for _, n := range roleTools[role] {
+		if noOptimizer && n == ToolOptimizerSuggest {
+			continue
+		}
 		out = append(out, ToolSpecs[n])
 	}
 	return out
@@ -184,14 +191,22 @@ func hypothesisSchema(c *challenges.Challenge) json.RawMessage {
 // EnvelopeSchema is what the model must reply with: a final answer, or (when
 // tools are allowed) one call to one of the role's tools.
 func EnvelopeSchema(role string, c *challenges.Challenge, allowTools bool) json.RawMessage {
+	var specs []*tools.Spec
+	if allowTools {
+		specs = Tools(role)
+	}
+	return envelopeSchema(role, c, specs)
+}
+
+func envelopeSchema(role string, c *challenges.Challenge, specs []*tools.Spec) json.RawMessage {
 	var out any
 	_ = json.Unmarshal(OutputSchema(role, c), &out)
 	alts := []any{obj(map[string]any{
 		"action": map[string]any{"type": "string", "enum": []string{"final"}},
 		"output": out,
 	}, "action", "output")}
-	if allowTools {
-		for _, t := range Tools(role) {
+	{
+		for _, t := range specs {
 			var in any
 			_ = json.Unmarshal(t.Schema, &in)
 			alts = append(alts, obj(map[string]any{

@@ -87,9 +87,19 @@ type StepInput struct {
 	// Repair is the reason the previous reply was rejected, if it was.
 	Repair     string `json:"repair,omitempty"`
 	AllowTools bool   `json:"allow_tools"`
-	Seed       int    `json:"seed,omitempty"`
+	// NoOptimizer hides the optimiser tool (the agents-noopt strategy).
+	NoOptimizer bool `json:"no_optimizer,omitempty"`
+	Seed        int  `json:"seed,omitempty"`
 	// Step numbers the model calls within one agent turn, for transcript names.
 	Step int `json:"step"`
+}
+
+// tools are the tools this step may call.
+func (in StepInput) tools() []*tools.Spec {
+	if !in.AllowTools {
+		return nil
+	}
+	return ToolsFor(in.Role, in.NoOptimizer)
 }
 
 // Step outcome kinds.
@@ -184,10 +194,8 @@ type BriefView struct {
 func RenderPrompt(c *challenges.Challenge, in StepInput, memories []string) (system, user string, err error) {
 	d := PromptData{Role: in.Role, RoleSummary: roleSummary[in.Role], Challenge: NewChallengeView(c), Limits: in.Limits,
 		Observations: in.Observations, Repair: in.Repair}
-	if in.AllowTools {
-		for _, t := range Tools(in.Role) {
-			d.Tools = append(d.Tools, ToolView{Name: t.Name, Description: t.Description, Schema: compactSchema(t.Schema)})
-		}
+	for _, t := range in.tools() {
+		d.Tools = append(d.Tools, ToolView{Name: t.Name, Description: t.Description, Schema: compactSchema(t.Schema)})
 	}
 	d.Brief = viewBrief(c, in.Brief)
 	d.Brief.Memory = memories
@@ -268,7 +276,7 @@ func Step(ctx context.Context, env Env, in StepInput) (StepResult, error) {
 	if err != nil {
 		return StepResult{}, err
 	}
-	schema := EnvelopeSchema(in.Role, c, in.AllowTools)
+	schema := envelopeSchema(in.Role, c, in.tools())
 	req := llm.Request{
 		Messages:    []llm.Message{{Role: "system", Content: system}, {Role: "user", Content: user}},
 		Schema:      schema,

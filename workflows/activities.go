@@ -271,6 +271,7 @@ type ToolInput struct {
 	Experiments []Experiment    `json:"experiments,omitempty"`
 	Sims        []agents.Result `json:"sims,omitempty"`
 	Seed        int             `json:"seed"`
+	NoOptimizer bool            `json:"no_optimizer,omitempty"`
 }
 
 const maxObservation = 1500
@@ -285,7 +286,7 @@ func (a *Activities) RunTool(ctx context.Context, in ToolInput) (agents.Observat
 	}
 	spec, ok := agents.ToolSpecs[in.Tool]
 	allowed := false
-	for _, t := range agents.Tools(in.Role) {
+	for _, t := range agents.ToolsFor(in.Role, in.NoOptimizer) {
 		allowed = allowed || t.Name == in.Tool
 	}
 	if !ok || !allowed {

@@ -52,6 +52,15 @@ type CampaignInput struct {
 	// HPC names the executor for simulation jobs ("local", "slurm"; ""
 	// for the worker's default).
 	HPC string `json:"hpc,omitempty"`
+	// Strategy is how the campaign chooses experiments: "agents" (the
+	// default: the five-agent team with the optimiser as a tool),
+	// "agents-noopt" (the team without the optimiser; fallbacks and top-ups
+	// draw random points), "bo" (Gaussian-process Bayesian optimisation,
+	// one experiment at a time) or "random" (uniform over the design
+	// space). The last two call no model; evals compare all four.
+	Strategy string `json:"strategy,omitempty"`
+	// InitialRandom is how many random experiments "bo" starts with (default 2, as in Liang et al.).
+	InitialRandom int `json:"initial_random,omitempty"`
 	// Resume carries state across continue-as-new.
 	Resume *CampaignState `json:"resume,omitempty"`
 }
