@@ -10,7 +10,9 @@ package workflows
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -31,10 +33,19 @@ const (
 	QueryStatus          = "status"
 )
 
-// Strategies.
+// Strategies (see CampaignInput.Strategy).
 const (
-	StrategyAgents = "agents"
+	StrategyAgents      = "agents"
+	StrategyAgentsNoOpt = "agents-noopt"
+	StrategyBO          = "bo"
+	StrategyRandom      = "random"
 )
+
+// Strategies lists every strategy.
+var Strategies = []string{StrategyAgents, StrategyAgentsNoOpt, StrategyBO, StrategyRandom}
+
+// classical reports whether the strategy calls no model.
+func classical(strategy string) bool { return strategy == StrategyBO || strategy == StrategyRandom }
 
 // CampaignInput starts a campaign. Zero values take the challenge's defaults.
 type CampaignInput struct {
@@ -148,6 +159,10 @@ type CampaignResult struct {
 	Repairs     int            `json:"repairs"`
 	StopReason  string         `json:"stop_reason"`
 	Report      string         `json:"report"`
+	// Strategy is how experiments were chosen; Trace lists every lab
+	// experiment in order with its point and values (for evals).
+	Strategy string          `json:"strategy,omitempty"`
+	Trace    []agents.Result `json:"trace,omitempty"`
 }
 
 const (
@@ -205,6 +220,9 @@ func CampaignWorkflow(ctx workflow.Context, in CampaignInput) (*CampaignResult, 
 		return nil, err
 	}
 	cw.applyDefaults()
+	if !slices.Contains(Strategies, cw.in.Strategy) {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown strategy %q; want one of %s", cw.in.Strategy, strings.Join(Strategies, ", ")), "BadInput", nil)
+	}
 	cw.recomputeBest()
 	if cw.st.Iteration == 0 {
 		cw.event("campaign", "started", fmt.Sprintf("%s with %s, budget %d lab experiments", cw.info.ID, cw.in.Model, cw.in.Budget))
@@ -222,7 +240,11 @@ func CampaignWorkflow(ctx workflow.Context, in CampaignInput) (*CampaignResult, 
 			return nil, workflow.NewContinueAsNewError(ctx, CampaignWorkflow, next)
 		}
 		cw.st.Iteration++
-		if err := cw.iterate(); err != nil {
+		iterate := cw.iterate
+		if classical(cw.in.Strategy) {
+			iterate = cw.iterateClassical
+		}
+		if err := iterate(); err != nil {
 			return nil, err
 		}
 	}
@@ -261,6 +283,12 @@ func (cw *campaign) applyDefaults() {
 	if cw.in.Seed == 0 {
 		cw.in.Seed = 1
 	}
+	if cw.in.Strategy == "" {
+		cw.in.Strategy = StrategyAgents
+	}
+	if cw.in.InitialRandom <= 0 {
+		cw.in.InitialRandom = 2
+	}
 }
 
 func (cw *campaign) shouldStop() string {
@@ -271,7 +299,7 @@ func (cw *campaign) shouldStop() string {
 		return fmt.Sprintf("experiment budget spent (%d)", cw.in.Budget)
 	case cw.in.TokenBudget > 0 && cw.st.Tokens >= cw.in.TokenBudget:
 		return fmt.Sprintf("token budget spent (%d of %d)", cw.st.Tokens, cw.in.TokenBudget)
-	case len(cw.st.Experiments) >= cw.info.PoolSize:
+	case cw.info.Finite && len(cw.st.Experiments) >= cw.info.PoolSize:
 		return "every candidate has been measured"
 	case cw.in.Patience > 0 && cw.st.Stale >= cw.in.Patience:
 		return fmt.Sprintf("converged: no improvement in %d iterations", cw.st.Stale)
@@ -357,7 +385,7 @@ func (cw *campaign) turn(role string, b agents.Brief) *agents.StepResult {
 	tctx := workflow.WithActivityOptions(cw.ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
 	var a *Activities
-	in := agents.StepInput{Role: role, Brief: b, Limits: cw.limits(), Seed: cw.in.Seed*1000 + cw.st.Iteration}
+	in := agents.StepInput{Role: role, Brief: b, Limits: cw.limits(), Seed: cw.in.Seed*1000 + cw.st.Iteration, NoOptimizer: cw.noOpt()}
 	cw.phase = role
 	toolCalls, repairs := 0, 0
 	for step := 1; ; step++ {
@@ -378,7 +406,7 @@ func (cw *campaign) turn(role string, b agents.Brief) *agents.StepResult {
 			toolCalls++
 			var obs agents.Observation
 			err := workflow.ExecuteActivity(tctx, a.RunTool, ToolInput{Campaign: cw.id, Challenge: cw.info.ID, Role: role, Tool: res.Tool,
-				Args: res.ToolInput, Experiments: cw.st.Experiments, Sims: cw.st.Sims, Seed: cw.in.Seed + cw.st.Iteration}).Get(cw.ctx, &obs)
+				Args: res.ToolInput, Experiments: cw.st.Experiments, Sims: cw.st.Sims, Seed: cw.in.Seed + cw.st.Iteration, NoOptimizer: cw.noOpt()}).Get(cw.ctx, &obs)
 			if err != nil {
 				obs = agents.Observation{Tool: res.Tool, Input: string(res.ToolInput), Error: err.Error()}
 			}
@@ -394,6 +422,54 @@ func (cw *campaign) turn(role string, b agents.Brief) *agents.StepResult {
 			in.Repair = res.Problem
 		}
 	}
+}
+
+func (cw *campaign) noOpt() bool { return cw.in.Strategy == StrategyAgentsNoOpt }
+
+// iterateClassical is one iteration of a strategy without agents: "bo"
+// suggests one point at a time with the Gaussian-process optimiser (UCB,
+// κ = 2, after InitialRandom random points, as in Liang et al.'s
+// GP-LCB2); "random" draws a batch uniformly. Lab runs are local
+// activities: nothing here waits on a model, so the orchestration cost
+// per experiment stays small next to the optimiser's own.
+func (cw *campaign) iterateClassical() error {
+	left := cw.in.Budget - len(cw.st.Experiments)
+	k, acq := min(left, cw.in.MaxBatch), "random"
+	if cw.in.Strategy == StrategyBO {
+		k, acq = 1, "ucb"
+		if n := cw.in.InitialRandom - len(cw.st.Experiments); n > 0 {
+			k, acq = min(n, left), "random"
+		}
+	}
+	cw.phase = "suggesting"
+	var sugg []agents.Candidate
+	lctx := workflow.WithLocalActivityOptions(cw.ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: time.Minute, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
+	if err := workflow.ExecuteLocalActivity(lctx, "Suggest", SuggestInput{Challenge: cw.info.ID, Experiments: cw.st.Experiments, K: k,
+		Acquisition: acq, Seed: cw.in.Seed*7919 + cw.st.Iteration}).Get(cw.ctx, &sugg); err != nil {
+		return fmt.Errorf("optimiser: %w", err)
+	}
+	if len(sugg) == 0 {
+		cw.stop = "no untested candidate left"
+		return nil
+	}
+	cw.event(cw.in.Strategy, "suggested", fmt.Sprintf("%d point(s) by %s", len(sugg), acq))
+	picks := make([]int, len(sugg))
+	for i := range picks {
+		picks[i] = i
+	}
+	labs := cw.runLabsWith(sugg, picks, true)
+	prev := math.NaN()
+	if cw.best != nil {
+		prev = cw.score(cw.best.Values)
+	}
+	cw.recomputeBest()
+	if cw.best != nil && (math.IsNaN(prev) || cw.score(cw.best.Values) > prev) {
+		cw.st.Stale = 0
+	} else {
+		cw.st.Stale++
+	}
+	_ = labs
+	return nil
 }
 
 func (cw *campaign) fallback(role, why string) {
@@ -432,13 +508,19 @@ func (cw *campaign) iterate() error {
 	want := plan.LabRuns + plan.Simulations
 	var sugg []agents.Candidate
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: time.Minute, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
+	acq := map[bool]string{true: "ucb", false: "ei"}[plan.Decision == "explore"]
+	if cw.noOpt() {
+		acq = "random" // the team on its own: top-ups and fallbacks are random points
+	}
 	if err := workflow.ExecuteLocalActivity(lctx, "Suggest", SuggestInput{Challenge: cw.info.ID, Experiments: cw.st.Experiments, K: max(want, 4),
-		Acquisition: map[bool]string{true: "ucb", false: "ei"}[plan.Decision == "explore"], Seed: cw.in.Seed*7919 + cw.st.Iteration}).Get(ctx, &sugg); err != nil {
+		Acquisition: acq, Seed: cw.in.Seed*7919 + cw.st.Iteration}).Get(ctx, &sugg); err != nil {
 		return fmt.Errorf("optimiser: %w", err)
 	}
 	b := cw.brief()
 	b.Plan = &plan
-	b.Suggestions = sugg
+	if !cw.noOpt() {
+		b.Suggestions = sugg
+	}
 	var cands []agents.Candidate
 	if res := cw.turn(agents.Hypothesis, b); res != nil {
 		for _, p := range res.Proposed {
@@ -593,10 +675,18 @@ func (cw *campaign) runSims(cands []agents.Candidate, picks []int) []agents.Resu
 }
 
 func (cw *campaign) runLabs(cands []agents.Candidate, picks []int) []agents.Result {
+	return cw.runLabsWith(cands, picks, false)
+}
+
+// runLabsWith runs lab experiments as activities, or as local activities
+// (for the classical strategies, whose runs are short).
+func (cw *campaign) runLabsWith(cands []agents.Candidate, picks []int, local bool) []agents.Result {
 	cw.phase = "lab"
 	var a *Activities
 	ctx := workflow.WithActivityOptions(cw.ctx, workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Hour, HeartbeatTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 10}})
+	lctx := workflow.WithLocalActivityOptions(cw.ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 10 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumInterval: 5 * time.Second, MaximumAttempts: 10}})
 	type pending struct {
 		f   workflow.Future
 		c   agents.Candidate
@@ -605,7 +695,14 @@ func (cw *campaign) runLabs(cands []agents.Candidate, picks []int) []agents.Resu
 	var ps []pending
 	for i, k := range picks {
 		key := fmt.Sprintf("%s/it%d/lab%d", cw.id, cw.st.Iteration, i)
-		ps = append(ps, pending{f: workflow.ExecuteActivity(ctx, a.LabRun, LabRunInput{Challenge: cw.info.ID, Point: cands[k].Point, Key: key, Requester: cw.id}), c: cands[k], key: key})
+		in := LabRunInput{Challenge: cw.info.ID, Point: cands[k].Point, Key: key, Requester: cw.id}
+		var f workflow.Future
+		if local {
+			f = workflow.ExecuteLocalActivity(lctx, a.LabRun, in)
+		} else {
+			f = workflow.ExecuteActivity(ctx, a.LabRun, in)
+		}
+		ps = append(ps, pending{f: f, c: cands[k], key: key})
 	}
 	var out []agents.Result
 	for _, p := range ps {
@@ -632,7 +729,9 @@ func (cw *campaign) result() *CampaignResult {
 		Repairs: cw.st.Repairs, StopReason: cw.reason}
 	for _, e := range cw.st.Experiments {
 		r.Experiments = append(r.Experiments, e.Ref)
+		r.Trace = append(r.Trace, e.Result)
 	}
+	r.Strategy = cw.in.Strategy
 	return r
 }
 

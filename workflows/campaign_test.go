@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -212,5 +213,69 @@ func TestCampaignWithLabFaults(t *testing.T) {
 	}
 	if m := f.lab.Measurements(); m != int64(succeeded) {
 		t.Errorf("%d measurements for %d successful runs: a run was measured twice", m, succeeded)
+	}
+}
+
+// The classical strategies call no model, spend the whole budget and
+// return a trace of every experiment.
+func TestClassicalStrategies(t *testing.T) {
+	model := &scripted.Model{Fn: func(llm.Request) (string, error) {
+		t.Error("a classical strategy called the model")
+		return "", nil
+	}}
+	for _, s := range []string{StrategyRandom, StrategyBO} {
+		t.Run(s, func(t *testing.T) {
+			f := newFixture(t, model)
+			res := runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: s, Budget: 8, Seed: 3, Patience: -1})
+			if len(res.Experiments) != 8 || len(res.Trace) != 8 || res.ModelCalls != 0 || res.Strategy != s {
+				t.Fatalf("result %s", mustJSON(res))
+			}
+			seen := map[string]bool{}
+			for _, e := range res.Trace {
+				if len(e.Values) != 1 || seen[fmt.Sprint(e.Point)] {
+					t.Errorf("trace entry %+v (duplicate %v)", e, seen[fmt.Sprint(e.Point)])
+				}
+				seen[fmt.Sprint(e.Point)] = true
+			}
+		})
+	}
+	// An emulator challenge (continuous space) works too.
+	f := newFixture(t, model)
+	res := runCampaign(t, f, CampaignInput{Challenge: "suzuki-flow-yield", Strategy: StrategyBO, Budget: 5, Seed: 1, Patience: -1})
+	if len(res.Trace) != 5 {
+		t.Fatalf("bo on a continuous challenge: %s", mustJSON(res))
+	}
+}
+
+// agents-noopt: the team never sees the optimiser, as a tool or as suggestions.
+func TestAgentsWithoutOptimizer(t *testing.T) {
+	var sawOpt bool
+	inner := scriptedTeam()
+	model := &scripted.Model{Fn: func(req llm.Request) (string, error) {
+		for _, m := range req.Messages {
+			if strings.Contains(m.Content, "optimizer_suggest") || strings.Contains(m.Content, "Bayesian optimiser suggests") {
+				sawOpt = true
+			}
+		}
+		return inner.Fn(req)
+	}}
+	f := newFixture(t, model)
+	res := runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Strategy: StrategyAgentsNoOpt, Budget: 4, Seed: 2})
+	if len(res.Experiments) != 4 {
+		t.Fatalf("result %s", mustJSON(res))
+	}
+	if sawOpt {
+		t.Error("the agents-noopt team was shown the optimiser")
+	}
+}
+
+func TestUnknownStrategy(t *testing.T) {
+	f := newFixture(t, scriptedTeam())
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	Register(env, f.acts)
+	env.ExecuteWorkflow(CampaignWorkflowName, CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: "genetic"})
+	if err := env.GetWorkflowError(); err == nil || !strings.Contains(err.Error(), `unknown strategy "genetic"`) {
+		t.Errorf("error %v", err)
 	}
 }
