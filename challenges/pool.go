@@ -26,6 +26,14 @@ type Pool struct {
 	SD [][]float64
 	// PooledSD[k] is the root-mean-square replicate SD over groups with replicates.
 	PooledSD []float64
+	// MedianSD[k] is the median replicate SD, and NoiseCV[k] the median
+	// coefficient of variation (SD / mean) over groups with replicates when
+	// every value of objective k is positive (else 0). A point measured
+	// once gets CV × its value as noise when NoiseCV > 0 (measurement error
+	// that scales with the signal, as in most of these datasets), else
+	// MedianSD: heavy-tailed replicate spreads of a few points must not
+	// drown the small values.
+	MedianSD, NoiseCV []float64
 	// Low[k] and Range[k] are the minimum and max−min of objective k's pool values.
 	Low, Range []float64
 	// Rows is the number of raw data rows; Replicated the number of points
@@ -228,19 +236,26 @@ func (c *Challenge) readPool(file string, r io.Reader) (*Pool, []Problem) {
 		return nil, prob("data.file", "%s has no data rows", c.Data.File)
 	}
 	nobj := len(c.Objectives)
-	p := &Pool{Rows: rows, index: map[string]int{}, PooledSD: make([]float64, nobj), Low: make([]float64, nobj), Range: make([]float64, nobj)}
+	p := &Pool{Rows: rows, index: map[string]int{}, PooledSD: make([]float64, nobj), Low: make([]float64, nobj), Range: make([]float64, nobj),
+		MedianSD: make([]float64, nobj), NoiseCV: make([]float64, nobj)}
 	sumVar := make([]float64, nobj)
 	nVar := make([]int, nobj)
+	sds := make([][]float64, nobj)
+	cvs := make([][]float64, nobj)
 	for _, key := range order {
 		g := groups[key]
 		vals := make([]float64, nobj)
-		sds := make([]float64, nobj)
+		sd := make([]float64, nobj)
 		for k := range nobj {
 			vals[k] = mean(unique(g.vals[k]))
 			if len(g.vals[k]) > 1 {
-				sds[k] = stddev(g.vals[k])
-				sumVar[k] += sds[k] * sds[k]
+				sd[k] = stddev(g.vals[k])
+				sumVar[k] += sd[k] * sd[k]
 				nVar[k]++
+				sds[k] = append(sds[k], sd[k])
+				if m := mean(g.vals[k]); m > 0 {
+					cvs[k] = append(cvs[k], sd[k]/m)
+				}
 			}
 		}
 		if len(g.vals[0]) > 1 {
@@ -249,12 +264,20 @@ func (c *Challenge) readPool(file string, r io.Reader) (*Pool, []Problem) {
 		p.index[key] = len(p.Points)
 		p.Points = append(p.Points, g.pt)
 		p.Values = append(p.Values, vals)
-		p.SD = append(p.SD, sds)
+		p.SD = append(p.SD, sd)
 		p.enc = append(p.enc, c.Encode(g.pt))
 	}
 	for k := range nobj {
 		if nVar[k] > 0 {
 			p.PooledSD[k] = math.Sqrt(sumVar[k] / float64(nVar[k]))
+			p.MedianSD[k] = medianOf(sds[k])
+		}
+		positive := true
+		for _, v := range p.Values {
+			positive = positive && v[k] > 0
+		}
+		if positive && len(cvs[k]) > 0 {
+			p.NoiseCV[k] = medianOf(cvs[k])
 		}
 		lo, hi := math.Inf(1), math.Inf(-1)
 		for _, v := range p.Values {
@@ -307,9 +330,13 @@ func (c *Challenge) Measure(pt Point, key string) ([]float64, error) {
 		var sd float64
 		switch c.Lab.Noise {
 		case NoiseReplicate:
-			sd = c.pool.PooledSD[k]
-			if inPool && c.pool.SD[i][k] > 0 {
+			switch {
+			case inPool && c.pool.SD[i][k] > 0:
 				sd = c.pool.SD[i][k]
+			case c.pool.NoiseCV[k] > 0:
+				sd = c.pool.NoiseCV[k] * math.Abs(truth[k])
+			default:
+				sd = c.pool.MedianSD[k]
 			}
 		default:
 			sd = c.Lab.NoiseSD * c.pool.Range[k]
@@ -418,6 +445,16 @@ func unique(xs []float64) []float64 {
 		}
 	}
 	return out
+}
+
+func medianOf(xs []float64) float64 {
+	v := append([]float64(nil), xs...)
+	sort.Float64s(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }
 
 func mean(xs []float64) float64 {

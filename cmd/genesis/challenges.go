@@ -265,7 +265,12 @@ func showChallenge(w io.Writer, ch *challenges.Challenge, holdout bool) error {
 		fmt.Fprintf(w, "  why: %s\n", wrap(ch.Lab.Rationale, 90, "       "))
 	}
 	if ch.Lab.Noise == challenges.NoiseReplicate {
-		fmt.Fprintf(w, "  noise: each point's replicate SD (pooled SD %s)\n", fmtList(pool.PooledSD))
+		fmt.Fprintf(w, "  noise: a replicated point's own SD; otherwise ")
+		if pool.NoiseCV[0] > 0 {
+			fmt.Fprintf(w, "%.3g × its value (median coefficient of variation)\n", pool.NoiseCV[0])
+		} else {
+			fmt.Fprintf(w, "the median replicate SD %s\n", fmtList(pool.MedianSD))
+		}
 	} else {
 		fmt.Fprintf(w, "  noise: fixed, %.3g × each objective's range\n", ch.Lab.NoiseSD)
 	}

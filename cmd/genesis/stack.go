@@ -39,7 +39,8 @@ type stackOptions struct {
 	timeScale float64 // lab time scale
 	simScale  float64 // simulation time scale
 	hpcSlots  int
-	hpc       string // default executor for simulation jobs: local or slurm
+	hpc       string        // default executor for simulation jobs: local or slurm
+	poll      time.Duration // how often the worker polls lab runs and jobs (0 = default)
 	slurm     slurmOptions
 	worker    bool
 	logFile   string
@@ -187,7 +188,7 @@ func (s *stack) startWorker(o stackOptions) error {
 	acts := &workflows.Activities{
 		Catalog: s.cat, ModelConfig: agents.ModelConfigFromEnv(),
 		Lab: labclient.New(s.labURL, &http.Client{Timeout: 30 * time.Second}).WithToken(s.labToken), HPC: ex, Executors: executors, SimCommand: []string{self, "sim"},
-		ChallengesDir: s.cfg.challengesDir, SimTimeScale: o.simScale, Memory: mem, Embedder: emb, DataDir: s.cfg.home, Temperature: 0.2,
+		ChallengesDir: s.cfg.challengesDir, SimTimeScale: o.simScale, Poll: o.poll, Memory: mem, Embedder: emb, DataDir: s.cfg.home, Temperature: 0.2,
 	}
 	s.worker = worker.New(s.tc, workflows.TaskQueue, worker.Options{MaxConcurrentActivityExecutionSize: 8})
 	workflows.Register(s.worker, acts)

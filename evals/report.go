@@ -1,0 +1,515 @@
+package evals
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/workflows"
+)
+
+// Num is a float that encodes NaN and ±Inf as JSON null.
+type Num float64
+
+// MarshalJSON implements json.Marshaler.
+func (n Num) MarshalJSON() ([]byte, error) {
+	f := float64(n)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(f)
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *Num) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*n = Num(math.NaN())
+		return nil
+	}
+	var f float64
+	err := json.Unmarshal(b, &f)
+	*n = Num(f)
+	return err
+}
+
+// Summary aggregates the runs of one (challenge, strategy).
+type Summary struct {
+	Challenge string `json:"challenge"`
+	Strategy  string `json:"strategy"`
+	Seeds     int    `json:"seeds"`
+	Budget    int    `json:"budget"`
+	// Finite is true for pool challenges; PoolSize and TopSize define Top%.
+	Finite   bool `json:"finite"`
+	PoolSize int  `json:"pool_size"`
+	TopSize  int  `json:"top_size"`
+	// UsesSimulations says whether the strategy ran simulations (which
+	// count in the cost-based metrics at the challenge's price).
+	UsesSimulations bool `json:"uses_simulations"`
+	// Scalarization describes how several objectives are combined.
+	Scalarization string `json:"scalarization,omitempty"`
+
+	// Per lab experiment, at the budget.
+	TopFrac Num            `json:"top_frac"`
+	EF      Num            `json:"ef"`
+	EFAt    map[string]Num `json:"ef_at"`
+	AF      Num            `json:"af"`
+	// NFirstTop is the median number of experiments to the first top-set hit.
+	NFirstTop  Num `json:"n_first_top"`
+	BestMedian Num `json:"best_median"`
+	// RegretMedian is the median normalised simple regret at the budget.
+	RegretMedian Num `json:"regret_median"`
+	// HypervolumeMedian is the median hypervolume of a run's measurements
+	// (2–3 objectives, each min–max normalised over the data and oriented
+	// to maximise, reference point at the worst corner).
+	HypervolumeMedian Num `json:"hypervolume_median,omitempty"`
+
+	// Per total cost (lab runs + simulations × their price) = the budget:
+	// the headline comparison, so simulations are not free.
+	TopFracCost      Num `json:"top_frac_cost"`
+	RegretCostMedian Num `json:"regret_cost_median"`
+
+	TokensMedian        Num `json:"tokens_median"`
+	TokensPerExperiment Num `json:"tokens_per_experiment"`
+	WallSMedian         Num `json:"wall_s_median"`
+	WallSPerExperiment  Num `json:"wall_s_per_experiment"`
+}
+
+// Report is report.json.
+type Report struct {
+	Generated time.Time `json:"generated"`
+	Spec      Spec      `json:"spec"`
+	Summaries []Summary `json:"summaries"`
+	Runs      []Run     `json:"runs"`
+}
+
+// EFPoints are the experiment counts at which EF is reported besides the budget.
+var EFPoints = []int{10, 30, 50}
+
+// Summarize aggregates runs per (challenge, strategy).
+func Summarize(cat *challenges.Catalog, spec Spec, runs []Run) []Summary {
+	keys, by := group(spec, runs)
+	var out []Summary
+	for _, k := range keys {
+		c, err := cat.Get(k[0])
+		if err != nil {
+			continue
+		}
+		rs := by[k]
+		traces := make([][]Point, len(rs))
+		costTraces := make([][]Point, len(rs))
+		budget := 0
+		usesSims := false
+		var first, best, regret, regretCost, tokens, wall, hv, tpe, wpe []float64
+		bestScore, scoreRange := scoreScale(c)
+		for i, r := range rs {
+			traces[i] = r.Trace
+			budget = max(budget, r.Budget)
+			usesSims = usesSims || r.Simulations > 0
+			costTraces[i] = withinCost(r.Trace, float64(r.Budget))
+			first = append(first, FirstTop(r.Trace))
+			if n := len(r.Trace); n > 0 {
+				best = append(best, r.Trace[n-1].Best)
+				tpe = append(tpe, float64(r.Tokens)/float64(n))
+				wpe = append(wpe, r.WallS/float64(n))
+			}
+			regret = append(regret, Regret(r.Trace, r.Budget, bestScore, scoreRange))
+			regretCost = append(regretCost, Regret(costTraces[i], r.Budget, bestScore, scoreRange))
+			tokens = append(tokens, float64(r.Tokens))
+			wall = append(wall, r.WallS)
+			if d := len(c.Objectives); d == 2 || d == 3 {
+				hv = append(hv, runHypervolume(c, r.Trace))
+			}
+		}
+		top := len(c.TopSet())
+		s := Summary{Challenge: k[0], Strategy: k[1], Seeds: len(rs), Budget: budget, Finite: c.Finite(), PoolSize: c.Pool().Len(),
+			TopSize: top, UsesSimulations: usesSims, EFAt: map[string]Num{},
+			TopFrac: Num(MeanTopFrac(traces, budget, top)), TopFracCost: Num(MeanTopFrac(costTraces, budget, top)),
+			NFirstTop: Num(Median(first)), BestMedian: Num(Median(best)), RegretMedian: Num(Median(regret)),
+			RegretCostMedian: Num(Median(regretCost)), TokensMedian: Num(Median(tokens)), WallSMedian: Num(Median(wall)),
+			TokensPerExperiment: Num(Median(tpe)), WallSPerExperiment: Num(Median(wpe)), HypervolumeMedian: Num(math.NaN())}
+		if c.MultiObjective() {
+			var parts []string
+			for k, o := range c.Objectives {
+				parts = append(parts, fmt.Sprintf("%.2f·%s(%s)", c.Scalarizer().Weights[k], o.Name, o.Direction[:3]))
+			}
+			s.Scalarization = "weighted sum of min–max normalised objectives: " + strings.Join(parts, " + ")
+			if len(hv) > 0 {
+				s.HypervolumeMedian = Num(Median(hv))
+			}
+		}
+		// EF and AF compare with random's expected n/N, which is defined
+		// for a finite pool only.
+		s.EF, s.AF = Num(math.NaN()), Num(math.NaN())
+		if c.Finite() {
+			s.EF = Num(EF(traces, budget, top, c.Pool().Len()))
+			s.AF = Num(AF(traces, 0.5, top, c.Pool().Len(), budget))
+			for _, n := range EFPoints {
+				if n <= budget {
+					s.EFAt[fmt.Sprint(n)] = Num(EF(traces, n, top, c.Pool().Len()))
+				}
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// withinCost keeps the trace points whose total cost is within budget,
+// renumbered so that Top%/regret "at n = budget" read as "at that cost".
+func withinCost(trace []Point, budget float64) []Point {
+	var out []Point
+	for _, p := range trace {
+		if p.Cost <= budget+1e-9 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// scoreScale is the best measured score and the measured scores' range.
+func scoreScale(c *challenges.Challenge) (best, rng float64) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range c.Pool().Values {
+		s := c.Score(v)
+		lo, hi = math.Min(lo, s), math.Max(hi, s)
+	}
+	return hi, hi - lo
+}
+
+// runHypervolume is the hypervolume of a run's measurements in the
+// normalised, oriented objective space (reference at the origin = the
+// measured worst of every objective).
+func runHypervolume(c *challenges.Challenge, trace []Point) float64 {
+	p := c.Pool()
+	var pts [][]float64
+	for _, t := range trace {
+		if len(t.Values) != len(c.Objectives) {
+			continue
+		}
+		x := make([]float64, len(t.Values))
+		for k, v := range t.Values {
+			x[k] = (v - p.Low[k]) / p.Range[k]
+			if c.Objectives[k].Direction == challenges.Minimize {
+				x[k] = 1 - x[k]
+			}
+		}
+		pts = append(pts, x)
+	}
+	return Hypervolume(pts, make([]float64, len(c.Objectives)))
+}
+
+// WriteReports writes report.json, report.md and report.html into dir.
+func WriteReports(dir string, cat *challenges.Catalog, spec Spec, runs []Run) (Report, error) {
+	rep := Report{Generated: time.Now().UTC(), Spec: spec, Summaries: Summarize(cat, spec, runs), Runs: runs}
+	b, err := json.MarshalIndent(rep, "", " ")
+	if err != nil {
+		return rep, err
+	}
+	if err := writeAtomic(filepath.Join(dir, "report.json"), b); err != nil {
+		return rep, err
+	}
+	if err := writeAtomic(filepath.Join(dir, "report.md"), []byte(markdown(cat, rep))); err != nil {
+		return rep, err
+	}
+	h, err := htmlReport(cat, rep)
+	if err != nil {
+		return rep, err
+	}
+	return rep, writeAtomic(filepath.Join(dir, "report.html"), []byte(h))
+}
+
+func f(n Num, digits int) string {
+	v := float64(n)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%.*f", digits, v)
+}
+
+func g(n Num) string {
+	v := float64(n)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%.4g", v)
+}
+
+// tableRows renders the per-strategy rows of one challenge.
+func tableHeader(finite bool) []string {
+	if finite {
+		return []string{"strategy", "seeds", "Top% @budget", "Top% @cost", "EF @budget", "EF @10/30/50", "AF @0.5", "n first top", "best (median)", "regret @cost", "sims", "tokens/exp", "s/exp"}
+	}
+	return []string{"strategy", "seeds", "≥ top-5% hits @budget", "regret @budget", "regret @cost", "n first top", "best (median)", "sims", "tokens/exp", "s/exp"}
+}
+
+func tableRow(s Summary) []string {
+	efs := make([]string, 0, 3)
+	for _, n := range EFPoints {
+		if v, ok := s.EFAt[fmt.Sprint(n)]; ok {
+			efs = append(efs, f(v, 1))
+		}
+	}
+	sims := "no"
+	if s.UsesSimulations {
+		sims = "yes"
+	}
+	if s.Finite {
+		return []string{s.Strategy, fmt.Sprint(s.Seeds), f(s.TopFrac, 3), f(s.TopFracCost, 3), f(s.EF, 2), strings.Join(efs, " / "), f(s.AF, 2),
+			f(s.NFirstTop, 1), g(s.BestMedian), f(s.RegretCostMedian, 3), sims, f(s.TokensPerExperiment, 0), f(s.WallSPerExperiment, 2)}
+	}
+	return []string{s.Strategy, fmt.Sprint(s.Seeds), f(s.TopFrac*Num(s.TopSize), 1), f(s.RegretMedian, 3), f(s.RegretCostMedian, 3),
+		f(s.NFirstTop, 1), g(s.BestMedian), sims, f(s.TokensPerExperiment, 0), f(s.WallSPerExperiment, 2)}
+}
+
+func markdown(cat *challenges.Catalog, rep Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Genesis eval\n\nGenerated %s. Strategies: %s. Model: `%s`. Seeds: %d. Budget: %s lab experiments.\n\n",
+		rep.Generated.Format(time.RFC3339), strings.Join(rep.Spec.Strategies, ", "), rep.Spec.Model, rep.Spec.Seeds, budgetText(rep.Spec.Budget))
+	b.WriteString(metricsLegend)
+	for _, id := range rep.Spec.Challenges {
+		c, err := cat.Get(id)
+		if err != nil {
+			continue
+		}
+		var rows []Summary
+		for _, s := range rep.Summaries {
+			if s.Challenge == id {
+				rows = append(rows, s)
+			}
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n## %s — %s\n\n", c.ID, c.Title)
+		fmt.Fprintf(&b, "%s; top set: %d of %d measured points (threshold %.4g).", challengeLine(c), rows[0].TopSize, rows[0].PoolSize, c.Threshold())
+		if rows[0].Scalarization != "" {
+			fmt.Fprintf(&b, " Optimised score: %s.", rows[0].Scalarization)
+		}
+		b.WriteString("\n\n")
+		hdr := tableHeader(c.Finite())
+		if c.MultiObjective() && len(c.Objectives) <= 3 {
+			hdr = append(hdr, "hypervolume")
+		}
+		b.WriteString("| " + strings.Join(hdr, " | ") + " |\n|" + strings.Repeat("---|", len(hdr)) + "\n")
+		for _, s := range rows {
+			row := tableRow(s)
+			if c.MultiObjective() && len(c.Objectives) <= 3 {
+				row = append(row, f(s.HypervolumeMedian, 3))
+			}
+			b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+		}
+	}
+	return b.String()
+}
+
+const metricsLegend = `Metrics (Liang et al., npj Comput. Mater. 7, 188, 2021): **Top%** is the fraction of the top set (the best 5 % of
+the measured points) found, averaged over seeds; random search finds n/N in expectation. **EF** = Top% / (n/N);
+**AF** = experiments random needs to reach Top% 0.5 over those the strategy needs. "@cost" counts simulations at the
+challenge's price in lab runs and cuts each run at a total cost equal to the budget — the fair, headline comparison.
+**regret** is (dataset best − best found) / range of the measured scores. Emulator (continuous) challenges have no
+finite pool: a "top hit" is an experiment whose noise-free value beats the measured top-5 % threshold.
+`
+
+func budgetText(b int) string {
+	if b == 0 {
+		return "each challenge's own"
+	}
+	return fmt.Sprint(b)
+}
+
+func challengeLine(c *challenges.Challenge) string {
+	var objs []string
+	for _, o := range c.Objectives {
+		objs = append(objs, o.Direction+" "+o.Name)
+	}
+	space := "pool-based"
+	if !c.Finite() {
+		space = "continuous space, " + c.Lab.Kind + " emulator lab"
+	}
+	return strings.Join(objs, ", ") + "; " + space
+}
+
+// curve is a per-n band over seeds.
+type curve struct {
+	n             []float64
+	med, lo, hi   []float64
+	strategy      string
+	strategyIndex int
+}
+
+func curves(rs []Run, maxN int, value func(Run, int) float64) curve {
+	var cv curve
+	for n := 1; n <= maxN; n++ {
+		var xs []float64
+		for _, r := range rs {
+			xs = append(xs, value(r, n))
+		}
+		cv.n = append(cv.n, float64(n))
+		cv.med = append(cv.med, Median(xs))
+		cv.lo = append(cv.lo, Quantile(xs, 0.05))
+		cv.hi = append(cv.hi, Quantile(xs, 0.95))
+	}
+	return cv
+}
+
+var palette = []color.RGBA{{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {214, 39, 40, 255}, {148, 103, 189, 255}}
+
+// plotSVG draws median lines with 5–95 % bands, one per strategy.
+func plotSVG(title, ylabel string, cvs []curve) (string, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "lab experiments"
+	p.Y.Label.Text = ylabel
+	p.Legend.Top = true
+	p.Legend.Left = true
+	for _, cv := range cvs {
+		col := palette[cv.strategyIndex%len(palette)]
+		band := make(plotter.XYs, 0, 2*len(cv.n))
+		for i := range cv.n {
+			if !math.IsNaN(cv.lo[i]) {
+				band = append(band, plotter.XY{X: cv.n[i], Y: cv.lo[i]})
+			}
+		}
+		for i := len(cv.n) - 1; i >= 0; i-- {
+			if !math.IsNaN(cv.hi[i]) {
+				band = append(band, plotter.XY{X: cv.n[i], Y: cv.hi[i]})
+			}
+		}
+		if len(band) > 2 {
+			poly, err := plotter.NewPolygon(band)
+			if err != nil {
+				return "", err
+			}
+			fill := col
+			fill.A = 40
+			poly.Color = fill
+			poly.LineStyle.Width = 0
+			p.Add(poly)
+		}
+		line := make(plotter.XYs, 0, len(cv.n))
+		for i := range cv.n {
+			if !math.IsNaN(cv.med[i]) {
+				line = append(line, plotter.XY{X: cv.n[i], Y: cv.med[i]})
+			}
+		}
+		if len(line) > 0 {
+			l, err := plotter.NewLine(line)
+			if err != nil {
+				return "", err
+			}
+			l.Color = col
+			l.Width = vg.Points(1.8)
+			p.Add(l)
+			p.Legend.Add(cv.strategy, l)
+		}
+	}
+	c := vgsvg.New(5.2*vg.Inch, 3.2*vg.Inch)
+	p.Draw(draw.New(c))
+	var buf bytes.Buffer
+	if _, err := c.WriteTo(&buf); err != nil {
+		return "", err
+	}
+	svg := buf.String()
+	if i := strings.Index(svg, "<svg"); i > 0 {
+		svg = svg[i:] // drop the XML prolog to embed inline
+	}
+	return svg, nil
+}
+
+func htmlReport(cat *challenges.Catalog, rep Report) (string, error) {
+	var b strings.Builder
+	b.WriteString(`<!doctype html><html><head><meta charset="utf-8"><title>Genesis eval</title><style>
+body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}table{border-collapse:collapse;margin:.5em 0 1em}
+td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
+.plots{display:flex;flex-wrap:wrap;gap:1em}.note{color:#555;font-size:.9em}</style></head><body>`)
+	fmt.Fprintf(&b, "<h1>Genesis eval</h1><p>Generated %s. Strategies: %s. Model: <code>%s</code>. Seeds: %d. Budget: %s lab experiments.</p>",
+		rep.Generated.Format(time.RFC3339), html.EscapeString(strings.Join(rep.Spec.Strategies, ", ")), html.EscapeString(rep.Spec.Model), rep.Spec.Seeds, budgetText(rep.Spec.Budget))
+	fmt.Fprintf(&b, "<p class=note>%s</p>", html.EscapeString(strings.ReplaceAll(metricsLegend, "**", "")))
+	_, by := group(rep.Spec, rep.Runs)
+	for _, id := range rep.Spec.Challenges {
+		c, err := cat.Get(id)
+		if err != nil {
+			continue
+		}
+		var rows []Summary
+		for _, s := range rep.Summaries {
+			if s.Challenge == id {
+				rows = append(rows, s)
+			}
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "<h2>%s — %s</h2><p>%s; top set: %d of %d measured points (threshold %.4g).</p>", html.EscapeString(c.ID), html.EscapeString(c.Title),
+			html.EscapeString(challengeLine(c)), rows[0].TopSize, rows[0].PoolSize, c.Threshold())
+		b.WriteString("<table><tr>")
+		for _, h := range tableHeader(c.Finite()) {
+			fmt.Fprintf(&b, "<th>%s</th>", html.EscapeString(h))
+		}
+		b.WriteString("</tr>")
+		for _, s := range rows {
+			b.WriteString("<tr>")
+			for _, v := range tableRow(s) {
+				fmt.Fprintf(&b, "<td>%s</td>", html.EscapeString(v))
+			}
+			b.WriteString("</tr>")
+		}
+		b.WriteString("</table><div class=plots>")
+		bestScore, rng := scoreScale(c)
+		var bestCvs, topCvs []curve
+		for _, s := range rows {
+			rs := by[[2]string{s.Challenge, s.Strategy}]
+			si := slices.Index(workflows.Strategies, s.Strategy)
+			cb := curves(rs, s.Budget, func(r Run, n int) float64 { return 1 - Regret(r.Trace, n, bestScore, rng) })
+			cb.strategy, cb.strategyIndex = s.Strategy, si
+			bestCvs = append(bestCvs, cb)
+			ct := curves(rs, s.Budget, func(r Run, n int) float64 { return TopFrac(r.Trace, n, s.TopSize) })
+			ct.strategy, ct.strategyIndex = s.Strategy, si
+			topCvs = append(topCvs, ct)
+		}
+		svg, err := plotSVG("best so far (1 = dataset best)", "normalised best score", bestCvs)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(svg)
+		ylabel := "Top% (fraction of the top set found)"
+		if !c.Finite() {
+			ylabel = "top-threshold hits / top-set size"
+		}
+		if svg, err = plotSVG("Top% vs experiments (median, 5–95 % band)", ylabel, topCvs); err != nil {
+			return "", err
+		}
+		b.WriteString(svg)
+		b.WriteString("</div>")
+	}
+	b.WriteString("</body></html>\n")
+	return b.String(), nil
+}
+
+// LoadReport reads a report.json.
+func LoadReport(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &r, nil
+}

@@ -1,0 +1,352 @@
+package evals
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/workflows"
+)
+
+// Spec is what to evaluate.
+type Spec struct {
+	Challenges []string `json:"challenges"`
+	Strategies []string `json:"strategies"`
+	// Model is the model spec agent strategies use.
+	Model string `json:"model"`
+	Seeds int    `json:"seeds"`
+	// Budget is lab experiments per run; 0 means each challenge's own.
+	Budget int `json:"budget"`
+	// HPC picks the executor for the agents' simulations ("" = default).
+	HPC string `json:"hpc,omitempty"`
+}
+
+// Run is one (challenge, strategy, seed) campaign and its trace.
+type Run struct {
+	ID          string         `json:"id"`
+	Challenge   string         `json:"challenge"`
+	Strategy    string         `json:"strategy"`
+	Model       string         `json:"model,omitempty"`
+	Seed        int            `json:"seed"`
+	Budget      int            `json:"budget"`
+	Trace       []Point        `json:"trace"`
+	Tokens      int            `json:"tokens"`
+	ModelCalls  int            `json:"model_calls"`
+	Simulations int            `json:"simulations"`
+	Cost        float64        `json:"cost"`
+	WallS       float64        `json:"wall_s"`
+	StopReason  string         `json:"stop_reason"`
+	Fallbacks   map[string]int `json:"fallbacks,omitempty"`
+	Finished    time.Time      `json:"finished"`
+}
+
+// Campaigns runs one campaign workflow to completion and returns its
+// result. The eval command implements it over a Temporal client.
+type Campaigns interface {
+	Run(ctx context.Context, id string, in workflows.CampaignInput) (*workflows.CampaignResult, error)
+}
+
+// Validate checks a spec against a catalog: known challenges and
+// strategies, at least one seed, and a budget the pools can hold. It
+// expands "all" to every challenge.
+func (s *Spec) Validate(cat *challenges.Catalog) error {
+	if len(s.Challenges) == 0 || len(s.Challenges) == 1 && s.Challenges[0] == "all" {
+		s.Challenges = cat.IDs()
+	}
+	var problems []string
+	for _, id := range s.Challenges {
+		c, err := cat.Get(id)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		if s.Budget > 0 && c.Finite() && s.Budget > c.Pool().Len() {
+			problems = append(problems, fmt.Sprintf("--budget %d is larger than challenge %s's pool of %d points; use at most %d", s.Budget, id, c.Pool().Len(), c.Pool().Len()))
+		}
+	}
+	if len(s.Strategies) == 0 {
+		problems = append(problems, "no strategy given; use some of "+strings.Join(workflows.Strategies, ","))
+	}
+	for _, st := range s.Strategies {
+		if !slices.Contains(workflows.Strategies, st) {
+			problems = append(problems, fmt.Sprintf("unknown strategy %q; want some of %s", st, strings.Join(workflows.Strategies, ",")))
+		}
+	}
+	if s.Seeds < 1 {
+		problems = append(problems, fmt.Sprintf("--seeds %d must be ≥ 1", s.Seeds))
+	}
+	if s.Budget < 0 {
+		problems = append(problems, fmt.Sprintf("--budget %d must be ≥ 0 (0 = each challenge's own budget)", s.Budget))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// UsesModel reports whether any strategy calls the model.
+func (s Spec) UsesModel() bool {
+	for _, st := range s.Strategies {
+		if st == workflows.StrategyAgents || st == workflows.StrategyAgentsNoOpt {
+			return true
+		}
+	}
+	return false
+}
+
+// Key identifies the spec: runs of one eval directory must share it.
+func (s Spec) Key() string {
+	b, _ := json.Marshal(s)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])[:10]
+}
+
+// job is one planned run.
+type job struct {
+	challenge, strategy string
+	seed                int
+}
+
+func (j job) file() string {
+	return fmt.Sprintf("%s__%s__s%d.json", j.challenge, j.strategy, j.seed)
+}
+
+// Progress reports finished runs: done of total, and the last run.
+type Progress func(done, total int, last *Run, skipped bool)
+
+// Runner runs an eval.
+type Runner struct {
+	Catalog   *challenges.Catalog
+	Campaigns Campaigns
+	// Out is the eval directory: runs/ holds one JSON file per finished
+	// run, so an interrupted eval resumes where it stopped.
+	Out      string
+	Parallel int
+	Progress Progress
+}
+
+// manifest is spec.json in the eval directory.
+type manifest struct {
+	Key  string `json:"key"`
+	Spec Spec   `json:"spec"`
+}
+
+// Execute runs every (challenge × strategy × seed) not yet finished in
+// Out and returns all runs, finished earlier or now, in a fixed order.
+func (r *Runner) Execute(ctx context.Context, spec Spec) ([]Run, error) {
+	if err := os.MkdirAll(filepath.Join(r.Out, "runs"), 0o755); err != nil {
+		return nil, err
+	}
+	key := spec.Key()
+	mpath := filepath.Join(r.Out, "spec.json")
+	if b, err := os.ReadFile(mpath); err == nil {
+		var m manifest
+		if json.Unmarshal(b, &m) == nil && m.Key != key {
+			return nil, fmt.Errorf("%s holds an eval with a different specification (%s); resume it with the same flags or use another --out", r.Out, mpath)
+		}
+	} else {
+		b, _ := json.MarshalIndent(manifest{Key: key, Spec: spec}, "", "  ")
+		if err := writeAtomic(mpath, b); err != nil {
+			return nil, err
+		}
+	}
+	var jobs []job
+	for _, c := range spec.Challenges {
+		for _, st := range spec.Strategies {
+			for seed := 1; seed <= spec.Seeds; seed++ {
+				jobs = append(jobs, job{c, st, seed})
+			}
+		}
+	}
+	runs := make([]*Run, len(jobs))
+	var todo []int
+	done := 0
+	for i, j := range jobs {
+		if run, err := readRun(filepath.Join(r.Out, "runs", j.file())); err == nil {
+			runs[i] = run
+			done++
+			if r.Progress != nil {
+				r.Progress(done, len(jobs), run, true)
+			}
+		} else {
+			todo = append(todo, i)
+		}
+	}
+	par := max(r.Parallel, 1)
+	var mu sync.Mutex
+	var firstErr error
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range par {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				run, err := r.one(ctx, spec, key, jobs[i])
+				mu.Lock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+					}
+				} else {
+					runs[i] = run
+					done++
+					if r.Progress != nil {
+						r.Progress(done, len(jobs), run, false)
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for _, i := range todo {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+		mu.Lock()
+		stop := firstErr != nil
+		mu.Unlock()
+		if stop {
+			break
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("eval interrupted (%w); run the same command again to resume: finished runs are kept in %s", err, filepath.Join(r.Out, "runs"))
+	}
+	out := make([]Run, 0, len(runs))
+	for _, run := range runs {
+		out = append(out, *run)
+	}
+	return out, nil
+}
+
+// one runs a single campaign and stores its run file.
+func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, error) {
+	c, err := r.Catalog.Get(j.challenge)
+	if err != nil {
+		return nil, err
+	}
+	id := fmt.Sprintf("eval-%s-%s-%s-s%d", key, j.challenge, j.strategy, j.seed)
+	in := workflows.CampaignInput{Challenge: j.challenge, Model: spec.Model, Budget: spec.Budget, Seed: j.seed, Strategy: j.strategy,
+		Patience: -1, HPC: spec.HPC}
+	if in.Budget == 0 {
+		in.Budget = c.Budget.Experiments
+	}
+	if in.Budget > c.Pool().Len() && c.Finite() {
+		in.Budget = c.Pool().Len()
+	}
+	if in.Strategy == workflows.StrategyBO || in.Strategy == workflows.StrategyRandom {
+		in.Model = ""
+		in.MaxBatch = 8
+	}
+	t0 := time.Now()
+	res, err := r.Campaigns.Run(ctx, id, in)
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", id, err)
+	}
+	run := &Run{ID: id, Challenge: j.challenge, Strategy: j.strategy, Model: in.Model, Seed: j.seed, Budget: in.Budget,
+		Trace: TraceOf(c, res), Tokens: res.Tokens, ModelCalls: res.ModelCalls, Simulations: res.Simulations,
+		WallS: time.Since(t0).Seconds(), StopReason: res.StopReason, Fallbacks: res.Fallbacks, Finished: time.Now().UTC()}
+	run.Cost = float64(len(run.Trace)) + float64(res.Simulations)*c.Simulation.Cost
+	b, _ := json.MarshalIndent(run, "", " ")
+	if err := writeAtomic(filepath.Join(r.Out, "runs", j.file()), b); err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// TraceOf turns a campaign's result into a trace: per experiment, the
+// values, the score, the best so far, how much of the top set was found,
+// and the total cost so far (lab runs plus simulations at their price).
+func TraceOf(c *challenges.Challenge, res *workflows.CampaignResult) []Point {
+	top := map[int]bool{}
+	for _, i := range c.TopSet() {
+		top[i] = true
+	}
+	found := map[string]bool{}
+	var out []Point
+	bestScore, best := 0.0, 0.0
+	for i, e := range res.Trace {
+		if len(e.Values) == 0 {
+			continue
+		}
+		p := Point{N: len(out) + 1, Value: e.Values[0], Values: e.Values, Score: c.Score(e.Values)}
+		if len(out) == 0 || p.Score > bestScore {
+			bestScore, best = p.Score, p.Value
+		}
+		p.BestScore, p.Best = bestScore, best
+		key := c.Key(e.Point)
+		if c.InTop(e.Point) {
+			found[key] = true
+		}
+		p.TopFound = len(found)
+		sims := 0
+		for _, it := range res.SimIterations {
+			if it <= e.Iteration {
+				sims++
+			}
+		}
+		p.Cost = float64(p.N) + float64(sims)*c.Simulation.Cost
+		_ = i
+		out = append(out, p)
+	}
+	return out
+}
+
+func readRun(path string) (*Run, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Run
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &r, nil
+}
+
+func writeAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// group collects runs by (challenge, strategy) in spec order.
+func group(spec Spec, runs []Run) (keys [][2]string, by map[[2]string][]Run) {
+	by = map[[2]string][]Run{}
+	for _, r := range runs {
+		k := [2]string{r.Challenge, r.Strategy}
+		by[k] = append(by[k], r)
+	}
+	for _, c := range spec.Challenges {
+		for _, s := range spec.Strategies {
+			k := [2]string{c, s}
+			if len(by[k]) > 0 {
+				keys = append(keys, k)
+				sort.Slice(by[k], func(a, b int) bool { return by[k][a].Seed < by[k][b].Seed })
+			}
+		}
+	}
+	return keys, by
+}
