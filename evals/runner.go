@@ -247,7 +247,7 @@ func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, e
 	}
 	id := fmt.Sprintf("eval-%s-%s-%s-s%d", key, j.challenge, j.strategy, j.seed)
 	in := workflows.CampaignInput{Challenge: j.challenge, Model: spec.Model, Budget: spec.Budget, Seed: j.seed, Strategy: j.strategy,
-		Patience: -1, HPC: spec.HPC}
+		Patience: -1, HPC: spec.HPC, NoReport: true}
 	if in.Budget == 0 {
 		in.Budget = c.Budget.Experiments
 	}

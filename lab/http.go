@@ -420,16 +420,49 @@ func notFound(w http.ResponseWriter, id string) {
 		fmt.Sprintf("no run with id %q; list runs with GET /runs?requester=...", id))
 }
 
+// maxWait bounds a long poll (GET /runs/{id}?wait=…), inside the
+// server's write timeout.
+const maxWait = 20 * time.Second
+
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	rec, err := s.st.get(r.Context(), id)
-	switch {
-	case errors.Is(err, errNotFound):
-		notFound(w, id)
-	case err != nil:
-		s.internal(w, r, err)
-	default:
-		writeJSON(w, http.StatusOK, rec.Run)
+	var wait time.Duration
+	if v := r.URL.Query().Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			writeError(w, http.StatusBadRequest, api.CodeMalformedRequest, fmt.Sprintf("wait %q must be a duration such as 10s (at most %s)", v, maxWait))
+			return
+		}
+		wait = min(d, maxWait)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		// Take the change signal before reading, so a run that ends in
+		// between is not missed.
+		changed := s.changes()
+		rec, err := s.st.get(r.Context(), id)
+		switch {
+		case errors.Is(err, errNotFound):
+			notFound(w, id)
+			return
+		case err != nil:
+			s.internal(w, r, err)
+			return
+		}
+		left := time.Until(deadline)
+		if rec.Status.Terminal() || left <= 0 {
+			writeJSON(w, http.StatusOK, rec.Run)
+			return
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-changed:
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+		t.Stop()
 	}
 }
 
@@ -473,6 +506,7 @@ func (s *Server) abort(ctx context.Context, id string) (*record, *refusal, error
 	if cancel, ok := s.running[id]; ok {
 		cancel(nil) // the run goroutine frees the slot
 	}
+	s.notifyLocked()
 	rec, err = s.st.get(ctx, id)
 	if err != nil {
 		return nil, nil, err

@@ -123,6 +123,9 @@ type Server struct {
 	running map[string]context.CancelCauseFunc
 	faultMu sync.Mutex // guards faultRNG
 	rng     *rand.Rand
+	// changed is closed (and replaced) whenever a run may have changed
+	// state, waking long polls.
+	changed chan struct{}
 
 	measurements atomic.Int64
 
@@ -193,6 +196,7 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger.With("component", "lab"),
 		byName:  map[string]*instrument{},
 		running: map[string]context.CancelCauseFunc{},
+		changed: make(chan struct{}),
 	}
 	switch {
 	case cfg.FaultRate < 0 || cfg.FaultRate > 1 || math.IsNaN(cfg.FaultRate):
@@ -553,7 +557,21 @@ func (s *Server) requeueLocked(in *instrument, j *job, f api.Fault) {
 	to.queue = append([]*job{j}, to.queue...)
 }
 
+// notifyLocked wakes everyone waiting for a run to change.
+func (s *Server) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// changes returns the channel the next change closes.
+func (s *Server) changes() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
 func (s *Server) releaseLocked(in *instrument, id string) {
+	defer s.notifyLocked()
 	if cancel, ok := s.running[id]; ok {
 		cancel(nil)
 		delete(s.running, id)

@@ -435,6 +435,48 @@ func (a *Activities) Suggest(_ context.Context, in SuggestInput) ([]agents.Candi
 	return out, nil
 }
 
+// ClassicalStepInput is one iteration of a classical strategy: suggest
+// points, then run each in the lab under its key.
+type ClassicalStepInput struct {
+	Suggest   SuggestInput `json:"suggest"`
+	Keys      []string     `json:"keys"`
+	Requester string       `json:"requester"`
+}
+
+// ClassicalStepResult is what the points chosen measured.
+type ClassicalStepResult struct {
+	Chosen  []agents.Candidate `json:"chosen"`
+	Results []agents.Result    `json:"results"`
+}
+
+// ClassicalStep is one iteration of the bo or random strategy as a single
+// local activity: the optimiser's suggestions, run in the lab concurrently
+// (idempotent by key, so a retried step measures nothing twice). One local
+// activity per iteration keeps orchestration small next to the
+// optimiser's own work.
+func (a *Activities) ClassicalStep(ctx context.Context, in ClassicalStepInput) (ClassicalStepResult, error) {
+	sugg, err := a.Suggest(ctx, in.Suggest)
+	if err != nil {
+		return ClassicalStepResult{}, err
+	}
+	sugg = sugg[:min(len(sugg), len(in.Keys))]
+	out := ClassicalStepResult{Chosen: sugg, Results: make([]agents.Result, len(sugg))}
+	errs := make([]error, len(sugg))
+	var wg sync.WaitGroup
+	for i, s := range sugg {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out.Results[i], errs[i] = a.LabRun(ctx, LabRunInput{Challenge: in.Suggest.Challenge, Point: s.Point, Key: in.Keys[i], Requester: in.Requester})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return ClassicalStepResult{}, err
+	}
+	return out, nil
+}
+
 // SimInput is one simulation job.
 type SimInput struct {
 	Challenge string           `json:"challenge"`

@@ -72,6 +72,8 @@ type CampaignInput struct {
 	Strategy string `json:"strategy,omitempty"`
 	// InitialRandom is how many random experiments "bo" starts with (default 2, as in Liang et al.).
 	InitialRandom int `json:"initial_random,omitempty"`
+	// NoReport skips writing report.md/result.json (evals write their own).
+	NoReport bool `json:"no_report,omitempty"`
 	// Resume carries state across continue-as-new.
 	Resume *CampaignState `json:"resume,omitempty"`
 }
@@ -163,6 +165,8 @@ type CampaignResult struct {
 	// experiment in order with its point and values (for evals).
 	Strategy string          `json:"strategy,omitempty"`
 	Trace    []agents.Result `json:"trace,omitempty"`
+	// SimIterations is the iteration of every simulation, for cost traces.
+	SimIterations []int `json:"sim_iterations,omitempty"`
 }
 
 const (
@@ -254,8 +258,10 @@ func CampaignWorkflow(ctx workflow.Context, in CampaignInput) (*CampaignResult, 
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 5}})
 	var report string
-	if err := workflow.ExecuteActivity(actx, a.WriteReport, ReportInput{Result: *res, State: *cw.st, Challenge: cw.info.ID}).Get(ctx, &report); err != nil {
-		workflow.GetLogger(ctx).Error("report failed", "error", err)
+	if !cw.in.NoReport {
+		if err := workflow.ExecuteActivity(actx, a.WriteReport, ReportInput{Result: *res, State: *cw.st, Challenge: cw.info.ID}).Get(ctx, &report); err != nil {
+			workflow.GetLogger(ctx).Error("report failed", "error", err)
+		}
 	}
 	res.Report = report
 	cw.done = true
@@ -441,34 +447,34 @@ func (cw *campaign) iterateClassical() error {
 			k, acq = min(n, left), "random"
 		}
 	}
-	cw.phase = "suggesting"
-	var sugg []agents.Candidate
-	lctx := workflow.WithLocalActivityOptions(cw.ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: time.Minute, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
-	if err := workflow.ExecuteLocalActivity(lctx, "Suggest", SuggestInput{Challenge: cw.info.ID, Experiments: cw.st.Experiments, K: k,
-		Acquisition: acq, Seed: cw.in.Seed*7919 + cw.st.Iteration}).Get(cw.ctx, &sugg); err != nil {
-		return fmt.Errorf("optimiser: %w", err)
+	cw.phase = "lab"
+	keys := make([]string, k)
+	for i := range keys {
+		keys[i] = cw.labKey(i)
 	}
-	if len(sugg) == 0 {
+	var step ClassicalStepResult
+	lctx := workflow.WithLocalActivityOptions(cw.ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 10 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumInterval: 5 * time.Second, MaximumAttempts: 10}})
+	in := ClassicalStepInput{Suggest: SuggestInput{Challenge: cw.info.ID, Experiments: cw.st.Experiments, K: k, Acquisition: acq,
+		Seed: cw.in.Seed*7919 + cw.st.Iteration}, Keys: keys, Requester: cw.id}
+	if err := workflow.ExecuteLocalActivity(lctx, "ClassicalStep", in).Get(cw.ctx, &step); err != nil {
+		return fmt.Errorf("%s step: %w", cw.in.Strategy, err)
+	}
+	if len(step.Chosen) == 0 {
 		cw.stop = "no untested candidate left"
 		return nil
 	}
-	cw.event(cw.in.Strategy, "suggested", fmt.Sprintf("%d point(s) by %s", len(sugg), acq))
-	picks := make([]int, len(sugg))
-	for i := range picks {
-		picks[i] = i
-	}
-	labs := cw.runLabsWith(sugg, picks, true)
 	prev := math.NaN()
 	if cw.best != nil {
 		prev = cw.score(cw.best.Values)
 	}
+	cw.record(step.Chosen, step.Results)
 	cw.recomputeBest()
 	if cw.best != nil && (math.IsNaN(prev) || cw.score(cw.best.Values) > prev) {
 		cw.st.Stale = 0
 	} else {
 		cw.st.Stale++
 	}
-	_ = labs
 	return nil
 }
 
@@ -675,52 +681,45 @@ func (cw *campaign) runSims(cands []agents.Candidate, picks []int) []agents.Resu
 }
 
 func (cw *campaign) runLabs(cands []agents.Candidate, picks []int) []agents.Result {
-	return cw.runLabsWith(cands, picks, false)
-}
-
-// runLabsWith runs lab experiments as activities, or as local activities
-// (for the classical strategies, whose runs are short).
-func (cw *campaign) runLabsWith(cands []agents.Candidate, picks []int, local bool) []agents.Result {
 	cw.phase = "lab"
 	var a *Activities
 	ctx := workflow.WithActivityOptions(cw.ctx, workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Hour, HeartbeatTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 10}})
-	lctx := workflow.WithLocalActivityOptions(cw.ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 10 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumInterval: 5 * time.Second, MaximumAttempts: 10}})
-	type pending struct {
-		f   workflow.Future
-		c   agents.Candidate
-		key string
-	}
-	var ps []pending
+	futs := make([]workflow.Future, len(picks))
+	chosen := make([]agents.Candidate, len(picks))
 	for i, k := range picks {
-		key := fmt.Sprintf("%s/it%d/lab%d", cw.id, cw.st.Iteration, i)
-		in := LabRunInput{Challenge: cw.info.ID, Point: cands[k].Point, Key: key, Requester: cw.id}
-		var f workflow.Future
-		if local {
-			f = workflow.ExecuteLocalActivity(lctx, a.LabRun, in)
-		} else {
-			f = workflow.ExecuteActivity(ctx, a.LabRun, in)
-		}
-		ps = append(ps, pending{f: f, c: cands[k], key: key})
+		futs[i] = workflow.ExecuteActivity(ctx, a.LabRun, LabRunInput{Challenge: cw.info.ID, Point: cands[k].Point, Key: cw.labKey(i), Requester: cw.id})
+		chosen[i] = cands[k]
 	}
-	var out []agents.Result
-	for _, p := range ps {
-		var r agents.Result
-		if err := p.f.Get(cw.ctx, &r); err != nil {
-			r = agents.Result{Source: "lab", Point: p.c.Point, Note: "lab error: " + shorten(err.Error(), 160)}
+	out := make([]agents.Result, len(futs))
+	for i, f := range futs {
+		if err := f.Get(cw.ctx, &out[i]); err != nil {
+			out[i] = agents.Result{Source: "lab", Point: chosen[i].Point, Note: "lab error: " + shorten(err.Error(), 160)}
 		}
+	}
+	cw.record(chosen, out)
+	return out
+}
+
+// labKey is the idempotency key of the iteration's i-th lab run.
+func (cw *campaign) labKey(i int) string {
+	return fmt.Sprintf("%s/it%d/lab%d", cw.id, cw.st.Iteration, i)
+}
+
+// record adds the iteration's lab results to the campaign: measured ones
+// as experiments, refused or failed ones as counted failures.
+func (cw *campaign) record(chosen []agents.Candidate, results []agents.Result) {
+	for i, r := range results {
 		r.Iteration = cw.st.Iteration
-		out = append(out, r)
+		results[i] = r
 		if len(r.Values) == 0 {
 			cw.st.Refused++
 			cw.event(agents.LabOperator, "run refused or failed", shorten(r.Note, 160))
 			continue
 		}
-		cw.st.Experiments = append(cw.st.Experiments, Experiment{Result: r, Key: p.key, Origin: p.c.Source, Hypothesis: p.c.Hypothesis})
+		cw.st.Experiments = append(cw.st.Experiments, Experiment{Result: r, Key: cw.labKey(i), Origin: chosen[i].Source, Hypothesis: chosen[i].Hypothesis})
 		cw.event(agents.LabOperator, "measured", fmt.Sprintf("%s = %.4g (run %s)", cw.info.Objective, r.Values[0], r.Ref))
 	}
-	return out
 }
 
 func (cw *campaign) result() *CampaignResult {
@@ -730,6 +729,9 @@ func (cw *campaign) result() *CampaignResult {
 	for _, e := range cw.st.Experiments {
 		r.Experiments = append(r.Experiments, e.Ref)
 		r.Trace = append(r.Trace, e.Result)
+	}
+	for _, sm := range cw.st.Sims {
+		r.SimIterations = append(r.SimIterations, sm.Iteration)
 	}
 	r.Strategy = cw.in.Strategy
 	return r

@@ -110,6 +110,17 @@ func (c *Client) Get(ctx context.Context, id string) (Run, error) {
 	return r, err
 }
 
+// waitSlice is how long one long poll asks the service to hold.
+const waitSlice = 10 * time.Second
+
+// getWait is a long poll: the service answers when the run has finished or
+// after wait, whichever is first.
+func (c *Client) getWait(ctx context.Context, id string, wait time.Duration) (Run, error) {
+	var r Run
+	err := c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(id)+"?wait="+wait.String(), nil, &r)
+	return r, err
+}
+
 // Abort stops a queued or running run and returns it. Aborting a finished
 // run is refused with code run_finished.
 func (c *Client) Abort(ctx context.Context, id string) (Run, error) {
@@ -199,11 +210,13 @@ func (c *Client) Wait(ctx context.Context, id string, poll time.Duration, onPoll
 	if poll <= 0 {
 		poll = time.Second
 	}
-	t := time.NewTicker(poll)
-	defer t.Stop()
 	errs := 0
 	for {
-		r, err := c.Get(ctx, id)
+		// A long poll: the service answers as soon as the run ends, or
+		// after waitSlice (then onPoll lets a caller heartbeat).
+		t0 := time.Now()
+		r, err := c.getWait(ctx, id, waitSlice)
+		pause := time.Duration(0)
 		switch {
 		case err == nil:
 			errs = 0
@@ -213,6 +226,9 @@ func (c *Client) Wait(ctx context.Context, id string, poll time.Duration, onPoll
 			if r.Status.Terminal() {
 				return r, nil
 			}
+			// A service that does not hold long polls answers at once:
+			// fall back to polling every poll interval.
+			pause = poll - time.Since(t0)
 		case ctx.Err() != nil:
 			return Run{}, ctx.Err()
 		case IsRefused(err):
@@ -222,11 +238,16 @@ func (c *Client) Wait(ctx context.Context, id string, poll time.Duration, onPoll
 			if errs > WaitErrorBudget {
 				return Run{}, fmt.Errorf("lab: waiting for run %s: %d consecutive errors, last: %w", id, errs, err)
 			}
+			pause = poll
 		}
-		select {
-		case <-ctx.Done():
-			return Run{}, ctx.Err()
-		case <-t.C:
+		if pause > 0 {
+			t := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return Run{}, ctx.Err()
+			case <-t.C:
+			}
 		}
 	}
 }

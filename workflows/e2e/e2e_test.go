@@ -79,23 +79,33 @@ type env struct {
 	self string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env { return newEnvScale(t, 0.0005) }
+
+// newEnvScale is newEnv with the lab's time scale (real seconds per lab second).
+func newEnvScale(t testing.TB, scale float64) *env {
 	t.Helper()
 	cat, err := challenges.Builtin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls, err := lab.New(lab.Config{Catalog: cat, TimeScale: 0.0005})
+	ls, err := lab.New(lab.Config{Catalog: cat, TimeScale: scale})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(ls.Handler())
 	t.Cleanup(func() { srv.Close(); ls.Close() })
 	self, _ := os.Executable()
-	return &env{ts: temporaltest.NewServer(temporaltest.WithT(t)), lab: ls, url: srv.URL, cat: cat, dir: t.TempDir(), self: self}
+	var ts *temporaltest.TestServer
+	if tt, ok := t.(*testing.T); ok {
+		ts = temporaltest.NewServer(temporaltest.WithT(tt))
+	} else {
+		ts = temporaltest.NewServer()
+		t.Cleanup(ts.Stop)
+	}
+	return &env{ts: ts, lab: ls, url: srv.URL, cat: cat, dir: t.TempDir(), self: self}
 }
 
-func (e *env) worker(t *testing.T, model llm.Model, mem memory.Store) worker.Worker {
+func (e *env) worker(t testing.TB, model llm.Model, mem memory.Store) worker.Worker {
 	t.Helper()
 	ex, err := hpc.NewLocal(e.dir+"/jobs", 2)
 	if err != nil {

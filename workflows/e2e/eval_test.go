@@ -1,0 +1,155 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/agents/llm"
+	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/evals"
+	labclient "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/workflows"
+)
+
+// viaTemporal runs eval campaigns as workflows on the test server.
+type viaTemporal struct{ c client.Client }
+
+func (v viaTemporal) Run(ctx context.Context, id string, in workflows.CampaignInput) (*workflows.CampaignResult, error) {
+	run, err := v.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING}, workflows.CampaignWorkflowName, in)
+	if err != nil {
+		return nil, err
+	}
+	var res workflows.CampaignResult
+	return &res, run.Get(ctx, &res)
+}
+
+// directBO is the bo strategy without Temporal: the same Suggest code and
+// the same lab service (submit, wait), called in a plain loop — what
+// "calling it directly" means.
+func directBO(ctx context.Context, cat *challenges.Catalog, lab *labclient.Client, id string, in workflows.CampaignInput) (*workflows.CampaignResult, error) {
+	acts := &workflows.Activities{Catalog: cat}
+	c, _ := cat.Get(in.Challenge)
+	res := &workflows.CampaignResult{}
+	var exps []workflows.Experiment
+	for it := 1; len(exps) < in.Budget; it++ {
+		k, acq := 1, "ucb"
+		if len(exps) < 2 {
+			k, acq = 2-len(exps), "random"
+		}
+		sugg, err := acts.Suggest(ctx, workflows.SuggestInput{Challenge: c.ID, Experiments: exps, K: k, Acquisition: acq, Seed: in.Seed*7919 + it})
+		if err != nil {
+			return nil, err
+		}
+		for i, s := range sugg {
+			run, err := lab.Submit(ctx, labclient.SubmitRequest{Challenge: c.ID, Parameters: c.Map(s.Point), IdempotencyKey: fmt.Sprintf("%s/it%d/lab%d", id, it, i), Requester: id})
+			if err != nil {
+				return nil, err
+			}
+			if run, err = lab.Wait(ctx, run.ID, 10*time.Millisecond, nil); err != nil || run.Result == nil {
+				return nil, fmt.Errorf("lab run %+v: %v", run, err)
+			}
+			r := agents.Result{Source: "lab", Point: s.Point, Values: []float64{run.Result.Values[c.Objectives[0].Name]}, Iteration: it, Ref: run.ID}
+			exps = append(exps, workflows.Experiment{Result: r})
+			res.Trace = append(res.Trace, r)
+		}
+	}
+	return res, nil
+}
+
+// BenchmarkEvalOrchestrationOverhead runs the bo strategy on the
+// crossed-barrel pool (budget 50) through a campaign workflow on a real
+// Temporal server, and directly (the same activity code in a loop); both
+// use the lab service over HTTP. It reports both and the workflow's
+// overhead.
+//
+//	go test ./workflows/e2e -run '^$' -bench EvalOrchestrationOverhead -benchtime 5x
+func BenchmarkEvalOrchestrationOverhead(b *testing.B) {
+	e := newEnvScale(b, 1e-6) // the lab answers at once, as in genesis eval
+	e.worker(b, nil, nil)
+	c := e.ts.GetDefaultClient()
+	in := workflows.CampaignInput{Challenge: challenges.DefaultID, Strategy: workflows.StrategyBO, Budget: benchBudget(), Patience: -1, NoReport: true}
+	var wf, dir time.Duration
+	for i := range b.N {
+		in.Seed = i + 1
+		t0 := time.Now()
+		if _, err := (viaTemporal{c}).Run(context.Background(), fmt.Sprintf("overhead-wf-%d", i), in); err != nil {
+			b.Fatal(err)
+		}
+		wf += time.Since(t0)
+		t0 = time.Now()
+		if _, err := directBO(context.Background(), e.cat, labclient.New(e.url, nil), fmt.Sprintf("overhead-direct-%d", i), in); err != nil {
+			b.Fatal(err)
+		}
+		dir += time.Since(t0)
+	}
+	n := float64(b.N)
+	b.ReportMetric(wf.Seconds()/n, "s/workflow-run")
+	b.ReportMetric(dir.Seconds()/n, "s/direct-run")
+	b.ReportMetric(100*(wf-dir).Seconds()/dir.Seconds(), "%overhead")
+}
+
+// A short eval with the real local model: the agent strategies and bo on
+// the default challenge, through genesis' eval runner and real workflows.
+func TestEvalWithRealModel(t *testing.T) {
+	if os.Getenv("GENESIS_OLLAMA_TEST") != "1" {
+		t.Skip("set GENESIS_OLLAMA_TEST=1 (make models-test does) to run against a real Ollama")
+	}
+	spec := os.Getenv("GENESIS_TEST_MODEL")
+	if spec == "" {
+		spec = agents.DefaultModel
+	}
+	cfg := agents.ModelConfigFromEnv()
+	if err := agents.CheckModel(context.Background(), spec, cfg); err != nil {
+		t.Fatal(err)
+	}
+	model, err := agents.NewModel(spec, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	e.worker(t, model, openMemory(t, e.dir))
+	es := evals.Spec{Challenges: []string{challenges.DefaultID}, Strategies: []string{"bo", "agents", "agents-noopt"}, Model: spec, Seeds: 1, Budget: 3}
+	if err := es.Validate(e.cat); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	r := &evals.Runner{Catalog: e.cat, Campaigns: viaTemporal{e.ts.GetDefaultClient()}, Out: out, Parallel: 1}
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancel()
+	runs, err := r.Execute(ctx, es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := evals.WriteReports(out, e.cat, es, runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range rep.Summaries {
+		t.Logf("%s: Top%% %.3f, tokens/experiment %.0f, wall s/experiment %.1f", s.Strategy, float64(s.TopFrac), float64(s.TokensPerExperiment), float64(s.WallSPerExperiment))
+		if s.Strategy != "bo" && float64(s.TokensMedian) == 0 {
+			t.Errorf("%s used no tokens", s.Strategy)
+		}
+	}
+	for _, run := range runs {
+		if len(run.Trace) != 3 {
+			t.Errorf("%s: %d experiments, want 3", run.Strategy, len(run.Trace))
+		}
+	}
+	var _ llm.Model = model
+}
+
+func benchBudget() int {
+	if v, err := strconv.Atoi(os.Getenv("GENESIS_BENCH_BUDGET")); err == nil && v > 0 {
+		return v
+	}
+	return 50
+}
