@@ -211,3 +211,33 @@ func TestLabStatus(t *testing.T) {
 		t.Errorf("without a token: exit %d %q", code, errb.String())
 	}
 }
+
+// Bad eval input: one clear line, exit 1, nothing written.
+func TestEvalRefusesBadInput(t *testing.T) {
+	bad := t.TempDir()
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown strategy", []string{"eval", "--strategies", "random,genetic"}, `unknown strategy "genetic"`},
+		{"unknown challenge", []string{"eval", "--challenges", "nope", "--strategies", "bo"}, `unknown challenge "nope"`},
+		{"budget over the pool", []string{"eval", "--challenges", "electrochem-voltage", "--strategies", "bo", "--budget", "50"}, "larger than challenge electrochem-voltage's pool of 30"},
+		{"no seeds", []string{"eval", "--strategies", "bo", "--seeds", "0"}, "--seeds 0 must be ≥ 1"},
+		{"unreadable challenges dir", []string{"eval", "--strategies", "bo", "--challenges-dir", filepath.Join(bad, "nowhere")}, "challenges directory"},
+		{"parallel", []string{"eval", "--strategies", "bo", "--parallel", "0"}, "--parallel 0 must be ≥ 1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			home := filepath.Join(t.TempDir(), "home")
+			var out, errb bytes.Buffer
+			code := execute(append(c.args, "--home", home, "--out", filepath.Join(home, "eval")), &out, &errb)
+			if code == 0 || !strings.Contains(errb.String(), c.want) {
+				t.Errorf("exit %d, stderr %q, want %q", code, errb.String(), c.want)
+			}
+			if _, err := os.Stat(home); !os.IsNotExist(err) {
+				t.Errorf("something was written under %s", home)
+			}
+		})
+	}
+}
