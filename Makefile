@@ -65,10 +65,11 @@ models-test: ## tests against the real local model in Ollama
 test: export GENESIS_SLURM_TEST := 1
 test: deps slurm lint unit e2e models-test ## set up everything and run every test tier
 
-bench: ## benchmarks (orchestration overhead, optimiser, lab submit throughput, HPC executors)
+bench: ## benchmarks (orchestration overhead, optimiser, lab submit throughput, HPC executors, eval overhead)
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./workflows/ ./tools/optimizer/
 	$(GO) test -run '^$$' -bench Submit50Clients -benchtime 4000x ./lab/
 	$(GO) test -run '^$$' -bench SimulateActivityOverhead -benchtime 20x ./workflows/e2e/
+	$(GO) test -run '^$$' -bench EvalOrchestrationOverhead -benchtime 5x ./workflows/e2e/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./tools/hpc/
 
 clean: ## remove build output
