@@ -177,7 +177,7 @@ func printSummary(w interface{ Write([]byte) (int, error) }, rep evals.Report) {
 				numStr(s.TopFrac, 3), numStr(s.TopFracCost, 3), numStr(s.EF, 2), numStr(s.AF, 2), numStr(s.NFirstTop, 1), numStr(s.BestMedian, 4), numStr(s.TokensPerExperiment, 0))
 		} else {
 			fmt.Fprintf(w, "  %-13s regret %s (per cost %s)  top-threshold hits %s  first hit %s  best %s  tokens/exp %s\n", s.Strategy,
-				numStr(s.RegretMedian, 3), numStr(s.RegretCostMedian, 3), numStr(s.TopFrac*evals.Num(s.TopSize), 1), numStr(s.NFirstTop, 1), numStr(s.BestMedian, 4), numStr(s.TokensPerExperiment, 0))
+				numStr(s.RegretMedian, 3), numStr(s.RegretCostMedian, 3), numStr(s.TopHitsMedian, 1), numStr(s.NFirstTop, 1), numStr(s.BestMedian, 4), numStr(s.TokensPerExperiment, 0))
 		}
 	}
 }
