@@ -6,8 +6,11 @@ package memory
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"hash/fnv"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -150,4 +153,37 @@ func Cosine(a, b []float32) float32 {
 		return 0
 	}
 	return float32(dot / math.Sqrt(na*nb))
+}
+
+// Kinds lists the record kinds.
+var Kinds = []string{KindObservation, KindHypothesis, KindResult, KindFinding, KindChat}
+
+// Size limits of a record.
+const (
+	MaxTextBytes = 16 << 10
+	MaxIDBytes   = 512
+)
+
+// Validate checks a record for a store of vectors of dimension dim.
+func (r *Record) Validate(dim int) error {
+	switch {
+	case r.ID == "":
+		return errors.New("memory: a record needs an ID")
+	case len(r.ID) > MaxIDBytes:
+		return fmt.Errorf("memory: record ID is %d bytes, at most %d", len(r.ID), MaxIDBytes)
+	case strings.TrimSpace(r.Text) == "":
+		return fmt.Errorf("memory: record %s has empty text; store something to recall", r.ID)
+	case len(r.Text) > MaxTextBytes:
+		return fmt.Errorf("memory: record %s has %d bytes of text, at most %d; summarise it first", r.ID, len(r.Text), MaxTextBytes)
+	case !slices.Contains(Kinds, r.Kind):
+		return fmt.Errorf("memory: record %s has kind %q; want one of %s", r.ID, r.Kind, strings.Join(Kinds, ", "))
+	case len(r.Vector) != dim:
+		return fmt.Errorf("memory: record %s has a %d-dimensional vector, the store holds %d", r.ID, len(r.Vector), dim)
+	}
+	for _, x := range r.Vector {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return fmt.Errorf("memory: record %s has a non-finite vector component", r.ID)
+		}
+	}
+	return nil
 }

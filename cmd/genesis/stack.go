@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -41,6 +42,7 @@ type stackOptions struct {
 	hpcSlots  int
 	hpc       string        // default executor for simulation jobs: local or slurm
 	poll      time.Duration // how often the worker polls lab runs and jobs (0 = default)
+	embedder  string        // memory embedder spec, or "auto"
 	slurm     slurmOptions
 	worker    bool
 	logFile   string
@@ -153,8 +155,7 @@ func startStack(ctx context.Context, cfg *config, cat *challenges.Catalog, o sta
 }
 
 func (s *stack) startWorker(o stackOptions) error {
-	emb := memory.Hashing{}
-	mem, err := embedded.Open(filepath.Join(s.cfg.home, "memory"), emb.Dim(), emb.Name())
+	emb, mem, err := openMemory(context.Background(), s.cfg.home, o.embedder, s.logger)
 	if err != nil {
 		return err
 	}
@@ -241,9 +242,64 @@ func (o slurmOptions) open(home string) (*hpc.Slurm, error) {
 
 // hpcFlags adds the executor flags every command that runs a worker takes.
 func hpcFlags(f *pflag.FlagSet, so *stackOptions) {
+	embedderFlag(f, &so.embedder)
 	f.IntVar(&so.hpcSlots, "hpc-slots", 2, "simulation jobs that may run at once on the local executor")
 	f.StringVar(&so.hpc, "hpc", envOr("GENESIS_HPC", "local"), "executor for simulation jobs: local (subprocesses) or slurm (sbatch on the cluster this machine submits to) (env GENESIS_HPC)")
 	f.StringVar(&so.slurm.dir, "slurm-dir", os.Getenv("GENESIS_SLURM_DIR"), "Slurm job directories, on a file system the compute nodes share (default $GENESIS_HOME/slurm-jobs; env GENESIS_SLURM_DIR)")
 	f.StringVar(&so.slurm.partition, "slurm-partition", os.Getenv("GENESIS_SLURM_PARTITION"), "Slurm partition for simulation jobs (env GENESIS_SLURM_PARTITION)")
 	f.StringVar(&so.slurm.account, "slurm-account", os.Getenv("GENESIS_SLURM_ACCOUNT"), "Slurm account to charge (env GENESIS_SLURM_ACCOUNT)")
+}
+
+// openMemory opens the embedded memory store for an embedder spec. "auto"
+// (the default) uses the Ollama embedding model deploy/ollama provisions
+// when it answers, else the model-free hashing embedder. Each embedder has
+// its own store directory, $GENESIS_HOME/memory/<embedder>, since vectors
+// from different embedders cannot be compared.
+func openMemory(ctx context.Context, home, spec string, logger *slog.Logger) (memory.Embedder, *embedded.Store, error) {
+	cfg := agents.ModelConfigFromEnv()
+	var emb memory.Embedder
+	var err error
+	switch spec {
+	case "", "auto":
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		emb, err = agents.NewEmbedder(pctx, agents.DefaultEmbedder, cfg)
+		cancel()
+		if err != nil {
+			if logger != nil {
+				logger.Warn("memory: the Ollama embedder is not available; using the hashing embedder", "err", err)
+			}
+			emb, err = memory.Hashing{}, nil
+		}
+	default:
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		emb, err = agents.NewEmbedder(pctx, spec, cfg)
+		cancel()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	dir := filepath.Join(home, "memory", safeDirName(emb.Name()))
+	// A store from before per-embedder directories lives in memory/ itself.
+	if _, legacy, _ := embedded.Inspect(filepath.Join(home, "memory")); legacy == emb.Name() {
+		dir = filepath.Join(home, "memory")
+	}
+	store, err := embedded.Open(dir, emb.Dim(), emb.Name())
+	if err != nil {
+		return nil, nil, err
+	}
+	return emb, store, nil
+}
+
+func safeDirName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// embedderFlag adds --embedder to commands that open the memory.
+func embedderFlag(f *pflag.FlagSet, spec *string) {
+	f.StringVar(spec, "embedder", envOr("GENESIS_EMBEDDER", "auto"), "memory embedder: auto (Ollama's all-minilm when it answers, else hashing), hashing, ollama:MODEL or openai:MODEL (env GENESIS_EMBEDDER)")
 }

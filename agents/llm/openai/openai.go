@@ -84,3 +84,27 @@ func (m *Model) Generate(ctx context.Context, req llm.Request) (llm.Response, er
 		Model:   resp.Model,
 	}, nil
 }
+
+// Embed returns embeddings for texts from an OpenAI-compatible /embeddings endpoint.
+func (m *Model) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	resp, err := m.client.CreateEmbeddings(ctx, goopenai.EmbeddingRequestStrings{Input: texts, Model: goopenai.EmbeddingModel(m.name)})
+	if err != nil {
+		var ae *goopenai.APIError
+		if errors.As(err, &ae) {
+			return nil, llm.Classify(ae.HTTPStatusCode, fmt.Errorf("openai embeddings %s: %w", m.name, err))
+		}
+		return nil, llm.Unavailable(fmt.Errorf("openai embeddings %s at %s: %w", m.name, m.base, err))
+	}
+	out := make([][]float32, len(texts))
+	for _, d := range resp.Data {
+		if d.Index >= 0 && d.Index < len(out) {
+			out[d.Index] = d.Embedding
+		}
+	}
+	for i, v := range out {
+		if v == nil {
+			return nil, fmt.Errorf("openai embeddings %s: no vector for input %d", m.name, i)
+		}
+	}
+	return out, nil
+}
