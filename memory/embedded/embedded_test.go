@@ -3,7 +3,10 @@ package embedded
 import (
 	"context"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
+	"sort"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -69,5 +72,115 @@ func TestRefusesOtherEmbedder(t *testing.T) {
 	_, err = Open(dir, 384, "ollama:all-minilm")
 	if err == nil || !strings.Contains(err.Error(), "same embedder") {
 		t.Fatalf("want a refusal naming the embedder, got %v", err)
+	}
+}
+
+// Bad records are refused with the reason, and a batch with one bad record
+// writes nothing.
+func TestValidationAndAtomicBatches(t *testing.T) {
+	s, err := Open(t.TempDir(), 4, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	good := memory.Record{ID: "g", Text: "ok", Kind: memory.KindFinding, Vector: []float32{1, 0, 0, 0}}
+	cases := []struct {
+		r    memory.Record
+		want string
+	}{
+		{memory.Record{ID: "a", Text: "  ", Kind: memory.KindFinding, Vector: []float32{1, 0, 0, 0}}, "empty text"},
+		{memory.Record{ID: "b", Text: "x", Kind: "gossip", Vector: []float32{1, 0, 0, 0}}, `kind "gossip"`},
+		{memory.Record{ID: "c", Text: "x", Kind: memory.KindFinding, Vector: []float32{1, 0}}, "2-dimensional vector, the store holds 4"},
+		{memory.Record{ID: "d", Text: strings.Repeat("x", memory.MaxTextBytes+1), Kind: memory.KindFinding, Vector: []float32{1, 0, 0, 0}}, "summarise it first"},
+		{memory.Record{Text: "x", Kind: memory.KindFinding, Vector: []float32{1, 0, 0, 0}}, "needs an ID"},
+	}
+	for _, c := range cases {
+		err := s.Upsert(ctx, []memory.Record{good, c.r})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("record %q: %v, want %q", c.r.ID, err, c.want)
+		}
+	}
+	if n, _ := s.Count(ctx, memory.Filter{}); n != 0 {
+		t.Errorf("%d records stored from refused batches, want 0", n)
+	}
+	if _, err := s.Search(ctx, []float32{1, 0}, memory.Filter{}, 1); err == nil {
+		t.Error("a query of the wrong dimension was accepted")
+	}
+}
+
+// Search is exact: it returns the same top k as a brute-force cosine scan,
+// honours filters, and survives deletes (slots move).
+func TestSearchMatchesBruteForce(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, 16, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(5, 6))
+	var recs []memory.Record
+	for i := range 3000 {
+		recs = append(recs, memory.Record{ID: fmt.Sprintf("r%d", i), Text: "t", Kind: memory.Kinds[i%len(memory.Kinds)], Challenge: fmt.Sprint(i % 3), Vector: randomVec(rng, 16)})
+	}
+	if err := s.Upsert(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	var del []string
+	for i := 0; i < 3000; i += 7 {
+		del = append(del, fmt.Sprintf("r%d", i))
+	}
+	if err := s.Delete(ctx, del); err != nil {
+		t.Fatal(err)
+	}
+	deleted := map[string]bool{}
+	for _, id := range del {
+		deleted[id] = true
+	}
+	check := func(s *Store) {
+		for trial := range 20 {
+			q := randomVec(rng, 16)
+			f := memory.Filter{}
+			if trial%2 == 1 {
+				f = memory.Filter{Kind: memory.KindFinding, Challenge: "1"}
+			}
+			hits, err := s.Search(ctx, q, f, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			type sc struct {
+				id string
+				v  float32
+			}
+			var all []sc
+			for _, r := range recs {
+				if !deleted[r.ID] && f.Match(&r) {
+					all = append(all, sc{r.ID, memory.Cosine(q, r.Vector)})
+				}
+			}
+			sort.Slice(all, func(i, j int) bool { return all[i].v > all[j].v })
+			for i, h := range hits {
+				if h.ID != all[i].id || math.Abs(float64(h.Score-all[i].v)) > 1e-4 {
+					t.Fatalf("trial %d hit %d: %s %.5f, brute force %s %.5f", trial, i, h.ID, h.Score, all[i].id, all[i].v)
+				}
+			}
+		}
+	}
+	check(s)
+	s.Close()
+	// The same after a restart (replayed log), and read-only.
+	s, err = Open(dir, 16, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(s)
+	s.Close()
+	ro, err := OpenReadOnly(dir)
+	if err != nil || ro.Embedder() != "test" {
+		t.Fatalf("read-only: %v", err)
+	}
+	check(ro)
+	if err := ro.Upsert(ctx, recs[:1]); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("read-only store accepted a write: %v", err)
 	}
 }

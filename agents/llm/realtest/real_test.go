@@ -17,6 +17,7 @@ import (
 	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/agents/llm/ollama"
+	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/tools"
 )
 
@@ -134,5 +135,43 @@ func TestUnreachableOllamaIsRetryable(t *testing.T) {
 	}
 	if err := m.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "cannot reach Ollama") {
 		t.Fatalf("want a clear message, got %v", err)
+	}
+}
+
+// The embedders against the real embedding model deploy/ollama provisions,
+// natively and through Ollama's OpenAI-compatible /v1/embeddings: vectors
+// of the model's dimension that place related texts closer than unrelated ones.
+func TestEmbedders(t *testing.T) {
+	modelName(t) // skips unless GENESIS_OLLAMA_TEST=1
+	for _, c := range []struct {
+		spec string
+		cfg  agents.ModelConfig
+	}{
+		{agents.DefaultEmbedder, agents.ModelConfig{OllamaHost: host()}},
+		{"openai:all-minilm", agents.ModelConfig{OpenAIBaseURL: host() + "/v1", OpenAIKey: "ollama"}},
+	} {
+		t.Run(c.spec, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			emb, err := agents.NewEmbedder(ctx, c.spec, c.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if emb.Dim() != 384 {
+				t.Errorf("dimension %d, want 384 (all-minilm)", emb.Dim())
+			}
+			vs, err := emb.Embed(ctx, []string{"thicker walls absorb more energy before failure", "increasing wall thickness raises toughness", "the robot's gripper jammed"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			related, unrelated := memory.Cosine(vs[0], vs[1]), memory.Cosine(vs[0], vs[2])
+			t.Logf("related %.3f, unrelated %.3f", related, unrelated)
+			if related <= unrelated {
+				t.Errorf("related texts (%.3f) are not closer than unrelated ones (%.3f)", related, unrelated)
+			}
+		})
+	}
+	if _, err := agents.NewEmbedder(context.Background(), "ollama:no-such-embedder", agents.ModelConfig{OllamaHost: host()}); err == nil {
+		t.Error("a missing embedding model was accepted")
 	}
 }
