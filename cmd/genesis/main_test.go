@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/lab"
+	"github.com/genesis-sci/genesis/memory"
+	"github.com/genesis-sci/genesis/memory/embedded"
 	labclient "github.com/genesis-sci/genesis/tools/lab"
 )
 
@@ -239,5 +242,52 @@ func TestEvalRefusesBadInput(t *testing.T) {
 				t.Errorf("something was written under %s", home)
 			}
 		})
+	}
+}
+
+func TestMemoryCommands(t *testing.T) {
+	home := t.TempDir()
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := execute(append(args, "--home", home), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	if code, _, errs := run("memory", "stats"); code == 0 || !strings.Contains(errs, "no memory") {
+		t.Errorf("stats on an empty home: %d %q", code, errs)
+	}
+	emb := memory.Hashing{}
+	st, err := embedded.Open(filepath.Join(home, "memory", "hashing"), emb.Dim(), emb.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{"thicker walls absorb more energy", "the gripper jammed during transfer", "twisted columns buckle early"}
+	vecs, _ := emb.Embed(context.Background(), texts)
+	for i, tx := range texts {
+		kind := memory.KindFinding
+		if i == 1 {
+			kind = memory.KindObservation
+		}
+		if err := st.Upsert(context.Background(), []memory.Record{{ID: fmt.Sprint(i), Text: tx, Vector: vecs[i], Kind: kind, Challenge: "crossed-barrel-toughness", Agent: "analyst"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	code, out, errs := run("memory", "stats")
+	if code != 0 || !strings.Contains(out, "3 records") || !strings.Contains(out, "finding 2") {
+		t.Errorf("stats: %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = run("memory", "search", "walls absorb energy", "--k", "1")
+	if code != 0 || !strings.Contains(out, "thicker walls absorb more energy") || strings.Contains(out, "gripper") {
+		t.Errorf("search: %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = run("memory", "search", "walls", "--kind", "observation")
+	if code != 0 || !strings.Contains(out, "gripper") || strings.Contains(out, "thicker") {
+		t.Errorf("search --kind: %d\n%s", code, out)
+	}
+	if code, _, errs = run("memory", "search", "x", "--kind", "gossip"); code == 0 || !strings.Contains(errs, `--kind "gossip"`) {
+		t.Errorf("bad kind: %d %q", code, errs)
+	}
+	if code, _, errs = run("memory", "search", "x", "--embedder", "ollama:nope"); code == 0 || !strings.Contains(errs, "no memory store built with embedder") {
+		t.Errorf("unknown store: %d %q", code, errs)
 	}
 }
