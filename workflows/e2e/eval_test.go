@@ -117,7 +117,7 @@ func TestEvalWithRealModel(t *testing.T) {
 	}
 	e := newEnv(t)
 	e.worker(t, model, openMemory(t, e.dir))
-	es := evals.Spec{Challenges: []string{challenges.DefaultID}, Strategies: []string{"bo", "agents", "agents-noopt"}, Model: spec, Seeds: 1, Budget: 3}
+	es := evals.Spec{Challenges: []string{challenges.DefaultID}, Strategies: []string{"bo", "agents"}, Model: spec, Seeds: 1, Budget: 2}
 	if err := es.Validate(e.cat); err != nil {
 		t.Fatal(err)
 	}
@@ -140,8 +140,8 @@ func TestEvalWithRealModel(t *testing.T) {
 		}
 	}
 	for _, run := range runs {
-		if len(run.Trace) != 3 {
-			t.Errorf("%s: %d experiments, want 3", run.Strategy, len(run.Trace))
+		if len(run.Trace) != 2 {
+			t.Errorf("%s: %d experiments, want 2", run.Strategy, len(run.Trace))
 		}
 	}
 	var _ llm.Model = model
