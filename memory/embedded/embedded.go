@@ -231,7 +231,12 @@ func (s *Store) Search(_ context.Context, vec []float32, f memory.Filter, k int)
 	if k <= 0 || k > n {
 		k = n
 	}
-	scores := make([]float32, n)
+	sp := scorePool.Get().(*[]float32)
+	if cap(*sp) < n {
+		*sp = make([]float32, n)
+	}
+	scores := (*sp)[:n]
+	defer scorePool.Put(sp)
 	// One matrix-vector product over the slab, in a block per CPU.
 	workers := min(runtime.GOMAXPROCS(0), max(1, n/4096))
 	var wg sync.WaitGroup
@@ -272,6 +277,10 @@ func (s *Store) Search(_ context.Context, vec []float32, f memory.Filter, k int)
 	}
 	return hits, nil
 }
+
+// scorePool recycles score buffers: a 100k-record search would otherwise
+// allocate 400 KB per query and make the garbage collector a latency source.
+var scorePool = sync.Pool{New: func() any { return new([]float32) }}
 
 type cand struct {
 	score float32
