@@ -23,6 +23,7 @@ import (
 	"github.com/genesis-sci/genesis/lab"
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/memory/embedded"
+	"github.com/genesis-sci/genesis/memory/qdrant"
 	"github.com/genesis-sci/genesis/tools/hpc"
 	labclient "github.com/genesis-sci/genesis/tools/lab"
 	"github.com/genesis-sci/genesis/workflows"
@@ -43,6 +44,7 @@ type stackOptions struct {
 	hpc       string        // default executor for simulation jobs: local or slurm
 	poll      time.Duration // how often the worker polls lab runs and jobs (0 = default)
 	embedder  string        // memory embedder spec, or "auto"
+	qdrantURL string        // Qdrant gRPC URL for the memory; "" = the embedded store
 	slurm     slurmOptions
 	worker    bool
 	logFile   string
@@ -155,7 +157,7 @@ func startStack(ctx context.Context, cfg *config, cat *challenges.Catalog, o sta
 }
 
 func (s *stack) startWorker(o stackOptions) error {
-	emb, mem, err := openMemory(context.Background(), s.cfg.home, o.embedder, s.logger)
+	emb, mem, err := openMemory(context.Background(), s.cfg.home, o.embedder, o.qdrantURL, s.logger)
 	if err != nil {
 		return err
 	}
@@ -242,7 +244,7 @@ func (o slurmOptions) open(home string) (*hpc.Slurm, error) {
 
 // hpcFlags adds the executor flags every command that runs a worker takes.
 func hpcFlags(f *pflag.FlagSet, so *stackOptions) {
-	embedderFlag(f, &so.embedder)
+	embedderFlag(f, &so.embedder, &so.qdrantURL)
 	f.IntVar(&so.hpcSlots, "hpc-slots", 2, "simulation jobs that may run at once on the local executor")
 	f.StringVar(&so.hpc, "hpc", envOr("GENESIS_HPC", "local"), "executor for simulation jobs: local (subprocesses) or slurm (sbatch on the cluster this machine submits to) (env GENESIS_HPC)")
 	f.StringVar(&so.slurm.dir, "slurm-dir", os.Getenv("GENESIS_SLURM_DIR"), "Slurm job directories, on a file system the compute nodes share (default $GENESIS_HOME/slurm-jobs; env GENESIS_SLURM_DIR)")
@@ -255,7 +257,10 @@ func hpcFlags(f *pflag.FlagSet, so *stackOptions) {
 // when it answers, else the model-free hashing embedder. Each embedder has
 // its own store directory, $GENESIS_HOME/memory/<embedder>, since vectors
 // from different embedders cannot be compared.
-func openMemory(ctx context.Context, home, spec string, logger *slog.Logger) (memory.Embedder, *embedded.Store, error) {
+//
+// With qdrantURL the memory lives in Qdrant instead (collection
+// genesis-memory-<embedder>), shared by every worker that points at it.
+func openMemory(ctx context.Context, home, spec, qdrantURL string, logger *slog.Logger) (memory.Embedder, memory.Store, error) {
 	cfg := agents.ModelConfigFromEnv()
 	var emb memory.Embedder
 	var err error
@@ -277,6 +282,15 @@ func openMemory(ctx context.Context, home, spec string, logger *slog.Logger) (me
 	}
 	if err != nil {
 		return nil, nil, err
+	}
+	if qdrantURL != "" {
+		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		st, err := qdrant.Open(qctx, qdrant.Config{URL: qdrantURL, APIKey: os.Getenv("QDRANT_API_KEY"), Dim: emb.Dim(), Embedder: emb.Name()})
+		if err != nil {
+			return nil, nil, err
+		}
+		return emb, st, nil
 	}
 	dir := filepath.Join(home, "memory", safeDirName(emb.Name()))
 	// A store from before per-embedder directories lives in memory/ itself.
@@ -300,6 +314,7 @@ func safeDirName(s string) string {
 }
 
 // embedderFlag adds --embedder to commands that open the memory.
-func embedderFlag(f *pflag.FlagSet, spec *string) {
+func embedderFlag(f *pflag.FlagSet, spec, qdrantURL *string) {
+	f.StringVar(qdrantURL, "qdrant", os.Getenv("GENESIS_QDRANT_URL"), "keep the memory in Qdrant at this gRPC URL (e.g. http://127.0.0.1:6334; key from QDRANT_API_KEY) instead of the embedded store (env GENESIS_QDRANT_URL)")
 	f.StringVar(spec, "embedder", envOr("GENESIS_EMBEDDER", "auto"), "memory embedder: auto (Ollama's all-minilm when it answers, else hashing), hashing, ollama:MODEL or openai:MODEL (env GENESIS_EMBEDDER)")
 }

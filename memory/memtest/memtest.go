@@ -1,0 +1,156 @@
+// Package memtest is the contract every memory.Store backend must meet:
+// the embedded store, the Qdrant store against the in-test Qdrant server,
+// and the Qdrant store against a real Qdrant when QDRANT_URL is set. It is
+// test support, imported only by tests.
+package memtest
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/genesis-sci/genesis/memory"
+)
+
+// Open returns a fresh, empty store for vectors of dimension dim.
+type Open func(t *testing.T, dim int) memory.Store
+
+// Run runs the contract suite.
+func Run(t *testing.T, open Open) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(11, 12))
+	vec := func(d int) []float32 {
+		v := make([]float32, d)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return v
+	}
+
+	t.Run("upsert, search, filters, count", func(t *testing.T) {
+		s := open(t, 8)
+		defer s.Close()
+		var recs []memory.Record
+		for i := range 200 {
+			recs = append(recs, memory.Record{ID: fmt.Sprintf("rec-%d", i), Text: fmt.Sprintf("text %d", i), Vector: vec(8),
+				Kind: memory.Kinds[i%len(memory.Kinds)], Campaign: fmt.Sprintf("c%d", i%4), Challenge: fmt.Sprintf("ch%d", i%3), Agent: "analyst", Source: "run-1"})
+		}
+		if err := s.Upsert(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.Count(ctx, memory.Filter{}); err != nil || n != 200 {
+			t.Fatalf("count %d %v, want 200", n, err)
+		}
+		f := memory.Filter{Kind: memory.KindFinding, Challenge: "ch1"}
+		want := 0
+		for _, r := range recs {
+			if f.Match(&r) {
+				want++
+			}
+		}
+		if n, _ := s.Count(ctx, f); n != want {
+			t.Errorf("filtered count %d, want %d", n, want)
+		}
+		for trial := range 10 {
+			q := vec(8)
+			flt := memory.Filter{}
+			if trial%2 == 1 {
+				flt = f
+			}
+			hits, err := s.Search(ctx, q, flt, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			type sc struct {
+				id string
+				v  float32
+			}
+			var all []sc
+			for _, r := range recs {
+				if flt.Match(&r) {
+					all = append(all, sc{r.ID, memory.Cosine(q, r.Vector)})
+				}
+			}
+			sort.Slice(all, func(i, j int) bool { return all[i].v > all[j].v })
+			if len(hits) != min(5, len(all)) {
+				t.Fatalf("%d hits, want %d", len(hits), min(5, len(all)))
+			}
+			for i, h := range hits {
+				if h.ID != all[i].id || math.Abs(float64(h.Score-all[i].v)) > 1e-4 {
+					t.Fatalf("hit %d: %s %.5f, want %s %.5f (cosine, best first)", i, h.ID, h.Score, all[i].id, all[i].v)
+				}
+				if !flt.Match(&h.Record) || h.Text == "" || h.Source != "run-1" || h.Created.IsZero() {
+					t.Errorf("hit %+v: payload lost or filter ignored", h.Record)
+				}
+			}
+		}
+	})
+
+	t.Run("upsert replaces, delete removes", func(t *testing.T) {
+		s := open(t, 4)
+		defer s.Close()
+		a := memory.Record{ID: "a", Text: "first", Kind: memory.KindFinding, Vector: []float32{1, 0, 0, 0}}
+		if err := s.Upsert(ctx, []memory.Record{a}); err != nil {
+			t.Fatal(err)
+		}
+		a.Text = "second"
+		a.Vector = []float32{0, 1, 0, 0}
+		if err := s.Upsert(ctx, []memory.Record{a, {ID: "b", Text: "other", Kind: memory.KindResult, Vector: []float32{0, 0, 1, 0}}}); err != nil {
+			t.Fatal(err)
+		}
+		hits, _ := s.Search(ctx, []float32{0, 1, 0, 0}, memory.Filter{}, 1)
+		if len(hits) != 1 || hits[0].ID != "a" || hits[0].Text != "second" || hits[0].Score < 0.999 {
+			t.Fatalf("after replace: %+v", hits)
+		}
+		if err := s.Delete(ctx, []string{"a", "never-existed"}); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := s.Count(ctx, memory.Filter{}); n != 1 {
+			t.Errorf("count after delete %d, want 1", n)
+		}
+	})
+
+	t.Run("bad input is refused and a bad batch writes nothing", func(t *testing.T) {
+		s := open(t, 4)
+		defer s.Close()
+		good := memory.Record{ID: "g", Text: "ok", Kind: memory.KindFinding, Vector: []float32{1, 0, 0, 0}}
+		for _, c := range []struct {
+			r    memory.Record
+			want string
+		}{
+			{memory.Record{ID: "e", Text: "", Kind: memory.KindFinding, Vector: []float32{1, 0, 0, 0}}, "empty text"},
+			{memory.Record{ID: "k", Text: "x", Kind: "rumour", Vector: []float32{1, 0, 0, 0}}, "kind"},
+			{memory.Record{ID: "d", Text: "x", Kind: memory.KindFinding, Vector: []float32{1, 0}}, "dimension"},
+			{memory.Record{ID: "o", Text: strings.Repeat("y", memory.MaxTextBytes+1), Kind: memory.KindFinding, Vector: []float32{1, 0, 0, 0}}, "bytes of text"},
+		} {
+			if err := s.Upsert(ctx, []memory.Record{good, c.r}); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("record %s: %v, want an error about %q", c.r.ID, err, c.want)
+			}
+		}
+		if n, _ := s.Count(ctx, memory.Filter{}); n != 0 {
+			t.Errorf("%d records written by refused batches", n)
+		}
+		if _, err := s.Search(ctx, []float32{1}, memory.Filter{}, 3); err == nil {
+			t.Error("a query of the wrong dimension was accepted")
+		}
+	})
+
+	t.Run("large batches", func(t *testing.T) {
+		s := open(t, 16)
+		defer s.Close()
+		var recs []memory.Record
+		for i := range 1000 {
+			recs = append(recs, memory.Record{ID: fmt.Sprintf("big-%d", i), Text: "t", Kind: memory.KindObservation, Vector: vec(16)})
+		}
+		if err := s.Upsert(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := s.Count(ctx, memory.Filter{Kind: memory.KindObservation}); n != 1000 {
+			t.Errorf("count %d, want 1000", n)
+		}
+	})
+}
