@@ -203,12 +203,30 @@ func (a *Activities) AgentStep(ctx context.Context, in AgentStepInput) (agents.S
 	}
 	if a.Memory != nil && a.Embedder != nil {
 		env.Recall = func(ctx context.Context, q string, k int) ([]string, error) {
-			hits, err := a.recall(ctx, q, memory.Filter{Challenge: c.ID}, k)
+			// Mostly this challenge's memories (this and earlier
+			// campaigns), plus the best one from another challenge, so
+			// lessons can travel between related problems.
+			hits, err := a.recall(ctx, q, memory.Filter{Challenge: c.ID}, max(k-1, 1))
+			if err != nil {
+				return nil, err
+			}
 			var out []string
 			for _, h := range hits {
-				out = append(out, fmt.Sprintf("%s (%s, %s): %s", h.Kind, h.Agent, h.Campaign, h.Text))
+				out = append(out, fmt.Sprintf("%s (%s, %s): %s", h.Kind, h.Agent, h.Campaign, shorten(h.Text, 600)))
 			}
-			return out, err
+			if k > 1 {
+				others, err := a.recall(ctx, q, memory.Filter{}, k+4)
+				if err != nil {
+					return out, err
+				}
+				for _, h := range others {
+					if h.Challenge != c.ID {
+						out = append(out, fmt.Sprintf("%s from challenge %s (%s): %s", h.Kind, h.Challenge, h.Agent, shorten(h.Text, 400)))
+						break
+					}
+				}
+			}
+			return out, nil
 		}
 	}
 	res, err := agents.Step(ctx, env, in.Step)
@@ -467,7 +485,7 @@ func (a *Activities) ClassicalStep(ctx context.Context, in ClassicalStepInput) (
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out.Results[i], errs[i] = a.LabRun(ctx, LabRunInput{Challenge: in.Suggest.Challenge, Point: s.Point, Key: in.Keys[i], Requester: in.Requester})
+			out.Results[i], errs[i] = a.LabRun(ctx, LabRunInput{Challenge: in.Suggest.Challenge, Point: s.Point, Key: in.Keys[i], Requester: in.Requester, NoMemory: true})
 		}()
 	}
 	wg.Wait()
@@ -581,6 +599,8 @@ type LabRunInput struct {
 	// Key is the idempotency key: the lab returns the same run for the same key.
 	Key       string `json:"key"`
 	Requester string `json:"requester"`
+	// NoMemory skips writing the result to memory (strategies without agents).
+	NoMemory bool `json:"no_memory,omitempty"`
 }
 
 // LabRun submits a protocol to the lab service and waits for the result,
@@ -611,6 +631,7 @@ func (a *Activities) LabRun(ctx context.Context, in LabRunInput) (agents.Result,
 		res.Note = fmt.Sprintf("run %s %s: %s", run.ID, run.Status, run.Error)
 		return res, nil
 	}
+	var parts []string
 	for _, o := range c.Objectives {
 		v, ok := run.Result.Values[o.Name]
 		if !ok {
@@ -618,6 +639,16 @@ func (a *Activities) LabRun(ctx context.Context, in LabRunInput) (agents.Result,
 			return res, nil
 		}
 		res.Values = append(res.Values, v)
+		parts = append(parts, fmt.Sprintf("%s = %.4g %s", o.Name, v, o.Unit))
+	}
+	// The measurement goes to memory as a result (keyed by the run's key,
+	// so a retry overwrites rather than duplicates).
+	if a.Memory != nil && a.Embedder != nil && !in.NoMemory {
+		text := fmt.Sprintf("lab result on %s: %s gave %s", c.ID, c.Format(in.Point), strings.Join(parts, ", "))
+		if err := a.store(ctx, []memory.Record{{ID: in.Key, Text: text, Kind: memory.KindResult, Campaign: in.Requester, Challenge: c.ID,
+			Agent: agents.LabOperator, Source: run.ID}}); err != nil {
+			activity.GetLogger(ctx).Warn("memory write failed", "error", err)
+		}
 	}
 	return res, nil
 }
