@@ -48,12 +48,17 @@ type Store struct {
 
 var _ memory.Store = (*Store)(nil)
 
+// logEntry is one line of the log. A batch is one line ("puts"/"dels"),
+// so a crash mid-write either keeps the whole batch or drops it with the
+// torn line: a batch is never half applied.
 type logEntry struct {
-	Op     string         `json:"op"` // put or del
-	Record *memory.Record `json:"r,omitempty"`
-	ID     string         `json:"id,omitempty"`
-	Dim    int            `json:"dim,omitempty"`
-	Embed  string         `json:"embedder,omitempty"`
+	Op      string           `json:"op"` // hdr, puts, dels (put and del in older logs)
+	Record  *memory.Record   `json:"r,omitempty"`
+	Records []*memory.Record `json:"rs,omitempty"`
+	ID      string           `json:"id,omitempty"`
+	IDs     []string         `json:"ids,omitempty"`
+	Dim     int              `json:"dim,omitempty"`
+	Embed   string           `json:"embedder,omitempty"`
 }
 
 // Open opens (or creates) the store at dir for vectors of dimension dim made
@@ -125,8 +130,18 @@ func (s *Store) replay(path string) (dim int, emb string, good int64, err error)
 			if e.Record != nil && len(e.Record.Vector) == s.dim {
 				s.put(e.Record)
 			}
+		case "puts":
+			for _, r := range e.Records {
+				if r != nil && len(r.Vector) == s.dim {
+					s.put(r)
+				}
+			}
 		case "del":
 			s.del(e.ID)
+		case "dels":
+			for _, id := range e.IDs {
+				s.del(id)
+			}
 		}
 		off = next
 	}
@@ -193,7 +208,7 @@ func (s *Store) del(id string) {
 // Upsert implements memory.Store. Every record is validated first; a batch
 // with any invalid record writes nothing.
 func (s *Store) Upsert(_ context.Context, recs []memory.Record) error {
-	entries := make([]logEntry, len(recs))
+	batch := make([]*memory.Record, len(recs))
 	for i := range recs {
 		r := recs[i]
 		if err := r.Validate(s.dim); err != nil {
@@ -202,15 +217,18 @@ func (s *Store) Upsert(_ context.Context, recs []memory.Record) error {
 		if r.Created.IsZero() {
 			r.Created = time.Now().UTC()
 		}
-		entries[i] = logEntry{Op: "put", Record: &r}
+		batch[i] = &r
+	}
+	if len(batch) == 0 {
+		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.append(entries...); err != nil {
+	if err := s.append(logEntry{Op: "puts", Records: batch}); err != nil {
 		return err
 	}
-	for _, e := range entries {
-		s.put(e.Record)
+	for _, r := range batch {
+		s.put(r)
 	}
 	return nil
 }
@@ -310,13 +328,12 @@ func (h *topK) Pop() any {
 
 // Delete implements memory.Store.
 func (s *Store) Delete(_ context.Context, ids []string) error {
-	entries := make([]logEntry, len(ids))
-	for i, id := range ids {
-		entries[i] = logEntry{Op: "del", ID: id}
+	if len(ids) == 0 {
+		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.append(entries...); err != nil {
+	if err := s.append(logEntry{Op: "dels", IDs: ids}); err != nil {
 		return err
 	}
 	for _, id := range ids {
