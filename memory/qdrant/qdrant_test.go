@@ -76,7 +76,7 @@ func TestCollectionSetupAndRetries(t *testing.T) {
 	if _, err := Open(ctx, Config{URL: "not a url", Dim: 4}); err == nil {
 		t.Error("a bad URL was accepted")
 	}
-	if PointID("a") == PointID("b") || PointID("a") != PointID("a") || len(PointID("a")) != 36 {
+	if a1, a2 := PointID("a"), PointID("a"); a1 == PointID("b") || a1 != a2 || len(a1) != 36 {
 		t.Errorf("point IDs: %s %s", PointID("a"), PointID("b"))
 	}
 }

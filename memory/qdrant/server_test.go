@@ -151,21 +151,13 @@ func (p *pointsServer) Upsert(_ context.Context, r *qc.UpsertPoints) (*qc.Points
 	}
 	// Validate the whole batch first: Qdrant applies a batch or rejects it.
 	for _, pt := range r.GetPoints() {
-		v := pt.GetVectors().GetVector()
-		data := v.GetDense().GetData()
-		if data == nil {
-			data = v.GetData()
-		}
+		data := pt.GetVectors().GetVector().GetDense().GetData()
 		if uint64(len(data)) != c.size {
 			return nil, status.Errorf(codes.InvalidArgument, "Wrong input: Vector dimension error: expected dim: %d, got %d", c.size, len(data))
 		}
 	}
 	for _, pt := range r.GetPoints() {
-		v := pt.GetVectors().GetVector()
-		data := v.GetDense().GetData()
-		if data == nil {
-			data = v.GetData()
-		}
+		data := pt.GetVectors().GetVector().GetDense().GetData()
 		c.points[idKey(pt.GetId())] = &fakePoint{id: pt.GetId(), vec: unit(data), payload: pt.GetPayload()}
 	}
 	return done(), nil
