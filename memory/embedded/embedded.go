@@ -275,6 +275,11 @@ func (s *Store) Search(_ context.Context, vec []float32, f memory.Filter, k int)
 	// Keep the top k that pass the filter (a min-heap of size k).
 	h := make(topK, 0, k)
 	for i, sc := range scores {
+		// Most records lose to the current k-th best on score alone;
+		// reject them before touching the record (a cache miss each).
+		if len(h) == k && sc < h[0].score {
+			continue
+		}
 		r := s.recs[i]
 		if !f.Match(r) {
 			continue
