@@ -453,44 +453,66 @@ func (a *Activities) Suggest(_ context.Context, in SuggestInput) ([]agents.Candi
 	return out, nil
 }
 
-// ClassicalStepInput is one iteration of a classical strategy: suggest
-// points, then run each in the lab under its key.
+// ClassicalStepInput is one iteration of a classical strategy: Rounds
+// times, suggest K points and run each in the lab (keys KeyPrefix/rR/labI),
+// each round seeing the results of the ones before.
 type ClassicalStepInput struct {
 	Suggest   SuggestInput `json:"suggest"`
-	Keys      []string     `json:"keys"`
+	KeyPrefix string       `json:"key_prefix"`
+	Rounds    int          `json:"rounds"`
 	Requester string       `json:"requester"`
 }
 
-// ClassicalStepResult is what the points chosen measured.
+// ClassicalStepResult is what the chosen points measured, in order, with
+// the lab key of each.
 type ClassicalStepResult struct {
 	Chosen  []agents.Candidate `json:"chosen"`
 	Results []agents.Result    `json:"results"`
+	Keys    []string           `json:"keys"`
 }
 
-// ClassicalStep is one iteration of the bo or random strategy as a single
-// local activity: the optimiser's suggestions, run in the lab concurrently
-// (idempotent by key, so a retried step measures nothing twice). One local
-// activity per iteration keeps orchestration small next to the
-// optimiser's own work.
+// ClassicalStep runs iterations of the bo or random strategy inside one
+// local activity: suggestions from the optimiser, run in the lab
+// concurrently within a round (idempotent by key, so a retried step
+// measures nothing twice). Few local activities keep the orchestration
+// small next to the optimiser's own work.
 func (a *Activities) ClassicalStep(ctx context.Context, in ClassicalStepInput) (ClassicalStepResult, error) {
-	sugg, err := a.Suggest(ctx, in.Suggest)
-	if err != nil {
-		return ClassicalStepResult{}, err
-	}
-	sugg = sugg[:min(len(sugg), len(in.Keys))]
-	out := ClassicalStepResult{Chosen: sugg, Results: make([]agents.Result, len(sugg))}
-	errs := make([]error, len(sugg))
-	var wg sync.WaitGroup
-	for i, s := range sugg {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out.Results[i], errs[i] = a.LabRun(ctx, LabRunInput{Challenge: in.Suggest.Challenge, Point: s.Point, Key: in.Keys[i], Requester: in.Requester, NoMemory: true})
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return ClassicalStepResult{}, err
+	var out ClassicalStepResult
+	sin := in.Suggest
+	sin.Experiments = append([]Experiment(nil), in.Suggest.Experiments...)
+	for round := range max(in.Rounds, 1) {
+		sin.Seed = in.Suggest.Seed + round
+		sugg, err := a.Suggest(ctx, sin)
+		if err != nil {
+			return out, err
+		}
+		if len(sugg) == 0 {
+			break
+		}
+		res := make([]agents.Result, len(sugg))
+		errs := make([]error, len(sugg))
+		keys := make([]string, len(sugg))
+		var wg sync.WaitGroup
+		for i, s := range sugg {
+			keys[i] = fmt.Sprintf("%s/r%d/lab%d", in.KeyPrefix, round, i)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res[i], errs[i] = a.LabRun(ctx, LabRunInput{Challenge: sin.Challenge, Point: s.Point, Key: keys[i], Requester: in.Requester, NoMemory: true})
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return out, err
+		}
+		out.Chosen = append(out.Chosen, sugg...)
+		out.Results = append(out.Results, res...)
+		out.Keys = append(out.Keys, keys...)
+		for _, r := range res {
+			if len(r.Values) > 0 {
+				sin.Experiments = append(sin.Experiments, Experiment{Result: r})
+			}
+		}
 	}
 	return out, nil
 }

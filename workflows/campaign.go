@@ -44,6 +44,9 @@ const (
 // Strategies lists every strategy.
 var Strategies = []string{StrategyAgents, StrategyAgentsNoOpt, StrategyBO, StrategyRandom}
 
+// classicalRounds is how many sequential bo rounds one local activity runs.
+const classicalRounds = 25
+
 // classical reports whether the strategy calls no model.
 func classical(strategy string) bool { return strategy == StrategyBO || strategy == StrategyRandom }
 
@@ -447,16 +450,18 @@ func (cw *campaign) iterateClassical() error {
 			k, acq = min(n, left), "random"
 		}
 	}
-	cw.phase = "lab"
-	keys := make([]string, k)
-	for i := range keys {
-		keys[i] = cw.labKey(i)
+	// Sequential bo runs several rounds (suggest one, measure it) inside
+	// one local activity; the workflow records them together.
+	rounds := 1
+	if acq == "ucb" {
+		rounds = min(left, classicalRounds)
 	}
+	cw.phase = "lab"
 	var step ClassicalStepResult
 	lctx := workflow.WithLocalActivityOptions(cw.ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 10 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumInterval: 5 * time.Second, MaximumAttempts: 10}})
 	in := ClassicalStepInput{Suggest: SuggestInput{Challenge: cw.info.ID, Experiments: cw.st.Experiments, K: k, Acquisition: acq,
-		Seed: cw.in.Seed*7919 + cw.st.Iteration}, Keys: keys, Requester: cw.id}
+		Seed: cw.in.Seed*7919 + cw.st.Iteration}, KeyPrefix: fmt.Sprintf("%s/it%d", cw.id, cw.st.Iteration), Rounds: rounds, Requester: cw.id}
 	if err := workflow.ExecuteLocalActivity(lctx, "ClassicalStep", in).Get(cw.ctx, &step); err != nil {
 		return fmt.Errorf("%s step: %w", cw.in.Strategy, err)
 	}
@@ -468,7 +473,7 @@ func (cw *campaign) iterateClassical() error {
 	if cw.best != nil {
 		prev = cw.score(cw.best.Values)
 	}
-	cw.record(step.Chosen, step.Results)
+	cw.recordKeys(step.Chosen, step.Results, step.Keys)
 	cw.recomputeBest()
 	if cw.best != nil && (math.IsNaN(prev) || cw.score(cw.best.Values) > prev) {
 		cw.st.Stale = 0
@@ -709,6 +714,14 @@ func (cw *campaign) labKey(i int) string {
 // record adds the iteration's lab results to the campaign: measured ones
 // as experiments, refused or failed ones as counted failures.
 func (cw *campaign) record(chosen []agents.Candidate, results []agents.Result) {
+	keys := make([]string, len(results))
+	for i := range keys {
+		keys[i] = cw.labKey(i)
+	}
+	cw.recordKeys(chosen, results, keys)
+}
+
+func (cw *campaign) recordKeys(chosen []agents.Candidate, results []agents.Result, keys []string) {
 	for i, r := range results {
 		r.Iteration = cw.st.Iteration
 		results[i] = r
@@ -717,7 +730,7 @@ func (cw *campaign) record(chosen []agents.Candidate, results []agents.Result) {
 			cw.event(agents.LabOperator, "run refused or failed", shorten(r.Note, 160))
 			continue
 		}
-		cw.st.Experiments = append(cw.st.Experiments, Experiment{Result: r, Key: cw.labKey(i), Origin: chosen[i].Source, Hypothesis: chosen[i].Hypothesis})
+		cw.st.Experiments = append(cw.st.Experiments, Experiment{Result: r, Key: keys[i], Origin: chosen[i].Source, Hypothesis: chosen[i].Hypothesis})
 		cw.event(agents.LabOperator, "measured", fmt.Sprintf("%s = %.4g (run %s)", cw.info.Objective, r.Values[0], r.Ref))
 	}
 }

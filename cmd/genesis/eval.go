@@ -27,7 +27,7 @@ type temporalCampaigns struct{ c client.Client }
 func (t temporalCampaigns) Run(ctx context.Context, id string, in workflows.CampaignInput) (*workflows.CampaignResult, error) {
 	run, err := t.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE}, workflows.CampaignWorkflowName, in)
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, EnableEagerStart: true}, workflows.CampaignWorkflowName, in)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ type viaTemporal struct{ c client.Client }
 
 func (v viaTemporal) Run(ctx context.Context, id string, in workflows.CampaignInput) (*workflows.CampaignResult, error) {
 	run, err := v.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING}, workflows.CampaignWorkflowName, in)
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING, EnableEagerStart: true}, workflows.CampaignWorkflowName, in)
 	if err != nil {
 		return nil, err
 	}
