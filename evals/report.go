@@ -284,7 +284,7 @@ func tableRow(s Summary) []string {
 func markdown(cat *challenges.Catalog, rep Report) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Genesis eval\n\nGenerated %s. Strategies: %s. Model: `%s`. Seeds: %d. Budget: %s lab experiments.\n\n",
-		rep.Generated.Format(time.RFC3339), strings.Join(rep.Spec.Strategies, ", "), rep.Spec.Model, rep.Spec.Seeds, budgetText(rep.Spec.Budget))
+		rep.Generated.Format(time.RFC3339), strings.Join(rep.Spec.Strategies, ", "), modelText(rep.Spec.Model), rep.Spec.Seeds, budgetText(rep.Spec.Budget))
 	b.WriteString(metricsLegend)
 	for _, id := range rep.Spec.Challenges {
 		c, err := cat.Get(id)
@@ -329,6 +329,13 @@ challenge's price in lab runs and cuts each run at a total cost equal to the bud
 **regret** is (dataset best − best found) / range of the measured scores. Emulator (continuous) challenges have no
 finite pool: a "top hit" is an experiment whose noise-free value beats the measured top-5 % threshold.
 `
+
+func modelText(m string) string {
+	if m == "" {
+		return "none (no agent strategy)"
+	}
+	return m
+}
 
 func budgetText(b int) string {
 	if b == 0 {
@@ -400,9 +407,8 @@ func plotSVG(title, ylabel string, cvs []curve) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			fill := col
-			fill.A = 40
-			poly.Color = fill
+			// color.RGBA is premultiplied: a translucent fill must be NRGBA.
+			poly.Color = color.NRGBA{R: col.R, G: col.G, B: col.B, A: 45}
 			poly.LineStyle.Width = 0
 			p.Add(poly)
 		}
@@ -443,7 +449,7 @@ body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}tab
 td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
 .plots{display:flex;flex-wrap:wrap;gap:1em}.note{color:#555;font-size:.9em}</style></head><body>`)
 	fmt.Fprintf(&b, "<h1>Genesis eval</h1><p>Generated %s. Strategies: %s. Model: <code>%s</code>. Seeds: %d. Budget: %s lab experiments.</p>",
-		rep.Generated.Format(time.RFC3339), html.EscapeString(strings.Join(rep.Spec.Strategies, ", ")), html.EscapeString(rep.Spec.Model), rep.Spec.Seeds, budgetText(rep.Spec.Budget))
+		rep.Generated.Format(time.RFC3339), html.EscapeString(strings.Join(rep.Spec.Strategies, ", ")), html.EscapeString(modelText(rep.Spec.Model)), rep.Spec.Seeds, budgetText(rep.Spec.Budget))
 	fmt.Fprintf(&b, "<p class=note>%s</p>", html.EscapeString(strings.ReplaceAll(metricsLegend, "**", "")))
 	_, by := group(rep.Spec, rep.Runs)
 	for _, id := range rep.Spec.Challenges {
@@ -487,14 +493,14 @@ td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f
 			ct.strategy, ct.strategyIndex = s.Strategy, si
 			topCvs = append(topCvs, ct)
 		}
-		svg, err := plotSVG("best so far (1 = dataset best)", "normalised best score", bestCvs)
+		svg, err := plotSVG("best so far (1 = dataset best)", "normalised best", bestCvs)
 		if err != nil {
 			return "", err
 		}
 		b.WriteString(svg)
-		ylabel := "Top% (fraction of the top set found)"
+		ylabel := "Top% (top set found)"
 		if !c.Finite() {
-			ylabel = "top-threshold hits / top-set size"
+			ylabel = "top hits / top-set size"
 		}
 		if svg, err = plotSVG("Top% vs experiments (median, 5–95 % band)", ylabel, topCvs); err != nil {
 			return "", err
