@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/workflows"
 )
 
@@ -25,19 +26,66 @@ type Server struct {
 	Catalog  *challenges.Catalog
 	// DefaultModel is used when a start request names none.
 	DefaultModel string
+	// Tokens authenticates callers (nil disables auth: tests of the bare
+	// handlers only); Audit records every state-changing call.
+	Tokens *Tokens
+	Audit  *Audit
+	// Memory and Embedder serve memory search (optional).
+	Memory   memory.Store
+	Embedder memory.Embedder
+	// EvalsDir holds eval directories (each with report.json).
+	EvalsDir string
+	// WatchEvery is how often a watch polls the campaign (default 1 s).
+	WatchEvery time.Duration
+}
+
+// maxBody bounds request bodies.
+const maxBody = 64 << 10
+
+// route is one endpoint with the role it needs ("" = public).
+type route struct {
+	method, pattern, role string
+	h                     http.HandlerFunc
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{"GET", "/health", "", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "time": time.Now().UTC()})
+		}},
+		{"GET", "/openapi.json", "", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(openAPI)
+		}},
+		{"GET", "/api/v1/challenges", RoleViewer, s.listChallenges},
+		{"GET", "/api/v1/challenges/{id}", RoleViewer, s.getChallenge},
+		{"GET", "/api/v1/campaigns", RoleViewer, s.listCampaigns},
+		{"POST", "/api/v1/campaigns", RoleOperator, s.startCampaign},
+		{"GET", "/api/v1/campaigns/{id}", RoleViewer, s.getCampaign},
+		{"GET", "/api/v1/campaigns/{id}/watch", RoleViewer, s.watchCampaign},
+		{"POST", "/api/v1/campaigns/{id}/stop", RoleOperator, s.stopCampaign},
+		{"GET", "/api/v1/memory/search", RoleViewer, s.searchMemory},
+		{"GET", "/api/v1/evals", RoleViewer, s.listEvals},
+		{"GET", "/api/v1/evals/{id}", RoleViewer, s.getEval},
+		{"GET", "/api/v1/tokens", RoleAdmin, s.listTokens},
+		{"POST", "/api/v1/tokens", RoleAdmin, s.createToken},
+	}
 }
 
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "time": time.Now().UTC()})
+	for _, rt := range s.routes() {
+		h := rt.h
+		if rt.role != "" {
+			h = s.require(rt.role, h)
+		}
+		mux.HandleFunc(rt.method+" "+rt.pattern, h)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no endpoint %s %s; see GET /openapi.json", r.Method, r.URL.Path))
 	})
-	mux.HandleFunc("GET /api/v1/challenges", s.listChallenges)
-	mux.HandleFunc("POST /api/v1/campaigns", s.startCampaign)
-	mux.HandleFunc("GET /api/v1/campaigns/{id}", s.getCampaign)
-	mux.HandleFunc("POST /api/v1/campaigns/{id}/stop", s.stopCampaign)
-	return mux
+	return http.MaxBytesHandler(mux, maxBody)
 }
 
 type apiError struct {
@@ -80,9 +128,14 @@ type StartRequest struct {
 
 func (s *Server) startCampaign(w http.ResponseWriter, r *http.Request) {
 	var req StartRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeErr(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", maxBody))
+			return
+		}
 		writeErr(w, http.StatusBadRequest, "malformed_request", "body must be JSON like {\"challenge\": \"crossed-barrel-toughness\", \"budget\": 30}: "+err.Error())
 		return
 	}
@@ -139,7 +192,12 @@ func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 func (s *Server) stopCampaign(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if err := s.Temporal.SignalWorkflow(r.Context(), id, "", workflows.SignalStop, "stopped through the API"); err != nil {
-		writeErr(w, http.StatusNotFound, "not_found", err.Error())
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no running campaign %q", id))
+			return
+		}
+		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "stopping"})

@@ -36,7 +36,11 @@ running when it stopped resume when it starts again.`,
 				return err
 			}
 			defer st.close()
-			a := &api.Server{Temporal: st.tc, Catalog: cat, DefaultModel: defaultModel()}
+			a, closeAPI, err := newAPIServer(cfg, st, cat)
+			if err != nil {
+				return err
+			}
+			defer closeAPI()
 			bound, stop, err := serveHTTP(addr, a.Handler())
 			if err != nil {
 				return err
@@ -44,7 +48,8 @@ running when it stopped resume when it starts again.`,
 			defer stop()
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "Genesis dev is up (data in %s)\n", cfg.home)
-			fmt.Fprintf(out, "  API:         http://%s  (try: curl -X POST http://%s/api/v1/campaigns -d '{\"challenge\":\"crossed-barrel-toughness\"}')\n", bound, bound)
+			fmt.Fprintf(out, "  API:         http://%s  (OpenAPI at /openapi.json; admin token in %s)\n", bound, api.AdminTokenFile(cfg.home))
+			fmt.Fprintf(out, "               try: genesis campaign start --challenge crossed-barrel-toughness --api http://%s\n", bound)
 			fmt.Fprintf(out, "  lab service: %s\n", st.labURL)
 			if st.dev != nil && st.dev.UI() != "" {
 				fmt.Fprintf(out, "  Temporal:    %s, web UI %s\n", st.temporal, st.dev.UI())

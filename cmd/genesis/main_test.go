@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/genesis-sci/genesis/api"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/lab"
 	"github.com/genesis-sci/genesis/memory"
@@ -289,5 +290,27 @@ func TestMemoryCommands(t *testing.T) {
 	}
 	if code, _, errs = run("memory", "search", "x", "--embedder", "ollama:nope"); code == 0 || !strings.Contains(errs, "no memory store built with embedder") {
 		t.Errorf("unknown store: %d %q", code, errs)
+	}
+}
+
+func TestTokenCreate(t *testing.T) {
+	home := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := execute([]string{"token", "create", "--role", "operator", "--name", "ci", "--home", home}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	tok := strings.TrimSpace(out.String())
+	toks, err := api.OpenTokens(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk, ok := toks.Lookup(tok); !ok || tk.Role != api.RoleOperator || tk.Name != "ci" {
+		t.Errorf("created token does not authenticate as operator: %+v", tk)
+	}
+	if code := execute([]string{"token", "create", "--role", "root", "--home", home}, &out, &errb); code == 0 || !strings.Contains(errb.String(), `role "root"`) {
+		t.Errorf("bad role: exit %d %q", code, errb.String())
+	}
+	if code := execute([]string{"campaign", "list", "--api", "http://127.0.0.1:1", "--home", home}, &out, &errb); code == 0 || !strings.Contains(errb.String(), "cannot reach the Genesis API") {
+		t.Errorf("unreachable API: exit %d %q", code, errb.String())
 	}
 }

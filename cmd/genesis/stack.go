@@ -61,6 +61,7 @@ type stack struct {
 	labToken string
 	worker   worker.Worker
 	mem      memory.Store
+	emb      memory.Embedder
 	closers  []func()
 	logger   *slog.Logger
 	temporal string
@@ -161,7 +162,7 @@ func (s *stack) startWorker(o stackOptions) error {
 	if err != nil {
 		return err
 	}
-	s.mem = mem
+	s.mem, s.emb = mem, emb
 	s.closers = append(s.closers, func() { mem.Close() })
 	slots := o.hpcSlots
 	if slots <= 0 {

@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +81,126 @@ func TestAPIStartStatusStop(t *testing.T) {
 	}
 	if r, _ := http.Get(srv.URL + "/api/v1/campaigns/no-such-campaign"); r.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown campaign: %d", r.StatusCode)
+	}
+}
+
+// Roles, audit, listing and the live watch stream, on a real Temporal server.
+func TestAPIAuthWatchAndAudit(t *testing.T) {
+	e := newEnv(t)
+	e.worker(t, team(5*time.Millisecond), openMemory(t, e.dir))
+	home := t.TempDir()
+	toks, err := api.OpenTokens(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit, err := api.OpenAudit(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer audit.Close()
+	emb := memory.Hashing{}
+	mem := openMemory(t, t.TempDir())
+	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit,
+		Memory: mem, Embedder: emb, EvalsDir: t.TempDir(), WatchEvery: 50 * time.Millisecond}).Handler())
+	defer srv.Close()
+	viewer, _ := toks.Create(api.RoleViewer, "v")
+	operator, _ := toks.Create(api.RoleOperator, "o")
+
+	call := func(method, path, token, body string) (int, map[string]any) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	start := `{"challenge":"crossed-barrel-toughness","budget":3}`
+	for _, c := range []struct {
+		name, method, path, token, body string
+		want                            int
+	}{
+		{"no token", "GET", "/api/v1/campaigns", "", "", http.StatusUnauthorized},
+		{"bad token", "GET", "/api/v1/campaigns", "gns_wrong", "", http.StatusUnauthorized},
+		{"viewer reads", "GET", "/api/v1/challenges", viewer, "", http.StatusOK},
+		{"viewer cannot start", "POST", "/api/v1/campaigns", viewer, start, http.StatusForbidden},
+		{"viewer cannot make tokens", "POST", "/api/v1/tokens", viewer, `{"role":"admin"}`, http.StatusForbidden},
+		{"operator cannot make tokens", "POST", "/api/v1/tokens", operator, `{"role":"admin"}`, http.StatusForbidden},
+		{"health is public", "GET", "/health", "", "", http.StatusOK},
+		{"openapi is public", "GET", "/openapi.json", "", "", http.StatusOK},
+		{"oversized body", "POST", "/api/v1/campaigns", operator, `{"challenge":"` + strings.Repeat("x", 70<<10) + `"}`, http.StatusRequestEntityTooLarge},
+		{"malformed JSON", "POST", "/api/v1/campaigns", operator, `{"challenge":`, http.StatusBadRequest},
+		{"memory search needs q", "GET", "/api/v1/memory/search", viewer, "", http.StatusBadRequest},
+		{"memory search", "GET", "/api/v1/memory/search?q=walls&k=3", viewer, "", http.StatusOK},
+		{"unknown eval", "GET", "/api/v1/evals/nope", viewer, "", http.StatusNotFound},
+	} {
+		if got, m := call(c.method, c.path, c.token, c.body); got != c.want {
+			t.Errorf("%s: %d %v, want %d", c.name, got, m, c.want)
+		}
+	}
+	code, m := call("POST", "/api/v1/campaigns", operator, start)
+	if code != http.StatusAccepted {
+		t.Fatalf("operator start: %d %v", code, m)
+	}
+	id := m["id"].(string)
+
+	// Watch: status events as the campaign runs, then done.
+	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/campaigns/"+id+"/watch", nil)
+	req.Header.Set("Authorization", "Bearer "+viewer)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("watch: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	statuses, done, maxUsed := 0, false, 0
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "data: {\"campaign_id\"") {
+			statuses++
+			var st workflows.Status
+			_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &st)
+			maxUsed = max(maxUsed, st.ExperimentsUsed)
+		}
+		if line == "event: done" {
+			done = true
+		}
+	}
+	resp.Body.Close()
+	if !done || statuses < 2 || maxUsed != 3 {
+		t.Errorf("watch saw %d status events, done %v, %d experiments", statuses, done, maxUsed)
+	}
+	// List shows it; a viewer cannot stop it.
+	if code, m := call("GET", "/api/v1/campaigns", viewer, ""); code != 200 || !strings.Contains(fmt.Sprint(m["campaigns"]), id) {
+		t.Errorf("list: %d %v", code, m)
+	}
+	if code, _ := call("POST", "/api/v1/campaigns/"+id+"/stop", viewer, ""); code != http.StatusForbidden {
+		t.Errorf("viewer stop: %d", code)
+	}
+	// The audit log holds the start (202) and the refusals (403), with who did them.
+	b, _ := os.ReadFile(filepath.Join(home, "api", "audit.log"))
+	var starts, forbidden int
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var a api.AuditEntry
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		if a.Method == "POST" && a.Path == "/api/v1/campaigns" && a.Status == 202 && a.Role == api.RoleOperator {
+			starts++
+		}
+		if a.Status == http.StatusForbidden && a.TokenID != "" {
+			forbidden++
+		}
+	}
+	if starts != 1 || forbidden < 3 {
+		t.Errorf("audit: %d starts, %d refusals\n%s", starts, forbidden, b)
 	}
 }

@@ -1,0 +1,263 @@
+package api
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/genesis-sci/genesis/memory"
+	"github.com/genesis-sci/genesis/workflows"
+)
+
+// openAPI is the OpenAPI 3 description served at /openapi.json; a test
+// checks it against the route table.
+//
+//go:embed openapi.json
+var openAPI []byte
+
+func (s *Server) getChallenge(w http.ResponseWriter, r *http.Request) {
+	c, err := s.Catalog.Get(r.PathValue("id"))
+	if err != nil {
+		writeErr(w, http.StatusNotFound, "not_found", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"challenge": c, "pool_size": c.Pool().Len(), "finite": c.Finite(),
+		"top_size": len(c.TopSet()), "threshold": c.Threshold(), "best_value": c.BestValue()})
+}
+
+// CampaignSummary is one line of GET /api/v1/campaigns.
+type CampaignSummary struct {
+	ID        string    `json:"id"`
+	RunID     string    `json:"run_id"`
+	Status    string    `json:"status"`
+	Started   time.Time `json:"started"`
+	Closed    time.Time `json:"closed,omitempty"`
+	Challenge string    `json:"challenge,omitempty"`
+}
+
+func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
+	limit := 50
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			writeErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("limit %q must be an integer in [1, 500]", v))
+			return
+		}
+		limit = n
+	}
+	resp, err := s.Temporal.ListWorkflow(r.Context(), &workflowservice.ListWorkflowExecutionsRequest{
+		Query: fmt.Sprintf("WorkflowType = '%s'", workflows.CampaignWorkflowName), PageSize: int32(limit)})
+	if err != nil {
+		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", "listing campaigns: "+err.Error())
+		return
+	}
+	out := []CampaignSummary{}
+	for _, e := range resp.GetExecutions() {
+		out = append(out, summary(e))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"campaigns": out})
+}
+
+func summary(e *workflowpb.WorkflowExecutionInfo) CampaignSummary {
+	cs := CampaignSummary{ID: e.GetExecution().GetWorkflowId(), RunID: e.GetExecution().GetRunId(),
+		Status: strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")), Started: e.GetStartTime().AsTime()}
+	if e.GetCloseTime() != nil {
+		cs.Closed = e.GetCloseTime().AsTime()
+	}
+	// IDs are campaign-<challenge>-<time>.
+	if rest, ok := strings.CutPrefix(cs.ID, "campaign-"); ok {
+		if i := strings.LastIndex(rest, "-"); i > 0 {
+			cs.Challenge = rest[:i]
+		}
+	}
+	return cs
+}
+
+// watchCampaign streams the campaign's status as server-sent events: an
+// "status" event whenever it changes, then "done" when the campaign ends.
+func (s *Server) watchCampaign(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		writeErr(w, http.StatusInternalServerError, "internal", "streaming is not supported here")
+		return
+	}
+	every := s.WatchEvery
+	if every <= 0 {
+		every = time.Second
+	}
+	first := true
+	last := ""
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		st, err := s.status(r, id)
+		if err != nil {
+			if first {
+				var nf *serviceerror.NotFound
+				if errors.As(err, &nf) {
+					writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no campaign %q", id))
+				} else {
+					writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
+				}
+				return
+			}
+			fmt.Fprintf(w, "event: error\ndata: %s\n\n", jsonString(map[string]string{"message": err.Error()}))
+			fl.Flush()
+			return
+		}
+		if first {
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.Header().Set("Cache-Control", "no-cache")
+			w.WriteHeader(http.StatusOK)
+			first = false
+		}
+		b, _ := json.Marshal(st)
+		if string(b) != last {
+			last = string(b)
+			fmt.Fprintf(w, "event: status\ndata: %s\n\n", b)
+			fl.Flush()
+		}
+		if st.Done {
+			fmt.Fprintf(w, "event: done\ndata: %s\n\n", jsonString(map[string]string{"stop_reason": st.StopReason}))
+			fl.Flush()
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func jsonString(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func (s *Server) status(r *http.Request, id string) (workflows.Status, error) {
+	var st workflows.Status
+	v, err := s.Temporal.QueryWorkflow(r.Context(), id, "", workflows.QueryStatus)
+	if err != nil {
+		return st, err
+	}
+	return st, v.Get(&st)
+}
+
+func (s *Server) searchMemory(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	query := strings.TrimSpace(q.Get("q"))
+	if query == "" {
+		writeErr(w, http.StatusBadRequest, "bad_request", "q is required: what to look for")
+		return
+	}
+	if s.Memory == nil || s.Embedder == nil {
+		writeErr(w, http.StatusServiceUnavailable, "memory_unavailable", "this server has no memory store")
+		return
+	}
+	f := memory.Filter{Kind: q.Get("kind"), Challenge: q.Get("challenge"), Campaign: q.Get("campaign"), Agent: q.Get("agent")}
+	if f.Kind != "" && !contains(memory.Kinds, f.Kind) {
+		writeErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("kind %q: want one of %s", f.Kind, strings.Join(memory.Kinds, ", ")))
+		return
+	}
+	k := 5
+	if v := q.Get("k"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 50 {
+			writeErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("k %q must be an integer in [1, 50]", v))
+			return
+		}
+		k = n
+	}
+	vecs, err := s.Embedder.Embed(r.Context(), []string{query})
+	if err != nil {
+		writeErr(w, http.StatusServiceUnavailable, "embedder_unavailable", err.Error())
+		return
+	}
+	hits, err := s.Memory.Search(r.Context(), vecs[0], f, k)
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	for i := range hits {
+		hits[i].Vector = nil
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"hits": hits})
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) listEvals(w http.ResponseWriter, r *http.Request) {
+	type item struct {
+		ID        string    `json:"id"`
+		Generated time.Time `json:"generated"`
+	}
+	out := []item{}
+	ents, _ := os.ReadDir(s.EvalsDir)
+	for _, e := range ents {
+		if st, err := os.Stat(filepath.Join(s.EvalsDir, e.Name(), "report.json")); err == nil && e.IsDir() {
+			out = append(out, item{e.Name(), st.ModTime().UTC()})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Generated.After(out[j].Generated) })
+	writeJSON(w, http.StatusOK, map[string]any{"evals": out})
+}
+
+func (s *Server) getEval(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if id == "" || strings.ContainsAny(id, `/\`) || strings.HasPrefix(id, ".") {
+		writeErr(w, http.StatusBadRequest, "bad_request", "bad eval id")
+		return
+	}
+	b, err := os.ReadFile(filepath.Join(s.EvalsDir, id, "report.json"))
+	if err != nil {
+		writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no eval report %q; list them with GET /api/v1/evals", id))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
+	list := s.Tokens.List()
+	for i := range list {
+		list[i].Hash = ""
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": list})
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Role string `json:"role"`
+		Name string `json:"name"`
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeErr(w, http.StatusBadRequest, "malformed_request", `body must be JSON like {"role": "viewer", "name": "dashboard"}: `+err.Error())
+		return
+	}
+	tok, err := s.Tokens.Create(req.Role, req.Name)
+	if err != nil {
+		writeErr(w, http.StatusUnprocessableEntity, "invalid_role", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"token": tok, "role": req.Role})
+}

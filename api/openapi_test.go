@@ -1,0 +1,93 @@
+package api
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// The OpenAPI document and the route table describe the same API.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Security  *[]any `json:"security"`
+			Responses map[string]any
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{}
+	seen := map[string]bool{}
+	for _, rt := range s.routes() {
+		ops, ok := doc.Paths[rt.pattern]
+		if !ok {
+			t.Errorf("route %s %s is not in openapi.json", rt.method, rt.pattern)
+			continue
+		}
+		op, ok := ops[strings.ToLower(rt.method)]
+		if !ok {
+			t.Errorf("route %s %s: no %s operation in openapi.json", rt.method, rt.pattern, rt.method)
+			continue
+		}
+		public := op.Security != nil && len(*op.Security) == 0
+		if public != (rt.role == "") {
+			t.Errorf("%s %s: openapi says public=%v, the route needs role %q", rt.method, rt.pattern, public, rt.role)
+		}
+		if !public && op.Responses["401"] == nil {
+			t.Errorf("%s %s: 401 not documented", rt.method, rt.pattern)
+		}
+		seen[rt.method+" "+rt.pattern] = true
+	}
+	for path, ops := range doc.Paths {
+		for m := range ops {
+			if !seen[strings.ToUpper(m)+" "+path] {
+				t.Errorf("openapi.json documents %s %s, which no route serves", strings.ToUpper(m), path)
+			}
+		}
+	}
+}
+
+func TestTokens(t *testing.T) {
+	home := t.TempDir()
+	toks, err := OpenTokens(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := mustRead(t, AdminTokenFile(home))
+	if tk, ok := toks.Lookup(admin); !ok || tk.Role != RoleAdmin {
+		t.Fatalf("the first admin token does not authenticate: %+v", tk)
+	}
+	v, err := toks.Create(RoleViewer, "dash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second process (genesis token create) sees the same store.
+	again, _ := OpenTokens(home)
+	if tk, ok := again.Lookup(v); !ok || tk.Role != RoleViewer || tk.Name != "dash" {
+		t.Errorf("viewer token: %+v %v", tk, ok)
+	}
+	if _, ok := again.Lookup("gns_nope"); ok {
+		t.Error("an unknown token authenticated")
+	}
+	for _, tk := range again.List() {
+		if strings.Contains(tk.Hash, v) || len(tk.Hash) != 64 {
+			t.Errorf("token stored in clear or badly hashed: %+v", tk)
+		}
+	}
+	if _, err := toks.Create("superuser", ""); err == nil {
+		t.Error("an unknown role was accepted")
+	}
+	if again2 := mustRead(t, AdminTokenFile(home)); again2 != admin {
+		t.Error("reopening the store replaced the admin token")
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := readFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/workflows"
+)
+
+// newAPIServer builds the API over a running stack: tokens (an admin token
+// is created on first start), the audit log, memory and eval reports.
+func newAPIServer(cfg *config, st *stack, cat *challenges.Catalog) (*api.Server, func(), error) {
+	toks, err := api.OpenTokens(cfg.home)
+	if err != nil {
+		return nil, nil, err
+	}
+	audit, err := api.OpenAudit(cfg.home)
+	if err != nil {
+		return nil, nil, err
+	}
+	a := &api.Server{Temporal: st.tc, Catalog: cat, DefaultModel: defaultModel(), Tokens: toks, Audit: audit,
+		Memory: st.mem, Embedder: st.emb, EvalsDir: filepath.Join(cfg.home, "evals")}
+	return a, func() { audit.Close() }, nil
+}
+
+func tokenCmd(cfg *config) *cobra.Command {
+	c := &cobra.Command{Use: "token", Short: "Manage API tokens (stored hashed in $GENESIS_HOME/api/tokens.json)"}
+	var role, name string
+	create := &cobra.Command{
+		Use:   "create --role viewer|operator|admin",
+		Short: "Create an API token and print it (it is shown only once)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			toks, err := api.OpenTokens(cfg.home)
+			if err != nil {
+				return err
+			}
+			tok, err := toks.Create(role, name)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), tok)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&role, "role", "viewer", "viewer (read), operator (start, stop, approve, chat) or admin (tokens)")
+	create.Flags().StringVar(&name, "name", "", "what the token is for")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List API tokens (IDs, roles, names; never the secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			toks, err := api.OpenTokens(cfg.home)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tROLE\tCREATED\tNAME")
+			for _, t := range toks.List() {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.Role, t.Created.Local().Format("2006-01-02 15:04"), t.Name)
+			}
+			return tw.Flush()
+		},
+	}
+	c.AddCommand(create, list)
+	return c
+}
+
+// apiClient is the terminal's client of the API.
+type apiClient struct {
+	base, token string
+	hc          *http.Client
+}
+
+func newAPIClient(cfg *config, base, tokenFile string) (*apiClient, error) {
+	tok := strings.TrimSpace(os.Getenv("GENESIS_TOKEN"))
+	if tokenFile == "" && tok == "" {
+		tokenFile = api.AdminTokenFile(cfg.home)
+	}
+	if tokenFile != "" {
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("API token: %w (set GENESIS_TOKEN, pass --token-file, or start `genesis dev` once to create %s)", err, api.AdminTokenFile(cfg.home))
+		}
+		tok = strings.TrimSpace(string(b))
+	}
+	return &apiClient{base: strings.TrimRight(base, "/"), token: tok, hc: &http.Client{}}, nil
+}
+
+func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the Genesis API at %s: %w (is `genesis dev` running? --api URL)", c.base, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
+			return fmt.Errorf("%s (%s)", e.Error.Message, e.Error.Code)
+		}
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func campaignCmd(cfg *config) *cobra.Command {
+	var base, tokenFile string
+	c := &cobra.Command{Use: "campaign", Short: "Start, list, watch and stop campaigns through the API (a running genesis dev)"}
+	c.PersistentFlags().StringVar(&base, "api", envOr("GENESIS_API", "http://127.0.0.1:8080"), "Genesis API URL (env GENESIS_API)")
+	c.PersistentFlags().StringVar(&tokenFile, "token-file", "", "file with an API token (default GENESIS_TOKEN, else $GENESIS_HOME/admin.token)")
+	client := func() (*apiClient, error) { return newAPIClient(cfg, base, tokenFile) }
+
+	var req api.StartRequest
+	start := &cobra.Command{
+		Use:   "start --challenge ID",
+		Short: "Start a campaign",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := client()
+			if err != nil {
+				return err
+			}
+			var out map[string]string
+			if err := cl.do(cmd.Context(), http.MethodPost, "/api/v1/campaigns", req, &out); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "started %s\n  watch: genesis campaign watch %s\n", out["id"], out["id"])
+			return nil
+		},
+	}
+	start.Flags().StringVar(&req.Challenge, "challenge", challenges.DefaultID, "challenge ID")
+	start.Flags().StringVar(&req.Model, "model", "", "model spec (default: the server's)")
+	start.Flags().IntVar(&req.Budget, "budget", 0, "lab experiments (0 = the challenge's)")
+	start.Flags().IntVar(&req.Seed, "seed", 0, "seed")
+	start.Flags().StringVar(&req.HPC, "hpc", "", "simulation executor: local or slurm")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List campaigns",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := client()
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Campaigns []api.CampaignSummary `json:"campaigns"`
+			}
+			if err := cl.do(cmd.Context(), http.MethodGet, "/api/v1/campaigns", nil, &out); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSTATUS\tSTARTED")
+			for _, s := range out.Campaigns {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", s.ID, s.Status, s.Started.Local().Format("2006-01-02 15:04:05"))
+			}
+			return tw.Flush()
+		},
+	}
+	status := &cobra.Command{
+		Use:   "status ID",
+		Short: "Show a campaign's status",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := client()
+			if err != nil {
+				return err
+			}
+			var st workflows.Status
+			if err := cl.do(cmd.Context(), http.MethodGet, "/api/v1/campaigns/"+args[0], nil, &st); err != nil {
+				return err
+			}
+			printStatus(cmd.OutOrStdout(), st)
+			return nil
+		},
+	}
+	watch := &cobra.Command{
+		Use:   "watch ID",
+		Short: "Follow a campaign live until it ends",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := client()
+			if err != nil {
+				return err
+			}
+			return cl.watch(cmd.Context(), args[0], cmd.OutOrStdout())
+		},
+	}
+	stop := &cobra.Command{
+		Use:   "stop ID",
+		Short: "Stop a campaign (it finishes its current step and reports)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := client()
+			if err != nil {
+				return err
+			}
+			if err := cl.do(cmd.Context(), http.MethodPost, "/api/v1/campaigns/"+args[0]+"/stop", nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "stopping %s\n", args[0])
+			return nil
+		},
+	}
+	c.AddCommand(start, list, status, watch, stop)
+	return c
+}
+
+func printStatus(w io.Writer, st workflows.Status) {
+	state := st.Phase
+	if st.Done {
+		state = "done: " + st.StopReason
+	}
+	fmt.Fprintf(w, "%s — %s (%s)\n  iteration %d, %d/%d experiments, %d simulations, %d tokens\n", st.CampaignID, st.Challenge, state,
+		st.Iteration, st.ExperimentsUsed, st.Budget, st.Simulations, st.Tokens)
+	if st.Best != nil {
+		fmt.Fprintf(w, "  best %s = %.4g (run %s, iteration %d)\n", st.Objective, st.Best.Value, st.Best.RunID, st.Best.Iteration)
+	}
+}
+
+// watch follows the SSE stream and prints new events and the best value.
+func (c *apiClient) watch(ctx context.Context, id string, w io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/v1/campaigns/"+id+"/watch", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the Genesis API at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("watch %s: HTTP %d: %s", id, resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	event, seen := "", 0
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: ") && event == "status":
+			var st workflows.Status
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &st); err != nil {
+				return err
+			}
+			for _, e := range st.Events {
+				if e.Seq > seen {
+					fmt.Fprintf(w, "%s it%-3d %-20s %-18s %s\n", e.Time.Local().Format("15:04:05"), e.Iteration, e.Agent, e.Action, e.Detail)
+					seen = e.Seq
+				}
+			}
+		case strings.HasPrefix(line, "data: ") && event == "done":
+			fmt.Fprintf(w, "campaign %s ended: %s\n", id, strings.TrimPrefix(line, "data: "))
+			return nil
+		}
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
