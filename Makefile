@@ -13,7 +13,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 STATICCHECK_VERSION := v0.8.2
 ARGS ?=
 
-.PHONY: run test build deps temporal ollama slurm slurm-stop lint unit e2e models-test bench clean help
+.PHONY: run test build deps temporal ollama slurm slurm-stop chromium lint unit e2e models-test bench clean help
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,14 @@ ollama: ## install and start Ollama and provision the models
 slurm: ## install and start a single-node Slurm cluster (idempotent; needs root or sudo)
 	bash deploy/slurm/install.sh
 
+chromium: ## install Debian's headless Chromium for the web UI tests (idempotent; needs root or sudo)
+	@if command -v chromium >/dev/null 2>&1; then echo "chromium: $$(chromium --version 2>/dev/null | head -1)"; else \
+		echo "chromium: installing (apt)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo "sudo -n" ); \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium >/tmp/genesis-chromium-apt.log 2>&1 || \
+		{ $$SUDO apt-get update -q >>/tmp/genesis-chromium-apt.log 2>&1; DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium >>/tmp/genesis-chromium-apt.log 2>&1; } || \
+		{ tail -20 /tmp/genesis-chromium-apt.log; exit 1; }; fi
+
 slurm-stop: ## stop the single-node Slurm cluster
 	bash deploy/slurm/stop.sh
 
@@ -63,7 +71,8 @@ models-test: ## tests against the real local model in Ollama
 
 # make test requires the Slurm tests to run (they skip when Slurm is absent elsewhere).
 test: export GENESIS_SLURM_TEST := 1
-test: deps slurm lint unit e2e models-test ## set up everything and run every test tier
+test: export GENESIS_BROWSER_TEST := 1
+test: deps slurm chromium lint unit e2e models-test ## set up everything and run every test tier
 
 bench: ## benchmarks (orchestration overhead, optimiser, lab submit throughput, HPC executors, eval overhead)
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./workflows/ ./tools/optimizer/

@@ -82,6 +82,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		mux.HandleFunc(rt.method+" "+rt.pattern, h)
 	}
+	mux.HandleFunc("GET /{$}", serveUI)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no endpoint %s %s; see GET /openapi.json", r.Method, r.URL.Path))
 	})

@@ -27,6 +27,18 @@ import (
 //go:embed openapi.json
 var openAPI []byte
 
+// webUI is the single-page web UI served at / (no build step: plain HTML,
+// CSS and JavaScript, embedded in the binary).
+//
+//go:embed web/index.html
+var webUI []byte
+
+func serveUI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(webUI)
+}
+
 func (s *Server) getChallenge(w http.ResponseWriter, r *http.Request) {
 	c, err := s.Catalog.Get(r.PathValue("id"))
 	if err != nil {

@@ -145,6 +145,9 @@ type Status struct {
 	Fallbacks       map[string]int `json:"fallbacks,omitempty"`
 	Done            bool           `json:"done"`
 	StopReason      string         `json:"stop_reason,omitempty"`
+	// Values is the primary objective of every lab experiment, in order
+	// (for live convergence plots).
+	Values []float64 `json:"values,omitempty"`
 }
 
 // CampaignResult is what a finished campaign returns. Experiments are listed
@@ -323,6 +326,9 @@ func (cw *campaign) status() (Status, error) {
 		ExperimentsUsed: len(cw.st.Experiments), Budget: cw.in.Budget, Simulations: len(cw.st.Sims), SimBudget: cw.in.SimBudget,
 		Tokens: cw.st.Tokens, TokenBudget: cw.in.TokenBudget, ModelCalls: cw.st.ModelCalls, Best: cw.bestView,
 		Objective: cw.info.Objective, Direction: cw.info.Direction, Events: cw.st.Events, Fallbacks: cw.st.Fallbacks, Done: cw.done, StopReason: cw.reason}
+	for _, e := range cw.st.Experiments {
+		s.Values = append(s.Values, e.Values[0])
+	}
 	return s, nil
 }
 

@@ -1,0 +1,124 @@
+package e2e
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/genesis-sci/genesis/api"
+)
+
+// chromium returns Debian's Chromium, or skips (fails when
+// GENESIS_BROWSER_TEST=1, as make test sets after installing it).
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("GENESIS_BROWSER_TEST") == "1" {
+		t.Fatal("GENESIS_BROWSER_TEST=1 but there is no chromium; make test installs it (apt-get install chromium)")
+	}
+	t.Skip("no Chromium here (make test installs it)")
+	return ""
+}
+
+// The web UI in a real headless Chromium: start a campaign from the page,
+// watch the convergence plot fill in live, and stop the campaign.
+func TestWebUIInChromium(t *testing.T) {
+	exe := chromium(t)
+	e := newEnv(t)
+	e.worker(t, team(150*time.Millisecond), openMemory(t, e.dir))
+	home := t.TempDir()
+	toks, err := api.OpenTokens(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit, _ := api.OpenAudit(home)
+	defer audit.Close()
+	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit,
+		EvalsDir: t.TempDir(), WatchEvery: 100 * time.Millisecond}).Handler())
+	defer srv.Close()
+	op, _ := toks.Create(api.RoleOperator, "browser")
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless,
+		chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.NoFirstRun)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+
+	var options int
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate(srv.URL+"/?token="+op),
+		chromedp.WaitReady(`#challenge option[value="crossed-barrel-toughness"]`, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll('#challenge option').length`, &options),
+	); err != nil {
+		var errText string
+		_ = chromedp.Run(ctx, chromedp.Text(`#error`, &errText, chromedp.ByQuery))
+		t.Fatalf("load the page: %v (page error %q)", err, errText)
+	}
+	if options != len(e.cat.IDs()) {
+		t.Errorf("%d challenges offered, want %d", options, len(e.cat.IDs()))
+	}
+	var started string
+	if err := chromedp.Run(ctx,
+		chromedp.SetValue(`#budget`, "12", chromedp.ByQuery),
+		chromedp.Click(`#start`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#campaign`, chromedp.ByQuery),
+		chromedp.Text(`#start-result`, &started, chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("start from the page: %v", err)
+	}
+	if !strings.HasPrefix(started, "started campaign-") {
+		t.Fatalf("start result %q", started)
+	}
+	// The plot updates live: measured points appear as the campaign runs.
+	var points int
+	deadline := time.Now().Add(2 * time.Minute)
+	for points < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the plot never showed 2 measurements (has %d)", points)
+		}
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`document.querySelectorAll('#plot circle.measured').length`, &points)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var hasBest bool
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`document.querySelector('#plot polyline.best') !== null`, &hasBest)); err != nil || !hasBest {
+		t.Errorf("no best-so-far line: %v", err)
+	}
+	// Stop it from the page; the summary says it ended.
+	var summary string
+	if err := chromedp.Run(ctx, chromedp.Click(`#stop`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(summary, "done:") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the page never showed the campaign ending: %q", summary)
+		}
+		if err := chromedp.Run(ctx, chromedp.Text(`#c-summary`, &summary, chromedp.ByQuery)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(summary, "stopped through the API") {
+		t.Errorf("summary %q does not say it was stopped", summary)
+	}
+	var events string
+	_ = chromedp.Run(ctx, chromedp.Text(`#events`, &events, chromedp.ByQuery))
+	if !strings.Contains(events, "lab-operator") {
+		t.Errorf("recent actions missing: %q", events)
+	}
+}
