@@ -64,6 +64,10 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/campaigns/{id}", RoleViewer, s.getCampaign},
 		{"GET", "/api/v1/campaigns/{id}/watch", RoleViewer, s.watchCampaign},
 		{"POST", "/api/v1/campaigns/{id}/stop", RoleOperator, s.stopCampaign},
+		{"POST", "/api/v1/campaigns/{id}/pause", RoleOperator, s.signal(workflows.SignalPause, "paused")},
+		{"POST", "/api/v1/campaigns/{id}/resume", RoleOperator, s.signal(workflows.SignalResume, "resumed")},
+		{"POST", "/api/v1/campaigns/{id}/approve", RoleOperator, s.decide(true)},
+		{"POST", "/api/v1/campaigns/{id}/reject", RoleOperator, s.decide(false)},
 		{"GET", "/api/v1/memory/search", RoleViewer, s.searchMemory},
 		{"GET", "/api/v1/evals", RoleViewer, s.listEvals},
 		{"GET", "/api/v1/evals/{id}", RoleViewer, s.getEval},
@@ -125,6 +129,8 @@ type StartRequest struct {
 	Seed        int    `json:"seed,omitempty"`
 	// HPC picks the executor for simulation jobs: "local" or "slurm" ("" = the worker's default).
 	HPC string `json:"hpc,omitempty"`
+	// RequireApproval holds each set of lab runs until an operator approves it.
+	RequireApproval bool `json:"require_approval,omitempty"`
 }
 
 func (s *Server) startCampaign(w http.ResponseWriter, r *http.Request) {
@@ -157,7 +163,7 @@ func (s *Server) startCampaign(w http.ResponseWriter, r *http.Request) {
 	}
 	id := NewCampaignID(req.Challenge)
 	run, err := s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
-		workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: req.Challenge, Model: req.Model, Budget: req.Budget, TokenBudget: req.TokenBudget, Seed: req.Seed, HPC: req.HPC})
+		workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: req.Challenge, Model: req.Model, Budget: req.Budget, TokenBudget: req.TokenBudget, Seed: req.Seed, HPC: req.HPC, RequireApproval: req.RequireApproval})
 	if err != nil {
 		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", "could not start the campaign workflow: "+err.Error())
 		return

@@ -267,3 +267,15 @@ func (s *Server) audit(r *http.Request, t Token, status int, detail string) {
 }
 
 func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
+
+// lookupRequest finds the token of a request (nil-safe).
+func (t *Tokens) lookupRequest(r *http.Request) (Token, bool) {
+	if t == nil {
+		return Token{}, false
+	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return Token{}, false
+	}
+	return t.Lookup(tok)
+}

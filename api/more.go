@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -272,4 +273,62 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"token": tok, "role": req.Role})
+}
+
+// signal sends a campaign a signal without payload (pause, resume).
+func (s *Server) signal(name, done string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if err := s.Temporal.SignalWorkflow(r.Context(), id, "", name, nil); err != nil {
+			var nf *serviceerror.NotFound
+			if errors.As(err, &nf) {
+				writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no running campaign %q", id))
+				return
+			}
+			writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
+			return
+		}
+		writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": done})
+	}
+}
+
+// decide approves or rejects the campaign's pending lab runs.
+func (s *Server) decide(approve bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		var body struct {
+			Reason string `json:"reason"`
+		}
+		if r.ContentLength != 0 {
+			dec := json.NewDecoder(r.Body)
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&body); err != nil && !errors.Is(err, io.EOF) {
+				writeErr(w, http.StatusBadRequest, "malformed_request", `body must be empty or {"reason": "..."}: `+err.Error())
+				return
+			}
+		}
+		st, err := s.status(r, id)
+		if err != nil {
+			writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no campaign %q", id))
+			return
+		}
+		if st.Pending == nil {
+			writeErr(w, http.StatusConflict, "nothing_pending", fmt.Sprintf("campaign %s has no lab runs awaiting approval", id))
+			return
+		}
+		by := ""
+		if t, ok := s.Tokens.lookupRequest(r); ok {
+			by = t.ID
+		}
+		d := workflows.Decision{Approve: approve, By: by, Reason: body.Reason}
+		if err := s.Temporal.SignalWorkflow(r.Context(), id, "", workflows.SignalDecision, d); err != nil {
+			writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
+			return
+		}
+		verdict := "rejected"
+		if approve {
+			verdict = "approved"
+		}
+		writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "status": verdict, "runs": len(st.Pending.Points)})
+	}
 }

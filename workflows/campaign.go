@@ -30,7 +30,11 @@ const TaskQueue = "genesis"
 const (
 	CampaignWorkflowName = "Campaign"
 	SignalStop           = "stop"
-	QueryStatus          = "status"
+	SignalPause          = "pause"
+	SignalResume         = "resume"
+	// SignalDecision approves or rejects the pending lab runs (a Decision).
+	SignalDecision = "decision"
+	QueryStatus    = "status"
 )
 
 // Strategies (see CampaignInput.Strategy).
@@ -43,6 +47,49 @@ const (
 
 // Strategies lists every strategy.
 var Strategies = []string{StrategyAgents, StrategyAgentsNoOpt, StrategyBO, StrategyRandom}
+
+// Pending is a set of lab runs waiting for a person's approval.
+type Pending struct {
+	Iteration int              `json:"iteration"`
+	Points    []map[string]any `json:"points"`
+	Rationale string           `json:"rationale,omitempty"`
+}
+
+// Decision approves or rejects the pending lab runs.
+type Decision struct {
+	Approve bool   `json:"approve"`
+	By      string `json:"by,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// approved asks for approval of the chosen lab runs when the campaign
+// requires it, and waits for the decision (or a stop).
+func (cw *campaign) approved(cands []agents.Candidate, picks []int) bool {
+	if !cw.in.RequireApproval || len(picks) == 0 {
+		return true
+	}
+	p := &Pending{Iteration: cw.st.Iteration}
+	for _, k := range picks {
+		p.Points = append(p.Points, cw.info.Map(cands[k].Point))
+	}
+	cw.pending, cw.decision = p, nil
+	cw.phase = "awaiting approval"
+	cw.event(agents.LabOperator, "awaiting approval", fmt.Sprintf("%d lab run(s): approve or reject in the UI or API", len(picks)))
+	_ = workflow.Await(cw.ctx, func() bool { return cw.decision != nil || cw.stop != "" })
+	d := cw.decision
+	cw.pending, cw.decision = nil, nil
+	switch {
+	case d == nil:
+		return false
+	case d.Approve:
+		cw.event(agents.LabOperator, "approved", strings.TrimSpace(d.By+" "+d.Reason))
+		return true
+	default:
+		cw.event(agents.LabOperator, "rejected", strings.TrimSpace(d.By+" "+d.Reason))
+		cw.st.Stale++
+		return false
+	}
+}
 
 // classicalRounds is how many sequential bo rounds one local activity runs.
 const classicalRounds = 25
@@ -77,6 +124,9 @@ type CampaignInput struct {
 	InitialRandom int `json:"initial_random,omitempty"`
 	// NoReport skips writing report.md/result.json (evals write their own).
 	NoReport bool `json:"no_report,omitempty"`
+	// RequireApproval holds every set of lab runs until a person approves
+	// or rejects it (signal "decision", the API, the UI).
+	RequireApproval bool `json:"require_approval,omitempty"`
 	// Resume carries state across continue-as-new.
 	Resume *CampaignState `json:"resume,omitempty"`
 }
@@ -148,6 +198,10 @@ type Status struct {
 	// Values is the primary objective of every lab experiment, in order
 	// (for live convergence plots).
 	Values []float64 `json:"values,omitempty"`
+	// Paused is set while a user has paused the campaign; Pending lists lab
+	// runs awaiting approval.
+	Paused  bool     `json:"paused,omitempty"`
+	Pending *Pending `json:"pending,omitempty"`
 }
 
 // CampaignResult is what a finished campaign returns. Experiments are listed
@@ -183,6 +237,9 @@ const (
 )
 
 type campaign struct {
+	paused   bool
+	pending  *Pending
+	decision *Decision
 	ctx      workflow.Context
 	in       CampaignInput
 	info     ChallengeInfo
@@ -211,6 +268,36 @@ func CampaignWorkflow(ctx workflow.Context, in CampaignInput) (*CampaignResult, 
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, cw.status); err != nil {
 		return nil, err
 	}
+	pauseCh := workflow.GetSignalChannel(ctx, SignalPause)
+	resumeCh := workflow.GetSignalChannel(ctx, SignalResume)
+	decisionCh := workflow.GetSignalChannel(ctx, SignalDecision)
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		for {
+			sel := workflow.NewSelector(gctx)
+			sel.AddReceive(pauseCh, func(c workflow.ReceiveChannel, _ bool) {
+				c.Receive(gctx, nil)
+				if !cw.paused {
+					cw.paused = true
+					cw.event("campaign", "paused", "by a user; it continues when resumed")
+				}
+			})
+			sel.AddReceive(resumeCh, func(c workflow.ReceiveChannel, _ bool) {
+				c.Receive(gctx, nil)
+				if cw.paused {
+					cw.paused = false
+					cw.event("campaign", "resumed", "by a user")
+				}
+			})
+			sel.AddReceive(decisionCh, func(c workflow.ReceiveChannel, _ bool) {
+				var d Decision
+				c.Receive(gctx, &d)
+				if cw.pending != nil && cw.decision == nil {
+					cw.decision = &d
+				}
+			})
+			sel.Select(gctx)
+		}
+	})
 	stopCh := workflow.GetSignalChannel(ctx, SignalStop)
 	workflow.Go(ctx, func(gctx workflow.Context) {
 		for {
@@ -248,6 +335,13 @@ func CampaignWorkflow(ctx workflow.Context, in CampaignInput) (*CampaignResult, 
 			next := cw.in
 			next.Resume = cw.st
 			return nil, workflow.NewContinueAsNewError(ctx, CampaignWorkflow, next)
+		}
+		if cw.paused {
+			cw.phase = "paused"
+			if err := workflow.Await(ctx, func() bool { return !cw.paused || cw.stop != "" }); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		cw.st.Iteration++
 		iterate := cw.iterate
@@ -329,6 +423,7 @@ func (cw *campaign) status() (Status, error) {
 	for _, e := range cw.st.Experiments {
 		s.Values = append(s.Values, e.Values[0])
 	}
+	s.Paused, s.Pending = cw.paused, cw.pending
 	return s, nil
 }
 
@@ -586,7 +681,10 @@ func (cw *campaign) iterate() error {
 	} else {
 		cw.fallback(agents.LabOperator, "running the candidates ranked by simulation")
 	}
-	labs := cw.runLabs(cands, picks)
+	var labs []agents.Result
+	if cw.approved(cands, picks) {
+		labs = cw.runLabs(cands, picks)
+	}
 
 	// 5. Analyst.
 	prev := math.NaN()

@@ -204,3 +204,104 @@ func TestAPIAuthWatchAndAudit(t *testing.T) {
 		t.Errorf("audit: %d starts, %d refusals\n%s", starts, forbidden, b)
 	}
 }
+
+// Pause and resume, and approval of lab runs, through the API.
+func TestAPIPauseResumeApprove(t *testing.T) {
+	e := newEnv(t)
+	e.worker(t, team(5*time.Millisecond), openMemory(t, e.dir))
+	home := t.TempDir()
+	toks, _ := api.OpenTokens(home)
+	audit, _ := api.OpenAudit(home)
+	defer audit.Close()
+	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit, EvalsDir: t.TempDir()}).Handler())
+	defer srv.Close()
+	op, _ := toks.Create(api.RoleOperator, "o")
+	call := func(method, path, body string) (int, map[string]any) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+op)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	status := func(id string) workflows.Status {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/campaigns/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+op)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var st workflows.Status
+		_ = json.NewDecoder(resp.Body).Decode(&st)
+		return st
+	}
+	waitFor := func(id, what string, cond func(workflows.Status) bool) workflows.Status {
+		deadline := time.Now().Add(time.Minute)
+		for {
+			st := status(id)
+			if cond(st) {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("campaign never %s: %+v", what, st)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	code, m := call("POST", "/api/v1/campaigns", `{"challenge":"crossed-barrel-toughness","budget":4,"require_approval":true}`)
+	if code != 202 {
+		t.Fatalf("start: %d %v", code, m)
+	}
+	id := m["id"].(string)
+	st := waitFor(id, "asked for approval", func(s workflows.Status) bool { return s.Pending != nil })
+	if len(st.Pending.Points) == 0 || st.ExperimentsUsed != 0 {
+		t.Fatalf("pending %+v with %d experiments", st.Pending, st.ExperimentsUsed)
+	}
+	// Reject: nothing runs this iteration; the next one asks again; approve that.
+	if code, m := call("POST", "/api/v1/campaigns/"+id+"/reject", `{"reason":"too hot"}`); code != 202 {
+		t.Fatalf("reject: %d %v", code, m)
+	}
+	waitFor(id, "asked again", func(s workflows.Status) bool { return s.Pending != nil && s.Pending.Iteration == 2 })
+	if st := status(id); st.ExperimentsUsed != 0 {
+		t.Errorf("a rejected run ran: %d experiments", st.ExperimentsUsed)
+	}
+	if code, _ := call("POST", "/api/v1/campaigns/"+id+"/approve", ``); code != 202 {
+		t.Fatalf("approve: %d", code)
+	}
+	waitFor(id, "ran the approved runs", func(s workflows.Status) bool { return s.ExperimentsUsed >= 2 })
+	// Pause: it stops before the next iteration; resume: it goes on.
+	if code, _ := call("POST", "/api/v1/campaigns/"+id+"/pause", ``); code != 202 {
+		t.Fatal("pause")
+	}
+	st = waitFor(id, "paused", func(s workflows.Status) bool { return s.Paused && s.Phase == "paused" || s.Pending != nil })
+	if st.Pending != nil { // it was already asking about the next runs: approve, then it pauses
+		call("POST", "/api/v1/campaigns/"+id+"/approve", ``)
+		st = waitFor(id, "paused", func(s workflows.Status) bool { return s.Phase == "paused" })
+	}
+	used := st.ExperimentsUsed
+	time.Sleep(300 * time.Millisecond)
+	if st := status(id); st.ExperimentsUsed != used || st.Phase != "paused" {
+		t.Errorf("a paused campaign went on: %+v", st)
+	}
+	if code, _ := call("POST", "/api/v1/campaigns/"+id+"/resume", ``); code != 202 {
+		t.Fatal("resume")
+	}
+	waitFor(id, "resumed", func(s workflows.Status) bool { return !s.Paused && s.Phase != "paused" })
+	// Nothing pending now or soon: approving out of turn is a conflict, or it is asked again.
+	for {
+		st := waitFor(id, "asked or finished", func(s workflows.Status) bool { return s.Pending != nil || s.Done })
+		if st.Done {
+			break
+		}
+		call("POST", "/api/v1/campaigns/"+id+"/approve", ``)
+		time.Sleep(30 * time.Millisecond)
+	}
+	if code, m := call("POST", "/api/v1/campaigns/"+id+"/approve", ``); code != http.StatusConflict && code != http.StatusNotFound {
+		t.Errorf("approve with nothing pending: %d %v", code, m)
+	}
+}

@@ -30,8 +30,9 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// The web UI in a real headless Chromium: start a campaign from the page,
-// watch the convergence plot fill in live, and stop the campaign.
+// The web UI in a real headless Chromium: start a campaign that needs
+// approval from the page, approve its lab runs, watch the convergence plot
+// fill in live, and stop the campaign.
 func TestWebUIInChromium(t *testing.T) {
 	exe := chromium(t)
 	e := newEnv(t)
@@ -74,6 +75,7 @@ func TestWebUIInChromium(t *testing.T) {
 	var started string
 	if err := chromedp.Run(ctx,
 		chromedp.SetValue(`#budget`, "12", chromedp.ByQuery),
+		chromedp.Click(`#approval`, chromedp.ByQuery),
 		chromedp.Click(`#start`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#campaign`, chromedp.ByQuery),
 		chromedp.Text(`#start-result`, &started, chromedp.ByQuery),
@@ -82,6 +84,18 @@ func TestWebUIInChromium(t *testing.T) {
 	}
 	if !strings.HasPrefix(started, "started campaign-") {
 		t.Fatalf("start result %q", started)
+	}
+	// The lab runs wait for approval; approve them from the page.
+	var pendingText string
+	if err := chromedp.Run(ctx,
+		chromedp.WaitVisible(`#pending`, chromedp.ByQuery),
+		chromedp.Text(`#pending-points`, &pendingText, chromedp.ByQuery),
+		chromedp.Click(`#approve`, chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("approve from the page: %v", err)
+	}
+	if !strings.Contains(pendingText, `"theta"`) {
+		t.Errorf("pending runs shown as %q", pendingText)
 	}
 	// The plot updates live: measured points appear as the campaign runs.
 	var points int
