@@ -5,6 +5,7 @@
 package api
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -172,8 +173,11 @@ func (s *Server) startCampaign(w http.ResponseWriter, r *http.Request) {
 }
 
 // NewCampaignID makes a readable, unique campaign (workflow) ID.
+// A random suffix keeps IDs unique when many start in the same millisecond.
 func NewCampaignID(challenge string) string {
-	return fmt.Sprintf("campaign-%s-%s", challenge, strings.ToLower(time.Now().UTC().Format("20060102T150405.000")))
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("campaign-%s-%s%x", challenge, strings.ToLower(time.Now().UTC().Format("20060102T150405.000")), b)
 }
 
 func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {

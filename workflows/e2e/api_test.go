@@ -4,11 +4,15 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -304,4 +308,96 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 	if code, m := call("POST", "/api/v1/campaigns/"+id+"/approve", ``); code != http.StatusConflict && code != http.StatusNotFound {
 		t.Errorf("approve with nothing pending: %d %v", code, m)
 	}
+}
+
+// BenchmarkAPI measures, on a real Temporal server: status reads
+// (GET /api/v1/campaigns/{id}, a workflow query) under 50 concurrent
+// clients (p50/p99), and campaign starts per second (10 clients).
+//
+//	go test ./workflows/e2e -run '^$' -bench BenchmarkAPI -benchtime 2000x
+func BenchmarkAPI(b *testing.B) {
+	e := newEnv(b)
+	e.worker(b, team(2*time.Second), nil) // campaigns stay alive and answer queries
+	home := b.TempDir()
+	toks, _ := api.OpenTokens(home)
+	audit, _ := api.OpenAudit(home)
+	defer audit.Close()
+	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit, EvalsDir: b.TempDir()}).Handler())
+	defer srv.Close()
+	op, _ := toks.Create(api.RoleOperator, "bench")
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	do := func(method, path, body string) (int, []byte) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+op)
+		resp, err := hc.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, out
+	}
+	code, body := do("POST", "/api/v1/campaigns", `{"challenge":"crossed-barrel-toughness","budget":30}`)
+	if code != 202 {
+		b.Fatalf("start: %d %s", code, body)
+	}
+	var started map[string]string
+	_ = json.Unmarshal(body, &started)
+	id := started["id"]
+	for { // wait until the workflow answers queries
+		if code, _ := do("GET", "/api/v1/campaigns/"+id, ""); code == 200 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	lat := make([]time.Duration, b.N)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	t0 := time.Now()
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= b.N {
+					return
+				}
+				s := time.Now()
+				if code, body := do("GET", "/api/v1/campaigns/"+id, ""); code != 200 {
+					b.Errorf("status read: %d %s", code, body)
+					return
+				}
+				lat[i] = time.Since(s)
+			}
+		}()
+	}
+	wg.Wait()
+	reads := time.Since(t0)
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(b.N)/reads.Seconds(), "reads/s")
+	b.ReportMetric(float64(lat[b.N/2].Microseconds())/1000, "read-p50-ms")
+	b.ReportMetric(float64(lat[min(b.N-1, b.N*99/100)].Microseconds())/1000, "read-p99-ms")
+
+	// Campaign starts per second, 10 clients, 100 starts.
+	const starts = 100
+	var n atomic.Int64
+	t0 = time.Now()
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n.Add(1) <= starts {
+				if code, body := do("POST", "/api/v1/campaigns", `{"challenge":"crossed-barrel-toughness","budget":1}`); code != 202 {
+					b.Errorf("start: %d %s", code, body)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(starts/time.Since(t0).Seconds(), "starts/s")
 }
