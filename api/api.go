@@ -38,6 +38,8 @@ type Server struct {
 	EvalsDir string
 	// WatchEvery is how often a watch polls the campaign (default 1 s).
 	WatchEvery time.Duration
+
+	statusCache
 }
 
 // maxBody bounds request bodies.
@@ -182,7 +184,7 @@ func NewCampaignID(challenge string) string {
 
 func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	v, err := s.Temporal.QueryWorkflow(r.Context(), id, "", workflows.QueryStatus)
+	st, err := s.status(r, id)
 	if err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
@@ -190,11 +192,6 @@ func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
-		return
-	}
-	var st workflows.Status
-	if err := v.Get(&st); err != nil {
-		writeErr(w, http.StatusInternalServerError, "internal", err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, st)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -12,11 +13,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/workflows"
@@ -158,13 +161,53 @@ func (s *Server) watchCampaign(w http.ResponseWriter, r *http.Request) {
 
 func jsonString(v any) string { b, _ := json.Marshal(v); return string(b) }
 
+// statusTTL is how long a campaign's status is served from cache: many
+// clients watching one campaign cost one workflow query per TTL, and
+// concurrent misses share one query.
+const statusTTL = 200 * time.Millisecond
+
+type statusCache struct {
+	cacheMu sync.Mutex
+	cache   map[string]cachedStatus
+	flight  singleflight.Group
+}
+
+type cachedStatus struct {
+	st workflows.Status
+	at time.Time
+}
+
 func (s *Server) status(r *http.Request, id string) (workflows.Status, error) {
-	var st workflows.Status
-	v, err := s.Temporal.QueryWorkflow(r.Context(), id, "", workflows.QueryStatus)
-	if err != nil {
-		return st, err
+	s.cacheMu.Lock()
+	if c, ok := s.cache[id]; ok && time.Since(c.at) < statusTTL {
+		s.cacheMu.Unlock()
+		return c.st, nil
 	}
-	return st, v.Get(&st)
+	s.cacheMu.Unlock()
+	v, err, _ := s.flight.Do(id, func() (any, error) {
+		var st workflows.Status
+		q, err := s.Temporal.QueryWorkflow(context.WithoutCancel(r.Context()), id, "", workflows.QueryStatus)
+		if err != nil {
+			return st, err
+		}
+		if err := q.Get(&st); err != nil {
+			return st, err
+		}
+		s.cacheMu.Lock()
+		if s.cache == nil {
+			s.cache = map[string]cachedStatus{}
+		}
+		if len(s.cache) > 1000 { // bound the cache; entries are cheap to refetch
+			clear(s.cache)
+		}
+		s.cache[id] = cachedStatus{st, time.Now()}
+		s.cacheMu.Unlock()
+		return st, nil
+	})
+	if err != nil {
+		return workflows.Status{}, err
+	}
+	return v.(workflows.Status), nil
 }
 
 func (s *Server) searchMemory(w http.ResponseWriter, r *http.Request) {
