@@ -257,7 +257,7 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	code, m := call("POST", "/api/v1/campaigns", `{"challenge":"crossed-barrel-toughness","budget":4,"require_approval":true}`)
+	code, m := call("POST", "/api/v1/campaigns", `{"challenge":"crossed-barrel-toughness","budget":10,"require_approval":true}`)
 	if code != 202 {
 		t.Fatalf("start: %d %v", code, m)
 	}
@@ -282,10 +282,15 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 	if code, _ := call("POST", "/api/v1/campaigns/"+id+"/pause", ``); code != 202 {
 		t.Fatal("pause")
 	}
-	st = waitFor(id, "paused", func(s workflows.Status) bool { return s.Paused && s.Phase == "paused" || s.Pending != nil })
-	if st.Pending != nil { // it was already asking about the next runs: approve, then it pauses
+	// It may first ask about the runs of the iteration under way: approve
+	// those; it pauses before the next iteration.
+	for {
+		st = waitFor(id, "paused", func(s workflows.Status) bool { return s.Phase == "paused" || s.Pending != nil })
+		if st.Phase == "paused" {
+			break
+		}
 		call("POST", "/api/v1/campaigns/"+id+"/approve", ``)
-		st = waitFor(id, "paused", func(s workflows.Status) bool { return s.Phase == "paused" })
+		time.Sleep(250 * time.Millisecond) // the status cache's lifetime
 	}
 	used := st.ExperimentsUsed
 	time.Sleep(300 * time.Millisecond)
