@@ -169,6 +169,7 @@ func campaignCmd(cfg *config) *cobra.Command {
 	start.Flags().IntVar(&req.Budget, "budget", 0, "lab experiments (0 = the challenge's)")
 	start.Flags().IntVar(&req.Seed, "seed", 0, "seed")
 	start.Flags().StringVar(&req.HPC, "hpc", "", "simulation executor: local or slurm")
+	start.Flags().BoolVar(&req.RequireApproval, "require-approval", false, "hold every set of lab runs until approved (genesis campaign approve ID)")
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -238,7 +239,39 @@ func campaignCmd(cfg *config) *cobra.Command {
 			return nil
 		},
 	}
-	c.AddCommand(start, list, status, watch, stop)
+	action := func(name, verb, short string) *cobra.Command {
+		var reason string
+		cmd := &cobra.Command{
+			Use:   name + " ID",
+			Short: short,
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				cl, err := client()
+				if err != nil {
+					return err
+				}
+				var body any
+				if reason != "" {
+					body = map[string]string{"reason": reason}
+				}
+				var out map[string]any
+				if err := cl.do(cmd.Context(), http.MethodPost, "/api/v1/campaigns/"+args[0]+"/"+name, body, &out); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", verb, args[0])
+				return nil
+			},
+		}
+		if name == "approve" || name == "reject" {
+			cmd.Flags().StringVar(&reason, "reason", "", "why (goes into the campaign's record and the audit log)")
+		}
+		return cmd
+	}
+	c.AddCommand(start, list, status, watch, stop,
+		action("pause", "paused", "Pause a campaign before its next iteration"),
+		action("resume", "resumed", "Resume a paused campaign"),
+		action("approve", "approved the pending lab runs of", "Approve the lab runs a campaign is waiting on (started with --require-approval)"),
+		action("reject", "rejected the pending lab runs of", "Reject the lab runs a campaign is waiting on"))
 	return c
 }
 
@@ -251,6 +284,16 @@ func printStatus(w io.Writer, st workflows.Status) {
 		st.Iteration, st.ExperimentsUsed, st.Budget, st.Simulations, st.Tokens)
 	if st.Best != nil {
 		fmt.Fprintf(w, "  best %s = %.4g (run %s, iteration %d)\n", st.Objective, st.Best.Value, st.Best.RunID, st.Best.Iteration)
+	}
+	if st.Paused {
+		fmt.Fprintln(w, "  paused: genesis campaign resume", st.CampaignID)
+	}
+	if st.Pending != nil {
+		fmt.Fprintf(w, "  %d lab run(s) await approval (genesis campaign approve|reject %s):\n", len(st.Pending.Points), st.CampaignID)
+		for _, p := range st.Pending.Points {
+			b, _ := json.Marshal(p)
+			fmt.Fprintf(w, "    %s\n", b)
+		}
 	}
 }
 

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -312,5 +315,53 @@ func TestTokenCreate(t *testing.T) {
 	}
 	if code := execute([]string{"campaign", "list", "--api", "http://127.0.0.1:1", "--home", home}, &out, &errb); code == 0 || !strings.Contains(errb.String(), "cannot reach the Genesis API") {
 		t.Errorf("unreachable API: exit %d %q", code, errb.String())
+	}
+}
+
+// The campaign commands talk to the API: paths, methods, token and bodies.
+func TestCampaignCommands(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got = append(got, r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization")+" "+strings.TrimSpace(string(body)))
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == "POST" && r.URL.Path == "/api/v1/campaigns":
+			w.WriteHeader(202)
+			fmt.Fprint(w, `{"id":"campaign-x-1"}`)
+		case r.URL.Path == "/api/v1/campaigns/campaign-x-1":
+			fmt.Fprint(w, `{"campaign_id":"campaign-x-1","challenge":"x","phase":"awaiting approval","pending":{"iteration":1,"points":[{"n":6}]}}`)
+		case strings.HasSuffix(r.URL.Path, "/approve"):
+			w.WriteHeader(202)
+			fmt.Fprint(w, `{"status":"approved"}`)
+		default:
+			w.WriteHeader(404)
+			fmt.Fprint(w, `{"error":{"code":"not_found","message":"no such thing"}}`)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("GENESIS_TOKEN", "gns_test")
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := execute(append(args, "--api", srv.URL, "--home", t.TempDir()), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	if code, out, errs := run("campaign", "start", "--challenge", "x", "--budget", "5", "--require-approval"); code != 0 || !strings.Contains(out, "started campaign-x-1") {
+		t.Fatalf("start: %d %q %q", code, out, errs)
+	}
+	if !strings.Contains(got[0], `POST /api/v1/campaigns Bearer gns_test`) || !strings.Contains(got[0], `"require_approval":true`) || !strings.Contains(got[0], `"budget":5`) {
+		t.Errorf("start request %q", got[0])
+	}
+	if code, out, _ := run("campaign", "status", "campaign-x-1"); code != 0 || !strings.Contains(out, "await approval") || !strings.Contains(out, `{"n":6}`) {
+		t.Errorf("status: %d %q", code, out)
+	}
+	if code, out, _ := run("campaign", "approve", "campaign-x-1", "--reason", "looks safe"); code != 0 || !strings.Contains(out, "approved") {
+		t.Errorf("approve: %d %q", code, out)
+	}
+	if last := got[len(got)-1]; !strings.Contains(last, "POST /api/v1/campaigns/campaign-x-1/approve") || !strings.Contains(last, `"reason":"looks safe"`) {
+		t.Errorf("approve request %q", last)
+	}
+	if code, _, errs := run("campaign", "stop", "nope"); code == 0 || !strings.Contains(errs, "no such thing (not_found)") {
+		t.Errorf("stop unknown: %d %q", code, errs)
 	}
 }
