@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/genesis-sci/genesis/agents"
@@ -55,6 +56,8 @@ type Activities struct {
 	Temperature  float64
 	// Poll is how often lab runs and jobs are polled (default 200 ms).
 	Poll time.Duration
+	// Temporal, when set, lets the chat read campaign state.
+	Temporal client.Client
 
 	mu     sync.Mutex
 	models map[string]llm.Model

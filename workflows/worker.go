@@ -8,5 +8,6 @@ import (
 // Register registers the workflows and activities on a worker.
 func Register(w worker.Registry, a *Activities) {
 	w.RegisterWorkflowWithOptions(CampaignWorkflow, workflow.RegisterOptions{Name: CampaignWorkflowName})
+	w.RegisterWorkflowWithOptions(ChatWorkflow, workflow.RegisterOptions{Name: ChatWorkflowName})
 	w.RegisterActivity(a)
 }

@@ -1,0 +1,193 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/genesis-sci/genesis/agents/llm"
+)
+
+// Chat workflow names.
+const (
+	ChatWorkflowName = "Chat"
+	// UpdateSend sends the team a message and returns its reply.
+	UpdateSend = "send"
+	// QueryChat returns the conversation.
+	QueryChat = "chat"
+	// SignalClose ends a chat session.
+	SignalClose = "close"
+)
+
+// Chat limits.
+const (
+	MaxChatMessageBytes = 4000
+	// chatKeep is how many messages go to the model; chatRollover is how
+	// many a run keeps before it continues as new with a summary.
+	chatKeep     = 12
+	chatRollover = 60
+)
+
+// ChatMessage is one message of a chat session.
+type ChatMessage struct {
+	Role   string      `json:"role"` // user or assistant
+	Text   string      `json:"text"`
+	Time   time.Time   `json:"time"`
+	Action *ChatAction `json:"action,omitempty"`
+}
+
+// ChatAction is something the team did for the user in a turn.
+type ChatAction struct {
+	Kind       string `json:"kind"` // start_campaign or stop_campaign
+	Challenge  string `json:"challenge,omitempty"`
+	Budget     int    `json:"budget,omitempty"`
+	CampaignID string `json:"campaign_id,omitempty"`
+	Result     string `json:"result,omitempty"`
+}
+
+// ChatInput starts (or continues) a chat session.
+type ChatInput struct {
+	Model string `json:"model"`
+	// Summary carries earlier turns across continue-as-new.
+	Summary  string        `json:"summary,omitempty"`
+	Messages []ChatMessage `json:"messages,omitempty"`
+}
+
+// ChatState is what the chat query returns.
+type ChatState struct {
+	ID       string        `json:"id"`
+	Model    string        `json:"model"`
+	Summary  string        `json:"summary,omitempty"`
+	Messages []ChatMessage `json:"messages"`
+	Busy     bool          `json:"busy"`
+	Closed   bool          `json:"closed"`
+	Tokens   int           `json:"tokens"`
+}
+
+// ChatReply is the result of one send.
+type ChatReply struct {
+	Text   string      `json:"text"`
+	Action *ChatAction `json:"action,omitempty"`
+}
+
+// ValidateChatMessage checks a user message.
+func ValidateChatMessage(text string) error {
+	switch {
+	case strings.TrimSpace(text) == "":
+		return errors.New("the message is empty")
+	case len(text) > MaxChatMessageBytes:
+		return fmt.Errorf("the message is %d bytes; at most %d", len(text), MaxChatMessageBytes)
+	}
+	return nil
+}
+
+// ChatWorkflow is a durable chat session with the agent team: one turn at
+// a time (an Update waits for the reply), each turn an activity that reads
+// campaign state and memory; the team can start or stop campaigns for the
+// user. Long sessions continue as new, keeping a summary.
+func ChatWorkflow(ctx workflow.Context, in ChatInput) error {
+	st := &ChatState{ID: workflow.GetInfo(ctx).WorkflowExecution.ID, Model: in.Model, Summary: in.Summary, Messages: in.Messages}
+	if st.Messages == nil {
+		st.Messages = []ChatMessage{}
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryChat, func() (ChatState, error) { return *st, nil }); err != nil {
+		return err
+	}
+	mu := workflow.NewMutex(ctx)
+	var a *Activities
+	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSend, func(ctx workflow.Context, text string) (ChatReply, error) {
+		if err := mu.Lock(ctx); err != nil {
+			return ChatReply{}, err
+		}
+		defer mu.Unlock()
+		st.Busy = true
+		defer func() { st.Busy = false }()
+		st.Messages = append(st.Messages, ChatMessage{Role: "user", Text: text, Time: workflow.Now(ctx)})
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Minute, HeartbeatTimeout: 30 * time.Second,
+			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 4, NonRetryableErrorTypes: []string{llm.KindNotFound, llm.KindBadRequest, llm.KindAuth}}})
+		var turn ChatTurnResult
+		if err := workflow.ExecuteActivity(actx, a.ChatTurn, ChatTurnInput{Chat: st.ID, Model: st.Model, Summary: st.Summary,
+			Messages: lastMessages(st.Messages, chatKeep)}).Get(ctx, &turn); err != nil {
+			msg := "The team could not answer just now (" + shortenErr(err) + "). Please try again."
+			st.Messages = append(st.Messages, ChatMessage{Role: "assistant", Text: msg, Time: workflow.Now(ctx)})
+			return ChatReply{Text: msg}, nil
+		}
+		st.Tokens += turn.Tokens
+		reply := ChatReply{Text: turn.Reply, Action: turn.Action}
+		if act := turn.Action; act != nil {
+			act.Result = runChatAction(ctx, st.ID, st.Model, act)
+			reply.Text = strings.TrimSpace(reply.Text + "\n\n" + act.Result)
+		}
+		st.Messages = append(st.Messages, ChatMessage{Role: "assistant", Text: reply.Text, Time: workflow.Now(ctx), Action: reply.Action})
+		return reply, nil
+	}, workflow.UpdateHandlerOptions{Validator: func(text string) error { return ValidateChatMessage(text) }})
+	if err != nil {
+		return err
+	}
+	closeCh := workflow.GetSignalChannel(ctx, SignalClose)
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		closeCh.Receive(gctx, nil)
+		st.Closed = true
+	})
+	if err := workflow.Await(ctx, func() bool { return st.Closed || len(st.Messages) >= chatRollover }); err != nil {
+		return err
+	}
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return err
+	}
+	if st.Closed {
+		return nil
+	}
+	// Roll over: keep the last turns and a summary of the rest.
+	keep := lastMessages(st.Messages, chatKeep)
+	summary := st.Summary
+	for _, m := range st.Messages[:len(st.Messages)-len(keep)] {
+		if m.Role == "user" {
+			summary += "\n- user: " + shorten(m.Text, 160)
+		} else if m.Action != nil {
+			summary += "\n- team: " + shorten(m.Action.Result, 160)
+		}
+	}
+	if len(summary) > 4000 {
+		summary = summary[len(summary)-4000:]
+	}
+	return workflow.NewContinueAsNewError(ctx, ChatWorkflow, ChatInput{Model: st.Model, Summary: strings.TrimSpace(summary), Messages: keep})
+}
+
+func lastMessages(ms []ChatMessage, n int) []ChatMessage {
+	if len(ms) > n {
+		ms = ms[len(ms)-n:]
+	}
+	return append([]ChatMessage(nil), ms...)
+}
+
+func shortenErr(err error) string { return shorten(err.Error(), 160) }
+
+// runChatAction starts or stops a campaign for the user.
+func runChatAction(ctx workflow.Context, chatID, model string, act *ChatAction) string {
+	switch act.Kind {
+	case "start_campaign":
+		id := fmt.Sprintf("campaign-%s-%s", act.Challenge, strings.ToLower(strings.ReplaceAll(workflow.Now(ctx).UTC().Format("20060102T150405.000"), ".", "")))
+		id += "-" + chatID[max(0, len(chatID)-4):]
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: id, TaskQueue: TaskQueue,
+			ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON})
+		child := workflow.ExecuteChildWorkflow(cctx, CampaignWorkflowName, CampaignInput{Challenge: act.Challenge, Budget: act.Budget, Model: model})
+		var exec workflow.Execution
+		if err := child.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {
+			return "Starting the campaign failed: " + shortenErr(err)
+		}
+		act.CampaignID = exec.ID
+		return fmt.Sprintf("I started campaign %s on %s (budget %d). Watch it in the web UI or with `genesis campaign watch %s`.", exec.ID, act.Challenge, act.Budget, exec.ID)
+	case "stop_campaign":
+		if err := workflow.SignalExternalWorkflow(ctx, act.CampaignID, "", SignalStop, "stopped from the chat").Get(ctx, nil); err != nil {
+			return fmt.Sprintf("Stopping %s failed: %s", act.CampaignID, shortenErr(err))
+		}
+		return fmt.Sprintf("I asked campaign %s to stop; it finishes its current step and reports.", act.CampaignID)
+	}
+	return ""
+}

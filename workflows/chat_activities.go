@@ -1,0 +1,173 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/genesis-sci/genesis/agents/llm"
+	"github.com/genesis-sci/genesis/memory"
+	"github.com/genesis-sci/genesis/tools"
+)
+
+// ChatTurnInput is one chat turn.
+type ChatTurnInput struct {
+	Chat     string        `json:"chat"`
+	Model    string        `json:"model"`
+	Summary  string        `json:"summary,omitempty"`
+	Messages []ChatMessage `json:"messages"`
+}
+
+// ChatTurnResult is the team's answer, and an action it wants taken.
+type ChatTurnResult struct {
+	Reply  string      `json:"reply"`
+	Action *ChatAction `json:"action,omitempty"`
+	Tokens int         `json:"tokens"`
+}
+
+// chatOutput is what the model must reply with.
+type chatOutput struct {
+	Reply  string `json:"reply" jsonschema:"description=the answer to the user, plain text"`
+	Action struct {
+		Kind       string `json:"kind" jsonschema:"enum=none,enum=start_campaign,enum=stop_campaign"`
+		Challenge  string `json:"challenge,omitempty"`
+		Budget     int    `json:"budget,omitempty" jsonschema:"minimum=0,maximum=200"`
+		CampaignID string `json:"campaign_id,omitempty"`
+	} `json:"action"`
+}
+
+const chatSystem = `You are the coordinator of Genesis, a team of five AI agents (planner, hypothesis, simulation-operator, lab-operator, analyst) that run closed-loop discovery campaigns on scientific challenges, with a robotic lab and HPC simulations.
+You talk with a scientist. Answer from the campaign state and memories below; say when you do not know. Keep answers short and concrete.
+You can act for the user: start a campaign (action start_campaign with a challenge ID from the list and a budget of lab experiments) or stop one (action stop_campaign with its campaign ID). Only act when the user asks for it.
+Reply with one JSON object: {"reply": "...", "action": {"kind": "none"}}.`
+
+// ChatTurn answers one chat message with the model, grounded in the
+// challenge catalog, recent campaigns and memory.
+func (a *Activities) ChatTurn(ctx context.Context, in ChatTurnInput) (ChatTurnResult, error) {
+	m, err := a.model(in.Model)
+	if err != nil {
+		return ChatTurnResult{}, err
+	}
+	stop := heartbeatEvery(ctx, 5*time.Second, func() any { return "chat" })
+	defer stop()
+	var b strings.Builder
+	b.WriteString("Challenges: ")
+	for i, c := range a.Catalog.All() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s (%s %s)", c.ID, c.Primary().Direction, c.Primary().Name)
+	}
+	b.WriteString("\n")
+	if camps := a.recentCampaigns(ctx); camps != "" {
+		b.WriteString("Recent campaigns:\n" + camps)
+	}
+	last := ""
+	for i := len(in.Messages) - 1; i >= 0; i-- {
+		if in.Messages[i].Role == "user" {
+			last = in.Messages[i].Text
+			break
+		}
+	}
+	if a.Memory != nil && a.Embedder != nil && last != "" {
+		if hits, err := a.recall(ctx, last, memory.Filter{}, 4); err == nil && len(hits) > 0 {
+			b.WriteString("Memories:\n")
+			for _, h := range hits {
+				fmt.Fprintf(&b, "- %s (%s, %s): %s\n", h.Kind, h.Challenge, h.Agent, shorten(h.Text, 300))
+			}
+		}
+	}
+	if in.Summary != "" {
+		b.WriteString("Earlier in this conversation:\n" + in.Summary + "\n")
+	}
+	msgs := []llm.Message{{Role: "system", Content: chatSystem + "\n\n" + b.String()}}
+	for _, cm := range in.Messages {
+		role := "user"
+		if cm.Role == "assistant" {
+			role = "assistant"
+		}
+		msgs = append(msgs, llm.Message{Role: role, Content: cm.Text})
+	}
+	schema := tools.SchemaFor(chatOutput{})
+	resp, err := m.Generate(ctx, llm.Request{Messages: msgs, Schema: schema, SchemaName: "chat_reply", Temperature: a.Temperature, MaxTokens: 400})
+	if err != nil {
+		if e, ok := llm.AsError(err); ok && !e.Retryable {
+			return ChatTurnResult{}, temporal.NewNonRetryableApplicationError(e.Error(), e.Kind, nil)
+		}
+		return ChatTurnResult{}, err
+	}
+	out := ChatTurnResult{Tokens: resp.Usage.Total()}
+	var parsed chatOutput
+	if err := json.Unmarshal([]byte(stripJSON(resp.Content)), &parsed); err != nil || strings.TrimSpace(parsed.Reply) == "" {
+		out.Reply = strings.TrimSpace(resp.Content)
+		if out.Reply == "" {
+			out.Reply = "(the model gave no answer)"
+		}
+		return out, nil
+	}
+	out.Reply = strings.TrimSpace(parsed.Reply)
+	// Only well-formed actions are taken; anything else becomes a note.
+	switch act := parsed.Action; act.Kind {
+	case "start_campaign":
+		c, err := a.Catalog.Get(act.Challenge)
+		switch {
+		case err != nil:
+			out.Reply += fmt.Sprintf("\n\n(I did not start a campaign: %q is not a known challenge.)", act.Challenge)
+		case act.Budget < 1 || act.Budget > 200:
+			out.Action = &ChatAction{Kind: act.Kind, Challenge: c.ID, Budget: c.Budget.Experiments}
+		default:
+			out.Action = &ChatAction{Kind: act.Kind, Challenge: c.ID, Budget: act.Budget}
+		}
+	case "stop_campaign":
+		if strings.HasPrefix(act.CampaignID, "campaign-") {
+			out.Action = &ChatAction{Kind: act.Kind, CampaignID: act.CampaignID}
+		} else {
+			out.Reply += "\n\n(I did not stop anything: give me the campaign's ID, campaign-….)"
+		}
+	}
+	activity.GetLogger(ctx).Debug("chat turn", "chat", in.Chat, "tokens", out.Tokens)
+	return out, nil
+}
+
+func stripJSON(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "```json")
+	s = strings.TrimPrefix(s, "```")
+	s = strings.TrimSuffix(s, "```")
+	return strings.TrimSpace(s)
+}
+
+// recentCampaigns lists the newest campaigns with their status, when the
+// worker has a Temporal client.
+func (a *Activities) recentCampaigns(ctx context.Context) string {
+	if a.Temporal == nil {
+		return ""
+	}
+	resp, err := a.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Query: fmt.Sprintf("WorkflowType = '%s'", CampaignWorkflowName), PageSize: 5})
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, e := range resp.GetExecutions() {
+		id := e.GetExecution().GetWorkflowId()
+		line := fmt.Sprintf("- %s: %s", id, strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")))
+		if v, err := a.Temporal.QueryWorkflow(ctx, id, "", QueryStatus); err == nil {
+			var st Status
+			if v.Get(&st) == nil {
+				line += fmt.Sprintf(", %d/%d experiments", st.ExperimentsUsed, st.Budget)
+				if st.Best != nil {
+					line += fmt.Sprintf(", best %s %.4g", st.Objective, st.Best.Value)
+				}
+			}
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}

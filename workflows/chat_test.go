@@ -1,0 +1,91 @@
+package workflows
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/genesis-sci/genesis/agents/llm"
+	"github.com/genesis-sci/genesis/agents/llm/scripted"
+)
+
+// chatTeam answers chat turns like a coordinator (starting a campaign when
+// asked) and campaign steps like the scripted team.
+func chatTeam() *scripted.Model {
+	team := scriptedTeam()
+	return &scripted.Model{Fn: func(req llm.Request) (string, error) {
+		if !strings.Contains(req.Messages[0].Content, "coordinator of Genesis") {
+			return team.Fn(req)
+		}
+		last := req.Messages[len(req.Messages)-1].Content
+		switch {
+		case strings.Contains(last, "unknown"):
+			return `{"reply":"Trying.","action":{"kind":"start_campaign","challenge":"no-such-challenge","budget":2}}`, nil
+		case strings.Contains(last, "start"):
+			return `{"reply":"Starting it now.","action":{"kind":"start_campaign","challenge":"crossed-barrel-toughness","budget":2}}`, nil
+		}
+		if !strings.Contains(req.Messages[0].Content, "crossed-barrel-toughness") {
+			return `{"reply":"I cannot see the challenges.","action":{"kind":"none"}}`, nil
+		}
+		return `{"reply":"Crossed-barrel toughness is maximised; the best measured is 46.7 J.","action":{"kind":"none"}}`, nil
+	}}
+}
+
+func TestChatSession(t *testing.T) {
+	f := newFixture(t, chatTeam())
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	Register(env, f.acts)
+	var replies []ChatReply
+	var rejected []string
+	send := func(at time.Duration, text string) {
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(UpdateSend, "", &testsuite.TestUpdateCallback{
+				OnAccept: func() {},
+				OnReject: func(err error) { rejected = append(rejected, err.Error()) },
+				OnComplete: func(v any, err error) {
+					if err != nil {
+						t.Errorf("update failed: %v", err)
+						return
+					}
+					replies = append(replies, v.(ChatReply))
+				},
+			}, text)
+		}, at)
+	}
+	send(time.Second, "what is the crossed barrel challenge?")
+	send(2*time.Second, "")
+	send(3*time.Second, "please start a campaign on it")
+	send(4*time.Minute, "start one on an unknown challenge")
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalClose, nil) }, 10*time.Minute)
+	env.ExecuteWorkflow(ChatWorkflowName, ChatInput{Model: "scripted"})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if len(rejected) != 1 || !strings.Contains(rejected[0], "empty") {
+		t.Errorf("rejected %v, want the empty message refused", rejected)
+	}
+	if len(replies) != 3 {
+		t.Fatalf("%d replies: %+v", len(replies), replies)
+	}
+	if !strings.Contains(replies[0].Text, "46.7") {
+		t.Errorf("answer %q", replies[0].Text)
+	}
+	if a := replies[1].Action; a == nil || a.Kind != "start_campaign" || !strings.HasPrefix(a.CampaignID, "campaign-crossed-barrel-toughness") || !strings.Contains(replies[1].Text, "I started campaign") {
+		t.Errorf("start action: %+v %q", replies[1].Action, replies[1].Text)
+	}
+	if replies[2].Action != nil || !strings.Contains(replies[2].Text, "not a known challenge") {
+		t.Errorf("bad action taken: %+v %q", replies[2].Action, replies[2].Text)
+	}
+	v, err := env.QueryWorkflow(QueryChat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st ChatState
+	_ = v.Get(&st)
+	if len(st.Messages) != 6 || st.Messages[0].Role != "user" || st.Messages[1].Role != "assistant" || !st.Closed {
+		t.Errorf("chat state: %+v", st)
+	}
+}
