@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	crand "crypto/rand"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/genesis-sci/genesis/memory"
@@ -374,4 +376,90 @@ func (s *Server) decide(approve bool) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "status": verdict, "runs": len(st.Pending.Points)})
 	}
+}
+
+func (s *Server) createChat(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Model string `json:"model"`
+	}
+	if r.ContentLength != 0 {
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+			writeErr(w, http.StatusBadRequest, "malformed_request", `body must be empty or {"model": "ollama:smollm2:135m"}: `+err.Error())
+			return
+		}
+	}
+	if req.Model == "" {
+		req.Model = s.DefaultModel
+	}
+	var b [5]byte
+	_, _ = crand.Read(b[:])
+	id := fmt.Sprintf("chat-%s-%x", strings.ToLower(time.Now().UTC().Format("20060102T150405")), b)
+	run, err := s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
+		workflows.ChatWorkflowName, workflows.ChatInput{Model: req.Model})
+	if err != nil {
+		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", "could not start the chat: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"id": run.GetID(), "model": req.Model})
+}
+
+func (s *Server) sendChat(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var req struct {
+		Text string `json:"text"`
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeErr(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", maxBody))
+			return
+		}
+		writeErr(w, http.StatusBadRequest, "malformed_request", `body must be JSON like {"text": "how is the campaign doing?"}: `+err.Error())
+		return
+	}
+	if err := workflows.ValidateChatMessage(req.Text); err != nil {
+		writeErr(w, http.StatusUnprocessableEntity, "invalid_message", err.Error())
+		return
+	}
+	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateSend,
+		Args: []any{req.Text}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
+			return
+		}
+		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
+		return
+	}
+	var reply workflows.ChatReply
+	if err := h.Get(r.Context(), &reply); err != nil {
+		writeErr(w, http.StatusUnprocessableEntity, "rejected", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, reply)
+}
+
+func (s *Server) getChat(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	v, err := s.Temporal.QueryWorkflow(r.Context(), id, "", workflows.QueryChat)
+	if err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no chat %q", id))
+			return
+		}
+		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
+		return
+	}
+	var st workflows.ChatState
+	if err := v.Get(&st); err != nil {
+		writeErr(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
 }

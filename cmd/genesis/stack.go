@@ -191,7 +191,7 @@ func (s *stack) startWorker(o stackOptions) error {
 	}
 	acts := &workflows.Activities{
 		Catalog: s.cat, ModelConfig: agents.ModelConfigFromEnv(),
-		Lab: labclient.New(s.labURL, &http.Client{Timeout: 30 * time.Second}).WithToken(s.labToken), HPC: ex, Executors: executors, SimCommand: []string{self, "sim"},
+		Lab: labclient.New(s.labURL, &http.Client{Timeout: 30 * time.Second}).WithToken(s.labToken), HPC: ex, Executors: executors, SimCommand: []string{self, "sim"}, Temporal: s.tc,
 		ChallengesDir: s.cfg.challengesDir, SimTimeScale: o.simScale, Poll: o.poll, Memory: mem, Embedder: emb, DataDir: s.cfg.home, Temperature: 0.2,
 	}
 	s.worker = worker.New(s.tc, workflows.TaskQueue, worker.Options{MaxConcurrentActivityExecutionSize: 8})

@@ -406,3 +406,61 @@ func BenchmarkAPI(b *testing.B) {
 	wg.Wait()
 	b.ReportMetric(starts/time.Since(t0).Seconds(), "starts/s")
 }
+
+// A chat through the API: a session, a reply, the conversation; and a
+// worker restart in the middle of a turn does not lose the turn.
+func TestAPIChatSurvivesWorkerRestart(t *testing.T) {
+	e := newEnv(t)
+	w1 := e.worker(t, team(time.Second), nil)
+	home := t.TempDir()
+	toks, _ := api.OpenTokens(home)
+	audit, _ := api.OpenAudit(home)
+	defer audit.Close()
+	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit, EvalsDir: t.TempDir()}).Handler())
+	defer srv.Close()
+	op, _ := toks.Create(api.RoleOperator, "o")
+	call := func(method, path, body string) (int, map[string]any) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+op)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0, nil
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	code, m := call("POST", "/api/v1/chats", `{}`)
+	if code != 201 {
+		t.Fatalf("create chat: %d %v", code, m)
+	}
+	id := m["id"].(string)
+	if code, _ := call("POST", "/api/v1/chats/"+id+"/messages", `{"text":""}`); code != http.StatusUnprocessableEntity {
+		t.Errorf("empty message: %d", code)
+	}
+	done := make(chan map[string]any, 1)
+	go func() {
+		code, m := call("POST", "/api/v1/chats/"+id+"/messages", `{"text":"what is the crossed barrel challenge?"}`)
+		if code != 200 {
+			t.Errorf("send: %d %v", code, m)
+		}
+		done <- m
+	}()
+	time.Sleep(400 * time.Millisecond) // the turn's model call is under way
+	w1.Stop()
+	e.worker(t, team(time.Second), nil)
+	select {
+	case m := <-done:
+		if !strings.Contains(fmt.Sprint(m["text"]), "46.7 J") {
+			t.Errorf("reply %v", m)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the turn was lost in the worker restart")
+	}
+	code, m = call("GET", "/api/v1/chats/"+id, "")
+	if code != 200 || len(m["messages"].([]any)) != 2 {
+		t.Errorf("conversation: %d %v", code, m)
+	}
+}

@@ -32,7 +32,7 @@ func chromium(t *testing.T) string {
 
 // The web UI in a real headless Chromium: start a campaign that needs
 // approval from the page, approve its lab runs, watch the convergence plot
-// fill in live, and stop the campaign.
+// fill in live, stop the campaign, and chat with the team.
 func TestWebUIInChromium(t *testing.T) {
 	exe := chromium(t)
 	e := newEnv(t)
@@ -129,6 +129,19 @@ func TestWebUIInChromium(t *testing.T) {
 	}
 	if !strings.Contains(summary, "stopped through the API") {
 		t.Errorf("summary %q does not say it was stopped", summary)
+	}
+	// Chat with the team from the page.
+	var chatLog string
+	if err := chromedp.Run(ctx,
+		chromedp.SetValue(`#chat-input`, "what is the crossed barrel challenge about?", chromedp.ByQuery),
+		chromedp.Click(`#chat-send`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#chat-log .msg.assistant`, chromedp.ByQuery),
+		chromedp.Text(`#chat-log`, &chatLog, chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("chat from the page: %v", err)
+	}
+	if !strings.Contains(chatLog, "46.7 J") || !strings.Contains(chatLog, "you: what is the crossed barrel") {
+		t.Errorf("chat log %q", chatLog)
 	}
 	var events string
 	_ = chromedp.Run(ctx, chromedp.Text(`#events`, &events, chromedp.ByQuery))

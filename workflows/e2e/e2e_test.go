@@ -50,6 +50,8 @@ func team(delay time.Duration) *scripted.Model {
 		time.Sleep(delay)
 		sys, user := req.Messages[0].Content, req.Messages[1].Content
 		switch {
+		case strings.Contains(sys, "coordinator of Genesis"):
+			return `{"reply":"Crossed-barrel toughness is maximised; the best measured structure absorbs 46.7 J.","action":{"kind":"none"}}`, nil
 		case strings.Contains(sys, "Your role: planner."):
 			return `{"action":"final","output":{"decision":"exploit","lab_runs":2,"simulations":2,"rationale":"refine"}}`, nil
 		case strings.Contains(sys, "Your role: hypothesis."):
