@@ -398,3 +398,92 @@ works when the memory is in Qdrant (--qdrant); the embedded store belongs to a w
 	embedderFlag(f, &embedder, &qdrantURL)
 	return c
 }
+
+func chatCmd(cfg *config) *cobra.Command {
+	var base, tokenFile, session, model string
+	c := &cobra.Command{
+		Use:   "chat",
+		Short: "Chat with the agent team in the terminal (through the API of a running genesis dev)",
+		Long: `An interactive chat with the agent team. Ask about challenges, campaigns and what the team
+has learned, or ask it to start or stop a campaign. The session is a durable workflow: leave
+and come back with --session ID. Commands: /help, /history, /campaigns, /quit.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := newAPIClient(cfg, base, tokenFile)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			out := cmd.OutOrStdout()
+			if session == "" {
+				body := map[string]string{}
+				if model != "" {
+					body["model"] = model
+				}
+				var created map[string]string
+				if err := cl.do(ctx, http.MethodPost, "/api/v1/chats", body, &created); err != nil {
+					return err
+				}
+				session = created["id"]
+				fmt.Fprintf(out, "chat %s with the Genesis team (model %s). /help for commands.\n", session, created["model"])
+			} else {
+				fmt.Fprintf(out, "continuing chat %s. /history shows what was said.\n", session)
+			}
+			in := bufio.NewScanner(cmd.InOrStdin())
+			for {
+				fmt.Fprint(out, "you> ")
+				if !in.Scan() {
+					fmt.Fprintln(out)
+					return in.Err()
+				}
+				line := strings.TrimSpace(in.Text())
+				switch {
+				case line == "":
+					continue
+				case line == "/quit" || line == "/exit":
+					fmt.Fprintf(out, "bye; continue later with: genesis chat --session %s\n", session)
+					return nil
+				case line == "/help":
+					fmt.Fprintln(out, "  /history    the conversation so far\n  /campaigns  recent campaigns\n  /quit       leave (the session stays; --session resumes it)\n  anything else goes to the team")
+					continue
+				case line == "/history":
+					var st workflows.ChatState
+					if err := cl.do(ctx, http.MethodGet, "/api/v1/chats/"+session, nil, &st); err != nil {
+						fmt.Fprintln(out, "error:", err)
+						continue
+					}
+					for _, m := range st.Messages {
+						fmt.Fprintf(out, "%s %-4s %s\n", m.Time.Local().Format("15:04"), map[string]string{"user": "you", "assistant": "team"}[m.Role], m.Text)
+					}
+					continue
+				case line == "/campaigns":
+					var l struct {
+						Campaigns []api.CampaignSummary `json:"campaigns"`
+					}
+					if err := cl.do(ctx, http.MethodGet, "/api/v1/campaigns?limit=10", nil, &l); err != nil {
+						fmt.Fprintln(out, "error:", err)
+						continue
+					}
+					for _, s := range l.Campaigns {
+						fmt.Fprintf(out, "  %s  %s\n", s.ID, s.Status)
+					}
+					continue
+				}
+				fmt.Fprint(out, "team is thinking…")
+				var reply workflows.ChatReply
+				err := cl.do(ctx, http.MethodPost, "/api/v1/chats/"+session+"/messages", map[string]string{"text": line}, &reply)
+				fmt.Fprint(out, "\r                  \r")
+				if err != nil {
+					fmt.Fprintln(out, "error:", err)
+					continue
+				}
+				fmt.Fprintf(out, "team> %s\n", reply.Text)
+			}
+		},
+	}
+	c.Flags().StringVar(&base, "api", envOr("GENESIS_API", "http://127.0.0.1:8080"), "Genesis API URL (env GENESIS_API)")
+	c.Flags().StringVar(&tokenFile, "token-file", "", "file with an API token (default GENESIS_TOKEN, else $GENESIS_HOME/admin.token)")
+	c.Flags().StringVar(&session, "session", "", "continue this chat session")
+	c.Flags().StringVar(&model, "model", "", "model for a new session (default: the server's)")
+	return c
+}

@@ -44,6 +44,9 @@ func (c *config) catalog() (*challenges.Catalog, error) {
 	return challenges.Open(c.challengesDir)
 }
 
+// stdin is the commands' input (tests replace it).
+var stdin io.Reader = os.Stdin
+
 func main() {
 	os.Exit(execute(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -67,10 +70,11 @@ Quick start:  genesis run            (one campaign on the default challenge, wit
 	root.PersistentFlags().StringVar(&cfg.home, "home", defaultHome(), "data directory (env GENESIS_HOME)")
 	root.PersistentFlags().StringVar(&cfg.challengesDir, "challenges-dir", os.Getenv("GENESIS_CHALLENGES_DIR"), "extra challenge definitions (YAML) to load beside the built-in ones (env GENESIS_CHALLENGES_DIR)")
 
-	root.AddCommand(runCmd(cfg), devCmd(cfg), workerCmd(cfg), labCmd(cfg), simCmd(), challengesCmd(cfg), evalCmd(cfg), memoryCmd(cfg), tokenCmd(cfg), campaignCmd(cfg), apiCmd(cfg))
+	root.AddCommand(runCmd(cfg), devCmd(cfg), workerCmd(cfg), labCmd(cfg), simCmd(), challengesCmd(cfg), evalCmd(cfg), memoryCmd(cfg), tokenCmd(cfg), campaignCmd(cfg), apiCmd(cfg), chatCmd(cfg))
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	root.SetIn(stdin)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(stderr, "genesis:", err)
 		return 1

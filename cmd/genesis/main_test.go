@@ -365,3 +365,40 @@ func TestCampaignCommands(t *testing.T) {
 		t.Errorf("stop unknown: %d %q", code, errs)
 	}
 }
+
+func TestChatCommand(t *testing.T) {
+	var sent []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == "POST" && r.URL.Path == "/api/v1/chats":
+			w.WriteHeader(201)
+			fmt.Fprint(w, `{"id":"chat-1","model":"scripted"}`)
+		case r.Method == "POST" && r.URL.Path == "/api/v1/chats/chat-1/messages":
+			sent = append(sent, string(body))
+			fmt.Fprint(w, `{"text":"Crossed barrel is about toughness."}`)
+		case r.URL.Path == "/api/v1/chats/chat-1":
+			fmt.Fprint(w, `{"id":"chat-1","messages":[{"role":"user","text":"hello","time":"2026-11-26T00:00:00Z"},{"role":"assistant","text":"Crossed barrel is about toughness.","time":"2026-11-26T00:00:01Z"}]}`)
+		default:
+			w.WriteHeader(404)
+			fmt.Fprint(w, `{"error":{"code":"not_found","message":"nope"}}`)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("GENESIS_TOKEN", "gns_test")
+	stdin = strings.NewReader("hello\n\n/history\n/help\n/quit\n")
+	defer func() { stdin = os.Stdin }()
+	var out, errb bytes.Buffer
+	if code := execute([]string{"chat", "--api", srv.URL, "--home", t.TempDir()}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"chat chat-1 with the Genesis team", "team> Crossed barrel is about toughness.", "you  hello", "/campaigns", "genesis chat --session chat-1"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if len(sent) != 1 || !strings.Contains(sent[0], `"text":"hello"`) {
+		t.Errorf("sent %v", sent)
+	}
+}
