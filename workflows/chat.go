@@ -43,7 +43,7 @@ type ChatMessage struct {
 
 // ChatAction is something the team did for the user in a turn.
 type ChatAction struct {
-	Kind       string `json:"kind"` // start_campaign or stop_campaign
+	Kind       string `json:"kind"` // start_campaign, stop_campaign, approve_runs or reject_runs
 	Challenge  string `json:"challenge,omitempty"`
 	Budget     int    `json:"budget,omitempty"`
 	CampaignID string `json:"campaign_id,omitempty"`
@@ -188,6 +188,15 @@ func runChatAction(ctx workflow.Context, chatID, model string, act *ChatAction) 
 			return fmt.Sprintf("Stopping %s failed: %s", act.CampaignID, shortenErr(err))
 		}
 		return fmt.Sprintf("I asked campaign %s to stop; it finishes its current step and reports.", act.CampaignID)
+	case "approve_runs", "reject_runs":
+		d := Decision{Approve: act.Kind == "approve_runs", By: "chat " + chatID}
+		if err := workflow.SignalExternalWorkflow(ctx, act.CampaignID, "", SignalDecision, d).Get(ctx, nil); err != nil {
+			return fmt.Sprintf("Passing your decision to %s failed: %s", act.CampaignID, shortenErr(err))
+		}
+		if d.Approve {
+			return fmt.Sprintf("I approved the lab runs campaign %s was waiting on.", act.CampaignID)
+		}
+		return fmt.Sprintf("I rejected the lab runs campaign %s was waiting on; it will propose others.", act.CampaignID)
 	}
 	return ""
 }

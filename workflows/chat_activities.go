@@ -35,7 +35,7 @@ type ChatTurnResult struct {
 type chatOutput struct {
 	Reply  string `json:"reply" jsonschema:"description=the answer to the user, plain text"`
 	Action struct {
-		Kind       string `json:"kind" jsonschema:"enum=none,enum=start_campaign,enum=stop_campaign"`
+		Kind       string `json:"kind" jsonschema:"enum=none,enum=start_campaign,enum=stop_campaign,enum=approve_runs,enum=reject_runs"`
 		Challenge  string `json:"challenge,omitempty"`
 		Budget     int    `json:"budget,omitempty" jsonschema:"minimum=0,maximum=200"`
 		CampaignID string `json:"campaign_id,omitempty"`
@@ -44,7 +44,7 @@ type chatOutput struct {
 
 const chatSystem = `You are the coordinator of Genesis, a team of five AI agents (planner, hypothesis, simulation-operator, lab-operator, analyst) that run closed-loop discovery campaigns on scientific challenges, with a robotic lab and HPC simulations.
 You talk with a scientist. Answer from the campaign state and memories below; say when you do not know. Keep answers short and concrete.
-You can act for the user: start a campaign (action start_campaign with a challenge ID from the list and a budget of lab experiments) or stop one (action stop_campaign with its campaign ID). Only act when the user asks for it.
+You can act for the user: start a campaign (action start_campaign with a challenge ID from the list and a budget of lab experiments), stop one (action stop_campaign with its campaign ID), or approve or reject the lab runs a campaign is waiting on (approve_runs or reject_runs with its campaign ID). When a campaign waits for approval, tell the user what it wants to run and ask. Only act when the user asks for it.
 Reply with one JSON object: {"reply": "...", "action": {"kind": "none"}}.`
 
 // ChatTurn answers one chat message with the model, grounded in the
@@ -124,11 +124,11 @@ func (a *Activities) ChatTurn(ctx context.Context, in ChatTurnInput) (ChatTurnRe
 		default:
 			out.Action = &ChatAction{Kind: act.Kind, Challenge: c.ID, Budget: act.Budget}
 		}
-	case "stop_campaign":
+	case "stop_campaign", "approve_runs", "reject_runs":
 		if strings.HasPrefix(act.CampaignID, "campaign-") {
 			out.Action = &ChatAction{Kind: act.Kind, CampaignID: act.CampaignID}
 		} else {
-			out.Reply += "\n\n(I did not stop anything: give me the campaign's ID, campaign-….)"
+			out.Reply += "\n\n(I did nothing: tell me the campaign's ID, campaign-….)"
 		}
 	}
 	activity.GetLogger(ctx).Debug("chat turn", "chat", in.Chat, "tokens", out.Tokens)
@@ -164,6 +164,10 @@ func (a *Activities) recentCampaigns(ctx context.Context) string {
 				line += fmt.Sprintf(", %d/%d experiments", st.ExperimentsUsed, st.Budget)
 				if st.Best != nil {
 					line += fmt.Sprintf(", best %s %.4g", st.Objective, st.Best.Value)
+				}
+				if st.Pending != nil {
+					pts, _ := json.Marshal(st.Pending.Points)
+					line += fmt.Sprintf(", WAITING FOR APPROVAL of %d lab run(s): %s", len(st.Pending.Points), shorten(string(pts), 300))
 				}
 			}
 		}

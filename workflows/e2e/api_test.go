@@ -464,3 +464,54 @@ func TestAPIChatSurvivesWorkerRestart(t *testing.T) {
 		t.Errorf("conversation: %d %v", code, m)
 	}
 }
+
+// The chat sees a campaign waiting for approval and approves it when asked.
+func TestChatApprovesPendingRuns(t *testing.T) {
+	e := newEnv(t)
+	c := e.ts.GetDefaultClient()
+	e.worker(t, team(0), nil)
+	home := t.TempDir()
+	toks, _ := api.OpenTokens(home)
+	audit, _ := api.OpenAudit(home)
+	defer audit.Close()
+	srv := httptest.NewServer((&api.Server{Temporal: c, Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit, EvalsDir: t.TempDir()}).Handler())
+	defer srv.Close()
+	op, _ := toks.Create(api.RoleOperator, "o")
+	call := func(method, path, body string) (int, map[string]any) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+op)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	_, m := call("POST", "/api/v1/campaigns", `{"challenge":"crossed-barrel-toughness","budget":2,"require_approval":true}`)
+	id := m["id"].(string)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, st := call("GET", "/api/v1/campaigns/"+id, "")
+		if st["pending"] != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never pending: %v", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, chat := call("POST", "/api/v1/chats", `{}`)
+	code, reply := call("POST", "/api/v1/chats/"+chat["id"].(string)+"/messages", `{"text":"please approve the waiting runs"}`)
+	if code != 200 || !strings.Contains(fmt.Sprint(reply["text"]), "I approved the lab runs campaign "+id) {
+		t.Fatalf("chat reply: %d %v", code, reply)
+	}
+	var res workflows.CampaignResult
+	if err := c.GetWorkflow(t.Context(), id, "").Get(t.Context(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Experiments) != 2 {
+		t.Errorf("after the chat's approval the campaign ran %d experiments, want 2", len(res.Experiments))
+	}
+}

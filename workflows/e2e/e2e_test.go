@@ -51,6 +51,17 @@ func team(delay time.Duration) *scripted.Model {
 		sys, user := req.Messages[0].Content, req.Messages[1].Content
 		switch {
 		case strings.Contains(sys, "coordinator of Genesis"):
+			last := req.Messages[len(req.Messages)-1].Content
+			if strings.Contains(last, "approve") {
+				// Approve the campaign the context says is waiting.
+				for _, line := range strings.Split(sys, "\n") {
+					if strings.Contains(line, "WAITING FOR APPROVAL") {
+						id := strings.TrimPrefix(strings.SplitN(line, ":", 2)[0], "- ")
+						return `{"reply":"Approving.","action":{"kind":"approve_runs","campaign_id":"` + id + `"}}`, nil
+					}
+				}
+				return `{"reply":"Nothing is waiting for approval.","action":{"kind":"none"}}`, nil
+			}
 			return `{"reply":"Crossed-barrel toughness is maximised; the best measured structure absorbs 46.7 J.","action":{"kind":"none"}}`, nil
 		case strings.Contains(sys, "Your role: planner."):
 			return `{"action":"final","output":{"decision":"exploit","lab_runs":2,"simulations":2,"rationale":"refine"}}`, nil
@@ -115,7 +126,7 @@ func (e *env) worker(t testing.TB, model llm.Model, mem memory.Store) worker.Wor
 	}
 	acts := &workflows.Activities{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return model, nil },
 		Lab: labclient.New(e.url, &http.Client{Timeout: 10 * time.Second}), HPC: ex, SimCommand: []string{e.self},
-		Memory: mem, Embedder: memory.Hashing{}, DataDir: e.dir, Poll: 10 * time.Millisecond}
+		Memory: mem, Embedder: memory.Hashing{}, DataDir: e.dir, Poll: 10 * time.Millisecond, Temporal: e.ts.GetDefaultClient()}
 	w := e.ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) })
 	return w
 }
