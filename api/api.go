@@ -110,6 +110,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// writeTemporalErr answers a failed Temporal call: 404 with notFound when
+// the workflow does not exist (or is closed, for signals and updates), 503
+// otherwise.
+func writeTemporalErr(w http.ResponseWriter, err error, notFound string) {
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		writeErr(w, http.StatusNotFound, "not_found", notFound)
+		return
+	}
+	writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
+}
+
 func writeErr(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]apiError{"error": {Code: code, Message: msg}})
 }
@@ -189,12 +201,7 @@ func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	st, err := s.status(r, id)
 	if err != nil {
-		var nf *serviceerror.NotFound
-		if errors.As(err, &nf) {
-			writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no campaign %q", id))
-			return
-		}
-		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
+		writeTemporalErr(w, err, fmt.Sprintf("no campaign %q", id))
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
@@ -203,12 +210,7 @@ func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 func (s *Server) stopCampaign(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if err := s.Temporal.SignalWorkflow(r.Context(), id, "", workflows.SignalStop, "stopped through the API"); err != nil {
-		var nf *serviceerror.NotFound
-		if errors.As(err, &nf) {
-			writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no running campaign %q", id))
-			return
-		}
-		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
+		writeTemporalErr(w, err, fmt.Sprintf("no running campaign %q", id))
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "stopping"})

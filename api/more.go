@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -124,12 +123,7 @@ func (s *Server) watchCampaign(w http.ResponseWriter, r *http.Request) {
 		st, err := s.status(r, id)
 		if err != nil {
 			if first {
-				var nf *serviceerror.NotFound
-				if errors.As(err, &nf) {
-					writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no campaign %q", id))
-				} else {
-					writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
-				}
+				writeTemporalErr(w, err, fmt.Sprintf("no campaign %q", id))
 				return
 			}
 			fmt.Fprintf(w, "event: error\ndata: %s\n\n", jsonString(map[string]string{"message": err.Error()}))
@@ -325,12 +319,7 @@ func (s *Server) signal(name, done string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		if err := s.Temporal.SignalWorkflow(r.Context(), id, "", name, nil); err != nil {
-			var nf *serviceerror.NotFound
-			if errors.As(err, &nf) {
-				writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no running campaign %q", id))
-				return
-			}
-			writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
+			writeTemporalErr(w, err, fmt.Sprintf("no running campaign %q", id))
 			return
 		}
 		writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": done})
@@ -428,12 +417,7 @@ func (s *Server) sendChat(w http.ResponseWriter, r *http.Request) {
 	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateSend,
 		Args: []any{req.Text}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	if err != nil {
-		var nf *serviceerror.NotFound
-		if errors.As(err, &nf) {
-			writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
-			return
-		}
-		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
+		writeTemporalErr(w, err, fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
 		return
 	}
 	var reply workflows.ChatReply
@@ -448,12 +432,7 @@ func (s *Server) getChat(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	v, err := s.Temporal.QueryWorkflow(r.Context(), id, "", workflows.QueryChat)
 	if err != nil {
-		var nf *serviceerror.NotFound
-		if errors.As(err, &nf) {
-			writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no chat %q", id))
-			return
-		}
-		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
+		writeTemporalErr(w, err, fmt.Sprintf("no chat %q", id))
 		return
 	}
 	var st workflows.ChatState

@@ -193,9 +193,11 @@ type Challenge struct {
 	Safety      []SafetyLimit `yaml:"safety,omitempty" json:"safety,omitempty"`
 	Scoring     Scoring       `yaml:"scoring" json:"scoring"`
 
-	pool *Pool
-	emu  *emulatorOnce
-	src  []byte // the definition as read
+	pool  *Pool
+	top   []int        // TopSet, ranked once at load
+	inTop map[int]bool // membership of top
+	emu   *emulatorOnce
+	src   []byte // the definition as read
 }
 
 // Primary is the objective a campaign's "best" refers to.

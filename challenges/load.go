@@ -79,6 +79,11 @@ func Parse(file string, src []byte, dataFS fs.FS, dir string) (*Challenge, error
 			return nil, &InvalidError{[]Problem{{File: file, Field: "objectives", Msg: "an objective has the same value at every measured point; nothing can be optimised"}}}
 		}
 	}
+	c.top = c.rankTop()
+	c.inTop = make(map[int]bool, len(c.top))
+	for _, i := range c.top {
+		c.inTop[i] = true
+	}
 	return &c, nil
 }
 

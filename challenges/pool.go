@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,8 +59,12 @@ func (p *Pool) Lookup(c *Challenge, pt Point) (int, bool) {
 func (p *Pool) Encoded(i int) []float64 { return p.enc[i] }
 
 // TopSet returns the indices of the ceil(frac·N) best pool members by
-// score, best first.
-func (c *Challenge) TopSet() []int {
+// score, best first. It is computed once, when the challenge loads; the
+// caller gets its own copy.
+func (c *Challenge) TopSet() []int { return append([]int(nil), c.top...) }
+
+// rankTop computes the top set (see TopSet).
+func (c *Challenge) rankTop() []int {
 	p := c.pool
 	idx := make([]int, p.Len())
 	scores := make([]float64, p.Len())
@@ -81,15 +84,14 @@ func (c *Challenge) TopSet() []int {
 // BestValue is the best primary pool value (for a multi-objective
 // challenge, the primary value of the best-scoring pool member).
 func (c *Challenge) BestValue() float64 {
-	return c.pool.Values[c.TopSet()[0]][0]
+	return c.pool.Values[c.top[0]][0]
 }
 
 // Threshold is the score of the worst member of the top set: a point
 // scoring at least this is in the top fraction of the measured data. For a
 // single objective it is the primary value (oriented back to its units).
 func (c *Challenge) Threshold() float64 {
-	top := c.TopSet()
-	v := c.pool.Values[top[len(top)-1]]
+	v := c.pool.Values[c.top[len(c.top)-1]]
 	if !c.MultiObjective() {
 		return v[0]
 	}
@@ -478,14 +480,13 @@ func stddev(xs []float64) float64 {
 // is a member; for an emulator lab, whether its true (noise-free) score is
 // at least that of the worst top-set member of the measured data.
 func (c *Challenge) InTop(p Point) bool {
-	top := c.TopSet()
 	if c.Finite() {
 		i, ok := c.pool.Lookup(c, p)
-		return ok && slices.Contains(top, i)
+		return ok && c.inTop[i]
 	}
 	tr, err := c.Truth(p)
 	if err != nil {
 		return false
 	}
-	return c.Score(tr) >= c.Score(c.pool.Values[top[len(top)-1]])
+	return c.Score(tr) >= c.Score(c.pool.Values[c.top[len(c.top)-1]])
 }

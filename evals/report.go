@@ -291,12 +291,7 @@ func markdown(cat *challenges.Catalog, rep Report) string {
 		if err != nil {
 			continue
 		}
-		var rows []Summary
-		for _, s := range rep.Summaries {
-			if s.Challenge == id {
-				rows = append(rows, s)
-			}
-		}
+		rows := rep.summariesOf(id)
 		if len(rows) == 0 {
 			continue
 		}
@@ -457,12 +452,7 @@ td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f
 		if err != nil {
 			continue
 		}
-		var rows []Summary
-		for _, s := range rep.Summaries {
-			if s.Challenge == id {
-				rows = append(rows, s)
-			}
-		}
+		rows := rep.summariesOf(id)
 		if len(rows) == 0 {
 			continue
 		}
@@ -510,6 +500,17 @@ td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f
 	}
 	b.WriteString("</body></html>\n")
 	return b.String(), nil
+}
+
+// summariesOf returns the summaries of one challenge, in strategy order.
+func (rep Report) summariesOf(challenge string) []Summary {
+	var rows []Summary
+	for _, s := range rep.Summaries {
+		if s.Challenge == challenge {
+			rows = append(rows, s)
+		}
+	}
+	return rows
 }
 
 // LoadReport reads a report.json.

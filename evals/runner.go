@@ -170,7 +170,7 @@ func (r *Runner) Execute(ctx context.Context, spec Spec) ([]Run, error) {
 		}
 	}
 	runs := make([]*Run, len(jobs))
-	var todo []int
+	var remaining []int
 	done := 0
 	for i, j := range jobs {
 		if run, err := readRun(filepath.Join(r.Out, "runs", j.file())); err == nil {
@@ -180,7 +180,7 @@ func (r *Runner) Execute(ctx context.Context, spec Spec) ([]Run, error) {
 				r.Progress(done, len(jobs), run, true)
 			}
 		} else {
-			todo = append(todo, i)
+			remaining = append(remaining, i)
 		}
 	}
 	par := max(r.Parallel, 1)
@@ -211,7 +211,7 @@ func (r *Runner) Execute(ctx context.Context, spec Spec) ([]Run, error) {
 		}()
 	}
 feed:
-	for _, i := range todo {
+	for _, i := range remaining {
 		select {
 		case next <- i:
 		case <-ctx.Done():
@@ -278,14 +278,10 @@ func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, e
 // values, the score, the best so far, how much of the top set was found,
 // and the total cost so far (lab runs plus simulations at their price).
 func TraceOf(c *challenges.Challenge, res *workflows.CampaignResult) []Point {
-	top := map[int]bool{}
-	for _, i := range c.TopSet() {
-		top[i] = true
-	}
 	found := map[string]bool{}
 	var out []Point
 	bestScore, best := 0.0, 0.0
-	for i, e := range res.Trace {
+	for _, e := range res.Trace {
 		if len(e.Values) == 0 {
 			continue
 		}
@@ -306,7 +302,6 @@ func TraceOf(c *challenges.Challenge, res *workflows.CampaignResult) []Point {
 			}
 		}
 		p.Cost = float64(p.N) + float64(sims)*c.Simulation.Cost
-		_ = i
 		out = append(out, p)
 	}
 	return out

@@ -187,3 +187,21 @@ func (r *Record) Validate(dim int) error {
 	}
 	return nil
 }
+
+// Prepare validates a batch for a store of dimension dim and returns
+// copies with Created set where it was zero. Any invalid record fails the
+// whole batch, so a store writes all of it or nothing.
+func Prepare(recs []Record, dim int) ([]Record, error) {
+	out := make([]Record, len(recs))
+	now := time.Now().UTC()
+	for i, r := range recs {
+		if err := r.Validate(dim); err != nil {
+			return nil, err
+		}
+		if r.Created.IsZero() {
+			r.Created = now
+		}
+		out[i] = r
+	}
+	return out, nil
+}

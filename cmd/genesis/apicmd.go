@@ -40,6 +40,21 @@ func newAPIServer(cfg *config, st *stack, cat *challenges.Catalog) (*api.Server,
 	return a, func() { audit.Close() }, nil
 }
 
+// serveAPI serves the API and web UI over a stack on addr; stop shuts the
+// server down and closes the audit log.
+func serveAPI(cfg *config, st *stack, cat *challenges.Catalog, addr string) (bound string, stop func(), err error) {
+	a, closeAPI, err := newAPIServer(cfg, st, cat)
+	if err != nil {
+		return "", nil, err
+	}
+	bound, stopHTTP, err := serveHTTP(addr, a.Handler())
+	if err != nil {
+		closeAPI()
+		return "", nil, err
+	}
+	return bound, func() { stopHTTP(); closeAPI() }, nil
+}
+
 func tokenCmd(cfg *config) *cobra.Command {
 	c := &cobra.Command{Use: "token", Short: "Manage API tokens (stored hashed in $GENESIS_HOME/api/tokens.json)"}
 	var role, name string
@@ -377,12 +392,7 @@ works when the memory is in Qdrant (--qdrant); the embedded store belongs to a w
 				defer mem.Close()
 				st.mem, st.emb = mem, emb
 			}
-			a, closeAPI, err := newAPIServer(cfg, st, cat)
-			if err != nil {
-				return err
-			}
-			defer closeAPI()
-			bound, stop, err := serveHTTP(addr, a.Handler())
+			bound, stop, err := serveAPI(cfg, st, cat, addr)
 			if err != nil {
 				return err
 			}

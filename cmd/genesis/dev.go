@@ -36,12 +36,7 @@ running when it stopped resume when it starts again.`,
 				return err
 			}
 			defer st.close()
-			a, closeAPI, err := newAPIServer(cfg, st, cat)
-			if err != nil {
-				return err
-			}
-			defer closeAPI()
-			bound, stop, err := serveHTTP(addr, a.Handler())
+			bound, stop, err := serveAPI(cfg, st, cat, addr)
 			if err != nil {
 				return err
 			}

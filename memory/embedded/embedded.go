@@ -21,7 +21,6 @@ import (
 	"runtime"
 	"sort"
 	"sync"
-	"time"
 
 	"container/heap"
 
@@ -208,16 +207,13 @@ func (s *Store) del(id string) {
 // Upsert implements memory.Store. Every record is validated first; a batch
 // with any invalid record writes nothing.
 func (s *Store) Upsert(_ context.Context, recs []memory.Record) error {
-	batch := make([]*memory.Record, len(recs))
-	for i := range recs {
-		r := recs[i]
-		if err := r.Validate(s.dim); err != nil {
-			return err
-		}
-		if r.Created.IsZero() {
-			r.Created = time.Now().UTC()
-		}
-		batch[i] = &r
+	prepared, err := memory.Prepare(recs, s.dim)
+	if err != nil {
+		return err
+	}
+	batch := make([]*memory.Record, len(prepared))
+	for i := range prepared {
+		batch[i] = &prepared[i]
 	}
 	if len(batch) == 0 {
 		return nil

@@ -139,15 +139,12 @@ func PointID(id string) string {
 // Upsert implements memory.Store: every record is validated before any is
 // sent; batches are upserted in order and waited for.
 func (s *Store) Upsert(ctx context.Context, recs []memory.Record) error {
-	points := make([]*qc.PointStruct, len(recs))
-	for i := range recs {
-		r := recs[i]
-		if err := r.Validate(s.dim); err != nil {
-			return err
-		}
-		if r.Created.IsZero() {
-			r.Created = time.Now().UTC()
-		}
+	prepared, err := memory.Prepare(recs, s.dim)
+	if err != nil {
+		return err
+	}
+	points := make([]*qc.PointStruct, len(prepared))
+	for i, r := range prepared {
 		points[i] = &qc.PointStruct{Id: qc.NewID(PointID(r.ID)), Vectors: qc.NewVectors(r.Vector...), Payload: qc.NewValueMap(map[string]any{
 			"id": r.ID, "text": r.Text, "kind": r.Kind, "campaign": r.Campaign, "challenge": r.Challenge, "agent": r.Agent,
 			"source": r.Source, "created": r.Created.Format(time.RFC3339Nano)})}

@@ -149,16 +149,17 @@ func (p *pointsServer) Upsert(_ context.Context, r *qc.UpsertPoints) (*qc.Points
 	if err != nil {
 		return nil, err
 	}
-	// Validate the whole batch first: Qdrant applies a batch or rejects it.
-	for _, pt := range r.GetPoints() {
+	// Check the whole batch first: Qdrant applies a batch or rejects it.
+	batch := make([]*fakePoint, len(r.GetPoints()))
+	for i, pt := range r.GetPoints() {
 		data := pt.GetVectors().GetVector().GetDense().GetData()
 		if uint64(len(data)) != c.size {
 			return nil, status.Errorf(codes.InvalidArgument, "Wrong input: Vector dimension error: expected dim: %d, got %d", c.size, len(data))
 		}
+		batch[i] = &fakePoint{id: pt.GetId(), vec: unit(data), payload: pt.GetPayload()}
 	}
-	for _, pt := range r.GetPoints() {
-		data := pt.GetVectors().GetVector().GetDense().GetData()
-		c.points[idKey(pt.GetId())] = &fakePoint{id: pt.GetId(), vec: unit(data), payload: pt.GetPayload()}
+	for _, p := range batch {
+		c.points[idKey(p.id)] = p
 	}
 	return done(), nil
 }

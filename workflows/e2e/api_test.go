@@ -213,35 +213,11 @@ func TestAPIAuthWatchAndAudit(t *testing.T) {
 func TestAPIPauseResumeApprove(t *testing.T) {
 	e := newEnv(t)
 	e.worker(t, team(5*time.Millisecond), openMemory(t, e.dir))
-	home := t.TempDir()
-	toks, _ := api.OpenTokens(home)
-	audit, _ := api.OpenAudit(home)
-	defer audit.Close()
-	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit, EvalsDir: t.TempDir()}).Handler())
-	defer srv.Close()
-	op, _ := toks.Create(api.RoleOperator, "o")
-	call := func(method, path, body string) (int, map[string]any) {
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+op)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&m)
-		return resp.StatusCode, m
-	}
+	h := newOperatorAPI(t, e)
+	call := h.call
 	status := func(id string) workflows.Status {
-		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/campaigns/"+id, nil)
-		req.Header.Set("Authorization", "Bearer "+op)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
 		var st workflows.Status
-		_ = json.NewDecoder(resp.Body).Decode(&st)
+		h.get("/api/v1/campaigns/"+id, &st)
 		return st
 	}
 	waitFor := func(id, what string, cond func(workflows.Status) bool) workflows.Status {
@@ -412,26 +388,8 @@ func BenchmarkAPI(b *testing.B) {
 func TestAPIChatSurvivesWorkerRestart(t *testing.T) {
 	e := newEnv(t)
 	w1 := e.worker(t, team(time.Second), nil)
-	home := t.TempDir()
-	toks, _ := api.OpenTokens(home)
-	audit, _ := api.OpenAudit(home)
-	defer audit.Close()
-	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit, EvalsDir: t.TempDir()}).Handler())
-	defer srv.Close()
-	op, _ := toks.Create(api.RoleOperator, "o")
-	call := func(method, path, body string) (int, map[string]any) {
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+op)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Error(err)
-			return 0, nil
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&m)
-		return resp.StatusCode, m
-	}
+	h := newOperatorAPI(t, e)
+	call := h.call
 	code, m := call("POST", "/api/v1/chats", `{}`)
 	if code != 201 {
 		t.Fatalf("create chat: %d %v", code, m)
@@ -470,25 +428,8 @@ func TestChatApprovesPendingRuns(t *testing.T) {
 	e := newEnv(t)
 	c := e.ts.GetDefaultClient()
 	e.worker(t, team(0), nil)
-	home := t.TempDir()
-	toks, _ := api.OpenTokens(home)
-	audit, _ := api.OpenAudit(home)
-	defer audit.Close()
-	srv := httptest.NewServer((&api.Server{Temporal: c, Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit, EvalsDir: t.TempDir()}).Handler())
-	defer srv.Close()
-	op, _ := toks.Create(api.RoleOperator, "o")
-	call := func(method, path, body string) (int, map[string]any) {
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+op)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&m)
-		return resp.StatusCode, m
-	}
+	h := newOperatorAPI(t, e)
+	call := h.call
 	_, m := call("POST", "/api/v1/campaigns", `{"challenge":"crossed-barrel-toughness","budget":2,"require_approval":true}`)
 	id := m["id"].(string)
 	deadline := time.Now().Add(time.Minute)
@@ -514,4 +455,47 @@ func TestChatApprovesPendingRuns(t *testing.T) {
 	if len(res.Experiments) != 2 {
 		t.Errorf("after the chat's approval the campaign ran %d experiments, want 2", len(res.Experiments))
 	}
+}
+
+// operatorAPI is the API with auth over a test env, and a caller holding an
+// operator's token.
+type operatorAPI struct {
+	t   *testing.T
+	url string
+	tok string
+}
+
+func newOperatorAPI(t *testing.T, e *env) *operatorAPI {
+	t.Helper()
+	home := t.TempDir()
+	toks, _ := api.OpenTokens(home)
+	audit, _ := api.OpenAudit(home)
+	t.Cleanup(func() { audit.Close() })
+	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit, EvalsDir: t.TempDir()}).Handler())
+	t.Cleanup(srv.Close)
+	op, _ := toks.Create(api.RoleOperator, "o")
+	return &operatorAPI{t: t, url: srv.URL, tok: op}
+}
+
+// call sends a request and decodes the JSON answer (safe in goroutines:
+// a transport error is reported with Errorf and returns status 0).
+func (h *operatorAPI) call(method, path, body string) (int, map[string]any) {
+	var m map[string]any
+	code := h.do(method, path, body, &m)
+	return code, m
+}
+
+func (h *operatorAPI) get(path string, out any) int { return h.do("GET", path, "", out) }
+
+func (h *operatorAPI) do(method, path, body string, out any) int {
+	req, _ := http.NewRequest(method, h.url+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+h.tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Error(err)
+		return 0
+	}
+	defer resp.Body.Close()
+	_ = json.NewDecoder(resp.Body).Decode(out)
+	return resp.StatusCode
 }

@@ -256,7 +256,10 @@ func TestWorkerRestartMidCampaign(t *testing.T) {
 // A short campaign driven by the real local model through a real Ollama:
 // it completes, and every final answer the model gave validates against its
 // agent's schema (the transcripts are checked again here, independently).
-func TestCampaignWithRealModel(t *testing.T) {
+// realModel is the real local model the models tier tests (skipped unless
+// GENESIS_OLLAMA_TEST=1; GENESIS_TEST_MODEL names it, default the default model).
+func realModel(t *testing.T) (string, llm.Model) {
+	t.Helper()
 	if os.Getenv("GENESIS_OLLAMA_TEST") != "1" {
 		t.Skip("set GENESIS_OLLAMA_TEST=1 (make models-test does) to run against a real Ollama")
 	}
@@ -272,6 +275,11 @@ func TestCampaignWithRealModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return spec, model
+}
+
+func TestCampaignWithRealModel(t *testing.T) {
+	spec, model := realModel(t)
 	e := newEnv(t)
 	e.worker(t, model, openMemory(t, e.dir))
 	start := time.Now()

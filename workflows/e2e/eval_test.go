@@ -12,7 +12,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/genesis-sci/genesis/agents"
-	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/evals"
 	labclient "github.com/genesis-sci/genesis/tools/lab"
@@ -100,21 +99,7 @@ func BenchmarkEvalOrchestrationOverhead(b *testing.B) {
 // A short eval with the real local model: the agent strategies and bo on
 // the default challenge, through genesis' eval runner and real workflows.
 func TestEvalWithRealModel(t *testing.T) {
-	if os.Getenv("GENESIS_OLLAMA_TEST") != "1" {
-		t.Skip("set GENESIS_OLLAMA_TEST=1 (make models-test does) to run against a real Ollama")
-	}
-	spec := os.Getenv("GENESIS_TEST_MODEL")
-	if spec == "" {
-		spec = agents.DefaultModel
-	}
-	cfg := agents.ModelConfigFromEnv()
-	if err := agents.CheckModel(context.Background(), spec, cfg); err != nil {
-		t.Fatal(err)
-	}
-	model, err := agents.NewModel(spec, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec, model := realModel(t)
 	e := newEnv(t)
 	e.worker(t, model, openMemory(t, e.dir))
 	es := evals.Spec{Challenges: []string{challenges.DefaultID}, Strategies: []string{"bo", "agents"}, Model: spec, Seeds: 1, Budget: 2}
@@ -144,7 +129,6 @@ func TestEvalWithRealModel(t *testing.T) {
 			t.Errorf("%s: %d experiments, want 2", run.Strategy, len(run.Trace))
 		}
 	}
-	var _ llm.Model = model
 }
 
 func benchBudget() int {
