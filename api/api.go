@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -122,6 +123,28 @@ func writeTemporalErr(w http.ResponseWriter, err error, notFound string) {
 	writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
 }
 
+// decodeBody decodes a JSON request body into v, refusing unknown fields.
+// An optional body may be empty. On failure it answers (413 for a body over
+// maxBody, else 400 saying the body must be want) and returns false.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool, want string) bool {
+	if optional && r.ContentLength == 0 {
+		return true
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil, optional && errors.Is(err, io.EOF):
+		return true
+	case errors.As(err, &tooBig):
+		writeErr(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", maxBody))
+	default:
+		writeErr(w, http.StatusBadRequest, "malformed_request", "body must be "+want+": "+err.Error())
+	}
+	return false
+}
+
 func writeErr(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]apiError{"error": {Code: code, Message: msg}})
 }
@@ -153,15 +176,7 @@ type StartRequest struct {
 
 func (s *Server) startCampaign(w http.ResponseWriter, r *http.Request) {
 	var req StartRequest
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeErr(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", maxBody))
-			return
-		}
-		writeErr(w, http.StatusBadRequest, "malformed_request", "body must be JSON like {\"challenge\": \"crossed-barrel-toughness\", \"budget\": 30}: "+err.Error())
+	if !decodeBody(w, r, &req, false, `JSON like {"challenge": "crossed-barrel-toughness", "budget": 30}`) {
 		return
 	}
 	if _, err := s.Catalog.Get(req.Challenge); err != nil {

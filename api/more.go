@@ -5,9 +5,7 @@ import (
 	crand "crypto/rand"
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -300,10 +298,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		Role string `json:"role"`
 		Name string `json:"name"`
 	}
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeErr(w, http.StatusBadRequest, "malformed_request", `body must be JSON like {"role": "viewer", "name": "dashboard"}: `+err.Error())
+	if !decodeBody(w, r, &req, false, `JSON like {"role": "viewer", "name": "dashboard"}`) {
 		return
 	}
 	tok, err := s.Tokens.Create(req.Role, req.Name)
@@ -333,13 +328,8 @@ func (s *Server) decide(approve bool) http.HandlerFunc {
 		var body struct {
 			Reason string `json:"reason"`
 		}
-		if r.ContentLength != 0 {
-			dec := json.NewDecoder(r.Body)
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&body); err != nil && !errors.Is(err, io.EOF) {
-				writeErr(w, http.StatusBadRequest, "malformed_request", `body must be empty or {"reason": "..."}: `+err.Error())
-				return
-			}
+		if !decodeBody(w, r, &body, true, `empty or {"reason": "..."}`) {
+			return
 		}
 		st, err := s.status(r, id)
 		if err != nil {
@@ -371,13 +361,8 @@ func (s *Server) createChat(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Model string `json:"model"`
 	}
-	if r.ContentLength != 0 {
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-			writeErr(w, http.StatusBadRequest, "malformed_request", `body must be empty or {"model": "ollama:smollm2:135m"}: `+err.Error())
-			return
-		}
+	if !decodeBody(w, r, &req, true, `empty or {"model": "ollama:smollm2:135m"}`) {
+		return
 	}
 	if req.Model == "" {
 		req.Model = s.DefaultModel
@@ -399,15 +384,7 @@ func (s *Server) sendChat(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Text string `json:"text"`
 	}
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeErr(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", maxBody))
-			return
-		}
-		writeErr(w, http.StatusBadRequest, "malformed_request", `body must be JSON like {"text": "how is the campaign doing?"}: `+err.Error())
+	if !decodeBody(w, r, &req, false, `JSON like {"text": "how is the campaign doing?"}`) {
 		return
 	}
 	if err := workflows.ValidateChatMessage(req.Text); err != nil {
