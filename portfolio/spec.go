@@ -1,0 +1,464 @@
+// Package portfolio is Genesis's policy layer (DESIGN.md, layer 1) and the
+// capacity side of its resource layer (layer 2): a portfolio file names
+// challenges with priorities, budgets, deadlines and an approval policy,
+// and the global capacity they share; a Scheduler decides, deterministically,
+// which campaign gets which lab instrument, HPC slot and model call, when,
+// and keeps the cost ledger. The Portfolio workflow (package workflows)
+// holds a Scheduler as its state; nothing here touches Temporal, so every
+// rule is unit-tested on its own.
+package portfolio
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Kinds of capacity (and of the spend they grant).
+const (
+	Lab   = "lab"   // lab instruments: one slot per concurrent lab run
+	HPC   = "hpc"   // HPC slots: one per concurrent simulation job
+	Model = "model" // model slots: one per concurrent model call
+)
+
+// Kinds lists every kind, in the order the scheduler serves them.
+var Kinds = []string{Lab, HPC, Model}
+
+// Approval modes and outcomes.
+const (
+	Auto          = "auto"            // granted without asking
+	Review        = "review"          // always waits for an operator
+	AutoIfRoutine = "auto_if_routine" // lab runs: auto inside the routine region and under the cost limit
+	Escalate      = "escalate"        // on timeout: hand to an admin, with a second timeout
+	Approve       = "approve"
+	Reject        = "reject"
+)
+
+// Stall actions.
+const (
+	Replan       = "replan"       // tell the campaign to re-plan (explore), then stop if it stalls again
+	Deprioritise = "deprioritise" // halve its priority
+	Stop         = "stop"         // stop it and hand its budget to campaigns still improving
+)
+
+// SimJobLimit is a simulation job's time limit; the scheduler reserves it
+// (as node-time) before the job runs, so a node-hour budget holds even if
+// every job runs to its limit.
+const SimJobLimit = 10 * time.Minute
+
+// DefaultTokenReserve is what one model call may use at most: the context
+// window Genesis asks Ollama for (4096) plus the reply limit (384). It is
+// reserved before the call and the actual use charged after.
+const DefaultTokenReserve = 4096 + 384
+
+// Amount is a budget or a spend in every unit the ledger keeps. In a budget
+// a zero field means "no limit" except where the campaign's defaults fill it.
+type Amount struct {
+	LabRuns     int     `yaml:"lab_runs,omitempty" json:"lab_runs"`
+	Simulations int     `yaml:"simulations,omitempty" json:"simulations"`
+	Tokens      int     `yaml:"tokens,omitempty" json:"tokens"`
+	NodeHours   float64 `yaml:"node_hours,omitempty" json:"node_hours"`
+	// Cost is consumables, in the portfolio's cost units (a lab run costs
+	// its campaign's lab_cost).
+	Cost float64 `yaml:"cost,omitempty" json:"cost"`
+}
+
+// Add returns a + b.
+func (a Amount) Add(b Amount) Amount {
+	return Amount{a.LabRuns + b.LabRuns, a.Simulations + b.Simulations, a.Tokens + b.Tokens, a.NodeHours + b.NodeHours, a.Cost + b.Cost}
+}
+
+// Sub returns a - b.
+func (a Amount) Sub(b Amount) Amount {
+	return Amount{a.LabRuns - b.LabRuns, a.Simulations - b.Simulations, a.Tokens - b.Tokens, a.NodeHours - b.NodeHours, a.Cost - b.Cost}
+}
+
+// Scale returns a × n.
+func (a Amount) Scale(n int) Amount {
+	f := float64(n)
+	return Amount{a.LabRuns * n, a.Simulations * n, a.Tokens * n, a.NodeHours * f, a.Cost * f}
+}
+
+// Zero reports whether nothing is in a.
+func (a Amount) Zero() bool { return a == Amount{} }
+
+// String is a short human form: "3 lab runs, 1200 tokens".
+func (a Amount) String() string {
+	var parts []string
+	if a.LabRuns != 0 {
+		parts = append(parts, fmt.Sprintf("%d lab runs", a.LabRuns))
+	}
+	if a.Simulations != 0 {
+		parts = append(parts, fmt.Sprintf("%d simulations", a.Simulations))
+	}
+	if a.Tokens != 0 {
+		parts = append(parts, fmt.Sprintf("%d tokens", a.Tokens))
+	}
+	if a.NodeHours != 0 {
+		parts = append(parts, fmt.Sprintf("%.3g node-hours", a.NodeHours))
+	}
+	if a.Cost != 0 {
+		parts = append(parts, fmt.Sprintf("cost %.3g", a.Cost))
+	}
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Capacity is what the portfolio's campaigns share at any moment.
+type Capacity struct {
+	Lab   int `yaml:"lab" json:"lab"`
+	HPC   int `yaml:"hpc" json:"hpc"`
+	Model int `yaml:"model" json:"model"`
+}
+
+// Of returns the capacity of a kind.
+func (c Capacity) Of(kind string) int {
+	switch kind {
+	case Lab:
+		return c.Lab
+	case HPC:
+		return c.HPC
+	default:
+		return c.Model
+	}
+}
+
+// Range is a routine range of one parameter: numeric bounds, or the
+// allowed values of a categorical one.
+type Range struct {
+	Min    *float64 `yaml:"min,omitempty" json:"min,omitempty"`
+	Max    *float64 `yaml:"max,omitempty" json:"max,omitempty"`
+	Values []string `yaml:"values,omitempty" json:"values,omitempty"`
+}
+
+// Contains reports whether v lies in the range.
+func (r Range) Contains(v any) bool {
+	switch x := v.(type) {
+	case float64:
+		return (r.Min == nil || x >= *r.Min) && (r.Max == nil || x <= *r.Max) && len(r.Values) == 0
+	case int:
+		return r.Contains(float64(x))
+	case string:
+		return slices.Contains(r.Values, x)
+	}
+	return false
+}
+
+// CampaignSpec is one challenge in the portfolio.
+type CampaignSpec struct {
+	Challenge string `yaml:"challenge" json:"challenge"`
+	// Priority is 1 (lowest) to 10; capacity is shared in proportion to
+	// it, and the higher one goes first when capacity is short.
+	Priority int    `yaml:"priority" json:"priority"`
+	Strategy string `yaml:"strategy,omitempty" json:"strategy,omitempty"`
+	Model    string `yaml:"model,omitempty" json:"model,omitempty"`
+	Seed     int    `yaml:"seed,omitempty" json:"seed,omitempty"`
+	// Budget: lab runs, simulations and tokens default to the challenge's
+	// budget; node-hours and cost are unlimited unless given.
+	Budget Amount `yaml:"budget,omitempty" json:"budget"`
+	// Deadline stops the campaign when reached (RFC 3339).
+	Deadline *time.Time `yaml:"deadline,omitempty" json:"deadline,omitempty"`
+	// LabCost is the consumables cost of one lab run (default 1).
+	LabCost float64 `yaml:"lab_cost,omitempty" json:"lab_cost,omitempty"`
+	// Routine is the region where lab runs are routine (see
+	// ApprovalPolicy.LabRuns); parameters not named are unrestricted.
+	Routine map[string]Range `yaml:"routine,omitempty" json:"routine,omitempty"`
+	// MaxBatch bounds lab runs per iteration (the campaign's default when 0).
+	MaxBatch int `yaml:"max_batch,omitempty" json:"max_batch,omitempty"`
+}
+
+// ApprovalPolicy says which actions wait for a person.
+type ApprovalPolicy struct {
+	// Simulations: auto (default) or review.
+	Simulations string `yaml:"simulations,omitempty" json:"simulations"`
+	// LabRuns: auto, review, or auto_if_routine (default): a batch waits
+	// when a point lies outside its campaign's routine region or the batch
+	// costs more than MaxAutoCost.
+	LabRuns string `yaml:"lab_runs,omitempty" json:"lab_runs"`
+	// MaxAutoCost: a lab batch costing more waits (0: no cost rule).
+	MaxAutoCost float64 `yaml:"max_auto_cost,omitempty" json:"max_auto_cost,omitempty"`
+	// Timeout is how long an operator has to decide (default 30m).
+	Timeout Duration `yaml:"timeout,omitempty" json:"timeout"`
+	// OnTimeout: escalate (default: an admin gets EscalationTimeout more),
+	// approve or reject.
+	OnTimeout string `yaml:"on_timeout,omitempty" json:"on_timeout"`
+	// EscalationTimeout is the admin's time (default: Timeout).
+	EscalationTimeout Duration `yaml:"escalation_timeout,omitempty" json:"escalation_timeout"`
+	// Default is what happens when an escalation times out: reject
+	// (default) or approve.
+	Default string `yaml:"default,omitempty" json:"default"`
+}
+
+// StallPolicy says when a campaign is stalled and what then.
+type StallPolicy struct {
+	// Patience: iterations without improvement (default 4).
+	Patience int `yaml:"patience,omitempty" json:"patience"`
+	// Repeats: iterations in a row in which the agents repeat themselves
+	// (propose only points already proposed or measured; default 3).
+	Repeats int `yaml:"repeats,omitempty" json:"repeats"`
+	// Action: replan (default), deprioritise or stop.
+	Action string `yaml:"action,omitempty" json:"action"`
+	// MaxReplans: a campaign that stalls again after this many re-plans
+	// is stopped (default 1).
+	MaxReplans int `yaml:"max_replans,omitempty" json:"max_replans"`
+}
+
+// Spec is a portfolio file.
+type Spec struct {
+	Name     string   `yaml:"name" json:"name"`
+	Capacity Capacity `yaml:"capacity" json:"capacity"`
+	// Budget bounds the whole portfolio (zero fields: only the campaigns' budgets apply).
+	Budget   Amount         `yaml:"budget,omitempty" json:"budget"`
+	Approval ApprovalPolicy `yaml:"approval,omitempty" json:"approval"`
+	Stall    StallPolicy    `yaml:"stall,omitempty" json:"stall"`
+	// Reallocate hands the unspent budget of campaigns that converged,
+	// stalled or stopped to those still improving (default true).
+	Reallocate *bool `yaml:"reallocate,omitempty" json:"reallocate,omitempty"`
+	// TokenReserve is reserved before each model call (default DefaultTokenReserve).
+	TokenReserve int `yaml:"token_reserve,omitempty" json:"token_reserve,omitempty"`
+	// Model is the default model of agent campaigns.
+	Model     string         `yaml:"model,omitempty" json:"model,omitempty"`
+	Campaigns []CampaignSpec `yaml:"campaigns" json:"campaigns"`
+}
+
+// Duration is a time.Duration written as "30m" or "1h30m".
+type Duration time.Duration
+
+// UnmarshalYAML reads "30m".
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (write it like 30m or 1h30m)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes "30m0s".
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// Std returns the time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// Challenges is what validation needs to know about a challenge.
+type Challenges interface {
+	// Budget returns the challenge's default lab runs, simulations and
+	// tokens, and its parameters' names; ok is false for an unknown ID.
+	Lookup(id string) (def Amount, params []string, ok bool)
+	IDs() []string
+}
+
+// Load reads and validates a portfolio file.
+func Load(path string, cat Challenges) (*Spec, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("portfolio file: %w", err)
+	}
+	s, err := Parse(b, cat)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Parse decodes and validates a portfolio (YAML or JSON), fills its
+// defaults and reports every problem at once.
+func Parse(b []byte, cat Challenges) (*Spec, error) {
+	var s Spec
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("not a valid portfolio file: %w (see the README's \"Portfolios\" section for the format)", err)
+	}
+	s.Defaults(cat)
+	if err := s.Validate(cat); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// Defaults fills every zero setting with its default.
+func (s *Spec) Defaults(cat Challenges) {
+	if s.Capacity.Lab == 0 {
+		s.Capacity.Lab = 2
+	}
+	if s.Capacity.HPC == 0 {
+		s.Capacity.HPC = 4
+	}
+	if s.Capacity.Model == 0 {
+		s.Capacity.Model = 2
+	}
+	a := &s.Approval
+	if a.Simulations == "" {
+		a.Simulations = Auto
+	}
+	if a.LabRuns == "" {
+		a.LabRuns = AutoIfRoutine
+	}
+	if a.Timeout == 0 {
+		a.Timeout = Duration(30 * time.Minute)
+	}
+	if a.OnTimeout == "" {
+		a.OnTimeout = Escalate
+	}
+	if a.EscalationTimeout == 0 {
+		a.EscalationTimeout = a.Timeout
+	}
+	if a.Default == "" {
+		a.Default = Reject
+	}
+	st := &s.Stall
+	if st.Patience == 0 {
+		st.Patience = 4
+	}
+	if st.Repeats == 0 {
+		st.Repeats = 3
+	}
+	if st.Action == "" {
+		st.Action = Replan
+	}
+	if st.MaxReplans == 0 {
+		st.MaxReplans = 1
+	}
+	if s.Reallocate == nil {
+		t := true
+		s.Reallocate = &t
+	}
+	if s.TokenReserve == 0 {
+		s.TokenReserve = DefaultTokenReserve
+	}
+	for i := range s.Campaigns {
+		c := &s.Campaigns[i]
+		if c.Priority == 0 {
+			c.Priority = 1
+		}
+		if c.LabCost == 0 {
+			c.LabCost = 1
+		}
+		if c.Strategy == "" {
+			c.Strategy = "agents"
+		}
+		if c.Model == "" {
+			c.Model = s.Model
+		}
+		if c.Seed == 0 {
+			c.Seed = i + 1
+		}
+		if def, _, ok := cat.Lookup(c.Challenge); ok {
+			if c.Budget.LabRuns == 0 {
+				c.Budget.LabRuns = def.LabRuns
+			}
+			if c.Budget.Simulations == 0 {
+				c.Budget.Simulations = def.Simulations
+			}
+			if c.Budget.Tokens == 0 {
+				c.Budget.Tokens = def.Tokens
+			}
+		}
+	}
+}
+
+// Validate reports every problem, each with where it is and what is expected.
+func (s *Spec) Validate(cat Challenges) error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if strings.TrimSpace(s.Name) == "" {
+		bad("name", "is missing; give the portfolio a short name")
+	}
+	for _, k := range Kinds {
+		if s.Capacity.Of(k) < 1 {
+			bad("capacity."+k, "is %d; want at least 1", s.Capacity.Of(k))
+		}
+	}
+	checkAmount := func(field string, a Amount) {
+		if a.LabRuns < 0 || a.Simulations < 0 || a.Tokens < 0 || a.NodeHours < 0 || a.Cost < 0 {
+			bad(field, "has a negative amount (%s); budgets are zero or more", a)
+		}
+	}
+	checkAmount("budget", s.Budget)
+	a := s.Approval
+	if !slices.Contains([]string{Auto, Review}, a.Simulations) {
+		bad("approval.simulations", "is %q; want auto or review", a.Simulations)
+	}
+	if !slices.Contains([]string{Auto, Review, AutoIfRoutine}, a.LabRuns) {
+		bad("approval.lab_runs", "is %q; want auto, review or auto_if_routine", a.LabRuns)
+	}
+	if a.MaxAutoCost < 0 {
+		bad("approval.max_auto_cost", "is negative")
+	}
+	if a.Timeout < 0 || a.EscalationTimeout < 0 {
+		bad("approval.timeout", "is negative")
+	}
+	if !slices.Contains([]string{Escalate, Approve, Reject}, a.OnTimeout) {
+		bad("approval.on_timeout", "is %q; want escalate, approve or reject", a.OnTimeout)
+	}
+	if !slices.Contains([]string{Approve, Reject}, a.Default) {
+		bad("approval.default", "is %q; want approve or reject", a.Default)
+	}
+	if !slices.Contains([]string{Replan, Deprioritise, Stop}, s.Stall.Action) {
+		bad("stall.action", "is %q; want replan, deprioritise or stop", s.Stall.Action)
+	}
+	if s.Stall.Patience < 0 || s.Stall.Repeats < 0 || s.Stall.MaxReplans < 0 {
+		bad("stall", "has a negative setting")
+	}
+	if s.TokenReserve < 0 {
+		bad("token_reserve", "is negative")
+	}
+	if len(s.Campaigns) == 0 {
+		bad("campaigns", "is empty; list at least one challenge")
+	}
+	seen := map[string]bool{}
+	for i, c := range s.Campaigns {
+		f := fmt.Sprintf("campaigns[%d]", i)
+		def, params, ok := cat.Lookup(c.Challenge)
+		switch {
+		case c.Challenge == "":
+			bad(f+".challenge", "is missing")
+		case !ok:
+			bad(f+".challenge", "%q is not in the catalog (see `genesis challenges list`)", c.Challenge)
+		}
+		key := fmt.Sprintf("%s/%s/%d", c.Challenge, c.Strategy, c.Seed)
+		if seen[key] {
+			bad(f, "repeats challenge %s with the same strategy and seed; give it another seed", c.Challenge)
+		}
+		seen[key] = true
+		if c.Priority < 1 || c.Priority > 10 {
+			bad(f+".priority", "is %d; want 1 (lowest) to 10", c.Priority)
+		}
+		if !slices.Contains([]string{"agents", "agents-noopt", "bo", "random"}, c.Strategy) {
+			bad(f+".strategy", "is %q; want agents, agents-noopt, bo or random", c.Strategy)
+		}
+		checkAmount(f+".budget", c.Budget)
+		if ok && c.Budget.LabRuns < 1 {
+			bad(f+".budget.lab_runs", "is %d; a campaign needs at least one lab run (the challenge's default is %d)", c.Budget.LabRuns, def.LabRuns)
+		}
+		if c.LabCost < 0 {
+			bad(f+".lab_cost", "is negative")
+		}
+		if c.MaxBatch < 0 {
+			bad(f+".max_batch", "is negative")
+		}
+		for name, r := range c.Routine {
+			if ok && !slices.Contains(params, name) {
+				bad(f+".routine."+name, "is not a parameter of %s (it has %s)", c.Challenge, strings.Join(params, ", "))
+			}
+			if r.Min != nil && r.Max != nil && *r.Min > *r.Max {
+				bad(f+".routine."+name, "has min %g above max %g", *r.Min, *r.Max)
+			}
+			if (r.Min != nil || r.Max != nil) && len(r.Values) > 0 {
+				bad(f+".routine."+name, "has both bounds and values; use bounds for numbers, values for categories")
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
