@@ -26,6 +26,8 @@ type Result struct {
 	Ref string `json:"ref,omitempty"`
 	// Note explains a refused or failed run (then Values is empty).
 	Note string `json:"note,omitempty"`
+	// Seconds is how long a simulation job took, for the cost ledger.
+	Seconds float64 `json:"seconds,omitempty"`
 }
 
 // Candidate is a point proposed in this iteration.

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/genesis-sci/genesis/challenges"
 )
 
 // Kinds of capacity (and of the spend they grant).
@@ -462,3 +464,22 @@ func (s *Spec) Validate(cat Challenges) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Catalog adapts a challenge catalog for validation.
+func Catalog(cat *challenges.Catalog) Challenges { return catalogView{cat} }
+
+type catalogView struct{ cat *challenges.Catalog }
+
+func (v catalogView) Lookup(id string) (Amount, []string, bool) {
+	c, err := v.cat.Get(id)
+	if err != nil {
+		return Amount{}, nil, false
+	}
+	names := make([]string, len(c.Parameters))
+	for i, p := range c.Parameters {
+		names[i] = p.Name
+	}
+	return Amount{LabRuns: c.Budget.Experiments, Simulations: c.Budget.Simulations, Tokens: c.Budget.Tokens}, names, true
+}
+
+func (v catalogView) IDs() []string { return v.cat.IDs() }

@@ -21,6 +21,7 @@ import (
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/memory"
+	"github.com/genesis-sci/genesis/portfolio"
 	"github.com/genesis-sci/genesis/tools"
 	"github.com/genesis-sci/genesis/tools/dataset"
 	"github.com/genesis-sci/genesis/tools/hpc"
@@ -464,6 +465,9 @@ type ClassicalStepInput struct {
 	KeyPrefix string       `json:"key_prefix"`
 	Rounds    int          `json:"rounds"`
 	Requester string       `json:"requester"`
+	// Chosen, when set, are the points to run (one round; they were
+	// suggested before, for the portfolio's approval).
+	Chosen []agents.Candidate `json:"chosen,omitempty"`
 }
 
 // ClassicalStepResult is what the chosen points measured, in order, with
@@ -485,9 +489,12 @@ func (a *Activities) ClassicalStep(ctx context.Context, in ClassicalStepInput) (
 	sin.Experiments = append([]Experiment(nil), in.Suggest.Experiments...)
 	for round := range max(in.Rounds, 1) {
 		sin.Seed = in.Suggest.Seed + round
-		sugg, err := a.Suggest(ctx, sin)
-		if err != nil {
-			return out, err
+		sugg := in.Chosen
+		if len(sugg) == 0 {
+			var err error
+			if sugg, err = a.Suggest(ctx, sin); err != nil {
+				return out, err
+			}
 		}
 		if len(sugg) == 0 {
 			break
@@ -541,7 +548,8 @@ func (a *Activities) Simulate(ctx context.Context, in SimInput) (agents.Result, 
 	cmd := append(append([]string(nil), a.SimCommand...), "--input", "input.json", "--output", "result.json")
 	// Submission is idempotent by name (the key), so a retry after a
 	// worker crash finds the job instead of starting another.
-	job, err := ex.Submit(ctx, hpc.JobSpec{Name: in.Key, Command: cmd, Files: map[string][]byte{"input.json": input}, CPUs: 1, MemoryMB: 256, TimeLimit: 10 * time.Minute})
+	start := time.Now()
+	job, err := ex.Submit(ctx, hpc.JobSpec{Name: in.Key, Command: cmd, Files: map[string][]byte{"input.json": input}, CPUs: 1, MemoryMB: 256, TimeLimit: portfolio.SimJobLimit})
 	if err != nil {
 		return agents.Result{}, err
 	}
@@ -558,7 +566,9 @@ func (a *Activities) Simulate(ctx context.Context, in SimInput) (agents.Result, 
 		}
 		return agents.Result{}, err
 	}
-	res := agents.Result{Source: "sim", Point: in.Point, Ref: job.ID}
+	// The node time is measured from this attempt's submit (or find) to
+	// the job's end: one CPU, so node-seconds are seconds.
+	res := agents.Result{Source: "sim", Point: in.Point, Ref: job.ID, Seconds: time.Since(start).Seconds()}
 	if job.State != hpc.Completed {
 		res.Note = fmt.Sprintf("job %s %s (exit %d): %s", job.ID, job.State, job.ExitCode, job.Reason)
 		return res, nil

@@ -21,6 +21,7 @@ import (
 	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/portfolio"
 )
 
 // TaskQueue is the queue Genesis workers poll.
@@ -127,6 +128,9 @@ type CampaignInput struct {
 	// RequireApproval holds every set of lab runs until a person approves
 	// or rejects it (signal "decision", the API, the UI).
 	RequireApproval bool `json:"require_approval,omitempty"`
+	// Portfolio is the ID of the Portfolio workflow this campaign belongs
+	// to: it then asks the portfolio before every spend (see member.go).
+	Portfolio string `json:"portfolio,omitempty"`
 	// Resume carries state across continue-as-new.
 	Resume *CampaignState `json:"resume,omitempty"`
 }
@@ -172,6 +176,12 @@ type CampaignState struct {
 	Findings    []string        `json:"findings"`
 	Seq         int             `json:"seq"`
 	Events      []Event         `json:"events"`
+	// GrantSeq numbers the portfolio requests; Repeats counts iterations
+	// in a row in which the model proposed nothing new; Proposed holds the
+	// keys of what it proposed.
+	GrantSeq int      `json:"grant_seq,omitempty"`
+	Repeats  int      `json:"repeats,omitempty"`
+	Proposed []string `json:"proposed,omitempty"`
 }
 
 // Status is what the status query returns.
@@ -251,11 +261,25 @@ type campaign struct {
 	best     *Experiment
 	reason   string
 	bestView *Best
+	m        member
 }
 
 // CampaignWorkflow runs one discovery campaign.
 func CampaignWorkflow(ctx workflow.Context, in CampaignInput) (*CampaignResult, error) {
 	cw := &campaign{ctx: ctx, in: in, id: workflow.GetInfo(ctx).WorkflowExecution.ID, phase: "starting"}
+	res, err := cw.run()
+	switch {
+	case in.Portfolio == "" || workflow.IsContinueAsNewError(err):
+	case err != nil:
+		cw.finished("failed: "+shorten(err.Error(), 200), true)
+	default:
+		cw.finished(res.StopReason, false)
+	}
+	return res, err
+}
+
+func (cw *campaign) run() (*CampaignResult, error) {
+	ctx, in := cw.ctx, cw.in
 	if in.Resume != nil {
 		cw.st = in.Resume
 		cw.in.Resume = nil
@@ -309,6 +333,7 @@ func CampaignWorkflow(ctx workflow.Context, in CampaignInput) (*CampaignResult, 
 			cw.stop = reason
 		}
 	})
+	cw.listen()
 
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3, NonRetryableErrorTypes: []string{ErrUnknownChallenge}}})
@@ -351,6 +376,7 @@ func CampaignWorkflow(ctx workflow.Context, in CampaignInput) (*CampaignResult, 
 		if err := iterate(); err != nil {
 			return nil, err
 		}
+		cw.progress()
 	}
 	cw.phase = "reporting"
 	cw.event("campaign", "stopping", cw.reason)
@@ -501,8 +527,13 @@ func (cw *campaign) turn(role string, b agents.Brief) *agents.StepResult {
 	for step := 1; ; step++ {
 		in.Step = step
 		in.AllowTools = toolCalls < maxToolCalls
+		seq, granted := cw.acquire(portfolio.Model, 1, nil)
+		if granted == 0 {
+			return nil
+		}
 		var res agents.StepResult
 		err := workflow.ExecuteActivity(ctx, a.AgentStep, AgentStepInput{Campaign: cw.id, Challenge: cw.info.ID, Model: cw.in.Model, Step: in}).Get(cw.ctx, &res)
+		cw.release(seq, portfolio.Amount{Tokens: res.Usage.Total()})
 		if err != nil {
 			cw.event(role, "model failed", shorten(err.Error(), 160))
 			return nil
@@ -554,8 +585,12 @@ func (cw *campaign) iterateClassical() error {
 	// Sequential bo runs several rounds (suggest one, measure it) inside
 	// one local activity; the workflow records them together.
 	rounds := 1
-	if acq == "ucb" {
+	if acq == "ucb" && cw.in.Portfolio == "" {
 		rounds = min(left, classicalRounds)
+	}
+	if cw.m.replan != "" {
+		k, acq, cw.m.replan = min(left, cw.in.MaxBatch), "random", ""
+		cw.st.Stale, cw.st.Repeats = 0, 0
 	}
 	cw.phase = "lab"
 	var step ClassicalStepResult
@@ -563,7 +598,27 @@ func (cw *campaign) iterateClassical() error {
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumInterval: 5 * time.Second, MaximumAttempts: 10}})
 	in := ClassicalStepInput{Suggest: SuggestInput{Challenge: cw.info.ID, Experiments: cw.st.Experiments, K: k, Acquisition: acq,
 		Seed: cw.in.Seed*7919 + cw.st.Iteration}, KeyPrefix: fmt.Sprintf("%s/it%d", cw.id, cw.st.Iteration), Rounds: rounds, Requester: cw.id}
-	if err := workflow.ExecuteLocalActivity(lctx, "ClassicalStep", in).Get(cw.ctx, &step); err != nil {
+	var seq int
+	if cw.in.Portfolio != "" {
+		// In a portfolio the points are chosen first, so the approval
+		// policy sees them, and run only as far as the grant goes.
+		if err := workflow.ExecuteLocalActivity(lctx, "Suggest", in.Suggest).Get(cw.ctx, &in.Chosen); err != nil {
+			return fmt.Errorf("%s step: %w", cw.in.Strategy, err)
+		}
+		if len(in.Chosen) == 0 {
+			cw.stop = "no untested candidate left"
+			return nil
+		}
+		var n int
+		seq, n = cw.acquire(portfolio.Lab, len(in.Chosen), cw.labPoints(in.Chosen, pickDefault(len(in.Chosen), len(in.Chosen))))
+		if n == 0 {
+			return nil
+		}
+		in.Chosen = in.Chosen[:n]
+	}
+	err := workflow.ExecuteLocalActivity(lctx, "ClassicalStep", in).Get(cw.ctx, &step)
+	cw.release(seq, labSpend(step.Results))
+	if err != nil {
 		return fmt.Errorf("%s step: %w", cw.in.Strategy, err)
 	}
 	if len(step.Chosen) == 0 {
@@ -613,6 +668,13 @@ func (cw *campaign) iterate() error {
 		}
 		plan.Decision = "exploit"
 	}
+	if cw.m.replan != "" {
+		// The portfolio found the campaign stalled: explore afresh.
+		plan.Decision = "explore"
+		cw.event(agents.Planner, "re-planned", "exploring: "+cw.m.replan)
+		cw.m.replan = ""
+		cw.st.Stale, cw.st.Repeats = 0, 0
+	}
 	plan.LabRuns = clamp(plan.LabRuns, 1, lim.MaxLabRuns)
 	plan.Simulations = clamp(plan.Simulations, 0, max(lim.MaxSimulations, 0))
 
@@ -649,6 +711,7 @@ func (cw *campaign) iterate() error {
 	if len(cands) > lim.Candidates {
 		cands = cands[:lim.Candidates]
 	}
+	cw.repeated(cands)
 	cands = fill(cw.info, cands, sugg, want)
 
 	// 3. Simulations.
@@ -765,6 +828,10 @@ func (cw *campaign) runSims(cands []agents.Candidate, picks []int) []agents.Resu
 		}
 	})
 	defer func() { done = true }()
+	seq, n := cw.acquire(portfolio.HPC, len(picks), nil)
+	picks = picks[:n]
+	spent := portfolio.Amount{Simulations: n}
+	defer func() { cw.release(seq, spent) }()
 	futs := make([]workflow.Future, len(picks))
 	for i, k := range picks {
 		key := fmt.Sprintf("%s/it%d/sim%d", cw.id, cw.st.Iteration, i)
@@ -774,9 +841,12 @@ func (cw *campaign) runSims(cands []agents.Candidate, picks []int) []agents.Resu
 	for _, f := range futs {
 		var r agents.Result
 		if err := f.Get(cw.ctx, &r); err != nil {
+			// How long it ran is unknown: charge its time limit.
+			spent.NodeHours += portfolio.SimJobLimit.Hours()
 			cw.event(agents.SimOperator, "simulation failed", shorten(err.Error(), 120))
 			continue
 		}
+		spent.NodeHours += r.Seconds / 3600
 		r.Iteration = cw.st.Iteration
 		if len(r.Values) == 0 {
 			cw.event(agents.SimOperator, "simulation failed", r.Note)
@@ -794,6 +864,11 @@ func (cw *campaign) runLabs(cands []agents.Candidate, picks []int) []agents.Resu
 	var a *Activities
 	ctx := workflow.WithActivityOptions(cw.ctx, workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Hour, HeartbeatTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 10}})
+	seq, n := cw.acquire(portfolio.Lab, len(picks), cw.labPoints(cands, picks))
+	if n == 0 {
+		return nil
+	}
+	picks = picks[:n]
 	futs := make([]workflow.Future, len(picks))
 	chosen := make([]agents.Candidate, len(picks))
 	for i, k := range picks {
@@ -806,6 +881,7 @@ func (cw *campaign) runLabs(cands []agents.Candidate, picks []int) []agents.Resu
 			out[i] = agents.Result{Source: "lab", Point: chosen[i].Point, Note: "lab error: " + shorten(err.Error(), 160)}
 		}
 	}
+	cw.release(seq, labSpend(out))
 	cw.record(chosen, out)
 	return out
 }
@@ -837,6 +913,17 @@ func (cw *campaign) recordKeys(chosen []agents.Candidate, results []agents.Resul
 		cw.st.Experiments = append(cw.st.Experiments, Experiment{Result: r, Key: keys[i], Origin: chosen[i].Source, Hypothesis: chosen[i].Hypothesis})
 		cw.event(agents.LabOperator, "measured", fmt.Sprintf("%s = %.4g (run %s)", cw.info.Objective, r.Values[0], r.Ref))
 	}
+}
+
+// labSpend charges the lab runs the lab accepted (those with a run ID).
+func labSpend(results []agents.Result) portfolio.Amount {
+	var a portfolio.Amount
+	for _, r := range results {
+		if r.Ref != "" {
+			a.LabRuns++
+		}
+	}
+	return a
 }
 
 func (cw *campaign) result() *CampaignResult {

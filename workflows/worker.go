@@ -9,5 +9,6 @@ import (
 func Register(w worker.Registry, a *Activities) {
 	w.RegisterWorkflowWithOptions(CampaignWorkflow, workflow.RegisterOptions{Name: CampaignWorkflowName})
 	w.RegisterWorkflowWithOptions(ChatWorkflow, workflow.RegisterOptions{Name: ChatWorkflowName})
+	w.RegisterWorkflowWithOptions(PortfolioWorkflow, workflow.RegisterOptions{Name: PortfolioWorkflowName})
 	w.RegisterActivity(a)
 }

@@ -1,0 +1,196 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/portfolio"
+)
+
+// A campaign in a portfolio asks the Portfolio workflow before every spend
+// (a lab batch, a set of simulation jobs, a model call) and waits for the
+// grant; after the spend it reports what was really used, and after every
+// iteration its progress. Outside a portfolio these calls do nothing.
+
+// Signals between a portfolio and its campaigns.
+const (
+	SignalPortfolioRequest  = "portfolio-request"
+	SignalPortfolioRelease  = "portfolio-release"
+	SignalPortfolioProgress = "portfolio-progress"
+	SignalPortfolioDone     = "portfolio-done"
+	SignalGrant             = "grant"
+	SignalReplan            = "replan"
+	SignalBudget            = "budget"
+)
+
+// Release reports what a grant was really used for.
+type Release struct {
+	Campaign string           `json:"campaign"`
+	Seq      int              `json:"seq"`
+	Spent    portfolio.Amount `json:"spent"`
+}
+
+// Done tells the portfolio a campaign ended.
+type Done struct {
+	Campaign string `json:"campaign"`
+	Reason   string `json:"reason"`
+	Failed   bool   `json:"failed,omitempty"`
+}
+
+// member is a campaign's side of its portfolio.
+type member struct {
+	grant   *portfolio.Grant
+	waiting int
+	replan  string
+}
+
+// listen handles the portfolio's signals to the campaign.
+func (cw *campaign) listen() {
+	if cw.in.Portfolio == "" {
+		return
+	}
+	grants := workflow.GetSignalChannel(cw.ctx, SignalGrant)
+	replans := workflow.GetSignalChannel(cw.ctx, SignalReplan)
+	budgets := workflow.GetSignalChannel(cw.ctx, SignalBudget)
+	workflow.Go(cw.ctx, func(g workflow.Context) {
+		for {
+			sel := workflow.NewSelector(g)
+			sel.AddReceive(grants, func(c workflow.ReceiveChannel, _ bool) {
+				var gr portfolio.Grant
+				c.Receive(g, &gr)
+				if gr.Seq == cw.m.waiting {
+					cw.m.grant = &gr
+				}
+			})
+			sel.AddReceive(replans, func(c workflow.ReceiveChannel, _ bool) {
+				var why string
+				c.Receive(g, &why)
+				cw.m.replan = why
+				cw.event("portfolio", "re-plan", why)
+			})
+			sel.AddReceive(budgets, func(c workflow.ReceiveChannel, _ bool) {
+				var a portfolio.Action
+				c.Receive(g, &a)
+				cw.in.Budget, cw.in.SimBudget, cw.in.TokenBudget = a.Budget.LabRuns, a.Budget.Simulations, a.Budget.Tokens
+				cw.event("portfolio", "budget", fmt.Sprintf("%s; now %d lab runs, %d simulations", a.Reason, cw.in.Budget, cw.in.SimBudget))
+			})
+			sel.Select(g)
+		}
+	})
+}
+
+// acquire asks the portfolio for n units of kind and waits for the grant.
+// It returns the grant's number and how many units were granted (n outside
+// a portfolio); 0 means none, and a stop while waiting also gives none.
+func (cw *campaign) acquire(kind string, n int, points []map[string]any) (int, int) {
+	if cw.in.Portfolio == "" || n <= 0 {
+		return 0, n
+	}
+	if cw.stop != "" {
+		return 0, 0
+	}
+	cw.st.GrantSeq++
+	seq := cw.st.GrantSeq
+	cw.m.waiting, cw.m.grant = seq, nil
+	prev := cw.phase
+	cw.phase = "waiting for " + kind + " capacity"
+	defer func() { cw.phase = prev }()
+	req := portfolio.Request{Campaign: cw.id, Seq: seq, Kind: kind, N: n, Points: points, At: workflow.Now(cw.ctx)}
+	if err := workflow.SignalExternalWorkflow(cw.ctx, cw.in.Portfolio, "", SignalPortfolioRequest, req).Get(cw.ctx, nil); err != nil {
+		cw.stop = "its portfolio is gone: " + shorten(err.Error(), 120)
+		return seq, 0
+	}
+	_ = workflow.Await(cw.ctx, func() bool { return cw.m.grant != nil || cw.stop != "" })
+	g := cw.m.grant
+	cw.m.waiting, cw.m.grant = 0, nil
+	switch {
+	case g == nil:
+		return seq, 0
+	case g.Stop:
+		cw.stop = "portfolio: " + g.Reason
+		return seq, 0
+	case g.N == 0:
+		cw.event("portfolio", "denied", fmt.Sprintf("%d %s: %s", n, kind, g.Reason))
+		if kind == portfolio.Lab && strings.HasPrefix(g.Reason, "rejected") {
+			cw.st.Stale++
+		}
+	case g.N < n:
+		cw.event("portfolio", "granted", fmt.Sprintf("%d of %d %s", g.N, n, kind))
+	}
+	return seq, g.N
+}
+
+// release reports a grant's real use.
+func (cw *campaign) release(seq int, spent portfolio.Amount) {
+	if cw.in.Portfolio == "" || seq == 0 {
+		return
+	}
+	_ = workflow.SignalExternalWorkflow(cw.ctx, cw.in.Portfolio, "", SignalPortfolioRelease, Release{Campaign: cw.id, Seq: seq, Spent: spent}).Get(cw.ctx, nil)
+}
+
+// progress reports the iteration to the portfolio.
+func (cw *campaign) progress() {
+	if cw.in.Portfolio == "" {
+		return
+	}
+	p := portfolio.Progress{Campaign: cw.id, Iteration: cw.st.Iteration, Stale: cw.st.Stale, Repeats: cw.st.Repeats}
+	if cw.best != nil {
+		v := cw.best.Values[0]
+		p.Best = &v
+	}
+	_ = workflow.SignalExternalWorkflow(cw.ctx, cw.in.Portfolio, "", SignalPortfolioProgress, p).Get(cw.ctx, nil)
+}
+
+// finished tells the portfolio the campaign ended.
+func (cw *campaign) finished(reason string, failed bool) {
+	if cw.in.Portfolio == "" {
+		return
+	}
+	_ = workflow.SignalExternalWorkflow(cw.ctx, cw.in.Portfolio, "", SignalPortfolioDone, Done{Campaign: cw.id, Reason: reason, Failed: failed}).Get(cw.ctx, nil)
+}
+
+// labPoints are the settings of the picked candidates, for approval.
+func (cw *campaign) labPoints(cands []agents.Candidate, picks []int) []map[string]any {
+	out := make([]map[string]any, len(picks))
+	for i, k := range picks {
+		out[i] = cw.info.Map(cands[k].Point)
+	}
+	return out
+}
+
+// repeated notes whether the model proposed only points it had proposed
+// or measured before, and remembers what it proposed.
+func (cw *campaign) repeated(cands []agents.Candidate) {
+	seen := map[string]bool{}
+	for _, k := range cw.st.Proposed {
+		seen[k] = true
+	}
+	for _, e := range cw.st.Experiments {
+		seen[cw.info.Key(e.Point)] = true
+	}
+	fresh, model := false, 0
+	for _, c := range cands {
+		if c.Source != "model" {
+			continue
+		}
+		model++
+		k := cw.info.Key(c.Point)
+		if !seen[k] {
+			fresh = true
+			seen[k] = true
+			cw.st.Proposed = append(cw.st.Proposed, k)
+		}
+	}
+	if len(cw.st.Proposed) > 500 {
+		cw.st.Proposed = cw.st.Proposed[len(cw.st.Proposed)-500:]
+	}
+	if model > 0 && !fresh {
+		cw.st.Repeats++
+		cw.event(agents.Hypothesis, "repeated itself", fmt.Sprintf("all %d proposals were proposed or measured before (%d iteration(s) in a row)", model, cw.st.Repeats))
+	} else if model > 0 {
+		cw.st.Repeats = 0
+	}
+}

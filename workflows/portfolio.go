@@ -1,0 +1,352 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/genesis-sci/genesis/portfolio"
+)
+
+// Names of the Portfolio workflow, its query and update.
+const (
+	PortfolioWorkflowName = "Portfolio"
+	QueryPortfolio        = "portfolio"
+	// UpdateDecide approves or rejects a pending approval (a PortfolioDecision).
+	UpdateDecide = "decide"
+)
+
+// PortfolioInput starts a portfolio: a validated spec (portfolio.Parse).
+type PortfolioInput struct {
+	Spec portfolio.Spec `json:"spec"`
+	// HPC names the executor for every campaign's simulations ("" for the worker's default).
+	HPC string `json:"hpc,omitempty"`
+	// Resume carries the schedule across continue-as-new (the campaigns
+	// are running already).
+	Resume *portfolio.Scheduler `json:"resume,omitempty"`
+}
+
+// PortfolioDecision is a person's answer to a pending approval.
+type PortfolioDecision struct {
+	Approval string `json:"approval"`
+	Approve  bool   `json:"approve"`
+	By       string `json:"by"`
+	// Role is the decider's role; an escalated approval needs an admin.
+	Role   string `json:"role"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// PortfolioCampaign is one campaign's line of the portfolio status.
+type PortfolioCampaign struct {
+	portfolio.Entry
+	// Waiting says what the campaign waits for, and on whom.
+	Waiting string `json:"waiting,omitempty"`
+}
+
+// PortfolioStatus is what the portfolio query returns (and the workflow's result).
+type PortfolioStatus struct {
+	ID        string                   `json:"id"`
+	Name      string                   `json:"name"`
+	Done      bool                     `json:"done"`
+	Stopping  string                   `json:"stopping,omitempty"`
+	Campaigns []PortfolioCampaign      `json:"campaigns"`
+	Capacity  portfolio.Capacity       `json:"capacity"`
+	InUse     portfolio.Capacity       `json:"in_use"`
+	Budget    portfolio.Amount         `json:"budget"`
+	Spent     portfolio.Amount         `json:"spent"`
+	Reserved  portfolio.Amount         `json:"reserved"`
+	Pool      portfolio.Amount         `json:"pool"`
+	Pending   []portfolio.Approval     `json:"pending"`
+	Log       []portfolio.Record       `json:"log"`
+	Grants    int                      `json:"grants"`
+	Approval  portfolio.ApprovalPolicy `json:"approval"`
+	Stall     portfolio.StallPolicy    `json:"stall"`
+}
+
+type portfolioRun struct {
+	ctx      workflow.Context
+	id       string
+	in       PortfolioInput
+	s        *portfolio.Scheduler
+	stopping string
+}
+
+// CampaignID is the workflow ID of a portfolio's i-th campaign.
+func CampaignID(portfolioID string, i int, challenge string) string {
+	return fmt.Sprintf("%s-%02d-%s", portfolioID, i+1, challenge)
+}
+
+// PortfolioWorkflow runs one Campaign child workflow per challenge of the
+// portfolio and schedules their capacity, budgets and approvals (package
+// portfolio holds the rules; this is the plumbing). Campaigns ask by
+// signal and are answered by signal, so the portfolio can continue as new
+// while they run.
+func PortfolioWorkflow(ctx workflow.Context, in PortfolioInput) (*PortfolioStatus, error) {
+	p := &portfolioRun{ctx: ctx, id: workflow.GetInfo(ctx).WorkflowExecution.ID, in: in}
+	resumed := in.Resume != nil
+	if resumed {
+		p.s, p.in.Resume = in.Resume, nil
+	} else {
+		if len(in.Spec.Campaigns) == 0 || in.Spec.Reallocate == nil {
+			return nil, temporal.NewNonRetryableApplicationError("the portfolio spec is not validated: parse it with portfolio.Parse", "BadInput", nil)
+		}
+		ids := make([]string, len(in.Spec.Campaigns))
+		for i, c := range in.Spec.Campaigns {
+			ids[i] = CampaignID(p.id, i, c.Challenge)
+		}
+		p.s = portfolio.New(in.Spec, ids)
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryPortfolio, func() (PortfolioStatus, error) { return p.status(), nil }); err != nil {
+		return nil, err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDecide, p.decide, workflow.UpdateHandlerOptions{Validator: p.validateDecision}); err != nil {
+		return nil, err
+	}
+	chans := p.channels()
+	workflow.Go(ctx, func(g workflow.Context) {
+		for {
+			sel := workflow.NewSelector(g)
+			for _, c := range chans {
+				sel.AddReceive(c.ch, func(ch workflow.ReceiveChannel, _ bool) { c.handle(ch.Receive) })
+			}
+			sel.Select(g)
+		}
+	})
+	if !resumed {
+		if err := p.startCampaigns(); err != nil {
+			return nil, err
+		}
+	}
+	for _, a := range p.s.Pending {
+		p.watchApproval(a)
+	}
+	for _, e := range p.s.Campaigns {
+		p.watchDeadline(e)
+	}
+
+	_ = workflow.Await(ctx, func() bool { return p.allDone() || workflow.GetInfo(ctx).GetContinueAsNewSuggested() })
+	if !p.allDone() {
+		// Handle what has arrived, then carry the schedule on.
+		_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+		for _, c := range chans {
+			for c.ch.Len() > 0 {
+				c.handle(func(_ workflow.Context, v any) bool { return c.ch.ReceiveAsync(v) })
+			}
+		}
+		next := p.in
+		next.Resume = p.s
+		return nil, workflow.NewContinueAsNewError(ctx, PortfolioWorkflow, next)
+	}
+	st := p.status()
+	return &st, nil
+}
+
+type signalChan struct {
+	ch     workflow.ReceiveChannel
+	handle func(recv func(workflow.Context, any) bool)
+}
+
+// channels wires each signal to its handler.
+func (p *portfolioRun) channels() []signalChan {
+	ctx := p.ctx
+	return []signalChan{
+		{workflow.GetSignalChannel(ctx, SignalPortfolioRequest), func(recv func(workflow.Context, any) bool) {
+			var r portfolio.Request
+			recv(ctx, &r)
+			grants, ap := p.s.Submit(r, workflow.Now(ctx))
+			p.send(grants, nil)
+			if ap != nil {
+				p.watchApproval(*ap)
+			}
+		}},
+		{workflow.GetSignalChannel(ctx, SignalPortfolioRelease), func(recv func(workflow.Context, any) bool) {
+			var r Release
+			recv(ctx, &r)
+			if e := p.s.Entry(r.Campaign); e != nil {
+				r.Spent.Cost = float64(r.Spent.LabRuns) * e.LabCost
+			}
+			p.send(p.s.Release(r.Campaign, r.Seq, r.Spent, workflow.Now(ctx)), nil)
+		}},
+		{workflow.GetSignalChannel(ctx, SignalPortfolioProgress), func(recv func(workflow.Context, any) bool) {
+			var pr portfolio.Progress
+			recv(ctx, &pr)
+			p.send(nil, p.s.Report(pr, workflow.Now(ctx)))
+		}},
+		{workflow.GetSignalChannel(ctx, SignalPortfolioDone), func(recv func(workflow.Context, any) bool) {
+			var d Done
+			recv(ctx, &d)
+			p.finish(d.Campaign, d.Reason, !d.Failed)
+		}},
+		{workflow.GetSignalChannel(ctx, SignalStop), func(recv func(workflow.Context, any) bool) {
+			var reason string
+			recv(ctx, &reason)
+			if reason == "" {
+				reason = "stopped by a user"
+			}
+			p.stop(reason)
+		}},
+	}
+}
+
+func (p *portfolioRun) startCampaigns() error {
+	spec := p.s.Spec
+	for i, c := range spec.Campaigns {
+		e := p.s.Campaigns[i]
+		in := CampaignInput{Challenge: c.Challenge, Model: c.Model, Budget: c.Budget.LabRuns, SimBudget: c.Budget.Simulations,
+			TokenBudget: c.Budget.Tokens, Seed: c.Seed, MaxBatch: c.MaxBatch, Patience: -1, HPC: p.in.HPC, Strategy: c.Strategy, Portfolio: p.id}
+		cctx := workflow.WithChildOptions(p.ctx, workflow.ChildWorkflowOptions{WorkflowID: e.ID,
+			// The portfolio may continue as new; its campaigns run on.
+			ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON})
+		f := workflow.ExecuteChildWorkflow(cctx, CampaignWorkflowName, in)
+		if err := f.GetChildWorkflowExecution().Get(p.ctx, nil); err != nil {
+			p.finish(e.ID, "could not start: "+shorten(err.Error(), 200), false)
+			continue
+		}
+		id := e.ID
+		workflow.Go(p.ctx, func(g workflow.Context) {
+			var res CampaignResult
+			err := f.Get(g, &res)
+			switch {
+			case err == nil:
+				p.finish(id, res.StopReason, true)
+			case !errors.Is(err, workflow.ErrCanceled):
+				p.finish(id, "failed: "+shorten(err.Error(), 200), false)
+			}
+		})
+	}
+	return nil
+}
+
+// finish records a campaign's end and passes on what it frees.
+func (p *portfolioRun) finish(id, reason string, graceful bool) {
+	grants, _, acts := p.s.Finish(id, reason, graceful, workflow.Now(p.ctx))
+	p.send(grants, acts)
+}
+
+// send delivers grants and actions to campaigns. A campaign that cannot be
+// reached has ended: it is finished (charging what it held).
+func (p *portfolioRun) send(grants []portfolio.Grant, acts []portfolio.Action) {
+	deliver := func(id, name string, arg any) {
+		f := workflow.SignalExternalWorkflow(p.ctx, id, "", name, arg)
+		workflow.Go(p.ctx, func(g workflow.Context) {
+			if err := f.Get(g, nil); err != nil {
+				p.finish(id, "unreachable: "+shorten(err.Error(), 120), false)
+			}
+		})
+	}
+	for _, g := range grants {
+		deliver(g.Campaign, SignalGrant, g)
+	}
+	for _, a := range acts {
+		switch a.Kind {
+		case portfolio.Replan:
+			deliver(a.Campaign, SignalReplan, a.Reason)
+		case portfolio.Stop:
+			deliver(a.Campaign, SignalStop, a.Reason)
+		default:
+			deliver(a.Campaign, SignalBudget, a)
+		}
+	}
+}
+
+// watchApproval applies the approval's timeout (and escalation) unless a
+// person decides first.
+func (p *portfolioRun) watchApproval(a portfolio.Approval) {
+	workflow.Go(p.ctx, func(g workflow.Context) {
+		pending := func() bool {
+			return slices.ContainsFunc(p.s.Pending, func(x portfolio.Approval) bool { return x.ID == a.ID })
+		}
+		for {
+			wait := a.Deadline.Sub(workflow.Now(g))
+			if wait > 0 {
+				if ok, err := workflow.AwaitWithTimeout(g, wait, func() bool { return !pending() }); ok || err != nil {
+					return
+				}
+			}
+			grants, esc := p.s.Timeout(a.ID, workflow.Now(g))
+			p.send(grants, nil)
+			if esc == nil {
+				return
+			}
+			a = *esc
+		}
+	})
+}
+
+// watchDeadline stops a campaign at its deadline.
+func (p *portfolioRun) watchDeadline(e *portfolio.Entry) {
+	if e.Deadline == nil || e.Done {
+		return
+	}
+	id, at := e.ID, *e.Deadline
+	workflow.Go(p.ctx, func(g workflow.Context) {
+		if wait := at.Sub(workflow.Now(g)); wait > 0 {
+			if ok, err := workflow.AwaitWithTimeout(g, wait, func() bool { return p.s.Entry(id).Done }); ok || err != nil {
+				return
+			}
+		}
+		if !p.s.Entry(id).Done {
+			p.send(nil, []portfolio.Action{{Campaign: id, Kind: portfolio.Stop, Reason: "its deadline " + at.UTC().Format(time.RFC3339) + " was reached"}})
+		}
+	})
+}
+
+func (p *portfolioRun) stop(reason string) {
+	if p.stopping != "" {
+		return
+	}
+	p.stopping = reason
+	var acts []portfolio.Action
+	for _, e := range p.s.Campaigns {
+		if !e.Done {
+			acts = append(acts, portfolio.Action{Campaign: e.ID, Kind: portfolio.Stop, Reason: "the portfolio was stopped: " + reason})
+		}
+	}
+	p.send(nil, acts)
+}
+
+func (p *portfolioRun) allDone() bool {
+	for _, e := range p.s.Campaigns {
+		if !e.Done {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *portfolioRun) validateDecision(_ workflow.Context, d PortfolioDecision) error {
+	i := slices.IndexFunc(p.s.Pending, func(a portfolio.Approval) bool { return a.ID == d.Approval })
+	switch {
+	case i < 0:
+		return fmt.Errorf("no approval %q is waiting (decided, timed out or never asked); see the portfolio's pending list", d.Approval)
+	case p.s.Pending[i].Role == "admin" && d.Role != "admin":
+		return fmt.Errorf("approval %s was escalated: only an admin may decide it now", d.Approval)
+	}
+	return nil
+}
+
+func (p *portfolioRun) decide(ctx workflow.Context, d PortfolioDecision) (string, error) {
+	grants, err := p.s.Decide(d.Approval, d.Approve, d.By, d.Reason, workflow.Now(ctx))
+	if err != nil {
+		return "", err
+	}
+	p.send(grants, nil)
+	return map[bool]string{true: "approved", false: "rejected"}[d.Approve], nil
+}
+
+func (p *portfolioRun) status() PortfolioStatus {
+	s := p.s
+	spent, reserved := s.Totals()
+	st := PortfolioStatus{ID: p.id, Name: s.Spec.Name, Done: p.allDone(), Stopping: p.stopping, Capacity: s.Spec.Capacity, InUse: s.InUse,
+		Budget: s.Spec.Budget, Spent: spent, Reserved: reserved, Pool: s.Pool, Pending: s.Pending, Log: s.Log, Grants: s.Grants,
+		Approval: s.Spec.Approval, Stall: s.Spec.Stall}
+	for _, e := range s.Campaigns {
+		st.Campaigns = append(st.Campaigns, PortfolioCampaign{Entry: *e, Waiting: s.Waiting(e.ID)})
+	}
+	return st
+}

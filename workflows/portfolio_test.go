@@ -1,0 +1,135 @@
+package workflows
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/genesis-sci/genesis/portfolio"
+)
+
+func runPortfolio(t *testing.T, f *fixture, yaml string, during func(env *testsuite.TestWorkflowEnvironment)) PortfolioStatus {
+	t.Helper()
+	spec, err := portfolio.Parse([]byte(yaml), portfolio.Catalog(f.acts.Catalog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	Register(env, f.acts)
+	if during != nil {
+		during(env)
+	}
+	env.ExecuteWorkflow(PortfolioWorkflowName, PortfolioInput{Spec: *spec})
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("portfolio did not complete")
+	}
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var st PortfolioStatus
+	if err := env.GetWorkflowResult(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// Three classical campaigns share one lab instrument under budgets: every
+// campaign gets runs, none exceeds its budget, and the ledger matches the
+// lab's own record.
+func TestPortfolioSharesOneInstrument(t *testing.T) {
+	f := newFixture(t, scriptedTeam())
+	st := runPortfolio(t, f, `
+name: test
+capacity: {lab: 1}
+approval: {lab_runs: auto}
+stall: {patience: 50}
+campaigns:
+  - {challenge: crossed-barrel-toughness, strategy: random, priority: 1, budget: {lab_runs: 6}}
+  - {challenge: p3ht-cnt-conductivity, strategy: bo, priority: 3, budget: {lab_runs: 5}}
+  - {challenge: agnp-spectrum-loss, strategy: random, priority: 2, budget: {lab_runs: 4}, lab_cost: 2.5}
+`, nil)
+	if !st.Done || len(st.Campaigns) != 3 {
+		t.Fatalf("status: %s", mustJSON(st))
+	}
+	n, keys := countRuns(t, f)
+	if st.Spent.LabRuns != n || len(keys) != n || n != 15 {
+		t.Fatalf("ledger %d lab runs, lab %d runs under %d keys; want 15", st.Spent.LabRuns, n, len(keys))
+	}
+	for _, c := range st.Campaigns {
+		if c.Spent.LabRuns != c.Budget.LabRuns || !strings.Contains(c.Reason, "budget") {
+			t.Errorf("%s spent %v of %v: %s", c.ID, c.Spent, c.Budget, c.Reason)
+		}
+		if len(c.Holding) != 0 || !c.Reserved.Zero() {
+			t.Errorf("%s still holds %v", c.ID, c.Holding)
+		}
+	}
+	if st.Spent.Cost != 6+5+4*2.5 || st.InUse.Lab != 0 {
+		t.Errorf("cost %v in use %v", st.Spent.Cost, st.InUse)
+	}
+}
+
+// An agent campaign charges every model call, simulation and lab run.
+func TestPortfolioChargesAgents(t *testing.T) {
+	f := newFixture(t, scriptedTeam())
+	st := runPortfolio(t, f, `
+name: agents
+capacity: {lab: 2, hpc: 2, model: 1}
+approval: {lab_runs: auto}
+campaigns:
+  - {challenge: crossed-barrel-toughness, budget: {lab_runs: 4, simulations: 4}}
+`, nil)
+	c := st.Campaigns[0]
+	if c.Spent.LabRuns != 4 || c.Spent.Simulations == 0 || c.Spent.Simulations > 4 || c.Spent.Tokens == 0 || c.Spent.NodeHours <= 0 {
+		t.Fatalf("spent %+v", c.Spent)
+	}
+	if c.Grants < 10 {
+		t.Errorf("only %d grants for a whole agent campaign", c.Grants)
+	}
+}
+
+// A lab batch outside the routine region waits; nobody decides; it is
+// escalated, then rejected by default; the campaign goes on.
+func TestPortfolioApprovalTimesOut(t *testing.T) {
+	f := newFixture(t, scriptedTeam())
+	var seen []string
+	st := runPortfolio(t, f, `
+name: approvals
+approval: {lab_runs: auto_if_routine, timeout: 10m, escalation_timeout: 20m}
+stall: {patience: 50}
+campaigns:
+  - {challenge: crossed-barrel-toughness, strategy: random, budget: {lab_runs: 4}, max_batch: 2, routine: {theta: {max: -1}}}
+`, func(env *testsuite.TestWorkflowEnvironment) {
+		env.RegisterDelayedCallback(func() {
+			v, err := env.QueryWorkflow(QueryPortfolio)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			var st PortfolioStatus
+			_ = v.Get(&st)
+			if len(st.Pending) > 0 {
+				seen = append(seen, st.Pending[0].Role+" "+st.Campaigns[0].Waiting)
+			}
+		}, 15*time.Minute)
+	})
+	if len(seen) != 1 || !strings.HasPrefix(seen[0], "admin an admin's approval") {
+		t.Fatalf("mid-way the approval should be escalated to an admin: %q", seen)
+	}
+	n, _ := countRuns(t, f)
+	if n != 0 || st.Spent.LabRuns != 0 {
+		t.Fatalf("rejected runs ran: lab %d ledger %d", n, st.Spent.LabRuns)
+	}
+	var log []string
+	for _, r := range st.Log {
+		log = append(log, r.Detail)
+	}
+	all := strings.Join(log, "\n")
+	for _, want := range []string{"waits for an operator", "escalated to an admin", "rejected by policy (escalation timed out"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("log lacks %q:\n%s", want, all)
+		}
+	}
+}
