@@ -61,17 +61,17 @@ type Hold struct {
 
 // Entry is one campaign's line in the ledger and the schedule.
 type Entry struct {
-	ID           string           `json:"id"`
-	Challenge    string           `json:"challenge"`
-	Strategy     string           `json:"strategy"`
-	Priority     int              `json:"priority"`
-	BasePriority int              `json:"base_priority"`
-	Budget       Amount           `json:"budget"`
-	Spent        Amount           `json:"spent"`
-	Reserved     Amount           `json:"reserved"`
-	LabCost      float64          `json:"lab_cost"`
-	Routine      map[string]Range `json:"routine,omitempty"`
-	Deadline     *time.Time       `json:"deadline,omitempty"`
+	ID           string     `json:"id"`
+	Challenge    string     `json:"challenge"`
+	Strategy     string     `json:"strategy"`
+	Priority     int        `json:"priority"`
+	BasePriority int        `json:"base_priority"`
+	Budget       Amount     `json:"budget"`
+	Spent        Amount     `json:"spent"`
+	Reserved     Amount     `json:"reserved"`
+	LabCost      float64    `json:"lab_cost"`
+	Routine      Routine    `json:"routine,omitempty"`
+	Deadline     *time.Time `json:"deadline,omitempty"`
 	// Pass is the stride scheduler's virtual time per kind: each grant
 	// adds units/priority, and the lowest pass is served first.
 	Pass    map[string]float64 `json:"pass"`
@@ -305,15 +305,10 @@ func (s *Scheduler) needsApproval(e *Entry, r Request) []string {
 }
 
 // outside names the first parameter of pt outside the routine region.
-func outside(routine map[string]Range, pt map[string]any) string {
-	names := make([]string, 0, len(routine))
-	for n := range routine {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if v, ok := pt[n]; ok && !routine[n].Contains(v) {
-			return fmt.Sprintf("%s = %v", n, v)
+func outside(routine Routine, pt map[string]any) string {
+	for _, r := range routine {
+		if v, ok := pt[r.Parameter]; ok && !r.Contains(v) {
+			return fmt.Sprintf("%s = %v", r.Parameter, v)
 		}
 	}
 	return ""

@@ -154,6 +154,31 @@ func (r Range) Contains(v any) bool {
 	return false
 }
 
+// NamedRange is the routine range of one parameter.
+type NamedRange struct {
+	Parameter string `json:"parameter"`
+	Range
+}
+
+// Routine is a routine region: parameter ranges, in the file's order (a
+// list, not a map, so workflow code never iterates a map).
+type Routine []NamedRange
+
+// UnmarshalYAML reads a mapping of parameter → range.
+func (r *Routine) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: routine must map parameter names to ranges, like {temperature: {max: 80}}", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		var rg Range
+		if err := n.Content[i+1].Decode(&rg); err != nil {
+			return fmt.Errorf("routine.%s: %w", n.Content[i].Value, err)
+		}
+		*r = append(*r, NamedRange{Parameter: n.Content[i].Value, Range: rg})
+	}
+	return nil
+}
+
 // CampaignSpec is one challenge in the portfolio.
 type CampaignSpec struct {
 	Challenge string `yaml:"challenge" json:"challenge"`
@@ -172,7 +197,7 @@ type CampaignSpec struct {
 	LabCost float64 `yaml:"lab_cost,omitempty" json:"lab_cost,omitempty"`
 	// Routine is the region where lab runs are routine (see
 	// ApprovalPolicy.LabRuns); parameters not named are unrestricted.
-	Routine map[string]Range `yaml:"routine,omitempty" json:"routine,omitempty"`
+	Routine Routine `yaml:"routine,omitempty" json:"routine,omitempty"`
 	// MaxBatch bounds lab runs per iteration (the campaign's default when 0).
 	MaxBatch int `yaml:"max_batch,omitempty" json:"max_batch,omitempty"`
 }
@@ -450,7 +475,8 @@ func (s *Spec) Validate(cat Challenges) error {
 		if c.MaxBatch < 0 {
 			bad(f+".max_batch", "is negative")
 		}
-		for name, r := range c.Routine {
+		for _, r := range c.Routine {
+			name := r.Parameter
 			if ok && !slices.Contains(params, name) {
 				bad(f+".routine."+name, "is not a parameter of %s (it has %s)", c.Challenge, strings.Join(params, ", "))
 			}
