@@ -1,0 +1,225 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/genesis-sci/genesis/agents/llm"
+	"github.com/genesis-sci/genesis/devserver"
+	"github.com/genesis-sci/genesis/memory"
+	"github.com/genesis-sci/genesis/portfolio"
+	"github.com/genesis-sci/genesis/tools/hpc"
+	labclient "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/workflows"
+)
+
+const restartPortfolio = `
+name: restart
+capacity: {lab: 2, hpc: 2, model: 1}
+approval: {lab_runs: auto}
+stall: {patience: 50}
+campaigns:
+  - {challenge: crossed-barrel-toughness, priority: 2, budget: {lab_runs: 8, simulations: 8}}
+  - {challenge: p3ht-cnt-conductivity, strategy: bo, priority: 1, budget: {lab_runs: 6}}
+  - {challenge: agnp-spectrum-loss, strategy: random, priority: 1, budget: {lab_runs: 6}}
+`
+
+func parseSpec(t testing.TB, e *env, y string) portfolio.Spec {
+	t.Helper()
+	s, err := portfolio.Parse([]byte(y), portfolio.Catalog(e.cat))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *s
+}
+
+func portfolioStatus(t testing.TB, c client.Client, id string) workflows.PortfolioStatus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryPortfolio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st workflows.PortfolioStatus
+	if err := v.Get(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// checkLedger compares the ledger with the lab's own record: every run
+// charged once, none uncharged, budgets held.
+func checkLedger(t *testing.T, e *env, st workflows.PortfolioStatus) {
+	t.Helper()
+	runs, err := labclient.New(e.url, http.DefaultClient).List(context.Background(), labclient.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byReq := map[string]int{}
+	for _, r := range runs {
+		byReq[r.Requester]++
+	}
+	for _, c := range st.Campaigns {
+		if c.Spent.LabRuns != byReq[c.ID] {
+			t.Errorf("%s: ledger %d lab runs, lab %d", c.ID, c.Spent.LabRuns, byReq[c.ID])
+		}
+		if c.Spent.LabRuns > c.Budget.LabRuns || (c.Budget.Simulations > 0 && c.Spent.Simulations > c.Budget.Simulations) {
+			t.Errorf("%s: spent %v over budget %v", c.ID, c.Spent, c.Budget)
+		}
+	}
+}
+
+// A portfolio survives a worker restart mid-way: the campaigns finish,
+// the ledger matches the lab, and nothing ran twice.
+func TestPortfolioSurvivesWorkerRestart(t *testing.T) {
+	e := newEnv(t)
+	mem := openMemory(t, e.dir)
+	w1 := e.worker(t, team(20*time.Millisecond), mem)
+	c := e.ts.GetDefaultClient()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "portfolio-restart", TaskQueue: workflows.TaskQueue},
+		workflows.PortfolioWorkflowName, workflows.PortfolioInput{Spec: parseSpec(t, e, restartPortfolio)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitLabRuns(t, c, "portfolio-restart", 6)
+	before := portfolioStatus(t, c, "portfolio-restart")
+	w1.Stop()
+	e.worker(t, team(0), mem)
+	var st workflows.PortfolioStatus
+	if err := run.Get(ctx, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Spent.LabRuns != 20 || !st.Done {
+		t.Fatalf("after the restart: %d lab runs charged (want 20), done %v", st.Spent.LabRuns, st.Done)
+	}
+	checkLedger(t, e, st)
+	if e.lab.Measurements() != 20 {
+		t.Errorf("the lab measured %d, want 20", e.lab.Measurements())
+	}
+	t.Logf("worker stopped at %d lab runs; %d grants in all", before.Spent.LabRuns, st.Grants)
+}
+
+func waitLabRuns(t testing.TB, c client.Client, id string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for portfolioStatus(t, c, id).Spent.LabRuns < n {
+		if time.Now().After(deadline) {
+			t.Fatal("the portfolio made no progress")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func mustJSON(v ...any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// A portfolio survives restarts of the Temporal server itself (the dev
+// server Genesis runs, SQLite on disk). Mid-way: the worker and the server
+// stop and start again, and the portfolio finishes with a ledger that
+// matches the lab (nothing lost, nothing charged twice). After the end:
+// another server restart, and the ledger read back is exactly the same.
+func TestPortfolioSurvivesTemporalRestart(t *testing.T) {
+	if _, err := devserver.FindBinary(); err != nil {
+		t.Skip(err)
+	}
+	e := newEnv(t)
+	mem := openMemory(t, e.dir)
+	db, port := filepath.Join(e.dir, "temporal.db"), freePort(t)
+	var srv *devserver.Server
+	var c client.Client
+	restart := func() {
+		if srv != nil {
+			c.Close()
+			if err := srv.Stop(); err != nil {
+				t.Logf("stopping the dev server: %v", err)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		var err error
+		if srv, err = devserver.Start(ctx, devserver.Options{DBFile: db, Port: port, LogFile: filepath.Join(e.dir, "temporal.log")}); err != nil {
+			t.Fatal(err)
+		}
+		if c, err = client.Dial(client.Options{HostPort: srv.Addr()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restart()
+	t.Cleanup(func() { c.Close(); _ = srv.Stop() })
+	model := team(20 * time.Millisecond)
+	w := newWorker(t, e, c, model, mem)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	const id = "portfolio-temporal-restart"
+	if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
+		workflows.PortfolioWorkflowName, workflows.PortfolioInput{Spec: parseSpec(t, e, restartPortfolio)}); err != nil {
+		t.Fatal(err)
+	}
+	waitLabRuns(t, c, id, 4)
+	before := portfolioStatus(t, c, id)
+	w.Stop()
+	restart()
+	w = newWorker(t, e, c, model, mem)
+	var st workflows.PortfolioStatus
+	if err := c.GetWorkflow(ctx, id, "").Get(ctx, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Spent.LabRuns != 20 || st.Spent.LabRuns < before.Spent.LabRuns {
+		t.Fatalf("finished with %d lab runs charged (want 20; %d before the restart)", st.Spent.LabRuns, before.Spent.LabRuns)
+	}
+	checkLedger(t, e, st)
+	w.Stop()
+
+	// The finished portfolio's ledger, read back after another restart.
+	restart()
+	newWorker(t, e, c, model, mem)
+	after := portfolioStatus(t, c, id)
+	if a, b := mustJSON(after.Spent, after.Campaigns), mustJSON(st.Spent, st.Campaigns); a != b {
+		t.Fatalf("the ledger changed across the restart:\n%s\n%s", b, a)
+	}
+	t.Logf("ledger %v before the mid-way restart; %v at the end, unchanged after another restart", before.Spent, st.Spent)
+}
+
+// newWorker is e.worker against another client (the dev server's).
+func newWorker(t *testing.T, e *env, c client.Client, model llm.Model, mem memory.Store) worker.Worker {
+	t.Helper()
+	ex, err := hpc.NewLocal(e.dir+"/jobs", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts := &workflows.Activities{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return model, nil },
+		Lab: labclient.New(e.url, &http.Client{Timeout: 10 * time.Second}), HPC: ex, SimCommand: []string{e.self},
+		Memory: mem, Embedder: memory.Hashing{}, DataDir: e.dir, Poll: 10 * time.Millisecond, Temporal: c}
+	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	workflows.Register(w, acts)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return w
+}
