@@ -78,6 +78,12 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/memory/search", RoleViewer, s.searchMemory},
 		{"GET", "/api/v1/evals", RoleViewer, s.listEvals},
 		{"GET", "/api/v1/evals/{id}", RoleViewer, s.getEval},
+		{"GET", "/api/v1/portfolios", RoleViewer, s.listPortfolios},
+		{"POST", "/api/v1/portfolios", RoleOperator, s.startPortfolio},
+		{"GET", "/api/v1/portfolios/{id}", RoleViewer, s.getPortfolio},
+		{"POST", "/api/v1/portfolios/{id}/stop", RoleOperator, s.stopPortfolio},
+		{"POST", "/api/v1/portfolios/{id}/approvals/{approval}/approve", RoleOperator, s.decidePortfolio(true)},
+		{"POST", "/api/v1/portfolios/{id}/approvals/{approval}/reject", RoleOperator, s.decidePortfolio(false)},
 		{"GET", "/api/v1/tokens", RoleAdmin, s.listTokens},
 		{"POST", "/api/v1/tokens", RoleAdmin, s.createToken},
 	}

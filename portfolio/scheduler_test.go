@@ -1,11 +1,14 @@
 package portfolio
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/genesis-sci/genesis/challenges"
 )
 
 type fakeCatalog map[string]Amount
@@ -348,5 +351,25 @@ func TestFinishReleasesCapacity(t *testing.T) {
 	s.Finish("b", "done", true, t0)
 	if s.InUse.Lab != 0 || s.Entry("b").Spent.LabRuns != 0 {
 		t.Fatalf("in use %d, b spent %v", s.InUse.Lab, s.Entry("b").Spent)
+	}
+}
+
+// The example in the README parses against the built-in catalog.
+func TestExampleParses(t *testing.T) {
+	cat, err := challenges.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load("example.yaml", Catalog(cat))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Campaigns) != 3 || s.Campaigns[1].Routine[0].Parameter != "theta" || s.Approval.EscalationTimeout.Std() != time.Hour {
+		t.Fatalf("%+v", s)
+	}
+	b, _ := json.Marshal(s)
+	var back Spec
+	if err := json.Unmarshal(b, &back); err != nil || back.Approval.Timeout != s.Approval.Timeout || back.Campaigns[2].Deadline == nil {
+		t.Fatalf("JSON round trip: %v %+v", err, back.Approval)
 	}
 }

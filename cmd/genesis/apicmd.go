@@ -120,18 +120,29 @@ func newAPIClient(cfg *config, base, tokenFile string) (*apiClient, error) {
 }
 
 func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
+	if body == nil {
+		return c.doRaw(ctx, method, path, "", nil, out)
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	return c.doRaw(ctx, method, path, "application/json", b, out)
+}
+
+// doRaw sends a body of the given content type and decodes the JSON answer.
+func (c *apiClient) doRaw(ctx context.Context, method, path, contentType string, body []byte, out any) error {
 	var rd io.Reader
 	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

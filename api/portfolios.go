@@ -1,0 +1,176 @@
+package api
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/genesis-sci/genesis/portfolio"
+	"github.com/genesis-sci/genesis/workflows"
+)
+
+// PortfolioSummary is one line of GET /api/v1/portfolios.
+type PortfolioSummary struct {
+	ID      string    `json:"id"`
+	Status  string    `json:"status"`
+	Started time.Time `json:"started"`
+	Closed  time.Time `json:"closed,omitempty"`
+}
+
+var portfolioIDPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,80}$`)
+
+// NewPortfolioID makes a readable, unique portfolio (workflow) ID.
+func NewPortfolioID(name string) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	slug := strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(name), "-"), "-")
+	if len(slug) > 40 {
+		slug = slug[:40]
+	}
+	return fmt.Sprintf("portfolio-%s-%s%x", slug, strings.ToLower(time.Now().UTC().Format("20060102T150405")), b)
+}
+
+// startPortfolio takes a portfolio file (YAML or JSON) as the body;
+// ?id= names the portfolio (default: from its name).
+func (s *Server) startPortfolio(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeErr(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the portfolio file is larger than %d bytes", maxBody))
+		return
+	case err != nil:
+		writeErr(w, http.StatusBadRequest, "malformed_request", err.Error())
+		return
+	case len(strings.TrimSpace(string(body))) == 0:
+		writeErr(w, http.StatusBadRequest, "malformed_request", "the body must be a portfolio file (YAML or JSON); see the README's \"Portfolios\" section")
+		return
+	}
+	spec, err := portfolio.Parse(body, portfolio.Catalog(s.Catalog))
+	if err != nil {
+		writeErr(w, http.StatusUnprocessableEntity, "invalid_portfolio", err.Error())
+		return
+	}
+	for i := range spec.Campaigns {
+		if c := &spec.Campaigns[i]; c.Model == "" {
+			c.Model = s.DefaultModel
+		}
+	}
+	id := r.URL.Query().Get("id")
+	switch {
+	case id == "":
+		id = NewPortfolioID(spec.Name)
+	case !portfolioIDPattern.MatchString(id):
+		writeErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("id %q must be letters, digits, '.', '_' or '-' (at most 81)", id))
+		return
+	}
+	run, err := s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue,
+		WorkflowExecutionErrorWhenAlreadyStarted: true},
+		workflows.PortfolioWorkflowName, workflows.PortfolioInput{Spec: *spec})
+	if err != nil {
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) {
+			writeErr(w, http.StatusConflict, "already_started", fmt.Sprintf("portfolio %s is already running; pick another id", id))
+			return
+		}
+		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", "could not start the portfolio workflow: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": run.GetID(), "run_id": run.GetRunID(), "campaigns": len(spec.Campaigns)})
+}
+
+func (s *Server) listPortfolios(w http.ResponseWriter, r *http.Request) {
+	resp, err := s.Temporal.ListWorkflow(r.Context(), &workflowservice.ListWorkflowExecutionsRequest{
+		Query: fmt.Sprintf("WorkflowType = '%s'", workflows.PortfolioWorkflowName), PageSize: 100})
+	if err != nil {
+		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", "listing portfolios: "+err.Error())
+		return
+	}
+	out := []PortfolioSummary{}
+	seen := map[string]bool{}
+	for _, e := range resp.GetExecutions() {
+		cs := summary(e)
+		if seen[cs.ID] { // runs continued as new: the newest is listed first
+			continue
+		}
+		seen[cs.ID] = true
+		out = append(out, PortfolioSummary{ID: cs.ID, Status: cs.Status, Started: cs.Started, Closed: cs.Closed})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"portfolios": out})
+}
+
+func (s *Server) portfolioStatus(r *http.Request, id string) (workflows.PortfolioStatus, error) {
+	var st workflows.PortfolioStatus
+	v, err := s.Temporal.QueryWorkflow(r.Context(), id, "", workflows.QueryPortfolio)
+	if err != nil {
+		return st, err
+	}
+	return st, v.Get(&st)
+}
+
+func (s *Server) getPortfolio(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	st, err := s.portfolioStatus(r, id)
+	if err != nil {
+		writeTemporalErr(w, err, fmt.Sprintf("no portfolio %q", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) stopPortfolio(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := s.Temporal.SignalWorkflow(r.Context(), id, "", workflows.SignalStop, "stopped through the API"); err != nil {
+		writeTemporalErr(w, err, fmt.Sprintf("no running portfolio %q", id))
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "stopping"})
+}
+
+// decidePortfolio approves or rejects one pending approval. An escalated
+// approval needs an admin's token.
+func (s *Server) decidePortfolio(approve bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, aid := r.PathValue("id"), r.PathValue("approval")
+		var body struct {
+			Reason string `json:"reason"`
+		}
+		if !decodeBody(w, r, &body, true, `empty or {"reason": "..."}`) {
+			return
+		}
+		d := workflows.PortfolioDecision{Approval: aid, Approve: approve, Reason: body.Reason, Role: RoleAdmin, By: "api"}
+		if t, ok := s.Tokens.lookupRequest(r); ok {
+			d.By, d.Role = t.ID, t.Role
+		}
+		h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateDecide,
+			Args: []any{d}, WaitForStage: client.WorkflowUpdateStageCompleted})
+		var verdict string
+		if err == nil {
+			err = h.Get(r.Context(), &verdict)
+		}
+		if err != nil {
+			var nf *serviceerror.NotFound
+			if errors.As(err, &nf) {
+				writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no running portfolio %q", id))
+				return
+			}
+			// The workflow's validator refused it: unknown approval, or escalated.
+			status := http.StatusConflict
+			if strings.Contains(err.Error(), "only an admin") {
+				status = http.StatusForbidden
+			}
+			writeErr(w, status, "not_decided", err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"id": id, "approval": aid, "status": verdict})
+	}
+}
