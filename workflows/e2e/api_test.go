@@ -463,7 +463,12 @@ type operatorAPI struct {
 	t   *testing.T
 	url string
 	tok string
+	// admin is the admin token (for calls that need it: as(admin)).
+	admin string
 }
+
+// as returns the caller with another token.
+func (h *operatorAPI) as(tok string) *operatorAPI { c := *h; c.tok = tok; return &c }
 
 func newOperatorAPI(t *testing.T, e *env) *operatorAPI {
 	t.Helper()
@@ -474,7 +479,8 @@ func newOperatorAPI(t *testing.T, e *env) *operatorAPI {
 	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit, EvalsDir: t.TempDir()}).Handler())
 	t.Cleanup(srv.Close)
 	op, _ := toks.Create(api.RoleOperator, "o")
-	return &operatorAPI{t: t, url: srv.URL, tok: op}
+	admin, _ := os.ReadFile(api.AdminTokenFile(home))
+	return &operatorAPI{t: t, url: srv.URL, tok: op, admin: strings.TrimSpace(string(admin))}
 }
 
 // call sends a request and decodes the JSON answer (safe in goroutines:

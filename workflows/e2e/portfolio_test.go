@@ -3,9 +3,11 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/genesis-sci/genesis/agents/llm"
+	"github.com/genesis-sci/genesis/api"
 	"github.com/genesis-sci/genesis/devserver"
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/portfolio"
@@ -222,4 +225,83 @@ func newWorker(t *testing.T, e *env, c client.Client, model llm.Model, mem memor
 	}
 	t.Cleanup(w.Stop)
 	return w
+}
+
+// Through the API: a bad file is refused with every problem; a good one
+// starts; a lab batch outside the routine region waits for an operator,
+// who approves it; the next one times out and is escalated, so an operator
+// may no longer decide it but an admin may; the status says who waits for
+// what; stop ends the portfolio.
+func TestPortfolioThroughAPI(t *testing.T) {
+	e := newEnv(t)
+	e.worker(t, team(0), openMemory(t, e.dir))
+	h := newOperatorAPI(t, e)
+	code, body := h.call("POST", "/api/v1/portfolios", "name: x\ncampaigns:\n  - {challenge: nope}\n  - {challenge: crossed-barrel-toughness, priority: 0.5}\n")
+	if code != 422 || !strings.Contains(fmt.Sprint(body), "not in the catalog") {
+		t.Fatalf("bad file: %d %v", code, body)
+	}
+	const file = `
+name: api test
+approval: {lab_runs: auto_if_routine, timeout: 3s, escalation_timeout: 1h}
+stall: {patience: 50}
+campaigns:
+  - {challenge: crossed-barrel-toughness, strategy: random, budget: {lab_runs: 4}, max_batch: 2, routine: {theta: {max: -1}}}
+`
+	code, body = h.call("POST", "/api/v1/portfolios?id=pf-api", file)
+	if code != 202 || body["id"] != "pf-api" {
+		t.Fatalf("start: %d %v", code, body)
+	}
+	if code, _ := h.call("POST", "/api/v1/portfolios?id=pf-api", file); code != 409 {
+		t.Errorf("a second start with the same id: %d", code)
+	}
+	pending := func(role string) workflows.PortfolioStatus {
+		deadline := time.Now().Add(time.Minute)
+		for {
+			var st workflows.PortfolioStatus
+			h.get("/api/v1/portfolios/pf-api", &st)
+			if len(st.Pending) > 0 && st.Pending[0].Role == role {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no approval for an %s: %+v", role, st)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	st := pending("operator")
+	a := st.Pending[0]
+	if !strings.Contains(st.Campaigns[0].Waiting, "operator's approval") || !strings.Contains(a.Reasons[0], "outside the routine region") {
+		t.Errorf("waiting %q reasons %v", st.Campaigns[0].Waiting, a.Reasons)
+	}
+	if code, _ := h.call("POST", "/api/v1/portfolios/pf-api/approvals/a999/approve", ""); code != 409 {
+		t.Errorf("unknown approval: %d", code)
+	}
+	if code, body := h.call("POST", "/api/v1/portfolios/pf-api/approvals/"+a.ID+"/approve", `{"reason":"fine"}`); code != 200 || body["status"] != "approved" {
+		t.Fatalf("approve: %d %v", code, body)
+	}
+	st = pending("admin") // the next batch, after its 3 s
+	a = st.Pending[0]
+	if code, body := h.call("POST", "/api/v1/portfolios/pf-api/approvals/"+a.ID+"/reject", ""); code != 403 || !strings.Contains(fmt.Sprint(body), "only an admin") {
+		t.Fatalf("an operator decided an escalated approval: %d %v", code, body)
+	}
+	if code, body := h.as(h.admin).call("POST", "/api/v1/portfolios/pf-api/approvals/"+a.ID+"/approve", ""); code != 200 {
+		t.Fatalf("admin approve: %d %v", code, body)
+	}
+	if code, _ := h.call("POST", "/api/v1/portfolios/pf-api/stop", ""); code != 202 {
+		t.Fatalf("stop: %d", code)
+	}
+	var res workflows.PortfolioStatus
+	if err := e.ts.GetDefaultClient().GetWorkflow(context.Background(), "pf-api", "").Get(context.Background(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Spent.LabRuns != 4 {
+		t.Errorf("two approved batches of 2 should have run: %v, %s", res.Spent, res.Campaigns[0].Reason)
+	}
+	var list struct {
+		Portfolios []api.PortfolioSummary `json:"portfolios"`
+	}
+	if h.get("/api/v1/portfolios", &list); len(list.Portfolios) != 1 || list.Portfolios[0].ID != "pf-api" {
+		t.Errorf("list: %+v", list)
+	}
+	checkLedger(t, e, res)
 }
