@@ -30,6 +30,18 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
+// browser starts a headless Chromium for the test (closed at its end).
+func browser(t *testing.T, exe string) context.Context {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless,
+		chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.NoFirstRun)
+	actx, cancel1 := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	ctx, cancel3 := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancel3(); cancel2(); cancel1() })
+	return ctx
+}
+
 // The web UI in a real headless Chromium: start a campaign that needs
 // approval from the page, approve its lab runs, watch the convergence plot
 // fill in live, stop the campaign, and chat with the team.
@@ -49,16 +61,7 @@ func TestWebUIInChromium(t *testing.T) {
 	defer srv.Close()
 	op, _ := toks.Create(api.RoleOperator, "browser")
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless,
-		chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.NoFirstRun)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-
+	ctx := browser(t, exe)
 	var options int
 	if err := chromedp.Run(ctx,
 		chromedp.Navigate(srv.URL+"/?token="+op),
@@ -147,5 +150,65 @@ func TestWebUIInChromium(t *testing.T) {
 	_ = chromedp.Run(ctx, chromedp.Text(`#events`, &events, chromedp.ByQuery))
 	if !strings.Contains(events, "lab-operator") {
 		t.Errorf("recent actions missing: %q", events)
+	}
+}
+
+// The portfolio page in a real headless Chromium: it lists the portfolio,
+// shows each campaign's spend against budget and what it waits for, and an
+// operator approves a pending lab batch from the page.
+func TestPortfolioPageInChromium(t *testing.T) {
+	exe := chromium(t)
+	e := newEnv(t)
+	e.worker(t, team(50*time.Millisecond), openMemory(t, e.dir))
+	h := newOperatorAPI(t, e)
+	file := `
+name: browser
+approval: {lab_runs: auto_if_routine, timeout: 1h}
+stall: {patience: 50}
+campaigns:
+  - {challenge: crossed-barrel-toughness, strategy: random, priority: 3, budget: {lab_runs: 2}, max_batch: 2, routine: {theta: {max: -1}}}
+  - {challenge: agnp-spectrum-loss, strategy: random, budget: {lab_runs: 4}}
+`
+	if code, body := h.call("POST", "/api/v1/portfolios?id=pf-ui", file); code != 202 {
+		t.Fatalf("start: %d %v", code, body)
+	}
+	ctx := browser(t, exe)
+	var waiting string
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate(h.url+"/?token="+h.tok+"#portfolio=pf-ui"),
+		chromedp.WaitVisible(`#pf-pending`, chromedp.ByQuery),
+		chromedp.Text(`#pf-campaigns`, &waiting, chromedp.ByQuery),
+	); err != nil {
+		var errText string
+		_ = chromedp.Run(ctx, chromedp.Text(`#error`, &errText, chromedp.ByQuery))
+		t.Fatalf("the portfolio page never showed a pending approval: %v (page error %q)", err, errText)
+	}
+	if !strings.Contains(waiting, "operator's approval") {
+		t.Errorf("the campaigns table does not say who it waits for: %q", waiting)
+	}
+	var listed string
+	if err := chromedp.Run(ctx, chromedp.Text(`#portfolios`, &listed, chromedp.ByQuery), chromedp.Click(`button.pf-approve`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(listed, "pf-ui") {
+		t.Errorf("portfolio list %q", listed)
+	}
+	var summary, table string
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.HasPrefix(summary, "done") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the page never showed the portfolio done: %q", summary)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if err := chromedp.Run(ctx, chromedp.Text(`#pf-summary`, &summary, chromedp.ByQuery), chromedp.Text(`#pf-campaigns`, &table, chromedp.ByQuery)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.Contains(table, "2/2") || !strings.Contains(table, "4/4") || !strings.Contains(summary, "spent 6 lab runs") {
+		t.Errorf("spend against budget: %q / %q", summary, table)
+	}
+	var bars int
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`document.querySelectorAll('#pf-campaigns .bar').length`, &bars)); err != nil || bars < 2 {
+		t.Errorf("no spend bars (%d): %v", bars, err)
 	}
 }
