@@ -1,7 +1,17 @@
-// Package embedded is the default memory.Store: in-process, persisted as an
-// append-only log of JSON lines under the data directory. Every write is one
-// line, fsynced; on open the log is replayed and a torn last line (a crash
-// mid-write) is dropped, so a kill never corrupts what was committed before.
+// Package embedded is the default memory.Store: in-process, persisted under
+// the data directory as a binary snapshot of the whole store (memory.snap)
+// and an append-only log of JSON lines for the writes since (memory.log).
+//
+// Every write is one log line, fsynced; on open the snapshot is loaded and
+// the log replayed on top, and a torn last line (a crash mid-write) is
+// dropped, so a kill never corrupts what was committed before. Once the log
+// outgrows half the snapshot, and on Close, the store compacts: it writes a
+// new snapshot aside and renames it into place, then starts a new log the
+// same way; the log's header names the snapshot it continues, so a crash
+// between the two steps is recognised and the old log (all of it in the new
+// snapshot) skipped. A store of only a log (the format before snapshots)
+// opens as one whose snapshot is empty.
+//
 // Search is exact — the same results as scoring every record — but fast: an
 // int8 copy of the vectors is pre-scanned (an AVX2 kernel on amd64, split
 // across the CPUs, a quarter of the memory traffic of float32), and only the
@@ -16,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -23,13 +34,43 @@ import (
 	"github.com/genesis-sci/genesis/memory"
 )
 
+// The store's files in its directory; compaction writes each aside first,
+// under the name with ".tmp" appended.
+const (
+	logName  = "memory.log"
+	snapName = "memory.snap"
+)
+
+// Compaction thresholds on the bytes of log entries after the header.
+// Writes compact once the entries reach half the snapshot's size and
+// compactMinBytes, bounding both the replay after a crash and the cost of
+// rewriting the snapshot per record written; Close compacts from
+// closeMinBytes (about 250 records of dimension 384), so a store closed
+// cleanly opens from its snapshot alone. Tests lower them.
+var (
+	compactMinBytes int64 = 16 << 20
+	closeMinBytes   int64 = 1 << 20
+)
+
 // Store is the embedded store.
 type Store struct {
-	mu sync.RWMutex
-	f  *os.File
+	// wmu serialises writers (appends, compaction, Close). A writer takes
+	// mu only to apply its change in memory, so searches wait for neither
+	// an fsync nor a compaction, which only reads the slab.
+	wmu sync.Mutex
+	mu  sync.RWMutex // guards the slab
 	*slab
-	// embedder is set for read-only stores (f == nil).
+	dir      string
 	embedder string
+	f        *os.File // the log; nil when read-only or closed
+	seq      uint64   // the snapshot the log continues (0: none)
+	snapSize int64    // its size in bytes
+	logSize  int64    // the log's size: where the next entry goes
+	hdrSize  int64    // the log header's size
+	// stale is set while the log predates the snapshot (a compaction cut
+	// short): its entries are all in the snapshot, and nothing may be
+	// appended to it before a new log replaces it.
+	stale bool
 }
 
 var _ memory.Store = (*Store)(nil)
@@ -45,73 +86,119 @@ type logEntry struct {
 	IDs     []string         `json:"ids,omitempty"`
 	Dim     int              `json:"dim,omitempty"`
 	Embed   string           `json:"embedder,omitempty"`
+	Snap    uint64           `json:"snap,omitempty"` // hdr: the snapshot the log continues
 }
 
 // Open opens (or creates) the store at dir for vectors of dimension dim made
 // by the named embedder. A store made by a different embedder is refused.
 func Open(dir string, dim int, embedder string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	path := filepath.Join(dir, "memory.log")
 	if dim < 1 {
 		return nil, fmt.Errorf("memory: dimension %d must be ≥ 1", dim)
 	}
-	s := &Store{slab: newSlab(dim)}
-	hdrDim, hdrEmb, good, err := s.replay(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	s, err := load(dir)
 	if err != nil {
 		return nil, err
 	}
-	if hdrDim != 0 && (hdrDim != dim || hdrEmb != embedder) {
-		return nil, fmt.Errorf("memory store %s was built with embedder %s (%d dimensions), not %s (%d): use the same embedder, or move the store away to start a new one", dir, hdrEmb, hdrDim, embedder, dim)
+	if s.slab == nil {
+		s.slab, s.embedder = newSlab(dim), embedder
+	} else if s.dim != dim || s.embedder != embedder {
+		return nil, fmt.Errorf("memory store %s was built with embedder %s (%d dimensions), not %s (%d): use the same embedder, or move the store away to start a new one", dir, s.embedder, s.dim, embedder, dim)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	// Files a compaction cut short left aside.
+	for _, name := range []string{logName, snapName} {
+		if err := os.Remove(filepath.Join(dir, name+".tmp")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	}
+	if s.stale { // a new store, or a log the snapshot holds
+		if err := s.rotate(); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	f, err := os.OpenFile(filepath.Join(dir, logName), os.O_RDWR, 0)
 	if err != nil {
 		return nil, err
 	}
 	// Drop a torn tail left by a crash mid-write.
-	if err := f.Truncate(good); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if _, err := f.Seek(good, 0); err != nil {
+	if err := f.Truncate(s.logSize); err != nil {
 		f.Close()
 		return nil, err
 	}
 	s.f = f
-	if hdrDim == 0 {
-		if err := s.append(logEntry{Op: "hdr", Dim: dim, Embed: embedder}); err != nil {
-			f.Close()
-			return nil, err
-		}
+	return s, nil
+}
+
+// OpenReadOnly loads a store for reading only (another process may be
+// writing it): it never modifies the files, and writes are refused.
+func OpenReadOnly(dir string) (*Store, error) {
+	s, err := load(dir)
+	if err != nil {
+		return nil, err
+	}
+	if s.slab == nil {
+		return nil, fmt.Errorf("no memory store in %s", dir)
 	}
 	return s, nil
 }
 
-func (s *Store) replay(path string) (dim int, emb string, good int64, err error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, "", 0, nil
+// load reads the store in dir: the log, then the snapshot, then the log's
+// entries if it continues that snapshot. Reading the log first makes a
+// compaction in another process harmless: the snapshot read after it is
+// the one the log continues or a later one, which holds the whole log. The
+// store's slab is nil if dir holds no store.
+func load(dir string) (*Store, error) {
+	s := &Store{dir: dir}
+	b, err := os.ReadFile(filepath.Join(dir, logName))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
 	}
+	var hdr logEntry
+	if i := bytes.IndexByte(b, '\n'); i >= 0 && json.Unmarshal(b[:i], &hdr) == nil && hdr.Op == "hdr" && hdr.Dim > 0 {
+		s.hdrSize = int64(i + 1)
+	}
+	sn, err := readSnapshot(filepath.Join(dir, snapName))
 	if err != nil {
-		return 0, "", 0, err
+		return nil, err
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	var off int64
-	for sc.Scan() {
-		line := sc.Bytes()
-		next := off + int64(len(line)) + 1
-		if next > int64(len(b)) { // last line without newline: torn
-			break
+	if sn != nil {
+		if fi, err := os.Stat(filepath.Join(dir, snapName)); err == nil {
+			s.snapSize = fi.Size()
+		}
+		s.slab, s.embedder, s.seq = sn.slab, sn.embedder, sn.seq
+		if s.hdrSize > 0 && (hdr.Dim != s.dim || hdr.Embed != s.embedder) {
+			return nil, fmt.Errorf("memory store %s: the log (embedder %s, %d dimensions) does not belong to the snapshot (embedder %s, %d dimensions)", dir, hdr.Embed, hdr.Dim, s.embedder, s.dim)
+		}
+	} else if s.hdrSize > 0 {
+		s.slab, s.embedder = newSlab(hdr.Dim), hdr.Embed
+	}
+	switch {
+	case s.hdrSize == 0 || hdr.Snap < s.seq:
+		s.stale = true
+	case hdr.Snap > s.seq:
+		return nil, fmt.Errorf("memory store %s: the log continues snapshot %d, but %s is snapshot %d (missing or replaced): restore it, or move the store away to start a new one", dir, hdr.Snap, snapName, s.seq)
+	default:
+		s.logSize = s.hdrSize + s.replay(b[s.hdrSize:])
+	}
+	return s, nil
+}
+
+// replay applies the log entries in b and returns the length of the whole
+// lines it applied: a torn or unreadable line ends the log.
+func (s *Store) replay(b []byte) (good int64) {
+	for {
+		i := bytes.IndexByte(b[good:], '\n')
+		if i < 0 {
+			return good
 		}
 		var e logEntry
-		if json.Unmarshal(line, &e) != nil {
-			break
+		if json.Unmarshal(b[good:good+int64(i)], &e) != nil {
+			return good
 		}
 		switch e.Op {
-		case "hdr":
-			dim, emb = e.Dim, e.Embed
 		case "put":
 			if e.Record != nil && len(e.Record.Vector) == s.dim {
 				s.putRecord(e.Record)
@@ -129,28 +216,93 @@ func (s *Store) replay(path string) (dim int, emb string, good int64, err error)
 				s.del(id)
 			}
 		}
-		off = next
+		good += int64(i) + 1
 	}
-	return dim, emb, off, nil
 }
 
-func (s *Store) append(entries ...logEntry) error {
+// append writes e to the log as one line and fsyncs it. A failed write is
+// cut off again, so no later entry follows a torn line.
+func (s *Store) append(e logEntry) error {
 	if s.f == nil {
-		return errors.New("memory: this store was opened read-only")
+		return errors.New("memory: the store is read-only or closed")
 	}
-	var buf bytes.Buffer
-	for _, e := range entries {
-		b, err := json.Marshal(e)
-		if err != nil {
+	if s.stale {
+		if err := s.rotate(); err != nil {
 			return err
 		}
-		buf.Write(b)
-		buf.WriteByte('\n')
 	}
-	if _, err := s.f.Write(buf.Bytes()); err != nil {
+	b, err := json.Marshal(e)
+	if err != nil {
 		return err
 	}
-	return s.f.Sync()
+	b = append(b, '\n')
+	if _, err = s.f.WriteAt(b, s.logSize); err == nil {
+		err = s.f.Sync()
+	}
+	if err != nil {
+		return errors.Join(err, s.f.Truncate(s.logSize))
+	}
+	s.logSize += int64(len(b))
+	return nil
+}
+
+// rotate starts a new, empty log continuing snapshot s.seq: written aside,
+// fsynced and renamed over the old one, so a crash leaves one or the other.
+func (s *Store) rotate() (err error) {
+	tmp := filepath.Join(s.dir, logName+".tmp")
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	hdr, err := json.Marshal(logEntry{Op: "hdr", Dim: s.dim, Embed: s.embedder, Snap: s.seq})
+	if err == nil {
+		hdr = append(hdr, '\n')
+		_, err = f.Write(hdr)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(s.dir, logName))
+	}
+	if err == nil {
+		err = syncDir(s.dir)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if s.f != nil {
+		s.f.Close()
+	}
+	s.f, s.stale = f, false
+	s.hdrSize, s.logSize = int64(len(hdr)), int64(len(hdr))
+	return nil
+}
+
+// compact writes a snapshot of the store and starts a new log continuing
+// it. The caller holds wmu, so the slab cannot change meanwhile.
+func (s *Store) compact() error {
+	size, err := writeSnapshot(s.dir, s.seq+1, s.embedder, s.slab)
+	if err != nil {
+		return fmt.Errorf("memory: compacting the store (every acknowledged write is kept): %w", err)
+	}
+	s.seq, s.snapSize, s.stale = s.seq+1, size, true
+	if err := s.rotate(); err != nil {
+		return fmt.Errorf("memory: compacting the store (every acknowledged write is kept): %w", err)
+	}
+	return nil
+}
+
+// compactIfDue compacts when the log has outgrown its threshold (see
+// compactMinBytes).
+func (s *Store) compactIfDue(closing bool) error {
+	entries := s.logSize - s.hdrSize
+	if (closing && entries >= closeMinBytes) || entries >= max(compactMinBytes, s.snapSize/2) {
+		return s.compact()
+	}
+	return nil
 }
 
 // putRecord stores r in memory with its vector normalised.
@@ -161,7 +313,8 @@ func (s *Store) putRecord(r *memory.Record) {
 }
 
 // Upsert implements memory.Store. Every record is validated first; a batch
-// with any invalid record writes nothing.
+// with any invalid record writes nothing. Once a batch is in the log it is
+// stored, even if the compaction it may trigger fails (and is reported).
 func (s *Store) Upsert(_ context.Context, recs []memory.Record) error {
 	prepared, err := memory.Prepare(recs, s.dim)
 	if err != nil {
@@ -174,15 +327,17 @@ func (s *Store) Upsert(_ context.Context, recs []memory.Record) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if err := s.append(logEntry{Op: "puts", Records: batch}); err != nil {
 		return err
 	}
+	s.mu.Lock()
 	for _, r := range batch {
 		s.putRecord(r)
 	}
-	return nil
+	s.mu.Unlock()
+	return s.compactIfDue(false)
 }
 
 // Search implements memory.Store: cosine similarity, best first, ties by
@@ -204,15 +359,17 @@ func (s *Store) Delete(_ context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if err := s.append(logEntry{Op: "dels", IDs: ids}); err != nil {
 		return err
 	}
+	s.mu.Lock()
 	for _, id := range ids {
 		s.del(id)
 	}
-	return nil
+	s.mu.Unlock()
+	return s.compactIfDue(false)
 }
 
 // Count implements memory.Store.
@@ -231,20 +388,25 @@ func (s *Store) Count(_ context.Context, f memory.Filter) (int, error) {
 // Dim is the store's vector dimension.
 func (s *Store) Dim() int { return s.dim }
 
-// Close implements memory.Store.
+// Close implements memory.Store. It compacts the store first if the log
+// holds more than a few hundred records (see closeMinBytes), which takes
+// about a second at 100k records.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if s.f == nil {
 		return nil
 	}
-	return s.f.Close()
+	err := s.compactIfDue(true)
+	err = errors.Join(err, s.f.Close())
+	s.f = nil
+	return err
 }
 
 // Inspect reads a store's header: the vector dimension and the embedder
 // that built it (0 and "" for an empty or missing store).
 func Inspect(dir string) (dim int, embedder string, err error) {
-	f, err := os.Open(filepath.Join(dir, "memory.log"))
+	f, err := os.Open(filepath.Join(dir, logName))
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, "", nil
 	}
@@ -252,35 +414,21 @@ func Inspect(dir string) (dim int, embedder string, err error) {
 		return 0, "", err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	if sc.Scan() {
-		var e logEntry
-		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Op == "hdr" {
-			return e.Dim, e.Embed, nil
-		}
+	line, err := bufio.NewReader(f).ReadBytes('\n')
+	if errors.Is(err, io.EOF) { // empty, or a header torn by a crash
+		return 0, "", nil
 	}
-	return 0, "", sc.Err()
-}
-
-// OpenReadOnly loads a store for reading only (another process may be
-// writing it): it never modifies the log, and writes are refused.
-func OpenReadOnly(dir string) (*Store, error) {
-	dim, emb, err := Inspect(dir)
 	if err != nil {
-		return nil, err
+		return 0, "", err
 	}
-	if dim == 0 {
-		return nil, fmt.Errorf("no memory store in %s", dir)
+	var e logEntry
+	if json.Unmarshal(line, &e) != nil || e.Op != "hdr" {
+		return 0, "", nil
 	}
-	s := &Store{slab: newSlab(dim), embedder: emb}
-	if _, _, _, err := s.replay(filepath.Join(dir, "memory.log")); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return e.Dim, e.Embed, nil
 }
 
-// Embedder names the embedder that built the store (read-only stores).
+// Embedder names the embedder that built the store.
 func (s *Store) Embedder() string { return s.embedder }
 
 // Records returns a snapshot of every record (without vectors).

