@@ -1,8 +1,9 @@
 package embedded
 
 // dotsGo is the portable kernel of the int8 pre-scan: out[r] is the dot
-// product of row r of codes (rows of len(q) bytes) with q. Every product
-// fits in int32 by construction of the query codes (see quantizeQuery).
+// product of row r of codes (rows of len(q) codes, len(q) a multiple of
+// 4) with q. Every sum fits in int32 by construction of the query codes
+// (see quantizeQuery).
 func dotsGo(codes []int8, q []int16, out []int32) {
 	w := len(q)
 	for r := range out {

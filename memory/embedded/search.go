@@ -18,19 +18,21 @@ import (
 // traffic. It runs in two stages.
 //
 // The pre-scan scores every record approximately from the int8 codes (an
-// assembly kernel on amd64). Quantisation bounds the error: for record i
-// with approximate score a and exact score x·q,
+// assembly kernel on amd64): a = scales[i]·t·(codes[i]·qc), with the query
+// quantised as q ≈ t·qc. Quantisation bounds the error: for record i with
+// unit vector x,
 //
-//	|x·q - a| ≤ errs[i]·‖q‖ + (‖x‖ + errs[i])·‖q - t·qc‖ ≤ bound[i]
+//	|x·q - a| ≤ errs[i]·‖q‖ + (‖x‖ + errs[i])·‖q - t·qc‖
 //
-// (‖x‖, ‖q‖ ≤ 1 as both are unit vectors; a small slack covers float32
-// rounding). The k best matching records by approximate score, scored
-// exactly, give θ: a k-th best exact score no lower than θ exists. The
-// re-rank then scores exactly only the matching records with a + bound ≥ θ
-// — every other record scores below θ and cannot be in the top k — which
-// is a few dozen records on random and on clustered data (many identical
-// vectors would all be re-scored: still exact, at the cost of a full scan).
-// search also returns how many records it scored exactly.
+// which, as ‖x‖, ‖q‖ ≤ 1, is at most errs[i]·(1+qerr) + qerr, plus a slack
+// for float32 rounding. The k best matching records by approximate score,
+// scored exactly, give θ, the lowest of their exact scores: the k-th best
+// exact score is at least θ. The re-rank then scores exactly only the
+// matching records whose a plus bound reaches θ — every other record
+// scores below θ and cannot be in the top k — which is a few dozen records
+// on random and on clustered data alike (many identical vectors would all
+// be re-scored: still exact, at the cost of a full scan). search also
+// returns how many records it scored exactly.
 func (s *slab) search(q []float32, f memory.Filter, k int) ([]memory.Hit, int) {
 	n := len(s.recs)
 	if n == 0 {
