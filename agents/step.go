@@ -352,6 +352,10 @@ func Parse(c *challenges.Challenge, in StepInput, schema json.RawMessage, raw st
 	return StepResult{Kind: KindFinal, Output: env.Output, Proposed: props, Problem: strings.Join(problems, "; ")}
 }
 
+// AlreadyTaken ends the problem reported for a candidate that repeats a
+// measured or already proposed point.
+const AlreadyTaken = "was already measured or proposed"
+
 // ValidateCandidates turns the model's candidates into design points. For a
 // pool lab a point outside the pool is snapped to the nearest unmeasured
 // pool member (and says so); an emulator lab takes any point in the space.
@@ -381,7 +385,7 @@ func ValidateCandidates(c *challenges.Challenge, h Hypotheses, measured []challe
 				pt = near
 			}
 			if taken[c.Key(pt)] {
-				problems = append(problems, fmt.Sprintf("hypothesis %d candidate %d: %s was already measured or proposed", hi+1, ci+1, PointJSON(c, pt)))
+				problems = append(problems, fmt.Sprintf("hypothesis %d candidate %d: %s %s", hi+1, ci+1, PointJSON(c, pt), AlreadyTaken))
 				continue
 			}
 			taken[c.Key(pt)] = true

@@ -539,7 +539,9 @@ func (s *Scheduler) Report(p Progress, now time.Time) []Action {
 	}
 	switch action {
 	case Replan:
+		// The campaign restarts its counts when told to re-plan.
 		e.Replans++
+		e.FlagStale, e.FlagRepeats = 0, 0
 		s.log(now, Record{Kind: RecStall, Campaign: e.ID, Detail: fmt.Sprintf("stalled (%s): told to re-plan (%d of %d)", stalled, e.Replans, st.MaxReplans)})
 		out = append(out, Action{Campaign: e.ID, Kind: Replan, Reason: "stalled: " + stalled})
 	case Deprioritise:

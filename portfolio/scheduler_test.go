@@ -300,10 +300,11 @@ campaigns:
 	if len(acts) != 1 || acts[0].Kind != Replan {
 		t.Fatalf("first stall re-plans: %v", acts)
 	}
-	if acts := s.Report(Progress{Campaign: "c", Iteration: 4, Stale: 4}, t0); len(acts) != 0 {
+	// Told to re-plan, the campaign counts again from zero.
+	if acts := s.Report(Progress{Campaign: "c", Iteration: 5, Stale: 2}, t0); len(acts) != 0 {
 		t.Fatalf("acted again too soon: %v", acts)
 	}
-	acts = s.Report(Progress{Campaign: "c", Iteration: 6, Stale: 6}, t0)
+	acts = s.Report(Progress{Campaign: "c", Iteration: 6, Stale: 3}, t0)
 	if len(acts) != 1 || acts[0].Kind != Stop {
 		t.Fatalf("second stall stops: %v", acts)
 	}

@@ -627,6 +627,9 @@ func (a *Activities) poll() time.Duration {
 	return 200 * time.Millisecond
 }
 
+// refusedNote starts the note of a run the lab refused (it did not run).
+const refusedNote = "refused by the lab: "
+
 // LabRunInput is one lab experiment.
 type LabRunInput struct {
 	Challenge string           `json:"challenge"`
@@ -652,7 +655,7 @@ func (a *Activities) LabRun(ctx context.Context, in LabRunInput) (agents.Result,
 	run, err := a.Lab.Submit(ctx, labclient.SubmitRequest{Challenge: c.ID, Parameters: c.Map(in.Point), IdempotencyKey: in.Key, Requester: in.Requester})
 	if err != nil {
 		if labclient.IsRefused(err) {
-			res.Note = "refused by the lab: " + err.Error()
+			res.Note = refusedNote + err.Error()
 			return res, nil
 		}
 		return res, err

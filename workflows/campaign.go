@@ -262,6 +262,8 @@ type campaign struct {
 	reason   string
 	bestView *Best
 	m        member
+	// lastProblem is the last invalid reply's problem in the current turn.
+	lastProblem string
 }
 
 // CampaignWorkflow runs one discovery campaign.
@@ -523,6 +525,7 @@ func (cw *campaign) turn(role string, b agents.Brief) *agents.StepResult {
 	var a *Activities
 	in := agents.StepInput{Role: role, Brief: b, Limits: cw.limits(), Seed: cw.in.Seed*1000 + cw.st.Iteration, NoOptimizer: cw.noOpt()}
 	cw.phase = role
+	cw.lastProblem = ""
 	toolCalls, repairs := 0, 0
 	for step := 1; ; step++ {
 		in.Step = step
@@ -556,6 +559,7 @@ func (cw *campaign) turn(role string, b agents.Brief) *agents.StepResult {
 		default:
 			repairs++
 			cw.st.Repairs++
+			cw.lastProblem = res.Problem
 			cw.event(role, "invalid reply", shorten(res.Problem, 160))
 			if repairs > maxRepairs {
 				return nil
@@ -590,7 +594,6 @@ func (cw *campaign) iterateClassical() error {
 	}
 	if cw.m.replan != "" {
 		k, acq, cw.m.replan = min(left, cw.in.MaxBatch), "random", ""
-		cw.st.Stale, cw.st.Repeats = 0, 0
 	}
 	cw.phase = "lab"
 	var step ClassicalStepResult
@@ -617,7 +620,12 @@ func (cw *campaign) iterateClassical() error {
 		in.Chosen = in.Chosen[:n]
 	}
 	err := workflow.ExecuteLocalActivity(lctx, "ClassicalStep", in).Get(cw.ctx, &step)
-	cw.release(seq, labSpend(step.Results))
+	if err != nil {
+		// What ran is unknown: charge the whole grant.
+		cw.release(seq, portfolio.Amount{LabRuns: len(in.Chosen)})
+	} else {
+		cw.release(seq, labSpend(step.Results))
+	}
 	if err != nil {
 		return fmt.Errorf("%s step: %w", cw.in.Strategy, err)
 	}
@@ -673,7 +681,6 @@ func (cw *campaign) iterate() error {
 		plan.Decision = "explore"
 		cw.event(agents.Planner, "re-planned", "exploring: "+cw.m.replan)
 		cw.m.replan = ""
-		cw.st.Stale, cw.st.Repeats = 0, 0
 	}
 	plan.LabRuns = clamp(plan.LabRuns, 1, lim.MaxLabRuns)
 	plan.Simulations = clamp(plan.Simulations, 0, max(lim.MaxSimulations, 0))
@@ -696,7 +703,8 @@ func (cw *campaign) iterate() error {
 		b.Suggestions = sugg
 	}
 	var cands []agents.Candidate
-	if res := cw.turn(agents.Hypothesis, b); res != nil {
+	res := cw.turn(agents.Hypothesis, b)
+	if res != nil {
 		for _, p := range res.Proposed {
 			cands = append(cands, agents.Candidate{Point: p.Point, Source: "model", Hypothesis: p.Hypothesis, Note: p.Note})
 		}
@@ -711,7 +719,8 @@ func (cw *campaign) iterate() error {
 	if len(cands) > lim.Candidates {
 		cands = cands[:lim.Candidates]
 	}
-	cw.repeated(cands)
+	repeat := strings.Contains(cw.lastProblem, agents.AlreadyTaken) || (res != nil && strings.Contains(res.Problem, agents.AlreadyTaken))
+	cw.repeated(cands, repeat)
 	cands = fill(cw.info, cands, sugg, want)
 
 	// 3. Simulations.
@@ -915,11 +924,14 @@ func (cw *campaign) recordKeys(chosen []agents.Candidate, results []agents.Resul
 	}
 }
 
-// labSpend charges the lab runs the lab accepted (those with a run ID).
+// labSpend charges the lab runs of a batch: every one but those the lab
+// refused. A run whose activity failed may have run (the lab may have
+// accepted it before the failure), so it is charged: the ledger may
+// over-count, never under-count.
 func labSpend(results []agents.Result) portfolio.Amount {
 	var a portfolio.Amount
 	for _, r := range results {
-		if r.Ref != "" {
+		if r.Ref != "" || !strings.HasPrefix(r.Note, refusedNote) {
 			a.LabRuns++
 		}
 	}

@@ -68,7 +68,9 @@ func (cw *campaign) listen() {
 			sel.AddReceive(replans, func(c workflow.ReceiveChannel, _ bool) {
 				var why string
 				c.Receive(g, &why)
+				// The counts restart now, so the portfolio judges the re-plan afresh.
 				cw.m.replan = why
+				cw.st.Stale, cw.st.Repeats = 0, 0
 				cw.event("portfolio", "re-plan", why)
 			})
 			sel.AddReceive(budgets, func(c workflow.ReceiveChannel, _ bool) {
@@ -162,8 +164,9 @@ func (cw *campaign) labPoints(cands []agents.Candidate, picks []int) []map[strin
 }
 
 // repeated notes whether the model proposed only points it had proposed
-// or measured before, and remembers what it proposed.
-func (cw *campaign) repeated(cands []agents.Candidate) {
+// or measured before (dup: its replies named such points), and remembers
+// what it proposed.
+func (cw *campaign) repeated(cands []agents.Candidate, dup bool) {
 	seen := map[string]bool{}
 	for _, k := range cw.st.Proposed {
 		seen[k] = true
@@ -187,10 +190,11 @@ func (cw *campaign) repeated(cands []agents.Candidate) {
 	if len(cw.st.Proposed) > 500 {
 		cw.st.Proposed = cw.st.Proposed[len(cw.st.Proposed)-500:]
 	}
-	if model > 0 && !fresh {
-		cw.st.Repeats++
-		cw.event(agents.Hypothesis, "repeated itself", fmt.Sprintf("all %d proposals were proposed or measured before (%d iteration(s) in a row)", model, cw.st.Repeats))
-	} else if model > 0 {
+	switch {
+	case fresh:
 		cw.st.Repeats = 0
+	case model > 0 || dup:
+		cw.st.Repeats++
+		cw.event(agents.Hypothesis, "repeated itself", fmt.Sprintf("it proposed only points proposed or measured before (%d iteration(s) in a row)", cw.st.Repeats))
 	}
 }

@@ -1,13 +1,21 @@
 package workflows
 
 import (
+	"fmt"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/agents/llm"
+	"github.com/genesis-sci/genesis/agents/llm/scripted"
+	"github.com/genesis-sci/genesis/lab"
 	"github.com/genesis-sci/genesis/portfolio"
+	labclient "github.com/genesis-sci/genesis/tools/lab"
 )
 
 func runPortfolio(t *testing.T, f *fixture, yaml string, during func(env *testsuite.TestWorkflowEnvironment)) PortfolioStatus {
@@ -131,5 +139,102 @@ campaigns:
 		if !strings.Contains(all, want) {
 			t.Errorf("log lacks %q:\n%s", want, all)
 		}
+	}
+}
+
+// A campaign whose hypothesis agent proposes the same point every time is
+// flagged as repeating itself: told to re-plan, then stopped when it
+// repeats again; its unspent lab runs go to the campaign still improving,
+// with the reason in the log, and that campaign spends them.
+func TestPortfolioStallReplanStopReallocate(t *testing.T) {
+	team := scriptedTeam()
+	var first string
+	model := &scripted.Model{Fn: func(req llm.Request) (string, error) {
+		user := req.Messages[1].Content
+		if roleOf(req) == agents.Hypothesis && strings.Contains(user, "-agnp-spectrum-loss,") {
+			out, err := team.Fn(req)
+			if first == "" {
+				first = out
+			}
+			return first, err
+		}
+		return team.Fn(req)
+	}}
+	f := newFixture(t, model)
+	st := runPortfolio(t, f, `
+name: stall
+approval: {lab_runs: auto}
+stall: {repeats: 2, patience: 50, action: replan, max_replans: 1}
+campaigns:
+  - {challenge: agnp-spectrum-loss, priority: 1, budget: {lab_runs: 30, simulations: 200}}
+  - {challenge: crossed-barrel-toughness, priority: 1, budget: {lab_runs: 14, simulations: 200}}
+`, nil)
+	a, b := st.Campaigns[0], st.Campaigns[1]
+	if a.Replans != 1 || !strings.Contains(a.Reason, "stopped by the portfolio: stalled (the agents repeated themselves") {
+		t.Fatalf("the repeating campaign: replans %d, ended %q", a.Replans, a.Reason)
+	}
+	left := 30 - a.Spent.LabRuns
+	if left <= 0 || b.Budget.LabRuns != 14+left || b.Spent.LabRuns != b.Budget.LabRuns {
+		t.Fatalf("reallocation: a spent %d of 30, b budget %d spent %d", a.Spent.LabRuns, b.Budget.LabRuns, b.Spent.LabRuns)
+	}
+	var log []string
+	for _, r := range st.Log {
+		if r.Kind == portfolio.RecStall || r.Kind == portfolio.RecReallocation {
+			log = append(log, r.Kind+": "+r.Detail)
+		}
+	}
+	all := strings.Join(log, "\n")
+	for _, want := range []string{"told to re-plan (1 of 1)", "stalled (the agents repeated themselves 2 iterations in a row): stopped",
+		"unspent budget returned to the pool", "still improving"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("log lacks %q:\n%s", want, all)
+		}
+	}
+}
+
+// flaky fails every other request to the lab before it is sent, so lab
+// activities are retried; the ledger still charges each run once and never
+// goes past the budget.
+type flaky struct {
+	n    atomic.Int64
+	next http.RoundTripper
+}
+
+func (f *flaky) RoundTrip(r *http.Request) (*http.Response, error) {
+	if f.n.Add(1)%2 == 0 {
+		return nil, fmt.Errorf("injected network failure")
+	}
+	return f.next.RoundTrip(r)
+}
+
+func TestPortfolioBudgetHoldsUnderRetries(t *testing.T) {
+	f := newFixtureWithLab(t, scriptedTeam(), lab.Config{FaultRate: 0.3, FaultSeed: 7, FaultKinds: []string{"instrument_error"}})
+	tr := &flaky{next: http.DefaultTransport}
+	steady := f.acts.Lab
+	f.acts.Lab = labclient.New(f.srv.URL, &http.Client{Transport: tr})
+	st := runPortfolio(t, f, `
+name: retries
+capacity: {lab: 3}
+budget: {lab_runs: 15}
+approval: {lab_runs: auto}
+stall: {patience: 50}
+campaigns:
+  - {challenge: crossed-barrel-toughness, budget: {lab_runs: 8, simulations: 20}}
+  - {challenge: p3ht-cnt-conductivity, strategy: random, budget: {lab_runs: 10}}
+`, nil)
+	f.acts.Lab = steady
+	n, keys := countRuns(t, f)
+	// A run whose every attempt failed is charged though it may not have
+	// run, so the ledger may count more than the lab, never fewer.
+	if st.Spent.LabRuns < n || len(keys) != n || st.Spent.LabRuns != 15 || n > 15 {
+		t.Fatalf("ledger %d lab runs (budget 15); the lab has %d runs under %d keys", st.Spent.LabRuns, n, len(keys))
+	}
+	for _, c := range st.Campaigns {
+		if c.Spent.LabRuns > c.Budget.LabRuns {
+			t.Errorf("%s spent %d of %d", c.ID, c.Spent.LabRuns, c.Budget.LabRuns)
+		}
+	}
+	if tr.n.Load() < 2*int64(n) {
+		t.Errorf("only %d lab requests: the retries did not happen", tr.n.Load())
 	}
 }
