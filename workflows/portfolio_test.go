@@ -55,10 +55,21 @@ capacity: {lab: 1}
 approval: {lab_runs: auto}
 stall: {patience: 50}
 campaigns:
-  - {challenge: crossed-barrel-toughness, strategy: random, priority: 1, budget: {lab_runs: 6}}
+  - {challenge: crossed-barrel-toughness, strategy: random, priority: 1, budget: {lab_runs: 5}}
   - {challenge: p3ht-cnt-conductivity, strategy: bo, priority: 3, budget: {lab_runs: 5}}
-  - {challenge: agnp-spectrum-loss, strategy: random, priority: 2, budget: {lab_runs: 4}, lab_cost: 2.5}
+  - {challenge: agnp-spectrum-loss, strategy: random, priority: 2, budget: {lab_runs: 5}, lab_cost: 2.5}
 `, nil)
+	// With one instrument, capacity follows priority: the campaigns finish
+	// in priority order, and the lowest one still gets all its runs.
+	var order []string
+	for _, r := range st.Log {
+		if r.Kind == portfolio.RecDone {
+			order = append(order, r.Campaign[strings.LastIndex(r.Campaign, "-0")+4:])
+		}
+	}
+	if strings.Join(order, " ") != "p3ht-cnt-conductivity agnp-spectrum-loss crossed-barrel-toughness" {
+		t.Errorf("finish order %v, want priority order 3, 2, 1", order)
+	}
 	if !st.Done || len(st.Campaigns) != 3 {
 		t.Fatalf("status: %s", mustJSON(st))
 	}
@@ -74,7 +85,7 @@ campaigns:
 			t.Errorf("%s still holds %v", c.ID, c.Holding)
 		}
 	}
-	if st.Spent.Cost != 6+5+4*2.5 || st.InUse.Lab != 0 {
+	if st.Spent.Cost != 5+5+5*2.5 || st.InUse.Lab != 0 {
 		t.Errorf("cost %v in use %v", st.Spent.Cost, st.InUse)
 	}
 }
