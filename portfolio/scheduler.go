@@ -371,6 +371,15 @@ func (s *Scheduler) use(kind string, n int) {
 
 // next is the index of the queued request of kind to serve next, or -1.
 func (s *Scheduler) next(kind string, skip map[string]bool) int {
+	// A campaign's pass never counts below the lowest pass among running
+	// campaigns: one that sat idle does not bank credit to monopolise
+	// capacity when it returns.
+	lo := math.Inf(1)
+	for _, o := range s.Campaigns {
+		if !o.Done {
+			lo = min(lo, o.Pass[kind])
+		}
+	}
 	best := -1
 	var be *Entry
 	for i, r := range s.Queue {
@@ -378,15 +387,17 @@ func (s *Scheduler) next(kind string, skip map[string]bool) int {
 			continue
 		}
 		e := s.Entry(r.Campaign)
-		if best < 0 || s.before(e, r, be, s.Queue[best], kind) {
+		if best < 0 || before(e, r, be, s.Queue[best], kind, lo) {
 			best, be = i, e
 		}
 	}
 	return best
 }
 
-func (s *Scheduler) before(a *Entry, ra Request, b *Entry, rb Request, kind string) bool {
-	if pa, pb := a.passFor(kind, s), b.passFor(kind, s); pa != pb {
+// before orders waiting requests: the lower pass, then the higher
+// priority, the earlier deadline, the earlier request.
+func before(a *Entry, ra Request, b *Entry, rb Request, kind string, lo float64) bool {
+	if pa, pb := max(a.Pass[kind], lo), max(b.Pass[kind], lo); pa != pb {
 		return pa < pb
 	}
 	if a.Priority != b.Priority {
@@ -396,19 +407,6 @@ func (s *Scheduler) before(a *Entry, ra Request, b *Entry, rb Request, kind stri
 		return db == nil || (da != nil && da.Before(*db))
 	}
 	return ra.At.Before(rb.At) || (ra.At.Equal(rb.At) && ra.Seq < rb.Seq)
-}
-
-// passFor is the campaign's pass, but never below the lowest pass among
-// running campaigns: one that sat idle does not bank credit to
-// monopolise capacity when it returns.
-func (e *Entry) passFor(kind string, s *Scheduler) float64 {
-	lo := math.Inf(1)
-	for _, o := range s.Campaigns {
-		if !o.Done {
-			lo = min(lo, o.Pass[kind])
-		}
-	}
-	return max(e.Pass[kind], lo)
 }
 
 // Release returns a grant's capacity and charges what was really spent

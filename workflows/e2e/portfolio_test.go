@@ -305,3 +305,65 @@ campaigns:
 	}
 	checkLedger(t, e, res)
 }
+
+// BenchmarkPortfolio measures, with the scripted team on a real Temporal
+// server, what the portfolio adds: N agent campaigns run once standalone
+// and once as a portfolio with capacity to spare (so nothing waits for
+// capacity), and the difference is divided by the grants the portfolio
+// made. It also reports how fast one worker on this machine gets through
+// N concurrent campaigns.
+func BenchmarkPortfolio(b *testing.B) {
+	for _, n := range []int{10, 40} {
+		b.Run(fmt.Sprintf("campaigns=%d", n), func(b *testing.B) {
+			e := newEnv(b)
+			e.worker(b, team(0), nil)
+			c := e.ts.GetDefaultClient()
+			var y strings.Builder
+			fmt.Fprintf(&y, "name: bench\ncapacity: {lab: %d, hpc: %d, model: %d}\napproval: {lab_runs: auto}\nstall: {patience: 50}\ncampaigns:\n", 4*n, 4*n, 2*n)
+			for i := range n {
+				fmt.Fprintf(&y, "  - {challenge: crossed-barrel-toughness, seed: %d, budget: {lab_runs: 4, simulations: 4}, max_batch: 2}\n", i+1)
+			}
+			spec := parseSpec(b, e, y.String())
+			ctx := context.Background()
+			var alone, inPortfolio time.Duration
+			grants := 0
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				runs := make([]client.WorkflowRun, n)
+				for k, cs := range spec.Campaigns {
+					r, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("alone-%d-%d", i, k), TaskQueue: workflows.TaskQueue},
+						workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: cs.Challenge, Model: "scripted", Budget: 4, SimBudget: 4,
+							Seed: cs.Seed, MaxBatch: 2, Patience: -1, NoReport: true})
+					if err != nil {
+						b.Fatal(err)
+					}
+					runs[k] = r
+				}
+				for _, r := range runs {
+					if err := r.Get(ctx, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				alone += time.Since(t0)
+				t0 = time.Now()
+				r, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("pf-%d", i), TaskQueue: workflows.TaskQueue},
+					workflows.PortfolioWorkflowName, workflows.PortfolioInput{Spec: spec})
+				if err != nil {
+					b.Fatal(err)
+				}
+				var st workflows.PortfolioStatus
+				if err := r.Get(ctx, &st); err != nil {
+					b.Fatal(err)
+				}
+				inPortfolio += time.Since(t0)
+				grants += st.Grants
+			}
+			per := float64(inPortfolio-alone) / float64(grants) / 1e6
+			b.ReportMetric(per, "ms-overhead/grant")
+			b.ReportMetric(float64(grants)/float64(b.N), "grants/portfolio")
+			b.ReportMetric(inPortfolio.Seconds()/float64(b.N), "s/portfolio")
+			b.ReportMetric(alone.Seconds()/float64(b.N), "s/standalone")
+			b.ReportMetric(float64(grants)/inPortfolio.Seconds(), "grants/s")
+		})
+	}
+}
