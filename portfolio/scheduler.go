@@ -23,6 +23,16 @@ type Request struct {
 	At     time.Time        `json:"at"`
 	// Approved is set once an operator (or the policy's timeout) approved it.
 	Approved string `json:"approved,omitempty"`
+	// Release, when set, returns the campaign's previous grant first (one
+	// message instead of two).
+	Release *Release `json:"release,omitempty"`
+}
+
+// Release reports what a grant was really used for.
+type Release struct {
+	Campaign string `json:"campaign"`
+	Seq      int    `json:"seq"`
+	Spent    Amount `json:"spent"`
 }
 
 // Grant answers a request: N units granted (fewer than asked when capacity
@@ -242,6 +252,16 @@ func (s *Scheduler) log(now time.Time, r Record) {
 // Submit takes a request. It returns the grants that can be sent now (this
 // one or others), and the approval when the request must wait for a person.
 func (s *Scheduler) Submit(r Request, now time.Time) ([]Grant, *Approval) {
+	var released []Grant
+	if r.Release != nil {
+		released = s.Release(r.Release.Campaign, r.Release.Seq, r.Release.Spent, now)
+		r.Release = nil
+	}
+	grants, ap := s.submit(r, now)
+	return append(released, grants...), ap
+}
+
+func (s *Scheduler) submit(r Request, now time.Time) ([]Grant, *Approval) {
 	e := s.Entry(r.Campaign)
 	switch {
 	case e == nil:
@@ -410,11 +430,15 @@ func before(a *Entry, ra Request, b *Entry, rb Request, kind string, lo float64)
 }
 
 // Release returns a grant's capacity and charges what was really spent
-// (the reservation is dropped). It returns the grants that now fit.
+// (the reservation is dropped; lab runs cost their campaign's lab_cost
+// when the spend names no cost). It returns the grants that now fit.
 func (s *Scheduler) Release(campaign string, seq int, actual Amount, now time.Time) []Grant {
 	e := s.Entry(campaign)
 	if e == nil {
 		return nil
+	}
+	if actual.Cost == 0 {
+		actual.Cost = float64(actual.LabRuns) * e.LabCost
 	}
 	i := slices.IndexFunc(e.Holding, func(h Hold) bool { return h.Seq == seq })
 	if i < 0 {

@@ -18,7 +18,6 @@ import (
 // Signals between a portfolio and its campaigns.
 const (
 	SignalPortfolioRequest  = "portfolio-request"
-	SignalPortfolioRelease  = "portfolio-release"
 	SignalPortfolioProgress = "portfolio-progress"
 	SignalPortfolioDone     = "portfolio-done"
 	SignalGrant             = "grant"
@@ -26,18 +25,18 @@ const (
 	SignalBudget            = "budget"
 )
 
-// Release reports what a grant was really used for.
-type Release struct {
-	Campaign string           `json:"campaign"`
-	Seq      int              `json:"seq"`
-	Spent    portfolio.Amount `json:"spent"`
+// Done tells the portfolio a campaign ended (returning its last grant).
+type Done struct {
+	Campaign string             `json:"campaign"`
+	Reason   string             `json:"reason"`
+	Failed   bool               `json:"failed,omitempty"`
+	Release  *portfolio.Release `json:"release,omitempty"`
 }
 
-// Done tells the portfolio a campaign ended.
-type Done struct {
-	Campaign string `json:"campaign"`
-	Reason   string `json:"reason"`
-	Failed   bool   `json:"failed,omitempty"`
+// Report is a campaign's progress (returning its last grant).
+type Report struct {
+	portfolio.Progress
+	Release *portfolio.Release `json:"release,omitempty"`
 }
 
 // member is a campaign's side of its portfolio.
@@ -45,6 +44,9 @@ type member struct {
 	grant   *portfolio.Grant
 	waiting int
 	replan  string
+	// owed is the last grant's release, sent with the next message: the
+	// next request, the iteration's report, or the end.
+	owed *portfolio.Release
 }
 
 // listen handles the portfolio's signals to the campaign.
@@ -100,7 +102,8 @@ func (cw *campaign) acquire(kind string, n int, points []map[string]any) (int, i
 	prev := cw.phase
 	cw.phase = "waiting for " + kind + " capacity"
 	defer func() { cw.phase = prev }()
-	req := portfolio.Request{Campaign: cw.id, Seq: seq, Kind: kind, N: n, Points: points, At: workflow.Now(cw.ctx)}
+	req := portfolio.Request{Campaign: cw.id, Seq: seq, Kind: kind, N: n, Points: points, At: workflow.Now(cw.ctx), Release: cw.m.owed}
+	cw.m.owed = nil
 	if err := workflow.SignalExternalWorkflow(cw.ctx, cw.in.Portfolio, "", SignalPortfolioRequest, req).Get(cw.ctx, nil); err != nil {
 		cw.stop = "its portfolio is gone: " + shorten(err.Error(), 120)
 		return seq, 0
@@ -125,12 +128,14 @@ func (cw *campaign) acquire(kind string, n int, points []map[string]any) (int, i
 	return seq, g.N
 }
 
-// release reports a grant's real use.
+// release records a grant's real use; the portfolio hears of it with the
+// campaign's next message, which follows within the same step (the next
+// request, the iteration's report, or the end).
 func (cw *campaign) release(seq int, spent portfolio.Amount) {
 	if cw.in.Portfolio == "" || seq == 0 {
 		return
 	}
-	_ = workflow.SignalExternalWorkflow(cw.ctx, cw.in.Portfolio, "", SignalPortfolioRelease, Release{Campaign: cw.id, Seq: seq, Spent: spent}).Get(cw.ctx, nil)
+	cw.m.owed = &portfolio.Release{Campaign: cw.id, Seq: seq, Spent: spent}
 }
 
 // progress reports the iteration to the portfolio.
@@ -138,12 +143,13 @@ func (cw *campaign) progress() {
 	if cw.in.Portfolio == "" {
 		return
 	}
-	p := portfolio.Progress{Campaign: cw.id, Iteration: cw.st.Iteration, Stale: cw.st.Stale, Repeats: cw.st.Repeats}
+	r := Report{Progress: portfolio.Progress{Campaign: cw.id, Iteration: cw.st.Iteration, Stale: cw.st.Stale, Repeats: cw.st.Repeats}, Release: cw.m.owed}
+	cw.m.owed = nil
 	if cw.best != nil {
 		v := cw.best.Values[0]
-		p.Best = &v
+		r.Best = &v
 	}
-	_ = workflow.SignalExternalWorkflow(cw.ctx, cw.in.Portfolio, "", SignalPortfolioProgress, p).Get(cw.ctx, nil)
+	_ = workflow.SignalExternalWorkflow(cw.ctx, cw.in.Portfolio, "", SignalPortfolioProgress, r).Get(cw.ctx, nil)
 }
 
 // finished tells the portfolio the campaign ended.
@@ -151,7 +157,9 @@ func (cw *campaign) finished(reason string, failed bool) {
 	if cw.in.Portfolio == "" {
 		return
 	}
-	_ = workflow.SignalExternalWorkflow(cw.ctx, cw.in.Portfolio, "", SignalPortfolioDone, Done{Campaign: cw.id, Reason: reason, Failed: failed}).Get(cw.ctx, nil)
+	d := Done{Campaign: cw.id, Reason: reason, Failed: failed, Release: cw.m.owed}
+	cw.m.owed = nil
+	_ = workflow.SignalExternalWorkflow(cw.ctx, cw.in.Portfolio, "", SignalPortfolioDone, d).Get(cw.ctx, nil)
 }
 
 // labPoints are the settings of the picked candidates, for approval.

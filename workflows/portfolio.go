@@ -164,22 +164,16 @@ func (p *portfolioRun) channels() []signalChan {
 				p.watchApproval(*ap)
 			}
 		}},
-		{workflow.GetSignalChannel(ctx, SignalPortfolioRelease), func(recv func(workflow.Context, any) bool) {
-			var r Release
-			recv(ctx, &r)
-			if e := p.s.Entry(r.Campaign); e != nil {
-				r.Spent.Cost = float64(r.Spent.LabRuns) * e.LabCost
-			}
-			p.send(p.s.Release(r.Campaign, r.Seq, r.Spent, workflow.Now(ctx)), nil)
-		}},
 		{workflow.GetSignalChannel(ctx, SignalPortfolioProgress), func(recv func(workflow.Context, any) bool) {
-			var pr portfolio.Progress
-			recv(ctx, &pr)
-			p.send(nil, p.s.Report(pr, workflow.Now(ctx)))
+			var r Report
+			recv(ctx, &r)
+			p.release(r.Release)
+			p.send(nil, p.s.Report(r.Progress, workflow.Now(ctx)))
 		}},
 		{workflow.GetSignalChannel(ctx, SignalPortfolioDone), func(recv func(workflow.Context, any) bool) {
 			var d Done
 			recv(ctx, &d)
+			p.release(d.Release)
 			p.finish(d.Campaign, d.Reason, !d.Failed)
 		}},
 		{workflow.GetSignalChannel(ctx, SignalStop), func(recv func(workflow.Context, any) bool) {
@@ -220,6 +214,13 @@ func (p *portfolioRun) startCampaigns() error {
 		})
 	}
 	return nil
+}
+
+// release returns a grant and passes on what it frees.
+func (p *portfolioRun) release(r *portfolio.Release) {
+	if r != nil {
+		p.send(p.s.Release(r.Campaign, r.Seq, r.Spent, workflow.Now(p.ctx)), nil)
+	}
 }
 
 // finish records a campaign's end and passes on what it frees.
