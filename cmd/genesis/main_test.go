@@ -70,7 +70,7 @@ func TestHelpListsSubcommands(t *testing.T) {
 	if code := execute([]string{"--help"}, &out, &out); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, sub := range []string{"run", "dev", "worker", "lab", "sim", "challenges"} {
+	for _, sub := range []string{"run", "dev", "worker", "lab", "sim", "challenges", "portfolio"} {
 		if !strings.Contains(out.String(), "\n  "+sub+" ") {
 			t.Errorf("--help does not list %q:\n%s", sub, out.String())
 		}
@@ -400,5 +400,64 @@ func TestChatCommand(t *testing.T) {
 	}
 	if len(sent) != 1 || !strings.Contains(sent[0], `"text":"hello"`) {
 		t.Errorf("sent %v", sent)
+	}
+}
+
+func TestPortfolioCommands(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got = append(got, r.Method+" "+r.URL.RequestURI()+" "+r.Header.Get("Content-Type")+" "+string(body))
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == "POST" && r.URL.Path == "/api/v1/portfolios":
+			w.WriteHeader(202)
+			fmt.Fprint(w, `{"id":"pf-1","campaigns":2}`)
+		case r.URL.Path == "/api/v1/portfolios/pf-1":
+			fmt.Fprint(w, `{"id":"pf-1","name":"demo","capacity":{"lab":2,"hpc":4,"model":2},"in_use":{"lab":1},"grants":7,
+				"spent":{"lab_runs":3,"cost":3},"budget":{"lab_runs":20},
+				"campaigns":[{"id":"pf-1-01-crossed-barrel-toughness","challenge":"crossed-barrel-toughness","priority":3,"base_priority":3,
+				  "budget":{"lab_runs":10},"spent":{"lab_runs":3,"cost":3},"iteration":2,"best":31.5,"waiting":"an operator's approval of 2 lab (a4, until 10:00:00)"}],
+				"pending":[{"id":"a4","campaign":"pf-1-01-crossed-barrel-toughness","request":{"kind":"lab","n":2},"cost":2,"reasons":["run 1 is outside the routine region (theta = 175)"],"role":"operator","deadline":"2026-11-26T10:00:00Z"}],
+				"log":[{"seq":1,"time":"2026-11-26T09:30:00Z","kind":"approval","campaign":"pf-1-01-crossed-barrel-toughness","detail":"a4 waits for an operator"}]}`)
+		case strings.HasSuffix(r.URL.Path, "/approvals/a4/approve"):
+			fmt.Fprint(w, `{"status":"approved"}`)
+		default:
+			w.WriteHeader(404)
+			fmt.Fprint(w, `{"error":{"code":"not_found","message":"no such thing"}}`)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("GENESIS_TOKEN", "gns_test")
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := execute(append(args, "--api", srv.URL, "--home", t.TempDir()), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("name: demo\ncampaigns:\n  - {challenge: crossed-barrel-toughness, routine: {theta2: {max: 1}}}\n"), 0o644)
+	if code, _, errs := run("portfolio", "start", bad); code == 0 || !strings.Contains(errs, "bad.yaml") || !strings.Contains(errs, "campaigns[0].routine.theta2: is not a parameter") || len(got) != 0 {
+		t.Fatalf("a bad file must be refused before any request: %d %q %v", code, errs, got)
+	}
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("name: demo\ncampaigns:\n  - {challenge: crossed-barrel-toughness, priority: 3}\n  - {challenge: p3ht-cnt-conductivity}\n"), 0o644)
+	if code, out, errs := run("portfolio", "start", good, "--id", "pf-1"); code != 0 || !strings.Contains(out, "started pf-1 with 2 campaigns") {
+		t.Fatalf("start: %d %q %q", code, out, errs)
+	}
+	if !strings.Contains(got[0], "POST /api/v1/portfolios?id=pf-1 application/yaml name: demo") {
+		t.Errorf("start request %q", got[0])
+	}
+	code, out, _ := run("portfolio", "status", "pf-1")
+	for _, want := range []string{"pf-1 — demo (running)", "lab 1/2", "3/10", "31.5", "operator's approval", "genesis portfolio approve|reject pf-1 a4", "outside the routine region"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("status lacks %q: %d\n%s", want, code, out)
+		}
+	}
+	if code, out, _ := run("portfolio", "approve", "pf-1", "a4", "--reason", "ok"); code != 0 || !strings.Contains(out, "approved a4 of pf-1") || !strings.Contains(got[len(got)-1], `{"reason":"ok"}`) {
+		t.Errorf("approve: %d %q %q", code, out, got[len(got)-1])
+	}
+	if code, _, errs := run("portfolio", "status", "nope"); code == 0 || !strings.Contains(errs, "no such thing") {
+		t.Errorf("unknown portfolio: %d %q", code, errs)
 	}
 }
