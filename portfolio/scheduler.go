@@ -612,7 +612,7 @@ func (s *Scheduler) Finish(id, reason string, graceful bool, now time.Time) ([]G
 		if !left.Zero() {
 			e.Budget = e.Budget.Sub(left)
 			s.Pool = s.Pool.Add(left)
-			s.log(now, Record{Kind: RecReallocation, Campaign: id, Amount: left, Detail: "unspent budget returned to the pool: " + reason})
+			s.log(now, Record{Kind: RecReallocation, Campaign: id, Amount: left, Detail: fmt.Sprintf("%s unspent, returned to the pool (%s)", left, reason)})
 			acts = s.share(now)
 		}
 	}
@@ -675,13 +675,17 @@ func (s *Scheduler) share(now time.Time) []Action {
 			part.Tokens += pool.Tokens % n
 		}
 		part = limitedLike(part, e.Budget)
+		if e.Strategy == "bo" || e.Strategy == "random" {
+			// Classical strategies run no simulations and call no model.
+			part.Simulations, part.Tokens, part.NodeHours = 0, 0, 0
+		}
 		if part.Zero() {
 			continue
 		}
 		pool = pool.Sub(part)
 		e.Budget = e.Budget.Add(part)
 		s.log(now, Record{Kind: RecReallocation, To: e.ID, Amount: part,
-			Detail: fmt.Sprintf("given to %s (priority %d, still improving: last improvement %d iteration(s) ago)", e.Challenge, e.Priority, e.Stale)})
+			Detail: fmt.Sprintf("%s given to %s (priority %d, still improving: last improvement %d iteration(s) ago)", part, e.Challenge, e.Priority, e.Stale)})
 		acts = append(acts, Action{Campaign: e.ID, Kind: "budget", Budget: e.Budget, Reason: "reallocated: " + part.String()})
 	}
 	s.Pool = pool
@@ -708,11 +712,23 @@ func limitedLike(a, b Amount) Amount {
 	return a
 }
 
+// Units names what a kind's units are.
+func Units(kind string) string {
+	switch kind {
+	case Lab:
+		return "lab run(s)"
+	case HPC:
+		return "simulation job(s)"
+	default:
+		return "model call(s)"
+	}
+}
+
 // Waiting says what a campaign waits for, and on whom.
 func (s *Scheduler) Waiting(id string) string {
 	for _, a := range s.Pending {
 		if a.Campaign == id {
-			return fmt.Sprintf("an %s's approval of %d %s (%s, until %s)", a.Role, a.Request.N, a.Request.Kind, a.ID, a.Deadline.UTC().Format("15:04:05"))
+			return fmt.Sprintf("an %s's approval of %d %s (%s, until %s)", a.Role, a.Request.N, Units(a.Request.Kind), a.ID, a.Deadline.UTC().Format("15:04:05 UTC"))
 		}
 	}
 	for _, r := range s.Queue {

@@ -323,7 +323,7 @@ campaigns:
 			reasons = append(reasons, r.Detail)
 		}
 	}
-	if len(reasons) != 3 || !strings.Contains(reasons[0], "returned to the pool: stalled") || !strings.Contains(reasons[1], "still improving") {
+	if len(reasons) != 3 || !strings.Contains(reasons[0], "6 lab runs unspent, returned to the pool (stalled)") || !strings.Contains(reasons[1], "still improving") {
 		t.Errorf("reallocations logged with reasons: %q", reasons)
 	}
 	if !s.Pool.Zero() || s.Entry("c").Budget.LabRuns != 4 {

@@ -196,7 +196,7 @@ campaigns:
 	}
 	all := strings.Join(log, "\n")
 	for _, want := range []string{"told to re-plan (1 of 1)", "stalled (the agents repeated themselves 2 iterations in a row): stopped",
-		"unspent budget returned to the pool", "still improving"} {
+		"unspent, returned to the pool", "still improving"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("log lacks %q:\n%s", want, all)
 		}

@@ -254,7 +254,7 @@ func printPortfolio(w io.Writer, st workflows.PortfolioStatus) {
 	if len(st.Pending) > 0 {
 		fmt.Fprintln(w, "waiting for approval:")
 		for _, a := range st.Pending {
-			fmt.Fprintf(w, "  %s  %s: %d %s run(s), cost %.3g — %s\n      needs an %s by %s: genesis portfolio approve|reject %s %s\n", a.ID, a.Campaign, a.Request.N, a.Request.Kind,
+			fmt.Fprintf(w, "  %s  %s: %d %s, cost %.3g — %s\n      needs an %s by %s: genesis portfolio approve|reject %s %s\n", a.ID, a.Campaign, a.Request.N, portfolio.Units(a.Request.Kind),
 				a.Cost, strings.Join(a.Reasons, "; "), a.Role, a.Deadline.Local().Format("15:04:05"), st.ID, a.ID)
 		}
 	}

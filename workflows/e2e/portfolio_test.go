@@ -229,12 +229,13 @@ func newWorker(t *testing.T, e *env, c client.Client, model llm.Model, mem memor
 
 // Through the API: a bad file is refused with every problem; a good one
 // starts; a lab batch outside the routine region waits for an operator,
-// who approves it; the next one times out and is escalated, so an operator
+// still waits after a worker restart, and is approved; the next one times out and is escalated, so an operator
 // may no longer decide it but an admin may; the status says who waits for
 // what; stop ends the portfolio.
 func TestPortfolioThroughAPI(t *testing.T) {
 	e := newEnv(t)
-	e.worker(t, team(0), openMemory(t, e.dir))
+	mem := openMemory(t, e.dir)
+	w := e.worker(t, team(0), mem)
 	h := newOperatorAPI(t, e)
 	code, body := h.call("POST", "/api/v1/portfolios", "name: x\ncampaigns:\n  - {challenge: nope}\n  - {challenge: crossed-barrel-toughness, priority: 0.5}\n")
 	if code != 422 || !strings.Contains(fmt.Sprint(body), "not in the catalog") {
@@ -269,6 +270,10 @@ campaigns:
 		}
 	}
 	st := pending("operator")
+	// The approval is workflow state: it survives a worker restart.
+	w.Stop()
+	e.worker(t, team(0), mem)
+	st = pending("operator")
 	a := st.Pending[0]
 	if !strings.Contains(st.Campaigns[0].Waiting, "operator's approval") || !strings.Contains(a.Reasons[0], "outside the routine region") {
 		t.Errorf("waiting %q reasons %v", st.Campaigns[0].Waiting, a.Reasons)
