@@ -165,10 +165,7 @@ func load(dir string) (*Store, error) {
 		return nil, err
 	}
 	if sn != nil {
-		if fi, err := os.Stat(filepath.Join(dir, snapName)); err == nil {
-			s.snapSize = fi.Size()
-		}
-		s.slab, s.embedder, s.seq = sn.slab, sn.embedder, sn.seq
+		s.slab, s.embedder, s.seq, s.snapSize = sn.slab, sn.embedder, sn.seq, sn.size
 		if s.hdrSize > 0 && (hdr.Dim != s.dim || hdr.Embed != s.embedder) {
 			return nil, fmt.Errorf("memory store %s: the log (embedder %s, %d dimensions) does not belong to the snapshot (embedder %s, %d dimensions)", dir, hdr.Embed, hdr.Dim, s.embedder, s.dim)
 		}
@@ -285,11 +282,15 @@ func (s *Store) rotate() (err error) {
 // it. The caller holds wmu, so the slab cannot change meanwhile.
 func (s *Store) compact() error {
 	size, err := writeSnapshot(s.dir, s.seq+1, s.embedder, s.slab)
-	if err != nil {
-		return fmt.Errorf("memory: compacting the store (every acknowledged write is kept): %w", err)
+	if err == nil {
+		// The new snapshot holds the whole log: nothing more may go to it.
+		s.seq, s.snapSize, s.stale = s.seq+1, size, true
+		err = syncDir(s.dir)
 	}
-	s.seq, s.snapSize, s.stale = s.seq+1, size, true
-	if err := s.rotate(); err != nil {
+	if err == nil {
+		err = s.rotate()
+	}
+	if err != nil {
 		return fmt.Errorf("memory: compacting the store (every acknowledged write is kept): %w", err)
 	}
 	return nil

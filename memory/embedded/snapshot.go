@@ -34,11 +34,13 @@ type snapshot struct {
 	seq      uint64
 	embedder string
 	slab     *slab
+	size     int64 // bytes
 }
 
 // writeSnapshot writes s as snapshot seq of the store in dir, atomically:
-// into a temporary file, fsynced, renamed over the previous snapshot, and
-// the directory fsynced. It returns the snapshot's size.
+// into a temporary file, fsynced, then renamed over the previous snapshot
+// (the caller fsyncs the directory). It returns the snapshot's size. On an
+// error the previous snapshot is still in place.
 func writeSnapshot(dir string, seq uint64, embedder string, s *slab) (size int64, err error) {
 	tmp := filepath.Join(dir, snapName+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -64,17 +66,13 @@ func writeSnapshot(dir string, seq uint64, embedder string, s *slab) (size int64
 			return 0, err
 		}
 		b = appendBytes(b, meta)
-		b, err = binary.Append(b, binary.LittleEndian, s.vector(i))
-		if err != nil {
+		if b, err = binary.Append(b, binary.LittleEndian, s.vector(i)); err != nil {
 			return 0, err
 		}
-		if len(b) >= 1<<20 {
-			if _, err := w.Write(b); err != nil {
-				return 0, err
-			}
-			size += int64(len(b))
-			b = b[:0]
+		if _, err := w.Write(b); err != nil {
+			return 0, err
 		}
+		b = b[:0]
 	}
 	if _, err := w.Write(b); err != nil {
 		return 0, err
@@ -88,13 +86,14 @@ func writeSnapshot(dir string, seq uint64, embedder string, s *slab) (size int64
 	if err := f.Sync(); err != nil {
 		return 0, err
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
 	if err := f.Close(); err != nil {
 		return 0, err
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, snapName)); err != nil {
-		return 0, err
-	}
-	return size + int64(len(b)) + 4, syncDir(dir)
+	return fi.Size(), os.Rename(tmp, filepath.Join(dir, snapName))
 }
 
 func appendBytes(b, p []byte) []byte {
@@ -126,7 +125,7 @@ func readSnapshot(path string) (*snapshot, error) {
 	if string(d.next(len(snapMagic))) != snapMagic {
 		return nil, corrupt("not a memory snapshot")
 	}
-	sn := &snapshot{seq: d.uint64()}
+	sn := &snapshot{seq: d.uint64(), size: fi.Size()}
 	dim := int(d.uint32())
 	sn.embedder = string(d.bytes())
 	n := d.uint64()
