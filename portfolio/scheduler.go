@@ -151,10 +151,12 @@ type Scheduler struct {
 	InUse     Capacity   `json:"in_use"`
 	// Pool is unspent budget handed back by finished campaigns and not yet
 	// given to another.
-	Pool   Amount   `json:"pool"`
-	Log    []Record `json:"log"`
-	Seq    int      `json:"seq"`
-	Grants int      `json:"grants"`
+	Pool Amount `json:"pool"`
+	// Log holds the latest records; Reallocations every reallocation.
+	Log           []Record `json:"log"`
+	Reallocations []Record `json:"reallocations"`
+	Seq           int      `json:"seq"`
+	Grants        int      `json:"grants"`
 }
 
 // New starts a schedule for the spec's campaigns; ids are their workflow IDs.
@@ -244,6 +246,9 @@ func (s *Scheduler) log(now time.Time, r Record) {
 	s.Seq++
 	r.Seq, r.Time = s.Seq, now
 	s.Log = append(s.Log, r)
+	if r.Kind == RecReallocation {
+		s.Reallocations = append(s.Reallocations, r)
+	}
 	if len(s.Log) > maxLog {
 		s.Log = s.Log[len(s.Log)-maxLog:]
 	}

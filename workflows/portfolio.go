@@ -26,6 +26,9 @@ type PortfolioInput struct {
 	Spec portfolio.Spec `json:"spec"`
 	// HPC names the executor for every campaign's simulations ("" for the worker's default).
 	HPC string `json:"hpc,omitempty"`
+	// MaxHistory continues the portfolio as new once its history has this
+	// many events (0: when the server suggests it).
+	MaxHistory int `json:"max_history,omitempty"`
 	// Resume carries the schedule across continue-as-new (the campaigns
 	// are running already).
 	Resume *portfolio.Scheduler `json:"resume,omitempty"`
@@ -50,22 +53,24 @@ type PortfolioCampaign struct {
 
 // PortfolioStatus is what the portfolio query returns (and the workflow's result).
 type PortfolioStatus struct {
-	ID        string                   `json:"id"`
-	Name      string                   `json:"name"`
-	Done      bool                     `json:"done"`
-	Stopping  string                   `json:"stopping,omitempty"`
-	Campaigns []PortfolioCampaign      `json:"campaigns"`
-	Capacity  portfolio.Capacity       `json:"capacity"`
-	InUse     portfolio.Capacity       `json:"in_use"`
-	Budget    portfolio.Amount         `json:"budget"`
-	Spent     portfolio.Amount         `json:"spent"`
-	Reserved  portfolio.Amount         `json:"reserved"`
-	Pool      portfolio.Amount         `json:"pool"`
-	Pending   []portfolio.Approval     `json:"pending"`
-	Log       []portfolio.Record       `json:"log"`
-	Grants    int                      `json:"grants"`
-	Approval  portfolio.ApprovalPolicy `json:"approval"`
-	Stall     portfolio.StallPolicy    `json:"stall"`
+	ID        string               `json:"id"`
+	Name      string               `json:"name"`
+	Done      bool                 `json:"done"`
+	Stopping  string               `json:"stopping,omitempty"`
+	Campaigns []PortfolioCampaign  `json:"campaigns"`
+	Capacity  portfolio.Capacity   `json:"capacity"`
+	InUse     portfolio.Capacity   `json:"in_use"`
+	Budget    portfolio.Amount     `json:"budget"`
+	Spent     portfolio.Amount     `json:"spent"`
+	Reserved  portfolio.Amount     `json:"reserved"`
+	Pool      portfolio.Amount     `json:"pool"`
+	Pending   []portfolio.Approval `json:"pending"`
+	Log       []portfolio.Record   `json:"log"`
+	// Reallocations lists every reallocation with its reason.
+	Reallocations []portfolio.Record       `json:"reallocations"`
+	Grants        int                      `json:"grants"`
+	Approval      portfolio.ApprovalPolicy `json:"approval"`
+	Stall         portfolio.StallPolicy    `json:"stall"`
 }
 
 type portfolioRun struct {
@@ -129,7 +134,11 @@ func PortfolioWorkflow(ctx workflow.Context, in PortfolioInput) (*PortfolioStatu
 		p.watchDeadline(e)
 	}
 
-	_ = workflow.Await(ctx, func() bool { return p.allDone() || workflow.GetInfo(ctx).GetContinueAsNewSuggested() })
+	longHistory := func() bool {
+		info := workflow.GetInfo(ctx)
+		return info.GetContinueAsNewSuggested() || (in.MaxHistory > 0 && info.GetCurrentHistoryLength() >= in.MaxHistory)
+	}
+	_ = workflow.Await(ctx, func() bool { return p.allDone() || longHistory() })
 	if !p.allDone() {
 		// Handle what has arrived, then carry the schedule on.
 		_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
@@ -344,7 +353,7 @@ func (p *portfolioRun) status() PortfolioStatus {
 	s := p.s
 	spent, reserved := s.Totals()
 	st := PortfolioStatus{ID: p.id, Name: s.Spec.Name, Done: p.allDone(), Stopping: p.stopping, Capacity: s.Spec.Capacity, InUse: s.InUse,
-		Budget: s.Spec.Budget, Spent: spent, Reserved: reserved, Pool: s.Pool, Pending: s.Pending, Log: s.Log, Grants: s.Grants,
+		Budget: s.Spec.Budget, Spent: spent, Reserved: reserved, Pool: s.Pool, Pending: s.Pending, Log: s.Log, Reallocations: s.Reallocations, Grants: s.Grants,
 		Approval: s.Spec.Approval, Stall: s.Spec.Stall}
 	for _, e := range s.Campaigns {
 		st.Campaigns = append(st.Campaigns, PortfolioCampaign{Entry: *e, Waiting: s.Waiting(e.ID)})

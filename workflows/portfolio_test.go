@@ -194,6 +194,9 @@ campaigns:
 			log = append(log, r.Kind+": "+r.Detail)
 		}
 	}
+	if len(st.Reallocations) < 2 {
+		t.Errorf("reallocations: %+v", st.Reallocations)
+	}
 	all := strings.Join(log, "\n")
 	for _, want := range []string{"told to re-plan (1 of 1)", "stalled (the agents repeated themselves 2 iterations in a row): stopped",
 		"unspent, returned to the pool", "still improving"} {

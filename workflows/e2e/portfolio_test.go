@@ -372,3 +372,35 @@ func BenchmarkPortfolio(b *testing.B) {
 		})
 	}
 }
+
+// A long portfolio continues as new (here every ~400 events) while its
+// campaigns run on; the schedule, the ledger and the waiting requests
+// carry over, and the totals match the lab.
+func TestPortfolioContinuesAsNew(t *testing.T) {
+	e := newEnv(t)
+	e.worker(t, team(0), openMemory(t, e.dir))
+	c := e.ts.GetDefaultClient()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "portfolio-can", TaskQueue: workflows.TaskQueue},
+		workflows.PortfolioWorkflowName, workflows.PortfolioInput{Spec: parseSpec(t, e, restartPortfolio), MaxHistory: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st workflows.PortfolioStatus
+	if err := c.GetWorkflow(ctx, "portfolio-can", "").Get(ctx, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Spent.LabRuns != 20 || !st.Done {
+		t.Fatalf("%d lab runs charged (want 20), done %v", st.Spent.LabRuns, st.Done)
+	}
+	checkLedger(t, e, st)
+	d, err := c.DescribeWorkflowExecution(ctx, "portfolio-can", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.WorkflowExecutionInfo.GetExecution().GetRunId() == run.GetRunID() {
+		t.Fatal("the portfolio never continued as new")
+	}
+	t.Logf("%d grants; the last run's history has %d events", st.Grants, d.WorkflowExecutionInfo.GetHistoryLength())
+}
