@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -316,9 +318,20 @@ campaigns:
 // and once as a portfolio with capacity to spare (so nothing waits for
 // capacity), and the difference is divided by the grants the portfolio
 // made. It also reports how fast one worker on this machine gets through
-// N concurrent campaigns.
+// N concurrent campaigns (GENESIS_BENCH_CAMPAIGNS=10,40,100 picks N).
 func BenchmarkPortfolio(b *testing.B) {
-	for _, n := range []int{10, 40} {
+	sizes := []int{10, 40}
+	if v := os.Getenv("GENESIS_BENCH_CAMPAIGNS"); v != "" {
+		sizes = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				b.Fatalf("GENESIS_BENCH_CAMPAIGNS=%q: want numbers like 10,40", v)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	for _, n := range sizes {
 		b.Run(fmt.Sprintf("campaigns=%d", n), func(b *testing.B) {
 			e := newEnv(b)
 			e.worker(b, team(0), nil)
