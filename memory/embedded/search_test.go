@@ -85,24 +85,27 @@ func testData(s *slab, n int, clustered bool, rng *rand.Rand) {
 
 // bruteForce is exact search the slow way: score every record, sort.
 func bruteForce(s *slab, q []float32, f memory.Filter, k int) []memory.Hit {
-	var hits []memory.Hit
+	var all []cand
 	for i, r := range s.recs {
 		if f.Match(r) {
-			sc := blas32.Dot(blas32.Vector{N: s.dim, Inc: 1, Data: s.vector(i)}, blas32.Vector{N: s.dim, Inc: 1, Data: q})
-			hits = append(hits, memory.Hit{Record: *r, Score: sc})
+			all = append(all, cand{blas32.Dot(blas32.Vector{N: s.dim, Inc: 1, Data: s.vector(i)}, blas32.Vector{N: s.dim, Inc: 1, Data: q}), i})
 		}
 	}
-	slices.SortFunc(hits, func(a, b memory.Hit) int {
-		if a.Score != b.Score {
-			if a.Score > b.Score {
+	slices.SortFunc(all, func(a, b cand) int {
+		if a.score != b.score {
+			if a.score > b.score {
 				return -1
 			}
 			return 1
 		}
-		return strings.Compare(a.ID, b.ID)
+		return strings.Compare(s.recs[a.slot].ID, s.recs[b.slot].ID)
 	})
-	if k > 0 && k < len(hits) {
-		hits = hits[:k]
+	if k > 0 && k < len(all) {
+		all = all[:k]
+	}
+	hits := make([]memory.Hit, len(all))
+	for i, c := range all {
+		hits[i] = memory.Hit{Record: *s.recs[c.slot], Score: c.score}
 	}
 	return hits
 }
