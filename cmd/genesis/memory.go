@@ -189,11 +189,14 @@ func memoryStatsCmd(cfg *config) *cobra.Command {
 					return err
 				}
 				recs := st.Records()
+				// On disk: the snapshot plus the log of writes since it.
 				size := int64(0)
-				if fi, err := os.Stat(filepath.Join(dir, "memory.log")); err == nil {
-					size = fi.Size()
+				for _, f := range []string{"memory.snap", "memory.log"} {
+					if fi, err := os.Stat(filepath.Join(dir, f)); err == nil {
+						size += fi.Size()
+					}
 				}
-				fmt.Fprintf(w, "%s\n  embedder %s (%d dimensions), %d records, log %.1f MB\n", dir, st.Embedder(), st.Dim(), len(recs), float64(size)/1e6)
+				fmt.Fprintf(w, "%s\n  embedder %s (%d dimensions), %d records, %.1f MB on disk\n", dir, st.Embedder(), st.Dim(), len(recs), float64(size)/1e6)
 				if len(recs) == 0 {
 					continue
 				}
