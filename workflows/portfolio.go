@@ -30,8 +30,20 @@ type PortfolioInput struct {
 	// many events (0: when the server suggests it).
 	MaxHistory int `json:"max_history,omitempty"`
 	// Resume carries the schedule across continue-as-new (the campaigns
-	// are running already).
-	Resume *portfolio.Scheduler `json:"resume,omitempty"`
+	// are running already), with the signals that arrived but were not
+	// handled yet.
+	Resume  *portfolio.Scheduler `json:"resume,omitempty"`
+	Carried []Inbound            `json:"carried,omitempty"`
+}
+
+// Inbound is one signal to the portfolio (kept as data so signals received
+// while it continues as new are handled by the next run).
+type Inbound struct {
+	Name    string             `json:"name"`
+	Request *portfolio.Request `json:"request,omitempty"`
+	Report  *Report            `json:"report,omitempty"`
+	Done    *Done              `json:"done,omitempty"`
+	Stop    string             `json:"stop,omitempty"`
 }
 
 // PortfolioDecision is a person's answer to a pending approval.
@@ -79,6 +91,10 @@ type portfolioRun struct {
 	in       PortfolioInput
 	s        *portfolio.Scheduler
 	stopping string
+	// inflight counts signals sent and not yet delivered: the portfolio
+	// continues as new only with none, since a signal sent in the run's
+	// last task would be lost.
+	inflight int
 }
 
 // CampaignID is the workflow ID of a portfolio's i-th campaign.
@@ -113,12 +129,20 @@ func PortfolioWorkflow(ctx workflow.Context, in PortfolioInput) (*PortfolioStatu
 		return nil, err
 	}
 	chans := p.channels()
-	workflow.Go(ctx, func(g workflow.Context) {
-		for {
+	for _, in := range in.Carried {
+		p.handle(in)
+	}
+	p.in.Carried = nil
+	lctx, stopListening := workflow.WithCancel(ctx)
+	listening := true
+	workflow.Go(lctx, func(g workflow.Context) {
+		defer func() { listening = false }()
+		for g.Err() == nil {
 			sel := workflow.NewSelector(g)
 			for _, c := range chans {
-				sel.AddReceive(c.ch, func(ch workflow.ReceiveChannel, _ bool) { c.handle(ch.Receive) })
+				sel.AddReceive(c.ch, func(ch workflow.ReceiveChannel, _ bool) { p.handle(c.receive(g, false)) })
 			}
+			sel.AddReceive(g.Done(), func(workflow.ReceiveChannel, bool) {})
 			sel.Select(g)
 		}
 	})
@@ -140,14 +164,17 @@ func PortfolioWorkflow(ctx workflow.Context, in PortfolioInput) (*PortfolioStatu
 	}
 	_ = workflow.Await(ctx, func() bool { return p.allDone() || longHistory() })
 	if !p.allDone() {
-		// Handle what has arrived, then carry the schedule on.
-		_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+		// Stop taking signals (a signal handed to the listener before it
+		// stopped is still handled), let every signal sent be delivered,
+		// and carry what arrived meanwhile to the next run.
+		stopListening()
+		_ = workflow.Await(ctx, func() bool { return !listening && p.inflight == 0 && workflow.AllHandlersFinished(ctx) })
+		next := p.in
 		for _, c := range chans {
 			for c.ch.Len() > 0 {
-				c.handle(func(_ workflow.Context, v any) bool { return c.ch.ReceiveAsync(v) })
+				next.Carried = append(next.Carried, c.receive(ctx, true))
 			}
 		}
-		next := p.in
 		next.Resume = p.s
 		return nil, workflow.NewContinueAsNewError(ctx, PortfolioWorkflow, next)
 	}
@@ -156,43 +183,66 @@ func PortfolioWorkflow(ctx workflow.Context, in PortfolioInput) (*PortfolioStatu
 }
 
 type signalChan struct {
-	ch     workflow.ReceiveChannel
-	handle func(recv func(workflow.Context, any) bool)
+	name string
+	ch   workflow.ReceiveChannel
 }
 
-// channels wires each signal to its handler.
+// receive takes one signal off the channel (without blocking when async).
+func (c signalChan) receive(ctx workflow.Context, async bool) Inbound {
+	in := Inbound{Name: c.name}
+	var v any
+	switch c.name {
+	case SignalPortfolioRequest:
+		in.Request = &portfolio.Request{}
+		v = in.Request
+	case SignalPortfolioProgress:
+		in.Report = &Report{}
+		v = in.Report
+	case SignalPortfolioDone:
+		in.Done = &Done{}
+		v = in.Done
+	default:
+		v = &in.Stop
+	}
+	if async {
+		c.ch.ReceiveAsync(v)
+	} else {
+		c.ch.Receive(ctx, v)
+	}
+	return in
+}
+
+// channels are the portfolio's signal channels.
 func (p *portfolioRun) channels() []signalChan {
-	ctx := p.ctx
-	return []signalChan{
-		{workflow.GetSignalChannel(ctx, SignalPortfolioRequest), func(recv func(workflow.Context, any) bool) {
-			var r portfolio.Request
-			recv(ctx, &r)
-			grants, ap := p.s.Submit(r, workflow.Now(ctx))
-			p.send(grants, nil)
-			if ap != nil {
-				p.watchApproval(*ap)
-			}
-		}},
-		{workflow.GetSignalChannel(ctx, SignalPortfolioProgress), func(recv func(workflow.Context, any) bool) {
-			var r Report
-			recv(ctx, &r)
-			p.release(r.Release)
-			p.send(nil, p.s.Report(r.Progress, workflow.Now(ctx)))
-		}},
-		{workflow.GetSignalChannel(ctx, SignalPortfolioDone), func(recv func(workflow.Context, any) bool) {
-			var d Done
-			recv(ctx, &d)
-			p.release(d.Release)
-			p.finish(d.Campaign, d.Reason, !d.Failed)
-		}},
-		{workflow.GetSignalChannel(ctx, SignalStop), func(recv func(workflow.Context, any) bool) {
-			var reason string
-			recv(ctx, &reason)
-			if reason == "" {
-				reason = "stopped by a user"
-			}
-			p.stop(reason)
-		}},
+	var out []signalChan
+	for _, name := range []string{SignalPortfolioRequest, SignalPortfolioProgress, SignalPortfolioDone, SignalStop} {
+		out = append(out, signalChan{name: name, ch: workflow.GetSignalChannel(p.ctx, name)})
+	}
+	return out
+}
+
+// handle acts on one signal.
+func (p *portfolioRun) handle(in Inbound) {
+	now := workflow.Now(p.ctx)
+	switch {
+	case in.Request != nil:
+		grants, ap := p.s.Submit(*in.Request, now)
+		p.send(grants, nil)
+		if ap != nil {
+			p.watchApproval(*ap)
+		}
+	case in.Report != nil:
+		p.release(in.Report.Release)
+		p.send(nil, p.s.Report(in.Report.Progress, now))
+	case in.Done != nil:
+		p.release(in.Done.Release)
+		p.finish(in.Done.Campaign, in.Done.Reason, !in.Done.Failed)
+	case in.Name == SignalStop:
+		reason := in.Stop
+		if reason == "" {
+			reason = "stopped by a user"
+		}
+		p.stop(reason)
 	}
 }
 
@@ -243,8 +293,11 @@ func (p *portfolioRun) finish(id, reason string, graceful bool) {
 func (p *portfolioRun) send(grants []portfolio.Grant, acts []portfolio.Action) {
 	deliver := func(id, name string, arg any) {
 		f := workflow.SignalExternalWorkflow(p.ctx, id, "", name, arg)
+		p.inflight++
 		workflow.Go(p.ctx, func(g workflow.Context) {
-			if err := f.Get(g, nil); err != nil {
+			err := f.Get(g, nil)
+			p.inflight--
+			if err != nil {
 				p.finish(id, "unreachable: "+shorten(err.Error(), 120), false)
 			}
 		})

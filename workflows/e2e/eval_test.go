@@ -65,35 +65,56 @@ func directBO(ctx context.Context, cat *challenges.Catalog, lab *labclient.Clien
 }
 
 // BenchmarkEvalOrchestrationOverhead runs the bo strategy on the
-// crossed-barrel pool (budget 50) through a campaign workflow on a real
+// crossed-barrel pool (budget 50) through campaign workflows on a real
 // Temporal server, and directly (the same activity code in a loop); both
-// use the lab service over HTTP. It reports both and the workflow's
-// overhead.
+// use the lab service over HTTP. parallel=1 runs one campaign at a time;
+// parallel=2 runs two at once, as genesis eval does by default, so the
+// comparison is the eval's wall time either way. It reports both and the
+// workflow's overhead.
 //
 //	go test ./workflows/e2e -run '^$' -bench EvalOrchestrationOverhead -benchtime 5x
 func BenchmarkEvalOrchestrationOverhead(b *testing.B) {
 	e := newEnvScale(b, 1e-6) // the lab answers at once, as in genesis eval
 	e.worker(b, nil, nil)
 	c := e.ts.GetDefaultClient()
-	in := workflows.CampaignInput{Challenge: challenges.DefaultID, Strategy: workflows.StrategyBO, Budget: benchBudget(), Patience: -1, NoReport: true}
-	var wf, dir time.Duration
-	for i := range b.N {
-		in.Seed = i + 1
-		t0 := time.Now()
-		if _, err := (viaTemporal{c}).Run(context.Background(), fmt.Sprintf("overhead-wf-%d", i), in); err != nil {
-			b.Fatal(err)
-		}
-		wf += time.Since(t0)
-		t0 = time.Now()
-		if _, err := directBO(context.Background(), e.cat, labclient.New(e.url, nil), fmt.Sprintf("overhead-direct-%d", i), in); err != nil {
-			b.Fatal(err)
-		}
-		dir += time.Since(t0)
+	for _, par := range []int{1, 2} {
+		b.Run(fmt.Sprintf("parallel=%d", par), func(b *testing.B) {
+			in := workflows.CampaignInput{Challenge: challenges.DefaultID, Strategy: workflows.StrategyBO, Budget: benchBudget(), Patience: -1, NoReport: true}
+			// each runs par campaigns at once and waits for all of them.
+			each := func(run func(k int) error) time.Duration {
+				t0 := time.Now()
+				errs := make(chan error, par)
+				for k := range par {
+					go func() { errs <- run(k) }()
+				}
+				for range par {
+					if err := <-errs; err != nil {
+						b.Fatal(err)
+					}
+				}
+				return time.Since(t0)
+			}
+			var wf, dir time.Duration
+			for i := range b.N {
+				wf += each(func(k int) error {
+					in := in
+					in.Seed = i*par + k + 1
+					_, err := (viaTemporal{c}).Run(context.Background(), fmt.Sprintf("overhead-wf-%d-%d-%d", par, i, k), in)
+					return err
+				})
+				dir += each(func(k int) error {
+					in := in
+					in.Seed = i*par + k + 1
+					_, err := directBO(context.Background(), e.cat, labclient.New(e.url, nil), fmt.Sprintf("overhead-direct-%d-%d-%d", par, i, k), in)
+					return err
+				})
+			}
+			n := float64(b.N * par)
+			b.ReportMetric(wf.Seconds()/n, "s/workflow-run")
+			b.ReportMetric(dir.Seconds()/n, "s/direct-run")
+			b.ReportMetric(100*(wf-dir).Seconds()/dir.Seconds(), "%overhead")
+		})
 	}
-	n := float64(b.N)
-	b.ReportMetric(wf.Seconds()/n, "s/workflow-run")
-	b.ReportMetric(dir.Seconds()/n, "s/direct-run")
-	b.ReportMetric(100*(wf-dir).Seconds()/dir.Seconds(), "%overhead")
 }
 
 // A short eval with the real local model: the agent strategies and bo on

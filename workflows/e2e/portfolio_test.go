@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -386,22 +387,23 @@ func BenchmarkPortfolio(b *testing.B) {
 	}
 }
 
-// A long portfolio continues as new (here every ~400 events) while its
+// A long portfolio continues as new (here every ~200 events) while its
 // campaigns run on; the schedule, the ledger and the waiting requests
 // carry over, and the totals match the lab.
 func TestPortfolioContinuesAsNew(t *testing.T) {
 	e := newEnv(t)
 	e.worker(t, team(0), openMemory(t, e.dir))
 	c := e.ts.GetDefaultClient()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "portfolio-can", TaskQueue: workflows.TaskQueue},
-		workflows.PortfolioWorkflowName, workflows.PortfolioInput{Spec: parseSpec(t, e, restartPortfolio), MaxHistory: 400})
+		workflows.PortfolioWorkflowName, workflows.PortfolioInput{Spec: parseSpec(t, e, restartPortfolio), MaxHistory: 200})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var st workflows.PortfolioStatus
 	if err := c.GetWorkflow(ctx, "portfolio-can", "").Get(ctx, &st); err != nil {
+		dumpPortfolio(t, c, "portfolio-can")
 		t.Fatal(err)
 	}
 	if st.Spent.LabRuns != 20 || !st.Done {
@@ -416,4 +418,50 @@ func TestPortfolioContinuesAsNew(t *testing.T) {
 		t.Fatal("the portfolio never continued as new")
 	}
 	t.Logf("%d grants; the last run's history has %d events", st.Grants, d.WorkflowExecutionInfo.GetHistoryLength())
+}
+
+// dumpPortfolio logs where a stuck portfolio and its campaigns stand.
+func dumpPortfolio(t *testing.T, c client.Client, id string) {
+	runID := ""
+	for range 3 {
+		it := c.GetWorkflowHistory(context.Background(), id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		prev := ""
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				break
+			}
+			if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil {
+				prev = a.GetContinuedExecutionRunId()
+			}
+			if a := ev.GetWorkflowExecutionSignaledEventAttributes(); a != nil {
+				t.Logf("run %s event %d %s signal %s %s", runID, ev.GetEventId(), ev.GetEventTime().AsTime().Format("05.000"), a.GetSignalName(), shortPayload(a.GetInput().String()))
+			} else {
+				t.Logf("run %s event %d %s %s", runID, ev.GetEventId(), ev.GetEventTime().AsTime().Format("05.000"), ev.GetEventType())
+			}
+		}
+		if prev == "" {
+			break
+		}
+		runID = prev
+	}
+	st := portfolioStatus(t, c, id)
+	t.Logf("portfolio: in use %+v, queue/pending %d, log tail:", st.InUse, len(st.Pending))
+	for _, r := range st.Log[max(0, len(st.Log)-10):] {
+		t.Logf("  %s %s %s", r.Kind, r.Campaign, r.Detail)
+	}
+	for _, ce := range st.Campaigns {
+		t.Logf("%s done=%v holding=%+v waiting=%q reason=%q", ce.ID, ce.Done, ce.Holding, ce.Waiting, ce.Reason)
+		if !ce.Done {
+			cs := status(t, c, ce.ID)
+			t.Logf("   campaign phase %q, events tail: %+v", cs.Phase, cs.Events[max(0, len(cs.Events)-3):])
+		}
+	}
+}
+
+func shortPayload(s string) string {
+	if i := strings.Index(s, "seq"); i >= 0 {
+		return s[max(0, i-60):min(len(s), i+40)]
+	}
+	return ""
 }
