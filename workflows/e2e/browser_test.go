@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/evals"
 )
 
 // chromium returns Debian's Chromium, or skips (fails when
@@ -210,5 +213,47 @@ campaigns:
 	var bars int
 	if err := chromedp.Run(ctx, chromedp.Evaluate(`document.querySelectorAll('#pf-campaigns .bar').length`, &bars)); err != nil || bars < 2 {
 		t.Errorf("no spend bars (%d): %v", bars, err)
+	}
+}
+
+// The eval report in a real headless Chromium: a small eval through real
+// campaign workflows, then report.html renders its tables and both inline
+// SVG plots per challenge with a curve for each strategy.
+func TestEvalReportInChromium(t *testing.T) {
+	exe := chromium(t)
+	e := newEnvScale(t, 1e-6)
+	e.worker(t, nil, nil)
+	es := evals.Spec{Challenges: []string{challenges.DefaultID}, Strategies: []string{"random", "bo"}, Seeds: 2, Budget: 8}
+	if err := es.Validate(e.cat); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	r := &evals.Runner{Catalog: e.cat, Campaigns: viaTemporal{e.ts.GetDefaultClient()}, Out: out, Parallel: 2}
+	runs, err := r.Execute(context.Background(), es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evals.WriteReports(out, e.cat, es, runs); err != nil {
+		t.Fatal(err)
+	}
+	ctx := browser(t, exe)
+	var svgs, paths, rows int
+	var title string
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate("file://"+filepath.Join(out, "report.html")),
+		chromedp.WaitReady(`body`, chromedp.ByQuery),
+		chromedp.Title(&title),
+		chromedp.Evaluate(`document.querySelectorAll('svg').length`, &svgs),
+		chromedp.Evaluate(`document.querySelectorAll('svg path').length`, &paths),
+		chromedp.Evaluate(`document.querySelectorAll('table tr').length`, &rows),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if svgs < 2 || paths < 4 || rows < 3 {
+		t.Errorf("report %q renders %d SVG plots with %d paths and %d table rows", title, svgs, paths, rows)
+	}
+	var box struct{ W, H float64 }
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`(() => { const r = document.querySelector('svg').getBoundingClientRect(); return {W: r.width, H: r.height}; })()`, &box)); err != nil || box.W < 200 || box.H < 100 {
+		t.Errorf("the first plot is %vx%v px: %v", box.W, box.H, err)
 	}
 }
