@@ -39,6 +39,9 @@ type Server struct {
 	EvalsDir string
 	// WatchEvery is how often a watch polls the campaign (default 1 s).
 	WatchEvery time.Duration
+	// Streams, shared with a worker in the same process, streams chat
+	// replies as the model writes them (optional).
+	Streams *workflows.Streams
 
 	statusCache
 }

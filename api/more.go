@@ -391,6 +391,10 @@ func (s *Server) sendChat(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusUnprocessableEntity, "invalid_message", err.Error())
 		return
 	}
+	if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		s.sendChatStream(w, r, id, req.Text)
+		return
+	}
 	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateSend,
 		Args: []any{req.Text}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	if err != nil {
@@ -403,6 +407,61 @@ func (s *Server) sendChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, reply)
+}
+
+// sendChatStream sends a chat message and answers with server-sent
+// events: "delta" events carry the reply so far as the model writes it
+// (when the worker runs in this process; see workflows.Streams), then one
+// "reply" event carries the whole reply, as the plain send returns it, or
+// an "error" event.
+func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text string) {
+	var partial <-chan string
+	if s.Streams != nil {
+		ch, cancel := s.Streams.Subscribe(id)
+		defer cancel()
+		partial = ch
+	}
+	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateSend,
+		Args: []any{text}, WaitForStage: client.WorkflowUpdateStageAccepted})
+	if err != nil {
+		writeTemporalErr(w, err, fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
+		return
+	}
+	type result struct {
+		reply workflows.ChatReply
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var res result
+		res.err = h.Get(r.Context(), &res.reply)
+		done <- res
+	}()
+	f, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	event := func(name string, v any) {
+		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, jsonString(v))
+		if f != nil {
+			f.Flush()
+		}
+	}
+	for {
+		select {
+		case p := <-partial:
+			event("delta", map[string]string{"text": p})
+		case res := <-done:
+			if res.err != nil {
+				event("error", apiError{Code: "rejected", Message: res.err.Error()})
+			} else {
+				event("reply", res.reply)
+			}
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
 }
 
 func (s *Server) getChat(w http.ResponseWriter, r *http.Request) {

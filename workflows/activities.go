@@ -59,6 +59,9 @@ type Activities struct {
 	Poll time.Duration
 	// Temporal, when set, lets the chat read campaign state.
 	Temporal client.Client
+	// Streams, when set, receives chat replies as the model writes them
+	// (shared with the API in the same process).
+	Streams *Streams
 
 	mu     sync.Mutex
 	models map[string]llm.Model

@@ -95,7 +95,22 @@ func (a *Activities) ChatTurn(ctx context.Context, in ChatTurnInput) (ChatTurnRe
 		msgs = append(msgs, llm.Message{Role: role, Content: cm.Text})
 	}
 	schema := tools.SchemaFor(chatOutput{})
-	resp, err := m.Generate(ctx, llm.Request{Messages: msgs, Schema: schema, SchemaName: "chat_reply", Temperature: a.Temperature, MaxTokens: 400})
+	req := llm.Request{Messages: msgs, Schema: schema, SchemaName: "chat_reply", Temperature: a.Temperature, MaxTokens: 400}
+	var resp llm.Response
+	if sm, ok := m.(llm.Streamer); ok && a.Streams != nil {
+		// The reply's text goes to listeners as the model writes it.
+		var raw strings.Builder
+		last := ""
+		resp, err = sm.GenerateStream(ctx, req, func(delta string) {
+			raw.WriteString(delta)
+			if p := partialReply(raw.String()); p != last {
+				last = p
+				a.Streams.Publish(in.Chat, p)
+			}
+		})
+	} else {
+		resp, err = m.Generate(ctx, req)
+	}
 	if err != nil {
 		if e, ok := llm.AsError(err); ok && !e.Retryable {
 			return ChatTurnResult{}, temporal.NewNonRetryableApplicationError(e.Error(), e.Kind, nil)

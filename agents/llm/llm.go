@@ -54,6 +54,14 @@ type Model interface {
 	Generate(ctx context.Context, req Request) (Response, error)
 }
 
+// Streamer is a model that can also hand over its reply as it is
+// generated: onDelta receives each new piece of text, in order, and the
+// whole reply is returned at the end as from Generate.
+type Streamer interface {
+	Model
+	GenerateStream(ctx context.Context, req Request, onDelta func(string)) (Response, error)
+}
+
 // Error kinds, stable strings used as Temporal application error types.
 const (
 	KindUnavailable = "ModelUnavailable" // network error, 5xx, timeout: retry

@@ -36,7 +36,7 @@ func newAPIServer(cfg *config, st *stack, cat *challenges.Catalog) (*api.Server,
 		return nil, nil, err
 	}
 	a := &api.Server{Temporal: st.tc, Catalog: cat, DefaultModel: defaultModel(), Tokens: toks, Audit: audit,
-		Memory: st.mem, Embedder: st.emb, EvalsDir: filepath.Join(cfg.home, "evals")}
+		Memory: st.mem, Embedder: st.emb, EvalsDir: filepath.Join(cfg.home, "evals"), Streams: st.streams}
 	return a, func() { audit.Close() }, nil
 }
 
@@ -164,6 +164,72 @@ func (c *apiClient) doRaw(ctx context.Context, method, path, contentType string,
 	}
 	return nil
 }
+
+// sendChat sends a chat message and reads the streamed answer: onPartial
+// gets the reply so far as the model writes it, and the whole reply is
+// returned at the end.
+func (c *apiClient) sendChat(ctx context.Context, session, text string, onPartial func(string)) (workflows.ChatReply, error) {
+	var reply workflows.ChatReply
+	body, _ := json.Marshal(map[string]string{"text": text})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/api/v1/chats/"+session+"/messages", bytes.NewReader(body))
+	if err != nil {
+		return reply, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return reply, fmt.Errorf("cannot reach the Genesis API at %s: %w (is `genesis dev` running? --api URL)", c.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
+			return reply, fmt.Errorf("%s (%s)", e.Error.Message, e.Error.Code)
+		}
+		if resp.StatusCode < 300 {
+			return reply, json.Unmarshal(b, &reply) // a server that does not stream
+		}
+		return reply, fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	event := ""
+	for sc.Scan() {
+		line := sc.Text()
+		if name, ok := strings.CutPrefix(line, "event: "); ok {
+			event = name
+			continue
+		}
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok {
+			continue
+		}
+		switch event {
+		case "delta":
+			var d struct{ Text string }
+			if json.Unmarshal([]byte(data), &d) == nil {
+				onPartial(d.Text)
+			}
+		case "reply":
+			return reply, json.Unmarshal([]byte(data), &reply)
+		case "error":
+			var e apiErrorBody
+			_ = json.Unmarshal([]byte(data), &e)
+			return reply, fmt.Errorf("%s (%s)", e.Message, e.Code)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return reply, err
+	}
+	return reply, errors.New("the API closed the stream before the reply")
+}
+
+type apiErrorBody struct{ Code, Message string }
 
 func campaignCmd(cfg *config) *cobra.Command {
 	var base, tokenFile string
@@ -491,14 +557,33 @@ and come back with --session ID. Commands: /help, /history, /campaigns, /quit.`,
 					continue
 				}
 				fmt.Fprint(out, "team is thinking…")
-				var reply workflows.ChatReply
-				err := cl.do(ctx, http.MethodPost, "/api/v1/chats/"+session+"/messages", map[string]string{"text": line}, &reply)
-				fmt.Fprint(out, "\r                  \r")
+				streamed := "" // what has been printed of the reply
+				started := false
+				begin := func() {
+					if !started {
+						fmt.Fprint(out, "\r                  \rteam> ")
+						started = true
+					}
+				}
+				reply, err := cl.sendChat(ctx, session, line, func(partial string) {
+					begin()
+					if rest, ok := strings.CutPrefix(partial, streamed); ok {
+						fmt.Fprint(out, rest)
+						streamed = partial
+					}
+				})
+				begin()
 				if err != nil {
 					fmt.Fprintln(out, "error:", err)
 					continue
 				}
-				fmt.Fprintf(out, "team> %s\n", reply.Text)
+				// The whole reply may add notes (an action's result) to what was streamed.
+				if rest, ok := strings.CutPrefix(reply.Text, streamed); ok {
+					fmt.Fprint(out, rest)
+				} else {
+					fmt.Fprint(out, "\n"+reply.Text)
+				}
+				fmt.Fprintln(out)
 			}
 		},
 	}

@@ -60,6 +60,8 @@ type stack struct {
 	labURL   string
 	labToken string
 	worker   worker.Worker
+	// streams carries chat replies from this process's worker to its API.
+	streams  *workflows.Streams
 	mem      memory.Store
 	emb      memory.Embedder
 	closers  []func()
@@ -193,7 +195,9 @@ func (s *stack) startWorker(o stackOptions) error {
 		Catalog: s.cat, ModelConfig: agents.ModelConfigFromEnv(),
 		Lab: labclient.New(s.labURL, &http.Client{Timeout: 30 * time.Second}).WithToken(s.labToken), HPC: ex, Executors: executors, SimCommand: []string{self, "sim"}, Temporal: s.tc,
 		ChallengesDir: s.cfg.challengesDir, SimTimeScale: o.simScale, Poll: o.poll, Memory: mem, Embedder: emb, DataDir: s.cfg.home, Temperature: 0.2,
+		Streams: workflows.NewStreams(),
 	}
+	s.streams = acts.Streams
 	s.worker = worker.New(s.tc, workflows.TaskQueue, worker.Options{MaxConcurrentActivityExecutionSize: 8})
 	workflows.Register(s.worker, acts)
 	if err := s.worker.Start(); err != nil {

@@ -65,11 +65,21 @@ func (m *Model) Check(ctx context.Context) error {
 
 // Generate implements llm.Model.
 func (m *Model) Generate(ctx context.Context, req llm.Request) (llm.Response, error) {
+	return m.generate(ctx, req, nil)
+}
+
+// GenerateStream implements llm.Streamer: Ollama streams the reply, and
+// each piece goes to onDelta as it arrives.
+func (m *Model) GenerateStream(ctx context.Context, req llm.Request, onDelta func(string)) (llm.Response, error) {
+	return m.generate(ctx, req, onDelta)
+}
+
+func (m *Model) generate(ctx context.Context, req llm.Request, onDelta func(string)) (llm.Response, error) {
 	msgs := make([]api.Message, len(req.Messages))
 	for i, msg := range req.Messages {
 		msgs[i] = api.Message{Role: msg.Role, Content: msg.Content}
 	}
-	stream := false
+	stream := onDelta != nil
 	opts := map[string]any{"temperature": req.Temperature, "num_ctx": m.NumCtx}
 	if req.Seed != 0 {
 		opts["seed"] = req.Seed
@@ -82,6 +92,9 @@ func (m *Model) Generate(ctx context.Context, req llm.Request) (llm.Response, er
 	var out llm.Response
 	err := m.client.Chat(ctx, cr, func(r api.ChatResponse) error {
 		out.Content += r.Message.Content
+		if onDelta != nil && r.Message.Content != "" {
+			onDelta(r.Message.Content)
+		}
 		if r.Done {
 			out.Usage = llm.Usage{PromptTokens: r.PromptEvalCount, CompletionTokens: r.EvalCount}
 			out.Model = r.Model

@@ -175,3 +175,29 @@ func TestEmbedders(t *testing.T) {
 		t.Error("a missing embedding model was accepted")
 	}
 }
+
+// The native provider streams: the reply arrives in several pieces that
+// add up to the whole, which still follows the schema.
+func TestOllamaStreams(t *testing.T) {
+	name := modelName(t)
+	m, err := ollama.New(host(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var pieces []string
+	resp, err := m.GenerateStream(ctx, llm.Request{Messages: prompt, Schema: tools.SchemaFor(answer{}), SchemaName: "plan", Temperature: 0.1, Seed: 1, MaxTokens: 64},
+		func(d string) { pieces = append(pieces, d) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pieces) < 3 || strings.Join(pieces, "") != resp.Content {
+		t.Fatalf("%d pieces %q do not add up to %q", len(pieces), pieces, resp.Content)
+	}
+	var a answer
+	if err := json.Unmarshal([]byte(resp.Content), &a); err != nil || resp.Usage.CompletionTokens == 0 {
+		t.Fatalf("reply %q (%v), usage %+v", resp.Content, err, resp.Usage)
+	}
+	t.Logf("%d pieces: %s", len(pieces), resp.Content)
+}

@@ -1,0 +1,109 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/worker"
+
+	"github.com/genesis-sci/genesis/agents/llm"
+	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/memory"
+	labclient "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/workflows"
+)
+
+// streaming hands a scripted model's reply over in small pieces, as a
+// real streaming model does.
+type streaming struct {
+	llm.Model
+	chunk int
+	delay time.Duration
+}
+
+func (m streaming) GenerateStream(ctx context.Context, req llm.Request, onDelta func(string)) (llm.Response, error) {
+	resp, err := m.Generate(ctx, req)
+	if err != nil {
+		return resp, err
+	}
+	for i := 0; i < len(resp.Content); i += m.chunk {
+		time.Sleep(m.delay)
+		onDelta(resp.Content[i:min(i+m.chunk, len(resp.Content))])
+	}
+	return resp, nil
+}
+
+// A chat reply streams to the API's client as the model writes it: several
+// growing "delta" events, each a prefix of the reply, then the whole reply.
+func TestChatStreamsTheReply(t *testing.T) {
+	e := newEnv(t)
+	streams := workflows.NewStreams()
+	acts := &workflows.Activities{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return streaming{team(0), 6, 15 * time.Millisecond}, nil },
+		Lab: labclient.New(e.url, nil), Embedder: memory.Hashing{}, DataDir: e.dir, Temporal: e.ts.GetDefaultClient(), Streams: streams}
+	e.ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) })
+	home := t.TempDir()
+	toks, _ := api.OpenTokens(home)
+	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Streams: streams}).Handler())
+	defer srv.Close()
+	op, _ := toks.Create(api.RoleOperator, "o")
+	h := &operatorAPI{t: t, url: srv.URL, tok: op}
+	code, created := h.call("POST", "/api/v1/chats", "")
+	if code != 201 && code != 200 {
+		t.Fatalf("create chat: %d %v", code, created)
+	}
+	id, _ := created["id"].(string)
+
+	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/chats/"+id+"/messages", strings.NewReader(`{"text":"what is the crossed barrel challenge about?"}`))
+	req.Header.Set("Authorization", "Bearer "+op)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("status %d, content type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	var deltas []string
+	var reply workflows.ChatReply
+	event := ""
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if name, ok := strings.CutPrefix(line, "event: "); ok {
+			event = name
+		} else if data, ok := strings.CutPrefix(line, "data: "); ok {
+			switch event {
+			case "delta":
+				var d struct{ Text string }
+				_ = json.Unmarshal([]byte(data), &d)
+				deltas = append(deltas, d.Text)
+			case "reply":
+				_ = json.Unmarshal([]byte(data), &reply)
+			case "error":
+				t.Fatalf("error event: %s", data)
+			}
+		}
+		if reply.Text != "" {
+			break
+		}
+	}
+	if !strings.Contains(reply.Text, "46.7 J") {
+		t.Fatalf("reply %q", reply.Text)
+	}
+	if len(deltas) < 3 {
+		t.Fatalf("only %d partial replies before the whole one: %q", len(deltas), deltas)
+	}
+	for i, d := range deltas {
+		if !strings.HasPrefix(reply.Text, d) || (i > 0 && len(d) < len(deltas[i-1])) {
+			t.Fatalf("partial %d %q is not a growing prefix of %q", i, d, reply.Text)
+		}
+	}
+	t.Logf("%d partial replies, then %q", len(deltas), reply.Text)
+}
