@@ -120,6 +120,12 @@ func (a *Activities) ChatTurn(ctx context.Context, in ChatTurnInput) (ChatTurnRe
 	out := ChatTurnResult{Tokens: resp.Usage.Total()}
 	var parsed chatOutput
 	if err := json.Unmarshal([]byte(stripJSON(resp.Content)), &parsed); err != nil || strings.TrimSpace(parsed.Reply) == "" {
+		// A reply cut off by the length limit still has its text: keep
+		// that (what was streamed), marked as cut, rather than raw JSON.
+		if p := strings.TrimSpace(partialReply(resp.Content)); p != "" {
+			out.Reply = p + " …"
+			return out, nil
+		}
 		out.Reply = strings.TrimSpace(resp.Content)
 		if out.Reply == "" {
 			out.Reply = "(the model gave no answer)"

@@ -23,6 +23,8 @@ func chatTeam() *scripted.Model {
 		switch {
 		case strings.Contains(last, "unknown"):
 			return `{"reply":"Trying.","action":{"kind":"start_campaign","challenge":"no-such-challenge","budget":2}}`, nil
+		case strings.Contains(last, "long"):
+			return `{"reply":"A long answer that the length limit cut \u00e9`, nil // cut off mid-JSON
 		case strings.Contains(last, "start"):
 			return `{"reply":"Starting it now.","action":{"kind":"start_campaign","challenge":"crossed-barrel-toughness","budget":2}}`, nil
 		}
@@ -59,6 +61,7 @@ func TestChatSession(t *testing.T) {
 	send(2*time.Second, "")
 	send(3*time.Second, "please start a campaign on it")
 	send(4*time.Minute, "start one on an unknown challenge")
+	send(5*time.Minute, "give me a long answer")
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalClose, nil) }, 10*time.Minute)
 	env.ExecuteWorkflow(ChatWorkflowName, ChatInput{Model: "scripted"})
 	if err := env.GetWorkflowError(); err != nil {
@@ -67,7 +70,7 @@ func TestChatSession(t *testing.T) {
 	if len(rejected) != 1 || !strings.Contains(rejected[0], "empty") {
 		t.Errorf("rejected %v, want the empty message refused", rejected)
 	}
-	if len(replies) != 3 {
+	if len(replies) != 4 {
 		t.Fatalf("%d replies: %+v", len(replies), replies)
 	}
 	if !strings.Contains(replies[0].Text, "46.7") {
@@ -79,13 +82,16 @@ func TestChatSession(t *testing.T) {
 	if replies[2].Action != nil || !strings.Contains(replies[2].Text, "not a known challenge") {
 		t.Errorf("bad action taken: %+v %q", replies[2].Action, replies[2].Text)
 	}
+	if replies[3].Text != "A long answer that the length limit cut é …" {
+		t.Errorf("a reply cut off mid-JSON keeps its text: %q", replies[3].Text)
+	}
 	v, err := env.QueryWorkflow(QueryChat)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var st ChatState
 	_ = v.Get(&st)
-	if len(st.Messages) != 6 || st.Messages[0].Role != "user" || st.Messages[1].Role != "assistant" || !st.Closed {
+	if len(st.Messages) != 8 || st.Messages[0].Role != "user" || st.Messages[1].Role != "assistant" || !st.Closed {
 		t.Errorf("chat state: %+v", st)
 	}
 }
