@@ -129,8 +129,8 @@ func PortfolioWorkflow(ctx workflow.Context, in PortfolioInput) (*PortfolioStatu
 		return nil, err
 	}
 	chans := p.channels()
-	for _, in := range in.Carried {
-		p.handle(in)
+	for _, msg := range in.Carried {
+		p.handle(msg)
 	}
 	p.in.Carried = nil
 	lctx, stopListening := workflow.WithCancel(ctx)

@@ -40,8 +40,16 @@ func browser(t *testing.T, exe string) context.Context {
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.NoFirstRun)
 	actx, cancel1 := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel2 := chromedp.NewContext(actx)
+	bctx := ctx
 	ctx, cancel3 := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancel3(); cancel2(); cancel1() })
+	t.Cleanup(func() {
+		// Close the browser and wait for its process to exit before the
+		// test removes its profile directory.
+		_ = chromedp.Cancel(bctx)
+		cancel3()
+		cancel2()
+		cancel1()
+	})
 	return ctx
 }
 

@@ -246,7 +246,7 @@ func TestPortfolioThroughAPI(t *testing.T) {
 	}
 	const file = `
 name: api test
-approval: {lab_runs: auto_if_routine, timeout: 3s, escalation_timeout: 1h}
+approval: {lab_runs: auto_if_routine, timeout: 15s, escalation_timeout: 1h}
 stall: {patience: 50}
 campaigns:
   - {challenge: crossed-barrel-toughness, strategy: random, budget: {lab_runs: 4}, max_batch: 2, routine: {theta: {max: -1}}}
@@ -287,7 +287,7 @@ campaigns:
 	if code, body := h.call("POST", "/api/v1/portfolios/pf-api/approvals/"+a.ID+"/approve", `{"reason":"fine"}`); code != 200 || body["status"] != "approved" {
 		t.Fatalf("approve: %d %v", code, body)
 	}
-	st = pending("admin") // the next batch, after its 3 s
+	st = pending("admin") // the next batch, after its 15 s
 	a = st.Pending[0]
 	if code, body := h.call("POST", "/api/v1/portfolios/pf-api/approvals/"+a.ID+"/reject", ""); code != 403 || !strings.Contains(fmt.Sprint(body), "only an admin") {
 		t.Fatalf("an operator decided an escalated approval: %d %v", code, body)
