@@ -44,7 +44,7 @@ func (m streaming) GenerateStream(ctx context.Context, req llm.Request, onDelta 
 func TestChatStreamsTheReply(t *testing.T) {
 	e := newEnv(t)
 	streams := workflows.NewStreams()
-	acts := &workflows.Activities{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return streaming{team(0), 6, 15 * time.Millisecond}, nil },
+	acts := &workflows.Activities{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return streaming{team(0), 6, 25 * time.Millisecond}, nil },
 		Lab: labclient.New(e.url, nil), Embedder: memory.Hashing{}, DataDir: e.dir, Temporal: e.ts.GetDefaultClient(), Streams: streams}
 	e.ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) })
 	home := t.TempDir()
