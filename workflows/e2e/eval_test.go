@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/devserver"
 	"github.com/genesis-sci/genesis/evals"
 	labclient "github.com/genesis-sci/genesis/tools/lab"
 	"github.com/genesis-sci/genesis/workflows"
@@ -78,10 +80,29 @@ func directBO(ctx context.Context, cat *challenges.Catalog, lab *labclient.Clien
 // workflow's overhead.
 //
 //	go test ./workflows/e2e -run '^$' -bench EvalOrchestrationOverhead -benchtime 5x
+//
+// With GENESIS_BENCH_DEVSERVER=1 the workflows run on the Temporal CLI's dev
+// server in its own process, as `genesis eval` runs them, instead of the
+// in-process test server.
 func BenchmarkEvalOrchestrationOverhead(b *testing.B) {
 	e := newEnvScale(b, 1e-6) // the lab answers at once, as in genesis eval
-	e.worker(b, nil, nil)
 	c := e.ts.GetDefaultClient()
+	if os.Getenv("GENESIS_BENCH_DEVSERVER") == "1" {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		srv, err := devserver.Start(ctx, devserver.Options{DBFile: filepath.Join(e.dir, "temporal.db"), Port: freePort(b), LogFile: filepath.Join(e.dir, "temporal.log")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = srv.Stop() })
+		if c, err = client.Dial(client.Options{HostPort: srv.Addr()}); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(c.Close)
+		newWorker(b, e, c, nil, nil)
+	} else {
+		e.worker(b, nil, nil)
+	}
 	for _, par := range []int{1, 2} {
 		b.Run(fmt.Sprintf("parallel=%d", par), func(b *testing.B) {
 			in := workflows.CampaignInput{Challenge: challenges.DefaultID, Strategy: workflows.StrategyBO, Budget: benchBudget(), Patience: -1, NoReport: true}

@@ -135,7 +135,7 @@ func mustJSON(v ...any) string {
 	return string(b)
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +212,7 @@ func TestPortfolioSurvivesTemporalRestart(t *testing.T) {
 }
 
 // newWorker is e.worker against another client (the dev server's).
-func newWorker(t *testing.T, e *env, c client.Client, model llm.Model, mem memory.Store) worker.Worker {
+func newWorker(t testing.TB, e *env, c client.Client, model llm.Model, mem memory.Store) worker.Worker {
 	t.Helper()
 	ex, err := hpc.NewLocal(e.dir+"/jobs", 2)
 	if err != nil {
