@@ -80,7 +80,11 @@ func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []CampaignSummary{}
 	for _, e := range resp.GetExecutions() {
-		out = append(out, summary(e))
+		cs := summary(e)
+		if cs.Challenge == "" {
+			cs.Challenge = s.portfolioChallenge(cs.ID)
+		}
+		out = append(out, cs)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"campaigns": out})
 }
@@ -98,6 +102,25 @@ func summary(e *workflowpb.WorkflowExecutionInfo) CampaignSummary {
 		}
 	}
 	return cs
+}
+
+// portfolioChallenge reads the challenge from a portfolio campaign's ID
+// (<portfolio>-NN-<challenge>, see workflows.CampaignID), if it names one
+// in the catalog.
+func (s *Server) portfolioChallenge(id string) string {
+	for i := strings.Index(id, "-"); i >= 0 && i+4 < len(id); {
+		if rest := id[i+1:]; len(rest) > 3 && rest[2] == '-' && rest[0] >= '0' && rest[0] <= '9' && rest[1] >= '0' && rest[1] <= '9' {
+			if c, err := s.Catalog.Get(rest[3:]); err == nil {
+				return c.ID
+			}
+		}
+		j := strings.Index(id[i+1:], "-")
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return ""
 }
 
 // watchCampaign streams the campaign's status as server-sent events: an

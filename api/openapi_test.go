@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/genesis-sci/genesis/challenges"
 )
 
 // The OpenAPI document and the route table describe the same API.
@@ -90,4 +92,23 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(string(b))
+}
+
+func TestPortfolioChallengeFromID(t *testing.T) {
+	cat, err := challenges.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Catalog: cat}
+	for id, want := range map[string]string{
+		"pf-1-01-crossed-barrel-toughness":                            "crossed-barrel-toughness",
+		"portfolio-q4-20261126t052718ab12cd-12-p3ht-cnt-conductivity": "p3ht-cnt-conductivity",
+		"pf-01-nope":  "",
+		"chat-123":    "",
+		"x-1-crossed": "",
+	} {
+		if got := s.portfolioChallenge(id); got != want {
+			t.Errorf("%s: %q, want %q", id, got, want)
+		}
+	}
 }
