@@ -357,18 +357,20 @@ func (cw *campaign) run() (*CampaignResult, error) {
 			cw.reason = r
 			break
 		}
-		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-			_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
-			next := cw.in
-			next.Resume = cw.st
-			return nil, workflow.NewContinueAsNewError(ctx, CampaignWorkflow, next)
-		}
+		// A paused campaign waits here, before it may continue as new: the
+		// pause is not part of the state carried to the next run.
 		if cw.paused {
 			cw.phase = "paused"
 			if err := workflow.Await(ctx, func() bool { return !cw.paused || cw.stop != "" }); err != nil {
 				return nil, err
 			}
 			continue
+		}
+		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+			next := cw.in
+			next.Resume = cw.st
+			return nil, workflow.NewContinueAsNewError(ctx, CampaignWorkflow, next)
 		}
 		cw.st.Iteration++
 		iterate := cw.iterate
