@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -104,31 +105,49 @@ func summary(e *workflowpb.WorkflowExecutionInfo) CampaignSummary {
 	return cs
 }
 
-// portfolioChallenge reads the challenge from a portfolio campaign's ID
-// (<portfolio>-NN-<challenge>, see workflows.CampaignID), if it names one
-// in the catalog.
+// portfolioSlot finds the "-NN-" before the challenge in a portfolio
+// campaign's ID (<portfolio>-NN-<challenge>, see workflows.CampaignID).
+var portfolioSlot = regexp.MustCompile(`-[0-9]{2}-`)
+
+// portfolioChallenge reads the challenge from a portfolio campaign's ID, if
+// it names one in the catalog.
 func (s *Server) portfolioChallenge(id string) string {
-	for i := strings.Index(id, "-"); i >= 0 && i+4 < len(id); {
-		if rest := id[i+1:]; len(rest) > 3 && rest[2] == '-' && rest[0] >= '0' && rest[0] <= '9' && rest[1] >= '0' && rest[1] <= '9' {
-			if c, err := s.Catalog.Get(rest[3:]); err == nil {
-				return c.ID
-			}
+	for _, loc := range portfolioSlot.FindAllStringIndex(id, -1) {
+		if c, err := s.Catalog.Get(id[loc[1]:]); err == nil {
+			return c.ID
 		}
-		j := strings.Index(id[i+1:], "-")
-		if j < 0 {
-			break
-		}
-		i += 1 + j
 	}
 	return ""
+}
+
+// sse writes server-sent events, each flushed at once.
+type sse struct {
+	w http.ResponseWriter
+	f http.Flusher
+}
+
+// startSSE answers 200 with an event stream.
+func startSSE(w http.ResponseWriter) sse {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	f, _ := w.(http.Flusher)
+	return sse{w, f}
+}
+
+// event sends one event with v as its JSON data.
+func (s sse) event(name string, v any) {
+	fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", name, jsonString(v))
+	if s.f != nil {
+		s.f.Flush()
+	}
 }
 
 // watchCampaign streams the campaign's status as server-sent events: an
 // "status" event whenever it changes, then "done" when the campaign ends.
 func (s *Server) watchCampaign(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	fl, ok := w.(http.Flusher)
-	if !ok {
+	if _, ok := w.(http.Flusher); !ok {
 		writeErr(w, http.StatusInternalServerError, "internal", "streaming is not supported here")
 		return
 	}
@@ -136,36 +155,31 @@ func (s *Server) watchCampaign(w http.ResponseWriter, r *http.Request) {
 	if every <= 0 {
 		every = time.Second
 	}
-	first := true
+	var out *sse
 	last := ""
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		st, err := s.status(r, id)
 		if err != nil {
-			if first {
+			if out == nil {
 				writeTemporalErr(w, err, fmt.Sprintf("no campaign %q", id))
 				return
 			}
-			fmt.Fprintf(w, "event: error\ndata: %s\n\n", jsonString(map[string]string{"message": err.Error()}))
-			fl.Flush()
+			out.event("error", map[string]string{"message": err.Error()})
 			return
 		}
-		if first {
-			w.Header().Set("Content-Type", "text/event-stream")
-			w.Header().Set("Cache-Control", "no-cache")
-			w.WriteHeader(http.StatusOK)
-			first = false
+		if out == nil {
+			stream := startSSE(w)
+			out = &stream
 		}
 		b, _ := json.Marshal(st)
 		if string(b) != last {
 			last = string(b)
-			fmt.Fprintf(w, "event: status\ndata: %s\n\n", b)
-			fl.Flush()
+			out.event("status", json.RawMessage(b))
 		}
 		if st.Done {
-			fmt.Fprintf(w, "event: done\ndata: %s\n\n", jsonString(map[string]string{"stop_reason": st.StopReason}))
-			fl.Flush()
+			out.event("done", map[string]string{"stop_reason": st.StopReason})
 			return
 		}
 		select {
@@ -460,16 +474,8 @@ func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text
 		res.err = h.Get(r.Context(), &res.reply)
 		done <- res
 	}()
-	f, _ := w.(http.Flusher)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	event := func(name string, v any) {
-		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, jsonString(v))
-		if f != nil {
-			f.Flush()
-		}
-	}
+	out := startSSE(w)
+	event := out.event
 	for {
 		select {
 		case p := <-partial:

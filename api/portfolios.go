@@ -26,13 +26,16 @@ type PortfolioSummary struct {
 	Closed  time.Time `json:"closed,omitempty"`
 }
 
-var portfolioIDPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,80}$`)
+var (
+	portfolioIDPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,80}$`)
+	notSlug            = regexp.MustCompile(`[^a-z0-9]+`)
+)
 
 // NewPortfolioID makes a readable, unique portfolio (workflow) ID.
 func NewPortfolioID(name string) string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
-	slug := strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(name), "-"), "-")
+	slug := strings.Trim(notSlug.ReplaceAllString(strings.ToLower(name), "-"), "-")
 	if len(slug) > 40 {
 		slug = slug[:40]
 	}

@@ -204,16 +204,12 @@ func (s *Scheduler) unit(e *Entry, kind string) Amount {
 // limit means no limit).
 func fits(limit, used, unit Amount) int {
 	n := math.MaxInt
-	dim := func(l, u, per float64) {
-		if l > 0 && per > 0 {
-			n = min(n, int(math.Floor((l-u)/per+1e-9)))
+	l, u, per := limit.vec(), used.vec(), unit.vec()
+	for i := range l {
+		if l[i] > 0 && per[i] > 0 {
+			n = min(n, int(math.Floor((l[i]-u[i])/per[i]+1e-9)))
 		}
 	}
-	dim(float64(limit.LabRuns), float64(used.LabRuns), float64(unit.LabRuns))
-	dim(float64(limit.Simulations), float64(used.Simulations), float64(unit.Simulations))
-	dim(float64(limit.Tokens), float64(used.Tokens), float64(unit.Tokens))
-	dim(limit.NodeHours, used.NodeHours, unit.NodeHours)
-	dim(limit.Cost, used.Cost, unit.Cost)
 	return max(n, 0)
 }
 
@@ -462,20 +458,11 @@ func (s *Scheduler) Release(campaign string, seq int, actual Amount, now time.Ti
 
 func overrun(actual, reserved Amount) string {
 	var out []string
-	if actual.LabRuns > reserved.LabRuns {
-		out = append(out, "lab runs")
-	}
-	if actual.Simulations > reserved.Simulations {
-		out = append(out, "simulations")
-	}
-	if actual.Tokens > reserved.Tokens {
-		out = append(out, "tokens")
-	}
-	if actual.NodeHours > reserved.NodeHours+1e-9 {
-		out = append(out, "node-hours")
-	}
-	if actual.Cost > reserved.Cost+1e-9 {
-		out = append(out, "cost")
+	a, r := actual.vec(), reserved.vec()
+	for i := range a {
+		if a[i] > r[i]+1e-9 {
+			out = append(out, fieldNames[i])
+		}
 	}
 	return strings.Join(out, ", ")
 }
@@ -626,23 +613,12 @@ func (s *Scheduler) Finish(id, reason string, graceful bool, now time.Time) ([]G
 
 // unspent is the positive part of budget − spent over the limited fields.
 func unspent(budget, spent Amount) Amount {
-	var u Amount
-	if budget.LabRuns > 0 {
-		u.LabRuns = max(0, budget.LabRuns-spent.LabRuns)
-	}
-	if budget.Simulations > 0 {
-		u.Simulations = max(0, budget.Simulations-spent.Simulations)
-	}
-	if budget.Tokens > 0 {
-		u.Tokens = max(0, budget.Tokens-spent.Tokens)
-	}
-	if budget.NodeHours > 0 {
-		u.NodeHours = max(0, budget.NodeHours-spent.NodeHours)
-	}
-	if budget.Cost > 0 {
-		u.Cost = max(0, budget.Cost-spent.Cost)
-	}
-	return u
+	return zip(budget, spent, func(b, s float64) float64 {
+		if b > 0 {
+			return max(0, b-s)
+		}
+		return 0
+	})
 }
 
 // share gives the pool to the campaigns still improving (not stalled, an
@@ -699,22 +675,12 @@ func (s *Scheduler) share(now time.Time) []Action {
 
 // limitedLike keeps the fields of a that b limits.
 func limitedLike(a, b Amount) Amount {
-	if b.LabRuns == 0 {
-		a.LabRuns = 0
-	}
-	if b.Simulations == 0 {
-		a.Simulations = 0
-	}
-	if b.Tokens == 0 {
-		a.Tokens = 0
-	}
-	if b.NodeHours == 0 {
-		a.NodeHours = 0
-	}
-	if b.Cost == 0 {
-		a.Cost = 0
-	}
-	return a
+	return zip(a, b, func(x, limit float64) float64 {
+		if limit == 0 {
+			return 0
+		}
+		return x
+	})
 }
 
 // Units names what a kind's units are.

@@ -72,20 +72,29 @@ type Amount struct {
 	Cost float64 `yaml:"cost,omitempty" json:"cost"`
 }
 
-// Add returns a + b.
-func (a Amount) Add(b Amount) Amount {
-	return Amount{a.LabRuns + b.LabRuns, a.Simulations + b.Simulations, a.Tokens + b.Tokens, a.NodeHours + b.NodeHours, a.Cost + b.Cost}
+// fieldNames names an Amount's fields, in the order vec lists them.
+var fieldNames = [5]string{"lab runs", "simulations", "tokens", "node-hours", "cost"}
+
+// vec is the Amount's fields as numbers, in fieldNames' order.
+func (a Amount) vec() [5]float64 {
+	return [5]float64{float64(a.LabRuns), float64(a.Simulations), float64(a.Tokens), a.NodeHours, a.Cost}
 }
 
-// Sub returns a - b.
-func (a Amount) Sub(b Amount) Amount {
-	return Amount{a.LabRuns - b.LabRuns, a.Simulations - b.Simulations, a.Tokens - b.Tokens, a.NodeHours - b.NodeHours, a.Cost - b.Cost}
+// zip applies f to each pair of fields of a and b (counts stay whole).
+func zip(a, b Amount, f func(x, y float64) float64) Amount {
+	x, y := a.vec(), b.vec()
+	return Amount{LabRuns: int(f(x[0], y[0])), Simulations: int(f(x[1], y[1])), Tokens: int(f(x[2], y[2])), NodeHours: f(x[3], y[3]), Cost: f(x[4], y[4])}
 }
+
+// Add returns a + b.
+func (a Amount) Add(b Amount) Amount { return zip(a, b, func(x, y float64) float64 { return x + y }) }
+
+// Sub returns a - b.
+func (a Amount) Sub(b Amount) Amount { return zip(a, b, func(x, y float64) float64 { return x - y }) }
 
 // Scale returns a × n.
 func (a Amount) Scale(n int) Amount {
-	f := float64(n)
-	return Amount{a.LabRuns * n, a.Simulations * n, a.Tokens * n, a.NodeHours * f, a.Cost * f}
+	return zip(a, a, func(x, _ float64) float64 { return x * float64(n) })
 }
 
 // Zero reports whether nothing is in a.

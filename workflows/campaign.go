@@ -615,7 +615,7 @@ func (cw *campaign) iterateClassical() error {
 			return nil
 		}
 		var n int
-		seq, n = cw.acquire(portfolio.Lab, len(in.Chosen), cw.labPoints(in.Chosen, pickDefault(len(in.Chosen), len(in.Chosen))))
+		seq, n = cw.acquire(portfolio.Lab, len(in.Chosen), cw.labPoints(in.Chosen))
 		if n == 0 {
 			return nil
 		}
@@ -875,16 +875,18 @@ func (cw *campaign) runLabs(cands []agents.Candidate, picks []int) []agents.Resu
 	var a *Activities
 	ctx := workflow.WithActivityOptions(cw.ctx, workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Hour, HeartbeatTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 10}})
-	seq, n := cw.acquire(portfolio.Lab, len(picks), cw.labPoints(cands, picks))
+	chosen := make([]agents.Candidate, len(picks))
+	for i, k := range picks {
+		chosen[i] = cands[k]
+	}
+	seq, n := cw.acquire(portfolio.Lab, len(chosen), cw.labPoints(chosen))
 	if n == 0 {
 		return nil
 	}
-	picks = picks[:n]
-	futs := make([]workflow.Future, len(picks))
-	chosen := make([]agents.Candidate, len(picks))
-	for i, k := range picks {
-		futs[i] = workflow.ExecuteActivity(ctx, a.LabRun, LabRunInput{Challenge: cw.info.ID, Point: cands[k].Point, Key: cw.labKey(i), Requester: cw.id})
-		chosen[i] = cands[k]
+	chosen = chosen[:n]
+	futs := make([]workflow.Future, len(chosen))
+	for i, c := range chosen {
+		futs[i] = workflow.ExecuteActivity(ctx, a.LabRun, LabRunInput{Challenge: cw.info.ID, Point: c.Point, Key: cw.labKey(i), Requester: cw.id})
 	}
 	out := make([]agents.Result, len(futs))
 	for i, f := range futs {

@@ -162,11 +162,11 @@ func (cw *campaign) finished(reason string, failed bool) {
 	_ = workflow.SignalExternalWorkflow(cw.ctx, cw.in.Portfolio, "", SignalPortfolioDone, d).Get(cw.ctx, nil)
 }
 
-// labPoints are the settings of the picked candidates, for approval.
-func (cw *campaign) labPoints(cands []agents.Candidate, picks []int) []map[string]any {
-	out := make([]map[string]any, len(picks))
-	for i, k := range picks {
-		out[i] = cw.info.Map(cands[k].Point)
+// labPoints are the settings of the candidates to run, for approval.
+func (cw *campaign) labPoints(cands []agents.Candidate) []map[string]any {
+	out := make([]map[string]any, len(cands))
+	for i, c := range cands {
+		out[i] = cw.info.Map(c.Point)
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -58,68 +59,39 @@ func (s *Streams) Publish(chat, text string) {
 }
 
 // partialReply extracts the "reply" string from the beginning of a JSON
-// object the model is still writing, decoding escapes as far as they are
-// complete. It returns "" until the reply's value has started.
+// object the model is still writing, decoded as far as it is complete. It
+// returns "" until the reply's value has started.
 func partialReply(raw string) string {
 	i := strings.Index(raw, `"reply"`)
 	if i < 0 {
 		return ""
 	}
 	rest := strings.TrimLeft(raw[i+len(`"reply"`):], " \t\r\n")
-	if !strings.HasPrefix(rest, ":") {
+	rest, ok := strings.CutPrefix(rest, ":")
+	if !ok {
 		return ""
 	}
-	rest = strings.TrimLeft(rest[1:], " \t\r\n")
-	if !strings.HasPrefix(rest, `"`) {
+	rest, ok = strings.CutPrefix(strings.TrimLeft(rest, " \t\r\n"), `"`)
+	if !ok {
 		return ""
 	}
-	rest = rest[1:]
-	var b strings.Builder
-	for j := 0; j < len(rest); {
-		c := rest[j]
-		switch {
-		case c == '"':
-			return b.String()
-		case c != '\\':
-			r, n := utf8.DecodeRuneInString(rest[j:])
-			if r == utf8.RuneError && n <= 1 && !utf8.FullRuneInString(rest[j:]) {
-				return b.String() // a rune cut in the middle
-			}
-			b.WriteString(rest[j : j+n])
-			j += n
-		case j+1 >= len(rest):
-			return b.String()
-		default:
-			switch e := rest[j+1]; e {
-			case 'n':
-				b.WriteByte('\n')
-			case 't':
-				b.WriteByte('\t')
-			case 'r':
-			case 'u':
-				if j+6 > len(rest) {
-					return b.String()
-				}
-				var v rune
-				for _, h := range rest[j+2 : j+6] {
-					v <<= 4
-					switch {
-					case h >= '0' && h <= '9':
-						v |= h - '0'
-					case h >= 'a' && h <= 'f':
-						v |= h - 'a' + 10
-					case h >= 'A' && h <= 'F':
-						v |= h - 'A' + 10
-					}
-				}
-				b.WriteRune(v)
-				j += 6
-				continue
-			default:
-				b.WriteByte(e) // \" \\ \/
-			}
-			j += 2
+	// The value ends at the first unescaped quote; until then, close it
+	// ourselves. An escape or a rune cut in the middle makes the string
+	// invalid: drop bytes from the end (an escape is at most 6) until the
+	// decoder accepts it.
+	for j := 0; j < len(rest); j++ {
+		if rest[j] == '\\' {
+			j++
+		} else if rest[j] == '"' {
+			rest = rest[:j]
+			break
 		}
 	}
-	return b.String()
+	for cut := 0; cut <= 6 && cut <= len(rest); cut++ {
+		var s string
+		if err := json.Unmarshal([]byte(`"`+rest[:len(rest)-cut]+`"`), &s); err == nil && utf8.ValidString(rest[:len(rest)-cut]) {
+			return s
+		}
+	}
+	return ""
 }

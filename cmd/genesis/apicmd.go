@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
@@ -151,13 +152,7 @@ func (c *apiClient) doRaw(ctx context.Context, method, path, contentType string,
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if resp.StatusCode >= 300 {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
-			return fmt.Errorf("%s (%s)", e.Error.Message, e.Error.Code)
-		}
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+		return apiError(resp.StatusCode, b)
 	}
 	if out != nil {
 		return json.Unmarshal(b, out)
@@ -185,16 +180,10 @@ func (c *apiClient) sendChat(ctx context.Context, session, text string, onPartia
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
-			return reply, fmt.Errorf("%s (%s)", e.Error.Message, e.Error.Code)
-		}
 		if resp.StatusCode < 300 {
 			return reply, json.Unmarshal(b, &reply) // a server that does not stream
 		}
-		return reply, fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+		return reply, apiError(resp.StatusCode, b)
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
@@ -218,9 +207,7 @@ func (c *apiClient) sendChat(ctx context.Context, session, text string, onPartia
 		case "reply":
 			return reply, json.Unmarshal([]byte(data), &reply)
 		case "error":
-			var e apiErrorBody
-			_ = json.Unmarshal([]byte(data), &e)
-			return reply, fmt.Errorf("%s (%s)", e.Message, e.Code)
+			return reply, apiError(0, []byte(`{"error":`+data+`}`))
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -229,7 +216,46 @@ func (c *apiClient) sendChat(ctx context.Context, session, text string, onPartia
 	return reply, errors.New("the API closed the stream before the reply")
 }
 
-type apiErrorBody struct{ Code, Message string }
+// apiError turns an API error body ({"error": {"code", "message"}}) into
+// an error; status is the HTTP status, for bodies that are not one.
+func apiError(status int, body []byte) error {
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+		return fmt.Errorf("%s (%s)", e.Error.Message, e.Error.Code)
+	}
+	return fmt.Errorf("HTTP %d: %s", status, strings.TrimSpace(string(body)))
+}
+
+// listCmd lists campaigns or portfolios (GET path, the list under key).
+func listCmd(short, path, key string, client func() (*apiClient, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := client()
+			if err != nil {
+				return err
+			}
+			var out map[string][]struct {
+				ID      string    `json:"id"`
+				Status  string    `json:"status"`
+				Started time.Time `json:"started"`
+			}
+			if err := cl.do(cmd.Context(), http.MethodGet, path, nil, &out); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSTATUS\tSTARTED")
+			for _, s := range out[key] {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", s.ID, s.Status, s.Started.Local().Format("2006-01-02 15:04:05"))
+			}
+			return tw.Flush()
+		},
+	}
+}
 
 func campaignCmd(cfg *config) *cobra.Command {
 	var base, tokenFile string
@@ -263,29 +289,7 @@ func campaignCmd(cfg *config) *cobra.Command {
 	start.Flags().StringVar(&req.HPC, "hpc", "", "simulation executor: local or slurm")
 	start.Flags().BoolVar(&req.RequireApproval, "require-approval", false, "hold every set of lab runs until approved (genesis campaign approve ID)")
 
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List campaigns",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := client()
-			if err != nil {
-				return err
-			}
-			var out struct {
-				Campaigns []api.CampaignSummary `json:"campaigns"`
-			}
-			if err := cl.do(cmd.Context(), http.MethodGet, "/api/v1/campaigns", nil, &out); err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATUS\tSTARTED")
-			for _, s := range out.Campaigns {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", s.ID, s.Status, s.Started.Local().Format("2006-01-02 15:04:05"))
-			}
-			return tw.Flush()
-		},
-	}
+	list := listCmd("List campaigns", "/api/v1/campaigns", "campaigns", client)
 	status := &cobra.Command{
 		Use:   "status ID",
 		Short: "Show a campaign's status",

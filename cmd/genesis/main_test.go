@@ -340,12 +340,7 @@ func TestCampaignCommands(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	t.Setenv("GENESIS_TOKEN", "gns_test")
-	run := func(args ...string) (int, string, string) {
-		var out, errb bytes.Buffer
-		code := execute(append(args, "--api", srv.URL, "--home", t.TempDir()), &out, &errb)
-		return code, out.String(), errb.String()
-	}
+	run := apiRunner(t, srv.URL)
 	if code, out, errs := run("campaign", "start", "--challenge", "x", "--budget", "5", "--require-approval"); code != 0 || !strings.Contains(out, "started campaign-x-1") {
 		t.Fatalf("start: %d %q %q", code, out, errs)
 	}
@@ -428,12 +423,7 @@ func TestPortfolioCommands(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	t.Setenv("GENESIS_TOKEN", "gns_test")
-	run := func(args ...string) (int, string, string) {
-		var out, errb bytes.Buffer
-		code := execute(append(args, "--api", srv.URL, "--home", t.TempDir()), &out, &errb)
-		return code, out.String(), errb.String()
-	}
+	run := apiRunner(t, srv.URL)
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("name: demo\ncampaigns:\n  - {challenge: crossed-barrel-toughness, routine: {theta2: {max: 1}}}\n"), 0o644)
@@ -459,5 +449,15 @@ func TestPortfolioCommands(t *testing.T) {
 	}
 	if code, _, errs := run("portfolio", "status", "nope"); code == 0 || !strings.Contains(errs, "no such thing") {
 		t.Errorf("unknown portfolio: %d %q", code, errs)
+	}
+}
+
+// apiRunner runs genesis commands against a fake API at url, with a token.
+func apiRunner(t *testing.T, url string) func(args ...string) (int, string, string) {
+	t.Setenv("GENESIS_TOKEN", "gns_test")
+	return func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := execute(append(args, "--api", url, "--home", t.TempDir()), &out, &errb)
+		return code, out.String(), errb.String()
 	}
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/genesis-sci/genesis/api"
 	"github.com/genesis-sci/genesis/portfolio"
 	"github.com/genesis-sci/genesis/workflows"
 )
@@ -104,29 +103,7 @@ outside a routine region or above a cost wait for an operator. See the README's
 	status.Flags().BoolVar(&watch, "watch", false, "refresh until the portfolio ends")
 	status.Flags().DurationVar(&every, "every", 2*time.Second, "refresh interval with --watch")
 
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List portfolios",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := client()
-			if err != nil {
-				return err
-			}
-			var out struct {
-				Portfolios []api.PortfolioSummary `json:"portfolios"`
-			}
-			if err := cl.do(cmd.Context(), http.MethodGet, "/api/v1/portfolios", nil, &out); err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATUS\tSTARTED")
-			for _, s := range out.Portfolios {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", s.ID, s.Status, s.Started.Local().Format("2006-01-02 15:04:05"))
-			}
-			return tw.Flush()
-		},
-	}
+	list := listCmd("List portfolios", "/api/v1/portfolios", "portfolios", client)
 	stop := &cobra.Command{
 		Use:   "stop ID",
 		Short: "Stop every campaign of a portfolio",
