@@ -41,6 +41,13 @@ func browser(t *testing.T, exe string) context.Context {
 	actx, cancel1 := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel2 := chromedp.NewContext(actx)
 	bctx := ctx
+	// Start the browser on its own context, so that it belongs to that
+	// context and not to the timeout derived from it.
+	if err := chromedp.Run(bctx); err != nil {
+		cancel2()
+		cancel1()
+		t.Fatalf("start Chromium: %v", err)
+	}
 	ctx, cancel3 := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(func() {
 		// Close the browser and wait for its process to exit before the
