@@ -74,11 +74,11 @@ test: export GENESIS_SLURM_TEST := 1
 test: export GENESIS_BROWSER_TEST := 1
 test: deps slurm chromium lint unit e2e models-test ## set up everything and run every test tier
 
-bench: ## benchmarks (orchestration overhead, optimiser, lab submit throughput, HPC executors, eval overhead, portfolio grants)
+bench: temporal ## benchmarks (orchestration overhead, optimiser, lab submit throughput, HPC executors, eval overhead, portfolio grants)
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./workflows/ ./tools/optimizer/
 	$(GO) test -run '^$$' -bench Submit50Clients -benchtime 4000x ./lab/
 	$(GO) test -run '^$$' -bench SimulateActivityOverhead -benchtime 20x ./workflows/e2e/
-	$(GO) test -run '^$$' -bench EvalOrchestrationOverhead -benchtime 5x ./workflows/e2e/
+	GENESIS_BENCH_DEVSERVER=1 $(GO) test -run '^$$' -bench EvalOrchestrationOverhead -benchtime 5x ./workflows/e2e/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./tools/hpc/
 	$(GO) test -run '^$$' -bench Grant -benchtime 20000x ./portfolio/
 	$(GO) test -run '^$$' -bench Portfolio -benchtime 1x -timeout 20m ./workflows/e2e/

@@ -467,7 +467,9 @@ type ClassicalStepInput struct {
 	Suggest   SuggestInput `json:"suggest"`
 	KeyPrefix string       `json:"key_prefix"`
 	Rounds    int          `json:"rounds"`
-	Requester string       `json:"requester"`
+	// Most caps the points run over all rounds (0: Rounds × K).
+	Most      int    `json:"most,omitempty"`
+	Requester string `json:"requester"`
 	// Chosen, when set, are the points to run (one round; they were
 	// suggested before, for the portfolio's approval).
 	Chosen []agents.Candidate `json:"chosen,omitempty"`
@@ -492,6 +494,11 @@ func (a *Activities) ClassicalStep(ctx context.Context, in ClassicalStepInput) (
 	sin.Experiments = append([]Experiment(nil), in.Suggest.Experiments...)
 	for round := range max(in.Rounds, 1) {
 		sin.Seed = in.Suggest.Seed + round
+		if in.Most > 0 {
+			if sin.K = min(in.Suggest.K, in.Most-len(out.Chosen)); sin.K <= 0 {
+				break
+			}
+		}
 		sugg := in.Chosen
 		if len(sugg) == 0 {
 			var err error
@@ -644,6 +651,15 @@ type LabRunInput struct {
 	NoMemory bool `json:"no_memory,omitempty"`
 }
 
+// heartbeat records progress when ctx is an activity's; the lab and
+// optimiser steps may also be called directly (the eval benchmark's
+// baseline), where there is nothing to report to.
+func heartbeat(ctx context.Context, details any) {
+	if activity.IsActivity(ctx) {
+		activity.RecordHeartbeat(ctx, details)
+	}
+}
+
 // LabRun submits a protocol to the lab service and waits for the result,
 // heartbeating. A refused or failed run comes back as a result with a note.
 func (a *Activities) LabRun(ctx context.Context, in LabRunInput) (agents.Result, error) {
@@ -664,7 +680,7 @@ func (a *Activities) LabRun(ctx context.Context, in LabRunInput) (agents.Result,
 		return res, err
 	}
 	res.Ref = run.ID
-	run, err = a.Lab.Wait(ctx, run.ID, a.poll(), func(r labclient.Run) { activity.RecordHeartbeat(ctx, string(r.Status)) })
+	run, err = a.Lab.Wait(ctx, run.ID, a.poll(), func(r labclient.Run) { heartbeat(ctx, string(r.Status)) })
 	if err != nil {
 		return res, err
 	}

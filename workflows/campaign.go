@@ -92,8 +92,8 @@ func (cw *campaign) approved(cands []agents.Candidate, picks []int) bool {
 	}
 }
 
-// classicalRounds is how many sequential bo rounds one local activity runs.
-const classicalRounds = 25
+// ClassicalRounds is how many sequential bo rounds one local activity runs.
+const ClassicalRounds = 25
 
 // classical reports whether the strategy calls no model.
 func classical(strategy string) bool { return strategy == StrategyBO || strategy == StrategyRandom }
@@ -590,9 +590,17 @@ func (cw *campaign) iterateClassical() error {
 	}
 	// Sequential bo runs several rounds (suggest one, measure it) inside
 	// one local activity; the workflow records them together.
-	rounds := 1
+	rounds, most := 1, 0
 	if acq == "ucb" && cw.in.Portfolio == "" {
-		rounds = min(left, classicalRounds)
+		rounds = min(left, ClassicalRounds)
+	}
+	// Random draws do not depend on results. With patience off and no
+	// portfolio, nothing between two batches could change the course, so
+	// one local activity draws and runs the batches left (fewer markers,
+	// less orchestration per experiment, as in an eval).
+	if cw.in.Strategy == StrategyRandom && cw.in.Patience < 0 && cw.in.Portfolio == "" &&
+		workflow.GetVersion(cw.ctx, "random-rounds", workflow.DefaultVersion, 1) == 1 {
+		rounds, most = min((left+k-1)/k, ClassicalRounds), left
 	}
 	if cw.m.replan != "" {
 		k, acq, cw.m.replan = min(left, cw.in.MaxBatch), "random", ""
@@ -602,7 +610,7 @@ func (cw *campaign) iterateClassical() error {
 	lctx := workflow.WithLocalActivityOptions(cw.ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 10 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumInterval: 5 * time.Second, MaximumAttempts: 10}})
 	in := ClassicalStepInput{Suggest: SuggestInput{Challenge: cw.info.ID, Experiments: cw.st.Experiments, K: k, Acquisition: acq,
-		Seed: cw.in.Seed*7919 + cw.st.Iteration}, KeyPrefix: fmt.Sprintf("%s/it%d", cw.id, cw.st.Iteration), Rounds: rounds, Requester: cw.id}
+		Seed: cw.in.Seed*7919 + cw.st.Iteration}, KeyPrefix: fmt.Sprintf("%s/it%d", cw.id, cw.st.Iteration), Rounds: rounds, Most: most, Requester: cw.id}
 	var seq int
 	if cw.in.Portfolio != "" {
 		// In a portfolio the points are chosen first, so the approval

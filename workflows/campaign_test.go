@@ -239,6 +239,16 @@ func TestClassicalStrategies(t *testing.T) {
 			}
 		})
 	}
+	// Random with patience off draws every batch in one local activity
+	// (one iteration), and its last batch is cut to the budget; with
+	// patience on, each batch is an iteration so patience can stop it.
+	for _, tc := range []struct{ patience, iterations int }{{-1, 1}, {5, 3}} {
+		f := newFixture(t, model)
+		res := runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: StrategyRandom, Budget: 10, MaxBatch: 4, Seed: 3, Patience: tc.patience})
+		if len(res.Trace) != 10 || res.Iterations != tc.iterations {
+			t.Errorf("random, patience %d: %d experiments in %d iterations, want 10 in %d", tc.patience, len(res.Trace), res.Iterations, tc.iterations)
+		}
+	}
 	// An emulator challenge (continuous space) works too.
 	f := newFixture(t, model)
 	res := runCampaign(t, f, CampaignInput{Challenge: "suzuki-flow-yield", Strategy: StrategyBO, Budget: 5, Seed: 1, Patience: -1})

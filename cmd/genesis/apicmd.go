@@ -22,6 +22,7 @@ import (
 
 	"github.com/genesis-sci/genesis/api"
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/devserver"
 	"github.com/genesis-sci/genesis/workflows"
 )
 
@@ -459,7 +460,7 @@ works when the memory is in Qdrant (--qdrant); the embedded store belongs to a w
 			}
 			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer cancel()
-			tc, err := client.Dial(client.Options{HostPort: temporal})
+			tc, err := client.Dial(devserver.ClientOptions(temporal))
 			if err != nil {
 				return fmt.Errorf("cannot reach Temporal at %s: %w", temporal, err)
 			}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -57,7 +58,7 @@ Strategies: random (uniform), bo (Gaussian-process Bayesian optimisation, Matér
 one experiment at a time after 2 random), agents (the five-agent team with --model and the
 optimiser as a tool), agents-noopt (the team without the optimiser).`,
 		Example: `  genesis eval --challenges crossed-barrel-toughness --strategies random,bo --seeds 10 --budget 50
-  genesis eval --challenges all --strategies random,bo --seeds 10 --budget 50 --parallel 2
+  genesis eval --challenges all --strategies random,bo --seeds 10 --budget 30
   genesis eval --challenges p3ht-cnt-conductivity --strategies bo,agents,agents-noopt --seeds 3 --budget 15`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -70,8 +71,11 @@ optimiser as a tool), agents-noopt (the team without the optimiser).`,
 			if err := spec.Validate(cat); err != nil {
 				return err
 			}
-			if parallel < 1 {
-				return fmt.Errorf("--parallel %d must be ≥ 1", parallel)
+			if cmd.Flags().Changed("parallel") && parallel < 1 {
+				return fmt.Errorf("--parallel %d must be ≥ 1 (or leave it out: one run at a time with a model, CPUs + 1 without)", parallel)
+			}
+			if parallel == 0 {
+				parallel = defaultParallel(spec)
 			}
 			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer cancel()
@@ -84,6 +88,11 @@ optimiser as a tool), agents-noopt (the team without the optimiser).`,
 				}
 			} else {
 				spec.Model = ""
+				// Classical runs take a fraction of a second and each
+				// finished one is saved in the eval directory, so a power
+				// cut costs at most a few runs redone on resume, while a
+				// commit that waits for the disk costs every run time.
+				so.relaxedSync = true
 			}
 			if out == "" {
 				out = filepath.Join(cfg.home, "evals", "eval-"+spec.Key())
@@ -139,13 +148,26 @@ optimiser as a tool), agents-noopt (the team without the optimiser).`,
 	f.StringVar(&spec.Model, "model", defaultModel(), "model for the agent strategies (env GENESIS_MODEL)")
 	f.IntVar(&spec.Seeds, "seeds", 3, "seeds per (challenge, strategy)")
 	f.IntVar(&spec.Budget, "budget", 0, "lab experiments per run (0 = each challenge's own budget)")
-	f.IntVar(&parallel, "parallel", 2, "runs at a time (use 1 with a local model: it serves one request at a time)")
+	f.IntVar(&parallel, "parallel", 0, "runs at a time (default: 1 when a strategy calls the model, which serves one request at a time; CPUs + 1 otherwise)")
 	f.StringVar(&out, "out", "", "output directory (default $GENESIS_HOME/evals/eval-<spec hash>; the same flags resume the same eval)")
 	f.StringVar(&so.temporal, "temporal", os.Getenv("TEMPORAL_ADDRESS"), "use this Temporal (HOST:PORT) instead of starting a dev server")
 	f.IntVar(&so.tport, "temporal-port", 7233, "port of the dev server")
 	f.IntVar(&so.uiPort, "ui-port", 8233, "Temporal web UI port (0 = no UI)")
 	f.StringVar(&spec.HPC, "hpc", "", "executor for the agents' simulations: local or slurm (default: local)")
 	return c
+}
+
+// defaultParallel is how many runs go at once when --parallel is not
+// given. A local model serves one request at a time, so runs that call it
+// go one by one (two at once would only queue, and double each run's
+// wall time in the report). Classical runs are CPU-bound with short waits
+// on the lab and Temporal; one more than the CPUs keeps every core busy
+// through those waits.
+func defaultParallel(spec evals.Spec) int {
+	if spec.UsesModel() {
+		return 1
+	}
+	return runtime.NumCPU() + 1
 }
 
 func splitList(s string) []string {

@@ -48,6 +48,9 @@ type stackOptions struct {
 	slurm     slurmOptions
 	worker    bool
 	logFile   string
+	// relaxedSync: the dev server started here trades durability against
+	// power loss for commit speed (devserver.Options.RelaxedSync).
+	relaxedSync bool
 }
 
 // stack is a running set of parts; close stops them in reverse order.
@@ -110,14 +113,16 @@ func startStack(ctx context.Context, cfg *config, cat *challenges.Catalog, o sta
 			port = 7233
 		}
 		st.dev, err = devserver.Start(ctx, devserver.Options{DBFile: filepath.Join(cfg.home, "temporal.db"), Port: port, UIPort: o.uiPort,
-			LogFile: filepath.Join(cfg.home, "logs", "temporal.log")})
+			LogFile: filepath.Join(cfg.home, "logs", "temporal.log"), RelaxedSync: o.relaxedSync})
 		if err != nil {
 			return nil, err
 		}
 		st.closers = append(st.closers, func() { _ = st.dev.Stop() })
 		st.temporal = st.dev.Addr()
 	}
-	st.tc, err = client.Dial(client.Options{HostPort: st.temporal, Logger: log.NewStructuredLogger(logger)})
+	copts := devserver.ClientOptions(st.temporal)
+	copts.Logger = log.NewStructuredLogger(logger)
+	st.tc, err = client.Dial(copts)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach Temporal at %s: %w (start one with `genesis dev`, or drop --temporal to let genesis start its own)", st.temporal, err)
 	}

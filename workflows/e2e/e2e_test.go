@@ -95,7 +95,11 @@ type env struct {
 func newEnv(t testing.TB) *env { return newEnvScale(t, 0.0005) }
 
 // newEnvScale is newEnv with the lab's time scale (real seconds per lab second).
-func newEnvScale(t testing.TB, scale float64) *env {
+func newEnvScale(t testing.TB, scale float64) *env { return newEnvWith(t, scale, false) }
+
+// newEnvWith is newEnvScale, without the in-process Temporal server when
+// noServer is set (for tests that start their own).
+func newEnvWith(t testing.TB, scale float64, noServer bool) *env {
 	t.Helper()
 	cat, err := challenges.Builtin()
 	if err != nil {
@@ -108,14 +112,16 @@ func newEnvScale(t testing.TB, scale float64) *env {
 	srv := httptest.NewServer(ls.Handler())
 	t.Cleanup(func() { srv.Close(); ls.Close() })
 	self, _ := os.Executable()
-	var ts *temporaltest.TestServer
-	if tt, ok := t.(*testing.T); ok {
-		ts = temporaltest.NewServer(temporaltest.WithT(tt))
-	} else {
-		ts = temporaltest.NewServer()
-		t.Cleanup(ts.Stop)
+	e := &env{lab: ls, url: srv.URL, cat: cat, dir: t.TempDir(), self: self}
+	if !noServer {
+		if tt, ok := t.(*testing.T); ok {
+			e.ts = temporaltest.NewServer(temporaltest.WithT(tt))
+		} else {
+			e.ts = temporaltest.NewServer()
+			t.Cleanup(e.ts.Stop)
+		}
 	}
-	return &env{ts: ts, lab: ls, url: srv.URL, cat: cat, dir: t.TempDir(), self: self}
+	return e
 }
 
 func (e *env) worker(t testing.TB, model llm.Model, mem memory.Store) worker.Worker {

@@ -1,19 +1,24 @@
 package e2e
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/devserver"
 	"github.com/genesis-sci/genesis/evals"
@@ -34,84 +39,133 @@ func (v viaTemporal) Run(ctx context.Context, id string, in workflows.CampaignIn
 	return &res, run.Get(ctx, &res)
 }
 
-// directBO is the bo strategy without Temporal: the same Suggest code and
-// the same lab service (submit, wait), called in a plain loop — what
-// "calling it directly" means. It seeds the optimiser exactly as the
-// workflow does (2 random points, then rounds of up to 25 per iteration),
-// so both make the same suggestions and run the same experiments.
-func directBO(ctx context.Context, cat *challenges.Catalog, lab *labclient.Client, id string, in workflows.CampaignInput) (*workflows.CampaignResult, error) {
-	acts := &workflows.Activities{Catalog: cat}
-	c, _ := cat.Get(in.Challenge)
-	res := &workflows.CampaignResult{}
+// direct runs the classical strategies without Temporal: the Campaign
+// workflow's loop for bo and random (iterateClassical), calling the same
+// ClassicalStep code in process with the same inputs, so a workflow run
+// and a direct run with the same seed make the same suggestions and run
+// the same lab experiments. It is what "calling the strategy directly"
+// means in BenchmarkEvalOrchestrationOverhead.
+type direct struct{ acts *workflows.Activities }
+
+func (d direct) Run(ctx context.Context, id string, in workflows.CampaignInput) (*workflows.CampaignResult, error) {
+	if in.Strategy != workflows.StrategyBO && in.Strategy != workflows.StrategyRandom {
+		return nil, fmt.Errorf("direct runs bo and random only, not %q", in.Strategy)
+	}
+	// The workflow's defaults (applyDefaults).
+	maxBatch, initial, seed := cmp.Or(in.MaxBatch, 4), cmp.Or(in.InitialRandom, 2), cmp.Or(in.Seed, 1)
+	res := &workflows.CampaignResult{CampaignID: id, Challenge: in.Challenge, Strategy: in.Strategy, StopReason: "budget used"}
 	var exps []workflows.Experiment
 	for it := 1; len(exps) < in.Budget; it++ {
-		k, acq, rounds := 1, "ucb", min(in.Budget-len(exps), 25)
-		if len(exps) < 2 {
-			k, acq, rounds = 2-len(exps), "random", 1
-		}
-		for round := range rounds {
-			sugg, err := acts.Suggest(ctx, workflows.SuggestInput{Challenge: c.ID, Experiments: exps, K: k, Acquisition: acq, Seed: in.Seed*7919 + it + round})
-			if err != nil {
-				return nil, err
+		left := in.Budget - len(exps)
+		k, acq, rounds, most := min(left, maxBatch), "random", 1, 0
+		if in.Strategy == workflows.StrategyBO {
+			k, acq = 1, "ucb"
+			if n := initial - len(exps); n > 0 {
+				k, acq = min(n, left), "random"
+			} else {
+				rounds = min(left, workflows.ClassicalRounds)
 			}
-			for i, s := range sugg {
-				run, err := lab.Submit(ctx, labclient.SubmitRequest{Challenge: c.ID, Parameters: c.Map(s.Point), IdempotencyKey: fmt.Sprintf("%s/it%d/r%d/lab%d", id, it, round, i), Requester: id})
-				if err != nil {
-					return nil, err
-				}
-				if run, err = lab.Wait(ctx, run.ID, 10*time.Millisecond, nil); err != nil || run.Result == nil {
-					return nil, fmt.Errorf("lab run %+v: %v", run, err)
-				}
-				r := agents.Result{Source: "lab", Point: s.Point, Values: []float64{run.Result.Values[c.Objectives[0].Name]}, Iteration: it, Ref: run.ID}
-				exps = append(exps, workflows.Experiment{Result: r})
-				res.Trace = append(res.Trace, r)
-			}
+		} else if in.Patience < 0 {
+			rounds, most = min((left+k-1)/k, workflows.ClassicalRounds), left
 		}
+		step, err := d.acts.ClassicalStep(ctx, workflows.ClassicalStepInput{Suggest: workflows.SuggestInput{Challenge: in.Challenge,
+			Experiments: exps, K: k, Acquisition: acq, Seed: seed*7919 + it}, KeyPrefix: fmt.Sprintf("%s/it%d", id, it), Rounds: rounds, Most: most, Requester: id})
+		if err != nil {
+			return nil, err
+		}
+		res.Iterations = it
+		if len(step.Chosen) == 0 {
+			res.StopReason = "no untested candidate left"
+			break
+		}
+		for i, r := range step.Results {
+			exps = append(exps, workflows.Experiment{Result: r, Key: step.Keys[i], Origin: "optimizer"})
+		}
+	}
+	for _, x := range exps {
+		res.Experiments = append(res.Experiments, x.Ref)
+		res.Trace = append(res.Trace, x.Result)
 	}
 	return res, nil
 }
 
-// BenchmarkEvalOrchestrationOverhead runs the bo strategy on the
-// crossed-barrel pool (budget 50) through campaign workflows on a real
-// Temporal server, and directly (the same activity code in a loop); both
-// use the lab service over HTTP. parallel=1 runs one campaign at a time;
-// parallel=2 runs two at once, as genesis eval does by default, so the
-// comparison is the eval's wall time either way. It reports both and the
-// workflow's overhead.
+// prefixed gives every campaign ID a prefix, so repeated benchmark rounds
+// (and the two sides of a comparison) never share lab idempotency keys:
+// a shared key would answer from the lab's record instead of running.
+type prefixed struct {
+	evals.Campaigns
+	prefix string
+}
+
+func (p prefixed) Run(ctx context.Context, id string, in workflows.CampaignInput) (*workflows.CampaignResult, error) {
+	return p.Campaigns.Run(ctx, p.prefix+id, in)
+}
+
+// BenchmarkEvalOrchestrationOverhead measures what running a strategy as a
+// Campaign workflow on a real Temporal server costs over calling it
+// directly (direct: the same ClassicalStep code in a plain loop). Both
+// sides use the same lab service over HTTP and make the same experiments.
 //
-//	go test ./workflows/e2e -run '^$' -bench EvalOrchestrationOverhead -benchtime 5x
+// crossed-barrel/parallel=N runs bo on the crossed-barrel pool (budget 50),
+// N campaigns at a time, and reports the paired median difference per
+// campaign. It is the hardest case: the cheapest bo run of the catalog
+// (about 0.13 s), so the fixed cost of a workflow weighs most.
+//
+// eval=STRATEGIES runs a whole eval through evals.Runner as `genesis eval`
+// does (every challenge whose pool holds the budget, CPUs + 1 runs at a
+// time), once through workflows and once directly, and reports the ratio
+// of wall times.
+//
+//	go test ./workflows/e2e -run '^$' -bench EvalOrchestrationOverhead -benchtime 3x
 //
 // With GENESIS_BENCH_DEVSERVER=1 the workflows run on the Temporal CLI's dev
-// server in its own process, as `genesis eval` runs them, instead of the
-// in-process test server.
+// server in its own process (SQLite on disk), as `genesis eval` runs
+// classical strategies (RelaxedSync), instead of the in-process test
+// server; GENESIS_BENCH_DEVSERVER=full keeps every commit on disk, as for
+// agent strategies and `genesis dev`. GENESIS_BENCH_SEEDS sets the eval's
+// seeds (default 1), GENESIS_BENCH_BUDGET the budget (50) and
+// GENESIS_BENCH_PARALLEL the runs at a time.
 func BenchmarkEvalOrchestrationOverhead(b *testing.B) {
-	e := newEnvScale(b, 1e-6) // the lab answers at once, as in genesis eval
-	c := e.ts.GetDefaultClient()
-	if os.Getenv("GENESIS_BENCH_DEVSERVER") == "1" {
+	mode := os.Getenv("GENESIS_BENCH_DEVSERVER")
+	dev := mode == "1" || mode == "full"
+	e := newEnvWith(b, 1e-6, dev) // the lab answers at once, as in genesis eval
+	var c client.Client
+	serverPID := -1 // the dev server's process, whose CPU time counts for the workflows (none in process)
+	if dev {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		srv, err := devserver.Start(ctx, devserver.Options{DBFile: filepath.Join(e.dir, "temporal.db"), Port: freePort(b), LogFile: filepath.Join(e.dir, "temporal.log")})
+		srv, err := devserver.Start(ctx, devserver.Options{DBFile: filepath.Join(e.dir, "temporal.db"), Port: freePort(b),
+			LogFile: filepath.Join(e.dir, "temporal.log"), RelaxedSync: mode != "full"})
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { _ = srv.Stop() })
-		if c, err = client.Dial(client.Options{HostPort: srv.Addr()}); err != nil {
+		serverPID = srv.PID()
+		if c, err = client.Dial(devserver.ClientOptions(srv.Addr())); err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(c.Close)
 		newWorker(b, e, c, nil, nil)
 	} else {
+		c = e.ts.GetDefaultClient()
 		e.worker(b, nil, nil)
 	}
-	for _, par := range []int{1, 2} {
-		b.Run(fmt.Sprintf("parallel=%d", par), func(b *testing.B) {
+	wf := viaTemporal{c}
+	dir := direct{&workflows.Activities{Catalog: e.cat, Lab: labclient.New(e.url, &http.Client{Timeout: 10 * time.Second}), Poll: 10 * time.Millisecond}}
+	for _, par := range []int{1, benchParallel()} {
+		b.Run(fmt.Sprintf("crossed-barrel/parallel=%d", par), func(b *testing.B) {
 			in := workflows.CampaignInput{Challenge: challenges.DefaultID, Strategy: workflows.StrategyBO, Budget: benchBudget(), Patience: -1, NoReport: true}
 			// each runs par campaigns at once and waits for all of them.
-			each := func(run func(k int) error) time.Duration {
+			each := func(camp evals.Campaigns, side string, i int) time.Duration {
 				t0 := time.Now()
 				errs := make(chan error, par)
 				for k := range par {
-					go func() { errs <- run(k) }()
+					go func() {
+						in := in
+						in.Seed = i*par + k + 1
+						_, err := camp.Run(context.Background(), fmt.Sprintf("overhead-%s-%d-%d-%d", side, par, i, k), in)
+						errs <- err
+					}()
 				}
 				for range par {
 					if err := <-errs; err != nil {
@@ -120,34 +174,79 @@ func BenchmarkEvalOrchestrationOverhead(b *testing.B) {
 				}
 				return time.Since(t0)
 			}
-			var wf, dir time.Duration
+			var wfSum, dirSum time.Duration
 			var diffs, dirs []float64
 			for i := range b.N {
-				wf0, dir0 := wf, dir
-				wf += each(func(k int) error {
-					in := in
-					in.Seed = i*par + k + 1
-					_, err := (viaTemporal{c}).Run(context.Background(), fmt.Sprintf("overhead-wf-%d-%d-%d", par, i, k), in)
-					return err
-				})
-				dir += each(func(k int) error {
-					in := in
-					in.Seed = i*par + k + 1
-					_, err := directBO(context.Background(), e.cat, labclient.New(e.url, nil), fmt.Sprintf("overhead-direct-%d-%d-%d", par, i, k), in)
-					return err
-				})
-				diffs = append(diffs, ((wf - wf0) - (dir - dir0)).Seconds())
-				dirs = append(dirs, (dir - dir0).Seconds())
+				w, d := each(wf, "wf", i), each(dir, "direct", i)
+				wfSum, dirSum = wfSum+w, dirSum+d
+				diffs = append(diffs, (w - d).Seconds())
+				dirs = append(dirs, d.Seconds())
 			}
 			n := float64(b.N * par)
-			b.ReportMetric(wf.Seconds()/n, "s/workflow-run")
-			b.ReportMetric(dir.Seconds()/n, "s/direct-run")
+			b.ReportMetric(wfSum.Seconds()/n, "s/workflow-run")
+			b.ReportMetric(dirSum.Seconds()/n, "s/direct-run")
+			b.ReportMetric(1000*median(diffs)/float64(par), "ms-added/run")
 			// Both runs of a pair do the same work (same seeds, same
 			// suggestions), so the median paired difference is the
 			// orchestration's cost, robust to the GC and scheduling spikes
 			// that move a ratio of sums by several points.
-			b.ReportMetric(100*(wf-dir).Seconds()/dir.Seconds(), "%overhead-of-sums")
+			b.ReportMetric(100*(wfSum-dirSum).Seconds()/dirSum.Seconds(), "%overhead-of-sums")
 			b.ReportMetric(100*median(diffs)/median(dirs), "%overhead")
+		})
+	}
+	for _, strategies := range [][]string{{"bo"}, {"random"}, {"random", "bo"}} {
+		b.Run("eval="+strings.Join(strategies, ","), func(b *testing.B) {
+			// Every challenge whose pool holds the budget (all but the
+			// 30-point electrochem pool at budget 50).
+			spec := evals.Spec{Strategies: strategies, Seeds: benchSeeds(), Budget: benchBudget()}
+			for _, c := range e.cat.All() {
+				if !c.Finite() || c.Pool().Len() >= spec.Budget {
+					spec.Challenges = append(spec.Challenges, c.ID)
+				}
+			}
+			if err := spec.Validate(e.cat); err != nil {
+				b.Fatal(err)
+			}
+			var wfCPU, dirCPU time.Duration
+			eval := func(camp evals.Campaigns, cpu *time.Duration) time.Duration {
+				r := &evals.Runner{Catalog: e.cat, Campaigns: camp, Out: b.TempDir(), Parallel: benchParallel()}
+				c0 := cpuTime(b, 0) + cpuTime(b, serverPID)
+				defer func() { *cpu += cpuTime(b, 0) + cpuTime(b, serverPID) - c0 }()
+				t0 := time.Now()
+				runs, err := r.Execute(context.Background(), spec)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if want := len(spec.Challenges) * len(spec.Strategies) * spec.Seeds; len(runs) != want {
+					b.Fatalf("%d runs, want %d", len(runs), want)
+				}
+				return time.Since(t0)
+			}
+			// Warm the lab first: a continuous challenge's emulator is fitted
+			// on its first run, seconds that would fall on whichever side
+			// ran first.
+			for _, id := range spec.Challenges {
+				in := workflows.CampaignInput{Challenge: id, Strategy: workflows.StrategyRandom, Budget: 2}
+				if _, err := dir.Run(context.Background(), "warm-"+id, in); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			var wfSum, dirSum time.Duration
+			for i := range b.N {
+				wfSum += eval(prefixed{wf, fmt.Sprintf("wf%d-", i)}, &wfCPU)
+				dirSum += eval(prefixed{dir, fmt.Sprintf("direct%d-", i)}, &dirCPU)
+			}
+			runs := float64(b.N * len(spec.Challenges) * len(spec.Strategies) * spec.Seeds)
+			b.ReportMetric(wfSum.Seconds()/float64(b.N), "s/eval-workflows")
+			b.ReportMetric(dirSum.Seconds()/float64(b.N), "s/eval-direct")
+			b.ReportMetric(1000*(wfSum-dirSum).Seconds()/runs, "ms-added/run")
+			b.ReportMetric(100*(wfSum-dirSum).Seconds()/dirSum.Seconds(), "%overhead")
+			// CPU time (this process, plus the dev server's): steadier
+			// than wall time on a shared machine.
+			b.ReportMetric(1000*wfCPU.Seconds()/runs, "cpu-ms/run-workflows")
+			b.ReportMetric(1000*dirCPU.Seconds()/runs, "cpu-ms/run-direct")
+			b.ReportMetric(100*(wfCPU-dirCPU).Seconds()/dirCPU.Seconds(), "%cpu-overhead")
 		})
 	}
 }
@@ -194,6 +293,47 @@ func median(xs []float64) float64 {
 		return 0
 	}
 	return ys[len(ys)/2]
+}
+
+// benchParallel is how many runs go at once: GENESIS_BENCH_PARALLEL, or
+// what genesis eval uses for classical strategies (CPUs + 1).
+// cpuTime is the user+system CPU time of process pid so far (0: this
+// process; a negative or unknown pid counts nothing).
+func cpuTime(t testing.TB, pid int) time.Duration {
+	if pid < 0 {
+		return 0
+	}
+	if pid == 0 {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name: utime and stime are the 12th and
+	// 13th, in clock ticks (100 per second on Linux).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+func benchParallel() int {
+	if v, err := strconv.Atoi(os.Getenv("GENESIS_BENCH_PARALLEL")); err == nil && v > 0 {
+		return v
+	}
+	return runtime.NumCPU() + 1
+}
+
+func benchSeeds() int {
+	if v, err := strconv.Atoi(os.Getenv("GENESIS_BENCH_SEEDS")); err == nil && v > 0 {
+		return v
+	}
+	return 1
 }
 
 func benchBudget() int {
