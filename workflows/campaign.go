@@ -131,6 +131,9 @@ type CampaignInput struct {
 	// Portfolio is the ID of the Portfolio workflow this campaign belongs
 	// to: it then asks the portfolio before every spend (see member.go).
 	Portfolio string `json:"portfolio,omitempty"`
+	// MaxHistory continues the campaign as new once its history has this
+	// many events (0: when the server suggests it).
+	MaxHistory int `json:"max_history,omitempty"`
 	// Resume carries state across continue-as-new.
 	Resume *CampaignState `json:"resume,omitempty"`
 }
@@ -182,6 +185,9 @@ type CampaignState struct {
 	GrantSeq int      `json:"grant_seq,omitempty"`
 	Repeats  int      `json:"repeats,omitempty"`
 	Proposed []string `json:"proposed,omitempty"`
+	// Replan is a portfolio's re-plan not yet acted on when the campaign
+	// continued as new.
+	Replan string `json:"replan,omitempty"`
 }
 
 // Status is what the status query returns.
@@ -262,6 +268,7 @@ type campaign struct {
 	reason   string
 	bestView *Best
 	m        member
+	sig      signals
 	// lastProblem is the last invalid reply's problem in the current turn.
 	lastProblem string
 }
@@ -294,49 +301,8 @@ func (cw *campaign) run() (*CampaignResult, error) {
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, cw.status); err != nil {
 		return nil, err
 	}
-	pauseCh := workflow.GetSignalChannel(ctx, SignalPause)
-	resumeCh := workflow.GetSignalChannel(ctx, SignalResume)
-	decisionCh := workflow.GetSignalChannel(ctx, SignalDecision)
-	workflow.Go(ctx, func(gctx workflow.Context) {
-		for {
-			sel := workflow.NewSelector(gctx)
-			sel.AddReceive(pauseCh, func(c workflow.ReceiveChannel, _ bool) {
-				c.Receive(gctx, nil)
-				if !cw.paused {
-					cw.paused = true
-					cw.event("campaign", "paused", "by a user; it continues when resumed")
-				}
-			})
-			sel.AddReceive(resumeCh, func(c workflow.ReceiveChannel, _ bool) {
-				c.Receive(gctx, nil)
-				if cw.paused {
-					cw.paused = false
-					cw.event("campaign", "resumed", "by a user")
-				}
-			})
-			sel.AddReceive(decisionCh, func(c workflow.ReceiveChannel, _ bool) {
-				var d Decision
-				c.Receive(gctx, &d)
-				if cw.pending != nil && cw.decision == nil {
-					cw.decision = &d
-				}
-			})
-			sel.Select(gctx)
-		}
-	})
-	stopCh := workflow.GetSignalChannel(ctx, SignalStop)
-	workflow.Go(ctx, func(gctx workflow.Context) {
-		for {
-			var reason string
-			stopCh.Receive(gctx, &reason)
-			if reason == "" {
-				reason = "stopped by a user"
-			}
-			cw.stop = reason
-		}
-	})
+	cw.m.replan, cw.st.Replan = cw.st.Replan, ""
 	cw.listen()
-
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3, NonRetryableErrorTypes: []string{ErrUnknownChallenge}}})
 	var a *Activities
@@ -366,9 +332,17 @@ func (cw *campaign) run() (*CampaignResult, error) {
 			}
 			continue
 		}
-		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		if info := workflow.GetInfo(ctx); info.GetContinueAsNewSuggested() || (in.MaxHistory > 0 && info.GetCurrentHistoryLength() >= in.MaxHistory) {
 			_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+			// Signals delivered in this task that the listener has not
+			// taken yet would end with this run: take them now, and stop
+			// or pause here rather than continue.
+			cw.settleSignals()
+			if cw.stop != "" || cw.paused {
+				continue
+			}
 			next := cw.in
+			cw.st.Replan = cw.m.replan
 			next.Resume = cw.st
 			return nil, workflow.NewContinueAsNewError(ctx, CampaignWorkflow, next)
 		}

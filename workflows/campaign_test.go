@@ -249,6 +249,26 @@ func TestClassicalStrategies(t *testing.T) {
 			t.Errorf("random, patience %d: %d experiments in %d iterations, want 10 in %d", tc.patience, len(res.Trace), res.Iterations, tc.iterations)
 		}
 	}
+	// A portfolio's re-plan not yet acted on when the campaign continued
+	// as new is carried in its state: the next run starts with a random
+	// batch (4) instead of bo's 2 initial points.
+	for _, tc := range []struct {
+		replan string
+		first  int
+	}{{"", 2}, {"stalled", 4}} {
+		f := newFixture(t, model)
+		res := runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: StrategyBO, Budget: 8, MaxBatch: 4, Seed: 3, Patience: -1,
+			Resume: &CampaignState{Replan: tc.replan}})
+		n := 0
+		for _, e := range res.Trace {
+			if e.Iteration == 1 {
+				n++
+			}
+		}
+		if n != tc.first {
+			t.Errorf("carried re-plan %q: %d experiments in the first iteration, want %d", tc.replan, n, tc.first)
+		}
+	}
 	// An emulator challenge (continuous space) works too.
 	f := newFixture(t, model)
 	res := runCampaign(t, f, CampaignInput{Challenge: "suzuki-flow-yield", Strategy: StrategyBO, Budget: 5, Seed: 1, Patience: -1})

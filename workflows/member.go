@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -49,41 +50,118 @@ type member struct {
 	owed *portfolio.Release
 }
 
-// listen handles the portfolio's signals to the campaign.
+// signals are the campaign's signal channels. One listener takes them as
+// they come; drainSignals takes what is left before continue-as-new.
+type signals struct {
+	pause, resume, decision, stop workflow.ReceiveChannel
+	// A portfolio's (nil outside a portfolio).
+	grant, replan, budget workflow.ReceiveChannel
+}
+
+// signalHandler applies one value of a channel; recv takes the value and
+// reports whether one came.
+type signalHandler struct {
+	ch     workflow.ReceiveChannel
+	handle func(recv func(valuePtr any) bool)
+}
+
+// listen starts the listener for the campaign's signals.
 func (cw *campaign) listen() {
-	if cw.in.Portfolio == "" {
-		return
+	s := &cw.sig
+	s.pause, s.resume = workflow.GetSignalChannel(cw.ctx, SignalPause), workflow.GetSignalChannel(cw.ctx, SignalResume)
+	s.decision, s.stop = workflow.GetSignalChannel(cw.ctx, SignalDecision), workflow.GetSignalChannel(cw.ctx, SignalStop)
+	if cw.in.Portfolio != "" {
+		s.grant, s.replan, s.budget = workflow.GetSignalChannel(cw.ctx, SignalGrant), workflow.GetSignalChannel(cw.ctx, SignalReplan), workflow.GetSignalChannel(cw.ctx, SignalBudget)
 	}
-	grants := workflow.GetSignalChannel(cw.ctx, SignalGrant)
-	replans := workflow.GetSignalChannel(cw.ctx, SignalReplan)
-	budgets := workflow.GetSignalChannel(cw.ctx, SignalBudget)
+	handlers := cw.signalHandlers()
 	workflow.Go(cw.ctx, func(g workflow.Context) {
 		for {
 			sel := workflow.NewSelector(g)
-			sel.AddReceive(grants, func(c workflow.ReceiveChannel, _ bool) {
-				var gr portfolio.Grant
-				c.Receive(g, &gr)
-				if gr.Seq == cw.m.waiting {
-					cw.m.grant = &gr
-				}
-			})
-			sel.AddReceive(replans, func(c workflow.ReceiveChannel, _ bool) {
-				var why string
-				c.Receive(g, &why)
+			for _, h := range handlers {
+				sel.AddReceive(h.ch, func(c workflow.ReceiveChannel, _ bool) {
+					h.handle(func(v any) bool { c.Receive(g, v); return true })
+				})
+			}
+			sel.Select(g)
+		}
+	})
+}
+
+// settleSignals applies every signal delivered so far. A signal that
+// arrives while the listener waits is handed to the listener's selector,
+// not left in the channel, and the listener only runs when this coroutine
+// blocks: so first yield once (a coroutine that runs after every other one
+// has had its turn), then take what is left in the channels.
+func (cw *campaign) settleSignals() {
+	yielded := false
+	workflow.Go(cw.ctx, func(workflow.Context) { yielded = true })
+	_ = workflow.Await(cw.ctx, func() bool { return yielded })
+	cw.drainSignals()
+}
+
+// drainSignals applies every signal waiting in a channel.
+func (cw *campaign) drainSignals() {
+	for _, h := range cw.signalHandlers() {
+		for got := true; got; {
+			h.handle(func(v any) bool { got = h.ch.ReceiveAsync(v); return got })
+		}
+	}
+}
+
+func (cw *campaign) signalHandlers() []signalHandler {
+	s := &cw.sig
+	hs := []signalHandler{
+		{s.pause, func(recv func(any) bool) {
+			if recv(nil) && !cw.paused {
+				cw.paused = true
+				cw.event("campaign", "paused", "by a user; it continues when resumed")
+			}
+		}},
+		{s.resume, func(recv func(any) bool) {
+			if recv(nil) && cw.paused {
+				cw.paused = false
+				cw.event("campaign", "resumed", "by a user")
+			}
+		}},
+		{s.decision, func(recv func(any) bool) {
+			var d Decision
+			if recv(&d) && cw.pending != nil && cw.decision == nil {
+				cw.decision = &d
+			}
+		}},
+		{s.stop, func(recv func(any) bool) {
+			var reason string
+			if recv(&reason) {
+				cw.stop = cmp.Or(reason, "stopped by a user")
+			}
+		}},
+	}
+	if s.grant == nil {
+		return hs
+	}
+	return append(hs,
+		signalHandler{s.grant, func(recv func(any) bool) {
+			var gr portfolio.Grant
+			if recv(&gr) && gr.Seq == cw.m.waiting {
+				cw.m.grant = &gr
+			}
+		}},
+		signalHandler{s.replan, func(recv func(any) bool) {
+			var why string
+			if recv(&why) {
 				// The counts restart now, so the portfolio judges the re-plan afresh.
 				cw.m.replan = why
 				cw.st.Stale, cw.st.Repeats = 0, 0
 				cw.event("portfolio", "re-plan", why)
-			})
-			sel.AddReceive(budgets, func(c workflow.ReceiveChannel, _ bool) {
-				var a portfolio.Action
-				c.Receive(g, &a)
+			}
+		}},
+		signalHandler{s.budget, func(recv func(any) bool) {
+			var a portfolio.Action
+			if recv(&a) {
 				cw.in.Budget, cw.in.SimBudget, cw.in.TokenBudget = a.Budget.LabRuns, a.Budget.Simulations, a.Budget.Tokens
 				cw.event("portfolio", "budget", fmt.Sprintf("%s; now %d lab runs, %d simulations", a.Reason, cw.in.Budget, cw.in.SimBudget))
-			})
-			sel.Select(g)
-		}
-	})
+			}
+		}})
 }
 
 // acquire asks the portfolio for n units of kind and waits for the grant.

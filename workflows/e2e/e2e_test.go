@@ -126,15 +126,20 @@ func newEnvWith(t testing.TB, scale float64, noServer bool) *env {
 
 func (e *env) worker(t testing.TB, model llm.Model, mem memory.Store) worker.Worker {
 	t.Helper()
+	acts := e.activities(t, model, mem)
+	return e.ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) })
+}
+
+// activities are a worker's activities on this environment.
+func (e *env) activities(t testing.TB, model llm.Model, mem memory.Store) *workflows.Activities {
+	t.Helper()
 	ex, err := hpc.NewLocal(e.dir+"/jobs", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	acts := &workflows.Activities{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return model, nil },
+	return &workflows.Activities{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return model, nil },
 		Lab: labclient.New(e.url, &http.Client{Timeout: 10 * time.Second}), HPC: ex, SimCommand: []string{e.self},
 		Memory: mem, Embedder: memory.Hashing{}, DataDir: e.dir, Poll: 10 * time.Millisecond, Temporal: e.ts.GetDefaultClient()}
-	w := e.ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) })
-	return w
 }
 
 func openMemory(t *testing.T, dir string) memory.Store {
