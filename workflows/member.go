@@ -51,7 +51,7 @@ type member struct {
 }
 
 // signals are the campaign's signal channels. One listener takes them as
-// they come; drainSignals takes what is left before continue-as-new.
+// they come; settleSignals takes what is left before continue-as-new.
 type signals struct {
 	pause, resume, decision, stop workflow.ReceiveChannel
 	// A portfolio's (nil outside a portfolio).
