@@ -475,16 +475,15 @@ func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text
 		done <- res
 	}()
 	out := startSSE(w)
-	event := out.event
 	for {
 		select {
 		case p := <-partial:
-			event("delta", map[string]string{"text": p})
+			out.event("delta", map[string]string{"text": p})
 		case res := <-done:
 			if res.err != nil {
-				event("error", apiError{Code: "rejected", Message: res.err.Error()})
+				out.event("error", apiError{Code: "rejected", Message: res.err.Error()})
 			} else {
-				event("reply", res.reply)
+				out.event("reply", res.reply)
 			}
 			return
 		case <-r.Context().Done():

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -93,6 +94,19 @@ func (s *Spec) Validate(cat *challenges.Catalog) error {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// DefaultParallel is how many runs go at once unless told otherwise. A
+// local model serves one request at a time, so runs that call it go one by
+// one (two at once would only queue, and double each run's wall time in
+// the report). Classical runs are CPU-bound with short waits on the lab
+// and Temporal; one more than the CPUs keeps every core busy through
+// those waits.
+func DefaultParallel(spec Spec) int {
+	if spec.UsesModel() {
+		return 1
+	}
+	return runtime.NumCPU() + 1
 }
 
 // UsesModel reports whether any strategy calls the model.

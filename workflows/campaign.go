@@ -95,6 +95,35 @@ func (cw *campaign) approved(cands []agents.Candidate, picks []int) bool {
 // ClassicalRounds is how many sequential bo rounds one local activity runs.
 const ClassicalRounds = 25
 
+// ClassicalPlan is the next iteration of a classical strategy after done
+// experiments: k points per round, chosen by acq ("random" or "ucb"), in
+// rounds rounds inside one local activity, at most most points in all (0:
+// rounds × k). in carries the campaign's defaults. randomRounds is asked
+// only when random could batch its rounds; it guards that change in the
+// workflow (workflow.GetVersion), and is true when called directly.
+func ClassicalPlan(in CampaignInput, done int, randomRounds func() bool) (k int, acq string, rounds, most int) {
+	left := in.Budget - done
+	k, acq, rounds = min(left, in.MaxBatch), "random", 1
+	switch {
+	case in.Strategy == StrategyBO:
+		k, acq = 1, "ucb"
+		if n := in.InitialRandom - done; n > 0 {
+			k, acq = min(n, left), "random"
+		} else if in.Portfolio == "" {
+			// Sequential bo runs several rounds (suggest one, measure it)
+			// inside one local activity; the workflow records them together.
+			rounds = min(left, ClassicalRounds)
+		}
+	case in.Strategy == StrategyRandom && in.Patience < 0 && in.Portfolio == "" && randomRounds():
+		// Random draws do not depend on results. With patience off and no
+		// portfolio, nothing between two batches could change the course,
+		// so one local activity draws and runs the batches left (fewer
+		// markers, less orchestration per experiment, as in an eval).
+		rounds, most = min((left+k-1)/k, ClassicalRounds), left
+	}
+	return k, acq, rounds, most
+}
+
 // classical reports whether the strategy calls no model.
 func classical(strategy string) bool { return strategy == StrategyBO || strategy == StrategyRandom }
 
@@ -268,7 +297,7 @@ type campaign struct {
 	reason   string
 	bestView *Best
 	m        member
-	sig      signals
+	signals  []signalHandler
 	// lastProblem is the last invalid reply's problem in the current turn.
 	lastProblem string
 }
@@ -555,27 +584,9 @@ func (cw *campaign) noOpt() bool { return cw.in.Strategy == StrategyAgentsNoOpt 
 // per experiment stays small next to the optimiser's own.
 func (cw *campaign) iterateClassical() error {
 	left := cw.in.Budget - len(cw.st.Experiments)
-	k, acq := min(left, cw.in.MaxBatch), "random"
-	if cw.in.Strategy == StrategyBO {
-		k, acq = 1, "ucb"
-		if n := cw.in.InitialRandom - len(cw.st.Experiments); n > 0 {
-			k, acq = min(n, left), "random"
-		}
-	}
-	// Sequential bo runs several rounds (suggest one, measure it) inside
-	// one local activity; the workflow records them together.
-	rounds, most := 1, 0
-	if acq == "ucb" && cw.in.Portfolio == "" {
-		rounds = min(left, ClassicalRounds)
-	}
-	// Random draws do not depend on results. With patience off and no
-	// portfolio, nothing between two batches could change the course, so
-	// one local activity draws and runs the batches left (fewer markers,
-	// less orchestration per experiment, as in an eval).
-	if cw.in.Strategy == StrategyRandom && cw.in.Patience < 0 && cw.in.Portfolio == "" &&
-		workflow.GetVersion(cw.ctx, "random-rounds", workflow.DefaultVersion, 1) == 1 {
-		rounds, most = min((left+k-1)/k, ClassicalRounds), left
-	}
+	k, acq, rounds, most := ClassicalPlan(cw.in, len(cw.st.Experiments), func() bool {
+		return workflow.GetVersion(cw.ctx, "random-rounds", workflow.DefaultVersion, 1) == 1
+	})
 	if cw.m.replan != "" {
 		k, acq, cw.m.replan = min(left, cw.in.MaxBatch), "random", ""
 	}

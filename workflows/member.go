@@ -50,16 +50,10 @@ type member struct {
 	owed *portfolio.Release
 }
 
-// signals are the campaign's signal channels. One listener takes them as
-// they come; settleSignals takes what is left before continue-as-new.
-type signals struct {
-	pause, resume, decision, stop workflow.ReceiveChannel
-	// A portfolio's (nil outside a portfolio).
-	grant, replan, budget workflow.ReceiveChannel
-}
-
-// signalHandler applies one value of a channel; recv takes the value and
-// reports whether one came.
+// signalHandler applies one value of a signal channel; recv takes the
+// value and reports whether one came. One listener takes the campaign's
+// signals as they come; settleSignals takes what is left before
+// continue-as-new.
 type signalHandler struct {
 	ch     workflow.ReceiveChannel
 	handle func(recv func(valuePtr any) bool)
@@ -67,17 +61,11 @@ type signalHandler struct {
 
 // listen starts the listener for the campaign's signals.
 func (cw *campaign) listen() {
-	s := &cw.sig
-	s.pause, s.resume = workflow.GetSignalChannel(cw.ctx, SignalPause), workflow.GetSignalChannel(cw.ctx, SignalResume)
-	s.decision, s.stop = workflow.GetSignalChannel(cw.ctx, SignalDecision), workflow.GetSignalChannel(cw.ctx, SignalStop)
-	if cw.in.Portfolio != "" {
-		s.grant, s.replan, s.budget = workflow.GetSignalChannel(cw.ctx, SignalGrant), workflow.GetSignalChannel(cw.ctx, SignalReplan), workflow.GetSignalChannel(cw.ctx, SignalBudget)
-	}
-	handlers := cw.signalHandlers()
+	cw.signals = cw.signalHandlers()
 	workflow.Go(cw.ctx, func(g workflow.Context) {
 		for {
 			sel := workflow.NewSelector(g)
-			for _, h := range handlers {
+			for _, h := range cw.signals {
 				sel.AddReceive(h.ch, func(c workflow.ReceiveChannel, _ bool) {
 					h.handle(func(v any) bool { c.Receive(g, v); return true })
 				})
@@ -101,52 +89,55 @@ func (cw *campaign) settleSignals() {
 
 // drainSignals applies every signal waiting in a channel.
 func (cw *campaign) drainSignals() {
-	for _, h := range cw.signalHandlers() {
+	for _, h := range cw.signals {
 		for got := true; got; {
 			h.handle(func(v any) bool { got = h.ch.ReceiveAsync(v); return got })
 		}
 	}
 }
 
+// signalHandlers are the campaign's signals (and a portfolio's, in one).
 func (cw *campaign) signalHandlers() []signalHandler {
-	s := &cw.sig
+	on := func(name string, handle func(recv func(any) bool)) signalHandler {
+		return signalHandler{workflow.GetSignalChannel(cw.ctx, name), handle}
+	}
 	hs := []signalHandler{
-		{s.pause, func(recv func(any) bool) {
+		on(SignalPause, func(recv func(any) bool) {
 			if recv(nil) && !cw.paused {
 				cw.paused = true
 				cw.event("campaign", "paused", "by a user; it continues when resumed")
 			}
-		}},
-		{s.resume, func(recv func(any) bool) {
+		}),
+		on(SignalResume, func(recv func(any) bool) {
 			if recv(nil) && cw.paused {
 				cw.paused = false
 				cw.event("campaign", "resumed", "by a user")
 			}
-		}},
-		{s.decision, func(recv func(any) bool) {
+		}),
+		on(SignalDecision, func(recv func(any) bool) {
 			var d Decision
 			if recv(&d) && cw.pending != nil && cw.decision == nil {
 				cw.decision = &d
 			}
-		}},
-		{s.stop, func(recv func(any) bool) {
+		}),
+		on(SignalStop, func(recv func(any) bool) {
 			var reason string
 			if recv(&reason) {
 				cw.stop = cmp.Or(reason, "stopped by a user")
 			}
-		}},
+		}),
 	}
-	if s.grant == nil {
+	if cw.in.Portfolio == "" {
 		return hs
 	}
 	return append(hs,
-		signalHandler{s.grant, func(recv func(any) bool) {
+		on(SignalGrant, func(recv func(any) bool) {
 			var gr portfolio.Grant
 			if recv(&gr) && gr.Seq == cw.m.waiting {
 				cw.m.grant = &gr
 			}
-		}},
-		signalHandler{s.replan, func(recv func(any) bool) {
+		}),
+		on(SignalReplan, func(recv func(any) bool) {
 			var why string
 			if recv(&why) {
 				// The counts restart now, so the portfolio judges the re-plan afresh.
@@ -154,14 +145,14 @@ func (cw *campaign) signalHandlers() []signalHandler {
 				cw.st.Stale, cw.st.Repeats = 0, 0
 				cw.event("portfolio", "re-plan", why)
 			}
-		}},
-		signalHandler{s.budget, func(recv func(any) bool) {
+		}),
+		on(SignalBudget, func(recv func(any) bool) {
 			var a portfolio.Action
 			if recv(&a) {
 				cw.in.Budget, cw.in.SimBudget, cw.in.TokenBudget = a.Budget.LabRuns, a.Budget.Simulations, a.Budget.Tokens
 				cw.event("portfolio", "budget", fmt.Sprintf("%s; now %d lab runs, %d simulations", a.Reason, cw.in.Budget, cw.in.SimBudget))
 			}
-		}})
+		}))
 }
 
 // acquire asks the portfolio for n units of kind and waits for the grant.

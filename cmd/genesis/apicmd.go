@@ -134,21 +134,9 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 
 // doRaw sends a body of the given content type and decodes the JSON answer.
 func (c *apiClient) doRaw(ctx context.Context, method, path, contentType string, body []byte, out any) error {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	resp, err := c.send(ctx, method, path, contentType, body, nil)
 	if err != nil {
 		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach the Genesis API at %s: %w (is `genesis dev` running? --api URL)", c.base, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
@@ -161,22 +149,40 @@ func (c *apiClient) doRaw(ctx context.Context, method, path, contentType string,
 	return nil
 }
 
+// send makes an authorised request (body of contentType, if any, and
+// extra headers) and returns the response, whatever its status.
+func (c *apiClient) send(ctx context.Context, method, path, contentType string, body []byte, header http.Header) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the Genesis API at %s: %w (is `genesis dev` running? --api URL)", c.base, err)
+	}
+	return resp, nil
+}
+
 // sendChat sends a chat message and reads the streamed answer: onPartial
 // gets the reply so far as the model writes it, and the whole reply is
 // returned at the end.
 func (c *apiClient) sendChat(ctx context.Context, session, text string, onPartial func(string)) (workflows.ChatReply, error) {
 	var reply workflows.ChatReply
 	body, _ := json.Marshal(map[string]string{"text": text})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/api/v1/chats/"+session+"/messages", bytes.NewReader(body))
+	resp, err := c.send(ctx, http.MethodPost, "/api/v1/chats/"+session+"/messages", "application/json", body, http.Header{"Accept": {"text/event-stream"}})
 	if err != nil {
 		return reply, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return reply, fmt.Errorf("cannot reach the Genesis API at %s: %w (is `genesis dev` running? --api URL)", c.base, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -75,7 +74,7 @@ optimiser as a tool), agents-noopt (the team without the optimiser).`,
 				return fmt.Errorf("--parallel %d must be ≥ 1 (or leave it out: one run at a time with a model, CPUs + 1 without)", parallel)
 			}
 			if parallel == 0 {
-				parallel = defaultParallel(spec)
+				parallel = evals.DefaultParallel(spec)
 			}
 			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer cancel()
@@ -155,19 +154,6 @@ optimiser as a tool), agents-noopt (the team without the optimiser).`,
 	f.IntVar(&so.uiPort, "ui-port", 8233, "Temporal web UI port (0 = no UI)")
 	f.StringVar(&spec.HPC, "hpc", "", "executor for the agents' simulations: local or slurm (default: local)")
 	return c
-}
-
-// defaultParallel is how many runs go at once when --parallel is not
-// given. A local model serves one request at a time, so runs that call it
-// go one by one (two at once would only queue, and double each run's
-// wall time in the report). Classical runs are CPU-bound with short waits
-// on the lab and Temporal; one more than the CPUs keeps every core busy
-// through those waits.
-func defaultParallel(spec evals.Spec) int {
-	if spec.UsesModel() {
-		return 1
-	}
-	return runtime.NumCPU() + 1
 }
 
 func splitList(s string) []string {

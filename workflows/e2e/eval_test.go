@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,24 +50,13 @@ func (d direct) Run(ctx context.Context, id string, in workflows.CampaignInput) 
 		return nil, fmt.Errorf("direct runs bo and random only, not %q", in.Strategy)
 	}
 	// The workflow's defaults (applyDefaults).
-	maxBatch, initial, seed := cmp.Or(in.MaxBatch, 4), cmp.Or(in.InitialRandom, 2), cmp.Or(in.Seed, 1)
+	in.MaxBatch, in.InitialRandom, in.Seed = cmp.Or(in.MaxBatch, 4), cmp.Or(in.InitialRandom, 2), cmp.Or(in.Seed, 1)
 	res := &workflows.CampaignResult{CampaignID: id, Challenge: in.Challenge, Strategy: in.Strategy, StopReason: "budget used"}
 	var exps []workflows.Experiment
 	for it := 1; len(exps) < in.Budget; it++ {
-		left := in.Budget - len(exps)
-		k, acq, rounds, most := min(left, maxBatch), "random", 1, 0
-		if in.Strategy == workflows.StrategyBO {
-			k, acq = 1, "ucb"
-			if n := initial - len(exps); n > 0 {
-				k, acq = min(n, left), "random"
-			} else {
-				rounds = min(left, workflows.ClassicalRounds)
-			}
-		} else if in.Patience < 0 {
-			rounds, most = min((left+k-1)/k, workflows.ClassicalRounds), left
-		}
+		k, acq, rounds, most := workflows.ClassicalPlan(in, len(exps), func() bool { return true })
 		step, err := d.acts.ClassicalStep(ctx, workflows.ClassicalStepInput{Suggest: workflows.SuggestInput{Challenge: in.Challenge,
-			Experiments: exps, K: k, Acquisition: acq, Seed: seed*7919 + it}, KeyPrefix: fmt.Sprintf("%s/it%d", id, it), Rounds: rounds, Most: most, Requester: id})
+			Experiments: exps, K: k, Acquisition: acq, Seed: in.Seed*7919 + it}, KeyPrefix: fmt.Sprintf("%s/it%d", id, it), Rounds: rounds, Most: most, Requester: id})
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +141,7 @@ func BenchmarkEvalOrchestrationOverhead(b *testing.B) {
 	dir := direct{&workflows.Activities{Catalog: e.cat, Lab: labclient.New(e.url, &http.Client{Timeout: 10 * time.Second}), Poll: 10 * time.Millisecond}}
 	for _, par := range []int{1, benchParallel()} {
 		b.Run(fmt.Sprintf("crossed-barrel/parallel=%d", par), func(b *testing.B) {
-			in := workflows.CampaignInput{Challenge: challenges.DefaultID, Strategy: workflows.StrategyBO, Budget: benchBudget(), Patience: -1, NoReport: true}
+			in := workflows.CampaignInput{Challenge: challenges.DefaultID, Strategy: workflows.StrategyBO, Budget: envInt("GENESIS_BENCH_BUDGET", 50), Patience: -1, NoReport: true}
 			// each runs par campaigns at once and waits for all of them.
 			each := func(camp evals.Campaigns, side string, i int) time.Duration {
 				t0 := time.Now()
@@ -185,20 +172,20 @@ func BenchmarkEvalOrchestrationOverhead(b *testing.B) {
 			n := float64(b.N * par)
 			b.ReportMetric(wfSum.Seconds()/n, "s/workflow-run")
 			b.ReportMetric(dirSum.Seconds()/n, "s/direct-run")
-			b.ReportMetric(1000*median(diffs)/float64(par), "ms-added/run")
+			b.ReportMetric(1000*evals.Median(diffs)/float64(par), "ms-added/run")
 			// Both runs of a pair do the same work (same seeds, same
 			// suggestions), so the median paired difference is the
 			// orchestration's cost, robust to the GC and scheduling spikes
 			// that move a ratio of sums by several points.
 			b.ReportMetric(100*(wfSum-dirSum).Seconds()/dirSum.Seconds(), "%overhead-of-sums")
-			b.ReportMetric(100*median(diffs)/median(dirs), "%overhead")
+			b.ReportMetric(100*evals.Median(diffs)/evals.Median(dirs), "%overhead")
 		})
 	}
 	for _, strategies := range [][]string{{"bo"}, {"random"}, {"random", "bo"}} {
 		b.Run("eval="+strings.Join(strategies, ","), func(b *testing.B) {
 			// Every challenge whose pool holds the budget (all but the
 			// 30-point electrochem pool at budget 50).
-			spec := evals.Spec{Strategies: strategies, Seeds: benchSeeds(), Budget: benchBudget()}
+			spec := evals.Spec{Strategies: strategies, Seeds: envInt("GENESIS_BENCH_SEEDS", 1), Budget: envInt("GENESIS_BENCH_BUDGET", 50)}
 			for _, c := range e.cat.All() {
 				if !c.Finite() || c.Pool().Len() >= spec.Budget {
 					spec.Challenges = append(spec.Challenges, c.ID)
@@ -286,17 +273,6 @@ func TestEvalWithRealModel(t *testing.T) {
 	}
 }
 
-func median(xs []float64) float64 {
-	ys := slices.Clone(xs)
-	slices.Sort(ys)
-	if len(ys) == 0 {
-		return 0
-	}
-	return ys[len(ys)/2]
-}
-
-// benchParallel is how many runs go at once: GENESIS_BENCH_PARALLEL, or
-// what genesis eval uses for classical strategies (CPUs + 1).
 // cpuTime is the user+system CPU time of process pid so far (0: this
 // process; a negative or unknown pid counts nothing).
 func cpuTime(t testing.TB, pid int) time.Duration {
@@ -322,23 +298,16 @@ func cpuTime(t testing.TB, pid int) time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
+// envInt is the positive integer in the environment variable name, or def.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// benchParallel is how many runs go at once: GENESIS_BENCH_PARALLEL, or
+// what genesis eval uses for classical strategies.
 func benchParallel() int {
-	if v, err := strconv.Atoi(os.Getenv("GENESIS_BENCH_PARALLEL")); err == nil && v > 0 {
-		return v
-	}
-	return runtime.NumCPU() + 1
-}
-
-func benchSeeds() int {
-	if v, err := strconv.Atoi(os.Getenv("GENESIS_BENCH_SEEDS")); err == nil && v > 0 {
-		return v
-	}
-	return 1
-}
-
-func benchBudget() int {
-	if v, err := strconv.Atoi(os.Getenv("GENESIS_BENCH_BUDGET")); err == nil && v > 0 {
-		return v
-	}
-	return 50
+	return envInt("GENESIS_BENCH_PARALLEL", evals.DefaultParallel(evals.Spec{Strategies: []string{workflows.StrategyBO}}))
 }
