@@ -23,7 +23,7 @@ type Model struct {
 	Name string
 }
 
-var _ llm.Model = (*Model)(nil)
+var _ llm.Streamer = (*Model)(nil)
 
 // New builds a bridged model for "BACKEND:MODEL", where BACKEND is ollama
 // (at ollamaHost) or openai (OPENAI_BASE_URL / OPENAI_API_KEY).
@@ -52,6 +52,16 @@ func New(backend, model, ollamaHost, openaiBase, openaiKey string) (*Model, erro
 
 // Generate implements llm.Model.
 func (m *Model) Generate(ctx context.Context, req llm.Request) (llm.Response, error) {
+	return m.generate(ctx, req, nil)
+}
+
+// GenerateStream implements llm.Streamer through langchaingo's streaming
+// callback; the backends report usage at the end as without streaming.
+func (m *Model) GenerateStream(ctx context.Context, req llm.Request, onDelta func(string)) (llm.Response, error) {
+	return m.generate(ctx, req, onDelta)
+}
+
+func (m *Model) generate(ctx context.Context, req llm.Request, onDelta func(string)) (llm.Response, error) {
 	var msgs []llms.MessageContent
 	for _, msg := range req.Messages {
 		role := llms.ChatMessageTypeHuman
@@ -69,6 +79,14 @@ func (m *Model) Generate(ctx context.Context, req llm.Request) (llm.Response, er
 	}
 	if req.Seed != 0 {
 		opts = append(opts, llms.WithSeed(req.Seed))
+	}
+	if onDelta != nil {
+		opts = append(opts, llms.WithStreamingFunc(func(_ context.Context, chunk []byte) error {
+			if len(chunk) > 0 {
+				onDelta(string(chunk))
+			}
+			return nil
+		}))
 	}
 	if len(req.Schema) > 0 {
 		opts = append(opts, llms.WithJSONMode())

@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 
 	goopenai "github.com/sashabaranov/go-openai"
 
@@ -21,7 +23,7 @@ type Model struct {
 	base   string
 }
 
-var _ llm.Model = (*Model)(nil)
+var _ llm.Streamer = (*Model)(nil)
 
 // New returns a client for model name at baseURL ("" means OpenAI's).
 func New(baseURL, apiKey, name string) *Model {
@@ -35,6 +37,67 @@ func New(baseURL, apiKey, name string) *Model {
 
 // Generate implements llm.Model.
 func (m *Model) Generate(ctx context.Context, req llm.Request) (llm.Response, error) {
+	resp, err := m.client.CreateChatCompletion(ctx, m.request(req))
+	if err != nil {
+		return llm.Response{}, m.classify(ctx, err)
+	}
+	if len(resp.Choices) == 0 {
+		return llm.Response{}, llm.Unavailable(fmt.Errorf("openai %s: reply had no choices", m.name))
+	}
+	return llm.Response{
+		Content: resp.Choices[0].Message.Content,
+		Usage:   llm.Usage{PromptTokens: resp.Usage.PromptTokens, CompletionTokens: resp.Usage.CompletionTokens},
+		Model:   resp.Model,
+	}, nil
+}
+
+// GenerateStream implements llm.Streamer with the endpoint's server-sent
+// chunks; the usage comes in the last chunk (stream_options.include_usage).
+func (m *Model) GenerateStream(ctx context.Context, req llm.Request, onDelta func(string)) (llm.Response, error) {
+	cr := m.request(req)
+	cr.StreamOptions = &goopenai.StreamOptions{IncludeUsage: true}
+	stream, err := m.client.CreateChatCompletionStream(ctx, cr)
+	if err != nil {
+		return llm.Response{}, m.classify(ctx, err)
+	}
+	defer stream.Close()
+	var out llm.Response
+	var content strings.Builder
+	finished := false // a finish reason was seen: a stream cut short has none
+	for {
+		chunk, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return llm.Response{}, m.classify(ctx, err)
+		}
+		if chunk.Model != "" {
+			out.Model = chunk.Model
+		}
+		if chunk.Usage != nil {
+			out.Usage = llm.Usage{PromptTokens: chunk.Usage.PromptTokens, CompletionTokens: chunk.Usage.CompletionTokens}
+		}
+		if len(chunk.Choices) == 0 {
+			continue
+		}
+		if d := chunk.Choices[0].Delta.Content; d != "" {
+			content.WriteString(d)
+			onDelta(d)
+		}
+		if chunk.Choices[0].FinishReason != "" {
+			finished = true
+		}
+	}
+	if !finished {
+		return llm.Response{}, llm.Unavailable(fmt.Errorf("openai %s at %s: the stream ended before the reply was complete (no finish reason)", m.name, m.base))
+	}
+	out.Content = content.String()
+	return out, nil
+}
+
+// request is the chat completion request for req.
+func (m *Model) request(req llm.Request) goopenai.ChatCompletionRequest {
 	msgs := make([]goopenai.ChatCompletionMessage, len(req.Messages))
 	for i, msg := range req.Messages {
 		msgs[i] = goopenai.ChatCompletionMessage{Role: msg.Role, Content: msg.Content}
@@ -60,29 +123,24 @@ func (m *Model) Generate(ctx context.Context, req llm.Request) (llm.Response, er
 			JSONSchema: &goopenai.ChatCompletionResponseFormatJSONSchema{Name: name, Schema: req.Schema},
 		}
 	}
-	resp, err := m.client.CreateChatCompletion(ctx, cr)
-	if err != nil {
-		var ae *goopenai.APIError
-		var re *goopenai.RequestError
-		switch {
-		case errors.As(err, &ae):
-			return llm.Response{}, llm.Classify(ae.HTTPStatusCode, fmt.Errorf("openai %s: %w", m.name, err))
-		case errors.As(err, &re):
-			return llm.Response{}, llm.Classify(re.HTTPStatusCode, fmt.Errorf("openai %s: %w", m.name, err))
-		case ctx.Err() != nil:
-			return llm.Response{}, ctx.Err()
-		default:
-			return llm.Response{}, llm.Unavailable(fmt.Errorf("openai %s at %s: %w", m.name, m.base, err))
-		}
+	return cr
+}
+
+// classify turns a go-openai error, at the start of a call or in the middle
+// of a stream, into a classified llm.Error.
+func (m *Model) classify(ctx context.Context, err error) error {
+	var ae *goopenai.APIError
+	var re *goopenai.RequestError
+	switch {
+	case errors.As(err, &ae):
+		return llm.Classify(ae.HTTPStatusCode, fmt.Errorf("openai %s: %w", m.name, err))
+	case errors.As(err, &re):
+		return llm.Classify(re.HTTPStatusCode, fmt.Errorf("openai %s: %w", m.name, err))
+	case ctx.Err() != nil:
+		return ctx.Err()
+	default:
+		return llm.Unavailable(fmt.Errorf("openai %s at %s: %w", m.name, m.base, err))
 	}
-	if len(resp.Choices) == 0 {
-		return llm.Response{}, llm.Unavailable(fmt.Errorf("openai %s: reply had no choices", m.name))
-	}
-	return llm.Response{
-		Content: resp.Choices[0].Message.Content,
-		Usage:   llm.Usage{PromptTokens: resp.Usage.PromptTokens, CompletionTokens: resp.Usage.CompletionTokens},
-		Model:   resp.Model,
-	}, nil
 }
 
 // Embed returns embeddings for texts from an OpenAI-compatible /embeddings endpoint.

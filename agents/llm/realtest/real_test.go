@@ -176,28 +176,39 @@ func TestEmbedders(t *testing.T) {
 	}
 }
 
-// The native provider streams: the reply arrives in several pieces that
-// add up to the whole, which still follows the schema.
-func TestOllamaStreams(t *testing.T) {
+// Every provider streams against the real model: natively, through
+// Ollama's OpenAI-compatible endpoint (go-openai), and through langchaingo
+// (its Ollama and OpenAI backends). The reply arrives in several pieces
+// that add up to the whole, which is JSON, with the token usage reported.
+func TestProvidersStream(t *testing.T) {
 	name := modelName(t)
-	m, err := ollama.New(host(), name)
-	if err != nil {
-		t.Fatal(err)
+	cfg := agents.ModelConfig{OllamaHost: host(), OpenAIBaseURL: host() + "/v1", OpenAIKey: "ollama"}
+	for _, spec := range []string{"ollama:" + name, "openai:" + name, "langchaingo:ollama:" + name, "langchaingo:openai:" + name} {
+		t.Run(spec, func(t *testing.T) {
+			m, err := agents.NewModel(spec, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sm, ok := m.(llm.Streamer)
+			if !ok {
+				t.Fatalf("%T does not stream", m)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			var pieces []string
+			resp, err := sm.GenerateStream(ctx, llm.Request{Messages: prompt, Schema: tools.SchemaFor(answer{}), SchemaName: "plan", Temperature: 0.1, Seed: 1, MaxTokens: 64},
+				func(d string) { pieces = append(pieces, d) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pieces) < 3 || strings.Join(pieces, "") != resp.Content {
+				t.Fatalf("%d pieces %q do not add up to %q", len(pieces), pieces, resp.Content)
+			}
+			var a map[string]any
+			if err := json.Unmarshal([]byte(resp.Content), &a); err != nil || resp.Usage.CompletionTokens == 0 || resp.Usage.PromptTokens == 0 {
+				t.Fatalf("reply %q (%v), usage %+v", resp.Content, err, resp.Usage)
+			}
+			t.Logf("%d pieces, %d+%d tokens: %s", len(pieces), resp.Usage.PromptTokens, resp.Usage.CompletionTokens, resp.Content)
+		})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	var pieces []string
-	resp, err := m.GenerateStream(ctx, llm.Request{Messages: prompt, Schema: tools.SchemaFor(answer{}), SchemaName: "plan", Temperature: 0.1, Seed: 1, MaxTokens: 64},
-		func(d string) { pieces = append(pieces, d) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(pieces) < 3 || strings.Join(pieces, "") != resp.Content {
-		t.Fatalf("%d pieces %q do not add up to %q", len(pieces), pieces, resp.Content)
-	}
-	var a answer
-	if err := json.Unmarshal([]byte(resp.Content), &a); err != nil || resp.Usage.CompletionTokens == 0 {
-		t.Fatalf("reply %q (%v), usage %+v", resp.Content, err, resp.Usage)
-	}
-	t.Logf("%d pieces: %s", len(pieces), resp.Content)
 }
