@@ -19,6 +19,7 @@ import (
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/genesis-sci/genesis/memory"
@@ -447,16 +448,21 @@ func (s *Server) sendChat(w http.ResponseWriter, r *http.Request) {
 }
 
 // sendChatStream sends a chat message and answers with server-sent
-// events: "delta" events carry the reply so far as the model writes it
-// (when the worker runs in this process; see workflows.Streams), then one
-// "reply" event carries the whole reply, as the plain send returns it, or
-// an "error" event.
+// events: "delta" events carry the reply so far as the model writes it,
+// then one "reply" event carries the whole reply, as the plain send
+// returns it, or an "error" event. The reply so far comes from the worker
+// in this process when there is one (workflows.Streams), and otherwise
+// from the ChatTurn activity's heartbeat, read through Temporal.
 func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text string) {
 	var partial <-chan string
 	if s.Streams != nil {
 		ch, cancel := s.Streams.Subscribe(id)
 		defer cancel()
 		partial = ch
+	} else {
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		partial = s.heartbeatPartials(ctx, id)
 	}
 	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateSend,
 		Args: []any{text}, WaitForStage: client.WorkflowUpdateStageAccepted})
@@ -490,6 +496,47 @@ func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text
 			return
 		}
 	}
+}
+
+// chatPoll is how often a streaming send without a worker in this process
+// reads the chat turn's heartbeat.
+const chatPoll = 250 * time.Millisecond
+
+// heartbeatPartials follows chat id's running turn through Temporal: each
+// new reply-so-far in the ChatTurn activity's heartbeat is sent on the
+// channel (only the latest is kept), until ctx ends.
+func (s *Server) heartbeatPartials(ctx context.Context, id string) <-chan string {
+	ch := make(chan string, 1)
+	go func() {
+		t := time.NewTicker(chatPoll)
+		defer t.Stop()
+		last := ""
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			d, err := s.Temporal.DescribeWorkflowExecution(ctx, id, "")
+			if err != nil {
+				continue // the reply event reports what went wrong
+			}
+			for _, pa := range d.GetPendingActivities() {
+				var p workflows.ChatProgress
+				if pa.GetActivityType().GetName() != workflows.ChatTurnActivity || pa.GetHeartbeatDetails() == nil ||
+					converter.GetDefaultDataConverter().FromPayloads(pa.GetHeartbeatDetails(), &p) != nil || p.Reply == "" || p.Reply == last {
+					continue
+				}
+				last = p.Reply
+				select {
+				case <-ch: // drop the stale value
+				default:
+				}
+				ch <- last
+			}
+		}
+	}()
+	return ch
 }
 
 func (s *Server) getChat(w http.ResponseWriter, r *http.Request) {

@@ -192,6 +192,26 @@ func heartbeatEvery(ctx context.Context, d time.Duration, details func() any) fu
 	return func() { close(done) }
 }
 
+// pollHeartbeat returns what a polling activity calls on every poll: it
+// heartbeats when the details change, and otherwise at most every d.
+func pollHeartbeat(ctx context.Context, d time.Duration) func(details string) {
+	return onChangeOrEvery(d, func(details string) { heartbeat(ctx, details) })
+}
+
+// onChangeOrEvery passes a value on to send when it differs from the last
+// one sent, or when d has passed since.
+func onChangeOrEvery(d time.Duration, send func(string)) func(string) {
+	var last string
+	var at time.Time
+	return func(v string) {
+		if v == last && !at.IsZero() && time.Since(at) < d {
+			return
+		}
+		last, at = v, time.Now()
+		send(v)
+	}
+}
+
 // AgentStep runs one model call of one agent (a regular activity).
 func (a *Activities) AgentStep(ctx context.Context, in AgentStepInput) (agents.StepResult, error) {
 	c, err := a.challenge(in.Challenge)
@@ -564,7 +584,8 @@ func (a *Activities) Simulate(ctx context.Context, in SimInput) (agents.Result, 
 		return agents.Result{}, err
 	}
 	id := job.ID
-	job, err = hpc.Wait(ctx, ex, id, a.poll(), func(j hpc.Job) { activity.RecordHeartbeat(ctx, j.ID+" "+j.State) })
+	beat := pollHeartbeat(ctx, 5*time.Second)
+	job, err = hpc.Wait(ctx, ex, id, a.poll(), func(j hpc.Job) { beat(j.ID + " " + j.State) })
 	if err != nil {
 		// Cancelled by the campaign (it was stopped): cancel the job too.
 		// A worker shutting down leaves the job running; the retried
@@ -680,7 +701,8 @@ func (a *Activities) LabRun(ctx context.Context, in LabRunInput) (agents.Result,
 		return res, err
 	}
 	res.Ref = run.ID
-	run, err = a.Lab.Wait(ctx, run.ID, a.poll(), func(r labclient.Run) { heartbeat(ctx, string(r.Status)) })
+	beat := pollHeartbeat(ctx, 5*time.Second)
+	run, err = a.Lab.Wait(ctx, run.ID, a.poll(), func(r labclient.Run) { beat(string(r.Status)) })
 	if err != nil {
 		return res, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/api/workflowservice/v1"
@@ -23,6 +24,17 @@ type ChatTurnInput struct {
 	Summary  string        `json:"summary,omitempty"`
 	Messages []ChatMessage `json:"messages"`
 }
+
+// ChatProgress is a running ChatTurn's heartbeat: the reply so far, as the
+// model writes it. An API in another process than the worker reads it
+// from the chat's pending activity (DescribeWorkflowExecution); heartbeats
+// go at most every HeartbeatThrottle.
+type ChatProgress struct {
+	Reply string `json:"reply"`
+}
+
+// ChatTurnActivity is the name of the activity that answers a chat turn.
+const ChatTurnActivity = "ChatTurn"
 
 // ChatTurnResult is the team's answer, and an action it wants taken.
 type ChatTurnResult struct {
@@ -54,7 +66,18 @@ func (a *Activities) ChatTurn(ctx context.Context, in ChatTurnInput) (ChatTurnRe
 	if err != nil {
 		return ChatTurnResult{}, err
 	}
-	stop := heartbeatEvery(ctx, 5*time.Second, func() any { return "chat" })
+	// The heartbeat carries the reply so far, for an API in another
+	// process (see ChatProgress); the timer keeps a slow first token alive.
+	var progress struct {
+		sync.Mutex
+		ChatProgress
+	}
+	details := func() any {
+		progress.Lock()
+		defer progress.Unlock()
+		return progress.ChatProgress
+	}
+	stop := heartbeatEvery(ctx, 5*time.Second, details)
 	defer stop()
 	var b strings.Builder
 	b.WriteString("Challenges: ")
@@ -97,8 +120,9 @@ func (a *Activities) ChatTurn(ctx context.Context, in ChatTurnInput) (ChatTurnRe
 	schema := tools.SchemaFor(chatOutput{})
 	req := llm.Request{Messages: msgs, Schema: schema, SchemaName: "chat_reply", Temperature: a.Temperature, MaxTokens: 400}
 	var resp llm.Response
-	if sm, ok := m.(llm.Streamer); ok && a.Streams != nil {
-		// The reply's text goes to listeners as the model writes it.
+	if sm, ok := m.(llm.Streamer); ok {
+		// The reply's text goes to listeners as the model writes it: in
+		// this process through Streams, elsewhere through the heartbeat.
 		var raw strings.Builder
 		last := ""
 		resp, err = sm.GenerateStream(ctx, req, func(delta string) {
@@ -106,6 +130,10 @@ func (a *Activities) ChatTurn(ctx context.Context, in ChatTurnInput) (ChatTurnRe
 			if p := partialReply(raw.String()); p != last {
 				last = p
 				a.Streams.Publish(in.Chat, p)
+				progress.Lock()
+				progress.Reply = p
+				progress.Unlock()
+				heartbeat(ctx, details())
 			}
 		})
 	} else {

@@ -203,7 +203,7 @@ func (s *stack) startWorker(o stackOptions) error {
 		Streams: workflows.NewStreams(),
 	}
 	s.streams = acts.Streams
-	s.worker = worker.New(s.tc, workflows.TaskQueue, worker.Options{MaxConcurrentActivityExecutionSize: 8})
+	s.worker = worker.New(s.tc, workflows.TaskQueue, workflows.WorkerOptions())
 	workflows.Register(s.worker, acts)
 	if err := s.worker.Start(); err != nil {
 		return fmt.Errorf("worker: %w", err)

@@ -41,12 +41,23 @@ func (m streaming) GenerateStream(ctx context.Context, req llm.Request, onDelta 
 
 // A chat reply streams to the API's client as the model writes it: several
 // growing "delta" events, each a prefix of the reply, then the whole reply.
+// The worker runs in the API's process and hands the text over directly.
 func TestChatStreamsTheReply(t *testing.T) {
+	streamChat(t, workflows.NewStreams(), 25*time.Millisecond)
+}
+
+// The same with the worker in another process than the API (no shared
+// Streams): the text travels in the ChatTurn activity's heartbeats, which
+// the API reads through Temporal.
+func TestChatStreamsFromAWorkerElsewhere(t *testing.T) {
+	streamChat(t, nil, 120*time.Millisecond)
+}
+
+func streamChat(t *testing.T, streams *workflows.Streams, delay time.Duration) {
 	e := newEnv(t)
-	streams := workflows.NewStreams()
-	acts := &workflows.Activities{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return streaming{team(0), 6, 25 * time.Millisecond}, nil },
+	acts := &workflows.Activities{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return streaming{team(0), 6, delay}, nil },
 		Lab: labclient.New(e.url, nil), Embedder: memory.Hashing{}, DataDir: e.dir, Temporal: e.ts.GetDefaultClient(), Streams: streams}
-	e.ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) })
+	e.ts.NewWorkerWithOptions(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) }, workflows.WorkerOptions())
 	home := t.TempDir()
 	toks, _ := api.OpenTokens(home)
 	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Streams: streams}).Handler())

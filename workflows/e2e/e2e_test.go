@@ -127,7 +127,7 @@ func newEnvWith(t testing.TB, scale float64, noServer bool) *env {
 func (e *env) worker(t testing.TB, model llm.Model, mem memory.Store) worker.Worker {
 	t.Helper()
 	acts := e.activities(t, model, mem)
-	return e.ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) })
+	return e.ts.NewWorkerWithOptions(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) }, workflows.WorkerOptions())
 }
 
 // activities are a worker's activities on this environment.

@@ -221,7 +221,7 @@ func newWorker(t testing.TB, e *env, c client.Client, model llm.Model, mem memor
 	acts := &workflows.Activities{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return model, nil },
 		Lab: labclient.New(e.url, &http.Client{Timeout: 10 * time.Second}), HPC: ex, SimCommand: []string{e.self},
 		Memory: mem, Embedder: memory.Hashing{}, DataDir: e.dir, Poll: 10 * time.Millisecond, Temporal: c}
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	w := worker.New(c, workflows.TaskQueue, workflows.WorkerOptions())
 	workflows.Register(w, acts)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
