@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	// modernc.org/sqlite is a pure-Go translation of SQLite: no cgo, so the
@@ -63,6 +64,10 @@ var migrations = []string{
 // anyway, and one connection rules out SQLITE_BUSY on read→write upgrades.
 type store struct {
 	db *sql.DB
+	// stmts are the statements prepared so far, by query text: SQLite
+	// parses an unprepared statement anew on every call, which was about a
+	// third of the service's CPU.
+	stmts sync.Map
 }
 
 // record is a stored run: the API view plus what the scheduler needs.
@@ -99,10 +104,76 @@ func openStore(path string) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("lab database %s: %w", path, err)
 	}
+	for _, q := range txQueries {
+		if _, err := s.prepared(context.Background(), nil, q); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("lab database %s: %w", path, err)
+		}
+	}
 	return s, nil
 }
 
-func (s *store) Close() error { return s.db.Close() }
+func (s *store) Close() error {
+	s.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
+	return s.db.Close()
+}
+
+// prepared is query prepared once on the database and, with tx, bound to
+// it (database/sql reuses the connection's prepared statement).
+func (s *store) prepared(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	v, ok := s.stmts.Load(query)
+	if !ok && tx != nil {
+		// The transaction holds the pool's one connection: prepare on it,
+		// for this transaction only. The statements transactions use are
+		// prepared at open (txQueries), so this is only a fallback.
+		return tx.PrepareContext(ctx, query)
+	}
+	if !ok {
+		st, err := s.db.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		if v, ok = s.stmts.LoadOrStore(query, st); ok {
+			st.Close()
+		} else {
+			v = st
+		}
+	}
+	if tx != nil {
+		return tx.StmtContext(ctx, v.(*sql.Stmt)), nil
+	}
+	return v.(*sql.Stmt), nil
+}
+
+// exec runs a prepared statement, in tx when it is not nil.
+func (s *store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	st, err := s.prepared(ctx, tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// query runs a prepared query, in tx when it is not nil.
+func (s *store) query(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.prepared(ctx, tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// queryRow runs a prepared single-row query, in tx when it is not nil.
+func (s *store) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Row, error) {
+	st, err := s.prepared(ctx, tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryRowContext(ctx, args...), nil
+}
 
 func (s *store) migrate(ctx context.Context) error {
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -185,6 +256,14 @@ func parseNullTime(s sql.NullString) (*time.Time, error) {
 	return &t, err
 }
 
+// The statements a submission runs in its transaction, prepared at open.
+var (
+	qRunByKey  = "SELECT " + runColumns + " FROM runs WHERE idempotency_key = ?"
+	qInsertRun = `INSERT INTO runs (id, idempotency_key, challenge, point, parameters, instrument,
+		requester, status, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	txQueries = []string{qRunByKey, qInsertRun}
+)
+
 // insertOrGet stores r unless a run with its idempotency key exists, in
 // which case it returns that run and created=false.
 func (s *store) insertOrGet(ctx context.Context, r *record) (got *record, created bool, err error) {
@@ -193,7 +272,11 @@ func (s *store) insertOrGet(ctx context.Context, r *record) (got *record, create
 		return nil, false, err
 	}
 	defer tx.Rollback()
-	old, err := scanRecord(tx.QueryRowContext(ctx, "SELECT "+runColumns+" FROM runs WHERE idempotency_key = ?", r.IdempotencyKey))
+	row, err := s.queryRow(ctx, tx, qRunByKey, r.IdempotencyKey)
+	if err != nil {
+		return nil, false, err
+	}
+	old, err := scanRecord(row)
 	if err == nil {
 		return old, false, nil
 	}
@@ -208,8 +291,7 @@ func (s *store) insertOrGet(ctx context.Context, r *record) (got *record, create
 	if err != nil {
 		return nil, false, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO runs (id, idempotency_key, challenge, point, parameters, instrument,
-		requester, status, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	res, err := s.exec(ctx, tx, qInsertRun,
 		r.ID, r.IdempotencyKey, r.Challenge, string(point), string(params), r.Instrument,
 		r.Requester, string(r.Status), fmtTime(r.SubmittedAt))
 	if err != nil {
@@ -225,7 +307,11 @@ func (s *store) insertOrGet(ctx context.Context, r *record) (got *record, create
 }
 
 func (s *store) get(ctx context.Context, id string) (*record, error) {
-	r, err := scanRecord(s.db.QueryRowContext(ctx, "SELECT "+runColumns+" FROM runs WHERE id = ?", id))
+	row, err := s.queryRow(ctx, nil, "SELECT "+runColumns+" FROM runs WHERE id = ?", id)
+	if err != nil {
+		return nil, err
+	}
+	r, err := scanRecord(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotFound
 	}
@@ -258,7 +344,7 @@ func (s *store) list(ctx context.Context, f filter) ([]*record, error) {
 	}
 	q += " ORDER BY seq LIMIT ?"
 	args = append(args, f.limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, nil, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +363,7 @@ func (s *store) list(ctx context.Context, f filter) ([]*record, error) {
 // start moves a queued run to running and counts the attempt. It reports
 // false when the run was not queued.
 func (s *store) start(ctx context.Context, id string, at time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, started_at = ?, attempts = attempts + 1
+	res, err := s.exec(ctx, nil, `UPDATE runs SET status = ?, started_at = ?, attempts = attempts + 1
 		WHERE id = ? AND status = ?`, string(api.Running), fmtTime(at), id, string(api.Queued))
 	return affected(res, err)
 }
@@ -299,7 +385,7 @@ func (s *store) finish(ctx context.Context, id string, to api.Status, result *ap
 		marks[i] = "?"
 		args = append(args, string(st))
 	}
-	r, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, result = ?, error = ?, finished_at = ?
+	r, err := s.exec(ctx, nil, `UPDATE runs SET status = ?, result = ?, error = ?, finished_at = ?
 		WHERE id = ? AND status IN (`+strings.Join(marks, ", ")+`)`, args...)
 	return affected(r, err)
 }
@@ -317,16 +403,16 @@ func (s *store) fault(ctx context.Context, f api.Fault, requeueOn string) (bool,
 	defer tx.Rollback()
 	var res sql.Result
 	if requeueOn != "" {
-		res, err = tx.ExecContext(ctx, `UPDATE runs SET status = ?, started_at = NULL, instrument = ?, fault = ?
+		res, err = s.exec(ctx, tx, `UPDATE runs SET status = ?, started_at = NULL, instrument = ?, fault = ?
 			WHERE id = ? AND status = ?`, string(api.Queued), requeueOn, f.Kind, f.Run, string(api.Running))
 	} else {
-		res, err = tx.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, finished_at = ?, fault = ?
+		res, err = s.exec(ctx, tx, `UPDATE runs SET status = ?, error = ?, finished_at = ?, fault = ?
 			WHERE id = ? AND status = ?`, string(api.Failed), f.Message, fmtTime(f.At), f.Kind, f.Run, string(api.Running))
 	}
 	if ok, err := affected(res, err); !ok || err != nil {
 		return false, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO faults (at, instrument, run_id, kind, message) VALUES (?, ?, ?, ?, ?)`,
+	if _, err := s.exec(ctx, tx, `INSERT INTO faults (at, instrument, run_id, kind, message) VALUES (?, ?, ?, ?, ?)`,
 		fmtTime(f.At), f.Instrument, f.Run, f.Kind, f.Message); err != nil {
 		return false, err
 	}
@@ -343,7 +429,7 @@ func (s *store) faults(ctx context.Context, run string, limit int) ([]api.Fault,
 	}
 	q += " ORDER BY seq LIMIT ?"
 	args = append(args, limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, nil, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -366,7 +452,7 @@ func (s *store) faults(ctx context.Context, run string, limit int) ([]api.Fault,
 // setInstrument moves a queued run to another instrument (used on recovery
 // when its instrument is no longer configured).
 func (s *store) setInstrument(ctx context.Context, id, instrument string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE runs SET instrument = ? WHERE id = ? AND status = ?`,
+	_, err := s.exec(ctx, nil, `UPDATE runs SET instrument = ? WHERE id = ? AND status = ?`,
 		instrument, id, string(api.Queued))
 	return err
 }
@@ -380,7 +466,7 @@ func (s *store) recover(ctx context.Context) (requeued int, queued []*record, er
 		return 0, nil, err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, started_at = NULL WHERE status = ?`,
+	res, err := s.exec(ctx, tx, `UPDATE runs SET status = ?, started_at = NULL WHERE status = ?`,
 		string(api.Queued), string(api.Running))
 	if err != nil {
 		return 0, nil, err
@@ -389,7 +475,7 @@ func (s *store) recover(ctx context.Context) (requeued int, queued []*record, er
 	if err != nil {
 		return 0, nil, err
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+runColumns+" FROM runs WHERE status = ? ORDER BY seq", string(api.Queued))
+	rows, err := s.query(ctx, tx, "SELECT "+runColumns+" FROM runs WHERE status = ? ORDER BY seq", string(api.Queued))
 	if err != nil {
 		return 0, nil, err
 	}
