@@ -85,6 +85,8 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/portfolios", RoleOperator, s.startPortfolio},
 		{"GET", "/api/v1/portfolios/{id}", RoleViewer, s.getPortfolio},
 		{"POST", "/api/v1/portfolios/{id}/stop", RoleOperator, s.stopPortfolio},
+		{"POST", "/api/v1/portfolios/{id}/pause", RoleOperator, s.pausePortfolio(true)},
+		{"POST", "/api/v1/portfolios/{id}/resume", RoleOperator, s.pausePortfolio(false)},
 		{"POST", "/api/v1/portfolios/{id}/approvals/{approval}/approve", RoleOperator, s.decidePortfolio(true)},
 		{"POST", "/api/v1/portfolios/{id}/approvals/{approval}/reject", RoleOperator, s.decidePortfolio(false)},
 		{"GET", "/api/v1/tokens", RoleAdmin, s.listTokens},

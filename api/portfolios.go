@@ -139,6 +139,27 @@ func (s *Server) stopPortfolio(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "stopping"})
 }
 
+// pausePortfolio pauses the portfolio (nothing more is granted; what runs
+// finishes) or resumes it.
+func (s *Server) pausePortfolio(pause bool) http.HandlerFunc {
+	name, status := workflows.SignalResume, "resumed"
+	if pause {
+		name, status = workflows.SignalPause, "paused"
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		by := "the API"
+		if t, ok := s.Tokens.lookupRequest(r); ok {
+			by = "token " + t.ID
+		}
+		if err := s.Temporal.SignalWorkflow(r.Context(), id, "", name, by); err != nil {
+			writeTemporalErr(w, err, fmt.Sprintf("no running portfolio %q", id))
+			return
+		}
+		writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": status})
+	}
+}
+
 // decidePortfolio approves or rejects one pending approval. An escalated
 // approval needs an admin's token.
 func (s *Server) decidePortfolio(approve bool) http.HandlerFunc {

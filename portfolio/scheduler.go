@@ -135,6 +135,8 @@ const (
 	RecDenied       = "denied"
 	RecDone         = "done"
 	RecOverrun      = "overrun"
+	RecPaused       = "paused"
+	RecResumed      = "resumed"
 )
 
 const maxLog = 400
@@ -157,6 +159,9 @@ type Scheduler struct {
 	Reallocations []Record `json:"reallocations"`
 	Seq           int      `json:"seq"`
 	Grants        int      `json:"grants"`
+	// Paused, when set, says who paused the portfolio: nothing is granted
+	// until it resumes (what was granted runs on).
+	Paused string `json:"paused,omitempty"`
 }
 
 // New starts a schedule for the spec's campaigns; ids are their workflow IDs.
@@ -335,10 +340,34 @@ func outside(routine Routine, pt map[string]any) string {
 	return ""
 }
 
+// Pause holds every request from now on: campaigns finish what they were
+// granted and then wait. Deadlines and approval timeouts keep running.
+func (s *Scheduler) Pause(by string, now time.Time) {
+	if s.Paused != "" {
+		return
+	}
+	s.Paused = by
+	s.log(now, Record{Kind: RecPaused, Detail: "paused by " + by + ": nothing more is granted until it resumes"})
+}
+
+// Resume ends a pause and grants what waited.
+func (s *Scheduler) Resume(by string, now time.Time) []Grant {
+	if s.Paused == "" {
+		return nil
+	}
+	s.Paused = ""
+	s.log(now, Record{Kind: RecResumed, Detail: "resumed by " + by})
+	return s.Schedule(now)
+}
+
 // Schedule grants what it can: per kind, while capacity is free, the
 // waiting request with the lowest pass (then the higher priority, the
 // earlier deadline, the earlier request) gets min(asked, free, budget).
+// A paused portfolio grants nothing.
 func (s *Scheduler) Schedule(now time.Time) []Grant {
+	if s.Paused != "" {
+		return nil
+	}
 	var out []Grant
 	for _, kind := range Kinds {
 		skip := map[string]bool{}
@@ -703,6 +732,9 @@ func (s *Scheduler) Waiting(id string) string {
 		}
 	}
 	for _, r := range s.Queue {
+		if r.Campaign == id && s.Paused != "" {
+			return fmt.Sprintf("the portfolio to resume (paused by %s) for %d %s", s.Paused, r.N, Units(r.Kind))
+		}
 		if r.Campaign == id {
 			return fmt.Sprintf("%s capacity (%d of %d in use)", r.Kind, s.InUse.Of(r.Kind), s.Spec.Capacity.Of(r.Kind))
 		}

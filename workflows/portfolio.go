@@ -44,6 +44,8 @@ type Inbound struct {
 	Report  *Report            `json:"report,omitempty"`
 	Done    *Done              `json:"done,omitempty"`
 	Stop    string             `json:"stop,omitempty"`
+	// By says who paused or resumed the portfolio.
+	By string `json:"by,omitempty"`
 }
 
 // PortfolioDecision is a person's answer to a pending approval.
@@ -65,10 +67,12 @@ type PortfolioCampaign struct {
 
 // PortfolioStatus is what the portfolio query returns (and the workflow's result).
 type PortfolioStatus struct {
-	ID        string               `json:"id"`
-	Name      string               `json:"name"`
-	Done      bool                 `json:"done"`
-	Stopping  string               `json:"stopping,omitempty"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Done     bool   `json:"done"`
+	Stopping string `json:"stopping,omitempty"`
+	// Paused says who paused the portfolio (nothing is granted until it resumes).
+	Paused    string               `json:"paused,omitempty"`
 	Campaigns []PortfolioCampaign  `json:"campaigns"`
 	Capacity  portfolio.Capacity   `json:"capacity"`
 	InUse     portfolio.Capacity   `json:"in_use"`
@@ -201,6 +205,8 @@ func (c signalChan) receive(ctx workflow.Context, async bool) Inbound {
 	case SignalPortfolioDone:
 		in.Done = &Done{}
 		v = in.Done
+	case SignalPause, SignalResume:
+		v = &in.By
 	default:
 		v = &in.Stop
 	}
@@ -215,7 +221,7 @@ func (c signalChan) receive(ctx workflow.Context, async bool) Inbound {
 // channels are the portfolio's signal channels.
 func (p *portfolioRun) channels() []signalChan {
 	var out []signalChan
-	for _, name := range []string{SignalPortfolioRequest, SignalPortfolioProgress, SignalPortfolioDone, SignalStop} {
+	for _, name := range []string{SignalPortfolioRequest, SignalPortfolioProgress, SignalPortfolioDone, SignalStop, SignalPause, SignalResume} {
 		out = append(out, signalChan{name: name, ch: workflow.GetSignalChannel(p.ctx, name)})
 	}
 	return out
@@ -237,6 +243,16 @@ func (p *portfolioRun) handle(in Inbound) {
 	case in.Done != nil:
 		p.release(in.Done.Release)
 		p.finish(in.Done.Campaign, in.Done.Reason, !in.Done.Failed)
+	case in.Name == SignalPause || in.Name == SignalResume:
+		by := in.By
+		if by == "" {
+			by = "a user"
+		}
+		if in.Name == SignalPause {
+			p.s.Pause(by, now)
+		} else {
+			p.send(p.s.Resume(by, now), nil)
+		}
 	case in.Name == SignalStop:
 		reason := in.Stop
 		if reason == "" {
@@ -405,7 +421,7 @@ func (p *portfolioRun) decide(ctx workflow.Context, d PortfolioDecision) (string
 func (p *portfolioRun) status() PortfolioStatus {
 	s := p.s
 	spent, reserved := s.Totals()
-	st := PortfolioStatus{ID: p.id, Name: s.Spec.Name, Done: p.allDone(), Stopping: p.stopping, Capacity: s.Spec.Capacity, InUse: s.InUse,
+	st := PortfolioStatus{ID: p.id, Name: s.Spec.Name, Done: p.allDone(), Stopping: p.stopping, Paused: s.Paused, Capacity: s.Spec.Capacity, InUse: s.InUse,
 		Budget: s.Spec.Budget, Spent: spent, Reserved: reserved, Pool: s.Pool, Pending: s.Pending, Log: s.Log, Reallocations: s.Reallocations, Grants: s.Grants,
 		Approval: s.Spec.Approval, Stall: s.Spec.Stall}
 	for _, e := range s.Campaigns {

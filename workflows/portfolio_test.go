@@ -252,3 +252,44 @@ campaigns:
 		t.Errorf("only %d lab requests: the retries did not happen", tr.n.Load())
 	}
 }
+
+// A paused portfolio grants nothing: its campaigns wait, saying so, and no
+// lab run happens; on resume they run to their budgets.
+func TestPortfolioPauseAndResume(t *testing.T) {
+	f := newFixture(t, scriptedTeam())
+	var mid PortfolioStatus
+	var midRuns int
+	st := runPortfolio(t, f, `
+name: paused
+capacity: {lab: 2}
+approval: {lab_runs: auto}
+stall: {patience: 50}
+campaigns:
+  - {challenge: crossed-barrel-toughness, strategy: random, budget: {lab_runs: 4}}
+  - {challenge: p3ht-cnt-conductivity, strategy: bo, budget: {lab_runs: 4}}
+`, func(env *testsuite.TestWorkflowEnvironment) {
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPause, "ops") }, time.Nanosecond)
+		env.RegisterDelayedCallback(func() {
+			v, err := env.QueryWorkflow(QueryPortfolio)
+			if err == nil {
+				err = v.Get(&mid)
+			}
+			if err != nil {
+				t.Error(err)
+			}
+			midRuns, _ = countRuns(t, f)
+		}, 30*time.Minute)
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalResume, "ops") }, time.Hour)
+	})
+	if mid.Paused != "ops" || midRuns != 0 || mid.Spent.LabRuns != 0 {
+		t.Fatalf("while paused: paused %q, %d lab runs, ledger %v", mid.Paused, midRuns, mid.Spent)
+	}
+	for _, c := range mid.Campaigns {
+		if !strings.Contains(c.Waiting, "the portfolio to resume (paused by ops)") {
+			t.Errorf("%s waits for %q", c.ID, c.Waiting)
+		}
+	}
+	if n, _ := countRuns(t, f); st.Paused != "" || n != 8 || st.Spent.LabRuns != 8 {
+		t.Fatalf("after resume: paused %q, %d lab runs, ledger %v", st.Paused, n, st.Spent)
+	}
+}

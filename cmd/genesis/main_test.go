@@ -478,6 +478,9 @@ func TestPortfolioCommands(t *testing.T) {
 				"log":[{"seq":1,"time":"2026-11-26T09:30:00Z","kind":"approval","campaign":"pf-1-01-crossed-barrel-toughness","detail":"a4 waits for an operator"}]}`)
 		case strings.HasSuffix(r.URL.Path, "/approvals/a4/approve"):
 			fmt.Fprint(w, `{"status":"approved"}`)
+		case r.Method == "POST" && (r.URL.Path == "/api/v1/portfolios/pf-1/pause" || r.URL.Path == "/api/v1/portfolios/pf-1/resume"):
+			w.WriteHeader(202)
+			fmt.Fprint(w, `{"id":"pf-1"}`)
 		default:
 			w.WriteHeader(404)
 			fmt.Fprint(w, `{"error":{"code":"not_found","message":"no such thing"}}`)
@@ -510,6 +513,14 @@ func TestPortfolioCommands(t *testing.T) {
 	}
 	if code, _, errs := run("portfolio", "status", "nope"); code == 0 || !strings.Contains(errs, "no such thing") {
 		t.Errorf("unknown portfolio: %d %q", code, errs)
+	}
+	for _, verb := range []string{"pause", "resume"} {
+		if code, out, errs := run("portfolio", verb, "pf-1"); code != 0 || !strings.Contains(out, verb+"d pf-1") || !strings.HasPrefix(got[len(got)-1], "POST /api/v1/portfolios/pf-1/"+verb) {
+			t.Errorf("%s: %d %q %q %q", verb, code, out, errs, got[len(got)-1])
+		}
+	}
+	if code, _, errs := run("portfolio", "pause", "nope"); code == 0 || !strings.Contains(errs, "no such thing") {
+		t.Errorf("pausing an unknown portfolio: %d %q", code, errs)
 	}
 }
 

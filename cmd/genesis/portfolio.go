@@ -104,22 +104,28 @@ outside a routine region or above a cost wait for an operator. See the README's
 	status.Flags().DurationVar(&every, "every", 2*time.Second, "refresh interval with --watch")
 
 	list := listCmd("List portfolios", "/api/v1/portfolios", "portfolios", client)
-	stop := &cobra.Command{
-		Use:   "stop ID",
-		Short: "Stop every campaign of a portfolio",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := client()
-			if err != nil {
-				return err
-			}
-			if err := cl.do(cmd.Context(), http.MethodPost, "/api/v1/portfolios/"+url.PathEscape(args[0])+"/stop", nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "stopping %s\n", args[0])
-			return nil
-		},
+	// act sends the portfolio one command (stop, pause, resume).
+	act := func(verb, short, done string) *cobra.Command {
+		return &cobra.Command{
+			Use:   verb + " ID",
+			Short: short,
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				cl, err := client()
+				if err != nil {
+					return err
+				}
+				if err := cl.do(cmd.Context(), http.MethodPost, "/api/v1/portfolios/"+url.PathEscape(args[0])+"/"+verb, nil, nil); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", done, args[0])
+				return nil
+			},
+		}
 	}
+	stop := act("stop", "Stop every campaign of a portfolio", "stopping")
+	pause := act("pause", "Pause a portfolio: nothing more is granted until it resumes (work already granted finishes)", "paused")
+	resume := act("resume", "Resume a paused portfolio", "resumed")
 	decide := func(verb string) *cobra.Command {
 		var reason string
 		cmd := &cobra.Command{
@@ -147,7 +153,7 @@ outside a routine region or above a cost wait for an operator. See the README's
 		cmd.Flags().StringVar(&reason, "reason", "", "why (goes into the portfolio's log and the audit log)")
 		return cmd
 	}
-	c.AddCommand(start, status, list, stop, decide("approve"), decide("reject"))
+	c.AddCommand(start, status, list, stop, pause, resume, decide("approve"), decide("reject"))
 	return c
 }
 
@@ -183,6 +189,8 @@ func printPortfolio(w io.Writer, st workflows.PortfolioStatus) {
 		state = "done"
 	case st.Stopping != "":
 		state = "stopping: " + st.Stopping
+	case st.Paused != "":
+		state = "paused by " + st.Paused + "; resume with `genesis portfolio resume " + st.ID + "`"
 	}
 	fmt.Fprintf(w, "%s — %s (%s)\n", st.ID, st.Name, state)
 	fmt.Fprintf(w, "  in use: lab %d/%d, hpc %d/%d, model calls %d/%d; %d grants\n", st.InUse.Lab, st.Capacity.Lab, st.InUse.HPC, st.Capacity.HPC,

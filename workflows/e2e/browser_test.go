@@ -204,24 +204,38 @@ campaigns:
 	if !strings.Contains(waiting, "operator's approval") {
 		t.Errorf("the campaigns table does not say who it waits for: %q", waiting)
 	}
+	var summary, table string
+	// until refreshes the page's summary and campaigns table until ok.
+	until := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("the page never showed %s: %q / %q", what, summary, table)
+			}
+			time.Sleep(200 * time.Millisecond)
+			if err := chromedp.Run(ctx, chromedp.Text(`#pf-summary`, &summary, chromedp.ByQuery), chromedp.Text(`#pf-campaigns`, &table, chromedp.ByQuery)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Pause, then approve: the approved runs wait for the resume.
 	var listed string
-	if err := chromedp.Run(ctx, chromedp.Text(`#portfolios`, &listed, chromedp.ByQuery), chromedp.Click(`button.pf-approve`, chromedp.ByQuery)); err != nil {
+	if err := chromedp.Run(ctx, chromedp.Text(`#portfolios`, &listed, chromedp.ByQuery), chromedp.Click(`#pf-pause`, chromedp.ByQuery)); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(listed, "pf-ui") {
 		t.Errorf("portfolio list %q", listed)
 	}
-	var summary, table string
-	deadline := time.Now().Add(2 * time.Minute)
-	for !strings.HasPrefix(summary, "done") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the page never showed the portfolio done: %q", summary)
-		}
-		time.Sleep(200 * time.Millisecond)
-		if err := chromedp.Run(ctx, chromedp.Text(`#pf-summary`, &summary, chromedp.ByQuery), chromedp.Text(`#pf-campaigns`, &table, chromedp.ByQuery)); err != nil {
-			t.Fatal(err)
-		}
+	until("the portfolio paused", func() bool { return strings.HasPrefix(summary, "paused by token") })
+	if err := chromedp.Run(ctx, chromedp.WaitVisible(`#pf-resume`, chromedp.ByQuery), chromedp.Click(`button.pf-approve`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
 	}
+	until("the approved campaign waiting for the resume", func() bool { return strings.Contains(table, "the portfolio to resume") })
+	if err := chromedp.Run(ctx, chromedp.Click(`#pf-resume`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	until("the portfolio done", func() bool { return strings.HasPrefix(summary, "done") })
 	if !strings.Contains(table, "2/2") || !strings.Contains(table, "4/4") || !strings.Contains(summary, "spent 6 lab runs") {
 		t.Errorf("spend against budget: %q / %q", summary, table)
 	}
