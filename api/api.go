@@ -81,6 +81,7 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/memory/search", RoleViewer, s.searchMemory},
 		{"GET", "/api/v1/evals", RoleViewer, s.listEvals},
 		{"GET", "/api/v1/evals/{id}", RoleViewer, s.getEval},
+		{"GET", "/api/v1/approvals", RoleViewer, s.listWaiting},
 		{"GET", "/api/v1/portfolios", RoleViewer, s.listPortfolios},
 		{"POST", "/api/v1/portfolios", RoleOperator, s.startPortfolio},
 		{"GET", "/api/v1/portfolios/{id}", RoleViewer, s.getPortfolio},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -198,3 +199,39 @@ func (s *Server) decidePortfolio(approve bool) http.HandlerFunc {
 		writeJSON(w, http.StatusOK, map[string]string{"id": id, "approval": aid, "status": verdict})
 	}
 }
+
+// WaitingItem is one decision people owe, with where to send it.
+type WaitingItem struct {
+	workflows.Waiting
+	// Approve and Reject are the API paths that decide it (POST);
+	// Command is the CLI's.
+	Approve string `json:"approve"`
+	Reject  string `json:"reject"`
+	Command string `json:"command"`
+}
+
+// listWaiting lists every decision people owe across running campaigns and
+// portfolios.
+func (s *Server) listWaiting(w http.ResponseWriter, r *http.Request) {
+	ws, err := workflows.ListWaiting(r.Context(), s.Temporal)
+	if err != nil {
+		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
+		return
+	}
+	out := make([]WaitingItem, len(ws))
+	for i, x := range ws {
+		it := WaitingItem{Waiting: x}
+		if x.Kind == "portfolio" {
+			base := fmt.Sprintf("/api/v1/portfolios/%s/approvals/%s/", url.PathEscape(x.Portfolio), url.PathEscape(x.Approval))
+			it.Approve, it.Reject = base+"approve", base+"reject"
+			it.Command = fmt.Sprintf("genesis portfolio approve|reject %s %s", x.Portfolio, x.Approval)
+		} else {
+			base := fmt.Sprintf("/api/v1/campaigns/%s/", url.PathEscape(x.Campaign))
+			it.Approve, it.Reject = base+"approve", base+"reject"
+			it.Command = fmt.Sprintf("genesis campaign approve|reject %s", x.Campaign)
+		}
+		out[i] = it
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"approvals": out})
+}
+

@@ -91,6 +91,9 @@ func (a *Activities) ChatTurn(ctx context.Context, in ChatTurnInput) (ChatTurnRe
 	if camps := a.recentCampaigns(ctx); camps != "" {
 		b.WriteString("Recent campaigns:\n" + camps)
 	}
+	if w := a.waitingForPeople(ctx); w != "" {
+		b.WriteString("Waiting for a person's decision:\n" + w)
+	}
 	last := ""
 	for i := len(in.Messages) - 1; i >= 0; i-- {
 		if in.Messages[i].Role == "user" {
@@ -192,6 +195,34 @@ func stripJSON(s string) string {
 	return strings.TrimSpace(s)
 }
 
+// waitingForPeople lists the decisions people owe (ListWaiting), with how
+// each is decided, when the worker has a Temporal client.
+func (a *Activities) waitingForPeople(ctx context.Context) string {
+	if a.Temporal == nil {
+		return ""
+	}
+	ws, err := ListWaiting(ctx, a.Temporal)
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for i, w := range ws {
+		if i == 10 {
+			fmt.Fprintf(&b, "- and %d more (see the web UI or `genesis approvals`)\n", len(ws)-i)
+			break
+		}
+		pts, _ := json.Marshal(w.Points)
+		if w.Kind == "portfolio" {
+			fmt.Fprintf(&b, "- portfolio %s, approval %s for campaign %s: %s %s, because %s. Only an %s decides it, in the web UI or with `genesis portfolio approve|reject %s %s` (not from this chat).\n",
+				w.Portfolio, w.Approval, w.Campaign, w.What, shorten(string(pts), 200), w.Why, w.Role, w.Portfolio, w.Approval)
+			continue
+		}
+		fmt.Fprintf(&b, "- campaign %s (%s) waits for approval of %s: %s. You may approve_runs or reject_runs with campaign_id %s when the user asks.\n",
+			w.Campaign, w.Challenge, w.What, shorten(string(pts), 300), w.Campaign)
+	}
+	return b.String()
+}
+
 // recentCampaigns lists the newest campaigns with their status, when the
 // worker has a Temporal client.
 func (a *Activities) recentCampaigns(ctx context.Context) string {
@@ -213,10 +244,6 @@ func (a *Activities) recentCampaigns(ctx context.Context) string {
 				line += fmt.Sprintf(", %d/%d experiments", st.ExperimentsUsed, st.Budget)
 				if st.Best != nil {
 					line += fmt.Sprintf(", best %s %.4g", st.Objective, st.Best.Value)
-				}
-				if st.Pending != nil {
-					pts, _ := json.Marshal(st.Pending.Points)
-					line += fmt.Sprintf(", WAITING FOR APPROVAL of %d lab run(s): %s", len(st.Pending.Points), shorten(string(pts), 300))
 				}
 			}
 		}

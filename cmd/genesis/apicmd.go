@@ -604,3 +604,63 @@ and come back with --session ID. Commands: /help, /history, /campaigns, /quit.`,
 	c.Flags().StringVar(&model, "model", "", "model for a new session (default: the server's)")
 	return c
 }
+
+func approvalsCmd(cfg *config) *cobra.Command {
+	var base, tokenFile string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "approvals",
+		Short: "List what waits for a person's decision: campaigns' lab runs and portfolios' approvals (through the API)",
+		Long: `Lists every decision people owe across the running campaigns and portfolios: lab runs of a
+campaign started with --require-approval, and a portfolio's pending approvals (with who may
+decide and until when), each with the command that decides it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := newAPIClient(cfg, base, tokenFile)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Approvals []api.WaitingItem `json:"approvals"`
+			}
+			if err := cl.do(cmd.Context(), http.MethodGet, "/api/v1/approvals", nil, &out); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			printWaiting(w, out.Approvals)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&base, "api", envOr("GENESIS_API", "http://127.0.0.1:8080"), "Genesis API URL (env GENESIS_API)")
+	c.Flags().StringVar(&tokenFile, "token-file", "", "file with an API token (default GENESIS_TOKEN, else $GENESIS_HOME/admin.token)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the list as JSON")
+	return c
+}
+
+func printWaiting(w io.Writer, items []api.WaitingItem) {
+	if len(items) == 0 {
+		fmt.Fprintln(w, "nothing is waiting for a decision")
+		return
+	}
+	for _, it := range items {
+		head := fmt.Sprintf("campaign %s (%s): %s", it.Campaign, it.Challenge, it.What)
+		if it.Kind == "portfolio" {
+			head = fmt.Sprintf("portfolio %s, approval %s for %s: %s — an %s decides, until %s", it.Portfolio, it.Approval, it.Campaign, it.What,
+				it.Role, it.Deadline.UTC().Format("2006-01-02 15:04 UTC"))
+		}
+		fmt.Fprintln(w, head)
+		for _, p := range it.Points {
+			b, _ := json.Marshal(p)
+			fmt.Fprintf(w, "    %s\n", b)
+		}
+		if it.Why != "" {
+			fmt.Fprintf(w, "  why: %s\n", it.Why)
+		}
+		fmt.Fprintf(w, "  decide: %s\n", it.Command)
+	}
+}

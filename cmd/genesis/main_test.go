@@ -533,3 +533,34 @@ func apiRunner(t *testing.T, url string) func(args ...string) (int, string, stri
 		return code, out.String(), errb.String()
 	}
 }
+
+func TestApprovalsCommand(t *testing.T) {
+	body := `{"approvals":[]}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/approvals" || r.Header.Get("Authorization") != "Bearer gns_test" {
+			w.WriteHeader(404)
+			fmt.Fprint(w, `{"error":{"code":"not_found","message":"no such thing"}}`)
+			return
+		}
+		fmt.Fprint(w, body)
+	}))
+	defer srv.Close()
+	run := apiRunner(t, srv.URL)
+	if code, out, _ := run("approvals"); code != 0 || !strings.Contains(out, "nothing is waiting") {
+		t.Errorf("empty: %d %q", code, out)
+	}
+	body = `{"approvals":[
+		{"kind":"portfolio","campaign":"pf-01-crossed-barrel-toughness","challenge":"crossed-barrel-toughness","portfolio":"pf","approval":"a3","what":"2 lab run(s), cost 2",
+		 "points":[{"theta":175}],"why":"run 1 is outside the routine region (theta = 175)","role":"admin","deadline":"2026-11-26T12:00:00Z","command":"genesis portfolio approve|reject pf a3"},
+		{"kind":"campaign","campaign":"campaign-x-1","challenge":"x","what":"1 lab run(s)","points":[{"t":1.2}],"command":"genesis campaign approve|reject campaign-x-1"}]}`
+	code, out, _ := run("approvals")
+	for _, want := range []string{"portfolio pf, approval a3 for pf-01-crossed-barrel-toughness: 2 lab run(s), cost 2 — an admin decides, until 2026-11-26 12:00 UTC",
+		`{"theta":175}`, "why: run 1 is outside", "decide: genesis portfolio approve|reject pf a3", "campaign campaign-x-1 (x): 1 lab run(s)", "decide: genesis campaign approve|reject campaign-x-1"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("output lacks %q: %d\n%s", want, code, out)
+		}
+	}
+	if code, out, _ := run("approvals", "--json"); code != 0 || !strings.Contains(out, `"approval": "a3"`) {
+		t.Errorf("--json: %d %s", code, out)
+	}
+}

@@ -242,6 +242,15 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 	if len(st.Pending.Points) == 0 || st.ExperimentsUsed != 0 {
 		t.Fatalf("pending %+v with %d experiments", st.Pending, st.ExperimentsUsed)
 	}
+	// The list of what waits for a person has it, with where to decide.
+	var owed struct{ Approvals []api.WaitingItem }
+	if code := h.get("/api/v1/approvals", &owed); code != 200 || len(owed.Approvals) != 1 {
+		t.Fatalf("approvals: %d %+v", code, owed)
+	}
+	if a := owed.Approvals[0]; a.Kind != "campaign" || a.Campaign != id || len(a.Points) != len(st.Pending.Points) ||
+		a.Reject != "/api/v1/campaigns/"+id+"/reject" || a.Command != "genesis campaign approve|reject "+id {
+		t.Errorf("approval item %+v", a)
+	}
 	// Reject: nothing runs this iteration; the next one asks again; approve that.
 	if code, m := call("POST", "/api/v1/campaigns/"+id+"/reject", `{"reason":"too hot"}`); code != 202 {
 		t.Fatalf("reject: %d %v", code, m)

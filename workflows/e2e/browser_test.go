@@ -228,7 +228,17 @@ campaigns:
 		t.Errorf("portfolio list %q", listed)
 	}
 	until("the portfolio paused", func() bool { return strings.HasPrefix(summary, "paused by token") })
-	if err := chromedp.Run(ctx, chromedp.WaitVisible(`#pf-resume`, chromedp.ByQuery), chromedp.Click(`button.pf-approve`, chromedp.ByQuery)); err != nil {
+	// The approval is also in the page-wide list of what waits for a
+	// decision; approve it from there.
+	var owed string
+	if err := chromedp.Run(ctx, chromedp.WaitVisible(`#pf-resume`, chromedp.ByQuery), chromedp.WaitVisible(`#waiting`, chromedp.ByQuery),
+		chromedp.Text(`#waiting`, &owed, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(owed, "Waiting for your decision (1)") || !strings.Contains(owed, "portfolio pf-ui") || !strings.Contains(owed, "outside the routine region") {
+		t.Errorf("the waiting list shows %q", owed)
+	}
+	if err := chromedp.Run(ctx, chromedp.Click(`button.w-approve`, chromedp.ByQuery), chromedp.WaitNotVisible(`#waiting`, chromedp.ByQuery)); err != nil {
 		t.Fatal(err)
 	}
 	until("the approved campaign waiting for the resume", func() bool { return strings.Contains(table, "the portfolio to resume") })

@@ -55,8 +55,8 @@ func team(delay time.Duration) *scripted.Model {
 			if strings.Contains(last, "approve") {
 				// Approve the campaign the context says is waiting.
 				for _, line := range strings.Split(sys, "\n") {
-					if strings.Contains(line, "WAITING FOR APPROVAL") {
-						id := strings.TrimPrefix(strings.SplitN(line, ":", 2)[0], "- ")
+					if rest, ok := strings.CutPrefix(line, "- campaign "); ok && strings.Contains(line, "waits for approval") {
+						id := strings.Fields(rest)[0]
 						return `{"reply":"Approving.","action":{"kind":"approve_runs","campaign_id":"` + id + `"}}`, nil
 					}
 				}
