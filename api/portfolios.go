@@ -234,4 +234,3 @@ func (s *Server) listWaiting(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"approvals": out})
 }
-
