@@ -151,7 +151,7 @@ func (s *Server) pausePortfolio(pause bool) http.HandlerFunc {
 		id := r.PathValue("id")
 		by := "the API"
 		if t, ok := s.Tokens.lookupRequest(r); ok {
-			by = "token " + t.ID
+			by = t.ID
 		}
 		if err := s.Temporal.SignalWorkflow(r.Context(), id, "", name, by); err != nil {
 			writeTemporalErr(w, err, fmt.Sprintf("no running portfolio %q", id))

@@ -227,7 +227,7 @@ campaigns:
 	if !strings.Contains(listed, "pf-ui") {
 		t.Errorf("portfolio list %q", listed)
 	}
-	until("the portfolio paused", func() bool { return strings.HasPrefix(summary, "paused by token") })
+	until("the portfolio paused", func() bool { return strings.HasPrefix(summary, "paused by tok-") })
 	// The approval is also in the page-wide list of what waits for a
 	// decision; approve it from there.
 	var owed string
