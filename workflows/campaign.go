@@ -64,14 +64,23 @@ type Decision struct {
 }
 
 // approved asks for approval of the chosen lab runs when the campaign
-// requires it, and waits for the decision (or a stop).
-func (cw *campaign) approved(cands []agents.Candidate, picks []int) bool {
+// requires it, and waits for the decision (or a stop). why is how the runs
+// were chosen; the rationale shown adds the hypotheses they test.
+func (cw *campaign) approved(cands []agents.Candidate, picks []int, why string) bool {
 	if !cw.in.RequireApproval || len(picks) == 0 {
 		return true
 	}
 	p := &Pending{Iteration: cw.st.Iteration}
+	var hyps []string
 	for _, k := range picks {
 		p.Points = append(p.Points, cw.info.Map(cands[k].Point))
+		if h := cands[k].Hypothesis; h != "" && !slices.Contains(hyps, h) {
+			hyps = append(hyps, h)
+		}
+	}
+	p.Rationale = why
+	if len(hyps) > 0 {
+		p.Rationale += "; testing: " + shorten(strings.Join(hyps, "; "), 300)
 	}
 	cw.pending, cw.decision = p, nil
 	cw.phase = "awaiting approval"
@@ -740,16 +749,18 @@ func (cw *campaign) iterate() error {
 	b = cw.brief()
 	b.Plan, b.Candidates, b.SimResults = &plan, cands, sims
 	picks := rankBySim(cands, sims, cw.info.score, plan.LabRuns)
+	why := "ranked by simulation"
 	if res := cw.turn(agents.LabOperator, b); res != nil {
 		if sel := res.Lab; sel != nil {
 			picks = topUp(validPicks(sel.Run, len(cands), plan.LabRuns), picks, plan.LabRuns)
+			why = "lab-operator: " + shorten(sel.Rationale, 200)
 			cw.event(agents.LabOperator, "chose", fmt.Sprintf("run %v: %s", oneBased(picks), shorten(sel.Rationale, 100)))
 		}
 	} else {
 		cw.fallback(agents.LabOperator, "running the candidates ranked by simulation")
 	}
 	var labs []agents.Result
-	if cw.approved(cands, picks) {
+	if cw.approved(cands, picks, why) {
 		labs = cw.runLabs(cands, picks)
 	}
 

@@ -397,6 +397,9 @@ func printStatus(w io.Writer, st workflows.Status) {
 			b, _ := json.Marshal(p)
 			fmt.Fprintf(w, "    %s\n", b)
 		}
+		if st.Pending.Rationale != "" {
+			fmt.Fprintf(w, "    why: %s\n", st.Pending.Rationale)
+		}
 	}
 }
 

@@ -248,7 +248,7 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 		t.Fatalf("approvals: %d %+v", code, owed)
 	}
 	if a := owed.Approvals[0]; a.Kind != "campaign" || a.Campaign != id || len(a.Points) != len(st.Pending.Points) ||
-		a.Reject != "/api/v1/campaigns/"+id+"/reject" || a.Command != "genesis campaign approve|reject "+id {
+		a.Reject != "/api/v1/campaigns/"+id+"/reject" || a.Command != "genesis campaign approve|reject "+id || !strings.HasPrefix(a.Why, "lab-operator: ") {
 		t.Errorf("approval item %+v", a)
 	}
 	// Reject: nothing runs this iteration; the next one asks again; approve that.
