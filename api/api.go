@@ -81,7 +81,7 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/memory/search", RoleViewer, s.searchMemory},
 		{"GET", "/api/v1/evals", RoleViewer, s.listEvals},
 		{"GET", "/api/v1/evals/{id}", RoleViewer, s.getEval},
-		{"GET", "/api/v1/approvals", RoleViewer, s.listWaiting},
+		{"GET", "/api/v1/approvals", RoleViewer, s.listPendingDecisions},
 		{"GET", "/api/v1/portfolios", RoleViewer, s.listPortfolios},
 		{"POST", "/api/v1/portfolios", RoleOperator, s.startPortfolio},
 		{"GET", "/api/v1/portfolios/{id}", RoleViewer, s.getPortfolio},
@@ -236,7 +236,7 @@ func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) stopCampaign(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if err := s.Temporal.SignalWorkflow(r.Context(), id, "", workflows.SignalStop, "stopped through the API"); err != nil {
+	if err := s.signalKind(r, workflows.CampaignWorkflowName, id, workflows.SignalStop, "stopped through the API"); err != nil {
 		writeTemporalErr(w, err, fmt.Sprintf("no running campaign %q", id))
 		return
 	}

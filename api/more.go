@@ -202,6 +202,10 @@ type statusCache struct {
 	cacheMu sync.Mutex
 	cache   map[string]cachedStatus
 	flight  singleflight.Group
+	// pending is the last listing of pending decisions (pendingFlight
+	// shares one listing among concurrent callers).
+	pending       *cachedPending
+	pendingFlight singleflight.Group
 }
 
 type cachedStatus struct {
@@ -351,7 +355,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 func (s *Server) signal(name, done string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
-		if err := s.Temporal.SignalWorkflow(r.Context(), id, "", name, nil); err != nil {
+		if err := s.signalKind(r, workflows.CampaignWorkflowName, id, name, nil); err != nil {
 			writeTemporalErr(w, err, fmt.Sprintf("no running campaign %q", id))
 			return
 		}
@@ -365,8 +369,11 @@ func (s *Server) decide(approve bool) http.HandlerFunc {
 		id := r.PathValue("id")
 		var body struct {
 			Reason string `json:"reason"`
+			// Iteration, when given, is the pending runs' iteration the
+			// caller saw; other runs pending now are not decided.
+			Iteration int `json:"iteration"`
 		}
-		if !decodeBody(w, r, &body, true, `empty or {"reason": "..."}`) {
+		if !decodeBody(w, r, &body, true, `empty or {"reason": "...", "iteration": N}`) {
 			return
 		}
 		st, err := s.status(r, id)
@@ -378,11 +385,17 @@ func (s *Server) decide(approve bool) http.HandlerFunc {
 			writeErr(w, http.StatusConflict, "nothing_pending", fmt.Sprintf("campaign %s has no lab runs awaiting approval", id))
 			return
 		}
+		if body.Iteration != 0 && body.Iteration != st.Pending.Iteration {
+			writeErr(w, http.StatusConflict, "changed", fmt.Sprintf("campaign %s now awaits approval of iteration %d's runs, not iteration %d's: look at them again", id, st.Pending.Iteration, body.Iteration))
+			return
+		}
 		by := ""
 		if t, ok := s.Tokens.lookupRequest(r); ok {
 			by = t.ID
 		}
-		d := workflows.Decision{Approve: approve, By: by, Reason: body.Reason}
+		// The decision names the runs it is about, so runs that replace
+		// them meanwhile are not decided by it.
+		d := workflows.Decision{Approve: approve, By: by, Reason: body.Reason, Iteration: st.Pending.Iteration}
 		if err := s.Temporal.SignalWorkflow(r.Context(), id, "", workflows.SignalDecision, d); err != nil {
 			writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
 			return
@@ -523,8 +536,10 @@ func (s *Server) heartbeatPartials(ctx context.Context, id string) <-chan string
 			}
 			for _, pa := range d.GetPendingActivities() {
 				var p workflows.ChatProgress
+				// A heartbeat left by an earlier attempt is not this one's.
 				if pa.GetActivityType().GetName() != workflows.ChatTurnActivity || pa.GetHeartbeatDetails() == nil ||
-					converter.GetDefaultDataConverter().FromPayloads(pa.GetHeartbeatDetails(), &p) != nil || p.Reply == "" || p.Reply == last {
+					converter.GetDefaultDataConverter().FromPayloads(pa.GetHeartbeatDetails(), &p) != nil || p.Attempt != pa.GetAttempt() ||
+					p.Reply == "" || p.Reply == last {
 					continue
 				}
 				last = p.Reply

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -133,27 +134,38 @@ func (s *Server) getPortfolio(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) stopPortfolio(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if err := s.Temporal.SignalWorkflow(r.Context(), id, "", workflows.SignalStop, "stopped through the API"); err != nil {
+	if err := s.signalKind(r, workflows.PortfolioWorkflowName, id, workflows.SignalStop, "stopped through the API"); err != nil {
 		writeTemporalErr(w, err, fmt.Sprintf("no running portfolio %q", id))
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "stopping"})
 }
 
+// signalKind signals workflow id after checking that it is of type kind:
+// the campaign routes must not stop or pause a portfolio, nor the
+// portfolio routes a campaign (both take the stop signal).
+func (s *Server) signalKind(r *http.Request, kind, id, name string, arg any) error {
+	d, err := s.Temporal.DescribeWorkflowExecution(r.Context(), id, "")
+	if err != nil {
+		return err
+	}
+	if d.GetWorkflowExecutionInfo().GetType().GetName() != kind {
+		return serviceerror.NewNotFound(id + " is not a " + kind)
+	}
+	return s.Temporal.SignalWorkflow(r.Context(), id, "", name, arg)
+}
+
 // pausePortfolio pauses the portfolio (nothing more is granted; what runs
 // finishes) or resumes it.
 func (s *Server) pausePortfolio(pause bool) http.HandlerFunc {
-	name, status := workflows.SignalResume, "resumed"
-	if pause {
-		name, status = workflows.SignalPause, "paused"
-	}
+	status := map[bool]string{true: "paused", false: "resumed"}[pause]
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
-		by := "the API"
+		req := workflows.PauseRequest{Pause: pause, By: "the API"}
 		if t, ok := s.Tokens.lookupRequest(r); ok {
-			by = t.ID
+			req.By = t.ID
 		}
-		if err := s.Temporal.SignalWorkflow(r.Context(), id, "", name, by); err != nil {
+		if err := s.signalKind(r, workflows.PortfolioWorkflowName, id, workflows.SignalPortfolioPause, req); err != nil {
 			writeTemporalErr(w, err, fmt.Sprintf("no running portfolio %q", id))
 			return
 		}
@@ -200,37 +212,61 @@ func (s *Server) decidePortfolio(approve bool) http.HandlerFunc {
 	}
 }
 
-// WaitingItem is one decision people owe, with where to send it.
-type WaitingItem struct {
-	workflows.Waiting
-	// Approve and Reject are the API paths that decide it (POST);
-	// Command is the CLI's.
+// PendingDecisionItem is one decision people owe, with the API paths that
+// decide it (POST; for a campaign, send {"iteration": N} so only these
+// runs are decided).
+type PendingDecisionItem struct {
+	workflows.PendingDecision
 	Approve string `json:"approve"`
 	Reject  string `json:"reject"`
-	Command string `json:"command"`
 }
 
-// listWaiting lists every decision people owe across running campaigns and
-// portfolios.
-func (s *Server) listWaiting(w http.ResponseWriter, r *http.Request) {
-	ws, err := workflows.ListWaiting(r.Context(), s.Temporal)
+// PendingDecisions is what GET /api/v1/approvals answers.
+type PendingDecisions struct {
+	Approvals []PendingDecisionItem `json:"approvals"`
+	// Truncated says more running workflows exist than one listing queries.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// pendingTTL is how long a listing of pending decisions is reused: every
+// open page polls it, and each listing queries every running workflow.
+const pendingTTL = 2 * time.Second
+
+// listPendingDecisions lists every decision people owe across running
+// campaigns and portfolios (one listing at a time, reused for pendingTTL).
+func (s *Server) listPendingDecisions(w http.ResponseWriter, r *http.Request) {
+	v, err, _ := s.pendingFlight.Do("", func() (any, error) {
+		s.cacheMu.Lock()
+		if c := s.pending; c != nil && time.Since(c.at) < pendingTTL {
+			s.cacheMu.Unlock()
+			return c.list, nil
+		}
+		s.cacheMu.Unlock()
+		ds, truncated, err := workflows.ListPendingDecisions(context.WithoutCancel(r.Context()), s.Temporal)
+		if err != nil {
+			return nil, err
+		}
+		out := PendingDecisions{Approvals: make([]PendingDecisionItem, len(ds)), Truncated: truncated}
+		for i, d := range ds {
+			base := fmt.Sprintf("/api/v1/campaigns/%s/", url.PathEscape(d.Campaign))
+			if d.Kind == "portfolio" {
+				base = fmt.Sprintf("/api/v1/portfolios/%s/approvals/%s/", url.PathEscape(d.Portfolio), url.PathEscape(d.Approval))
+			}
+			out.Approvals[i] = PendingDecisionItem{PendingDecision: d, Approve: base + "approve", Reject: base + "reject"}
+		}
+		s.cacheMu.Lock()
+		s.pending = &cachedPending{at: time.Now(), list: out}
+		s.cacheMu.Unlock()
+		return out, nil
+	})
 	if err != nil {
 		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
 		return
 	}
-	out := make([]WaitingItem, len(ws))
-	for i, x := range ws {
-		it := WaitingItem{Waiting: x}
-		if x.Kind == "portfolio" {
-			base := fmt.Sprintf("/api/v1/portfolios/%s/approvals/%s/", url.PathEscape(x.Portfolio), url.PathEscape(x.Approval))
-			it.Approve, it.Reject = base+"approve", base+"reject"
-			it.Command = fmt.Sprintf("genesis portfolio approve|reject %s %s", x.Portfolio, x.Approval)
-		} else {
-			base := fmt.Sprintf("/api/v1/campaigns/%s/", url.PathEscape(x.Campaign))
-			it.Approve, it.Reject = base+"approve", base+"reject"
-			it.Command = fmt.Sprintf("genesis campaign approve|reject %s", x.Campaign)
-		}
-		out[i] = it
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"approvals": out})
+	writeJSON(w, http.StatusOK, v)
+}
+
+type cachedPending struct {
+	at   time.Time
+	list PendingDecisions
 }

@@ -126,9 +126,10 @@ func (s *store) Close() error {
 func (s *store) prepared(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
 	v, ok := s.stmts.Load(query)
 	if !ok && tx != nil {
-		// The transaction holds the pool's one connection: prepare on it,
-		// for this transaction only. The statements transactions use are
-		// prepared at open (txQueries), so this is only a fallback.
+		// The transaction holds the pool's one connection, so preparing on
+		// the pool here would wait for it forever: prepare on the
+		// transaction, for it only. Submissions' statements are prepared
+		// at open (txQueries).
 		return tx.PrepareContext(ctx, query)
 	}
 	if !ok {
@@ -256,13 +257,16 @@ func parseNullTime(s sql.NullString) (*time.Time, error) {
 	return &t, err
 }
 
-// The statements a submission runs in its transaction, prepared at open.
-var (
+// The statements a submission runs in its transaction, prepared at open
+// (the rarer ones of faults and recovery are prepared in their
+// transaction each time).
+const (
 	qRunByKey  = "SELECT " + runColumns + " FROM runs WHERE idempotency_key = ?"
 	qInsertRun = `INSERT INTO runs (id, idempotency_key, challenge, point, parameters, instrument,
 		requester, status, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	txQueries = []string{qRunByKey, qInsertRun}
 )
+
+var txQueries = []string{qRunByKey, qInsertRun}
 
 // insertOrGet stores r unless a run with its idempotency key exists, in
 // which case it returns that run and created=false.

@@ -61,6 +61,9 @@ type Decision struct {
 	Approve bool   `json:"approve"`
 	By      string `json:"by,omitempty"`
 	Reason  string `json:"reason,omitempty"`
+	// Iteration is the pending runs' iteration the decision is about (0:
+	// whatever is pending); a decision about other runs is dropped.
+	Iteration int `json:"iteration,omitempty"`
 }
 
 // approved asks for approval of the chosen lab runs when the campaign

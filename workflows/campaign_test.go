@@ -330,3 +330,48 @@ func TestOnChangeOrEvery(t *testing.T) {
 		t.Errorf("after the interval the same status should go again: sent %q", sent)
 	}
 }
+
+// A decision names the iteration whose runs it decides: one about other
+// runs is dropped, and the runs shown wait on; the right one runs them.
+func TestDecisionAboutOtherRunsIsDropped(t *testing.T) {
+	f := newFixture(t, scriptedTeam())
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	Register(env, f.acts)
+	var first, after Status
+	query := func(st *Status) {
+		v, err := env.QueryWorkflow(QueryStatus)
+		if err == nil {
+			err = v.Get(st)
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	env.RegisterDelayedCallback(func() {
+		query(&first)
+		if first.Pending != nil {
+			env.SignalWorkflow(SignalDecision, Decision{Approve: true, By: "t", Iteration: first.Pending.Iteration + 1})
+		}
+	}, time.Minute)
+	env.RegisterDelayedCallback(func() {
+		query(&after)
+		if after.Pending != nil {
+			env.SignalWorkflow(SignalDecision, Decision{Approve: true, By: "t", Iteration: after.Pending.Iteration})
+		}
+	}, 2*time.Minute)
+	env.ExecuteWorkflow(CampaignWorkflowName, CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 2, Seed: 1, RequireApproval: true})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if first.Pending == nil || first.Pending.Rationale != "lab-operator: best two; testing: the optimiser is right" {
+		t.Fatalf("first status: pending %+v", first.Pending)
+	}
+	if after.Pending == nil || after.Pending.Iteration != first.Pending.Iteration || after.ExperimentsUsed != 0 {
+		t.Fatalf("a decision about iteration %d decided iteration %d's runs: %+v", first.Pending.Iteration+1, first.Pending.Iteration, after)
+	}
+	var res CampaignResult
+	if err := env.GetWorkflowResult(&res); err != nil || len(res.Experiments) != 2 {
+		t.Fatalf("after the right decision: %d experiments (%v)", len(res.Experiments), err)
+	}
+}

@@ -47,7 +47,9 @@ type ChatAction struct {
 	Challenge  string `json:"challenge,omitempty"`
 	Budget     int    `json:"budget,omitempty"`
 	CampaignID string `json:"campaign_id,omitempty"`
-	Result     string `json:"result,omitempty"`
+	// Iteration is the pending runs' iteration an approval is about.
+	Iteration int    `json:"iteration,omitempty"`
+	Result    string `json:"result,omitempty"`
 }
 
 // ChatInput starts (or continues) a chat session.
@@ -189,7 +191,7 @@ func runChatAction(ctx workflow.Context, chatID, model string, act *ChatAction) 
 		}
 		return fmt.Sprintf("I asked campaign %s to stop; it finishes its current step and reports.", act.CampaignID)
 	case "approve_runs", "reject_runs":
-		d := Decision{Approve: act.Kind == "approve_runs", By: "chat " + chatID}
+		d := Decision{Approve: act.Kind == "approve_runs", By: "chat " + chatID, Iteration: act.Iteration}
 		if err := workflow.SignalExternalWorkflow(ctx, act.CampaignID, "", SignalDecision, d).Get(ctx, nil); err != nil {
 			return fmt.Sprintf("Passing your decision to %s failed: %s", act.CampaignID, shortenErr(err))
 		}

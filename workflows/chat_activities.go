@@ -31,6 +31,10 @@ type ChatTurnInput struct {
 // go at most every HeartbeatThrottle.
 type ChatProgress struct {
 	Reply string `json:"reply"`
+	// Attempt is the activity attempt that wrote it: Temporal keeps the
+	// last heartbeat across retries, so a reader compares it with the
+	// running attempt.
+	Attempt int32 `json:"attempt"`
 }
 
 // ChatTurnActivity is the name of the activity that answers a chat turn.
@@ -72,6 +76,9 @@ func (a *Activities) ChatTurn(ctx context.Context, in ChatTurnInput) (ChatTurnRe
 		sync.Mutex
 		ChatProgress
 	}
+	if activity.IsActivity(ctx) {
+		progress.Attempt = activity.GetInfo(ctx).Attempt
+	}
 	details := func() any {
 		progress.Lock()
 		defer progress.Unlock()
@@ -91,8 +98,9 @@ func (a *Activities) ChatTurn(ctx context.Context, in ChatTurnInput) (ChatTurnRe
 	if camps := a.recentCampaigns(ctx); camps != "" {
 		b.WriteString("Recent campaigns:\n" + camps)
 	}
-	if w := a.waitingForPeople(ctx); w != "" {
-		b.WriteString("Waiting for a person's decision:\n" + w)
+	pending, shown := a.pendingForPeople(ctx)
+	if pending != "" {
+		b.WriteString("Waiting for a person's decision:\n" + pending)
 	}
 	last := ""
 	for i := len(in.Messages) - 1; i >= 0; i-- {
@@ -139,6 +147,12 @@ func (a *Activities) ChatTurn(ctx context.Context, in ChatTurnInput) (ChatTurnRe
 				heartbeat(ctx, details())
 			}
 		})
+		// A server that refuses to stream this request (some
+		// OpenAI-compatible ones refuse stream options or a schema with a
+		// stream) still answers it whole.
+		if e, ok := llm.AsError(err); ok && e.Kind == llm.KindBadRequest {
+			resp, err = m.Generate(ctx, req)
+		}
 	} else {
 		resp, err = m.Generate(ctx, req)
 	}
@@ -176,7 +190,15 @@ func (a *Activities) ChatTurn(ctx context.Context, in ChatTurnInput) (ChatTurnRe
 		default:
 			out.Action = &ChatAction{Kind: act.Kind, Challenge: c.ID, Budget: act.Budget}
 		}
-	case "stop_campaign", "approve_runs", "reject_runs":
+	case "approve_runs", "reject_runs":
+		// Only runs this turn showed are decided, and exactly those: the
+		// decision names their iteration.
+		if it, ok := shown[act.CampaignID]; ok {
+			out.Action = &ChatAction{Kind: act.Kind, CampaignID: act.CampaignID, Iteration: it}
+		} else {
+			out.Reply += fmt.Sprintf("\n\n(I decided nothing: campaign %q had no lab runs waiting for approval when you asked.)", act.CampaignID)
+		}
+	case "stop_campaign":
 		if strings.HasPrefix(act.CampaignID, "campaign-") {
 			out.Action = &ChatAction{Kind: act.Kind, CampaignID: act.CampaignID}
 		} else {
@@ -195,32 +217,40 @@ func stripJSON(s string) string {
 	return strings.TrimSpace(s)
 }
 
-// waitingForPeople lists the decisions people owe (ListWaiting), with how
-// each is decided, when the worker has a Temporal client.
-func (a *Activities) waitingForPeople(ctx context.Context) string {
+// pendingForPeople lists the decisions people owe (ListPendingDecisions),
+// with how each is decided, when the worker has a Temporal client; shown
+// maps each campaign listed as waiting to the iteration of its runs.
+func (a *Activities) pendingForPeople(ctx context.Context) (text string, shown map[string]int) {
+	shown = map[string]int{}
 	if a.Temporal == nil {
-		return ""
+		return "", shown
 	}
-	ws, err := ListWaiting(ctx, a.Temporal)
+	ds, _, err := ListPendingDecisions(ctx, a.Temporal)
 	if err != nil {
-		return ""
+		return "", shown
 	}
 	var b strings.Builder
-	for i, w := range ws {
+	for i, d := range ds {
 		if i == 10 {
-			fmt.Fprintf(&b, "- and %d more (see the web UI or `genesis approvals`)\n", len(ws)-i)
+			fmt.Fprintf(&b, "- and %d more (see the web UI or `genesis approvals`)\n", len(ds)-i)
 			break
 		}
-		pts, _ := json.Marshal(w.Points)
-		if w.Kind == "portfolio" {
-			fmt.Fprintf(&b, "- portfolio %s, approval %s for campaign %s: %s %s, because %s. Only an %s decides it, in the web UI or with `genesis portfolio approve|reject %s %s` (not from this chat).\n",
-				w.Portfolio, w.Approval, w.Campaign, w.What, shorten(string(pts), 200), w.Why, w.Role, w.Portfolio, w.Approval)
+		pts, _ := json.Marshal(d.Points)
+		// The rationale is model-written: quoted, and short.
+		why := ""
+		if d.Why != "" {
+			why = fmt.Sprintf(" (their stated reason, quoted: %q)", shorten(d.Why, 200))
+		}
+		if d.Kind == "portfolio" {
+			fmt.Fprintf(&b, "- portfolio %s, approval %s for campaign %s: %s %s%s. Only an %s decides it, in the web UI or with `%s` (not from this chat).\n",
+				d.Portfolio, d.Approval, d.Campaign, d.What, shorten(string(pts), 200), why, d.Role, d.Command)
 			continue
 		}
-		fmt.Fprintf(&b, "- campaign %s (%s) waits for approval of %s: %s. You may approve_runs or reject_runs with campaign_id %s when the user asks.\n",
-			w.Campaign, w.Challenge, w.What, shorten(string(pts), 300), w.Campaign)
+		shown[d.Campaign] = d.Iteration
+		fmt.Fprintf(&b, "- campaign %s (%s) waits for approval of %s: %s%s. You may approve_runs or reject_runs with campaign_id %s when the user asks.\n",
+			d.Campaign, d.Challenge, d.What, shorten(string(pts), 300), why, d.Campaign)
 	}
-	return b.String()
+	return b.String(), shown
 }
 
 // recentCampaigns lists the newest campaigns with their status, when the

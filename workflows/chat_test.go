@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +95,30 @@ func TestChatSession(t *testing.T) {
 	_ = v.Get(&st)
 	if len(st.Messages) != 8 || st.Messages[0].Role != "user" || st.Messages[1].Role != "assistant" || !st.Closed {
 		t.Errorf("chat state: %+v", st)
+	}
+}
+
+// refusesStream is a model whose server refuses to stream (400), as some
+// OpenAI-compatible servers do with a schema.
+type refusesStream struct{ llm.Model }
+
+func (refusesStream) GenerateStream(context.Context, llm.Request, func(string)) (llm.Response, error) {
+	return llm.Response{}, llm.Classify(400, errors.New("stream_options is not supported"))
+}
+
+// A chat turn whose model refuses to stream is answered whole instead.
+func TestChatTurnFallsBackWhenStreamingIsRefused(t *testing.T) {
+	f := newFixture(t, chatTeam())
+	acts := &Activities{Catalog: f.acts.Catalog, NewModel: func(string) (llm.Model, error) { return refusesStream{chatTeam()}, nil }}
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	v, err := env.ExecuteActivity(acts.ChatTurn, ChatTurnInput{Chat: "c", Model: "scripted", Messages: []ChatMessage{{Role: "user", Text: "what is the crossed barrel challenge?"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res ChatTurnResult
+	if err := v.Get(&res); err != nil || !strings.Contains(res.Reply, "46.7") {
+		t.Fatalf("reply %q (%v)", res.Reply, err)
 	}
 }

@@ -21,9 +21,12 @@ const (
 	SignalPortfolioRequest  = "portfolio-request"
 	SignalPortfolioProgress = "portfolio-progress"
 	SignalPortfolioDone     = "portfolio-done"
-	SignalGrant             = "grant"
-	SignalReplan            = "replan"
-	SignalBudget            = "budget"
+	// SignalPortfolioPause pauses or resumes a portfolio (a PauseRequest):
+	// one channel, so pauses and resumes apply in the order sent.
+	SignalPortfolioPause = "portfolio-pause"
+	SignalGrant          = "grant"
+	SignalReplan         = "replan"
+	SignalBudget         = "budget"
 )
 
 // Done tells the portfolio a campaign ended (returning its last grant).
@@ -116,7 +119,10 @@ func (cw *campaign) signalHandlers() []signalHandler {
 		}),
 		on(SignalDecision, func(recv func(any) bool) {
 			var d Decision
-			if recv(&d) && cw.pending != nil && cw.decision == nil {
+			// A decision names the iteration whose runs were shown; one for
+			// runs no longer pending is dropped, so nobody approves runs
+			// they did not see.
+			if recv(&d) && cw.pending != nil && cw.decision == nil && (d.Iteration == 0 || d.Iteration == cw.pending.Iteration) {
 				cw.decision = &d
 			}
 		}),

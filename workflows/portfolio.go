@@ -44,8 +44,13 @@ type Inbound struct {
 	Report  *Report            `json:"report,omitempty"`
 	Done    *Done              `json:"done,omitempty"`
 	Stop    string             `json:"stop,omitempty"`
-	// By says who paused or resumed the portfolio.
-	By string `json:"by,omitempty"`
+	Pause   *PauseRequest      `json:"pause,omitempty"`
+}
+
+// PauseRequest pauses (Pause) or resumes the portfolio, on behalf of By.
+type PauseRequest struct {
+	Pause bool   `json:"pause"`
+	By    string `json:"by"`
 }
 
 // PortfolioDecision is a person's answer to a pending approval.
@@ -205,8 +210,9 @@ func (c signalChan) receive(ctx workflow.Context, async bool) Inbound {
 	case SignalPortfolioDone:
 		in.Done = &Done{}
 		v = in.Done
-	case SignalPause, SignalResume:
-		v = &in.By
+	case SignalPortfolioPause:
+		in.Pause = &PauseRequest{}
+		v = in.Pause
 	default:
 		v = &in.Stop
 	}
@@ -221,7 +227,7 @@ func (c signalChan) receive(ctx workflow.Context, async bool) Inbound {
 // channels are the portfolio's signal channels.
 func (p *portfolioRun) channels() []signalChan {
 	var out []signalChan
-	for _, name := range []string{SignalPortfolioRequest, SignalPortfolioProgress, SignalPortfolioDone, SignalStop, SignalPause, SignalResume} {
+	for _, name := range []string{SignalPortfolioRequest, SignalPortfolioProgress, SignalPortfolioDone, SignalStop, SignalPortfolioPause} {
 		out = append(out, signalChan{name: name, ch: workflow.GetSignalChannel(p.ctx, name)})
 	}
 	return out
@@ -243,12 +249,12 @@ func (p *portfolioRun) handle(in Inbound) {
 	case in.Done != nil:
 		p.release(in.Done.Release)
 		p.finish(in.Done.Campaign, in.Done.Reason, !in.Done.Failed)
-	case in.Name == SignalPause || in.Name == SignalResume:
-		by := in.By
+	case in.Pause != nil:
+		by := in.Pause.By
 		if by == "" {
 			by = "a user"
 		}
-		if in.Name == SignalPause {
+		if in.Pause.Pause {
 			p.s.Pause(by, now)
 		} else {
 			p.send(p.s.Resume(by, now), nil)

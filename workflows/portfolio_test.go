@@ -268,7 +268,7 @@ campaigns:
   - {challenge: crossed-barrel-toughness, strategy: random, budget: {lab_runs: 4}}
   - {challenge: p3ht-cnt-conductivity, strategy: bo, budget: {lab_runs: 4}}
 `, func(env *testsuite.TestWorkflowEnvironment) {
-		env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPause, "ops") }, time.Nanosecond)
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPortfolioPause, PauseRequest{Pause: true, By: "ops"}) }, time.Nanosecond)
 		env.RegisterDelayedCallback(func() {
 			v, err := env.QueryWorkflow(QueryPortfolio)
 			if err == nil {
@@ -279,7 +279,7 @@ campaigns:
 			}
 			midRuns, _ = countRuns(t, f)
 		}, 30*time.Minute)
-		env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalResume, "ops") }, time.Hour)
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPortfolioPause, PauseRequest{By: "ops"}) }, time.Hour)
 	})
 	if mid.Paused != "ops" || midRuns != 0 || mid.Spent.LabRuns != 0 {
 		t.Fatalf("while paused: paused %q, %d lab runs, ledger %v", mid.Paused, midRuns, mid.Spent)

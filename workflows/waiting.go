@@ -14,9 +14,9 @@ import (
 	"github.com/genesis-sci/genesis/portfolio"
 )
 
-// Waiting is one decision a person owes: the lab runs a campaign waits to
-// have approved, or a portfolio's pending approval.
-type Waiting struct {
+// PendingDecision is one decision a person owes: the lab runs a campaign
+// waits to have approved, or a portfolio's pending approval.
+type PendingDecision struct {
 	// Kind is "campaign" (decide with the campaign's approve/reject) or
 	// "portfolio" (decide the approval in the portfolio).
 	Kind      string `json:"kind"`
@@ -33,22 +33,32 @@ type Waiting struct {
 	// escalated); Deadline is when its timeout applies.
 	Role     string     `json:"role,omitempty"`
 	Deadline *time.Time `json:"deadline,omitempty"`
+	// Iteration is a campaign's pending iteration: a decision naming it
+	// decides exactly these runs (Decision.Iteration).
+	Iteration int `json:"iteration,omitempty"`
+	// Command is the CLI command that decides it.
+	Command string `json:"command"`
 }
+
+// queryTimeout bounds each query of a listing: a workflow whose worker is
+// away is left out rather than holding the listing up.
+const queryTimeout = 2 * time.Second
 
 // maxWaitingScan bounds how many running workflows one listing queries.
 const maxWaitingScan = 200
 
-// ListWaiting finds every decision people owe across the running campaigns
-// and portfolios, by querying each (at most 200, newest first): portfolio
-// approvals first, by deadline, then campaigns by ID.
-func ListWaiting(ctx context.Context, c client.Client) ([]Waiting, error) {
+// ListPendingDecisions finds every decision people owe across the running
+// campaigns and portfolios, by querying each (the newest 200; truncated
+// says there were more): portfolio approvals first, by deadline, then
+// campaigns by ID.
+func ListPendingDecisions(ctx context.Context, c client.Client) (out []PendingDecision, truncated bool, err error) {
 	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{PageSize: maxWaitingScan,
 		Query: fmt.Sprintf("(WorkflowType = '%s' OR WorkflowType = '%s') AND ExecutionStatus = 'Running'", CampaignWorkflowName, PortfolioWorkflowName)})
 	if err != nil {
-		return nil, fmt.Errorf("listing running campaigns and portfolios: %w", err)
+		return nil, false, fmt.Errorf("listing running campaigns and portfolios: %w", err)
 	}
 	execs := resp.GetExecutions()
-	found := make([][]Waiting, len(execs))
+	found := make([][]PendingDecision, len(execs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for i, e := range execs {
@@ -56,16 +66,18 @@ func ListWaiting(ctx context.Context, c client.Client) ([]Waiting, error) {
 		g.Go(func() error {
 			// A workflow that ended meanwhile, or whose worker is away,
 			// owes nothing that can be decided now: skip it.
+			qctx, cancel := context.WithTimeout(gctx, queryTimeout)
+			defer cancel()
 			if typ == PortfolioWorkflowName {
-				found[i] = portfolioWaiting(gctx, c, id)
+				found[i] = portfolioPending(qctx, c, id)
 			} else {
-				found[i] = campaignWaiting(gctx, c, id)
+				found[i] = campaignPending(qctx, c, id)
 			}
 			return nil
 		})
 	}
 	_ = g.Wait()
-	out := []Waiting{}
+	out = []PendingDecision{}
 	for _, f := range found {
 		out = append(out, f...)
 	}
@@ -79,29 +91,30 @@ func ListWaiting(ctx context.Context, c client.Client) ([]Waiting, error) {
 		}
 		return a.Campaign < b.Campaign
 	})
-	return out, nil
+	return out, len(resp.GetNextPageToken()) > 0, nil
 }
 
-func campaignWaiting(ctx context.Context, c client.Client, id string) []Waiting {
+func campaignPending(ctx context.Context, c client.Client, id string) []PendingDecision {
 	v, err := c.QueryWorkflow(ctx, id, "", QueryStatus)
 	var st Status
 	if err != nil || v.Get(&st) != nil || st.Pending == nil || st.Done {
 		return nil
 	}
-	return []Waiting{{Kind: "campaign", Campaign: id, Challenge: st.Challenge, What: fmt.Sprintf("%d lab run(s)", len(st.Pending.Points)),
-		Points: st.Pending.Points, Why: st.Pending.Rationale}}
+	return []PendingDecision{{Kind: "campaign", Campaign: id, Challenge: st.Challenge, What: fmt.Sprintf("%d lab run(s)", len(st.Pending.Points)),
+		Points: st.Pending.Points, Why: st.Pending.Rationale, Iteration: st.Pending.Iteration, Command: "genesis campaign approve|reject " + id}}
 }
 
-func portfolioWaiting(ctx context.Context, c client.Client, id string) []Waiting {
+func portfolioPending(ctx context.Context, c client.Client, id string) []PendingDecision {
 	v, err := c.QueryWorkflow(ctx, id, "", QueryPortfolio)
 	var st PortfolioStatus
 	if err != nil || v.Get(&st) != nil {
 		return nil
 	}
-	var out []Waiting
+	var out []PendingDecision
 	for _, a := range st.Pending {
-		w := Waiting{Kind: "portfolio", Campaign: a.Campaign, Challenge: a.Challenge, Portfolio: id, Approval: a.ID,
-			What: fmt.Sprintf("%d %s", a.Request.N, portfolio.Units(a.Request.Kind)), Points: a.Request.Points, Role: a.Role}
+		w := PendingDecision{Kind: "portfolio", Campaign: a.Campaign, Challenge: a.Challenge, Portfolio: id, Approval: a.ID,
+			What: fmt.Sprintf("%d %s", a.Request.N, portfolio.Units(a.Request.Kind)), Points: a.Request.Points, Role: a.Role,
+			Command: fmt.Sprintf("genesis portfolio approve|reject %s %s", id, a.ID)}
 		if a.Request.Kind == portfolio.Lab {
 			w.What += fmt.Sprintf(", cost %.3g", a.Cost)
 		}

@@ -623,9 +623,7 @@ decide and until when), each with the command that decides it.`,
 			if err != nil {
 				return err
 			}
-			var out struct {
-				Approvals []api.WaitingItem `json:"approvals"`
-			}
+			var out api.PendingDecisions
 			if err := cl.do(cmd.Context(), http.MethodGet, "/api/v1/approvals", nil, &out); err != nil {
 				return err
 			}
@@ -635,7 +633,10 @@ decide and until when), each with the command that decides it.`,
 				enc.SetIndent("", "  ")
 				return enc.Encode(out)
 			}
-			printWaiting(w, out.Approvals)
+			printPending(w, out.Approvals)
+			if out.Truncated {
+				fmt.Fprintln(w, "(more running workflows than one listing reads: only the newest are shown)")
+			}
 			return nil
 		},
 	}
@@ -645,7 +646,7 @@ decide and until when), each with the command that decides it.`,
 	return c
 }
 
-func printWaiting(w io.Writer, items []api.WaitingItem) {
+func printPending(w io.Writer, items []api.PendingDecisionItem) {
 	if len(items) == 0 {
 		fmt.Fprintln(w, "nothing is waiting for a decision")
 		return
@@ -653,8 +654,10 @@ func printWaiting(w io.Writer, items []api.WaitingItem) {
 	for _, it := range items {
 		head := fmt.Sprintf("campaign %s (%s): %s", it.Campaign, it.Challenge, it.What)
 		if it.Kind == "portfolio" {
-			head = fmt.Sprintf("portfolio %s, approval %s for %s: %s — an %s decides, until %s", it.Portfolio, it.Approval, it.Campaign, it.What,
-				it.Role, it.Deadline.UTC().Format("2006-01-02 15:04 UTC"))
+			head = fmt.Sprintf("portfolio %s, approval %s for %s: %s — an %s decides", it.Portfolio, it.Approval, it.Campaign, it.What, it.Role)
+			if it.Deadline != nil {
+				head += ", until " + it.Deadline.UTC().Format("2006-01-02 15:04 UTC")
+			}
 		}
 		fmt.Fprintln(w, head)
 		for _, p := range it.Points {

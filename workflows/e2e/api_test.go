@@ -243,13 +243,17 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 		t.Fatalf("pending %+v with %d experiments", st.Pending, st.ExperimentsUsed)
 	}
 	// The list of what waits for a person has it, with where to decide.
-	var owed struct{ Approvals []api.WaitingItem }
+	var owed api.PendingDecisions
 	if code := h.get("/api/v1/approvals", &owed); code != 200 || len(owed.Approvals) != 1 {
 		t.Fatalf("approvals: %d %+v", code, owed)
 	}
 	if a := owed.Approvals[0]; a.Kind != "campaign" || a.Campaign != id || len(a.Points) != len(st.Pending.Points) ||
-		a.Reject != "/api/v1/campaigns/"+id+"/reject" || a.Command != "genesis campaign approve|reject "+id || !strings.HasPrefix(a.Why, "lab-operator: ") {
+		a.Reject != "/api/v1/campaigns/"+id+"/reject" || a.Command != "genesis campaign approve|reject "+id || !strings.HasPrefix(a.Why, "lab-operator: ") || a.Iteration != st.Pending.Iteration {
 		t.Errorf("approval item %+v", a)
+	}
+	// A decision about runs other than those pending is refused.
+	if code, m := call("POST", "/api/v1/campaigns/"+id+"/approve", fmt.Sprintf(`{"iteration":%d}`, st.Pending.Iteration+1)); code != http.StatusConflict {
+		t.Fatalf("approving runs that are not pending: %d %v", code, m)
 	}
 	// Reject: nothing runs this iteration; the next one asks again; approve that.
 	if code, m := call("POST", "/api/v1/campaigns/"+id+"/reject", `{"reason":"too hot"}`); code != 202 {

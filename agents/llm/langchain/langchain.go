@@ -80,9 +80,11 @@ func (m *Model) generate(ctx context.Context, req llm.Request, onDelta func(stri
 	if req.Seed != 0 {
 		opts = append(opts, llms.WithSeed(req.Seed))
 	}
+	streamed := 0 // bytes handed to onDelta
 	if onDelta != nil {
 		opts = append(opts, llms.WithStreamingFunc(func(_ context.Context, chunk []byte) error {
 			if len(chunk) > 0 {
+				streamed += len(chunk)
 				onDelta(string(chunk))
 			}
 			return nil
@@ -104,6 +106,11 @@ func (m *Model) generate(ctx context.Context, req llm.Request, onDelta func(stri
 		return llm.Response{}, llm.Unavailable(fmt.Errorf("langchaingo %s: no choices", m.Name))
 	}
 	ch := resp.Choices[0]
+	if streamed > 0 && ch.Content == "" {
+		// langchaingo fills the reply in from the stream's last message: a
+		// stream cut short streams pieces and ends with none.
+		return llm.Response{}, llm.Unavailable(fmt.Errorf("langchaingo %s: the stream ended before the reply was complete", m.Name))
+	}
 	return llm.Response{
 		Content: ch.Content,
 		Usage:   llm.Usage{PromptTokens: intInfo(ch.GenerationInfo, "PromptTokens"), CompletionTokens: intInfo(ch.GenerationInfo, "CompletionTokens")},

@@ -54,6 +54,9 @@ func (m *Model) Generate(ctx context.Context, req llm.Request) (llm.Response, er
 // GenerateStream implements llm.Streamer with the endpoint's server-sent
 // chunks; the usage comes in the last chunk (stream_options.include_usage).
 func (m *Model) GenerateStream(ctx context.Context, req llm.Request, onDelta func(string)) (llm.Response, error) {
+	if onDelta == nil {
+		onDelta = func(string) {}
+	}
 	cr := m.request(req)
 	cr.StreamOptions = &goopenai.StreamOptions{IncludeUsage: true}
 	stream, err := m.client.CreateChatCompletionStream(ctx, cr)
