@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -236,6 +237,27 @@ func apiError(status int, body []byte) error {
 }
 
 // listCmd lists campaigns or portfolios (GET path, the list under key).
+// postIDCmd is the command `VERB ID`: it POSTs to prefix+ID+"/"+VERB and
+// prints "DONE ID".
+func postIDCmd(client func() (*apiClient, error), verb, short, done, prefix string) *cobra.Command {
+	return &cobra.Command{
+		Use:   verb + " ID",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := client()
+			if err != nil {
+				return err
+			}
+			if err := cl.do(cmd.Context(), http.MethodPost, prefix+url.PathEscape(args[0])+"/"+verb, nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", done, args[0])
+			return nil
+		},
+	}
+}
+
 func listCmd(short, path, key string, client func() (*apiClient, error)) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
@@ -326,22 +348,7 @@ func campaignCmd(cfg *config) *cobra.Command {
 			return cl.watch(cmd.Context(), args[0], cmd.OutOrStdout())
 		},
 	}
-	stop := &cobra.Command{
-		Use:   "stop ID",
-		Short: "Stop a campaign (it finishes its current step and reports)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := client()
-			if err != nil {
-				return err
-			}
-			if err := cl.do(cmd.Context(), http.MethodPost, "/api/v1/campaigns/"+args[0]+"/stop", nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "stopping %s\n", args[0])
-			return nil
-		},
-	}
+	stop := postIDCmd(client, "stop", "Stop a campaign (it finishes its current step and reports)", "stopping", "/api/v1/campaigns/")
 	action := func(name, verb, short string) *cobra.Command {
 		var reason string
 		cmd := &cobra.Command{

@@ -104,28 +104,10 @@ outside a routine region or above a cost wait for an operator. See the README's
 	status.Flags().DurationVar(&every, "every", 2*time.Second, "refresh interval with --watch")
 
 	list := listCmd("List portfolios", "/api/v1/portfolios", "portfolios", client)
-	// act sends the portfolio one command (stop, pause, resume).
-	act := func(verb, short, done string) *cobra.Command {
-		return &cobra.Command{
-			Use:   verb + " ID",
-			Short: short,
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				cl, err := client()
-				if err != nil {
-					return err
-				}
-				if err := cl.do(cmd.Context(), http.MethodPost, "/api/v1/portfolios/"+url.PathEscape(args[0])+"/"+verb, nil, nil); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", done, args[0])
-				return nil
-			},
-		}
-	}
-	stop := act("stop", "Stop every campaign of a portfolio", "stopping")
-	pause := act("pause", "Pause a portfolio: nothing more is granted until it resumes (work already granted finishes)", "paused")
-	resume := act("resume", "Resume a paused portfolio", "resumed")
+	const prefix = "/api/v1/portfolios/"
+	stop := postIDCmd(client, "stop", "Stop every campaign of a portfolio", "stopping", prefix)
+	pause := postIDCmd(client, "pause", "Pause a portfolio: nothing more is granted until it resumes (work already granted finishes)", "paused", prefix)
+	resume := postIDCmd(client, "resume", "Resume a paused portfolio", "resumed", prefix)
 	decide := func(verb string) *cobra.Command {
 		var reason string
 		cmd := &cobra.Command{
