@@ -236,11 +236,12 @@ func apiError(status int, body []byte) error {
 	return fmt.Errorf("HTTP %d: %s", status, strings.TrimSpace(string(body)))
 }
 
-// listCmd lists campaigns or portfolios (GET path, the list under key).
-// postIDCmd is the command `VERB ID`: it POSTs to prefix+ID+"/"+VERB and
-// prints "DONE ID".
-func postIDCmd(client func() (*apiClient, error), verb, short, done, prefix string) *cobra.Command {
-	return &cobra.Command{
+// postIDCmd is the command `VERB ID`: it POSTs to prefix+ID+"/"+VERB
+// (with {"reason": …} when withReason and --reason is given) and prints
+// "DONE ID".
+func postIDCmd(client func() (*apiClient, error), verb, short, done, prefix string, withReason bool) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
 		Use:   verb + " ID",
 		Short: short,
 		Args:  cobra.ExactArgs(1),
@@ -249,15 +250,24 @@ func postIDCmd(client func() (*apiClient, error), verb, short, done, prefix stri
 			if err != nil {
 				return err
 			}
-			if err := cl.do(cmd.Context(), http.MethodPost, prefix+url.PathEscape(args[0])+"/"+verb, nil, nil); err != nil {
+			var body any
+			if reason != "" {
+				body = map[string]string{"reason": reason}
+			}
+			if err := cl.do(cmd.Context(), http.MethodPost, prefix+url.PathEscape(args[0])+"/"+verb, body, nil); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", done, args[0])
 			return nil
 		},
 	}
+	if withReason {
+		cmd.Flags().StringVar(&reason, "reason", "", "why (goes into the record and the audit log)")
+	}
+	return cmd
 }
 
+// listCmd lists campaigns or portfolios (GET path, the list under key).
 func listCmd(short, path, key string, client func() (*apiClient, error)) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
@@ -348,40 +358,13 @@ func campaignCmd(cfg *config) *cobra.Command {
 			return cl.watch(cmd.Context(), args[0], cmd.OutOrStdout())
 		},
 	}
-	stop := postIDCmd(client, "stop", "Stop a campaign (it finishes its current step and reports)", "stopping", "/api/v1/campaigns/")
-	action := func(name, verb, short string) *cobra.Command {
-		var reason string
-		cmd := &cobra.Command{
-			Use:   name + " ID",
-			Short: short,
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				cl, err := client()
-				if err != nil {
-					return err
-				}
-				var body any
-				if reason != "" {
-					body = map[string]string{"reason": reason}
-				}
-				var out map[string]any
-				if err := cl.do(cmd.Context(), http.MethodPost, "/api/v1/campaigns/"+args[0]+"/"+name, body, &out); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", verb, args[0])
-				return nil
-			},
-		}
-		if name == "approve" || name == "reject" {
-			cmd.Flags().StringVar(&reason, "reason", "", "why (goes into the campaign's record and the audit log)")
-		}
-		return cmd
-	}
-	c.AddCommand(start, list, status, watch, stop,
-		action("pause", "paused", "Pause a campaign before its next iteration"),
-		action("resume", "resumed", "Resume a paused campaign"),
-		action("approve", "approved the pending lab runs of", "Approve the lab runs a campaign is waiting on (started with --require-approval)"),
-		action("reject", "rejected the pending lab runs of", "Reject the lab runs a campaign is waiting on"))
+	const prefix = "/api/v1/campaigns/"
+	c.AddCommand(start, list, status, watch,
+		postIDCmd(client, "stop", "Stop a campaign (it finishes its current step and reports)", "stopping", prefix, false),
+		postIDCmd(client, "pause", "Pause a campaign before its next iteration", "paused", prefix, false),
+		postIDCmd(client, "resume", "Resume a paused campaign", "resumed", prefix, false),
+		postIDCmd(client, "approve", "Approve the lab runs a campaign is waiting on (started with --require-approval)", "approved the pending lab runs of", prefix, true),
+		postIDCmd(client, "reject", "Reject the lab runs a campaign is waiting on", "rejected the pending lab runs of", prefix, true))
 	return c
 }
 

@@ -105,9 +105,9 @@ outside a routine region or above a cost wait for an operator. See the README's
 
 	list := listCmd("List portfolios", "/api/v1/portfolios", "portfolios", client)
 	const prefix = "/api/v1/portfolios/"
-	stop := postIDCmd(client, "stop", "Stop every campaign of a portfolio", "stopping", prefix)
-	pause := postIDCmd(client, "pause", "Pause a portfolio: nothing more is granted until it resumes (work already granted finishes)", "paused", prefix)
-	resume := postIDCmd(client, "resume", "Resume a paused portfolio", "resumed", prefix)
+	stop := postIDCmd(client, "stop", "Stop every campaign of a portfolio", "stopping", prefix, false)
+	pause := postIDCmd(client, "pause", "Pause a portfolio: nothing more is granted until it resumes (work already granted finishes)", "paused", prefix, false)
+	resume := postIDCmd(client, "resume", "Resume a paused portfolio", "resumed", prefix, false)
 	decide := func(verb string) *cobra.Command {
 		var reason string
 		cmd := &cobra.Command{
