@@ -81,9 +81,9 @@ func (cw *campaign) approved(cands []agents.Candidate, picks []int, why string) 
 			hyps = append(hyps, h)
 		}
 	}
-	p.Rationale = why
+	p.Rationale = strings.TrimRight(why, ". ")
 	if len(hyps) > 0 {
-		p.Rationale += "; testing: " + shorten(strings.Join(hyps, "; "), 300)
+		p.Rationale += ". Testing: " + shorten(strings.Join(hyps, " / "), 300)
 	}
 	cw.pending, cw.decision = p, nil
 	cw.phase = "awaiting approval"

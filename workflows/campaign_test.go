@@ -364,7 +364,7 @@ func TestDecisionAboutOtherRunsIsDropped(t *testing.T) {
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if first.Pending == nil || first.Pending.Rationale != "lab-operator: best two; testing: the optimiser is right" {
+	if first.Pending == nil || first.Pending.Rationale != "lab-operator: best two. Testing: the optimiser is right" {
 		t.Fatalf("first status: pending %+v", first.Pending)
 	}
 	if after.Pending == nil || after.Pending.Iteration != first.Pending.Iteration || after.ExperimentsUsed != 0 {
