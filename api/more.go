@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	workflowpb "go.temporal.io/api/workflow/v1"
@@ -464,19 +465,20 @@ func (s *Server) sendChat(w http.ResponseWriter, r *http.Request) {
 // events: "delta" events carry the reply so far as the model writes it,
 // then one "reply" event carries the whole reply, as the plain send
 // returns it, or an "error" event. The reply so far comes from the worker
-// in this process when there is one (workflows.Streams), and otherwise
-// from the ChatTurn activity's heartbeat, read through Temporal.
+// in this process when it runs the turn (workflows.Streams), and otherwise
+// from the ChatTurn activity's heartbeat, read through Temporal until a
+// local piece arrives.
 func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text string) {
-	var partial <-chan string
+	var local <-chan string
 	if s.Streams != nil {
 		ch, cancel := s.Streams.Subscribe(id)
 		defer cancel()
-		partial = ch
-	} else {
-		ctx, cancel := context.WithCancel(r.Context())
-		defer cancel()
-		partial = s.heartbeatPartials(ctx, id)
+		local = ch
 	}
+	var localSeen atomic.Bool
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	remote := s.heartbeatPartials(ctx, id, &localSeen)
 	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateSend,
 		Args: []any{text}, WaitForStage: client.WorkflowUpdateStageAccepted})
 	if err != nil {
@@ -494,10 +496,21 @@ func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text
 		done <- res
 	}()
 	out := startSSE(w)
+	last := ""
 	for {
 		select {
-		case p := <-partial:
-			out.event("delta", map[string]string{"text": p})
+		case p := <-local:
+			localSeen.Store(true)
+			if p != last {
+				last = p
+				out.event("delta", map[string]string{"text": p})
+			}
+		case p := <-remote:
+			// Heartbeats lag the local stream: only news goes out.
+			if len(p) > len(last) {
+				last = p
+				out.event("delta", map[string]string{"text": p})
+			}
 		case res := <-done:
 			if res.err != nil {
 				out.event("error", apiError{Code: "rejected", Message: res.err.Error()})
@@ -511,14 +524,15 @@ func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text
 	}
 }
 
-// chatPoll is how often a streaming send without a worker in this process
-// reads the chat turn's heartbeat.
+// chatPoll is how often a streaming send reads the chat turn's heartbeat
+// while no worker in this process streams it.
 const chatPoll = 250 * time.Millisecond
 
 // heartbeatPartials follows chat id's running turn through Temporal: each
 // new reply-so-far in the ChatTurn activity's heartbeat is sent on the
-// channel (only the latest is kept), until ctx ends.
-func (s *Server) heartbeatPartials(ctx context.Context, id string) <-chan string {
+// channel (only the latest is kept), until ctx ends. It stops reading once
+// localSeen is set (the worker in this process streams the turn).
+func (s *Server) heartbeatPartials(ctx context.Context, id string, localSeen *atomic.Bool) <-chan string {
 	ch := make(chan string, 1)
 	go func() {
 		t := time.NewTicker(chatPoll)
@@ -529,6 +543,9 @@ func (s *Server) heartbeatPartials(ctx context.Context, id string) <-chan string
 			case <-ctx.Done():
 				return
 			case <-t.C:
+			}
+			if localSeen.Load() {
+				return
 			}
 			d, err := s.Temporal.DescribeWorkflowExecution(ctx, id, "")
 			if err != nil {

@@ -43,20 +43,29 @@ func (m streaming) GenerateStream(ctx context.Context, req llm.Request, onDelta 
 // growing "delta" events, each a prefix of the reply, then the whole reply.
 // The worker runs in the API's process and hands the text over directly.
 func TestChatStreamsTheReply(t *testing.T) {
-	streamChat(t, workflows.NewStreams(), 25*time.Millisecond)
+	s := workflows.NewStreams()
+	streamChat(t, s, s, 25*time.Millisecond)
 }
 
-// The same with the worker in another process than the API (no shared
-// Streams): the text travels in the ChatTurn activity's heartbeats, which
-// the API reads through Temporal.
+// The same with the worker in another process than the API: the text
+// travels in the ChatTurn activity's heartbeats, which the API reads
+// through Temporal — with no worker in the API's process (genesis api),
+// and with one there that does not run this turn (a remote worker
+// attached to genesis dev).
 func TestChatStreamsFromAWorkerElsewhere(t *testing.T) {
-	streamChat(t, nil, 120*time.Millisecond)
+	t.Run("api alone", func(t *testing.T) { streamChat(t, nil, nil, 120*time.Millisecond) })
+	t.Run("api with its own worker", func(t *testing.T) { streamChat(t, workflows.NewStreams(), nil, 120*time.Millisecond) })
 }
 
-func streamChat(t *testing.T, streams *workflows.Streams, delay time.Duration) {
+// streamChat sends a chat message with a streaming model behind the
+// worker and checks the deltas the API's client gets. apiStreams and
+// workerStreams are the in-process hubs of the API and the worker (the
+// same one when they share a process).
+func streamChat(t *testing.T, apiStreams, workerStreams *workflows.Streams, delay time.Duration) {
 	e := newEnv(t)
+	streams := apiStreams
 	acts := &workflows.Activities{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return streaming{team(0), 6, delay}, nil },
-		Lab: labclient.New(e.url, nil), Embedder: memory.Hashing{}, DataDir: e.dir, Temporal: e.ts.GetDefaultClient(), Streams: streams}
+		Lab: labclient.New(e.url, nil), Embedder: memory.Hashing{}, DataDir: e.dir, Temporal: e.ts.GetDefaultClient(), Streams: workerStreams}
 	e.ts.NewWorkerWithOptions(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) }, workflows.WorkerOptions())
 	home := t.TempDir()
 	toks, _ := api.OpenTokens(home)
