@@ -600,39 +600,77 @@ and come back with --session ID. Commands: /help, /history, /campaigns, /quit.`,
 
 func approvalsCmd(cfg *config) *cobra.Command {
 	var base, tokenFile string
-	var asJSON bool
+	var asJSON, watch bool
+	var every time.Duration
 	c := &cobra.Command{
 		Use:   "approvals",
 		Short: "List what waits for a person's decision: campaigns' lab runs and portfolios' approvals (through the API)",
 		Long: `Lists every decision people owe across the running campaigns and portfolios: lab runs of a
 campaign started with --require-approval, and a portfolio's pending approvals (with who may
-decide and until when), each with the command that decides it.`,
+decide and until when), each with the command that decides it. With --watch it keeps
+listening and prints each new decision as it appears (with a terminal bell).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if watch && asJSON {
+				return fmt.Errorf("--watch and --json do not go together: --json prints the list once")
+			}
+			if every < 500*time.Millisecond {
+				return fmt.Errorf("--every %s is too short: use at least 500ms", every)
+			}
 			cl, err := newAPIClient(cfg, base, tokenFile)
 			if err != nil {
 				return err
 			}
-			var out api.PendingDecisions
-			if err := cl.do(cmd.Context(), http.MethodGet, "/api/v1/approvals", nil, &out); err != nil {
-				return err
-			}
 			w := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				return enc.Encode(out)
+			seen := map[string]bool{}
+			for first := true; ; first = false {
+				var out api.PendingDecisions
+				if err := cl.do(cmd.Context(), http.MethodGet, "/api/v1/approvals", nil, &out); err != nil {
+					return err
+				}
+				switch {
+				case asJSON:
+					enc := json.NewEncoder(w)
+					enc.SetIndent("", "  ")
+					return enc.Encode(out)
+				case !watch:
+					printPending(w, out.Approvals)
+					if out.Truncated {
+						fmt.Fprintln(w, "(more running workflows than one listing reads: only the newest are shown)")
+					}
+					return nil
+				}
+				// --watch: print what is new since the last listing.
+				var fresh []api.PendingDecisionItem
+				now := map[string]bool{}
+				for _, it := range out.Approvals {
+					k := fmt.Sprintf("%s/%s/%s/%d", it.Portfolio, it.Approval, it.Campaign, it.Iteration)
+					now[k] = true
+					if !seen[k] {
+						fresh = append(fresh, it)
+					}
+				}
+				seen = now
+				switch {
+				case first && len(fresh) == 0:
+					fmt.Fprintf(w, "── %s nothing is waiting; watching for new decisions (Ctrl-C to stop)\n", time.Now().Format("15:04:05"))
+				case len(fresh) > 0:
+					fmt.Fprintf(w, "\a── %s %d new, %d waiting in all\n", time.Now().Format("15:04:05"), len(fresh), len(out.Approvals))
+					printPending(w, fresh)
+				}
+				select {
+				case <-cmd.Context().Done():
+					return nil
+				case <-time.After(every):
+				}
 			}
-			printPending(w, out.Approvals)
-			if out.Truncated {
-				fmt.Fprintln(w, "(more running workflows than one listing reads: only the newest are shown)")
-			}
-			return nil
 		},
 	}
 	c.Flags().StringVar(&base, "api", envOr("GENESIS_API", "http://127.0.0.1:8080"), "Genesis API URL (env GENESIS_API)")
 	c.Flags().StringVar(&tokenFile, "token-file", "", "file with an API token (default GENESIS_TOKEN, else $GENESIS_HOME/admin.token)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the list as JSON")
+	c.Flags().BoolVar(&watch, "watch", false, "keep listening and print each new decision as it appears")
+	c.Flags().DurationVar(&every, "every", 3*time.Second, "how often --watch asks")
 	return c
 }
 
