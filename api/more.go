@@ -448,7 +448,7 @@ func (s *Server) sendChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateSend,
-		Args: []any{req.Text}, WaitForStage: client.WorkflowUpdateStageCompleted})
+		Args: []any{req.Text, s.chatSender(r)}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	if err != nil {
 		writeTemporalErr(w, err, fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
 		return
@@ -480,7 +480,7 @@ func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text
 	defer cancel()
 	remote := s.heartbeatPartials(ctx, id, &localSeen)
 	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateSend,
-		Args: []any{text}, WaitForStage: client.WorkflowUpdateStageAccepted})
+		Args: []any{text, s.chatSender(r)}, WaitForStage: client.WorkflowUpdateStageAccepted})
 	if err != nil {
 		writeTemporalErr(w, err, fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
 		return
@@ -522,6 +522,16 @@ func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text
 			return
 		}
 	}
+}
+
+// chatSender is who sends a chat message: the token's ID and role (an
+// admin when the API runs without tokens, as for portfolio decisions).
+func (s *Server) chatSender(r *http.Request) workflows.ChatSender {
+	from := workflows.ChatSender{By: "api", Role: RoleAdmin}
+	if t, ok := s.Tokens.lookupRequest(r); ok {
+		from = workflows.ChatSender{By: t.ID, Role: t.Role}
+	}
+	return from
 }
 
 // chatPoll is how often a streaming send reads the chat turn's heartbeat

@@ -43,13 +43,23 @@ type ChatMessage struct {
 
 // ChatAction is something the team did for the user in a turn.
 type ChatAction struct {
-	Kind       string `json:"kind"` // start_campaign, stop_campaign, approve_runs or reject_runs
+	Kind       string `json:"kind"` // start_campaign, stop_campaign, approve_runs, reject_runs, approve_approval or reject_approval
 	Challenge  string `json:"challenge,omitempty"`
 	Budget     int    `json:"budget,omitempty"`
 	CampaignID string `json:"campaign_id,omitempty"`
 	// Iteration is the pending runs' iteration an approval is about.
-	Iteration int    `json:"iteration,omitempty"`
-	Result    string `json:"result,omitempty"`
+	Iteration int `json:"iteration,omitempty"`
+	// PortfolioID and ApprovalID name a portfolio approval to decide.
+	PortfolioID string `json:"portfolio_id,omitempty"`
+	ApprovalID  string `json:"approval_id,omitempty"`
+	Result      string `json:"result,omitempty"`
+}
+
+// ChatSender is who sent a chat message, as the API authenticated them:
+// the chat acts for them, with their role (a portfolio checks it).
+type ChatSender struct {
+	By   string `json:"by"`
+	Role string `json:"role"`
 }
 
 // ChatInput starts (or continues) a chat session.
@@ -102,7 +112,8 @@ func ChatWorkflow(ctx workflow.Context, in ChatInput) error {
 	}
 	mu := workflow.NewMutex(ctx)
 	var a *Activities
-	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSend, func(ctx workflow.Context, text string) (ChatReply, error) {
+	// from is absent (zero) in messages sent before it existed.
+	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSend, func(ctx workflow.Context, text string, from ChatSender) (ChatReply, error) {
 		if err := mu.Lock(ctx); err != nil {
 			return ChatReply{}, err
 		}
@@ -122,12 +133,12 @@ func ChatWorkflow(ctx workflow.Context, in ChatInput) error {
 		st.Tokens += turn.Tokens
 		reply := ChatReply{Text: turn.Reply, Action: turn.Action}
 		if act := turn.Action; act != nil {
-			act.Result = runChatAction(ctx, st.ID, st.Model, act)
+			act.Result = runChatAction(ctx, st.ID, st.Model, from, act)
 			reply.Text = strings.TrimSpace(reply.Text + "\n\n" + act.Result)
 		}
 		st.Messages = append(st.Messages, ChatMessage{Role: "assistant", Text: reply.Text, Time: workflow.Now(ctx), Action: reply.Action})
 		return reply, nil
-	}, workflow.UpdateHandlerOptions{Validator: func(text string) error { return ValidateChatMessage(text) }})
+	}, workflow.UpdateHandlerOptions{Validator: func(text string, _ ChatSender) error { return ValidateChatMessage(text) }})
 	if err != nil {
 		return err
 	}
@@ -170,9 +181,26 @@ func lastMessages(ms []ChatMessage, n int) []ChatMessage {
 
 func shortenErr(err error) string { return shorten(err.Error(), 160) }
 
-// runChatAction starts or stops a campaign for the user.
-func runChatAction(ctx workflow.Context, chatID, model string, act *ChatAction) string {
+// runChatAction acts for the user: starts or stops a campaign, decides a
+// campaign's pending runs or a portfolio's approval (with the sender's role).
+func runChatAction(ctx workflow.Context, chatID, model string, from ChatSender, act *ChatAction) string {
 	switch act.Kind {
+	case "approve_approval", "reject_approval":
+		if from.Role == "" {
+			return "I cannot decide a portfolio's approval for you: this message came without your role. Decide it in the web UI or with `genesis portfolio approve|reject " + act.PortfolioID + " " + act.ApprovalID + "`."
+		}
+		approve := act.Kind == "approve_approval"
+		var a *Activities
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
+		var verdict string
+		if err := workflow.ExecuteActivity(actx, a.DecidePortfolio, DecidePortfolioInput{Portfolio: act.PortfolioID, Decision: PortfolioDecision{
+			Approval: act.ApprovalID, Approve: approve, By: from.By + " (chat)", Role: from.Role, Reason: "decided in chat " + chatID}}).Get(ctx, &verdict); err != nil {
+			return fmt.Sprintf("Passing your decision to portfolio %s failed: %s", act.PortfolioID, shortenErr(err))
+		}
+		if verdict == "approved" || verdict == "rejected" {
+			return fmt.Sprintf("I %s approval %s of portfolio %s for you.", verdict, act.ApprovalID, act.PortfolioID)
+		}
+		return fmt.Sprintf("Approval %s of portfolio %s is not decided: %s.", act.ApprovalID, act.PortfolioID, verdict)
 	case "start_campaign":
 		id := fmt.Sprintf("campaign-%s-%s", act.Challenge, strings.ToLower(strings.ReplaceAll(workflow.Now(ctx).UTC().Format("20060102T150405.000"), ".", "")))
 		id += "-" + chatID[max(0, len(chatID)-4):]

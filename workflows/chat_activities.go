@@ -3,13 +3,16 @@ package workflows
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/genesis-sci/genesis/agents/llm"
@@ -51,16 +54,18 @@ type ChatTurnResult struct {
 type chatOutput struct {
 	Reply  string `json:"reply" jsonschema:"description=the answer to the user, plain text"`
 	Action struct {
-		Kind       string `json:"kind" jsonschema:"enum=none,enum=start_campaign,enum=stop_campaign,enum=approve_runs,enum=reject_runs"`
-		Challenge  string `json:"challenge,omitempty"`
-		Budget     int    `json:"budget,omitempty" jsonschema:"minimum=0,maximum=200"`
-		CampaignID string `json:"campaign_id,omitempty"`
+		Kind        string `json:"kind" jsonschema:"enum=none,enum=start_campaign,enum=stop_campaign,enum=approve_runs,enum=reject_runs,enum=approve_approval,enum=reject_approval"`
+		Challenge   string `json:"challenge,omitempty"`
+		Budget      int    `json:"budget,omitempty" jsonschema:"minimum=0,maximum=200"`
+		CampaignID  string `json:"campaign_id,omitempty"`
+		PortfolioID string `json:"portfolio_id,omitempty"`
+		ApprovalID  string `json:"approval_id,omitempty"`
 	} `json:"action"`
 }
 
 const chatSystem = `You are the coordinator of Genesis, a team of five AI agents (planner, hypothesis, simulation-operator, lab-operator, analyst) that run closed-loop discovery campaigns on scientific challenges, with a robotic lab and HPC simulations.
 You talk with a scientist. Answer from the campaign state and memories below; say when you do not know. Keep answers short and concrete.
-You can act for the user: start a campaign (action start_campaign with a challenge ID from the list and a budget of lab experiments), stop one (action stop_campaign with its campaign ID), or approve or reject the lab runs a campaign is waiting on (approve_runs or reject_runs with its campaign ID). When a campaign waits for approval, tell the user what it wants to run and ask. Only act when the user asks for it.
+You can act for the user: start a campaign (action start_campaign with a challenge ID from the list and a budget of lab experiments), stop one (action stop_campaign with its campaign ID), approve or reject the lab runs a campaign is waiting on (approve_runs or reject_runs with its campaign ID), or approve or reject a portfolio's pending approval (approve_approval or reject_approval with its portfolio_id and approval_id). When something waits for approval, tell the user what it wants to run and ask. Only act when the user asks for it.
 Reply with one JSON object: {"reply": "...", "action": {"kind": "none"}}.`
 
 // ChatTurn answers one chat message with the model, grounded in the
@@ -198,6 +203,12 @@ func (a *Activities) ChatTurn(ctx context.Context, in ChatTurnInput) (ChatTurnRe
 		} else {
 			out.Reply += fmt.Sprintf("\n\n(I decided nothing: campaign %q had no lab runs waiting for approval when you asked.)", act.CampaignID)
 		}
+	case "approve_approval", "reject_approval":
+		if _, ok := shown[act.PortfolioID+"/"+act.ApprovalID]; ok {
+			out.Action = &ChatAction{Kind: act.Kind, PortfolioID: act.PortfolioID, ApprovalID: act.ApprovalID}
+		} else {
+			out.Reply += fmt.Sprintf("\n\n(I decided nothing: portfolio %q had no approval %q waiting when you asked.)", act.PortfolioID, act.ApprovalID)
+		}
 	case "stop_campaign":
 		if strings.HasPrefix(act.CampaignID, "campaign-") {
 			out.Action = &ChatAction{Kind: act.Kind, CampaignID: act.CampaignID}
@@ -221,6 +232,7 @@ func stripJSON(s string) string {
 // with how each is decided, when the worker has a Temporal client; shown
 // maps each campaign listed as waiting to the iteration of its runs.
 func (a *Activities) pendingForPeople(ctx context.Context) (text string, shown map[string]int) {
+	// Portfolio approvals are shown under "portfolio/approval" (iteration 0).
 	shown = map[string]int{}
 	if a.Temporal == nil {
 		return "", shown
@@ -242,8 +254,9 @@ func (a *Activities) pendingForPeople(ctx context.Context) (text string, shown m
 			why = fmt.Sprintf(" (their stated reason, quoted: %q)", shorten(d.Why, 200))
 		}
 		if d.Kind == "portfolio" {
-			fmt.Fprintf(&b, "- portfolio %s, approval %s for campaign %s: %s %s%s. Only an %s decides it, in the web UI or with `%s` (not from this chat).\n",
-				d.Portfolio, d.Approval, d.Campaign, d.What, shorten(string(pts), 200), why, d.Role, d.Command)
+			shown[d.Portfolio+"/"+d.Approval] = 0
+			fmt.Fprintf(&b, "- portfolio %s, approval %s for campaign %s: %s %s%s. Only an %s may decide it: you may approve_approval or reject_approval with portfolio_id %s and approval_id %s when the user asks (the portfolio checks the user's role), or the user runs `%s`.\n",
+				d.Portfolio, d.Approval, d.Campaign, d.What, shorten(string(pts), 200), why, d.Role, d.Portfolio, d.Approval, d.Command)
 			continue
 		}
 		shown[d.Campaign] = d.Iteration
@@ -280,4 +293,38 @@ func (a *Activities) recentCampaigns(ctx context.Context) string {
 		b.WriteString(line + "\n")
 	}
 	return b.String()
+}
+
+// DecidePortfolioInput is a chat user's decision on a portfolio approval.
+type DecidePortfolioInput struct {
+	Portfolio string            `json:"portfolio"`
+	Decision  PortfolioDecision `json:"decision"`
+}
+
+// DecidePortfolio passes a decision to a portfolio (its decide Update).
+// The portfolio's validator checks it (the approval is still pending; an
+// escalated one needs an admin): a refusal comes back as the result's
+// text, not an error, so the chat can tell the user.
+func (a *Activities) DecidePortfolio(ctx context.Context, in DecidePortfolioInput) (string, error) {
+	if a.Temporal == nil {
+		return "", temporal.NewNonRetryableApplicationError("this worker has no Temporal client to reach portfolios", "NoClient", nil)
+	}
+	h, err := a.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: in.Portfolio, UpdateName: UpdateDecide,
+		Args: []any{in.Decision}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	var verdict string
+	if err == nil {
+		err = h.Get(ctx, &verdict)
+	}
+	if err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return fmt.Sprintf("portfolio %s is not running", in.Portfolio), nil
+		}
+		var ae *temporal.ApplicationError
+		if errors.As(err, &ae) || strings.Contains(err.Error(), "validat") {
+			return "the portfolio refused: " + shortenErr(err), nil
+		}
+		return "", err
+	}
+	return verdict, nil
 }

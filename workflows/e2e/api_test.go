@@ -470,6 +470,57 @@ func TestChatApprovesPendingRuns(t *testing.T) {
 	}
 }
 
+// The chat decides a portfolio's pending approval for the user, with the
+// user's role: an escalated approval is refused for an operator and taken
+// for an admin, and the portfolio records who decided.
+func TestChatDecidesPortfolioApproval(t *testing.T) {
+	e := newEnv(t)
+	e.worker(t, team(0), nil)
+	h := newOperatorAPI(t, e)
+	file := "name: chat\napproval: {lab_runs: review, timeout: 1s, escalation_timeout: 1h}\nstall: {patience: 50}\ncampaigns:\n  - {challenge: crossed-barrel-toughness, strategy: random, budget: {lab_runs: 2}, max_batch: 2}\n"
+	if code, body := h.call("POST", "/api/v1/portfolios?id=pf-chat", file); code != 202 {
+		t.Fatalf("start: %d %v", code, body)
+	}
+	var st workflows.PortfolioStatus
+	deadline := time.Now().Add(time.Minute)
+	for h.get("/api/v1/portfolios/pf-chat", &st); len(st.Pending) == 0 || st.Pending[0].Role != "admin"; h.get("/api/v1/portfolios/pf-chat", &st) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no escalated approval pending: %+v", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	aid := st.Pending[0].ID
+	ask := func(who *operatorAPI) string {
+		_, chat := who.call("POST", "/api/v1/chats", `{}`)
+		code, reply := who.call("POST", "/api/v1/chats/"+chat["id"].(string)+"/messages", `{"text":"please approve the portfolio's waiting runs"}`)
+		if code != 200 {
+			t.Fatalf("chat: %d %v", code, reply)
+		}
+		return fmt.Sprint(reply["text"])
+	}
+	if got := ask(h); !strings.Contains(got, "is not decided") || !strings.Contains(got, "only an admin") {
+		t.Fatalf("an operator's chat decided an escalated approval: %q", got)
+	}
+	if got := ask(h.as(h.admin)); !strings.Contains(got, "I approved approval "+aid+" of portfolio pf-chat") {
+		t.Fatalf("an admin's chat: %q", got)
+	}
+	var log []string
+	for deadline := time.Now().Add(time.Minute); ; {
+		h.get("/api/v1/portfolios/pf-chat", &st)
+		log = log[:0]
+		for _, r := range st.Log {
+			log = append(log, r.Detail)
+		}
+		if st.Done || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !st.Done || st.Spent.LabRuns != 2 || !strings.Contains(strings.Join(log, "\n"), aid+" approved by tok-") {
+		t.Errorf("after the chat's approval: done %v, %d lab runs, log:\n%s", st.Done, st.Spent.LabRuns, strings.Join(log, "\n"))
+	}
+}
+
 // operatorAPI is the API with auth over a test env, and a caller holding an
 // operator's token.
 type operatorAPI struct {

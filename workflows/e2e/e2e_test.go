@@ -52,6 +52,16 @@ func team(delay time.Duration) *scripted.Model {
 		switch {
 		case strings.Contains(sys, "coordinator of Genesis"):
 			last := req.Messages[len(req.Messages)-1].Content
+			if strings.Contains(last, "approve") && strings.Contains(last, "portfolio") {
+				// Approve the portfolio approval the context lists.
+				for _, line := range strings.Split(sys, "\n") {
+					if rest, ok := strings.CutPrefix(line, "- portfolio "); ok {
+						f := strings.Fields(strings.NewReplacer(",", "").Replace(rest))
+						return `{"reply":"Approving.","action":{"kind":"approve_approval","portfolio_id":"` + f[0] + `","approval_id":"` + f[2] + `"}}`, nil
+					}
+				}
+				return `{"reply":"No portfolio approval is waiting.","action":{"kind":"none"}}`, nil
+			}
 			if strings.Contains(last, "approve") {
 				// Approve the campaign the context says is waiting.
 				for _, line := range strings.Split(sys, "\n") {
