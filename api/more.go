@@ -496,7 +496,7 @@ func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text
 		done <- res
 	}()
 	out := startSSE(w)
-	last := ""
+	last, attempt := "", int32(0)
 	for {
 		select {
 		case p := <-local:
@@ -506,10 +506,14 @@ func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text
 				out.event("delta", map[string]string{"text": p})
 			}
 		case p := <-remote:
-			// Heartbeats lag the local stream: only news goes out.
-			if len(p) > len(last) {
-				last = p
-				out.event("delta", map[string]string{"text": p})
+			// Heartbeats lag the local stream: only news goes out. A
+			// retried turn starts its reply afresh.
+			if p.Attempt != attempt {
+				attempt, last = p.Attempt, ""
+			}
+			if len(p.Reply) > len(last) {
+				last = p.Reply
+				out.event("delta", map[string]string{"text": p.Reply})
 			}
 		case res := <-done:
 			if res.err != nil {
@@ -542,8 +546,8 @@ const chatPoll = 250 * time.Millisecond
 // new reply-so-far in the ChatTurn activity's heartbeat is sent on the
 // channel (only the latest is kept), until ctx ends. It stops reading once
 // localSeen is set (the worker in this process streams the turn).
-func (s *Server) heartbeatPartials(ctx context.Context, id string, localSeen *atomic.Bool) <-chan string {
-	ch := make(chan string, 1)
+func (s *Server) heartbeatPartials(ctx context.Context, id string, localSeen *atomic.Bool) <-chan workflows.ChatProgress {
+	ch := make(chan workflows.ChatProgress, 1)
 	go func() {
 		t := time.NewTicker(chatPoll)
 		defer t.Stop()
@@ -574,7 +578,7 @@ func (s *Server) heartbeatPartials(ctx context.Context, id string, localSeen *at
 				case <-ch: // drop the stale value
 				default:
 				}
-				ch <- last
+				ch <- p
 			}
 		}
 	}()

@@ -107,15 +107,16 @@ func (a *Activities) ChatTurn(ctx context.Context, in ChatTurnInput) (ChatTurnRe
 	if pending != "" {
 		b.WriteString("Waiting for a person's decision:\n" + pending)
 	}
-	last := ""
+	// lastText is the message this turn answers.
+	lastText := ""
 	for i := len(in.Messages) - 1; i >= 0; i-- {
 		if in.Messages[i].Role == "user" {
-			last = in.Messages[i].Text
+			lastText = in.Messages[i].Text
 			break
 		}
 	}
-	if a.Memory != nil && a.Embedder != nil && last != "" {
-		if hits, err := a.recall(ctx, last, memory.Filter{}, 4); err == nil && len(hits) > 0 {
+	if a.Memory != nil && a.Embedder != nil && lastText != "" {
+		if hits, err := a.recall(ctx, lastText, memory.Filter{}, 4); err == nil && len(hits) > 0 {
 			b.WriteString("Memories:\n")
 			for _, h := range hits {
 				fmt.Fprintf(&b, "- %s (%s, %s): %s\n", h.Kind, h.Challenge, h.Agent, shorten(h.Text, 300))
@@ -198,16 +199,22 @@ func (a *Activities) ChatTurn(ctx context.Context, in ChatTurnInput) (ChatTurnRe
 	case "approve_runs", "reject_runs":
 		// Only runs this turn showed are decided, and exactly those: the
 		// decision names their iteration.
-		if it, ok := shown[act.CampaignID]; ok {
+		if it, ok := shown.runs[act.CampaignID]; ok {
 			out.Action = &ChatAction{Kind: act.Kind, CampaignID: act.CampaignID, Iteration: it}
 		} else {
 			out.Reply += fmt.Sprintf("\n\n(I decided nothing: campaign %q had no lab runs waiting for approval when you asked.)", act.CampaignID)
 		}
 	case "approve_approval", "reject_approval":
-		if _, ok := shown[act.PortfolioID+"/"+act.ApprovalID]; ok {
-			out.Action = &ChatAction{Kind: act.Kind, PortfolioID: act.PortfolioID, ApprovalID: act.ApprovalID}
-		} else {
+		// A portfolio decision is taken with the sender's role, so the
+		// message itself must name the approval: the model never applies
+		// it to an earlier message, someone else's, or the agents' text.
+		switch {
+		case !shown.approvals[[2]string{act.PortfolioID, act.ApprovalID}]:
 			out.Reply += fmt.Sprintf("\n\n(I decided nothing: portfolio %q had no approval %q waiting when you asked.)", act.PortfolioID, act.ApprovalID)
+		case !namesWord(lastText, act.ApprovalID):
+			out.Reply += fmt.Sprintf("\n\n(I decided nothing: to decide approval %s of portfolio %s, name it in your message, e.g. \"approve %s\".)", act.ApprovalID, act.PortfolioID, act.ApprovalID)
+		default:
+			out.Action = &ChatAction{Kind: act.Kind, PortfolioID: act.PortfolioID, ApprovalID: act.ApprovalID}
 		}
 	case "stop_campaign":
 		if strings.HasPrefix(act.CampaignID, "campaign-") {
@@ -228,12 +235,39 @@ func stripJSON(s string) string {
 	return strings.TrimSpace(s)
 }
 
+// shownDecisions is what a chat turn showed the model as waiting: the
+// iteration of each campaign's runs, and the portfolio approvals.
+type shownDecisions struct {
+	runs      map[string]int
+	approvals map[[2]string]bool // {portfolio, approval}
+}
+
+// namesWord reports whether text contains word on its own (not inside a
+// longer word or ID).
+func namesWord(text, word string) bool {
+	for i := 0; word != ""; {
+		j := strings.Index(text[i:], word)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(word)
+		if (start == 0 || !idChar(text[start-1])) && (end == len(text) || !idChar(text[end])) {
+			return true
+		}
+		i = start + 1
+	}
+	return false
+}
+
+func idChar(c byte) bool {
+	return c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
 // pendingForPeople lists the decisions people owe (ListPendingDecisions),
-// with how each is decided, when the worker has a Temporal client; shown
-// maps each campaign listed as waiting to the iteration of its runs.
-func (a *Activities) pendingForPeople(ctx context.Context) (text string, shown map[string]int) {
-	// Portfolio approvals are shown under "portfolio/approval" (iteration 0).
-	shown = map[string]int{}
+// with how each is decided, when the worker has a Temporal client, and
+// what it showed.
+func (a *Activities) pendingForPeople(ctx context.Context) (text string, shown shownDecisions) {
+	shown = shownDecisions{runs: map[string]int{}, approvals: map[[2]string]bool{}}
 	if a.Temporal == nil {
 		return "", shown
 	}
@@ -254,12 +288,12 @@ func (a *Activities) pendingForPeople(ctx context.Context) (text string, shown m
 			why = fmt.Sprintf(" (their stated reason, quoted: %q)", shorten(d.Why, 200))
 		}
 		if d.Kind == "portfolio" {
-			shown[d.Portfolio+"/"+d.Approval] = 0
-			fmt.Fprintf(&b, "- portfolio %s, approval %s for campaign %s: %s %s%s. Only an %s may decide it: you may approve_approval or reject_approval with portfolio_id %s and approval_id %s when the user asks (the portfolio checks the user's role), or the user runs `%s`.\n",
-				d.Portfolio, d.Approval, d.Campaign, d.What, shorten(string(pts), 200), why, d.Role, d.Portfolio, d.Approval, d.Command)
+			shown.approvals[[2]string{d.Portfolio, d.Approval}] = true
+			fmt.Fprintf(&b, "- portfolio %s, approval %s for campaign %s: %s %s%s. Only an %s may decide it: you may approve_approval or reject_approval with portfolio_id %s and approval_id %s when the user's message names %s (the portfolio checks the user's role), or the user runs `%s`.\n",
+				d.Portfolio, d.Approval, d.Campaign, d.What, shorten(string(pts), 200), why, d.Role, d.Portfolio, d.Approval, d.Approval, d.Command)
 			continue
 		}
-		shown[d.Campaign] = d.Iteration
+		shown.runs[d.Campaign] = d.Iteration
 		fmt.Fprintf(&b, "- campaign %s (%s) waits for approval of %s: %s%s. You may approve_runs or reject_runs with campaign_id %s when the user asks.\n",
 			d.Campaign, d.Challenge, d.What, shorten(string(pts), 300), why, d.Campaign)
 	}
@@ -309,8 +343,12 @@ func (a *Activities) DecidePortfolio(ctx context.Context, in DecidePortfolioInpu
 	if a.Temporal == nil {
 		return "", temporal.NewNonRetryableApplicationError("this worker has no Temporal client to reach portfolios", "NoClient", nil)
 	}
+	// One update ID for every attempt: a retry after a timeout gets the
+	// first attempt's outcome instead of deciding (or failing) again.
+	info := activity.GetInfo(ctx)
 	h, err := a.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: in.Portfolio, UpdateName: UpdateDecide,
-		Args: []any{in.Decision}, WaitForStage: client.WorkflowUpdateStageCompleted})
+		UpdateID: "chat-decide-" + info.WorkflowExecution.ID + "-" + info.ActivityID,
+		Args:     []any{in.Decision}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	var verdict string
 	if err == nil {
 		err = h.Get(ctx, &verdict)
@@ -320,8 +358,10 @@ func (a *Activities) DecidePortfolio(ctx context.Context, in DecidePortfolioInpu
 		if errors.As(err, &nf) {
 			return fmt.Sprintf("portfolio %s is not running", in.Portfolio), nil
 		}
+		// The validator's refusal (or the handler's error) comes back as
+		// an application error.
 		var ae *temporal.ApplicationError
-		if errors.As(err, &ae) || strings.Contains(err.Error(), "validat") {
+		if errors.As(err, &ae) {
 			return "the portfolio refused: " + shortenErr(err), nil
 		}
 		return "", err

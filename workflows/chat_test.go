@@ -122,3 +122,24 @@ func TestChatTurnFallsBackWhenStreamingIsRefused(t *testing.T) {
 		t.Fatalf("reply %q (%v)", res.Reply, err)
 	}
 }
+
+func TestNamesWord(t *testing.T) {
+	for _, c := range []struct {
+		text, word string
+		want       bool
+	}{
+		{"approve a1 please", "a1", true},
+		{"approve a1, and a2", "a1", true},
+		{"a1", "a1", true},
+		{"approve a10", "a1", false},
+		{"approve pf-a1", "a1", false},
+		{"approve the waiting runs", "a1", false},
+		{"ba1 then a1.", "a1", true},
+		{"anything", "", false},
+	} {
+		if got := namesWord(c.text, c.word); got != c.want {
+			t.Errorf("namesWord(%q, %q) = %v", c.text, c.word, got)
+		}
+	}
+}
+

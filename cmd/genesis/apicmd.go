@@ -614,7 +614,7 @@ listening and prints each new decision as it appears (with a terminal bell).`,
 			if watch && asJSON {
 				return fmt.Errorf("--watch and --json do not go together: --json prints the list once")
 			}
-			if every < 500*time.Millisecond {
+			if watch && every < 500*time.Millisecond {
 				return fmt.Errorf("--every %s is too short: use at least 500ms", every)
 			}
 			cl, err := newAPIClient(cfg, base, tokenFile)
@@ -623,11 +623,23 @@ listening and prints each new decision as it appears (with a terminal bell).`,
 			}
 			w := cmd.OutOrStdout()
 			seen := map[string]bool{}
+			failures := 0
 			for first := true; ; first = false {
 				var out api.PendingDecisions
-				if err := cl.do(cmd.Context(), http.MethodGet, "/api/v1/approvals", nil, &out); err != nil {
+				err := cl.do(cmd.Context(), http.MethodGet, "/api/v1/approvals", nil, &out)
+				switch {
+				case err != nil && cmd.Context().Err() != nil:
+					return nil // Ctrl-C
+				case err != nil && watch && !first && failures < 5:
+					// A passing outage does not end the watch.
+					failures++
+					fmt.Fprintf(cmd.ErrOrStderr(), "── %s %v (retrying)\n", time.Now().Format("15:04:05"), err)
+					time.Sleep(every)
+					continue
+				case err != nil:
 					return err
 				}
+				failures = 0
 				switch {
 				case asJSON:
 					enc := json.NewEncoder(w)
@@ -651,6 +663,9 @@ listening and prints each new decision as it appears (with a terminal bell).`,
 					}
 				}
 				seen = now
+				if out.Truncated && first {
+					fmt.Fprintln(w, "(more running workflows than one listing reads: only the newest are watched)")
+				}
 				switch {
 				case first && len(fresh) == 0:
 					fmt.Fprintf(w, "── %s nothing is waiting; watching for new decisions (Ctrl-C to stop)\n", time.Now().Format("15:04:05"))

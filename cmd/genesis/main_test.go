@@ -565,15 +565,16 @@ func TestApprovalsCommand(t *testing.T) {
 	}
 }
 
-// --watch prints only what is new at each listing (the fake API ends the
-// watch by failing on its fourth answer).
+// --watch prints only what is new at each listing, rides out a passing
+// failure of the API, and ends when the API keeps failing.
 func TestApprovalsWatch(t *testing.T) {
-	answers := []string{`{"approvals":[]}`,
+	answers := []string{`{"approvals":[]}`, "fail",
 		`{"approvals":[{"kind":"campaign","campaign":"campaign-x-1","challenge":"x","what":"1 lab run(s)","iteration":2,"command":"genesis campaign approve|reject campaign-x-1"}]}`,
 		`{"approvals":[{"kind":"campaign","campaign":"campaign-x-1","challenge":"x","what":"1 lab run(s)","iteration":2,"command":"genesis campaign approve|reject campaign-x-1"}]}`}
 	n := 0
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n >= len(answers) {
+		if n >= len(answers) || answers[n] == "fail" {
+			n++
 			w.WriteHeader(503)
 			fmt.Fprint(w, `{"error":{"code":"temporal_unavailable","message":"gone"}}`)
 			return
@@ -584,8 +585,8 @@ func TestApprovalsWatch(t *testing.T) {
 	defer srv.Close()
 	run := apiRunner(t, srv.URL)
 	code, out, errs := run("approvals", "--watch", "--every", "500ms")
-	if code == 0 || !strings.Contains(errs, "gone") {
-		t.Errorf("the watch should end with the API's error: %d %q", code, errs)
+	if code == 0 || !strings.Contains(errs, "gone") || !strings.Contains(errs, "(retrying)") {
+		t.Errorf("the watch should retry, then end with the API's error: %d %q", code, errs)
 	}
 	if strings.Count(out, "campaign campaign-x-1 (x)") != 1 || !strings.Contains(out, "nothing is waiting; watching") || !strings.Contains(out, "1 new, 1 waiting in all") {
 		t.Errorf("watch output:\n%s", out)

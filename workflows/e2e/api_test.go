@@ -490,18 +490,24 @@ func TestChatDecidesPortfolioApproval(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	aid := st.Pending[0].ID
-	ask := func(who *operatorAPI) string {
+	ask := func(who *operatorAPI, text string) string {
 		_, chat := who.call("POST", "/api/v1/chats", `{}`)
-		code, reply := who.call("POST", "/api/v1/chats/"+chat["id"].(string)+"/messages", `{"text":"please approve the portfolio's waiting runs"}`)
+		code, reply := who.call("POST", "/api/v1/chats/"+chat["id"].(string)+"/messages", `{"text":"`+text+`"}`)
 		if code != 200 {
 			t.Fatalf("chat: %d %v", code, reply)
 		}
 		return fmt.Sprint(reply["text"])
 	}
-	if got := ask(h); !strings.Contains(got, "is not decided") || !strings.Contains(got, "only an admin") {
+	admin := h.as(h.admin)
+	// The message must name the approval: the sender's role is spent
+	// only on what they asked for.
+	if got := ask(admin, "please approve the portfolio's waiting runs"); !strings.Contains(got, "I decided nothing") || !strings.Contains(got, "name it in your message") {
+		t.Fatalf("a message that names no approval decided one: %q", got)
+	}
+	if got := ask(h, "please approve "+aid+" of the portfolio"); !strings.Contains(got, "is not decided") || !strings.Contains(got, "only an admin") {
 		t.Fatalf("an operator's chat decided an escalated approval: %q", got)
 	}
-	if got := ask(h.as(h.admin)); !strings.Contains(got, "I approved approval "+aid+" of portfolio pf-chat") {
+	if got := ask(admin, "please approve "+aid+" of the portfolio"); !strings.Contains(got, "I approved approval "+aid+" of portfolio pf-chat") {
 		t.Fatalf("an admin's chat: %q", got)
 	}
 	var log []string
