@@ -142,4 +142,3 @@ func TestNamesWord(t *testing.T) {
 		}
 	}
 }
-
