@@ -390,13 +390,9 @@ func (s *Server) decide(approve bool) http.HandlerFunc {
 			writeErr(w, http.StatusConflict, "changed", fmt.Sprintf("campaign %s now awaits approval of iteration %d's runs, not iteration %d's: look at them again", id, st.Pending.Iteration, body.Iteration))
 			return
 		}
-		by := ""
-		if t, ok := s.Tokens.lookupRequest(r); ok {
-			by = t.ID
-		}
 		// The decision names the runs it is about, so runs that replace
 		// them meanwhile are not decided by it.
-		d := workflows.Decision{Approve: approve, By: by, Reason: body.Reason, Iteration: st.Pending.Iteration}
+		d := workflows.Decision{Approve: approve, By: s.caller(r).By, Reason: body.Reason, Iteration: st.Pending.Iteration}
 		if err := s.Temporal.SignalWorkflow(r.Context(), id, "", workflows.SignalDecision, d); err != nil {
 			writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
 			return
@@ -448,7 +444,7 @@ func (s *Server) sendChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateSend,
-		Args: []any{req.Text, s.chatSender(r)}, WaitForStage: client.WorkflowUpdateStageCompleted})
+		Args: []any{req.Text, s.caller(r)}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	if err != nil {
 		writeTemporalErr(w, err, fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
 		return
@@ -480,7 +476,7 @@ func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text
 	defer cancel()
 	remote := s.heartbeatPartials(ctx, id, &localSeen)
 	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateSend,
-		Args: []any{text, s.chatSender(r)}, WaitForStage: client.WorkflowUpdateStageAccepted})
+		Args: []any{text, s.caller(r)}, WaitForStage: client.WorkflowUpdateStageAccepted})
 	if err != nil {
 		writeTemporalErr(w, err, fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
 		return
@@ -528,12 +524,13 @@ func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text
 	}
 }
 
-// chatSender is who sends a chat message: the token's ID and role (an
-// admin when the API runs without tokens, as for portfolio decisions).
-func (s *Server) chatSender(r *http.Request) workflows.ChatSender {
-	from := workflows.ChatSender{By: "api", Role: RoleAdmin}
+// caller is who makes a request that acts for someone (a portfolio
+// decision, a chat message): the token's ID and role, or an admin named
+// "api" when the API runs without tokens.
+func (s *Server) caller(r *http.Request) workflows.Caller {
+	from := workflows.Caller{By: "api", Role: RoleAdmin}
 	if t, ok := s.Tokens.lookupRequest(r); ok {
-		from = workflows.ChatSender{By: t.ID, Role: t.Role}
+		from = workflows.Caller{By: t.ID, Role: t.Role}
 	}
 	return from
 }
@@ -551,7 +548,6 @@ func (s *Server) heartbeatPartials(ctx context.Context, id string, localSeen *at
 	go func() {
 		t := time.NewTicker(chatPoll)
 		defer t.Stop()
-		last := ""
 		for {
 			select {
 			case <-ctx.Done():
@@ -569,11 +565,10 @@ func (s *Server) heartbeatPartials(ctx context.Context, id string, localSeen *at
 				var p workflows.ChatProgress
 				// A heartbeat left by an earlier attempt is not this one's.
 				if pa.GetActivityType().GetName() != workflows.ChatTurnActivity || pa.GetHeartbeatDetails() == nil ||
-					converter.GetDefaultDataConverter().FromPayloads(pa.GetHeartbeatDetails(), &p) != nil || p.Attempt != pa.GetAttempt() ||
-					p.Reply == "" || p.Reply == last {
+					converter.GetDefaultDataConverter().FromPayloads(pa.GetHeartbeatDetails(), &p) != nil || p.Attempt != pa.GetAttempt() || p.Reply == "" {
 					continue
 				}
-				last = p.Reply
+				// The reader keeps only news; only the latest waits here.
 				select {
 				case <-ch: // drop the stale value
 				default:

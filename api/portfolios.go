@@ -161,10 +161,7 @@ func (s *Server) pausePortfolio(pause bool) http.HandlerFunc {
 	status := map[bool]string{true: "paused", false: "resumed"}[pause]
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
-		req := workflows.PauseRequest{Pause: pause, By: "the API"}
-		if t, ok := s.Tokens.lookupRequest(r); ok {
-			req.By = t.ID
-		}
+		req := workflows.PauseRequest{Pause: pause, By: s.caller(r).By}
 		if err := s.signalKind(r, workflows.PortfolioWorkflowName, id, workflows.SignalPortfolioPause, req); err != nil {
 			writeTemporalErr(w, err, fmt.Sprintf("no running portfolio %q", id))
 			return
@@ -184,10 +181,8 @@ func (s *Server) decidePortfolio(approve bool) http.HandlerFunc {
 		if !decodeBody(w, r, &body, true, `empty or {"reason": "..."}`) {
 			return
 		}
-		d := workflows.PortfolioDecision{Approval: aid, Approve: approve, Reason: body.Reason, Role: RoleAdmin, By: "api"}
-		if t, ok := s.Tokens.lookupRequest(r); ok {
-			d.By, d.Role = t.ID, t.Role
-		}
+		from := s.caller(r)
+		d := workflows.PortfolioDecision{Approval: aid, Approve: approve, Reason: body.Reason, Role: from.Role, By: from.By}
 		h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateDecide,
 			Args: []any{d}, WaitForStage: client.WorkflowUpdateStageCompleted})
 		var verdict string

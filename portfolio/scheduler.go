@@ -732,12 +732,13 @@ func (s *Scheduler) Waiting(id string) string {
 		}
 	}
 	for _, r := range s.Queue {
-		if r.Campaign == id && s.Paused != "" {
+		if r.Campaign != id {
+			continue
+		}
+		if s.Paused != "" {
 			return fmt.Sprintf("the portfolio to resume (paused by %s) for %d %s", s.Paused, r.N, Units(r.Kind))
 		}
-		if r.Campaign == id {
-			return fmt.Sprintf("%s capacity (%d of %d in use)", r.Kind, s.InUse.Of(r.Kind), s.Spec.Capacity.Of(r.Kind))
-		}
+		return fmt.Sprintf("%s capacity (%d of %d in use)", r.Kind, s.InUse.Of(r.Kind), s.Spec.Capacity.Of(r.Kind))
 	}
 	return ""
 }

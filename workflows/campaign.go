@@ -415,30 +415,35 @@ func (cw *campaign) run() (*CampaignResult, error) {
 	return res, nil
 }
 
-func (cw *campaign) applyDefaults() {
-	if cw.in.Budget <= 0 {
-		cw.in.Budget = cw.info.Budget.Experiments
+func (cw *campaign) applyDefaults() { cw.in.ApplyDefaults(cw.info.Budget) }
+
+// ApplyDefaults fills what the input leaves unset: budgets from the
+// challenge's, and the campaign's default batch, patience, seed, strategy
+// and random starts.
+func (in *CampaignInput) ApplyDefaults(b challenges.Budget) {
+	if in.Budget <= 0 {
+		in.Budget = b.Experiments
 	}
-	if cw.in.SimBudget <= 0 {
-		cw.in.SimBudget = cw.info.Budget.Simulations
+	if in.SimBudget <= 0 {
+		in.SimBudget = b.Simulations
 	}
-	if cw.in.TokenBudget <= 0 {
-		cw.in.TokenBudget = cw.info.Budget.Tokens
+	if in.TokenBudget <= 0 {
+		in.TokenBudget = b.Tokens
 	}
-	if cw.in.MaxBatch <= 0 {
-		cw.in.MaxBatch = 4
+	if in.MaxBatch <= 0 {
+		in.MaxBatch = 4
 	}
-	if cw.in.Patience == 0 {
-		cw.in.Patience = 5
+	if in.Patience == 0 {
+		in.Patience = 5
 	}
-	if cw.in.Seed == 0 {
-		cw.in.Seed = 1
+	if in.Seed == 0 {
+		in.Seed = 1
 	}
-	if cw.in.Strategy == "" {
-		cw.in.Strategy = StrategyAgents
+	if in.Strategy == "" {
+		in.Strategy = StrategyAgents
 	}
-	if cw.in.InitialRandom <= 0 {
-		cw.in.InitialRandom = 2
+	if in.InitialRandom <= 0 {
+		in.InitialRandom = 2
 	}
 }
 

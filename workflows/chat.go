@@ -55,9 +55,10 @@ type ChatAction struct {
 	Result      string `json:"result,omitempty"`
 }
 
-// ChatSender is who sent a chat message, as the API authenticated them:
-// the chat acts for them, with their role (a portfolio checks it).
-type ChatSender struct {
+// Caller is who asked for something, as the API authenticated them: the
+// sender of a chat message, whom the chat acts for with their role (a
+// portfolio checks it).
+type Caller struct {
 	By   string `json:"by"`
 	Role string `json:"role"`
 }
@@ -113,7 +114,7 @@ func ChatWorkflow(ctx workflow.Context, in ChatInput) error {
 	mu := workflow.NewMutex(ctx)
 	var a *Activities
 	// from is absent (zero) in messages sent before it existed.
-	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSend, func(ctx workflow.Context, text string, from ChatSender) (ChatReply, error) {
+	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSend, func(ctx workflow.Context, text string, from Caller) (ChatReply, error) {
 		if err := mu.Lock(ctx); err != nil {
 			return ChatReply{}, err
 		}
@@ -138,7 +139,7 @@ func ChatWorkflow(ctx workflow.Context, in ChatInput) error {
 		}
 		st.Messages = append(st.Messages, ChatMessage{Role: "assistant", Text: reply.Text, Time: workflow.Now(ctx), Action: reply.Action})
 		return reply, nil
-	}, workflow.UpdateHandlerOptions{Validator: func(text string, _ ChatSender) error { return ValidateChatMessage(text) }})
+	}, workflow.UpdateHandlerOptions{Validator: func(text string, _ Caller) error { return ValidateChatMessage(text) }})
 	if err != nil {
 		return err
 	}
@@ -183,7 +184,7 @@ func shortenErr(err error) string { return shorten(err.Error(), 160) }
 
 // runChatAction acts for the user: starts or stops a campaign, decides a
 // campaign's pending runs or a portfolio's approval (with the sender's role).
-func runChatAction(ctx workflow.Context, chatID, model string, from ChatSender, act *ChatAction) string {
+func runChatAction(ctx workflow.Context, chatID, model string, from Caller, act *ChatAction) string {
 	switch act.Kind {
 	case "approve_approval", "reject_approval":
 		if from.Role == "" {

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -250,21 +251,14 @@ func (p *portfolioRun) handle(in Inbound) {
 		p.release(in.Done.Release)
 		p.finish(in.Done.Campaign, in.Done.Reason, !in.Done.Failed)
 	case in.Pause != nil:
-		by := in.Pause.By
-		if by == "" {
-			by = "a user"
-		}
+		by := cmp.Or(in.Pause.By, "a user")
 		if in.Pause.Pause {
 			p.s.Pause(by, now)
 		} else {
 			p.send(p.s.Resume(by, now), nil)
 		}
 	case in.Name == SignalStop:
-		reason := in.Stop
-		if reason == "" {
-			reason = "stopped by a user"
-		}
-		p.stop(reason)
+		p.stop(cmp.Or(in.Stop, "stopped by a user"))
 	}
 }
 

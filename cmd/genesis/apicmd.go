@@ -236,15 +236,23 @@ func apiError(status int, body []byte) error {
 	return fmt.Errorf("HTTP %d: %s", status, strings.TrimSpace(string(body)))
 }
 
-// postIDCmd is the command `VERB ID`: it POSTs to prefix+ID+"/"+VERB
-// (with {"reason": …} when withReason and --reason is given) and prints
-// "DONE ID".
+// postIDCmd is the command `VERB ID`: it POSTs to prefix+ID+"/"+VERB and
+// prints "DONE ID".
 func postIDCmd(client func() (*apiClient, error), verb, short, done, prefix string, withReason bool) *cobra.Command {
+	return postCmd(client, verb+" ID", short, withReason,
+		func(args []string) string { return prefix + url.PathEscape(args[0]) + "/" + verb },
+		func(args []string) string { return done + " " + args[0] })
+}
+
+// postCmd is a command taking the arguments named in use after its name:
+// it POSTs to path(args), with {"reason": …} when withReason and --reason
+// is given, and prints done(args).
+func postCmd(client func() (*apiClient, error), use, short string, withReason bool, path, done func(args []string) string) *cobra.Command {
 	var reason string
 	cmd := &cobra.Command{
-		Use:   verb + " ID",
+		Use:   use,
 		Short: short,
-		Args:  cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(len(strings.Fields(use)) - 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := client()
 			if err != nil {
@@ -254,10 +262,10 @@ func postIDCmd(client func() (*apiClient, error), verb, short, done, prefix stri
 			if reason != "" {
 				body = map[string]string{"reason": reason}
 			}
-			if err := cl.do(cmd.Context(), http.MethodPost, prefix+url.PathEscape(args[0])+"/"+verb, body, nil); err != nil {
+			if err := cl.do(cmd.Context(), http.MethodPost, path(args), body, nil); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", done, args[0])
+			fmt.Fprintln(cmd.OutOrStdout(), done(args))
 			return nil
 		},
 	}
@@ -383,10 +391,7 @@ func printStatus(w io.Writer, st workflows.Status) {
 	}
 	if st.Pending != nil {
 		fmt.Fprintf(w, "  %d lab run(s) await approval (genesis campaign approve|reject %s):\n", len(st.Pending.Points), st.CampaignID)
-		for _, p := range st.Pending.Points {
-			b, _ := json.Marshal(p)
-			fmt.Fprintf(w, "    %s\n", b)
-		}
+		printPoints(w, st.Pending.Points)
 		if st.Pending.Rationale != "" {
 			fmt.Fprintf(w, "    why: %s\n", st.Pending.Rationale)
 		}
@@ -622,63 +627,21 @@ listening and prints each new decision as it appears (with a terminal bell).`,
 				return err
 			}
 			w := cmd.OutOrStdout()
-			seen := map[string]bool{}
-			failures := 0
-			for first := true; ; first = false {
-				var out api.PendingDecisions
-				err := cl.do(cmd.Context(), http.MethodGet, "/api/v1/approvals", nil, &out)
-				switch {
-				case err != nil && cmd.Context().Err() != nil:
-					return nil // Ctrl-C
-				case err != nil && watch && !first && failures < 5:
-					// A passing outage does not end the watch.
-					failures++
-					fmt.Fprintf(cmd.ErrOrStderr(), "── %s %v (retrying)\n", time.Now().Format("15:04:05"), err)
-					time.Sleep(every)
-					continue
-				case err != nil:
-					return err
-				}
-				failures = 0
-				switch {
-				case asJSON:
-					enc := json.NewEncoder(w)
-					enc.SetIndent("", "  ")
-					return enc.Encode(out)
-				case !watch:
-					printPending(w, out.Approvals)
-					if out.Truncated {
-						fmt.Fprintln(w, "(more running workflows than one listing reads: only the newest are shown)")
-					}
-					return nil
-				}
-				// --watch: print what is new since the last listing.
-				var fresh []api.PendingDecisionItem
-				now := map[string]bool{}
-				for _, it := range out.Approvals {
-					k := fmt.Sprintf("%s/%s/%s/%d", it.Portfolio, it.Approval, it.Campaign, it.Iteration)
-					now[k] = true
-					if !seen[k] {
-						fresh = append(fresh, it)
-					}
-				}
-				seen = now
-				if out.Truncated && first {
-					fmt.Fprintln(w, "(more running workflows than one listing reads: only the newest are watched)")
-				}
-				switch {
-				case first && len(fresh) == 0:
-					fmt.Fprintf(w, "── %s nothing is waiting; watching for new decisions (Ctrl-C to stop)\n", time.Now().Format("15:04:05"))
-				case len(fresh) > 0:
-					fmt.Fprintf(w, "\a── %s %d new, %d waiting in all\n", time.Now().Format("15:04:05"), len(fresh), len(out.Approvals))
-					printPending(w, fresh)
-				}
-				select {
-				case <-cmd.Context().Done():
-					return nil
-				case <-time.After(every):
-				}
+			if watch {
+				return watchPending(cmd.Context(), cl, w, cmd.ErrOrStderr(), every)
 			}
+			var out api.PendingDecisions
+			if err := cl.do(cmd.Context(), http.MethodGet, "/api/v1/approvals", nil, &out); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(w, out)
+			}
+			printPending(w, out.Approvals)
+			if out.Truncated {
+				fmt.Fprintln(w, "(more running workflows than one listing reads: only the newest are shown)")
+			}
+			return nil
 		},
 	}
 	c.Flags().StringVar(&base, "api", envOr("GENESIS_API", "http://127.0.0.1:8080"), "Genesis API URL (env GENESIS_API)")
@@ -687,6 +650,69 @@ listening and prints each new decision as it appears (with a terminal bell).`,
 	c.Flags().BoolVar(&watch, "watch", false, "keep listening and print each new decision as it appears")
 	c.Flags().DurationVar(&every, "every", 3*time.Second, "how often --watch asks")
 	return c
+}
+
+// watchPending lists the pending decisions every interval and prints
+// those that are new, until ctx ends. A passing failure of the API (up to
+// 5 in a row) does not end the watch; a failing first listing does.
+func watchPending(ctx context.Context, cl *apiClient, w, errw io.Writer, every time.Duration) error {
+	seen := map[string]bool{}
+	for first, failures := true, 0; ; {
+		var out api.PendingDecisions
+		err := cl.do(ctx, http.MethodGet, "/api/v1/approvals", nil, &out)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil // Ctrl-C
+		case err != nil && !first && failures < 5:
+			failures++
+			fmt.Fprintf(errw, "── %s %v (retrying)\n", time.Now().Format("15:04:05"), err)
+		case err != nil:
+			return err
+		default:
+			failures = 0
+			var fresh []api.PendingDecisionItem
+			now := map[string]bool{}
+			for _, it := range out.Approvals {
+				k := fmt.Sprintf("%s/%s/%s/%d", it.Portfolio, it.Approval, it.Campaign, it.Iteration)
+				now[k] = true
+				if !seen[k] {
+					fresh = append(fresh, it)
+				}
+			}
+			seen = now
+			if out.Truncated && first {
+				fmt.Fprintln(w, "(more running workflows than one listing reads: only the newest are watched)")
+			}
+			switch {
+			case first && len(fresh) == 0:
+				fmt.Fprintf(w, "── %s nothing is waiting; watching for new decisions (Ctrl-C to stop)\n", time.Now().Format("15:04:05"))
+			case len(fresh) > 0:
+				fmt.Fprintf(w, "\a── %s %d new, %d waiting in all\n", time.Now().Format("15:04:05"), len(fresh), len(out.Approvals))
+				printPending(w, fresh)
+			}
+			first = false
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(every):
+		}
+	}
+}
+
+// printPoints writes design points as JSON, one per indented line.
+func printPoints(w io.Writer, points []map[string]any) {
+	for _, p := range points {
+		b, _ := json.Marshal(p)
+		fmt.Fprintf(w, "    %s\n", b)
+	}
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func printPending(w io.Writer, items []api.PendingDecisionItem) {
@@ -703,10 +729,7 @@ func printPending(w io.Writer, items []api.PendingDecisionItem) {
 			}
 		}
 		fmt.Fprintln(w, head)
-		for _, p := range it.Points {
-			b, _ := json.Marshal(p)
-			fmt.Fprintf(w, "    %s\n", b)
-		}
+		printPoints(w, it.Points)
 		if it.Why != "" {
 			fmt.Fprintf(w, "  why: %s\n", it.Why)
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -61,9 +60,7 @@ func challengesListCmd(cfg *config) *cobra.Command {
 				for i, ch := range chs {
 					out[i] = item{ch.ID, ch.Title, ch.Domain, objectiveList(ch), spaceSummary(ch), ch.Lab.Kind, shortSource(ch)}
 				}
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				return enc.Encode(out)
+				return printJSON(w, out)
 			}
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tDOMAIN\tOBJECTIVES\tDESIGN SPACE\tLAB\tDATA SOURCE\tTITLE")
@@ -153,9 +150,7 @@ func challengesShowCmd(cfg *config) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(ch)
+				return printJSON(cmd.OutOrStdout(), ch)
 			}
 			return showChallenge(cmd.OutOrStdout(), ch, !noHoldout)
 		},

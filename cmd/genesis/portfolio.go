@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -91,9 +90,7 @@ outside a routine region or above a cost wait for an operator. See the README's
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				return printJSON(cmd.OutOrStdout(), st)
 			}
 			printPortfolio(cmd.OutOrStdout(), st)
 			return nil
@@ -109,31 +106,11 @@ outside a routine region or above a cost wait for an operator. See the README's
 	pause := postIDCmd(client, "pause", "Pause a portfolio: nothing more is granted until it resumes (work already granted finishes)", "paused", prefix, false)
 	resume := postIDCmd(client, "resume", "Resume a paused portfolio", "resumed", prefix, false)
 	decide := func(verb string) *cobra.Command {
-		var reason string
-		cmd := &cobra.Command{
-			Use:   verb + " ID APPROVAL",
-			Short: strings.ToUpper(verb[:1]) + verb[1:] + " a pending approval (its ID is in `genesis portfolio status`)",
-			Args:  cobra.ExactArgs(2),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				cl, err := client()
-				if err != nil {
-					return err
-				}
-				var body any
-				if reason != "" {
-					body = map[string]string{"reason": reason}
-				}
-				var out map[string]string
-				path := fmt.Sprintf("/api/v1/portfolios/%s/approvals/%s/%s", url.PathEscape(args[0]), url.PathEscape(args[1]), verb)
-				if err := cl.do(cmd.Context(), http.MethodPost, path, body, &out); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %s of %s\n", out["status"], args[1], args[0])
-				return nil
+		return postCmd(client, verb+" ID APPROVAL", strings.ToUpper(verb[:1])+verb[1:]+" a pending approval (its ID is in `genesis portfolio status`)", true,
+			func(args []string) string {
+				return fmt.Sprintf("%s%s/approvals/%s/%s", prefix, url.PathEscape(args[0]), url.PathEscape(args[1]), verb)
 			},
-		}
-		cmd.Flags().StringVar(&reason, "reason", "", "why (goes into the portfolio's log and the audit log)")
-		return cmd
+			func(args []string) string { return fmt.Sprintf("%sd %s of %s", verb, args[1], args[0]) })
 	}
 	c.AddCommand(start, status, list, stop, pause, resume, decide("approve"), decide("reject"))
 	return c

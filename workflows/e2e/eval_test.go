@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -49,8 +48,11 @@ func (d direct) Run(ctx context.Context, id string, in workflows.CampaignInput) 
 	if in.Strategy != workflows.StrategyBO && in.Strategy != workflows.StrategyRandom {
 		return nil, fmt.Errorf("direct runs bo and random only, not %q", in.Strategy)
 	}
-	// The workflow's defaults (applyDefaults).
-	in.MaxBatch, in.InitialRandom, in.Seed = cmp.Or(in.MaxBatch, 4), cmp.Or(in.InitialRandom, 2), cmp.Or(in.Seed, 1)
+	c, err := d.acts.Catalog.Get(in.Challenge)
+	if err != nil {
+		return nil, err
+	}
+	in.ApplyDefaults(c.Budget) // as the workflow does
 	res := &workflows.CampaignResult{CampaignID: id, Challenge: in.Challenge, Strategy: in.Strategy, StopReason: "budget used"}
 	var exps []workflows.Experiment
 	for it := 1; len(exps) < in.Budget; it++ {
