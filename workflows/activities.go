@@ -418,7 +418,12 @@ type SuggestInput struct {
 	Experiments []Experiment `json:"experiments"`
 	K           int          `json:"k"`
 	Acquisition string       `json:"acquisition,omitempty"`
-	Seed        int          `json:"seed"`
+	// Start and StartSize are the start design (see optimizer.Options):
+	// while fewer experiments have results, the suggestions come from it.
+	// Empty: 2 random points, as before they existed.
+	Start     string `json:"start,omitempty"`
+	StartSize int    `json:"start_size,omitempty"`
+	Seed      int    `json:"seed"`
 }
 
 // suggestSample is how many points of a continuous space the optimiser
@@ -440,7 +445,7 @@ func (a *Activities) Suggest(_ context.Context, in SuggestInput) ([]agents.Candi
 			continue
 		}
 		measured[c.Key(e.Point)] = true
-		obs = append(obs, optimizer.Observation{X: c.Encode(e.Point), Y: c.Score(e.Values)})
+		obs = append(obs, optimizer.Observation{X: c.SearchPoint(e.Point), Y: c.Score(e.Values)})
 	}
 	// The candidates: the untested pool of a pool lab, or a fresh sample of
 	// the design space (reproducible from the seed) for an emulator lab.
@@ -455,13 +460,18 @@ func (a *Activities) Suggest(_ context.Context, in SuggestInput) ([]agents.Candi
 	for _, p := range pts {
 		if !measured[c.Key(p)] && c.CheckSafety(p) == nil {
 			cands = append(cands, p)
-			xs = append(xs, c.Encode(p))
+			xs = append(xs, c.SearchPoint(p))
 		}
 	}
 	if len(xs) == 0 {
 		return nil, nil
 	}
-	sugg, err := optimizer.Suggest(obs, xs, min(in.K, len(xs)), optimizer.Options{Acquisition: in.Acquisition, Seed: uint64(in.Seed)})
+	start, size := in.Start, in.StartSize
+	if start == "" {
+		start, size = optimizer.StartRandom, 2
+	}
+	res, err := optimizer.Run(obs, xs, min(in.K, len(xs)), optimizer.Options{Acquisition: in.Acquisition, Seed: uint64(in.Seed),
+		Space: c.SearchSpace(), Start: start, StartSize: size})
 	if err != nil {
 		return nil, err
 	}
@@ -469,11 +479,19 @@ func (a *Activities) Suggest(_ context.Context, in SuggestInput) ([]agents.Candi
 	if c.Primary().Direction == challenges.Minimize && !c.MultiObjective() {
 		sign = -1
 	}
-	out := make([]agents.Candidate, len(sugg))
-	for i, s := range sugg {
-		note := "(random start)"
-		if s.SD > 0 || s.Mean != 0 {
+	out := make([]agents.Candidate, len(res.Suggestions))
+	for i, s := range res.Suggestions {
+		var note string
+		switch res.Phase {
+		case optimizer.PhaseStart:
+			note = "(start design: " + start + ")"
+		case optimizer.PhaseRandom:
+			note = "(random)"
+		default:
 			note = fmt.Sprintf("(predicted %.3g ± %.2g)", sign*s.Mean, s.SD)
+			if res.Note != "" {
+				note += " (" + res.Note + ")"
+			}
 		}
 		out[i] = agents.Candidate{Point: cands[s.Index], Source: "optimizer", Note: note}
 	}

@@ -8,6 +8,7 @@
 package workflows
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/portfolio"
+	"github.com/genesis-sci/genesis/tools/optimizer"
 )
 
 // TaskQueue is the queue Genesis workers poll.
@@ -108,32 +110,93 @@ func (cw *campaign) approved(cands []agents.Candidate, picks []int, why string) 
 const ClassicalRounds = 25
 
 // ClassicalPlan is the next iteration of a classical strategy after done
-// experiments: k points per round, chosen by acq ("random" or "ucb"), in
-// rounds rounds inside one local activity, at most most points in all (0:
-// rounds × k). in carries the campaign's defaults. randomRounds is asked
-// only when random could batch its rounds; it guards that change in the
-// workflow (workflow.GetVersion), and is true when called directly.
-func ClassicalPlan(in CampaignInput, done int, randomRounds func() bool) (k int, acq string, rounds, most int) {
+// experiments: k points per round, chosen by acq ("random", "ei" or "ucb"),
+// in rounds rounds inside one local activity, at most most points in all
+// (0: rounds × k); start and startSize are the optimiser's start design. in
+// carries the campaign's defaults; nParams is the challenge's number of
+// parameters. ver reports whether a change (a workflow.GetVersion change
+// ID) applies: ClassicalPlan asks "random-rounds" only when random could
+// batch its rounds and "search-v2" for bo; callers outside a workflow
+// answer true.
+//
+// Since search-v2, bo starts with the campaign's start design (Init: by
+// default maximin, optimizer.StartSizeFor points, in one round), then
+// chooses Batch points per round (default 1) by Acquisition (default EI,
+// q-EI for batches). Before it, bo ran InitialRandom random points, then
+// UCB one point at a time, as Liang et al.'s GP-LCB2.
+func ClassicalPlan(in CampaignInput, done, nParams int, ver func(change string) bool) (k int, acq string, rounds, most int, start string, startSize int) {
 	left := in.Budget - done
 	k, acq, rounds = min(left, in.MaxBatch), "random", 1
 	switch {
+	case in.Strategy == StrategyBO && ver("search-v2"):
+		start, startSize = in.StartDesign(nParams)
+		if done < startSize {
+			// The whole start design in one round.
+			return min(startSize-done, left), cmp.Or(in.Acquisition, optimizer.AcqEI), 1, 0, start, startSize
+		}
+		k, acq = min(max(in.Batch, 1), left), cmp.Or(in.Acquisition, optimizer.AcqEI)
+		if in.Portfolio == "" {
+			rounds = min((left+k-1)/k, ClassicalRounds)
+			most = left
+		}
 	case in.Strategy == StrategyBO:
 		k, acq = 1, "ucb"
-		if n := in.InitialRandom - done; n > 0 {
+		initial := cmp.Or(in.InitialRandom, 2)
+		start, startSize = optimizer.StartRandom, initial
+		if n := initial - done; n > 0 {
 			k, acq = min(n, left), "random"
 		} else if in.Portfolio == "" {
 			// Sequential bo runs several rounds (suggest one, measure it)
 			// inside one local activity; the workflow records them together.
 			rounds = min(left, ClassicalRounds)
 		}
-	case in.Strategy == StrategyRandom && in.Patience < 0 && in.Portfolio == "" && randomRounds():
+	case in.Strategy == StrategyRandom && in.Patience < 0 && in.Portfolio == "" && ver("random-rounds"):
 		// Random draws do not depend on results. With patience off and no
 		// portfolio, nothing between two batches could change the course,
 		// so one local activity draws and runs the batches left (fewer
 		// markers, less orchestration per experiment, as in an eval).
 		rounds, most = min((left+k-1)/k, ClassicalRounds), left
 	}
-	return k, acq, rounds, most
+	return k, acq, rounds, most, start, startSize
+}
+
+// StartDesign resolves the start design of the optimiser (Init; see
+// optimizer.ParseStart) for a challenge of nParams parameters: an explicit
+// size, else InitialRandom random points when set (the earlier protocol),
+// else optimizer.StartSizeFor the budget.
+func (in CampaignInput) StartDesign(nParams int) (start string, size int) {
+	start, size, err := optimizer.ParseStart(in.Init)
+	if err != nil {
+		// Validated when the campaign starts; a bad value cannot get here.
+		start, size = optimizer.StartMaximin, 0
+	}
+	if size == 0 && strings.TrimSpace(in.Init) == "" && in.InitialRandom > 0 {
+		return optimizer.StartRandom, in.InitialRandom
+	}
+	if size == 0 {
+		size = optimizer.StartSizeFor(nParams, in.Budget)
+	}
+	return start, size
+}
+
+// ValidateSearch checks the optimiser settings of a campaign input: the
+// acquisition, the start design and the batch.
+func (in CampaignInput) ValidateSearch() error {
+	switch strings.ToLower(in.Acquisition) {
+	case "", optimizer.AcqEI, optimizer.AcqUCB:
+	default:
+		return fmt.Errorf("acquisition %q: want ei (expected improvement; q-EI for batches) or ucb (upper confidence bound; GP-BUCB for batches)", in.Acquisition)
+	}
+	if _, _, err := optimizer.ParseStart(in.Init); err != nil {
+		return fmt.Errorf("init: %w", err)
+	}
+	if in.Batch < 0 || in.Batch > 64 {
+		return fmt.Errorf("batch %d: want 1 to 64 experiments chosen together (0 for the default, 1)", in.Batch)
+	}
+	if in.InitialRandom < 0 {
+		return fmt.Errorf("initial_random %d: want 0 or more", in.InitialRandom)
+	}
+	return nil
 }
 
 // classical reports whether the strategy calls no model.
@@ -162,8 +225,21 @@ type CampaignInput struct {
 	// one experiment at a time) or "random" (uniform over the design
 	// space). The last two call no model; evals compare all four.
 	Strategy string `json:"strategy,omitempty"`
-	// InitialRandom is how many random experiments "bo" starts with (default 2, as in Liang et al.).
+	// InitialRandom is how many random experiments "bo" starts with when
+	// Init is empty (the earlier setting; Init "random:N" says the same).
 	InitialRandom int `json:"initial_random,omitempty"`
+	// Acquisition is how bo chooses among candidates: "ei" (expected
+	// improvement, the default; q-EI for batches) or "ucb" (upper
+	// confidence bound, κ = 2; GP-BUCB for batches).
+	Acquisition string `json:"acquisition,omitempty"`
+	// Init is the optimiser's start design: "auto" (the default: maximin
+	// over the pool or a sample of the space, covering categorical options
+	// evenly, optimizer.StartSizeFor points), "maximin:N" or "random:N"
+	// (Liang et al.'s protocol: random:2).
+	Init string `json:"init,omitempty"`
+	// Batch is how many experiments bo chooses together, run at once in
+	// the lab (default 1).
+	Batch int `json:"batch,omitempty"`
 	// NoReport skips writing report.md/result.json (evals write their own).
 	NoReport bool `json:"no_report,omitempty"`
 	// RequireApproval holds every set of lab runs until a person approves
@@ -354,6 +430,9 @@ func (cw *campaign) run() (*CampaignResult, error) {
 	if !slices.Contains(Strategies, cw.in.Strategy) {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown strategy %q; want one of %s", cw.in.Strategy, strings.Join(Strategies, ", ")), "BadInput", nil)
 	}
+	if err := cw.in.ValidateSearch(); err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "BadInput", nil)
+	}
 	cw.recomputeBest()
 	if cw.st.Iteration == 0 {
 		cw.event("campaign", "started", fmt.Sprintf("%s with %s, budget %d lab experiments", cw.info.ID, cw.in.Model, cw.in.Budget))
@@ -441,9 +520,6 @@ func (in *CampaignInput) ApplyDefaults(b challenges.Budget) {
 	}
 	if in.Strategy == "" {
 		in.Strategy = StrategyAgents
-	}
-	if in.InitialRandom <= 0 {
-		in.InitialRandom = 2
 	}
 }
 
@@ -601,8 +677,8 @@ func (cw *campaign) noOpt() bool { return cw.in.Strategy == StrategyAgentsNoOpt 
 // per experiment stays small next to the optimiser's own.
 func (cw *campaign) iterateClassical() error {
 	left := cw.in.Budget - len(cw.st.Experiments)
-	k, acq, rounds, most := ClassicalPlan(cw.in, len(cw.st.Experiments), func() bool {
-		return workflow.GetVersion(cw.ctx, "random-rounds", workflow.DefaultVersion, 1) == 1
+	k, acq, rounds, most, start, startSize := ClassicalPlan(cw.in, len(cw.st.Experiments), len(cw.info.Parameters), func(change string) bool {
+		return workflow.GetVersion(cw.ctx, change, workflow.DefaultVersion, 1) == 1
 	})
 	if cw.m.replan != "" {
 		k, acq, cw.m.replan = min(left, cw.in.MaxBatch), "random", ""
@@ -612,7 +688,7 @@ func (cw *campaign) iterateClassical() error {
 	lctx := workflow.WithLocalActivityOptions(cw.ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 10 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumInterval: 5 * time.Second, MaximumAttempts: 10}})
 	in := ClassicalStepInput{Suggest: SuggestInput{Challenge: cw.info.ID, Experiments: cw.st.Experiments, K: k, Acquisition: acq,
-		Seed: cw.in.Seed*7919 + cw.st.Iteration}, KeyPrefix: fmt.Sprintf("%s/it%d", cw.id, cw.st.Iteration), Rounds: rounds, Most: most, Requester: cw.id}
+		Start: start, StartSize: startSize, Seed: cw.in.Seed*7919 + cw.st.Iteration}, KeyPrefix: fmt.Sprintf("%s/it%d", cw.id, cw.st.Iteration), Rounds: rounds, Most: most, Requester: cw.id}
 	var seq int
 	if cw.in.Portfolio != "" {
 		// In a portfolio the points are chosen first, so the approval
@@ -705,8 +781,9 @@ func (cw *campaign) iterate() error {
 	if cw.noOpt() {
 		acq = "random" // the team on its own: top-ups and fallbacks are random points
 	}
+	start, startSize := cw.in.StartDesign(len(cw.info.Parameters))
 	if err := workflow.ExecuteLocalActivity(lctx, "Suggest", SuggestInput{Challenge: cw.info.ID, Experiments: cw.st.Experiments, K: max(want, 4),
-		Acquisition: acq, Seed: cw.in.Seed*7919 + cw.st.Iteration}).Get(ctx, &sugg); err != nil {
+		Acquisition: acq, Start: start, StartSize: startSize, Seed: cw.in.Seed*7919 + cw.st.Iteration}).Get(ctx, &sugg); err != nil {
 		return fmt.Errorf("optimiser: %w", err)
 	}
 	b := cw.brief()

@@ -70,7 +70,7 @@ Quick start:  genesis run            (one campaign on the default challenge, wit
 	root.PersistentFlags().StringVar(&cfg.home, "home", defaultHome(), "data directory (env GENESIS_HOME)")
 	root.PersistentFlags().StringVar(&cfg.challengesDir, "challenges-dir", os.Getenv("GENESIS_CHALLENGES_DIR"), "extra challenge definitions (YAML) to load beside the built-in ones (env GENESIS_CHALLENGES_DIR)")
 
-	root.AddCommand(runCmd(cfg), devCmd(cfg), workerCmd(cfg), labCmd(cfg), simCmd(), challengesCmd(cfg), evalCmd(cfg), memoryCmd(cfg), tokenCmd(cfg), campaignCmd(cfg), portfolioCmd(cfg), approvalsCmd(cfg), apiCmd(cfg), chatCmd(cfg))
+	root.AddCommand(runCmd(cfg), devCmd(cfg), benchCmd(cfg), workerCmd(cfg), labCmd(cfg), simCmd(), challengesCmd(cfg), evalCmd(cfg), memoryCmd(cfg), tokenCmd(cfg), campaignCmd(cfg), portfolioCmd(cfg), approvalsCmd(cfg), apiCmd(cfg), chatCmd(cfg))
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

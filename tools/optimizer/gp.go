@@ -227,6 +227,8 @@ type posterior struct {
 	vr   []float64 // standardised latent posterior variance
 	// v is n×m, column i = U⁻ᵀ r(X, x_i) (stored row-major n rows × m cols).
 	v []float64
+	// in are the points' kernel inputs (the mixed Model's predictions).
+	in kernelInputs
 }
 
 func (g *GP) predict(xs [][]float64) *posterior {

@@ -37,11 +37,42 @@ type Options struct {
 	// Xi is the EI jitter in units of standardised Y; 0 means the default
 	// 0.01. Use a tiny positive value for (almost) no jitter.
 	Xi float64
-	// Seed drives all randomness: the random strategy and the random start
-	// with fewer than 2 observations, and tie breaks between equally good
-	// candidates.
+	// Seed drives all randomness: the random strategy, the start design,
+	// the q-EI samples and tie breaks between equally good candidates.
 	Seed uint64
+	// Space describes the candidates' dimensions (numeric or categorical,
+	// with optional descriptors); nil means every dimension is numeric.
+	Space *Space
+	// Surrogate is "gp" (the default: the mixed-space Model) or "onehot"
+	// (the earlier GP without priors, categoricals one-hot, 2 random start
+	// points; kept as the baseline benchmarks compare against).
+	Surrogate string
+	// Start is the start design: "maximin" (the default: each point as far
+	// as possible from the observations and earlier picks, categorical
+	// options counted as a whole unit apart, so options are covered evenly)
+	// or "random".
+	Start string
+	// StartSize is how many observations the start design provides before
+	// the surrogate takes over (0: 2). See StartSizeFor.
+	StartSize int
+	// Warm warm-starts the surrogate's fit, e.g. with the previous call's
+	// Result.Hyper; it is ignored when it does not fit the space.
+	Warm *Hyper
+	// Samples is the number of quasi-random samples q-EI averages over
+	// (0: 128).
+	Samples int
+	// Priors override the surrogate's default hyperparameter priors
+	// (DefaultPriors for the space); nil keeps the defaults.
+	Priors func(nNum, nCat int) Priors
 }
+
+// Surrogates and start designs.
+const (
+	SurrogateGP     = "gp"
+	SurrogateOneHot = "onehot"
+	StartMaximin    = "maximin"
+	StartRandom     = "random"
+)
 
 // Suggestion is one proposed candidate.
 type Suggestion struct {
@@ -74,7 +105,196 @@ const (
 	rangeTol = 1e-6
 )
 
-// Suggest returns up to k distinct candidate indices, best first.
+// Suggest returns up to k distinct candidate indices, best first. It is
+// Run without the details.
+func Suggest(obs []Observation, candidates [][]float64, k int, opt Options) ([]Suggestion, error) {
+	r, err := Run(obs, candidates, k, opt)
+	if err != nil {
+		return nil, err
+	}
+	return r.Suggestions, nil
+}
+
+// Result is what Run chose and how.
+type Result struct {
+	Suggestions []Suggestion
+	// Phase is how the suggestions were chosen: "start" (the space-filling
+	// or random start design, before StartSize observations), "random"
+	// (Acquisition random) or "model" (the surrogate and the acquisition).
+	Phase string
+	// Hyper are the fitted hyperparameters of the mixed surrogate (Phase
+	// "model"), to warm-start the next call.
+	Hyper *Hyper
+	// Note reports a degenerate fit that fell back to the priors.
+	Note string
+}
+
+// Phases of Result.
+const (
+	PhaseStart  = "start"
+	PhaseRandom = "random"
+	PhaseModel  = "model"
+)
+
+// Run returns up to k distinct candidate indices, best first, with how they
+// were chosen.
+//
+// Candidates whose X equals an observed X are never suggested, and no two
+// suggestions share the same X. Fewer than k suggestions (possibly none)
+// come back when fewer unobserved distinct candidates remain.
+//
+// While there are fewer than StartSize observations (default 2), the
+// suggestions are the start design (Start: maximin or random). After that
+// the surrogate (Options.Surrogate) is fitted and candidates are ranked by
+// the acquisition. A batch (k > 1) is chosen greedily: with EI, each next
+// point maximises the expected improvement of the whole batch so far
+// (q-EI), its expectation over the earlier points' joint posterior taken
+// with fixed quasi-random samples and the last point's part in closed form;
+// with UCB, by GP-BUCB (the kriging believer: the variance shrinks around
+// earlier picks, the mean stays).
+func Run(obs []Observation, candidates [][]float64, k int, opt Options) (*Result, error) {
+	o, err := normaliseOptions(opt)
+	if err != nil {
+		return nil, err
+	}
+	if k < 1 {
+		return nil, fmt.Errorf("optimizer: k must be at least 1, got %d", k)
+	}
+	if len(candidates) == 0 {
+		return nil, errors.New("optimizer: no candidates")
+	}
+	if o.surrogate == SurrogateOneHot {
+		if opt.Space != nil {
+			return nil, errors.New("optimizer: the one-hot surrogate takes numeric points only (no Space)")
+		}
+		if o.start != StartRandom || o.startSize != 2 {
+			return nil, errors.New("optimizer: the one-hot surrogate has only its own start (2 random points)")
+		}
+		s, err := suggestLegacy(obs, candidates, k, opt)
+		if err != nil {
+			return nil, err
+		}
+		phase := PhaseModel
+		if o.acq == AcqRandom {
+			phase = PhaseRandom
+		} else if len(obs) < 2 {
+			phase = PhaseStart
+		}
+		return &Result{Suggestions: s, Phase: phase}, nil
+	}
+	space := opt.Space
+	if space == nil {
+		space = NumericSpace(len(candidates[0]))
+	}
+	if err := space.Validate(); err != nil {
+		return nil, err
+	}
+	for i, c := range candidates {
+		if err := space.checkPointIn(c, fmt.Sprintf("candidate %d", i)); err != nil {
+			return nil, err
+		}
+	}
+	for i, ob := range obs {
+		if err := space.checkPointIn(ob.X, fmt.Sprintf("observation %d", i)); err != nil {
+			return nil, err
+		}
+		if math.IsNaN(ob.Y) || math.IsInf(ob.Y, 0) {
+			return nil, fmt.Errorf("optimizer: observation %d: Y is %v, want a finite number", i, ob.Y)
+		}
+	}
+
+	avail := unobserved(obs, candidates)
+	rng := rand.New(rand.NewPCG(opt.Seed, 0x9e3779b97f4a7c15))
+	prio := make([]int, len(candidates))
+	for r, i := range rng.Perm(len(candidates)) {
+		prio[i] = r
+	}
+	res := &Result{}
+	switch {
+	case o.acq == AcqRandom:
+		res.Phase = PhaseRandom
+		res.Suggestions = randomPicks(avail, candidates, prio, k)
+		return res, nil
+	case len(obs) < o.startSize:
+		res.Phase = PhaseStart
+		if o.start == StartRandom {
+			res.Suggestions = randomPicks(avail, candidates, prio, k)
+		} else {
+			res.Suggestions = maximin(space, obs, candidates, avail, prio, k)
+		}
+		return res, nil
+	}
+	res.Phase = PhaseModel
+	if len(avail) == 0 {
+		return res, nil
+	}
+	enc := newEncoding(space)
+	fo := FitOptions{Warm: opt.Warm}
+	if opt.Priors != nil {
+		pr := opt.Priors(enc.nNum, len(enc.catDim))
+		fo.Priors = &pr
+	}
+	m, err := fitModel(enc, obs, fo)
+	if err != nil {
+		return nil, err
+	}
+	h := m.Hyper()
+	res.Hyper, res.Note = &h, m.Note
+	pts := make([][]float64, len(avail))
+	for a, i := range avail {
+		pts[a] = candidates[i]
+	}
+	picks := m.choose(pts, k, o, func(a, b int) bool { return prio[avail[a]] < prio[avail[b]] }, opt.Seed)
+	for _, pk := range picks {
+		pk.Index = avail[pk.Index]
+		res.Suggestions = append(res.Suggestions, pk)
+	}
+	return res, nil
+}
+
+// unobserved lists the candidates whose X no observation has.
+func unobserved(obs []Observation, candidates [][]float64) []int {
+	avail := make([]int, 0, len(candidates))
+	for i, c := range candidates {
+		seen := false
+		for _, o := range obs {
+			if samePoint(c, o.X) {
+				seen = true
+				break
+			}
+		}
+		if !seen {
+			avail = append(avail, i)
+		}
+	}
+	return avail
+}
+
+// randomPicks is a seeded uniform sample of distinct available candidates.
+func randomPicks(avail []int, candidates [][]float64, prio []int, k int) []Suggestion {
+	order := append([]int(nil), avail...)
+	sortByPrio(order, prio)
+	var out []Suggestion
+	for _, i := range order {
+		if len(out) == k {
+			break
+		}
+		dup := false
+		for _, s := range out {
+			dup = dup || samePoint(candidates[i], candidates[s.Index])
+		}
+		if !dup {
+			out = append(out, Suggestion{Index: i})
+		}
+	}
+	return out
+}
+
+// suggestLegacy is Suggest with the one-hot surrogate (SurrogateOneHot):
+// the optimiser as it was before the mixed-space model, kept unchanged as
+// the baseline benchmarks compare against.
+//
+// It returns up to k distinct candidate indices, best first.
 //
 // Candidates whose X equals an observed X (within 1e-9 per coordinate) are
 // never suggested, and no two suggestions share the same X. Fewer than k
@@ -91,11 +311,12 @@ const (
 // With fewer than 2 observations, or with Acquisition "random", Suggest
 // returns a seeded uniform random sample of the unobserved candidates and
 // Mean, SD and Acquisition are 0.
-func Suggest(obs []Observation, candidates [][]float64, k int, opt Options) ([]Suggestion, error) {
-	acq, kappa, xi, err := normaliseOptions(opt)
+func suggestLegacy(obs []Observation, candidates [][]float64, k int, opt Options) ([]Suggestion, error) {
+	o, err := normaliseOptions(opt)
 	if err != nil {
 		return nil, err
 	}
+	acq, kappa, xi := o.acq, o.kappa, o.xi
 	if k < 1 {
 		return nil, fmt.Errorf("optimizer: k must be at least 1, got %d", k)
 	}
@@ -228,29 +449,66 @@ func Suggest(obs []Observation, candidates [][]float64, k int, opt Options) ([]S
 	return out, nil
 }
 
-func normaliseOptions(opt Options) (acq string, kappa, xi float64, err error) {
-	acq = strings.ToLower(strings.TrimSpace(opt.Acquisition))
-	switch acq {
+// opts are Options with defaults applied.
+type opts struct {
+	acq       string
+	kappa, xi float64
+	surrogate string
+	start     string
+	startSize int
+	samples   int
+}
+
+func normaliseOptions(opt Options) (opts, error) {
+	o := opts{acq: strings.ToLower(strings.TrimSpace(opt.Acquisition)), kappa: opt.Kappa, xi: opt.Xi,
+		surrogate: strings.ToLower(strings.TrimSpace(opt.Surrogate)), start: strings.ToLower(strings.TrimSpace(opt.Start)),
+		startSize: opt.StartSize, samples: opt.Samples}
+	switch o.acq {
 	case "":
-		acq = AcqEI
+		o.acq = AcqEI
 	case AcqEI, AcqUCB, AcqRandom:
 	default:
-		return "", 0, 0, fmt.Errorf("optimizer: unknown acquisition %q (want %q, %q or %q)", opt.Acquisition, AcqEI, AcqUCB, AcqRandom)
+		return o, fmt.Errorf("optimizer: unknown acquisition %q (want %q, %q or %q)", opt.Acquisition, AcqEI, AcqUCB, AcqRandom)
 	}
-	kappa, xi = opt.Kappa, opt.Xi
-	if math.IsNaN(kappa) || math.IsInf(kappa, 0) || kappa < 0 {
-		return "", 0, 0, fmt.Errorf("optimizer: Kappa must be a finite non-negative number, got %v", opt.Kappa)
+	switch o.surrogate {
+	case "":
+		o.surrogate = SurrogateGP
+	case SurrogateGP, SurrogateOneHot:
+	default:
+		return o, fmt.Errorf("optimizer: unknown surrogate %q (want %q or %q)", opt.Surrogate, SurrogateGP, SurrogateOneHot)
 	}
-	if math.IsNaN(xi) || math.IsInf(xi, 0) || xi < 0 {
-		return "", 0, 0, fmt.Errorf("optimizer: Xi must be a finite non-negative number, got %v", opt.Xi)
+	switch o.start {
+	case "":
+		o.start = StartMaximin
+		if o.surrogate == SurrogateOneHot {
+			o.start = StartRandom
+		}
+	case StartMaximin, StartRandom:
+	default:
+		return o, fmt.Errorf("optimizer: unknown start design %q (want %q or %q)", opt.Start, StartMaximin, StartRandom)
 	}
-	if kappa == 0 {
-		kappa = defaultKappa
+	if o.startSize < 0 || o.samples < 0 {
+		return o, fmt.Errorf("optimizer: StartSize and Samples must not be negative (got %d, %d)", opt.StartSize, opt.Samples)
 	}
-	if xi == 0 {
-		xi = defaultXi
+	if o.startSize == 0 {
+		o.startSize = 2
 	}
-	return acq, kappa, xi, nil
+	if o.samples == 0 {
+		o.samples = 128
+	}
+	if math.IsNaN(o.kappa) || math.IsInf(o.kappa, 0) || o.kappa < 0 {
+		return o, fmt.Errorf("optimizer: Kappa must be a finite non-negative number, got %v", opt.Kappa)
+	}
+	if math.IsNaN(o.xi) || math.IsInf(o.xi, 0) || o.xi < 0 {
+		return o, fmt.Errorf("optimizer: Xi must be a finite non-negative number, got %v", opt.Xi)
+	}
+	if o.kappa == 0 {
+		o.kappa = defaultKappa
+	}
+	if o.xi == 0 {
+		o.xi = defaultXi
+	}
+	return o, nil
 }
 
 // believer tracks the posterior variance at the candidates as the GP is

@@ -333,7 +333,7 @@ func TestSuggestBadInput(t *testing.T) {
 	}{
 		{"k-zero", ok, cands, 0, Options{}, "k must be at least 1"},
 		{"no-candidates", ok, nil, 1, Options{}, "no candidates"},
-		{"zero-dim-candidate", ok, [][]float64{{}}, 1, Options{}, "dimension 0"},
+		{"zero-dim-candidate", ok, [][]float64{{}}, 1, Options{}, "no dimensions"},
 		{"candidate-dims", ok, [][]float64{{0.1, 0.1}, {0.1}}, 1, Options{}, "candidate 1 has dimension 1, want 2"},
 		{"obs-dims", []Observation{{X: []float64{0.1}, Y: 1}}, cands, 1, Options{}, "observation 0 has dimension 1, want 2"},
 		{"nan-x", []Observation{{X: []float64{math.NaN(), 0}, Y: 1}}, cands, 1, Options{}, "finite"},

@@ -1,0 +1,194 @@
+package evals
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/tools/optimizer"
+)
+
+// SearchConfig is one optimiser configuration for SimulateSearch: the
+// optimiser's own settings, the start design and the batch size.
+type SearchConfig struct {
+	Name string
+	// Options are passed to the optimiser (Seed is set per call).
+	Options optimizer.Options
+	// Start is "random" or "maximin"; StartSize the number of start points
+	// (0: optimizer.StartSizeFor the challenge and budget).
+	Start     string
+	StartSize int
+	// Batch is the number of experiments chosen together (default 1).
+	Batch int
+	// Noisy measures with the lab's noise model (deterministic per key)
+	// instead of the noise-free pool values of the Liang protocol.
+	Noisy bool
+}
+
+// SearchRun is one simulated campaign: per experiment, the truth (pool or
+// noise-free emulator value, oriented score) of the measured point.
+type SearchRun struct {
+	Seed  int
+	Trace []Point
+	// Picks are the pool indices measured, in order (pool challenges).
+	Picks   []int
+	Seconds float64 // optimiser time
+	Notes   []string
+}
+
+// SimulateSearch runs the optimiser alone on a challenge, without
+// workflows or a lab service: a pool challenge's candidates are its
+// untested pool members, an emulator challenge's a fresh sample of the space
+// per round. Trace points are scored on the truth. It is the fast loop for
+// judging search settings; genesis eval measures the same through real
+// campaigns.
+func SimulateSearch(c *challenges.Challenge, cfg SearchConfig, budget, seed int, clock func() float64) (SearchRun, error) {
+	run := SearchRun{Seed: seed}
+	space := c.SearchSpace()
+	opt := cfg.Options
+	if opt.Surrogate != optimizer.SurrogateOneHot {
+		opt.Space = space
+	}
+	batch := max(cfg.Batch, 1)
+	start := cfg.StartSize
+	if start == 0 {
+		start = optimizer.StartSizeFor(len(c.Parameters), budget)
+	}
+	opt.Start, opt.StartSize = cfg.Start, start
+	encode := c.SearchPoint
+	if opt.Surrogate == optimizer.SurrogateOneHot {
+		encode = c.Encode
+	}
+	var obs []optimizer.Observation
+	measured := map[string]bool{}
+	sc := c.Scalarizer()
+	bestScore := math.Inf(-1)
+	var best float64
+	topFound := 0
+	var warm *optimizer.Hyper
+	for round := 0; len(run.Trace) < budget; round++ {
+		var pts []challenges.Point
+		if c.Finite() {
+			pts = c.Pool().Points
+		} else {
+			pts = c.Sample(2000, uint64(seed)*7919+uint64(round))
+		}
+		var cands []challenges.Point
+		var xs [][]float64
+		for _, p := range pts {
+			if !measured[c.Key(p)] && c.CheckSafety(p) == nil {
+				cands = append(cands, p)
+				xs = append(xs, encode(p))
+			}
+		}
+		if len(xs) == 0 {
+			break
+		}
+		k := min(batch, budget-len(run.Trace))
+		if len(obs) < start {
+			// Complete the start design before the model takes over.
+			k = min(max(k, start-len(obs)), budget-len(run.Trace))
+		}
+		opt.Seed = uint64(seed)*1_000_003 + uint64(len(obs))
+		opt.Warm = warm
+		t0 := clock()
+		res, err := optimizer.Run(obs, xs, k, opt)
+		run.Seconds += clock() - t0
+		if err != nil {
+			return run, fmt.Errorf("%s seed %d n=%d: %w", c.ID, seed, len(obs), err)
+		}
+		if res.Note != "" {
+			run.Notes = append(run.Notes, res.Note)
+		}
+		warm = res.Hyper
+		if len(res.Suggestions) == 0 {
+			break
+		}
+		for _, s := range res.Suggestions {
+			p := cands[s.Index]
+			truth, err := c.Truth(p)
+			if err != nil {
+				return run, err
+			}
+			y := truth
+			if cfg.Noisy {
+				if y, err = c.Measure(p, fmt.Sprintf("search/%d/%d", seed, len(run.Trace))); err != nil {
+					return run, err
+				}
+			}
+			measured[c.Key(p)] = true
+			if c.Finite() {
+				i, _ := c.Pool().Lookup(c, p)
+				run.Picks = append(run.Picks, i)
+			}
+			obs = append(obs, optimizer.Observation{X: encode(p), Y: sc.Score(y)})
+			ts := sc.Score(truth)
+			if c.InTop(p) {
+				topFound++
+			}
+			if ts > bestScore {
+				bestScore, best = ts, truth[0]
+			}
+			run.Trace = append(run.Trace, Point{N: len(run.Trace) + 1, Value: truth[0], Values: truth, Score: ts, Best: best, BestScore: bestScore, TopFound: topFound, Cost: float64(len(run.Trace) + 1)})
+		}
+	}
+	return run, nil
+}
+
+// SimulateSearchSeeds runs seeds 1..seeds, parallel goroutines at a time.
+func SimulateSearchSeeds(c *challenges.Challenge, cfg SearchConfig, budget, seeds, parallel int, clock func() float64) ([]SearchRun, error) {
+	runs := make([]SearchRun, seeds)
+	errs := make([]error, seeds)
+	sem := make(chan struct{}, max(parallel, 1))
+	var wg sync.WaitGroup
+	for s := range seeds {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			runs[s], errs[s] = SimulateSearch(c, cfg, budget, s+1, clock)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return runs, nil
+}
+
+// ScorePicks is the trace of a run that measured the given pool members in
+// order, scored like SimulateSearch (noise-free pool values): the way runs
+// of a reference optimiser outside Genesis are scored.
+func ScorePicks(c *challenges.Challenge, picks []int) ([]Point, error) {
+	if !c.Finite() {
+		return nil, fmt.Errorf("%s is not a pool challenge", c.ID)
+	}
+	pool := c.Pool()
+	sc := c.Scalarizer()
+	var trace []Point
+	seen := map[int]bool{}
+	bestScore, best, topFound := math.Inf(-1), 0.0, 0
+	for _, i := range picks {
+		if i < 0 || i >= pool.Len() {
+			return nil, fmt.Errorf("%s: pick %d is not a pool index (0..%d)", c.ID, i, pool.Len()-1)
+		}
+		if seen[i] {
+			return nil, fmt.Errorf("%s: pool member %d picked twice", c.ID, i)
+		}
+		seen[i] = true
+		v := pool.Values[i]
+		ts := sc.Score(v)
+		if c.InTop(pool.Points[i]) {
+			topFound++
+		}
+		if ts > bestScore {
+			bestScore, best = ts, v[0]
+		}
+		trace = append(trace, Point{N: len(trace) + 1, Value: v[0], Values: v, Score: ts, Best: best, BestScore: bestScore, TopFound: topFound, Cost: float64(len(trace) + 1)})
+	}
+	return trace, nil
+}

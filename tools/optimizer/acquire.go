@@ -1,0 +1,279 @@
+package optimizer
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+)
+
+// choose ranks the candidate points pts by the acquisition and returns up
+// to k of them, best first (Index into pts). less breaks ties.
+func (m *Model) choose(pts [][]float64, k int, o opts, less func(a, b int) bool, seed uint64) []Suggestion {
+	p := m.predict(pts)
+	nc := len(pts)
+	best := m.incumbent()
+	vr := append([]float64(nil), p.vr...)
+	taken := make([]bool, nc)
+	var us [][]float64 // one conditioning vector per pick
+	var picks []int
+	var out []Suggestion
+
+	// q-EI state: for every candidate and sample, the shift of its
+	// conditional mean given the earlier picks' sampled values; for every
+	// sample, the best of the incumbent and the picks' sampled values.
+	var z [][]float64
+	var shift [][]float64
+	var level []float64
+	if o.acq == AcqEI && k > 1 {
+		z = normalSamples(o.samples, k, seed)
+		shift = make([][]float64, nc)
+		for a := range shift {
+			shift[a] = make([]float64, o.samples)
+		}
+		level = make([]float64, o.samples)
+		for s := range level {
+			level[s] = best
+		}
+	}
+
+	for len(out) < k {
+		bestA, bestScore, bestVal := -1, math.Inf(-1), 0.0
+		for a := range nc {
+			if taken[a] {
+				continue
+			}
+			sd := math.Sqrt(vr[a])
+			var score, val float64
+			switch {
+			case o.acq == AcqUCB:
+				score = p.mean[a] + o.kappa*sd
+				val = m.yMean + m.yStd*score
+			case len(picks) == 0:
+				imp := p.mean[a] - best - o.xi
+				score = logEI(imp, sd)
+				val = ei(imp, sd) * m.yStd
+			default:
+				// log of the mean over samples of EI given each sample's
+				// level: the batch's expected gain from adding a.
+				mx := math.Inf(-1)
+				lv := make([]float64, len(level))
+				for s, l := range level {
+					lv[s] = logEI(p.mean[a]+shift[a][s]-l-o.xi, sd)
+					mx = math.Max(mx, lv[s])
+				}
+				if math.IsInf(mx, -1) {
+					score = mx
+				} else {
+					var sum float64
+					for _, v := range lv {
+						sum += math.Exp(v - mx)
+					}
+					score = mx + math.Log(sum/float64(len(lv)))
+				}
+				val = math.Exp(score) * m.yStd
+			}
+			if bestA < 0 || score > bestScore || (score == bestScore && less(a, bestA)) {
+				bestA, bestScore, bestVal = a, score, val
+			}
+		}
+		if bestA < 0 {
+			break
+		}
+		c := bestA
+		taken[c] = true
+		for a := range nc {
+			if !taken[a] && samePoint(pts[a], pts[c]) {
+				taken[a] = true
+			}
+		}
+		out = append(out, Suggestion{Index: c, Mean: m.yMean + m.yStd*p.mean[c], SD: m.yStd * math.Sqrt(p.vr[c]), Acquisition: bestVal})
+		if len(out) == k {
+			break
+		}
+		// Condition on the pick: UCB (GP-BUCB) on a noisy observation of
+		// it, q-EI on its latent value.
+		extra := 0.0
+		if o.acq == AcqUCB {
+			extra = m.noise
+		}
+		u := m.conditionVector(p, us, c, vr[c]+extra)
+		if z != nil {
+			j := len(picks)
+			for s := range level {
+				// The pick's sampled value: its conditional mean given the
+				// earlier picks plus its own conditional sd times z.
+				f := p.mean[c] + shift[c][s] + math.Sqrt(vr[c])*z[s][j]
+				level[s] = math.Max(level[s], f)
+			}
+			for a := range nc {
+				for s := range level {
+					shift[a][s] += u[a] * z[s][j]
+				}
+			}
+		}
+		for a := range nc {
+			vr[a] = math.Max(vr[a]-u[a]*u[a], 0)
+		}
+		us = append(us, u)
+		picks = append(picks, c)
+	}
+	return out
+}
+
+// conditionVector is cov(·, c | observations, earlier picks) / √den for
+// every candidate: the Cholesky column that conditioning on a value at c
+// (with variance den) adds.
+func (m *Model) conditionVector(p *posterior, us [][]float64, c int, den float64) []float64 {
+	nc := p.m
+	u := make([]float64, nc)
+	if !(den > 1e-12*m.signalVar) {
+		return u
+	}
+	for i := range m.n {
+		vic := p.v[i*nc+c]
+		if vic == 0 {
+			continue
+		}
+		row := p.v[i*nc : (i+1)*nc]
+		for a := range nc {
+			u[a] -= vic * row[a]
+		}
+	}
+	sd := math.Sqrt(den)
+	for a := range nc {
+		cov := m.signalVar*m.corr(p.in, a, p.in, c) + u[a]
+		for _, prev := range us {
+			cov -= prev[a] * prev[c]
+		}
+		u[a] = cov / sd
+	}
+	return u
+}
+
+// incumbent is the best posterior mean at the observed points
+// (standardised): with noise, the best measurement overstates what was
+// found.
+func (m *Model) incumbent() float64 {
+	best := math.Inf(-1)
+	for i, y := range m.ys {
+		best = math.Max(best, y-m.noise*m.alpha[i])
+	}
+	return best
+}
+
+// normalSamples returns n × q standard normal draws, reproducible from the
+// seed, antithetic in pairs (each draw's negation is also used) so the
+// sample mean is exactly zero.
+func normalSamples(n, q int, seed uint64) [][]float64 {
+	rng := rand.New(rand.NewPCG(seed, 0xda942042e4dd58b5))
+	out := make([][]float64, n)
+	for s := 0; s < n; s += 2 {
+		out[s] = make([]float64, q)
+		for j := range q {
+			out[s][j] = rng.NormFloat64()
+		}
+		if s+1 < n {
+			out[s+1] = make([]float64, q)
+			for j := range q {
+				out[s+1][j] = -out[s][j]
+			}
+		}
+	}
+	return out
+}
+
+// maximin chooses up to k available candidates greedily, each as far as
+// possible from the observations and the earlier picks (the first, with
+// nothing observed, by the seeded order). Numeric coordinates count by
+// their Euclidean distance in [0,1]; a differing categorical option counts
+// as a whole unit, so the start covers every parameter's options as evenly
+// as the pool allows. Ties go by the seeded order.
+func maximin(space *Space, obs []Observation, candidates [][]float64, avail, prio []int, k int) []Suggestion {
+	dist := func(a, b []float64) float64 {
+		var d float64
+		for j, v := range a {
+			if space.Categorical(j) {
+				if v != b[j] {
+					d++
+				}
+				continue
+			}
+			d += (v - b[j]) * (v - b[j])
+		}
+		return d
+	}
+	minD := make([]float64, len(avail))
+	for a := range minD {
+		minD[a] = math.Inf(1)
+	}
+	taken := make([]bool, len(avail))
+	update := func(x []float64) {
+		for a, i := range avail {
+			if d := dist(candidates[i], x); d < minD[a] {
+				minD[a] = d
+			}
+		}
+	}
+	for _, o := range obs {
+		update(o.X)
+	}
+	var out []Suggestion
+	for len(out) < k {
+		bestA := -1
+		for a, i := range avail {
+			if taken[a] || minD[a] <= sameTol*sameTol {
+				continue
+			}
+			if bestA < 0 || minD[a] > minD[bestA] || (minD[a] == minD[bestA] && prio[i] < prio[avail[bestA]]) {
+				bestA = a
+			}
+		}
+		if bestA < 0 {
+			break
+		}
+		taken[bestA] = true
+		out = append(out, Suggestion{Index: avail[bestA]})
+		update(candidates[avail[bestA]])
+	}
+	return out
+}
+
+// StartSizeFor is the default start-design size for a space of nParams
+// parameters and a budget of lab experiments: one more point than there are
+// parameters (enough for a first fit to see every direction once), but no
+// more than a fifth of the budget, so the model still chooses most
+// experiments of a short campaign, and at least 2.
+func StartSizeFor(nParams, budget int) int {
+	return max(2, min(nParams+1, budget/5))
+}
+
+// ParseStart reads a start design as users write it: "auto" or "" (maximin,
+// size by StartSizeFor: size 0 here), "maximin", "maximin:N" or
+// "random:N" (Liang et al.'s protocol is random:2).
+func ParseStart(s string) (start string, size int, err error) {
+	kind, n, hasN := strings.Cut(strings.ToLower(strings.TrimSpace(s)), ":")
+	switch kind {
+	case "", "auto":
+		if hasN {
+			return "", 0, fmt.Errorf("start design %q: auto takes no size (use maximin:N or random:N)", s)
+		}
+		return StartMaximin, 0, nil
+	case StartMaximin:
+	case StartRandom:
+		if !hasN {
+			return "", 0, fmt.Errorf("start design %q: say how many random points, e.g. random:2", s)
+		}
+	default:
+		return "", 0, fmt.Errorf("start design %q: want auto, maximin, maximin:N or random:N", s)
+	}
+	if hasN {
+		v, err := strconv.Atoi(n)
+		if err != nil || v < 1 || v > 1000 {
+			return "", 0, fmt.Errorf("start design %q: the size must be a whole number from 1 to 1000", s)
+		}
+		size = v
+	}
+	return kind, size, nil
+}

@@ -1,0 +1,655 @@
+package optimizer
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/lapack/lapack64"
+	"gonum.org/v1/gonum/optimize"
+)
+
+// Model is the mixed-space Gaussian-process surrogate Suggest uses by
+// default. Its kernel is a product over the parameters,
+//
+//	k(x, x') = σ² · M₅⸝₂(r) · exp(−Σ_c [x_c ≠ x'_c] / ℓ_c),
+//	r² = Σ_i ((x_i − x'_i) / ℓ_i)²,
+//
+// where i runs over the numeric parameters and the descriptor components of
+// categorical ones (see Space), and c over the categorical parameters: a
+// Matérn-5/2 ARD kernel where distances mean something and an exchangeable
+// kernel, one length-scale per categorical parameter, where they do not.
+// A short ℓ_c says that parameter's options behave differently; a long one
+// that it hardly matters.
+//
+// Hyperparameters (length-scales, signal variance σ², noise variance) are
+// maximum a-posteriori under log-normal priors (see Priors), found by
+// L-BFGS from several starts. With the priors a fit is sane from two
+// points on: the length-scales stay near what the prior expects until the
+// data say otherwise, rather than collapsing onto the few points seen. The
+// targets are standardised (zero mean, unit variance) first. Everything is
+// deterministic.
+type Model struct {
+	enc   *encoding
+	n     int
+	num   []float64 // n × nNum kernel inputs
+	cat   []int32   // n × nCat option indices
+	ys    []float64 // standardised targets
+	yMean float64
+	yStd  float64
+
+	h         Hyper
+	invLS     []float64
+	invCat    []float64
+	signalVar float64
+	noise     float64 // noise variance + jitter, standardised units
+	logPost   float64
+	u         blas64.Triangular
+	alpha     []float64
+	// Note is non-empty when the fit fell back to the priors' modes because
+	// no start gave a finite posterior.
+	Note string
+}
+
+// Hyper are a Model's hyperparameters, all as natural logarithms.
+type Hyper struct {
+	// LogLS are the numeric inputs' length-scales (numeric parameters, then
+	// descriptor components), LogCat the categorical parameters'.
+	LogLS     []float64 `json:"log_ls,omitempty"`
+	LogCat    []float64 `json:"log_cat,omitempty"`
+	LogSignal float64   `json:"log_signal"`
+	LogNoise  float64   `json:"log_noise"`
+}
+
+func (h Hyper) flat() []float64 {
+	out := append(append([]float64(nil), h.LogLS...), h.LogCat...)
+	return append(out, h.LogSignal, h.LogNoise)
+}
+
+func hyperFrom(t []float64, nNum, nCat int) Hyper {
+	return Hyper{
+		LogLS:     append([]float64(nil), t[:nNum]...),
+		LogCat:    append([]float64(nil), t[nNum:nNum+nCat]...),
+		LogSignal: t[nNum+nCat],
+		LogNoise:  t[nNum+nCat+1],
+	}
+}
+
+// Priors are log-normal priors on the hyperparameters (each log θ ~
+// N(mu, sigma²)) and the box each is held in. The defaults follow BoTorch's
+// dimension-scaled length-scale prior (Hvarfner et al. 2024: a median that
+// grows with √d keeps functions from looking rougher as dimensions are
+// added) and its noise prior; signal variance is centred on 1 because
+// targets are standardised.
+type Priors struct {
+	LS, Cat, Signal, Noise prior
+}
+
+type prior struct{ Mu, Sigma, Lo, Hi float64 }
+
+func (p prior) logDensity(t float64) (v, grad float64) {
+	z := (t - p.Mu) / p.Sigma
+	return -0.5 * z * z, -z / p.Sigma
+}
+
+// DefaultPriors returns the priors for a kernel with nNum numeric inputs and
+// nCat categorical ones.
+func DefaultPriors(nNum, nCat int) Priors {
+	d := float64(max(nNum+nCat, 1))
+	ls := prior{Mu: math.Sqrt2 + 0.5*math.Log(d), Sigma: math.Sqrt(3), Lo: math.Log(0.01), Hi: math.Log(100)}
+	// exp(−1/ℓ) is the correlation of two points that differ only in this
+	// categorical parameter; the prior's median gives 0.5 per parameter,
+	// shared out so that points differing in every categorical keep ~0.3.
+	cat := prior{Mu: math.Log(1/math.Log(2)) + 0.5*math.Log(max(float64(nCat), 1)), Sigma: 1.5, Lo: math.Log(0.05), Hi: math.Log(100)}
+	return Priors{
+		LS:     ls,
+		Cat:    cat,
+		Signal: prior{Mu: 0, Sigma: 1, Lo: math.Log(1e-3), Hi: math.Log(50)},
+		Noise:  prior{Mu: -4, Sigma: 1, Lo: math.Log(1e-6), Hi: math.Log(10)},
+	}
+}
+
+// FitOptions tune FitModel.
+type FitOptions struct {
+	// Priors override DefaultPriors (nil: the defaults).
+	Priors *Priors
+	// Warm is a starting point, e.g. the hyperparameters of the previous
+	// fit of a growing data set; it must match the space.
+	Warm *Hyper
+	// Starts is the number of L-BFGS runs (0: 3; 1 with Warm set runs
+	// only from Warm).
+	Starts int
+	// Iterations caps each run's major iterations (0: 60).
+	Iterations int
+}
+
+// FitModel fits the mixed-space surrogate to observations whose X are
+// points of space (see Space).
+func FitModel(space *Space, obs []Observation, fo FitOptions) (*Model, error) {
+	if err := space.Validate(); err != nil {
+		return nil, err
+	}
+	if len(obs) == 0 {
+		return nil, errors.New("optimizer: FitModel needs at least one observation")
+	}
+	for i, o := range obs {
+		if err := space.checkPointIn(o.X, fmt.Sprintf("observation %d", i)); err != nil {
+			return nil, err
+		}
+		if math.IsNaN(o.Y) || math.IsInf(o.Y, 0) {
+			return nil, fmt.Errorf("optimizer: observation %d: Y is %v, want a finite number", i, o.Y)
+		}
+	}
+	return fitModel(newEncoding(space), obs, fo)
+}
+
+func fitModel(enc *encoding, obs []Observation, fo FitOptions) (*Model, error) {
+	n := len(obs)
+	m := &Model{enc: enc, n: n, ys: make([]float64, n)}
+	for _, o := range obs {
+		m.num, m.cat = enc.encode(o.X, m.num, m.cat)
+	}
+	m.yMean, m.yStd = standardise(obs, m.ys)
+
+	nNum, nCat := enc.nNum, len(enc.catDim)
+	pr := DefaultPriors(nNum, nCat)
+	if fo.Priors != nil {
+		pr = *fo.Priors
+	}
+	ev := &mixedEval{m: m, pr: pr, nNum: nNum, nCat: nCat}
+	ev.alloc()
+	mode := ev.mode()
+	best, bestLP := mode, math.Inf(-1)
+	if lp, ok := ev.eval(mode, nil); ok {
+		bestLP = lp
+	}
+	if n >= 2 {
+		starts := ev.starts(fo)
+		iters := cmpOr(fo.Iterations, 60)
+		for _, s := range starts {
+			t, lp := ev.localSearch(s, iters)
+			if lp > bestLP {
+				best, bestLP = t, lp
+			}
+		}
+	} else if fo.Warm != nil && len(fo.Warm.LogLS) == nNum && len(fo.Warm.LogCat) == nCat {
+		best = ev.clamp(fo.Warm.flat())
+	}
+	if math.IsInf(bestLP, -1) {
+		// No start could be factorised: keep the priors' modes with
+		// whatever jitter makes them work, and say so.
+		m.Note = "surrogate fit degenerate: no hyperparameters gave a finite likelihood; using the priors' modes"
+		best = mode
+	}
+	if _, ok := ev.eval(best, nil); !ok {
+		return nil, fmt.Errorf("optimizer: covariance matrix is not positive definite even with jitter (n=%d)", n)
+	}
+	m.h = hyperFrom(best, nNum, nCat)
+	m.logPost = ev.lp
+	m.alpha = append([]float64(nil), ev.alpha...)
+	m.u = blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: n, Stride: n, Data: append([]float64(nil), ev.k...)}
+	m.setDerived(ev.jitter)
+	return m, nil
+}
+
+func cmpOr(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// standardise writes (y − mean)/sd into ys and returns mean and sd (sd of a
+// single or constant target: its magnitude, or 1).
+func standardise(obs []Observation, ys []float64) (mean, sd float64) {
+	n := len(obs)
+	for _, o := range obs {
+		mean += o.Y
+	}
+	mean /= float64(n)
+	var ss float64
+	for _, o := range obs {
+		ss += (o.Y - mean) * (o.Y - mean)
+	}
+	sd = 1
+	if n > 1 {
+		sd = math.Sqrt(ss / float64(n-1))
+	}
+	if !(sd > 0) || math.IsInf(sd, 0) {
+		sd = math.Abs(mean)
+		if !(sd > 0) || math.IsInf(sd, 0) {
+			sd = 1
+		}
+	}
+	for i, o := range obs {
+		ys[i] = (o.Y - mean) / sd
+	}
+	return mean, sd
+}
+
+func (m *Model) setDerived(jitter float64) {
+	m.invLS = make([]float64, len(m.h.LogLS))
+	for i, l := range m.h.LogLS {
+		m.invLS[i] = math.Exp(-l)
+	}
+	m.invCat = make([]float64, len(m.h.LogCat))
+	for c, l := range m.h.LogCat {
+		m.invCat[c] = math.Exp(-l)
+	}
+	m.signalVar = math.Exp(m.h.LogSignal)
+	m.noise = math.Exp(m.h.LogNoise) + jitter
+}
+
+// Hyper returns the fitted hyperparameters (a copy), e.g. to warm-start the
+// next fit.
+func (m *Model) Hyper() Hyper {
+	return hyperFrom(m.h.flat(), len(m.h.LogLS), len(m.h.LogCat))
+}
+
+// LengthScales returns the fitted length-scales of the numeric inputs
+// (numeric parameters, then descriptor components) and of the categorical
+// parameters.
+func (m *Model) LengthScales() (numeric, categorical []float64) {
+	for _, l := range m.h.LogLS {
+		numeric = append(numeric, math.Exp(l))
+	}
+	for _, l := range m.h.LogCat {
+		categorical = append(categorical, math.Exp(l))
+	}
+	return numeric, categorical
+}
+
+// NoiseSD is the fitted observation-noise standard deviation in units of Y.
+func (m *Model) NoiseSD() float64 { return math.Sqrt(m.noise) * m.yStd }
+
+// SignalSD is the fitted signal standard deviation in units of Y.
+func (m *Model) SignalSD() float64 { return math.Sqrt(m.signalVar) * m.yStd }
+
+// LogPosterior is the maximised log marginal likelihood plus log prior.
+func (m *Model) LogPosterior() float64 { return m.logPost }
+
+// Predict returns the posterior mean and latent standard deviation at
+// points of the space, in units of Y.
+func (m *Model) Predict(xs [][]float64) (means, sds []float64, err error) {
+	for i, x := range xs {
+		if err := m.enc.space.checkPointIn(x, fmt.Sprintf("point %d", i)); err != nil {
+			return nil, nil, err
+		}
+	}
+	p := m.predict(xs)
+	means = make([]float64, len(xs))
+	sds = make([]float64, len(xs))
+	for i := range xs {
+		means[i] = m.yMean + m.yStd*p.mean[i]
+		sds[i] = m.yStd * math.Sqrt(p.vr[i])
+	}
+	return means, sds, nil
+}
+
+// kernelInputs encodes points for the kernel.
+type kernelInputs struct {
+	num []float64
+	cat []int32
+}
+
+func (m *Model) inputs(xs [][]float64) kernelInputs {
+	var in kernelInputs
+	for _, x := range xs {
+		in.num, in.cat = m.enc.encode(x, in.num, in.cat)
+	}
+	return in
+}
+
+// corr is the kernel's correlation (without σ²) between input a of ia and
+// input b of ib.
+func (m *Model) corr(ia kernelInputs, a int, ib kernelInputs, b int) float64 {
+	nNum, nCat := len(m.invLS), len(m.invCat)
+	var r2 float64
+	xa, xb := ia.num[a*nNum:(a+1)*nNum], ib.num[b*nNum:(b+1)*nNum]
+	for j, il := range m.invLS {
+		t := (xa[j] - xb[j]) * il
+		r2 += t * t
+	}
+	var cs float64
+	ca, cb := ia.cat[a*nCat:(a+1)*nCat], ib.cat[b*nCat:(b+1)*nCat]
+	for c, il := range m.invCat {
+		if ca[c] != cb[c] {
+			cs += il
+		}
+	}
+	return matern52(math.Sqrt(r2)) * math.Exp(-cs)
+}
+
+func (m *Model) predict(xs [][]float64) *posterior {
+	n, k := m.n, len(xs)
+	in := m.inputs(xs)
+	train := kernelInputs{num: m.num, cat: m.cat}
+	p := &posterior{m: k, mean: make([]float64, k), vr: make([]float64, k), v: make([]float64, n*k), in: in}
+	for i := range n {
+		row := p.v[i*k : (i+1)*k]
+		for c := range k {
+			row[c] = m.signalVar * m.corr(train, i, in, c)
+		}
+	}
+	for i := range n {
+		a := m.alpha[i]
+		row := p.v[i*k : (i+1)*k]
+		for c := range k {
+			p.mean[c] += a * row[c]
+		}
+	}
+	if k > 0 {
+		blas64.Trsm(blas.Left, blas.Trans, 1, m.u, blas64.General{Rows: n, Cols: k, Stride: k, Data: p.v})
+	}
+	for c := range k {
+		p.vr[c] = m.signalVar
+	}
+	for i := range n {
+		row := p.v[i*k : (i+1)*k]
+		for c := range k {
+			p.vr[c] -= row[c] * row[c]
+		}
+	}
+	for c := range k {
+		if p.vr[c] < 0 || math.IsNaN(p.vr[c]) {
+			p.vr[c] = 0
+		}
+	}
+	return p
+}
+
+// mixedEval computes the log posterior of the hyperparameters and its
+// gradient with reusable buffers.
+type mixedEval struct {
+	m          *Model
+	pr         Priors
+	nNum, nCat int
+	k          []float64 // n×n: upper triangle factorised, lower keeps the kernel
+	sig        []float64 // n×n (upper): signal part σ²·M·C
+	dm         []float64 // n×n (upper): σ²·C·(5/3)(1+s)e^{−s}, the Matérn length-scale factor
+	inv        []float64
+	alpha      []float64
+	lp         float64
+	jitter     float64
+}
+
+func (e *mixedEval) alloc() {
+	n := e.m.n
+	e.k = make([]float64, n*n)
+	e.sig = make([]float64, n*n)
+	e.dm = make([]float64, n*n)
+	e.alpha = make([]float64, n)
+}
+
+func (e *mixedEval) prior(i int) prior {
+	switch {
+	case i < e.nNum:
+		return e.pr.LS
+	case i < e.nNum+e.nCat:
+		return e.pr.Cat
+	case i == e.nNum+e.nCat:
+		return e.pr.Signal
+	default:
+		return e.pr.Noise
+	}
+}
+
+func (e *mixedEval) dim() int { return e.nNum + e.nCat + 2 }
+
+// mode is the priors' modes, clamped to their boxes.
+func (e *mixedEval) mode() []float64 {
+	t := make([]float64, e.dim())
+	for i := range t {
+		t[i] = e.prior(i).Mu
+	}
+	return e.clamp(t)
+}
+
+func (e *mixedEval) clamp(t []float64) []float64 {
+	for i := range t {
+		p := e.prior(i)
+		t[i] = math.Min(math.Max(t[i], p.Lo), p.Hi)
+	}
+	return t
+}
+
+// starts are the L-BFGS starting points: a warm start when given, the
+// priors' modes, then the best of a small deterministic grid of shared
+// length-scales and noise levels that is unlike the starts so far.
+func (e *mixedEval) starts(fo FitOptions) [][]float64 {
+	var out [][]float64
+	if w := fo.Warm; w != nil && len(w.LogLS) == e.nNum && len(w.LogCat) == e.nCat {
+		out = append(out, e.clamp(w.flat()))
+		if fo.Starts == 1 {
+			return out
+		}
+	}
+	out = append(out, e.mode())
+	want := cmpOr(fo.Starts, 3)
+	type cand struct {
+		t  []float64
+		lp float64
+	}
+	var grid []cand
+	for _, lsShift := range []float64{-2.5, -1.2, 1} {
+		for _, noise := range []float64{math.Log(1e-4), math.Log(0.05), math.Log(0.3)} {
+			t := e.mode()
+			for i := range e.nNum + e.nCat {
+				t[i] += lsShift
+			}
+			t[e.nNum+e.nCat+1] = noise
+			t = e.clamp(t)
+			if lp, ok := e.eval(t, nil); ok {
+				grid = append(grid, cand{t, lp})
+			}
+		}
+	}
+	sort.SliceStable(grid, func(a, b int) bool { return grid[a].lp > grid[b].lp })
+	for _, g := range grid {
+		if len(out) >= want {
+			break
+		}
+		out = append(out, g.t)
+	}
+	return out
+}
+
+// eval computes the log posterior at t (and its gradient into grad, when
+// not nil). It reports false when the covariance cannot be factorised.
+func (e *mixedEval) eval(t []float64, grad []float64) (float64, bool) {
+	m := e.m
+	n, nNum, nCat := m.n, e.nNum, e.nCat
+	invLS := make([]float64, nNum)
+	for i := range nNum {
+		invLS[i] = math.Exp(-t[i])
+	}
+	invCat := make([]float64, nCat)
+	for c := range nCat {
+		invCat[c] = math.Exp(-t[nNum+c])
+	}
+	s2 := math.Exp(t[nNum+nCat])
+	noise := math.Exp(t[nNum+nCat+1])
+	for a := range n {
+		xa := m.num[a*nNum : (a+1)*nNum]
+		ca := m.cat[a*nCat : (a+1)*nCat]
+		for b := a + 1; b < n; b++ {
+			xb := m.num[b*nNum : (b+1)*nNum]
+			cb := m.cat[b*nCat : (b+1)*nCat]
+			var r2 float64
+			for j, il := range invLS {
+				d := (xa[j] - xb[j]) * il
+				r2 += d * d
+			}
+			var cs float64
+			for c, il := range invCat {
+				if ca[c] != cb[c] {
+					cs += il
+				}
+			}
+			s := sqrt5 * math.Sqrt(r2)
+			ex := math.Exp(-s)
+			cf := s2 * math.Exp(-cs)
+			kv := cf * (1 + s + s*s/3) * ex
+			e.k[a*n+b] = kv
+			e.k[b*n+a] = kv
+			e.sig[a*n+b] = kv
+			e.dm[a*n+b] = cf * (5.0 / 3.0) * (1 + s) * ex
+		}
+	}
+	e.jitter = 0
+	u := blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: n, Stride: n, Data: e.k}
+	for try := 0; ; try++ {
+		for a := range n {
+			e.k[a*n+a] = s2 + noise + e.jitter
+		}
+		if try > 0 {
+			for a := range n {
+				for b := a + 1; b < n; b++ {
+					e.k[a*n+b] = e.k[b*n+a]
+				}
+			}
+		}
+		if _, ok := lapack64.Potrf(blas64.Symmetric{Uplo: blas.Upper, N: n, Stride: n, Data: e.k}); ok {
+			break
+		}
+		if try == 8 {
+			return math.Inf(-1), false
+		}
+		e.jitter = s2 * 1e-8 * math.Pow(10, float64(try))
+	}
+	copy(e.alpha, m.ys)
+	lapack64.Potrs(u, blas64.General{Rows: n, Cols: 1, Stride: 1, Data: e.alpha})
+	var yAy, logDet float64
+	for i := range n {
+		yAy += m.ys[i] * e.alpha[i]
+		logDet += 2 * math.Log(e.k[i*n+i])
+	}
+	lp := -0.5*yAy - 0.5*logDet - 0.5*float64(n)*math.Log(2*math.Pi)
+	for i, ti := range t {
+		v, _ := e.prior(i).logDensity(ti)
+		lp += v
+	}
+	if math.IsNaN(lp) || math.IsInf(lp, 0) {
+		return math.Inf(-1), false
+	}
+	e.lp = lp
+	if grad == nil {
+		return lp, true
+	}
+	// Gradient: ½ tr((ααᵀ − K⁻¹) ∂K/∂θ) + ∂ log prior/∂θ.
+	if e.inv == nil {
+		e.inv = make([]float64, n*n)
+	}
+	for a := range n {
+		copy(e.inv[a*n+a:(a+1)*n], e.k[a*n+a:(a+1)*n])
+	}
+	if _, ok := lapack64.Potri(blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: n, Stride: n, Data: e.inv}); !ok {
+		return math.Inf(-1), false
+	}
+	for i := range grad {
+		grad[i] = 0
+	}
+	gls := grad[:nNum]
+	gcat := grad[nNum : nNum+nCat]
+	var gsig float64
+	for a := range n {
+		xa := m.num[a*nNum : (a+1)*nNum]
+		ca := m.cat[a*nCat : (a+1)*nCat]
+		aa := e.alpha[a]
+		for b := a + 1; b < n; b++ {
+			// Off-diagonal pairs count twice, times the trace's ½.
+			w := aa*e.alpha[b] - e.inv[a*n+b]
+			xb := m.num[b*nNum : (b+1)*nNum]
+			cb := m.cat[b*nCat : (b+1)*nCat]
+			f := w * e.dm[a*n+b]
+			for j, il := range invLS {
+				d := (xa[j] - xb[j]) * il
+				gls[j] += f * d * d
+			}
+			ws := w * e.sig[a*n+b]
+			gsig += ws
+			for c, il := range invCat {
+				if ca[c] != cb[c] {
+					gcat[c] += ws * il
+				}
+			}
+		}
+	}
+	var diag float64
+	for a := range n {
+		diag += e.alpha[a]*e.alpha[a] - e.inv[a*n+a]
+	}
+	grad[nNum+nCat] = gsig + 0.5*s2*diag
+	grad[nNum+nCat+1] = 0.5 * noise * diag
+	for i, ti := range t {
+		_, g := e.prior(i).logDensity(ti)
+		grad[i] += g
+	}
+	return lp, true
+}
+
+// localSearch maximises the log posterior by L-BFGS from t0, each
+// hyperparameter mapped into its box by a logistic transform. It returns
+// the best point evaluated.
+func (e *mixedEval) localSearch(t0 []float64, iters int) ([]float64, float64) {
+	dim := e.dim()
+	best := append([]float64(nil), t0...)
+	bestLP := math.Inf(-1)
+	if lp, ok := e.eval(best, nil); ok {
+		bestLP = lp
+	}
+	t := make([]float64, dim)
+	g := make([]float64, dim)
+	lastU := make([]float64, dim)
+	lastValid := false
+	var lastF float64
+	lastGrad := make([]float64, dim)
+	eval := func(u []float64) {
+		if lastValid && equalSlices(u, lastU) {
+			return
+		}
+		copy(lastU, u)
+		lastValid = true
+		for i := range dim {
+			p := e.prior(i)
+			t[i] = toBounded(u[i], p.Lo, p.Hi)
+		}
+		lp, ok := e.eval(t, g)
+		if !ok {
+			lastF = math.Inf(1)
+			for i := range lastGrad {
+				lastGrad[i] = 0
+			}
+			return
+		}
+		lastF = -lp
+		if lp > bestLP {
+			bestLP = lp
+			copy(best, t)
+		}
+		for i := range dim {
+			p := e.prior(i)
+			s := sigmoid(u[i])
+			lastGrad[i] = -g[i] * (p.Hi - p.Lo) * s * (1 - s)
+		}
+	}
+	problem := optimize.Problem{
+		Func: func(u []float64) float64 { eval(u); return lastF },
+		Grad: func(gr, u []float64) { eval(u); copy(gr, lastGrad) },
+	}
+	u0 := make([]float64, dim)
+	for i := range dim {
+		p := e.prior(i)
+		u0[i] = fromBounded(t0[i], p.Lo, p.Hi)
+	}
+	settings := &optimize.Settings{
+		MajorIterations:   iters,
+		GradientThreshold: 1e-4,
+		Converger:         &optimize.FunctionConverge{Absolute: 1e-3, Iterations: 3},
+	}
+	_, _ = optimize.Minimize(problem, u0, settings, &optimize.LBFGS{})
+	return best, bestLP
+}
