@@ -160,15 +160,6 @@ func (d *Descriptors) read(file, field, param string, options []string, r io.Rea
 			rows[i] = &descRow{line, rec}
 		}
 	}
-	var missing []string
-	for i, r := range rows {
-		if r == nil {
-			missing = append(missing, options[i])
-		}
-	}
-	if len(missing) > 0 {
-		add("", "%s has no row for %d of the %d options: %s", d.File, len(missing), len(options), strings.Join(missing, ", "))
-	}
 
 	// Parse the cells. Without an explicit column list, a column in which
 	// no cell is a number (names, SMILES, notes) is not a descriptor and is
@@ -206,6 +197,15 @@ func (d *Descriptors) read(file, field, param string, options []string, r io.Rea
 	}
 	if bad > maxCellProblems {
 		add("", "%s: %d more bad cells not listed", d.File, bad-maxCellProblems)
+	}
+	var missing []string
+	for i, r := range rows {
+		if r == nil {
+			missing = append(missing, options[i])
+		}
+	}
+	if len(missing) > 0 {
+		add("", "%s has no row for %d of the %d options: %s", d.File, len(missing), len(options), strings.Join(missing, ", "))
 	}
 	if len(ps) > 0 {
 		return ps
@@ -250,6 +250,9 @@ func (d *Descriptors) read(file, field, param string, options []string, r io.Rea
 // pathErr drops the resolved path from a file system error: the message
 // already names the file as the definition wrote it.
 func pathErr(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fs.ErrNotExist // the same words on every file system
+	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return pe.Err
