@@ -84,6 +84,8 @@ type Parameter struct {
 	High        *float64  `yaml:"high,omitempty" json:"high,omitempty"`
 	Values      []float64 `yaml:"values,omitempty" json:"values,omitempty"`
 	Options     []string  `yaml:"options,omitempty" json:"options,omitempty"`
+	// Descriptors gives a categorical parameter's options numeric features.
+	Descriptors *Descriptors `yaml:"descriptors,omitempty" json:"descriptors,omitempty"`
 }
 
 // Objective is one measured quantity and the direction in which it is better.

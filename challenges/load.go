@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -59,13 +60,15 @@ func Parse(file string, src []byte, dataFS fs.FS, dir string) (*Challenge, error
 	if probs := c.validate(file); len(probs) > 0 {
 		return nil, &InvalidError{probs}
 	}
+	probs := c.loadDescriptors(file, dataFS, dir)
 	f, err := dataFS.Open(path.Join(dir, c.Data.File))
 	if err != nil {
-		return nil, &InvalidError{[]Problem{{File: file, Field: "data.file", Msg: fmt.Sprintf("cannot open %q: %v (the path is relative to the definition's directory)", c.Data.File, err)}}}
+		probs = append(probs, Problem{File: file, Field: "data.file", Msg: fmt.Sprintf("cannot open %q: %v (the path is relative to the definition's directory)", c.Data.File, err)})
+		return nil, &InvalidError{probs}
 	}
 	defer f.Close()
-	pool, probs := c.readPool(file, f)
-	if len(probs) > 0 {
+	pool, poolProbs := c.readPool(file, f)
+	if probs = append(probs, poolProbs...); len(probs) > 0 {
 		return nil, &InvalidError{probs}
 	}
 	c.pool = pool
@@ -180,6 +183,24 @@ func (c *Challenge) validate(file string) []Problem {
 			add(f+".kind", "%q must be one of %s, %s, %s, %s", p.Kind, Continuous, Integer, Discrete, Categorical)
 		}
 		valid[i] = len(ps) == before
+		if d := p.Descriptors; d != nil {
+			df := f + ".descriptors"
+			if p.Kind != Categorical {
+				add(df, "only a categorical parameter takes descriptors (%q is %s)", p.Name, p.Kind)
+			}
+			if strings.TrimSpace(d.File) == "" {
+				add(df+".file", "is required (a CSV file with a header row, relative to the definition)")
+			}
+			if strings.TrimSpace(d.Source) == "" {
+				add(df+".source", "is required: say where the values come from (paper, repository and commit, or the script that computed them)")
+			}
+			if strings.TrimSpace(d.License) == "" {
+				add(df+".license", "is required")
+			}
+			if hasDup(d.Columns) {
+				add(df+".columns", "column names must be distinct")
+			}
+		}
 	}
 	for i, k := range c.Constraints {
 		f := fmt.Sprintf("constraints[%d]", i)
@@ -612,6 +633,19 @@ func (c *Challenge) Lint() []string {
 	}
 	if c.Finite() && c.Budget.Experiments >= c.pool.Len() {
 		w = append(w, fmt.Sprintf("budget.experiments (%d) covers the whole pool of %d points: the challenge is exhaustive search", c.Budget.Experiments, c.pool.Len()))
+	}
+	for _, p := range c.Parameters {
+		if p.Descriptors == nil {
+			continue
+		}
+		t := p.Descriptors.Table
+		for i := range t {
+			for j := i + 1; j < len(t); j++ {
+				if slices.Equal(t[i], t[j]) {
+					w = append(w, fmt.Sprintf("parameter %q: options %q and %q have identical descriptors in %s; a model that uses them cannot tell the two apart", p.Name, p.Options[i], p.Options[j], p.Descriptors.File))
+				}
+			}
+		}
 	}
 	if c.Simulation.Neighbors > c.pool.Len()-1 {
 		w = append(w, fmt.Sprintf("simulation.neighbors (%d) exceeds the %d other measured points", c.Simulation.Neighbors, c.pool.Len()-1))

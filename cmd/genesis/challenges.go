@@ -217,6 +217,8 @@ func showChallenge(w io.Writer, ch *challenges.Challenge, holdout bool) error {
 		fmt.Fprintf(w, "  the lab runs any point inside the bounds (emulated from %d measured points)\n", pool.Len())
 	}
 
+	showDescriptors(w, ch)
+
 	fmt.Fprintln(w, "\nData")
 	fmt.Fprintf(w, "  file:      %s (%d rows, %d distinct points, %d with replicates)\n", ch.Data.File, pool.Rows, pool.Len(), pool.Replicated)
 	fmt.Fprintf(w, "  source:    %s\n", wrap(ch.Data.Source, 84, "             "))
@@ -307,6 +309,37 @@ func showChallenge(w io.Writer, ch *challenges.Challenge, holdout bool) error {
 		}
 	}
 	return nil
+}
+
+// showDescriptors lists, for each categorical parameter, the numeric
+// features its options carry (or that it has none).
+func showDescriptors(w io.Writer, ch *challenges.Challenge) {
+	header := false
+	for _, p := range ch.Parameters {
+		if p.Kind != challenges.Categorical {
+			continue
+		}
+		if !header {
+			fmt.Fprintln(w, "\nDescriptors (numeric features of categorical options, for surrogate models)")
+			header = true
+		}
+		d := p.Descriptors
+		if d == nil {
+			fmt.Fprintf(w, "  %s: none (models see the %d options one-hot)\n", p.Name, len(p.Options))
+			continue
+		}
+		const indent = "               "
+		fmt.Fprintf(w, "  %s: %d features for %d options, from %s\n", p.Name, len(d.Names), len(p.Options), d.File)
+		fmt.Fprintf(w, "    features:  %s\n", wrap(strings.Join(d.Names, ", "), 84, indent))
+		if len(d.Dropped) > 0 {
+			fmt.Fprintf(w, "    dropped:   %s (the same for every option)\n", wrap(strings.Join(d.Dropped, ", "), 84, indent))
+		}
+		fmt.Fprintf(w, "    source:    %s\n", wrap(d.Source, 84, indent))
+		fmt.Fprintf(w, "    license:   %s\n", d.License)
+		if d.Notes != "" {
+			fmt.Fprintf(w, "    notes:     %s\n", wrap(strings.TrimSpace(d.Notes), 84, indent))
+		}
+	}
 }
 
 func fmtList(xs []float64) string {
