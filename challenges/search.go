@@ -12,6 +12,9 @@ func (c *Challenge) SearchSpace() *optimizer.Space {
 		d := optimizer.Dim{Name: prm.Name}
 		if prm.Kind == Categorical {
 			d.Levels = len(prm.Options)
+			if prm.Descriptors != nil && len(prm.Descriptors.Table) == d.Levels {
+				d.Features = prm.Descriptors.Table
+			}
 		}
 		s.Dims[i] = d
 	}

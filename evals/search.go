@@ -24,6 +24,9 @@ type SearchConfig struct {
 	// Noisy measures with the lab's noise model (deterministic per key)
 	// instead of the noise-free pool values of the Liang protocol.
 	Noisy bool
+	// NoDescriptors hides the challenge's descriptor tables from the
+	// optimiser (categoricals through the exchangeable kernel alone).
+	NoDescriptors bool
 }
 
 // SearchRun is one simulated campaign: per experiment, the truth (pool or
@@ -46,6 +49,11 @@ type SearchRun struct {
 func SimulateSearch(c *challenges.Challenge, cfg SearchConfig, budget, seed int, clock func() float64) (SearchRun, error) {
 	run := SearchRun{Seed: seed}
 	space := c.SearchSpace()
+	if cfg.NoDescriptors {
+		for j := range space.Dims {
+			space.Dims[j].Features = nil
+		}
+	}
 	opt := cfg.Options
 	if opt.Surrogate != optimizer.SurrogateOneHot {
 		opt.Space = space

@@ -22,6 +22,7 @@ var devConfigs = map[string]SearchConfig{
 	"gp-ei":     {Options: optimizer.Options{Acquisition: "ei"}, Start: "maximin"},
 	"gp-ucb":    {Options: optimizer.Options{Acquisition: "ucb"}, Start: "maximin"},
 	"gp-ei-rs":  {Options: optimizer.Options{Acquisition: "ei"}, Start: "random"},
+	"gp-ei-nd":  {Options: optimizer.Options{Acquisition: "ei"}, Start: "maximin", NoDescriptors: true},
 }
 
 func TestSearchDev(t *testing.T) {
@@ -49,6 +50,10 @@ func TestSearchDev(t *testing.T) {
 			if !ok {
 				t.Fatalf("no config %q", base)
 			}
+			if ss := strings.TrimPrefix(mods, "ss="); ss != mods {
+				cfg.StartSize, _ = strconv.Atoi(ss)
+				mods = ""
+			}
 			if mods != "" {
 				cfg.Options.Priors = func(nNum, nCat int) optimizer.Priors {
 					p := optimizer.DefaultPriors(nNum, nCat)
@@ -62,6 +67,8 @@ func TestSearchDev(t *testing.T) {
 							p.LS.Mu += f
 						case "sig":
 							p.Signal.Sigma = f
+						case "sigmu":
+							p.Signal.Mu = f
 						case "noise":
 							p.Noise.Mu = f
 						case "lsd":

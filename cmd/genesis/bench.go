@@ -29,7 +29,7 @@ func benchCmd(cfg *config) *cobra.Command {
 }
 
 // searchConfigs are the optimiser configurations genesis bench search knows.
-var searchConfigs = []string{"bo", "bo-ei", "bo-ucb", "bo-onehot", "random"}
+var searchConfigs = []string{"bo", "bo-ei", "bo-ucb", "bo-nodesc", "bo-onehot", "random"}
 
 // searchConfig builds a named configuration with the command's settings.
 func searchConfig(name, acq string, init optimizerInit, batch int) (evals.SearchConfig, error) {
@@ -41,6 +41,9 @@ func searchConfig(name, acq string, init optimizerInit, batch int) (evals.Search
 		sc.Options.Acquisition = optimizer.AcqEI
 	case "bo-ucb":
 		sc.Options.Acquisition = optimizer.AcqUCB
+	case "bo-nodesc":
+		sc.Options.Acquisition = acq
+		sc.NoDescriptors = true
 	case "bo-onehot":
 		// The optimiser before the mixed-space surrogate, as the bo
 		// strategy ran it: one-hot GP, UCB κ = 2 after 2 random points.
@@ -173,6 +176,7 @@ Configurations:
   bo         the bo strategy's optimiser: mixed-space GP with priors, --acquisition, --init, --batch
   bo-ei      the same with expected improvement (q-EI for batches)
   bo-ucb     the same with UCB (GP-BUCB for batches)
+  bo-nodesc  bo without the challenges' descriptor tables
   bo-onehot  the optimiser before the mixed-space GP (one-hot categoricals, no priors, UCB,
              2 random start points): the baseline the new one is judged against
   random     uniform over the untested pool
@@ -409,9 +413,9 @@ func exportPools(w io.Writer, file string, chs []*challenges.Challenge, cfgs []e
 }
 
 type referencePicks struct {
-	Budget int             `json:"budget"`
-	Batch  int             `json:"batch"`
-	Runs   []referenceRun  `json:"runs"`
+	Budget int            `json:"budget"`
+	Batch  int            `json:"batch"`
+	Runs   []referenceRun `json:"runs"`
 	byKey  map[string][]referenceRun
 	order  map[string][]string
 }

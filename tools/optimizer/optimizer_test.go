@@ -118,15 +118,18 @@ func TestSuggestFindsOptimum(t *testing.T) {
 	}
 	cands := grid2D(31)
 	init := SampleCandidates(2, 12, 3)
+	// UCB with a small κ: twelve points leave corners uncertain enough
+	// for κ = 2 to explore one, which is what it is for.
 	tests := []struct {
-		acq  string
-		seed uint64
+		acq   string
+		seed  uint64
+		kappa float64
 	}{
-		{"ei", 1}, {"", 2}, {"ucb", 3}, {"EI", 4},
+		{"ei", 1, 0}, {"", 2, 0}, {"ucb", 3, 0.5}, {"EI", 4, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.acq, func(t *testing.T) {
-			s, err := Suggest(observe(f, init), cands, 1, Options{Acquisition: tc.acq, Seed: tc.seed})
+			s, err := Suggest(observe(f, init), cands, 1, Options{Acquisition: tc.acq, Seed: tc.seed, Kappa: tc.kappa})
 			if err != nil {
 				t.Fatal(err)
 			}
