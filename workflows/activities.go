@@ -423,7 +423,9 @@ type SuggestInput struct {
 	// Empty: 2 random points, as before they existed.
 	Start     string `json:"start,omitempty"`
 	StartSize int    `json:"start_size,omitempty"`
-	Seed      int    `json:"seed"`
+	// Warm warm-starts the surrogate's fit with earlier hyperparameters.
+	Warm *optimizer.Hyper `json:"warm,omitempty"`
+	Seed int              `json:"seed"`
 }
 
 // suggestSample is how many points of a continuous space the optimiser
@@ -434,9 +436,16 @@ const suggestSample = 2000
 // sample of a continuous space (a local activity: it is fast and
 // deterministic). Points the lab would refuse are never suggested.
 func (a *Activities) Suggest(_ context.Context, in SuggestInput) ([]agents.Candidate, error) {
+	out, _, err := a.suggest(in)
+	return out, err
+}
+
+// suggest is Suggest, also returning the surrogate's hyperparameters (nil
+// when no model was fitted).
+func (a *Activities) suggest(in SuggestInput) ([]agents.Candidate, *optimizer.Hyper, error) {
 	c, err := a.challenge(in.Challenge)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	measured := map[string]bool{}
 	var obs []optimizer.Observation
@@ -464,16 +473,16 @@ func (a *Activities) Suggest(_ context.Context, in SuggestInput) ([]agents.Candi
 		}
 	}
 	if len(xs) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	start, size := in.Start, in.StartSize
 	if start == "" {
 		start, size = optimizer.StartRandom, 2
 	}
 	res, err := optimizer.Run(obs, xs, min(in.K, len(xs)), optimizer.Options{Acquisition: in.Acquisition, Seed: uint64(in.Seed),
-		Space: c.SearchSpace(), Start: start, StartSize: size})
+		Space: c.SearchSpace(), Start: start, StartSize: size, Warm: in.Warm})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sign := 1.0
 	if c.Primary().Direction == challenges.Minimize && !c.MultiObjective() {
@@ -495,7 +504,7 @@ func (a *Activities) Suggest(_ context.Context, in SuggestInput) ([]agents.Candi
 		}
 		out[i] = agents.Candidate{Point: cands[s.Index], Source: "optimizer", Note: note}
 	}
-	return out, nil
+	return out, res.Hyper, nil
 }
 
 // ClassicalStepInput is one iteration of a classical strategy: Rounds
@@ -519,6 +528,9 @@ type ClassicalStepResult struct {
 	Chosen  []agents.Candidate `json:"chosen"`
 	Results []agents.Result    `json:"results"`
 	Keys    []string           `json:"keys"`
+	// Hyper are the surrogate's last hyperparameters (to warm-start the
+	// next step's first fit).
+	Hyper *optimizer.Hyper `json:"hyper,omitempty"`
 }
 
 // ClassicalStep runs iterations of the bo or random strategy inside one
@@ -540,8 +552,12 @@ func (a *Activities) ClassicalStep(ctx context.Context, in ClassicalStepInput) (
 		sugg := in.Chosen
 		if len(sugg) == 0 {
 			var err error
-			if sugg, err = a.Suggest(ctx, sin); err != nil {
+			var h *optimizer.Hyper
+			if sugg, h, err = a.suggest(sin); err != nil {
 				return out, err
+			}
+			if h != nil {
+				out.Hyper, sin.Warm = h, h
 			}
 		}
 		if len(sugg) == 0 {

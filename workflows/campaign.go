@@ -305,6 +305,9 @@ type CampaignState struct {
 	// Replan is a portfolio's re-plan not yet acted on when the campaign
 	// continued as new.
 	Replan string `json:"replan,omitempty"`
+	// Hyper are the optimiser's last fitted hyperparameters (bo), which
+	// warm-start its next fit.
+	Hyper *optimizer.Hyper `json:"hyper,omitempty"`
 }
 
 // Status is what the status query returns.
@@ -688,7 +691,7 @@ func (cw *campaign) iterateClassical() error {
 	lctx := workflow.WithLocalActivityOptions(cw.ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 10 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumInterval: 5 * time.Second, MaximumAttempts: 10}})
 	in := ClassicalStepInput{Suggest: SuggestInput{Challenge: cw.info.ID, Experiments: cw.st.Experiments, K: k, Acquisition: acq,
-		Start: start, StartSize: startSize, Seed: cw.in.Seed*7919 + cw.st.Iteration}, KeyPrefix: fmt.Sprintf("%s/it%d", cw.id, cw.st.Iteration), Rounds: rounds, Most: most, Requester: cw.id}
+		Start: start, StartSize: startSize, Warm: cw.st.Hyper, Seed: cw.in.Seed*7919 + cw.st.Iteration}, KeyPrefix: fmt.Sprintf("%s/it%d", cw.id, cw.st.Iteration), Rounds: rounds, Most: most, Requester: cw.id}
 	var seq int
 	if cw.in.Portfolio != "" {
 		// In a portfolio the points are chosen first, so the approval
@@ -726,6 +729,9 @@ func (cw *campaign) iterateClassical() error {
 		prev = cw.score(cw.best.Values)
 	}
 	cw.recordKeys(step.Chosen, step.Results, step.Keys)
+	if step.Hyper != nil {
+		cw.st.Hyper = step.Hyper
+	}
 	cw.recomputeBest()
 	if cw.best != nil && (math.IsNaN(prev) || cw.score(cw.best.Values) > prev) {
 		cw.st.Stale = 0

@@ -165,7 +165,7 @@ func TestCampaignOnEveryChallenge(t *testing.T) {
 // duplicated experiment.
 func TestCampaignWithLabFaults(t *testing.T) {
 	f := newFixtureWithLab(t, scriptedTeam(), lab.Config{FaultRate: 0.2, FaultSeed: 3, OfflineSeconds: 200, Token: "campaign-token"})
-	res := runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 12, Seed: 5})
+	res := runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 12, Seed: 5, Patience: -1})
 	if len(res.Experiments) != 12 {
 		t.Fatalf("experiments %d, want 12: %s", len(res.Experiments), mustJSON(res))
 	}
@@ -301,13 +301,78 @@ func TestAgentsWithoutOptimizer(t *testing.T) {
 }
 
 func TestUnknownStrategy(t *testing.T) {
-	f := newFixture(t, scriptedTeam())
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	Register(env, f.acts)
-	env.ExecuteWorkflow(CampaignWorkflowName, CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: "genetic"})
-	if err := env.GetWorkflowError(); err == nil || !strings.Contains(err.Error(), `unknown strategy "genetic"`) {
-		t.Errorf("error %v", err)
+	for _, tc := range []struct {
+		in   CampaignInput
+		want string
+	}{
+		{CampaignInput{Strategy: "genetic"}, `unknown strategy "genetic"`},
+		{CampaignInput{Strategy: StrategyBO, Acquisition: "pi"}, `acquisition "pi": want ei`},
+		{CampaignInput{Strategy: StrategyBO, Init: "sobol:4"}, `init: start design "sobol:4"`},
+		{CampaignInput{Strategy: StrategyBO, Init: "random"}, `say how many random points`},
+		{CampaignInput{Strategy: StrategyBO, Batch: 500}, `batch 500: want 1 to 64`},
+	} {
+		f := newFixture(t, scriptedTeam())
+		var s testsuite.WorkflowTestSuite
+		env := s.NewTestWorkflowEnvironment()
+		Register(env, f.acts)
+		tc.in.Challenge = "crossed-barrel-toughness"
+		env.ExecuteWorkflow(CampaignWorkflowName, tc.in)
+		if err := env.GetWorkflowError(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want one containing %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+// bo's start design comes in one iteration, then Batch points per round,
+// the rounds of an iteration in one local activity.
+func TestBOBatchesAndStartDesign(t *testing.T) {
+	model := &scripted.Model{Fn: func(llm.Request) (string, error) {
+		t.Error("bo called the model")
+		return "", nil
+	}}
+	for _, tc := range []struct {
+		in       CampaignInput
+		perIter  []int
+		distinct int
+		maxRound int // most lab runs in one round
+	}{
+		{CampaignInput{Init: "maximin:4", Batch: 3}, []int{4, 9}, 13, 4},
+		{CampaignInput{Init: "random:2", Acquisition: "ucb"}, []int{2, 11}, 13, 2},
+		{CampaignInput{Batch: 4}, []int{2, 11}, 13, 4}, // auto: StartSizeFor(4 parameters, 13) = 2
+	} {
+		f := newFixture(t, model)
+		tc.in.Challenge, tc.in.Strategy, tc.in.Budget, tc.in.Seed, tc.in.Patience = "crossed-barrel-toughness", StrategyBO, 13, 4, -1
+		res := runCampaign(t, f, tc.in)
+		per := map[int]int{}
+		seen := map[string]bool{}
+		for _, e := range res.Trace {
+			per[e.Iteration]++
+			seen[fmt.Sprint(e.Point)] = true
+		}
+		var got []int
+		for it := 1; per[it] > 0; it++ {
+			got = append(got, per[it])
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.perIter) || len(seen) != tc.distinct {
+			t.Errorf("%+v: experiments per iteration %v (want %v), %d distinct points (want %d)", tc.in, got, tc.perIter, len(seen), tc.distinct)
+		}
+		// Lab keys name the iteration and round: count runs per round.
+		runs, err := f.acts.Lab.List(context.Background(), labclient.ListOptions{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rounds := map[string]int{}
+		for _, r := range runs {
+			k := r.IdempotencyKey
+			rounds[k[:strings.LastIndex(k, "/")]]++
+		}
+		most := 0
+		for _, n := range rounds {
+			most = max(most, n)
+		}
+		if most != tc.maxRound {
+			t.Errorf("%+v: at most %d lab runs in a round (%v), want %d", tc.in, most, rounds, tc.maxRound)
+		}
 	}
 }
 

@@ -26,6 +26,8 @@ import sys
 import time
 import warnings
 
+warnings.filterwarnings("ignore")
+
 import torch
 from botorch.acquisition.logei import qLogExpectedImprovement
 from botorch.fit import fit_gpytorch_mll
@@ -52,13 +54,13 @@ def features(pool, model):
             cat_dims.append(sum(len(r[0]) for r in rows))
             rows.append([[x[j]] for x in pool["x"]])
     X = [sum((r[i] for r in rows), []) for i in range(len(pool["x"]))]
-    return torch.tensor(X), cat_dims
+    return torch.tensor(X, dtype=torch.float64), cat_dims
 
 
 def run(pool, model, seed, budget, batch):
     torch.manual_seed(seed)
     X, cat_dims = features(pool, model)
-    y = torch.tensor(pool["score"]).unsqueeze(-1)
+    y = torch.tensor(pool["score"], dtype=torch.float64).unsqueeze(-1)
     picked = list(pool["starts"][str(seed)])
     seconds = 0.0
     while len(picked) < budget:

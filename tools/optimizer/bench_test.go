@@ -40,3 +40,19 @@ func BenchmarkFit(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSuggestScaling is one suggestion at growing numbers of
+// observations: a 4-D function, 2,000 candidates (a pool or a sample of a
+// continuous space), one core. Issue 16's target: under 1 s at 1,000.
+func BenchmarkSuggestScaling(b *testing.B) {
+	for _, n := range []int{50, 300, 1000} {
+		obs, cands := benchProblem(n, 2000)
+		b.Run(fmt.Sprintf("obs=%d/cands=2000/k=1", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Suggest(obs, cands, 1, Options{Seed: 1}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

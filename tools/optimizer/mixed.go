@@ -156,6 +156,21 @@ func FitModel(space *Space, obs []Observation, fo FitOptions) (*Model, error) {
 	return fitModel(newEncoding(space), obs, fo)
 }
 
+// Large data sets: hyperparameters are fitted on a subset of at most
+// fitSubset observations (the best quarter of it by value, the rest spread
+// evenly over the rest in the order measured), and the posterior then uses
+// every observation. Each likelihood evaluation costs O(n³), and the
+// hyperparameters of a GP over a few dimensions are pinned down well by a
+// couple of hundred points; the posterior is what needs them all. With a
+// warm start (the previous call's hyperparameters, from at least warmFrom
+// observations) the fit makes one short run from it instead of several.
+const (
+	fitSubset      = 150
+	warmFrom       = 30
+	warmIterations = 15
+	coldIterations = 60
+)
+
 func fitModel(enc *encoding, obs []Observation, fo FitOptions) (*Model, error) {
 	n := len(obs)
 	m := &Model{enc: enc, n: n, ys: make([]float64, n)}
@@ -169,24 +184,36 @@ func fitModel(enc *encoding, obs []Observation, fo FitOptions) (*Model, error) {
 	if fo.Priors != nil {
 		pr = *fo.Priors
 	}
-	ev := &mixedEval{m: m, pr: pr, nNum: nNum, nCat: nCat}
+	warm := fo.Warm
+	if warm != nil && (len(warm.LogLS) != nNum || len(warm.LogCat) != nCat) {
+		warm = nil
+	}
+	fitOn := m
+	if n > fitSubset {
+		fitOn = m.subset(fitSubsetIndices(m.ys, fitSubset))
+	}
+	ev := &mixedEval{m: fitOn, pr: pr, nNum: nNum, nCat: nCat}
 	ev.alloc()
 	mode := ev.mode()
 	best, bestLP := mode, math.Inf(-1)
 	if lp, ok := ev.eval(mode, nil); ok {
 		bestLP = lp
 	}
-	if n >= 2 {
-		starts := ev.starts(fo)
-		iters := cmpOr(fo.Iterations, 60)
-		for _, s := range starts {
-			t, lp := ev.localSearch(s, iters)
+	switch {
+	case n >= warmFrom && warm != nil && fo.Starts <= 1:
+		t, lp := ev.localSearch(ev.clamp(warm.flat()), cmpOr(fo.Iterations, warmIterations))
+		if lp > bestLP {
+			best, bestLP = t, lp
+		}
+	case n >= 2:
+		for _, s := range ev.starts(fo) {
+			t, lp := ev.localSearch(s, cmpOr(fo.Iterations, coldIterations))
 			if lp > bestLP {
 				best, bestLP = t, lp
 			}
 		}
-	} else if fo.Warm != nil && len(fo.Warm.LogLS) == nNum && len(fo.Warm.LogCat) == nCat {
-		best = ev.clamp(fo.Warm.flat())
+	case warm != nil:
+		best = ev.clamp(warm.flat())
 	}
 	if math.IsInf(bestLP, -1) {
 		// No start could be factorised: keep the priors' modes with
@@ -194,15 +221,67 @@ func fitModel(enc *encoding, obs []Observation, fo FitOptions) (*Model, error) {
 		m.Note = "surrogate fit degenerate: no hyperparameters gave a finite likelihood; using the priors' modes"
 		best = mode
 	}
-	if _, ok := ev.eval(best, nil); !ok {
+	full := ev
+	if fitOn != m {
+		full = &mixedEval{m: m, pr: pr, nNum: nNum, nCat: nCat}
+		full.alloc()
+	}
+	if _, ok := full.eval(best, nil); !ok {
 		return nil, fmt.Errorf("optimizer: covariance matrix is not positive definite even with jitter (n=%d)", n)
 	}
 	m.h = hyperFrom(best, nNum, nCat)
-	m.logPost = ev.lp
-	m.alpha = append([]float64(nil), ev.alpha...)
-	m.u = blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: n, Stride: n, Data: append([]float64(nil), ev.k...)}
-	m.setDerived(ev.jitter)
+	m.logPost = full.lp
+	m.alpha = append([]float64(nil), full.alpha...)
+	m.u = blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: n, Stride: n, Data: append([]float64(nil), full.k...)}
+	m.setDerived(full.jitter)
 	return m, nil
+}
+
+// subset is the model's data restricted to some observations, with the
+// same standardisation.
+func (m *Model) subset(idx []int) *Model {
+	nNum, nCat := m.enc.nNum, len(m.enc.catDim)
+	s := &Model{enc: m.enc, n: len(idx), yMean: m.yMean, yStd: m.yStd}
+	for _, i := range idx {
+		s.num = append(s.num, m.num[i*nNum:(i+1)*nNum]...)
+		s.cat = append(s.cat, m.cat[i*nCat:(i+1)*nCat]...)
+		s.ys = append(s.ys, m.ys[i])
+	}
+	return s
+}
+
+// fitSubsetIndices picks size of the observations for the hyperparameter
+// fit: the best quarter by value, then the others evenly spaced in the
+// order they were measured. Deterministic.
+func fitSubsetIndices(ys []float64, size int) []int {
+	n := len(ys)
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return ys[order[a]] > ys[order[b]] })
+	take := make([]bool, n)
+	nTop := size / 4
+	for _, i := range order[:nTop] {
+		take[i] = true
+	}
+	rest := size - nTop
+	var others []int
+	for i := range n {
+		if !take[i] {
+			others = append(others, i)
+		}
+	}
+	for j := range rest {
+		take[others[j*len(others)/rest]] = true
+	}
+	var out []int
+	for i := range n {
+		if take[i] {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 func cmpOr(v, def int) int {

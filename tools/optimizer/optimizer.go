@@ -240,16 +240,28 @@ func Run(obs []Observation, candidates [][]float64, k int, opt Options) (*Result
 	}
 	h := m.Hyper()
 	res.Hyper, res.Note = &h, m.Note
-	pts := make([][]float64, len(avail))
-	for a, i := range avail {
-		pts[a] = candidates[i]
+	if float64(m.n)*float64(m.n)*float64(len(avail)) > fullPredict {
+		sl := m.shortlist(pointsOf(candidates, avail), max(64, 8*k), o)
+		for j, a := range sl {
+			sl[j] = avail[a]
+		}
+		avail = sl
 	}
+	pts := pointsOf(candidates, avail)
 	picks := m.choose(pts, k, o, func(a, b int) bool { return prio[avail[a]] < prio[avail[b]] }, opt.Seed)
 	for _, pk := range picks {
 		pk.Index = avail[pk.Index]
 		res.Suggestions = append(res.Suggestions, pk)
 	}
 	return res, nil
+}
+
+func pointsOf(candidates [][]float64, idx []int) [][]float64 {
+	pts := make([][]float64, len(idx))
+	for a, i := range idx {
+		pts[a] = candidates[i]
+	}
+	return pts
 }
 
 // unobserved lists the candidates whose X no observation has.
