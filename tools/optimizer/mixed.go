@@ -127,12 +127,15 @@ type FitOptions struct {
 	// Priors override DefaultPriors (nil: the defaults).
 	Priors *Priors
 	// Warm is a starting point, e.g. the hyperparameters of the previous
-	// fit of a growing data set; it must match the space.
+	// fit of a growing data set (ignored when it does not match the
+	// space). From warmFrom observations on, a warm fit is one short
+	// L-BFGS run from it.
 	Warm *Hyper
-	// Starts is the number of L-BFGS runs (0: 3; 1 with Warm set runs
-	// only from Warm).
+	// Starts is the number of L-BFGS runs of a cold fit (0: 3: the priors'
+	// modes and the best points of a small grid). With Warm and Starts > 1
+	// the warm start is one of them.
 	Starts int
-	// Iterations caps each run's major iterations (0: 60).
+	// Iterations caps each run's major iterations (0: 60 cold, 15 warm).
 	Iterations int
 }
 

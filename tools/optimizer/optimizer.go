@@ -1,13 +1,26 @@
-// Package optimizer is a small, dependency-light Bayesian-optimisation
-// suggester: a Gaussian-process surrogate (Matérn-5/2 ARD kernel, fitted by
-// maximising the log marginal likelihood) with expected-improvement or
-// upper-confidence-bound acquisition over a finite candidate set, plus batch
-// selection by the kriging believer.
+// Package optimizer is Genesis's Bayesian-optimisation suggester: the
+// floor the agent team must never fall below.
 //
-// All inputs are assumed normalised to [0,1]^d and objectives oriented so
-// that higher is better. For continuous spaces, draw a candidate set with
-// SampleCandidates. Everything is deterministic given Options.Seed: no global
-// random source, map iteration or wall clock affects the result.
+// The surrogate (Model) is a Gaussian process over a mixed design space
+// (Space): numeric parameters scaled to [0,1], categorical parameters as
+// options, placed in a descriptor space where the challenge ships one
+// (physical-organic or computed properties per option, reduced to a few
+// principal components). Its kernel multiplies a Matérn-5/2 ARD kernel over
+// the numeric inputs by an exchangeable kernel per categorical parameter.
+// Hyperparameters are maximum a posteriori under log-normal priors, so fits
+// are sane from two points on. Suggestions come from a space-filling start
+// design (maximin, categorical options covered evenly) until StartSize
+// observations, then from expected improvement (q-EI for batches) or UCB
+// (GP-BUCB for batches) over a finite candidate set: the untested pool, or
+// a sample of a continuous space (SampleCandidates).
+//
+// GP and Fit are the earlier surrogate (one-hot categoricals, no priors);
+// the challenges' lab emulators are built with it, and Surrogate "onehot"
+// keeps it as the baseline benchmarks compare against.
+//
+// Objectives are oriented so that higher is better. Everything is
+// deterministic given Options.Seed: no global random source, map iteration
+// or wall clock affects the result.
 package optimizer
 
 import (
