@@ -403,8 +403,8 @@ the measured points) found, averaged over seeds; random search finds n/N in expe
 **AF** = experiments random needs to reach Top% 0.5 over those the strategy needs. "@cost" counts simulations at the
 challenge's price in lab runs and cuts each run at a total cost equal to the budget — the fair, headline comparison.
 **regret** is (dataset best − best found) / range of the measured scores. **best** and **regret** are on the truth of
-the points measured — the pool value, or the emulator's noise-free value — not on the noisy measurement, whose
-maximum is biased upwards; the best measured value is shown in brackets. Emulator (continuous) challenges have no
+the points measured — the pool value, or the emulator's noise-free value — not on the noisy measurements, whose best
+flatters (the winner's curse); the best measured value is shown in brackets. Emulator (continuous) challenges have no
 finite pool: a "top hit" is an experiment whose noise-free value beats the measured top-5 % threshold.
 `
 
