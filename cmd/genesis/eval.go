@@ -219,7 +219,11 @@ func finishEval(o io.Writer, cat *challenges.Catalog, spec evals.Spec, out strin
 	if err := rep.Write(out, cat); err != nil {
 		return errors.Join(runErr, fmt.Errorf("writing the reports into %s: %w", out, err))
 	}
-	fmt.Fprintf(o, "eval: %d of %d runs (%d resumed from an earlier invocation) in %s\n", len(runs), total, resumed, took.Round(time.Second))
+	done := fmt.Sprint(len(runs))
+	if len(runs) < total {
+		done = fmt.Sprintf("%d of %d", len(runs), total)
+	}
+	fmt.Fprintf(o, "eval: %s runs (%d resumed from an earlier invocation) in %s\n", done, resumed, took.Round(time.Second))
 	for _, n := range rep.Notes {
 		fmt.Fprintf(o, "note: %s\n", n)
 	}

@@ -142,7 +142,7 @@ func TestEvalCommandInterruptAndResume(t *testing.T) {
 	if c := execute(resumeArgs[1:], &out2, &err2); c != 0 {
 		t.Fatalf("resume: exit %d\nstdout %s\nstderr %s", c, out2.String(), err2.String())
 	}
-	if want := fmt.Sprintf("eval: 30 of 30 runs (%d resumed", len(files)); !strings.Contains(out2.String(), want) {
+	if want := fmt.Sprintf("eval: 30 runs (%d resumed", len(files)); !strings.Contains(out2.String(), want) {
 		t.Errorf("resume stdout %q does not say %q", out2.String(), want)
 	}
 	var full struct {
