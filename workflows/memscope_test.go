@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
@@ -55,6 +56,9 @@ func TestMemoryScopeIsolatesCampaigns(t *testing.T) {
 		env := s.NewTestWorkflowEnvironment()
 		env.SetWorkerOptions(worker.Options{EnableSessionWorker: false})
 		env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: id})
+		// The default 3 s guards against deadlocks; simulations run as
+		// subprocesses, which on a loaded machine under -race take longer.
+		env.SetTestTimeout(2 * time.Minute)
 		Register(env, f.acts)
 		env.ExecuteWorkflow(CampaignWorkflowName, CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 4, Seed: 3, MemoryScope: scope})
 		if err := env.GetWorkflowError(); err != nil || !env.IsWorkflowCompleted() {
