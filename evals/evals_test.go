@@ -97,6 +97,10 @@ func TestResumeSkipsFinishedRuns(t *testing.T) {
 		t.Fatalf("%d runs, %d campaigns", len(runs), d.calls)
 	}
 	// Interrupted: one run's file is missing. Resuming runs only that one.
+	redo := runs[7]
+	if redo.Challenge != "suzuki-flow-yield" || redo.Strategy != "bo" || redo.Seed != 2 {
+		t.Fatalf("run order: %s/%s/s%d last", redo.Challenge, redo.Strategy, redo.Seed)
+	}
 	os.Remove(filepath.Join(dir, "runs", "suzuki-flow-yield__bo__s2.json"))
 	d.calls = 0
 	var skipped int
@@ -108,6 +112,10 @@ func TestResumeSkipsFinishedRuns(t *testing.T) {
 	runs, err = r.Execute(context.Background(), spec)
 	if err != nil || len(runs) != 8 || d.calls != 1 || skipped != 7 {
 		t.Fatalf("resume: %d runs, %d campaigns, %d skipped, %v", len(runs), d.calls, skipped, err)
+	}
+	// The redone run has a memory scope of its own, not its first attempt's.
+	if s := runs[7].MemoryScope; s == redo.MemoryScope || !strings.HasPrefix(s, "eval/"+redo.ID+"/") {
+		t.Errorf("redone run's memory scope %q (first attempt %q)", s, redo.MemoryScope)
 	}
 	// A different spec in the same directory is refused.
 	other := spec

@@ -1,7 +1,9 @@
 package evals
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -397,10 +399,16 @@ func sameMeasurements(a, b []Point) bool {
 	return true
 }
 
-// MemoryScope is the memory scope of an eval run: the run's own, so its
-// agents recall only what they wrote themselves. A later transfer
-// protocol can give several runs one scope to share what they learn.
-func MemoryScope(runID string) string { return "eval/" + runID }
+// MemoryScope is a fresh memory scope for an attempt at an eval run: its
+// own, so its agents recall only what they wrote themselves — not other
+// runs' memories, nor those of an earlier attempt at the same run (a run
+// redone after its file was deleted has the same ID, and writes records
+// under the same IDs only as it reaches the same iterations). A later
+// transfer protocol can give several runs one scope to share what they
+// learn.
+func MemoryScope(runID string) string {
+	return "eval/" + runID + "/" + rand.Text()[:8]
+}
 
 // one runs a single campaign and stores its run file.
 func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, error) {
@@ -422,6 +430,8 @@ func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, e
 		in.MaxBatch = 8
 	}
 	t0 := time.Now()
+	// A campaign left running by an interrupted eval is re-attached, and
+	// keeps the scope it was started with (the result says which).
 	res, err := r.Campaigns.Run(ctx, id, in)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", id, err)
@@ -433,7 +443,7 @@ func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, e
 	run := &Run{ID: id, Challenge: j.challenge, Strategy: j.strategy, Model: in.Model, Seed: j.seed, Budget: in.Budget,
 		Trace: trace, Tokens: res.Tokens, ModelCalls: res.ModelCalls, Simulations: res.Simulations,
 		WallS: time.Since(t0).Seconds(), StopReason: res.StopReason, Fallbacks: res.Fallbacks, Finished: time.Now().UTC(),
-		MemoryScope: in.MemoryScope, ScoredOn: ScoredOnTruth}
+		MemoryScope: cmp.Or(res.MemoryScope, in.MemoryScope), ScoredOn: ScoredOnTruth}
 	run.Cost = float64(len(run.Trace)) + float64(res.Simulations)*c.Simulation.Cost
 	b, _ := json.MarshalIndent(run, "", " ")
 	if err := writeAtomic(filepath.Join(r.Out, "runs", j.file()), b); err != nil {

@@ -290,6 +290,8 @@ type CampaignResult struct {
 	Trace    []agents.Result `json:"trace,omitempty"`
 	// SimIterations is the iteration of every simulation, for cost traces.
 	SimIterations []int `json:"sim_iterations,omitempty"`
+	// MemoryScope is the input's (see CampaignInput.MemoryScope).
+	MemoryScope string `json:"memory_scope,omitempty"`
 }
 
 const (
@@ -972,6 +974,7 @@ func (cw *campaign) result() *CampaignResult {
 		r.SimIterations = append(r.SimIterations, sm.Iteration)
 	}
 	r.Strategy = cw.in.Strategy
+	r.MemoryScope = cw.in.MemoryScope
 	return r
 }
 
