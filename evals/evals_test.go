@@ -3,6 +3,7 @@ package evals_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -96,6 +97,10 @@ func TestResumeSkipsFinishedRuns(t *testing.T) {
 		t.Fatalf("%d runs, %d campaigns", len(runs), d.calls)
 	}
 	// Interrupted: one run's file is missing. Resuming runs only that one.
+	redo := runs[7]
+	if redo.Challenge != "suzuki-flow-yield" || redo.Strategy != "bo" || redo.Seed != 2 {
+		t.Fatalf("run order: %s/%s/s%d last", redo.Challenge, redo.Strategy, redo.Seed)
+	}
 	os.Remove(filepath.Join(dir, "runs", "suzuki-flow-yield__bo__s2.json"))
 	d.calls = 0
 	var skipped int
@@ -107,6 +112,10 @@ func TestResumeSkipsFinishedRuns(t *testing.T) {
 	runs, err = r.Execute(context.Background(), spec)
 	if err != nil || len(runs) != 8 || d.calls != 1 || skipped != 7 {
 		t.Fatalf("resume: %d runs, %d campaigns, %d skipped, %v", len(runs), d.calls, skipped, err)
+	}
+	// The redone run has a memory scope of its own, not its first attempt's.
+	if s := runs[7].MemoryScope; s == redo.MemoryScope || !strings.HasPrefix(s, "eval/"+redo.ID+"/") {
+		t.Errorf("redone run's memory scope %q (first attempt %q)", s, redo.MemoryScope)
 	}
 	// A different spec in the same directory is refused.
 	other := spec
@@ -138,13 +147,13 @@ func TestResumeSkipsFinishedRuns(t *testing.T) {
 		}
 	}
 	tr := run0["trace"].([]any)[0].(map[string]any)
-	for _, k := range []string{"n", "value", "best", "top_found"} {
+	for _, k := range []string{"n", "point", "value", "values", "score", "true_value", "true_values", "true_score", "best_true", "best_measured", "top_found"} {
 		if _, ok := tr[k]; !ok {
 			t.Errorf("trace point lacks %q", k)
 		}
 	}
 	sum0 := raw["summaries"].([]any)[0].(map[string]any)
-	for _, k := range []string{"seeds", "top_frac", "ef", "ef_at", "af", "n_first_top", "best_median", "tokens_median", "wall_s_median"} {
+	for _, k := range []string{"seeds", "top_frac", "ef", "ef_at", "af", "n_first_top", "best_true_median", "best_measured_median", "regret_median", "regret_measured_median", "tokens_median", "wall_s_median"} {
 		if _, ok := sum0[k]; !ok {
 			t.Errorf("summary lacks %q", k)
 		}
@@ -219,5 +228,331 @@ func TestBOReproducesPublishedFigure(t *testing.T) {
 		if math.Abs(got-c.want) > 0.2*c.want {
 			t.Errorf("bo Top%% at n=%d is %.3f, outside ±20 %% of the published %.3f", c.n, got, c.want)
 		}
+	}
+}
+
+// Runs are scored on the truth of the points they measured: every trace
+// point carries its design point, the measurement and the truth (the pool
+// value, the emulator's noise-free value), and the best so far of each.
+// On a pool lab the best on the truth can never beat the pool's best, so
+// regret is never negative — which the noisy measurements do not promise.
+func TestScoresOnTheTruth(t *testing.T) {
+	cat := catalog(t)
+	spec := evals.Spec{Challenges: []string{"crossed-barrel-toughness", "perovskite-stability", "hplc-peak-area", "suzuki-ligand-screen"},
+		Strategies: []string{"random", "bo"}, Seeds: 3, Budget: 15}
+	if err := spec.Validate(cat); err != nil {
+		t.Fatal(err)
+	}
+	r := &evals.Runner{Catalog: cat, Campaigns: newDirect(cat), Out: t.TempDir(), Parallel: 2}
+	runs, err := r.Execute(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noisy := map[string]bool{} // challenges where some run's measured best is not its true best
+	for _, run := range runs {
+		c, _ := cat.Get(run.Challenge)
+		if run.ScoredOn != evals.ScoredOnTruth || len(run.Trace) != 15 {
+			t.Fatalf("%s: scored on %q, %d points", run.ID, run.ScoredOn, len(run.Trace))
+		}
+		bestTrue, bestMeas := math.Inf(-1), math.Inf(-1)
+		for _, p := range run.Trace {
+			pt, err := c.ParseMap(p.Point)
+			if err != nil {
+				t.Fatalf("%s #%d: point %v: %v", run.ID, p.N, p.Point, err)
+			}
+			truth, err := c.Truth(pt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slicesNear(truth, p.TrueValues) || p.TrueValue != truth[0] || p.TrueScore != c.Score(truth) {
+				t.Fatalf("%s #%d: truth %v, trace says %v (score %v)", run.ID, p.N, truth, p.TrueValues, p.TrueScore)
+			}
+			if p.Score != c.Score(p.Values) || p.Value != p.Values[0] {
+				t.Fatalf("%s #%d: measured score %v of %v", run.ID, p.N, p.Score, p.Values)
+			}
+			bestTrue, bestMeas = math.Max(bestTrue, p.TrueScore), math.Max(bestMeas, p.Score)
+			if p.BestTrueScore != bestTrue || p.BestMeasuredScore != bestMeas {
+				t.Fatalf("%s #%d: best so far %v/%v, want %v/%v", run.ID, p.N, p.BestTrueScore, p.BestMeasuredScore, bestTrue, bestMeas)
+			}
+		}
+		last := run.Trace[len(run.Trace)-1]
+		if last.BestMeasuredScore != last.BestTrueScore {
+			noisy[run.Challenge] = true
+		}
+		if c.Finite() {
+			poolBest := c.Score(c.Pool().Values[c.TopSet()[0]])
+			if last.BestTrueScore > poolBest+1e-9 {
+				t.Errorf("%s: best true score %v beats the pool's best %v", run.ID, last.BestTrueScore, poolBest)
+			}
+		}
+	}
+	for _, id := range spec.Challenges {
+		if !noisy[id] {
+			t.Errorf("%s: every run's measured best equals its true best: noise never mattered, the test shows nothing", id)
+		}
+	}
+	for _, s := range evals.Summarize(cat, spec, runs) {
+		if s.Finite && float64(s.RegretMedian) < 0 {
+			t.Errorf("%s/%s: negative regret %v on a pool lab", s.Challenge, s.Strategy, s.RegretMedian)
+		}
+		if math.IsNaN(float64(s.BestTrueMedian)) || math.IsNaN(float64(s.BestMeasuredMedian)) || math.IsNaN(float64(s.RegretMeasuredMedian)) {
+			t.Errorf("%s/%s: best %v measured %v regret measured %v", s.Challenge, s.Strategy, s.BestTrueMedian, s.BestMeasuredMedian, s.RegretMeasuredMedian)
+		}
+	}
+	// Every run had its own memory scope.
+	scopes := map[string]bool{}
+	for _, run := range runs {
+		if run.MemoryScope == "" || scopes[run.MemoryScope] {
+			t.Errorf("%s: memory scope %q is empty or shared", run.ID, run.MemoryScope)
+		}
+		scopes[run.MemoryScope] = true
+	}
+}
+
+func slicesNear(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Abs(a[i]-b[i]) > 1e-9*math.Max(1, math.Abs(a[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// withResults is a Campaigns that can also return finished campaigns'
+// results (evals.Results), as the Temporal server can.
+type withResults struct {
+	*direct
+	mu   sync.Mutex
+	done map[string]*workflows.CampaignResult
+}
+
+func (w *withResults) Run(ctx context.Context, id string, in workflows.CampaignInput) (*workflows.CampaignResult, error) {
+	res, err := w.direct.Run(ctx, id, in)
+	if err == nil {
+		w.mu.Lock()
+		w.done[id] = res
+		w.mu.Unlock()
+	}
+	return res, err
+}
+
+func (w *withResults) Result(_ context.Context, id string) (*workflows.CampaignResult, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if res, ok := w.done[id]; ok {
+		return res, nil
+	}
+	return nil, fmt.Errorf("campaign %s not found", id)
+}
+
+// legacyRun rewrites a run file the way genesis wrote it before runs were
+// scored on the truth: no points, no truth, best and best_score measured.
+func legacyRun(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var run map[string]any
+	if err := json.Unmarshal(b, &run); err != nil {
+		t.Fatal(err)
+	}
+	delete(run, "scored_on")
+	delete(run, "memory_scope")
+	for _, p := range run["trace"].([]any) {
+		p := p.(map[string]any)
+		p["best"], p["best_score"] = p["best_measured"], p["best_measured_score"]
+		for _, k := range []string{"point", "true_value", "true_values", "true_score", "best_true", "best_true_score", "best_measured", "best_measured_score"} {
+			delete(p, k)
+		}
+	}
+	if b, err = json.Marshal(run); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An eval directory holding runs written by an older genesis resumes: a
+// run whose campaign result is still available is rescored on the truth
+// (and its file rewritten); one whose is not is scored on its
+// measurements, and the report says so. Nothing crashes.
+func TestResumeRescoresOldRecords(t *testing.T) {
+	cat := catalog(t)
+	dir := t.TempDir()
+	spec := evals.Spec{Challenges: []string{"crossed-barrel-toughness"}, Strategies: []string{"random"}, Seeds: 2, Budget: 10}
+	if err := spec.Validate(cat); err != nil {
+		t.Fatal(err)
+	}
+	wr := &withResults{direct: newDirect(cat), done: map[string]*workflows.CampaignResult{}}
+	runs, err := (&evals.Runner{Catalog: cat, Campaigns: wr, Out: dir, Parallel: 1}).Execute(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "runs", "crossed-barrel-toughness__random__s1.json")
+	legacyRun(t, path)
+
+	// Without the campaign's result: scored on the measurements, said so.
+	d := newDirect(cat)
+	old, err := (&evals.Runner{Catalog: cat, Campaigns: d, Out: dir}).Execute(context.Background(), spec)
+	if err != nil || d.calls != 0 || len(old) != 2 {
+		t.Fatalf("resume over an old record: %v, %d campaigns run, %d runs", err, d.calls, len(old))
+	}
+	if old[0].ScoredOn != evals.ScoredOnMeasured || old[1].ScoredOn != evals.ScoredOnTruth {
+		t.Fatalf("scored on %q and %q", old[0].ScoredOn, old[1].ScoredOn)
+	}
+	for i, p := range old[0].Trace {
+		if want := runs[0].Trace[i]; p.BestTrueScore != want.BestMeasuredScore || p.BestMeasured != want.BestMeasured {
+			t.Fatalf("#%d: best %v / measured %v, want the measured %v", p.N, p.BestTrueScore, p.BestMeasured, want.BestMeasured)
+		}
+	}
+	rep, err := evals.WriteReports(dir, cat, spec, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "crossed-barrel-toughness__random__s1") || rep.Summaries[0].RunsOnMeasurements != 1 {
+		t.Errorf("notes %q, %d runs on measurements", rep.Notes, rep.Summaries[0].RunsOnMeasurements)
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
+	if !strings.Contains(string(md), "older genesis") || !strings.Contains(string(md), "[1 of 2 runs on measurements]") {
+		t.Errorf("report.md does not flag the old run:\n%s", md)
+	}
+
+	// With it: rescored on the truth, the file rewritten.
+	again, err := (&evals.Runner{Catalog: cat, Campaigns: wr, Out: dir}).Execute(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again[0].ScoredOn != evals.ScoredOnTruth || !again[0].Rescored {
+		t.Fatalf("not rescored: %q", again[0].ScoredOn)
+	}
+	for i, p := range again[0].Trace {
+		if want := runs[0].Trace[i]; p.BestTrueScore != want.BestTrueScore || !slicesNear(p.TrueValues, want.TrueValues) {
+			t.Fatalf("#%d rescored %+v, want %+v", p.N, p, want)
+		}
+	}
+	b, _ := os.ReadFile(path)
+	if !strings.Contains(string(b), `"true_values"`) || !strings.Contains(string(b), `"rescored": true`) {
+		t.Error("the rescored run's file was not rewritten")
+	}
+	if rep := evals.NewReport(cat, spec, again); len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "added from their campaigns' results") {
+		t.Errorf("notes after rescoring: %q", rep.Notes)
+	}
+}
+
+// gate runs campaigns directly, calling hook as each starts (with its
+// number, from 1).
+type gate struct {
+	*direct
+	hook    func(ctx context.Context, n int) error
+	mu      sync.Mutex
+	started int
+}
+
+func (g *gate) Run(ctx context.Context, id string, in workflows.CampaignInput) (*workflows.CampaignResult, error) {
+	g.mu.Lock()
+	g.started++
+	n := g.started
+	g.mu.Unlock()
+	if err := g.hook(ctx, n); err != nil {
+		return nil, err
+	}
+	return g.direct.Run(ctx, id, in)
+}
+
+// Stop (the first Ctrl-C) starts no more runs and lets the running ones
+// finish; Execute returns what finished with an *Interrupted, the report
+// of it can be written, and the same eval resumes with the rest.
+func TestStopLetsRunningRunsFinish(t *testing.T) {
+	cat := catalog(t)
+	spec := evals.Spec{Challenges: []string{"crossed-barrel-toughness", "perovskite-stability"}, Strategies: []string{"random", "bo"}, Seeds: 3, Budget: 6}
+	if err := spec.Validate(cat); err != nil {
+		t.Fatal(err)
+	}
+	for _, par := range []int{1, 2} {
+		t.Run(fmt.Sprintf("parallel=%d", par), func(t *testing.T) {
+			dir := t.TempDir()
+			stop := make(chan struct{})
+			g := &gate{direct: newDirect(cat)}
+			g.hook = func(ctx context.Context, n int) error {
+				if n == 4 {
+					close(stop) // while run 4 (and with 2 at a time, maybe run 5) is running
+				}
+				return nil
+			}
+			r := &evals.Runner{Catalog: cat, Campaigns: g, Out: dir, Parallel: par, Stop: stop}
+			runs, err := r.Execute(context.Background(), spec)
+			var intr *evals.Interrupted
+			if !errors.As(err, &intr) {
+				t.Fatalf("error %v, want an *Interrupted", err)
+			}
+			// Every run started finished; one at a time, none started after
+			// run 4; two at a time, the other worker may have taken run 5
+			// before the stop.
+			if intr.Finished != len(runs) || intr.Total != 12 || intr.Abandoned != 0 || intr.Cause != nil || len(runs) != g.started || len(runs) < 4 || len(runs) > 3+par {
+				t.Fatalf("%+v; %d runs returned, %d started", intr, len(runs), g.started)
+			}
+			files, _ := filepath.Glob(filepath.Join(dir, "runs", "*.json"))
+			if len(files) != len(runs) {
+				t.Errorf("%d run files for %d finished runs", len(files), len(runs))
+			}
+			rep := evals.NewReport(cat, spec, runs)
+			rep.Incomplete = &evals.Incomplete{Finished: len(runs), Planned: 12, Reason: err.Error(), Resume: "genesis eval --out " + dir}
+			if err := rep.Write(dir, cat); err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{"report.md", "report.html"} {
+				b, err := os.ReadFile(filepath.Join(dir, name))
+				if err != nil || !strings.Contains(string(b), "genesis eval --out "+dir) || !strings.Contains(string(b), fmt.Sprintf("Incomplete: %d of 12 runs finished", len(runs))) {
+					t.Errorf("%s does not tell the eval is incomplete and how to resume: %v", name, err)
+				}
+			}
+			back, err := evals.LoadReport(filepath.Join(dir, "report.json"))
+			if err != nil || back.Incomplete == nil || back.Incomplete.Planned != 12 || back.Incomplete.Resume != "genesis eval --out "+dir || len(back.Runs) != len(runs) {
+				t.Errorf("report.json: %v %+v", err, back)
+			}
+			// Resuming runs exactly the rest.
+			d := newDirect(cat)
+			all, err := (&evals.Runner{Catalog: cat, Campaigns: d, Out: dir, Parallel: 2}).Execute(context.Background(), spec)
+			if err != nil || len(all) != 12 || d.calls != 12-len(runs) {
+				t.Fatalf("resume: %v, %d runs, %d campaigns run for %d missing", err, len(all), d.calls, 12-len(runs))
+			}
+		})
+	}
+}
+
+// Cancelling the context (a second Ctrl-C) stops waiting at once: the
+// running runs are left (counted as abandoned, not failed), the finished
+// ones are returned.
+func TestCancelAbandonsRunningRuns(t *testing.T) {
+	cat := catalog(t)
+	spec := evals.Spec{Challenges: []string{"crossed-barrel-toughness"}, Strategies: []string{"random", "bo"}, Seeds: 4, Budget: 5}
+	if err := spec.Validate(cat); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g := &gate{direct: newDirect(cat)}
+	g.hook = func(ctx context.Context, n int) error {
+		if n < 3 {
+			return nil
+		}
+		if n == 4 {
+			cancel()
+		}
+		<-ctx.Done() // runs 3 and 4 wait for the campaign, as a long agent run would
+		return ctx.Err()
+	}
+	runs, err := (&evals.Runner{Catalog: cat, Campaigns: g, Out: t.TempDir(), Parallel: 2}).Execute(ctx, spec)
+	var intr *evals.Interrupted
+	if !errors.As(err, &intr) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want an *Interrupted by the cancellation", err)
+	}
+	if len(runs) != 2 || intr.Finished != 2 || intr.Abandoned != 2 || g.started != 4 {
+		t.Fatalf("%+v; %d runs returned, %d started", intr, len(runs), g.started)
 	}
 }

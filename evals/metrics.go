@@ -10,7 +10,9 @@
 // reach Top% t. Continuous (emulator) challenges have no finite pool: for
 // them a point "is in the top set" when its noise-free value beats the
 // measured data's top-5 % threshold, and the report adds normalised
-// best-so-far and regret against the dataset's best.
+// best-so-far and regret against the dataset's best. Best and regret are
+// computed on the truth of the measured points, not on their noisy
+// measurements (see Point).
 package evals
 
 import (
@@ -18,22 +20,40 @@ import (
 	"sort"
 )
 
-// Point is one experiment of a run's trace.
+// Point is one experiment of a run's trace. A lab measurement is the
+// truth of the point plus noise, so the best of a run's measurements is
+// biased upwards (the winner's curse): a noisy pool lab reports bests
+// above anything in the pool. Runs are therefore scored on the truth of
+// the points they measured — the pool value for a pool lab, the
+// emulator's noise-free prediction for an emulator lab — and the
+// measurement is kept beside it.
 type Point struct {
 	// N is the experiment's number, from 1.
 	N int `json:"n"`
-	// Value is the measured primary objective; Values every objective.
+	// Point is the design point measured (parameter name → value).
+	Point map[string]any `json:"point,omitempty"`
+	// Value is the measured primary objective; Values every objective;
+	// Score the challenge's oriented (higher is better) score of them.
 	Value  float64   `json:"value"`
 	Values []float64 `json:"values,omitempty"`
-	// Score is the challenge's oriented (higher is better) score of the
-	// measurement; Best the best score so far.
-	Score float64 `json:"score"`
-	// Best is the best primary value so far (by score).
-	Best      float64 `json:"best"`
-	BestScore float64 `json:"best_score"`
+	Score  float64   `json:"score"`
+	// TrueValue, TrueValues and TrueScore are the same for the truth of
+	// the point. TrueValues is empty in a run recorded before runs were
+	// scored on the truth (see Run.ScoredOn).
+	TrueValue  float64   `json:"true_value"`
+	TrueValues []float64 `json:"true_values,omitempty"`
+	TrueScore  float64   `json:"true_score"`
+	// BestTrue is the true primary value of the best point so far by true
+	// score, and BestTrueScore that score: what best and regret report.
+	BestTrue      float64 `json:"best_true"`
+	BestTrueScore float64 `json:"best_true_score"`
+	// BestMeasured is the best measured primary value so far (by measured
+	// score) and BestMeasuredScore its score: what a campaign reports.
+	BestMeasured      float64 `json:"best_measured"`
+	BestMeasuredScore float64 `json:"best_measured_score"`
 	// TopFound is how many distinct top-set members were found so far
 	// (pool challenges) or how many experiments so far reached the top-5 %
-	// threshold (emulator challenges).
+	// threshold by their noise-free value (emulator challenges).
 	TopFound int `json:"top_found"`
 	// Cost is the total cost so far in lab-run units: lab experiments plus
 	// simulations × the challenge's simulation cost.
@@ -120,24 +140,44 @@ func FirstTop(trace []Point) float64 {
 	return math.NaN()
 }
 
-// BestAt is the best score after n experiments (−Inf before the first).
+// BestAt is the best true score after n experiments (−Inf before the first).
 func BestAt(trace []Point, n int) float64 {
+	return bestAt(trace, n, func(p Point) float64 { return p.BestTrueScore })
+}
+
+// BestMeasuredAt is the best measured score after n experiments (−Inf
+// before the first).
+func BestMeasuredAt(trace []Point, n int) float64 {
+	return bestAt(trace, n, func(p Point) float64 { return p.BestMeasuredScore })
+}
+
+func bestAt(trace []Point, n int, score func(Point) float64) float64 {
 	best := math.Inf(-1)
 	for _, p := range trace {
 		if p.N > n {
 			break
 		}
-		best = p.BestScore
+		best = score(p)
 	}
 	return best
 }
 
 // Regret is the normalised simple regret after n experiments: how far the
-// best score so far is below the dataset's best, as a fraction of the
-// measured scores' range (0 = found the best; can be negative when an
-// emulator lab's value beats every measured point).
+// best true score so far is below the dataset's best, as a fraction of the
+// measured scores' range (0 = found the best; never negative on a pool
+// lab; can be negative on an emulator lab whose noise-free landscape
+// beats every measured point).
 func Regret(trace []Point, n int, bestScore, scoreRange float64) float64 {
-	b := BestAt(trace, n)
+	return regret(BestAt(trace, n), bestScore, scoreRange)
+}
+
+// RegretMeasured is Regret on the best measured score: noise makes it
+// optimistic, and on a noisy pool lab it can be negative.
+func RegretMeasured(trace []Point, n int, bestScore, scoreRange float64) float64 {
+	return regret(BestMeasuredAt(trace, n), bestScore, scoreRange)
+}
+
+func regret(b, bestScore, scoreRange float64) float64 {
 	if math.IsInf(b, -1) || scoreRange <= 0 {
 		return 1
 	}

@@ -9,7 +9,7 @@ import (
 func trace(tops ...int) []Point {
 	t := make([]Point, len(tops))
 	for i, f := range tops {
-		t[i] = Point{N: i + 1, TopFound: f, BestScore: float64(i)}
+		t[i] = Point{N: i + 1, TopFound: f, BestTrueScore: float64(i)}
 	}
 	return t
 }

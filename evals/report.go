@@ -74,13 +74,24 @@ type Summary struct {
 	// challenges) or of experiments beating the top-5 % threshold
 	// (emulator challenges) at the budget.
 	TopHitsMedian Num `json:"top_hits_median"`
-	BestMedian    Num `json:"best_median"`
-	// RegretMedian is the median normalised simple regret at the budget.
-	RegretMedian Num `json:"regret_median"`
-	// HypervolumeMedian is the median hypervolume of a run's measurements
-	// (2–3 objectives, each min–max normalised over the data and oriented
-	// to maximise, reference point at the worst corner).
+	// BestTrueMedian is the median over seeds of the best primary value
+	// found, on the truth of the points measured (the pool value, or the
+	// emulator's noise-free value); BestMeasuredMedian the same for the
+	// best measurement, which noise biases upwards.
+	BestTrueMedian     Num `json:"best_true_median"`
+	BestMeasuredMedian Num `json:"best_measured_median"`
+	// RegretMedian is the median normalised simple regret at the budget,
+	// on the truth; RegretMeasuredMedian on the measurements.
+	RegretMedian         Num `json:"regret_median"`
+	RegretMeasuredMedian Num `json:"regret_measured_median"`
+	// HypervolumeMedian is the median hypervolume of the truth of a run's
+	// points (2–3 objectives, each min–max normalised over the data and
+	// oriented to maximise, reference point at the worst corner).
 	HypervolumeMedian Num `json:"hypervolume_median,omitempty"`
+	// RunsOnMeasurements counts runs recorded before runs were scored on
+	// the truth whose points could not be recovered: their best and regret
+	// are on their measurements.
+	RunsOnMeasurements int `json:"runs_scored_on_measurements,omitempty"`
 
 	// Per total cost (lab runs + simulations × their price) = the budget:
 	// the headline comparison, so simulations are not free.
@@ -97,8 +108,21 @@ type Summary struct {
 type Report struct {
 	Generated time.Time `json:"generated"`
 	Spec      Spec      `json:"spec"`
+	// Incomplete is set when the eval stopped before every run finished.
+	Incomplete *Incomplete `json:"incomplete,omitempty"`
+	// Notes say what a reader must know to trust the figures.
+	Notes     []string  `json:"notes,omitempty"`
 	Summaries []Summary `json:"summaries"`
 	Runs      []Run     `json:"runs"`
+}
+
+// Incomplete describes an eval that stopped early.
+type Incomplete struct {
+	Finished int    `json:"finished"`
+	Planned  int    `json:"planned"`
+	Reason   string `json:"reason"`
+	// Resume is the command that resumes the eval.
+	Resume string `json:"resume"`
 }
 
 // EFPoints are the experiment counts at which EF is reported besides the budget.
@@ -118,7 +142,8 @@ func Summarize(cat *challenges.Catalog, spec Spec, runs []Run) []Summary {
 		costTraces := make([][]Point, len(rs))
 		budget := 0
 		usesSims := false
-		var first, best, regret, regretCost, tokens, wall, hv, tpe, wpe, hits []float64
+		var first, best, bestMeas, regret, regretMeas, regretCost, tokens, wall, hv, tpe, wpe, hits []float64
+		onMeas := 0
 		bestScore, scoreRange := scoreScale(c)
 		for i, r := range rs {
 			traces[i] = r.Trace
@@ -126,13 +151,18 @@ func Summarize(cat *challenges.Catalog, spec Spec, runs []Run) []Summary {
 			usesSims = usesSims || r.Simulations > 0
 			costTraces[i] = withinCost(r.Trace, float64(r.Budget))
 			first = append(first, FirstTop(r.Trace))
+			if r.ScoredOn == ScoredOnMeasured {
+				onMeas++
+			}
 			if n := len(r.Trace); n > 0 {
-				best = append(best, r.Trace[n-1].Best)
+				best = append(best, r.Trace[n-1].BestTrue)
+				bestMeas = append(bestMeas, r.Trace[n-1].BestMeasured)
 				hits = append(hits, float64(r.Trace[n-1].TopFound))
 				tpe = append(tpe, float64(r.Tokens)/float64(n))
 				wpe = append(wpe, r.WallS/float64(n))
 			}
 			regret = append(regret, Regret(r.Trace, r.Budget, bestScore, scoreRange))
+			regretMeas = append(regretMeas, RegretMeasured(r.Trace, r.Budget, bestScore, scoreRange))
 			regretCost = append(regretCost, Regret(costTraces[i], r.Budget, bestScore, scoreRange))
 			tokens = append(tokens, float64(r.Tokens))
 			wall = append(wall, r.WallS)
@@ -144,7 +174,8 @@ func Summarize(cat *challenges.Catalog, spec Spec, runs []Run) []Summary {
 		s := Summary{Challenge: k[0], Strategy: k[1], Seeds: len(rs), Budget: budget, Finite: c.Finite(), PoolSize: c.Pool().Len(),
 			TopSize: top, UsesSimulations: usesSims, EFAt: map[string]Num{},
 			TopFrac: Num(MeanTopFrac(traces, budget, top)), TopFracCost: Num(MeanTopFrac(costTraces, budget, top)),
-			NFirstTop: Num(Median(first)), TopHitsMedian: Num(Median(hits)), BestMedian: Num(Median(best)), RegretMedian: Num(Median(regret)),
+			NFirstTop: Num(Median(first)), TopHitsMedian: Num(Median(hits)), BestTrueMedian: Num(Median(best)), BestMeasuredMedian: Num(Median(bestMeas)),
+			RegretMedian: Num(Median(regret)), RegretMeasuredMedian: Num(Median(regretMeas)), RunsOnMeasurements: onMeas,
 			RegretCostMedian: Num(Median(regretCost)), TokensMedian: Num(Median(tokens)), WallSMedian: Num(Median(wall)),
 			TokensPerExperiment: Num(Median(tpe)), WallSPerExperiment: Num(Median(wpe)), HypervolumeMedian: Num(math.NaN())}
 		if c.MultiObjective() {
@@ -196,18 +227,23 @@ func scoreScale(c *challenges.Challenge) (best, rng float64) {
 	return hi, hi - lo
 }
 
-// runHypervolume is the hypervolume of a run's measurements in the
-// normalised, oriented objective space (reference at the origin = the
-// measured worst of every objective).
+// runHypervolume is the hypervolume of the truth of a run's points (the
+// measurements of a run recorded before truth scoring) in the normalised,
+// oriented objective space (reference at the origin = the measured worst
+// of every objective).
 func runHypervolume(c *challenges.Challenge, trace []Point) float64 {
 	p := c.Pool()
 	var pts [][]float64
 	for _, t := range trace {
-		if len(t.Values) != len(c.Objectives) {
+		vals := t.TrueValues
+		if len(vals) == 0 {
+			vals = t.Values
+		}
+		if len(vals) != len(c.Objectives) {
 			continue
 		}
-		x := make([]float64, len(t.Values))
-		for k, v := range t.Values {
+		x := make([]float64, len(vals))
+		for k, v := range vals {
 			x[k] = (v - p.Low[k]) / p.Range[k]
 			if c.Objectives[k].Direction == challenges.Minimize {
 				x[k] = 1 - x[k]
@@ -218,24 +254,53 @@ func runHypervolume(c *challenges.Challenge, trace []Point) float64 {
 	return Hypervolume(pts, make([]float64, len(c.Objectives)))
 }
 
-// WriteReports writes report.json, report.md and report.html into dir.
+// WriteReports writes report.json, report.md and report.html of the runs
+// into dir.
 func WriteReports(dir string, cat *challenges.Catalog, spec Spec, runs []Run) (Report, error) {
+	rep := NewReport(cat, spec, runs)
+	return rep, rep.Write(dir, cat)
+}
+
+// NewReport summarises the runs.
+func NewReport(cat *challenges.Catalog, spec Spec, runs []Run) Report {
 	rep := Report{Generated: time.Now().UTC(), Spec: spec, Summaries: Summarize(cat, spec, runs), Runs: runs}
+	var onMeas []string
+	rescored := 0
+	for _, r := range runs {
+		if r.ScoredOn == ScoredOnMeasured {
+			onMeas = append(onMeas, strings.TrimSuffix(job{r.Challenge, r.Strategy, r.Seed}.file(), ".json"))
+		}
+		if r.Rescored {
+			rescored++
+		}
+	}
+	if len(onMeas) > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d runs were recorded by an older genesis, without the points they measured, and their campaigns' results are no longer on the Temporal server: "+
+			"their best and regret are on the noisy measurements, not the truth (%s). Delete their files in runs/ and run the same command again to redo them.", len(onMeas), strings.Join(onMeas, ", ")))
+	}
+	if rescored > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d runs were recorded by an older genesis without the points they measured; the truth was added from their campaigns' results on the Temporal server.", rescored))
+	}
+	return rep
+}
+
+// Write writes report.json, report.md and report.html into dir.
+func (rep Report) Write(dir string, cat *challenges.Catalog) error {
 	b, err := json.MarshalIndent(rep, "", " ")
 	if err != nil {
-		return rep, err
+		return err
 	}
 	if err := writeAtomic(filepath.Join(dir, "report.json"), b); err != nil {
-		return rep, err
+		return err
 	}
 	if err := writeAtomic(filepath.Join(dir, "report.md"), []byte(markdown(cat, rep))); err != nil {
-		return rep, err
+		return err
 	}
 	h, err := htmlReport(cat, rep)
 	if err != nil {
-		return rep, err
+		return err
 	}
-	return rep, writeAtomic(filepath.Join(dir, "report.html"), []byte(h))
+	return writeAtomic(filepath.Join(dir, "report.html"), []byte(h))
 }
 
 func f(n Num, digits int) string {
@@ -257,9 +322,9 @@ func g(n Num) string {
 // tableRows renders the per-strategy rows of one challenge.
 func tableHeader(finite bool) []string {
 	if finite {
-		return []string{"strategy", "seeds", "Top% @budget", "Top% @cost", "EF @budget", "EF @10/30/50", "AF @0.5", "n first top", "best (median)", "regret @cost", "sims", "tokens/exp", "s/exp"}
+		return []string{"strategy", "seeds", "Top% @budget", "Top% @cost", "EF @budget", "EF @10/30/50", "AF @0.5", "n first top", "best true (measured)", "regret @budget", "regret @cost", "sims", "tokens/exp", "s/exp"}
 	}
-	return []string{"strategy", "seeds", "top-threshold hits (median)", "regret @budget", "regret @cost", "n first top", "best (median)", "sims", "tokens/exp", "s/exp"}
+	return []string{"strategy", "seeds", "top-threshold hits (median)", "regret @budget", "regret @cost", "n first top", "best true (measured)", "sims", "tokens/exp", "s/exp"}
 }
 
 func tableRow(s Summary) []string {
@@ -275,16 +340,32 @@ func tableRow(s Summary) []string {
 	}
 	if s.Finite {
 		return []string{s.Strategy, fmt.Sprint(s.Seeds), f(s.TopFrac, 3), f(s.TopFracCost, 3), f(s.EF, 2), strings.Join(efs, " / "), f(s.AF, 2),
-			f(s.NFirstTop, 1), g(s.BestMedian), f(s.RegretCostMedian, 3), sims, f(s.TokensPerExperiment, 0), f(s.WallSPerExperiment, 2)}
+			f(s.NFirstTop, 1), bestText(s), f(s.RegretMedian, 3), f(s.RegretCostMedian, 3), sims, f(s.TokensPerExperiment, 0), f(s.WallSPerExperiment, 2)}
 	}
 	return []string{s.Strategy, fmt.Sprint(s.Seeds), f(s.TopHitsMedian, 1), f(s.RegretMedian, 3), f(s.RegretCostMedian, 3),
-		f(s.NFirstTop, 1), g(s.BestMedian), sims, f(s.TokensPerExperiment, 0), f(s.WallSPerExperiment, 2)}
+		f(s.NFirstTop, 1), bestText(s), sims, f(s.TokensPerExperiment, 0), f(s.WallSPerExperiment, 2)}
+}
+
+// bestText is the median best on the truth with the measured one beside
+// it, and a mark when some runs could only be scored on measurements.
+func bestText(s Summary) string {
+	t := g(s.BestTrueMedian) + " (" + g(s.BestMeasuredMedian) + ")"
+	if s.RunsOnMeasurements > 0 {
+		t += fmt.Sprintf(" [%d of %d runs on measurements]", s.RunsOnMeasurements, s.Seeds)
+	}
+	return t
 }
 
 func markdown(cat *challenges.Catalog, rep Report) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Genesis eval\n\nGenerated %s. Strategies: %s. Model: `%s`. Seeds: %d. Budget: %s lab experiments.\n\n",
 		rep.Generated.Format(time.RFC3339), strings.Join(rep.Spec.Strategies, ", "), modelText(rep.Spec.Model), rep.Spec.Seeds, budgetText(rep.Spec.Budget))
+	if inc := rep.Incomplete; inc != nil {
+		fmt.Fprintf(&b, "**Incomplete: %d of %d runs finished** (%s). Resume with:\n\n    %s\n\n", inc.Finished, inc.Planned, inc.Reason, inc.Resume)
+	}
+	for _, n := range rep.Notes {
+		b.WriteString("**Note:** " + n + "\n\n")
+	}
 	b.WriteString(metricsLegend)
 	for _, id := range rep.Spec.Challenges {
 		c, err := cat.Get(id)
@@ -321,7 +402,9 @@ const metricsLegend = `Metrics (Liang et al., npj Comput. Mater. 7, 188, 2021): 
 the measured points) found, averaged over seeds; random search finds n/N in expectation. **EF** = Top% / (n/N);
 **AF** = experiments random needs to reach Top% 0.5 over those the strategy needs. "@cost" counts simulations at the
 challenge's price in lab runs and cuts each run at a total cost equal to the budget — the fair, headline comparison.
-**regret** is (dataset best − best found) / range of the measured scores. Emulator (continuous) challenges have no
+**regret** is (dataset best − best found) / range of the measured scores. **best** and **regret** are on the truth of
+the points measured — the pool value, or the emulator's noise-free value — not on the noisy measurements, whose best
+flatters (the winner's curse); the best measured value is shown in brackets. Emulator (continuous) challenges have no
 finite pool: a "top hit" is an experiment whose noise-free value beats the measured top-5 % threshold.
 `
 
@@ -442,9 +525,16 @@ func htmlReport(cat *challenges.Catalog, rep Report) (string, error) {
 	b.WriteString(`<!doctype html><html><head><meta charset="utf-8"><title>Genesis eval</title><style>
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}table{border-collapse:collapse;margin:.5em 0 1em}
 td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
-.plots{display:flex;flex-wrap:wrap;gap:1em}.note{color:#555;font-size:.9em}</style></head><body>`)
+.plots{display:flex;flex-wrap:wrap;gap:1em}.note{color:#555;font-size:.9em}.warn{background:#fff4d6;padding:.5em}</style></head><body>`)
 	fmt.Fprintf(&b, "<h1>Genesis eval</h1><p>Generated %s. Strategies: %s. Model: <code>%s</code>. Seeds: %d. Budget: %s lab experiments.</p>",
 		rep.Generated.Format(time.RFC3339), html.EscapeString(strings.Join(rep.Spec.Strategies, ", ")), html.EscapeString(modelText(rep.Spec.Model)), rep.Spec.Seeds, budgetText(rep.Spec.Budget))
+	if inc := rep.Incomplete; inc != nil {
+		fmt.Fprintf(&b, "<p class=warn><b>Incomplete: %d of %d runs finished</b> (%s). Resume with: <code>%s</code></p>", inc.Finished, inc.Planned,
+			html.EscapeString(inc.Reason), html.EscapeString(inc.Resume))
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(&b, "<p class=warn><b>Note:</b> %s</p>", html.EscapeString(n))
+	}
 	fmt.Fprintf(&b, "<p class=note>%s</p>", html.EscapeString(strings.ReplaceAll(metricsLegend, "**", "")))
 	_, by := group(rep.Spec, rep.Runs)
 	for _, id := range rep.Spec.Challenges {

@@ -1,7 +1,9 @@
 package evals
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -50,12 +52,36 @@ type Run struct {
 	StopReason  string         `json:"stop_reason"`
 	Fallbacks   map[string]int `json:"fallbacks,omitempty"`
 	Finished    time.Time      `json:"finished"`
+	// MemoryScope is the agents' memory scope the run was given: its own,
+	// so no other run's memories reach it (see workflows.CampaignInput).
+	MemoryScope string `json:"memory_scope,omitempty"`
+	// ScoredOn says what the trace's best and regret are computed on:
+	// ScoredOnTruth, or ScoredOnMeasured for a run recorded before runs
+	// were scored on the truth whose points could not be recovered.
+	ScoredOn string `json:"scored_on"`
+	// Rescored is set when the truth was added after the run, from its
+	// campaign's result on the Temporal server.
+	Rescored bool `json:"rescored,omitempty"`
 }
+
+// What a run is scored on (Run.ScoredOn).
+const (
+	ScoredOnTruth    = "truth"
+	ScoredOnMeasured = "measured"
+)
 
 // Campaigns runs one campaign workflow to completion and returns its
 // result. The eval command implements it over a Temporal client.
 type Campaigns interface {
 	Run(ctx context.Context, id string, in workflows.CampaignInput) (*workflows.CampaignResult, error)
+}
+
+// Results is what a Campaigns may also do: return the result of a
+// campaign that finished earlier. Execute uses it to add the truth to runs
+// recorded before runs were scored on the truth (their traces lack the
+// points measured).
+type Results interface {
+	Result(ctx context.Context, id string) (*workflows.CampaignResult, error)
 }
 
 // Validate checks a spec against a catalog: known challenges and
@@ -148,7 +174,33 @@ type Runner struct {
 	Out      string
 	Parallel int
 	Progress Progress
+	// Stop, once closed, starts no more runs: the running ones finish and
+	// Execute returns what finished with an *Interrupted error. Cancelling
+	// Execute's context instead stops waiting for the running ones too.
+	Stop <-chan struct{}
 }
+
+// Interrupted is Execute's error when the eval stopped before every run
+// finished: Runner.Stop was closed or the context ended.
+type Interrupted struct {
+	Finished, Total int
+	// Abandoned is how many runs were still running when Execute stopped
+	// waiting (the context ended). Their campaigns are not cancelled: a
+	// Temporal server keeps them, and a resume re-attaches to them.
+	Abandoned int
+	// Cause is the context's error, or nil when Stop was closed.
+	Cause error
+}
+
+func (e *Interrupted) Error() string {
+	msg := fmt.Sprintf("eval interrupted: %d of %d runs finished", e.Finished, e.Total)
+	if e.Abandoned > 0 {
+		msg += fmt.Sprintf(", %d left running", e.Abandoned)
+	}
+	return msg
+}
+
+func (e *Interrupted) Unwrap() error { return e.Cause }
 
 // manifest is spec.json in the eval directory.
 type manifest struct {
@@ -158,6 +210,9 @@ type manifest struct {
 
 // Execute runs every (challenge × strategy × seed) not yet finished in
 // Out and returns all runs, finished earlier or now, in a fixed order.
+// When it stops early — a run failed, Stop was closed, the context ended —
+// it returns the runs that finished (for a partial report) with the error,
+// an *Interrupted for the last two.
 func (r *Runner) Execute(ctx context.Context, spec Spec) ([]Run, error) {
 	if err := os.MkdirAll(filepath.Join(r.Out, "runs"), 0o755); err != nil {
 		return nil, err
@@ -187,19 +242,39 @@ func (r *Runner) Execute(ctx context.Context, spec Spec) ([]Run, error) {
 	var remaining []int
 	done := 0
 	for i, j := range jobs {
-		if run, err := readRun(filepath.Join(r.Out, "runs", j.file())); err == nil {
-			runs[i] = run
-			done++
-			if r.Progress != nil {
-				r.Progress(done, len(jobs), run, true)
-			}
-		} else {
+		path := filepath.Join(r.Out, "runs", j.file())
+		run, err := readRun(path)
+		if err != nil { // not run yet, or a damaged file: a run to do
 			remaining = append(remaining, i)
+			continue
+		}
+		if err := r.upgrade(ctx, path, run); err != nil {
+			return nil, err
+		}
+		runs[i] = run
+		done++
+		if r.Progress != nil {
+			r.Progress(done, len(jobs), run, true)
 		}
 	}
 	par := max(r.Parallel, 1)
 	var mu sync.Mutex
 	var firstErr error
+	abandoned := 0
+	// halted reports whether to start no more runs: Stop, the context, or
+	// a run that failed.
+	halted := func() bool {
+		select {
+		case <-r.Stop:
+			return true
+		case <-ctx.Done():
+			return true
+		default:
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return firstErr != nil
+	}
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range par {
@@ -207,13 +282,19 @@ func (r *Runner) Execute(ctx context.Context, spec Spec) ([]Run, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				if halted() { // a stop that came while the job was handed over
+					continue
+				}
 				run, err := r.one(ctx, spec, key, jobs[i])
 				mu.Lock()
-				if err != nil {
+				switch {
+				case err != nil && ctx.Err() != nil:
+					abandoned++
+				case err != nil:
 					if firstErr == nil {
 						firstErr = err
 					}
-				} else {
+				default:
 					runs[i] = run
 					done++
 					if r.Progress != nil {
@@ -226,31 +307,107 @@ func (r *Runner) Execute(ctx context.Context, spec Spec) ([]Run, error) {
 	}
 feed:
 	for _, i := range remaining {
+		// Checked first: select picks at random among ready cases, and a
+		// free worker must not win over a stop already asked for.
+		if halted() {
+			break
+		}
 		select {
 		case next <- i:
+		case <-r.Stop:
+			break feed
 		case <-ctx.Done():
 			break feed
-		}
-		mu.Lock()
-		stop := firstErr != nil
-		mu.Unlock()
-		if stop {
-			break
 		}
 	}
 	close(next)
 	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("eval interrupted (%w); run the same command again to resume: finished runs are kept in %s", err, filepath.Join(r.Out, "runs"))
-	}
-	out := make([]Run, 0, len(runs))
+	var out []Run
 	for _, run := range runs {
-		out = append(out, *run)
+		if run != nil {
+			out = append(out, *run)
+		}
+	}
+	if firstErr != nil {
+		return out, firstErr
+	}
+	if len(out) < len(jobs) {
+		return out, &Interrupted{Finished: len(out), Total: len(jobs), Abandoned: abandoned, Cause: ctx.Err()}
 	}
 	return out, nil
+}
+
+// upgrade adds the truth to a run recorded before runs were scored on it,
+// from its campaign's result when the Campaigns can still return it, and
+// rewrites its file; otherwise the run is scored on its measurements and
+// says so (ScoredOn).
+func (r *Runner) upgrade(ctx context.Context, path string, run *Run) error {
+	if run.ScoredOn == ScoredOnTruth || !legacy(run.Trace) {
+		run.ScoredOn = ScoredOnTruth
+		return nil
+	}
+	run.ScoredOn = ScoredOnMeasured
+	for i := range run.Trace {
+		p := &run.Trace[i]
+		if i == 0 || p.Score > run.Trace[i-1].BestMeasuredScore {
+			p.BestMeasured, p.BestMeasuredScore = p.Value, p.Score
+		} else {
+			p.BestMeasured, p.BestMeasuredScore = run.Trace[i-1].BestMeasured, run.Trace[i-1].BestMeasuredScore
+		}
+		p.TrueValue, p.TrueScore, p.BestTrue, p.BestTrueScore = p.Value, p.Score, p.BestMeasured, p.BestMeasuredScore
+	}
+	res, ok := r.Campaigns.(Results)
+	c, err := r.Catalog.Get(run.Challenge)
+	if !ok || err != nil {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cres, err := res.Result(rctx, run.ID)
+	if err != nil {
+		return nil
+	}
+	trace, err := TraceOf(c, cres)
+	if err != nil || !sameMeasurements(trace, run.Trace) {
+		// Not the campaign that made this record (its ID was reused).
+		return nil
+	}
+	run.Trace, run.ScoredOn, run.Rescored = trace, ScoredOnTruth, true
+	b, _ := json.MarshalIndent(run, "", " ")
+	return writeAtomic(path, b)
+}
+
+// legacy reports whether a trace lacks the truth of its points.
+func legacy(trace []Point) bool {
+	for _, p := range trace {
+		if len(p.TrueValues) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func sameMeasurements(a, b []Point) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !slices.Equal(a[i].Values, b[i].Values) {
+			return false
+		}
+	}
+	return true
+}
+
+// MemoryScope is a fresh memory scope for an attempt at an eval run: its
+// own, so its agents recall only what they wrote themselves — not other
+// runs' memories, nor those of an earlier attempt at the same run (a run
+// redone after its file was deleted has the same ID, and writes records
+// under the same IDs only as it reaches the same iterations). A later
+// transfer protocol can give several runs one scope to share what they
+// learn.
+func MemoryScope(runID string) string {
+	return "eval/" + runID + "/" + rand.Text()[:8]
 }
 
 // one runs a single campaign and stores its run file.
@@ -261,7 +418,7 @@ func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, e
 	}
 	id := fmt.Sprintf("eval-%s-%s-%s-s%d", key, j.challenge, j.strategy, j.seed)
 	in := workflows.CampaignInput{Challenge: j.challenge, Model: spec.Model, Budget: spec.Budget, Seed: j.seed, Strategy: j.strategy,
-		Patience: -1, HPC: spec.HPC, NoReport: true}
+		Patience: -1, HPC: spec.HPC, NoReport: true, MemoryScope: MemoryScope(id)}
 	if in.Budget == 0 {
 		in.Budget = c.Budget.Experiments
 	}
@@ -273,13 +430,20 @@ func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, e
 		in.MaxBatch = 8
 	}
 	t0 := time.Now()
+	// A campaign left running by an interrupted eval is re-attached, and
+	// keeps the scope it was started with (the result says which).
 	res, err := r.Campaigns.Run(ctx, id, in)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", id, err)
 	}
+	trace, err := TraceOf(c, res)
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", id, err)
+	}
 	run := &Run{ID: id, Challenge: j.challenge, Strategy: j.strategy, Model: in.Model, Seed: j.seed, Budget: in.Budget,
-		Trace: TraceOf(c, res), Tokens: res.Tokens, ModelCalls: res.ModelCalls, Simulations: res.Simulations,
-		WallS: time.Since(t0).Seconds(), StopReason: res.StopReason, Fallbacks: res.Fallbacks, Finished: time.Now().UTC()}
+		Trace: trace, Tokens: res.Tokens, ModelCalls: res.ModelCalls, Simulations: res.Simulations,
+		WallS: time.Since(t0).Seconds(), StopReason: res.StopReason, Fallbacks: res.Fallbacks, Finished: time.Now().UTC(),
+		MemoryScope: cmp.Or(res.MemoryScope, in.MemoryScope), ScoredOn: ScoredOnTruth}
 	run.Cost = float64(len(run.Trace)) + float64(res.Simulations)*c.Simulation.Cost
 	b, _ := json.MarshalIndent(run, "", " ")
 	if err := writeAtomic(filepath.Join(r.Out, "runs", j.file()), b); err != nil {
@@ -289,24 +453,34 @@ func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, e
 }
 
 // TraceOf turns a campaign's result into a trace: per experiment, the
-// values, the score, the best so far, how much of the top set was found,
-// and the total cost so far (lab runs plus simulations at their price).
-func TraceOf(c *challenges.Challenge, res *workflows.CampaignResult) []Point {
+// point, its measured values and their truth with their scores, the best
+// so far on either, how much of the top set was found, and the total cost
+// so far (lab runs plus simulations at their price).
+func TraceOf(c *challenges.Challenge, res *workflows.CampaignResult) ([]Point, error) {
 	found := map[string]bool{}
 	var out []Point
-	bestScore, best := 0.0, 0.0
 	for _, e := range res.Trace {
 		if len(e.Values) == 0 {
 			continue
 		}
-		p := Point{N: len(out) + 1, Value: e.Values[0], Values: e.Values, Score: c.Score(e.Values)}
-		if len(out) == 0 || p.Score > bestScore {
-			bestScore, best = p.Score, p.Value
+		truth, err := c.Truth(e.Point)
+		if err != nil {
+			return nil, fmt.Errorf("the truth of experiment %d (%s): %w", len(out)+1, c.Format(e.Point), err)
 		}
-		p.BestScore, p.Best = bestScore, best
-		key := c.Key(e.Point)
+		p := Point{N: len(out) + 1, Point: c.Map(e.Point), Value: e.Values[0], Values: e.Values, Score: c.Score(e.Values),
+			TrueValue: truth[0], TrueValues: truth, TrueScore: c.Score(truth)}
+		p.BestTrue, p.BestTrueScore, p.BestMeasured, p.BestMeasuredScore = p.TrueValue, p.TrueScore, p.Value, p.Score
+		if n := len(out); n > 0 {
+			prev := out[n-1]
+			if prev.BestTrueScore >= p.TrueScore {
+				p.BestTrue, p.BestTrueScore = prev.BestTrue, prev.BestTrueScore
+			}
+			if prev.BestMeasuredScore >= p.Score {
+				p.BestMeasured, p.BestMeasuredScore = prev.BestMeasured, prev.BestMeasuredScore
+			}
+		}
 		if c.InTop(e.Point) {
-			found[key] = true
+			found[c.Key(e.Point)] = true
 		}
 		p.TopFound = len(found)
 		sims := 0
@@ -318,7 +492,7 @@ func TraceOf(c *challenges.Challenge, res *workflows.CampaignResult) []Point {
 		p.Cost = float64(p.N) + float64(sims)*c.Simulation.Cost
 		out = append(out, p)
 	}
-	return out
+	return out, nil
 }
 
 func readRun(path string) (*Run, error) {

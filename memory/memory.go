@@ -34,17 +34,28 @@ type Record struct {
 	Campaign  string    `json:"campaign,omitempty"`
 	Challenge string    `json:"challenge,omitempty"`
 	Agent     string    `json:"agent,omitempty"`
+	// Scope isolates a group of campaigns' memories (an eval run, a
+	// family of campaigns run in sequence): a campaign with a memory scope
+	// writes its records with it and recalls only records of that scope,
+	// so what it reads cannot come from outside (another seed of an eval).
+	// Records without one (ordinary campaigns, and every record written
+	// before scopes existed) never reach a scoped recall; an unscoped one
+	// sees every record, as before scopes existed.
+	Scope string `json:"scope,omitempty"`
 	// Source points at what produced the record: a lab run ID, a job ID, a model call transcript.
 	Source  string    `json:"source,omitempty"`
 	Created time.Time `json:"created"`
 }
 
-// Filter restricts a search; empty fields match anything.
+// Filter restricts a search; empty fields match anything. A non-empty
+// Scope matches only records of exactly that scope, so records written
+// without one never reach a scoped recall.
 type Filter struct {
 	Kind      string
 	Campaign  string
 	Challenge string
 	Agent     string
+	Scope     string
 }
 
 // Match reports whether r passes the filter.
@@ -52,7 +63,8 @@ func (f Filter) Match(r *Record) bool {
 	return (f.Kind == "" || f.Kind == r.Kind) &&
 		(f.Campaign == "" || f.Campaign == r.Campaign) &&
 		(f.Challenge == "" || f.Challenge == r.Challenge) &&
-		(f.Agent == "" || f.Agent == r.Agent)
+		(f.Agent == "" || f.Agent == r.Agent) &&
+		(f.Scope == "" || f.Scope == r.Scope)
 }
 
 // Hit is a search result.
@@ -171,6 +183,8 @@ func (r *Record) Validate(dim int) error {
 		return errors.New("memory: a record needs an ID")
 	case len(r.ID) > MaxIDBytes:
 		return fmt.Errorf("memory: record ID is %d bytes, at most %d", len(r.ID), MaxIDBytes)
+	case len(r.Scope) > MaxIDBytes:
+		return fmt.Errorf("memory: record %s has a scope of %d bytes, at most %d", r.ID, len(r.Scope), MaxIDBytes)
 	case strings.TrimSpace(r.Text) == "":
 		return fmt.Errorf("memory: record %s has empty text; store something to recall", r.ID)
 	case len(r.Text) > MaxTextBytes:

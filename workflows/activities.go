@@ -166,6 +166,8 @@ type AgentStepInput struct {
 	Challenge string           `json:"challenge"`
 	Model     string           `json:"model"`
 	Step      agents.StepInput `json:"step"`
+	// MemoryScope is the campaign's (see CampaignInput.MemoryScope).
+	MemoryScope string `json:"memory_scope,omitempty"`
 }
 
 // heartbeatEvery heartbeats on a timer while fn runs, so a slow model call
@@ -232,8 +234,9 @@ func (a *Activities) AgentStep(ctx context.Context, in AgentStepInput) (agents.S
 		env.Recall = func(ctx context.Context, q string, k int) ([]string, error) {
 			// Mostly this challenge's memories (this and earlier
 			// campaigns), plus the best one from another challenge, so
-			// lessons can travel between related problems.
-			hits, err := a.recall(ctx, q, memory.Filter{Challenge: c.ID}, max(k-1, 1))
+			// lessons can travel between related problems; a scoped
+			// campaign sees only its scope's records.
+			hits, err := a.recall(ctx, q, memory.Filter{Challenge: c.ID, Scope: in.MemoryScope}, max(k-1, 1))
 			if err != nil {
 				return nil, err
 			}
@@ -242,7 +245,7 @@ func (a *Activities) AgentStep(ctx context.Context, in AgentStepInput) (agents.S
 				out = append(out, fmt.Sprintf("%s (%s, %s): %s", h.Kind, h.Agent, h.Campaign, shorten(h.Text, 600)))
 			}
 			if k > 1 {
-				others, err := a.recall(ctx, q, memory.Filter{}, k+4)
+				others, err := a.recall(ctx, q, memory.Filter{Scope: in.MemoryScope}, k+4)
 				if err != nil {
 					return out, err
 				}
@@ -274,7 +277,7 @@ func (a *Activities) AgentStep(ctx context.Context, in AgentStepInput) (agents.S
 		}
 		id := fmt.Sprintf("%s/it%d/%s", in.Campaign, in.Step.Brief.Iteration, in.Step.Role)
 		if err := a.store(ctx, []memory.Record{{ID: id, Text: shorten(string(res.Output), 600), Kind: kind, Campaign: in.Campaign,
-			Challenge: c.ID, Agent: in.Step.Role, Source: res.Transcript}}); err != nil {
+			Challenge: c.ID, Agent: in.Step.Role, Source: res.Transcript, Scope: in.MemoryScope}}); err != nil {
 			activity.GetLogger(ctx).Warn("memory write failed", "error", err)
 		}
 	}
@@ -317,6 +320,7 @@ type ToolInput struct {
 	Sims        []agents.Result `json:"sims,omitempty"`
 	Seed        int             `json:"seed"`
 	NoOptimizer bool            `json:"no_optimizer,omitempty"`
+	MemoryScope string          `json:"memory_scope,omitempty"`
 }
 
 const maxObservation = 1500
@@ -378,7 +382,7 @@ func (a *Activities) runTool(ctx context.Context, c *challenges.Challenge, spec 
 		if k == 0 {
 			k = 4
 		}
-		hits, err := a.recall(ctx, q.Query, memory.Filter{Challenge: c.ID}, k)
+		hits, err := a.recall(ctx, q.Query, memory.Filter{Challenge: c.ID, Scope: in.MemoryScope}, k)
 		if err != nil {
 			return "", err
 		}
@@ -703,7 +707,8 @@ type LabRunInput struct {
 	Key       string `json:"key"`
 	Requester string `json:"requester"`
 	// NoMemory skips writing the result to memory (strategies without agents).
-	NoMemory bool `json:"no_memory,omitempty"`
+	NoMemory    bool   `json:"no_memory,omitempty"`
+	MemoryScope string `json:"memory_scope,omitempty"`
 }
 
 // heartbeat records progress when ctx is an activity's; the lab and
@@ -759,7 +764,7 @@ func (a *Activities) LabRun(ctx context.Context, in LabRunInput) (agents.Result,
 	if a.Memory != nil && a.Embedder != nil && !in.NoMemory {
 		text := fmt.Sprintf("lab result on %s: %s gave %s", c.ID, c.Format(in.Point), strings.Join(parts, ", "))
 		if err := a.store(ctx, []memory.Record{{ID: in.Key, Text: text, Kind: memory.KindResult, Campaign: in.Requester, Challenge: c.ID,
-			Agent: agents.LabOperator, Source: run.ID}}); err != nil {
+			Agent: agents.LabOperator, Source: run.ID, Scope: in.MemoryScope}}); err != nil {
 			activity.GetLogger(ctx).Warn("memory write failed", "error", err)
 		}
 	}
@@ -773,6 +778,8 @@ type RememberInput struct {
 	Agent     string   `json:"agent"`
 	Iteration int      `json:"iteration"`
 	Texts     []string `json:"texts"`
+	// MemoryScope is the campaign's (see CampaignInput.MemoryScope).
+	MemoryScope string `json:"memory_scope,omitempty"`
 }
 
 // Remember stores findings in the shared memory.
@@ -783,7 +790,7 @@ func (a *Activities) Remember(ctx context.Context, in RememberInput) error {
 	recs := make([]memory.Record, len(in.Texts))
 	for i, t := range in.Texts {
 		recs[i] = memory.Record{ID: fmt.Sprintf("%s/it%d/%s/%d", in.Campaign, in.Iteration, in.Agent, i), Text: t, Kind: memory.KindFinding,
-			Campaign: in.Campaign, Challenge: in.Challenge, Agent: in.Agent}
+			Campaign: in.Campaign, Challenge: in.Challenge, Agent: in.Agent, Scope: in.MemoryScope}
 	}
 	return a.store(ctx, recs)
 }

@@ -248,6 +248,12 @@ type CampaignInput struct {
 	// Portfolio is the ID of the Portfolio workflow this campaign belongs
 	// to: it then asks the portfolio before every spend (see member.go).
 	Portfolio string `json:"portfolio,omitempty"`
+	// MemoryScope confines the agents' memory: what the campaign writes
+	// carries the scope and what it recalls comes only from records of the
+	// same scope. Evals give every run its own, so seeds stay independent;
+	// campaigns meant to learn from each other in order (a family sequence)
+	// share one. Empty: the shared memory, as for every ordinary campaign.
+	MemoryScope string `json:"memory_scope,omitempty"`
 	// MaxHistory continues the campaign as new once its history has this
 	// many events (0: when the server suggests it).
 	MaxHistory int `json:"max_history,omitempty"`
@@ -363,6 +369,8 @@ type CampaignResult struct {
 	Trace    []agents.Result `json:"trace,omitempty"`
 	// SimIterations is the iteration of every simulation, for cost traces.
 	SimIterations []int `json:"sim_iterations,omitempty"`
+	// MemoryScope is the input's (see CampaignInput.MemoryScope).
+	MemoryScope string `json:"memory_scope,omitempty"`
 }
 
 const (
@@ -636,7 +644,7 @@ func (cw *campaign) turn(role string, b agents.Brief) *agents.StepResult {
 			return nil
 		}
 		var res agents.StepResult
-		err := workflow.ExecuteActivity(ctx, a.AgentStep, AgentStepInput{Campaign: cw.id, Challenge: cw.info.ID, Model: cw.in.Model, Step: in}).Get(cw.ctx, &res)
+		err := workflow.ExecuteActivity(ctx, a.AgentStep, AgentStepInput{Campaign: cw.id, Challenge: cw.info.ID, Model: cw.in.Model, Step: in, MemoryScope: cw.in.MemoryScope}).Get(cw.ctx, &res)
 		cw.release(seq, portfolio.Amount{Tokens: res.Usage.Total()})
 		if err != nil {
 			cw.event(role, "model failed", shorten(err.Error(), 160))
@@ -651,7 +659,7 @@ func (cw *campaign) turn(role string, b agents.Brief) *agents.StepResult {
 			toolCalls++
 			var obs agents.Observation
 			err := workflow.ExecuteActivity(tctx, a.RunTool, ToolInput{Campaign: cw.id, Challenge: cw.info.ID, Role: role, Tool: res.Tool,
-				Args: res.ToolInput, Experiments: cw.st.Experiments, Sims: cw.st.Sims, Seed: cw.in.Seed + cw.st.Iteration, NoOptimizer: cw.noOpt()}).Get(cw.ctx, &obs)
+				Args: res.ToolInput, Experiments: cw.st.Experiments, Sims: cw.st.Sims, Seed: cw.in.Seed + cw.st.Iteration, NoOptimizer: cw.noOpt(), MemoryScope: cw.in.MemoryScope}).Get(cw.ctx, &obs)
 			if err != nil {
 				obs = agents.Observation{Tool: res.Tool, Input: string(res.ToolInput), Error: err.Error()}
 			}
@@ -893,7 +901,7 @@ func (cw *campaign) iterate() error {
 		}
 		mctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
 		err := workflow.ExecuteActivity(mctx, a.Remember, RememberInput{Campaign: cw.id, Challenge: cw.info.ID, Agent: agents.Analyst,
-			Iteration: cw.st.Iteration, Texts: an.Findings}).Get(ctx, nil)
+			Iteration: cw.st.Iteration, Texts: an.Findings, MemoryScope: cw.in.MemoryScope}).Get(ctx, nil)
 		if err != nil {
 			cw.event(agents.Analyst, "memory write failed", shorten(err.Error(), 120))
 		}
@@ -981,7 +989,7 @@ func (cw *campaign) runLabs(cands []agents.Candidate, picks []int) []agents.Resu
 	chosen = chosen[:n]
 	futs := make([]workflow.Future, len(chosen))
 	for i, c := range chosen {
-		futs[i] = workflow.ExecuteActivity(ctx, a.LabRun, LabRunInput{Challenge: cw.info.ID, Point: c.Point, Key: cw.labKey(i), Requester: cw.id})
+		futs[i] = workflow.ExecuteActivity(ctx, a.LabRun, LabRunInput{Challenge: cw.info.ID, Point: c.Point, Key: cw.labKey(i), Requester: cw.id, MemoryScope: cw.in.MemoryScope})
 	}
 	out := make([]agents.Result, len(futs))
 	for i, f := range futs {
@@ -1049,6 +1057,7 @@ func (cw *campaign) result() *CampaignResult {
 		r.SimIterations = append(r.SimIterations, sm.Iteration)
 	}
 	r.Strategy = cw.in.Strategy
+	r.MemoryScope = cw.in.MemoryScope
 	return r
 }
 

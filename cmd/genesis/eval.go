@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/evals"
 	"github.com/genesis-sci/genesis/workflows"
 )
@@ -38,6 +41,23 @@ func (t temporalCampaigns) Run(ctx context.Context, id string, in workflows.Camp
 	return &res, nil
 }
 
+// Result returns the result of a campaign that completed (evals.Results):
+// the server keeps it for the namespace's retention period.
+func (t temporalCampaigns) Result(ctx context.Context, id string) (*workflows.CampaignResult, error) {
+	d, err := t.c.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return nil, err
+	}
+	if st := d.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+		return nil, fmt.Errorf("campaign %s is %s, not completed", id, st)
+	}
+	var res workflows.CampaignResult
+	if err := t.c.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
 func evalCmd(cfg *config) *cobra.Command {
 	var (
 		spec          evals.Spec
@@ -52,6 +72,12 @@ func evalCmd(cfg *config) *cobra.Command {
 		Long: `Runs every (challenge × strategy × seed) as a real campaign workflow and writes report.md,
 report.html (tables and convergence plots) and report.json into --out. Finished runs are kept in
 --out/runs, so running the same command again after an interruption resumes where it stopped.
+Best and regret are scored on the truth of the points measured (the pool value, or the emulator's
+noise-free value), with the best measurement beside it. Every run has its own agents' memory scope.
+
+Ctrl-C starts no more runs, waits for the running ones (a classical run takes under a second) and
+writes the report of what finished; a second Ctrl-C (or SIGTERM) stops waiting at once: the runs
+left running stay on the eval's Temporal server and the resume command it prints re-attaches them.
 
 Strategies: random (uniform), bo (Gaussian-process Bayesian optimisation, Matérn-5/2 ARD, UCB κ=2,
 one experiment at a time after 2 random), agents (the five-agent team with --model and the
@@ -76,8 +102,33 @@ optimiser as a tool), agents-noopt (the team without the optimiser).`,
 			if parallel == 0 {
 				parallel = evals.DefaultParallel(spec)
 			}
-			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			// The first Ctrl-C closes stop (no new runs, the running ones
+			// finish); a second, or SIGTERM, cancels ctx (stop waiting now).
+			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
+			stop := make(chan struct{})
+			sigs := make(chan os.Signal, 2)
+			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+			defer signal.Stop(sigs)
+			stderr := cmd.ErrOrStderr()
+			go func() {
+				stopped := false
+				for {
+					select {
+					case sig := <-sigs:
+						if !stopped && sig == os.Interrupt {
+							stopped = true
+							close(stop)
+							fmt.Fprintln(stderr, "\ninterrupted: starting no more runs; waiting for the running ones to finish (Ctrl-C again to stop waiting: they resume later)")
+							continue
+						}
+						cancel()
+						return
+					case <-ctx.Done():
+						return
+					}
+				}
+			}()
 			if spec.UsesModel() {
 				cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
 				err := agents.CheckModel(cctx, spec.Model, agents.ModelConfigFromEnv())
@@ -114,7 +165,7 @@ optimiser as a tool), agents-noopt (the team without the optimiser).`,
 				progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionShowElapsedTimeOnFinish(),
 				progressbar.OptionSetWidth(30), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
 			resumed := 0
-			r := &evals.Runner{Catalog: cat, Campaigns: temporalCampaigns{st.tc}, Out: out, Parallel: parallel,
+			r := &evals.Runner{Catalog: cat, Campaigns: temporalCampaigns{st.tc}, Out: out, Parallel: parallel, Stop: stop,
 				Progress: func(done, total int, last *evals.Run, skipped bool) {
 					if skipped {
 						resumed++
@@ -126,19 +177,13 @@ optimiser as a tool), agents-noopt (the team without the optimiser).`,
 				}}
 			started := time.Now()
 			runs, err := r.Execute(ctx, spec)
-			_ = bar.Finish()
 			if err != nil {
-				return err
+				_ = bar.Exit() // leave the bar where it stopped
+				fmt.Fprintln(w)
+			} else {
+				_ = bar.Finish()
 			}
-			rep, err := evals.WriteReports(out, cat, spec, runs)
-			if err != nil {
-				return err
-			}
-			o := cmd.OutOrStdout()
-			fmt.Fprintf(o, "eval: %d runs (%d resumed from an earlier invocation) in %s\n", len(runs), resumed, time.Since(started).Round(time.Second))
-			printSummary(o, rep)
-			fmt.Fprintf(o, "\nreports: %s\n         %s\n         %s\n", filepath.Join(out, "report.md"), filepath.Join(out, "report.html"), filepath.Join(out, "report.json"))
-			return nil
+			return finishEval(cmd.OutOrStdout(), cat, spec, out, runs, resumed, total, time.Since(started), err, resumeCommand(cmd, spec, out))
 		},
 	}
 	f := c.Flags()
@@ -154,6 +199,82 @@ optimiser as a tool), agents-noopt (the team without the optimiser).`,
 	f.IntVar(&so.uiPort, "ui-port", 8233, "Temporal web UI port (0 = no UI)")
 	f.StringVar(&spec.HPC, "hpc", "", "executor for the agents' simulations: local or slurm (default: local)")
 	return c
+}
+
+// finishEval writes the reports of the runs that finished — all of them,
+// or those before an interruption or a failed run — and prints the
+// summary; an eval that stopped early also says how to resume it.
+func finishEval(o io.Writer, cat *challenges.Catalog, spec evals.Spec, out string, runs []evals.Run, resumed, total int, took time.Duration, runErr error, resume string) error {
+	if runErr != nil && len(runs) == 0 {
+		var intr *evals.Interrupted
+		if errors.As(runErr, &intr) {
+			return fmt.Errorf("%w; nothing finished to report. Resume with: %s", runErr, resume)
+		}
+		return runErr
+	}
+	rep := evals.NewReport(cat, spec, runs)
+	if runErr != nil {
+		rep.Incomplete = &evals.Incomplete{Finished: len(runs), Planned: total, Reason: runErr.Error(), Resume: resume}
+	}
+	if err := rep.Write(out, cat); err != nil {
+		return errors.Join(runErr, fmt.Errorf("writing the reports into %s: %w", out, err))
+	}
+	done := fmt.Sprint(len(runs))
+	if len(runs) < total {
+		done = fmt.Sprintf("%d of %d", len(runs), total)
+	}
+	fmt.Fprintf(o, "eval: %s runs (%d resumed from an earlier invocation) in %s\n", done, resumed, took.Round(time.Second))
+	for _, n := range rep.Notes {
+		fmt.Fprintf(o, "note: %s\n", n)
+	}
+	printSummary(o, rep)
+	fmt.Fprintf(o, "\nreports: %s\n         %s\n         %s\n", filepath.Join(out, "report.md"), filepath.Join(out, "report.html"), filepath.Join(out, "report.json"))
+	if runErr != nil {
+		fmt.Fprintf(o, "\nthe eval stopped early (%v); the reports cover the %d finished runs. Resume with:\n  %s\n", runErr, len(runs), resume)
+		return fmt.Errorf("%w; resume with: %s", runErr, resume)
+	}
+	return nil
+}
+
+// resumeCommand is the command that resumes the eval in out: the spec's
+// flags written out (so a changed GENESIS_MODEL cannot change the eval)
+// and the global flags that were given.
+func resumeCommand(cmd *cobra.Command, spec evals.Spec, out string) string {
+	args := []string{"genesis", "eval", "--challenges", strings.Join(spec.Challenges, ","), "--strategies", strings.Join(spec.Strategies, ","),
+		"--seeds", fmt.Sprint(spec.Seeds), "--budget", fmt.Sprint(spec.Budget)}
+	if spec.Model != "" {
+		args = append(args, "--model", spec.Model)
+	}
+	if spec.HPC != "" {
+		args = append(args, "--hpc", spec.HPC)
+	}
+	// Flags whose default may come from the environment are written out
+	// when set either way; the others when given.
+	for _, name := range []string{"home", "challenges-dir", "temporal", "temporal-port", "ui-port", "parallel"} {
+		f := cmd.Flags().Lookup(name)
+		if f == nil {
+			continue
+		}
+		fromEnv := name == "home" || name == "challenges-dir" || name == "temporal"
+		if f.Changed || fromEnv && f.Value.String() != "" {
+			args = append(args, "--"+name, f.Value.String())
+		}
+	}
+	args = append(args, "--out", out)
+	for i, a := range args {
+		args[i] = shellQuote(a)
+	}
+	return strings.Join(args, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,@+%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func splitList(s string) []string {
@@ -173,19 +294,20 @@ func shortID(s string) string {
 	return s
 }
 
-func printSummary(w interface{ Write([]byte) (int, error) }, rep evals.Report) {
+func printSummary(w io.Writer, rep evals.Report) {
 	cur := ""
 	for _, s := range rep.Summaries {
 		if s.Challenge != cur {
 			cur = s.Challenge
 			fmt.Fprintf(w, "\n%s (budget %d)\n", cur, s.Budget)
 		}
+		best := fmt.Sprintf("best %s (measured %s)", numStr(s.BestTrueMedian, 4), numStr(s.BestMeasuredMedian, 4))
 		if s.Finite {
-			fmt.Fprintf(w, "  %-13s Top%% %s (per cost %s)  EF %s  AF(0.5) %s  first top hit %s  best %s  tokens/exp %s\n", s.Strategy,
-				numStr(s.TopFrac, 3), numStr(s.TopFracCost, 3), numStr(s.EF, 2), numStr(s.AF, 2), numStr(s.NFirstTop, 1), numStr(s.BestMedian, 4), numStr(s.TokensPerExperiment, 0))
+			fmt.Fprintf(w, "  %-13s Top%% %s (per cost %s)  EF %s  AF(0.5) %s  first top hit %s  %s  regret %s  tokens/exp %s\n", s.Strategy,
+				numStr(s.TopFrac, 3), numStr(s.TopFracCost, 3), numStr(s.EF, 2), numStr(s.AF, 2), numStr(s.NFirstTop, 1), best, numStr(s.RegretMedian, 3), numStr(s.TokensPerExperiment, 0))
 		} else {
-			fmt.Fprintf(w, "  %-13s regret %s (per cost %s)  top-threshold hits %s  first hit %s  best %s  tokens/exp %s\n", s.Strategy,
-				numStr(s.RegretMedian, 3), numStr(s.RegretCostMedian, 3), numStr(s.TopHitsMedian, 1), numStr(s.NFirstTop, 1), numStr(s.BestMedian, 4), numStr(s.TokensPerExperiment, 0))
+			fmt.Fprintf(w, "  %-13s regret %s (per cost %s)  top-threshold hits %s  first hit %s  %s  tokens/exp %s\n", s.Strategy,
+				numStr(s.RegretMedian, 3), numStr(s.RegretCostMedian, 3), numStr(s.TopHitsMedian, 1), numStr(s.NFirstTop, 1), best, numStr(s.TokensPerExperiment, 0))
 		}
 	}
 }

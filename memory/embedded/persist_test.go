@@ -119,6 +119,11 @@ func TestOpensLogOnlyStore(t *testing.T) {
 		if len(hits) != 1 || hits[0].ID != "b" || hits[0].Campaign != "c" || hits[0].Score < 0.999 {
 			t.Fatalf("search: %+v", hits)
 		}
+		// Records from before memory scopes have none: a scoped recall
+		// never sees them.
+		if hits, _ := s.Search(context.Background(), []float32{0, 1, 0, 0}, memory.Filter{Scope: "b"}, 2); len(hits) != 0 {
+			t.Fatalf("a scoped search found unscoped legacy records: %+v", hits)
+		}
 	}
 	ro, err := OpenReadOnly(dir)
 	if err != nil {

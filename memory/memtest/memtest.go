@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -90,6 +91,52 @@ func Run(t *testing.T, open Open) {
 		}
 	})
 
+	t.Run("a scope isolates its records", func(t *testing.T) {
+		s := open(t, 8)
+		defer s.Close()
+		// Three scopes (the last empty: an ordinary campaign, or a record
+		// written before scopes existed) on two challenges.
+		scopes := []string{"eval-a/run-1", "eval-a/run-2", ""}
+		var recs []memory.Record
+		for i := range 60 {
+			recs = append(recs, memory.Record{ID: fmt.Sprintf("s-%d", i), Text: fmt.Sprintf("scoped %d", i), Vector: vec(8),
+				Kind: memory.KindResult, Challenge: fmt.Sprintf("ch%d", i%2), Scope: scopes[i%3]})
+		}
+		if err := s.Upsert(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []memory.Filter{{Scope: scopes[0]}, {Scope: scopes[1], Challenge: "ch1"}, {Scope: "no-such-scope"}, {}, {Challenge: "ch0"}} {
+			want := 0
+			for _, r := range recs {
+				if f.Match(&r) {
+					want++
+				}
+			}
+			if n, err := s.Count(ctx, f); err != nil || n != want {
+				t.Errorf("count %+v: %d %v, want %d", f, n, err, want)
+			}
+			hits, err := s.Search(ctx, vec(8), f, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(hits) != want {
+				t.Errorf("search %+v: %d hits, want %d", f, len(hits), want)
+			}
+			for _, h := range hits {
+				if f.Scope != "" && h.Scope != f.Scope {
+					t.Errorf("search %+v returned %s of scope %q", f, h.ID, h.Scope)
+				}
+				if want := scopes[atoi(t, strings.TrimPrefix(h.ID, "s-"))%3]; h.Scope != want {
+					t.Errorf("%s came back with scope %q, stored with %q", h.ID, h.Scope, want)
+				}
+			}
+		}
+		// An unscoped filter still sees every record (today's behaviour).
+		if n, _ := s.Count(ctx, memory.Filter{}); n != len(recs) {
+			t.Errorf("unscoped count %d, want %d", n, len(recs))
+		}
+	})
+
 	t.Run("upsert replaces, delete removes", func(t *testing.T) {
 		s := open(t, 4)
 		defer s.Close()
@@ -134,6 +181,10 @@ func Run(t *testing.T, open Open) {
 		if n, _ := s.Count(ctx, memory.Filter{}); n != 0 {
 			t.Errorf("%d records written by refused batches", n)
 		}
+		long := memory.Record{ID: "l", Text: "x", Kind: memory.KindFinding, Vector: []float32{1, 0, 0, 0}, Scope: strings.Repeat("s", memory.MaxIDBytes+1)}
+		if err := s.Upsert(ctx, []memory.Record{long}); err == nil || !strings.Contains(err.Error(), "scope") {
+			t.Errorf("an over-long scope: %v", err)
+		}
 		if _, err := s.Search(ctx, []float32{1}, memory.Filter{}, 3); err == nil {
 			t.Error("a query of the wrong dimension was accepted")
 		}
@@ -153,4 +204,13 @@ func Run(t *testing.T, open Open) {
 			t.Errorf("count %d, want 1000", n)
 		}
 	})
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("record ID suffix %q: %v", s, err)
+	}
+	return n
 }

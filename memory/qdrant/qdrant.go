@@ -54,7 +54,7 @@ type Store struct {
 var _ memory.Store = (*Store)(nil)
 
 // payload keys with keyword indexes (the filter fields).
-var indexed = []string{"kind", "campaign", "challenge", "agent"}
+var indexed = []string{"kind", "campaign", "challenge", "agent", "scope"}
 
 // Open connects and makes sure the collection exists with the right
 // vector size.
@@ -104,7 +104,15 @@ func (s *Store) ensure(ctx context.Context) error {
 		if size := info.GetConfig().GetParams().GetVectorsConfig().GetParams().GetSize(); size != uint64(s.dim) {
 			return fmt.Errorf("qdrant memory: collection %s holds %d-dimensional vectors, the embedder makes %d: use the same embedder, or another collection", s.coll, size, s.dim)
 		}
-		return nil
+		// A collection made before a filter field existed (scope) gets
+		// its index now; its old points simply lack the field.
+		var missing []string
+		for _, f := range indexed {
+			if _, ok := info.GetPayloadSchema()[f]; !ok {
+				missing = append(missing, f)
+			}
+		}
+		return s.index(ctx, missing)
 	}
 	err = retry(ctx, func() error {
 		return s.c.CreateCollection(ctx, &qc.CreateCollection{CollectionName: s.coll,
@@ -113,14 +121,19 @@ func (s *Store) ensure(ctx context.Context) error {
 	if err != nil && status.Code(err) != codes.AlreadyExists {
 		return fmt.Errorf("qdrant memory: creating collection %s: %w", s.coll, err)
 	}
-	for _, f := range indexed {
+	return s.index(ctx, indexed)
+}
+
+// index creates keyword payload indexes on the fields.
+func (s *Store) index(ctx context.Context, fields []string) error {
+	for _, f := range fields {
 		ft := qc.FieldType_FieldTypeKeyword
 		err := retry(ctx, func() error {
 			_, err := s.c.CreateFieldIndex(ctx, &qc.CreateFieldIndexCollection{CollectionName: s.coll, FieldName: f, FieldType: &ft, Wait: ptr(true)})
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("qdrant memory: payload index %s: %w", f, err)
+			return fmt.Errorf("qdrant memory: payload index %s on collection %s: %w", f, s.coll, err)
 		}
 	}
 	return nil
@@ -147,7 +160,7 @@ func (s *Store) Upsert(ctx context.Context, recs []memory.Record) error {
 	for i, r := range prepared {
 		points[i] = &qc.PointStruct{Id: qc.NewID(PointID(r.ID)), Vectors: qc.NewVectors(r.Vector...), Payload: qc.NewValueMap(map[string]any{
 			"id": r.ID, "text": r.Text, "kind": r.Kind, "campaign": r.Campaign, "challenge": r.Challenge, "agent": r.Agent,
-			"source": r.Source, "created": r.Created.Format(time.RFC3339Nano)})}
+			"scope": r.Scope, "source": r.Source, "created": r.Created.Format(time.RFC3339Nano)})}
 	}
 	for start := 0; start < len(points); start += s.batch {
 		batch := points[start:min(len(points), start+s.batch)]
@@ -164,7 +177,7 @@ func (s *Store) Upsert(ctx context.Context, recs []memory.Record) error {
 
 func filter(f memory.Filter) *qc.Filter {
 	var must []*qc.Condition
-	for k, v := range map[string]string{"kind": f.Kind, "campaign": f.Campaign, "challenge": f.Challenge, "agent": f.Agent} {
+	for k, v := range map[string]string{"kind": f.Kind, "campaign": f.Campaign, "challenge": f.Challenge, "agent": f.Agent, "scope": f.Scope} {
 		if v != "" {
 			must = append(must, qc.NewMatchKeyword(k, v))
 		}
@@ -202,7 +215,7 @@ func (s *Store) Search(ctx context.Context, vec []float32, f memory.Filter, k in
 func record(pl map[string]*qc.Value) memory.Record {
 	str := func(k string) string { return pl[k].GetStringValue() }
 	r := memory.Record{ID: str("id"), Text: str("text"), Kind: str("kind"), Campaign: str("campaign"), Challenge: str("challenge"),
-		Agent: str("agent"), Source: str("source")}
+		Agent: str("agent"), Scope: str("scope"), Source: str("source")}
 	r.Created, _ = time.Parse(time.RFC3339Nano, str("created"))
 	return r
 }

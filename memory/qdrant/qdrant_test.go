@@ -57,10 +57,23 @@ func TestCollectionSetupAndRetries(t *testing.T) {
 	if c == nil || c.size != 4 {
 		t.Fatalf("collection not created with the embedder's size: %v", f.colls)
 	}
-	for _, field := range []string{"kind", "campaign", "challenge", "agent"} {
+	for _, field := range []string{"kind", "campaign", "challenge", "agent", "scope"} {
 		if !c.indexes[field] {
 			t.Errorf("no payload index on %s", field)
 		}
+	}
+	// A collection made before the scope field existed gets its index on
+	// open, and keeps its points.
+	f.mu.Lock()
+	f.colls["old"] = &fakeColl{size: 4, points: map[string]*fakePoint{}, indexes: map[string]bool{"kind": true, "campaign": true, "challenge": true, "agent": true}}
+	f.mu.Unlock()
+	old, err := Open(ctx, Config{URL: url, Collection: "old", Dim: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	if !f.colls["old"].indexes["scope"] {
+		t.Error("no scope index added to a collection made before scopes")
 	}
 	// Transient failures are retried.
 	f.mu.Lock()

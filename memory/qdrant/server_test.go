@@ -82,7 +82,11 @@ func (f *fakeQdrant) Get(_ context.Context, r *qc.GetCollectionInfoRequest) (*qc
 		return nil, err
 	}
 	n := uint64(len(c.points))
-	return &qc.GetCollectionInfoResponse{Result: &qc.CollectionInfo{Status: qc.CollectionStatus_Green, PointsCount: &n,
+	schema := map[string]*qc.PayloadSchemaInfo{}
+	for f := range c.indexes {
+		schema[f] = &qc.PayloadSchemaInfo{DataType: qc.PayloadSchemaType_Keyword}
+	}
+	return &qc.GetCollectionInfoResponse{Result: &qc.CollectionInfo{Status: qc.CollectionStatus_Green, PointsCount: &n, PayloadSchema: schema,
 		Config: &qc.CollectionConfig{Params: &qc.CollectionParams{VectorsConfig: qc.NewVectorsConfig(&qc.VectorParams{Size: c.size, Distance: qc.Distance_Cosine})}}}}, nil
 }
 
