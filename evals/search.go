@@ -71,8 +71,8 @@ func SimulateSearch(c *challenges.Challenge, cfg SearchConfig, budget, seed int,
 	var obs []optimizer.Observation
 	measured := map[string]bool{}
 	sc := c.Scalarizer()
-	bestScore := math.Inf(-1)
-	var best float64
+	bestScore, bestMeasuredScore := math.Inf(-1), math.Inf(-1)
+	var best, bestMeasured float64
 	topFound := 0
 	var warm *optimizer.Hyper
 	for round := 0; len(run.Trace) < budget; round++ {
@@ -131,14 +131,19 @@ func SimulateSearch(c *challenges.Challenge, cfg SearchConfig, budget, seed int,
 				run.Picks = append(run.Picks, i)
 			}
 			obs = append(obs, optimizer.Observation{X: encode(p), Y: sc.Score(y)})
-			ts := sc.Score(truth)
+			ts, ms := sc.Score(truth), sc.Score(y)
 			if c.InTop(p) {
 				topFound++
 			}
 			if ts > bestScore {
 				bestScore, best = ts, truth[0]
 			}
-			run.Trace = append(run.Trace, Point{N: len(run.Trace) + 1, Value: truth[0], Values: truth, Score: ts, Best: best, BestScore: bestScore, TopFound: topFound, Cost: float64(len(run.Trace) + 1)})
+			if ms > bestMeasuredScore {
+				bestMeasuredScore, bestMeasured = ms, y[0]
+			}
+			run.Trace = append(run.Trace, Point{N: len(run.Trace) + 1, Value: y[0], Values: y, Score: ms,
+				TrueValue: truth[0], TrueValues: truth, TrueScore: ts, BestTrue: best, BestTrueScore: bestScore,
+				BestMeasured: bestMeasured, BestMeasuredScore: bestMeasuredScore, TopFound: topFound, Cost: float64(len(run.Trace) + 1)})
 		}
 	}
 	return run, nil
@@ -196,7 +201,8 @@ func ScorePicks(c *challenges.Challenge, picks []int) ([]Point, error) {
 		if ts > bestScore {
 			bestScore, best = ts, v[0]
 		}
-		trace = append(trace, Point{N: len(trace) + 1, Value: v[0], Values: v, Score: ts, Best: best, BestScore: bestScore, TopFound: topFound, Cost: float64(len(trace) + 1)})
+		trace = append(trace, Point{N: len(trace) + 1, Value: v[0], Values: v, Score: ts, TrueValue: v[0], TrueValues: v, TrueScore: ts,
+			BestTrue: best, BestTrueScore: bestScore, BestMeasured: best, BestMeasuredScore: bestScore, TopFound: topFound, Cost: float64(len(trace) + 1)})
 	}
 	return trace, nil
 }
