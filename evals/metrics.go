@@ -30,6 +30,10 @@ import (
 type Point struct {
 	// N is the experiment's number, from 1.
 	N int `json:"n"`
+	// Round is the lab round the experiment ran in, from 1: experiments of
+	// one round were chosen together and ran at once (0 in runs recorded
+	// before rounds were).
+	Round int `json:"round,omitempty"`
 	// Point is the design point measured (parameter name → value).
 	Point map[string]any `json:"point,omitempty"`
 	// Value is the measured primary objective; Values every objective;
@@ -70,6 +74,22 @@ func TopFrac(trace []Point, n, topSize int) float64 {
 	found := 0
 	for _, p := range trace {
 		if p.N > n {
+			break
+		}
+		found = p.TopFound
+	}
+	return math.Min(1, float64(found)/float64(topSize))
+}
+
+// TopFracRounds is Top% after r lab rounds: per batch rather than per
+// experiment, what a campaign's wall-clock time goes by.
+func TopFracRounds(trace []Point, r, topSize int) float64 {
+	if topSize <= 0 {
+		return 0
+	}
+	found := 0
+	for _, p := range trace {
+		if p.Round > r || p.Round == 0 {
 			break
 		}
 		found = p.TopFound

@@ -2,6 +2,7 @@ package evals
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -93,6 +94,12 @@ type Summary struct {
 	// are on their measurements.
 	RunsOnMeasurements int `json:"runs_scored_on_measurements,omitempty"`
 
+	// Per lab round (experiments chosen together and run at once: what
+	// wall-clock time goes by): the median rounds a run took, and Top%
+	// after RoundPoints rounds (pool challenges).
+	RoundsMedian    Num            `json:"rounds_median"`
+	TopFracAtRounds map[string]Num `json:"top_frac_at_rounds,omitempty"`
+
 	// Per total cost (lab runs + simulations × their price) = the budget:
 	// the headline comparison, so simulations are not free.
 	TopFracCost      Num `json:"top_frac_cost"`
@@ -128,6 +135,9 @@ type Incomplete struct {
 // EFPoints are the experiment counts at which EF is reported besides the budget.
 var EFPoints = []int{10, 30, 50}
 
+// RoundPoints are the lab rounds after which Top% is reported.
+var RoundPoints = []int{5, 10, 20}
+
 // Summarize aggregates runs per (challenge, strategy).
 func Summarize(cat *challenges.Catalog, spec Spec, runs []Run) []Summary {
 	keys, by := group(spec, runs)
@@ -142,7 +152,7 @@ func Summarize(cat *challenges.Catalog, spec Spec, runs []Run) []Summary {
 		costTraces := make([][]Point, len(rs))
 		budget := 0
 		usesSims := false
-		var first, best, bestMeas, regret, regretMeas, regretCost, tokens, wall, hv, tpe, wpe, hits []float64
+		var first, best, bestMeas, regret, regretMeas, regretCost, tokens, wall, hv, tpe, wpe, hits, rounds []float64
 		onMeas := 0
 		bestScore, scoreRange := scoreScale(c)
 		for i, r := range rs {
@@ -158,6 +168,9 @@ func Summarize(cat *challenges.Catalog, spec Spec, runs []Run) []Summary {
 				best = append(best, r.Trace[n-1].BestTrue)
 				bestMeas = append(bestMeas, r.Trace[n-1].BestMeasured)
 				hits = append(hits, float64(r.Trace[n-1].TopFound))
+				if r.Trace[n-1].Round > 0 {
+					rounds = append(rounds, float64(r.Trace[n-1].Round))
+				}
 				tpe = append(tpe, float64(r.Tokens)/float64(n))
 				wpe = append(wpe, r.WallS/float64(n))
 			}
@@ -177,7 +190,11 @@ func Summarize(cat *challenges.Catalog, spec Spec, runs []Run) []Summary {
 			NFirstTop: Num(Median(first)), TopHitsMedian: Num(Median(hits)), BestTrueMedian: Num(Median(best)), BestMeasuredMedian: Num(Median(bestMeas)),
 			RegretMedian: Num(Median(regret)), RegretMeasuredMedian: Num(Median(regretMeas)), RunsOnMeasurements: onMeas,
 			RegretCostMedian: Num(Median(regretCost)), TokensMedian: Num(Median(tokens)), WallSMedian: Num(Median(wall)),
-			TokensPerExperiment: Num(Median(tpe)), WallSPerExperiment: Num(Median(wpe)), HypervolumeMedian: Num(math.NaN())}
+			TokensPerExperiment: Num(Median(tpe)), WallSPerExperiment: Num(Median(wpe)), HypervolumeMedian: Num(math.NaN()),
+			RoundsMedian: Num(math.NaN())}
+		if len(rounds) == len(rs) {
+			s.RoundsMedian = Num(Median(rounds))
+		}
 		if c.MultiObjective() {
 			var parts []string
 			for k, o := range c.Objectives {
@@ -197,6 +214,18 @@ func Summarize(cat *challenges.Catalog, spec Spec, runs []Run) []Summary {
 			for _, n := range EFPoints {
 				if n <= budget {
 					s.EFAt[fmt.Sprint(n)] = Num(EF(traces, n, top, c.Pool().Len()))
+				}
+			}
+			if len(rounds) == len(rs) {
+				s.TopFracAtRounds = map[string]Num{}
+				for _, r := range RoundPoints {
+					if float64(r) <= Median(rounds) {
+						var sum float64
+						for _, tr := range traces {
+							sum += TopFracRounds(tr, r, top)
+						}
+						s.TopFracAtRounds[fmt.Sprint(r)] = Num(sum / float64(len(traces)))
+					}
 				}
 			}
 		}
@@ -322,9 +351,9 @@ func g(n Num) string {
 // tableRows renders the per-strategy rows of one challenge.
 func tableHeader(finite bool) []string {
 	if finite {
-		return []string{"strategy", "seeds", "Top% @budget", "Top% @cost", "EF @budget", "EF @10/30/50", "AF @0.5", "n first top", "best true (measured)", "regret @budget", "regret @cost", "sims", "tokens/exp", "s/exp"}
+		return []string{"strategy", "seeds", "Top% @budget", "Top% @cost", "EF @budget", "EF @10/30/50", "AF @0.5", "n first top", "best true (measured)", "regret @budget", "regret @cost", "rounds", "Top% @5/10/20 rounds", "sims", "tokens/exp", "s/exp"}
 	}
-	return []string{"strategy", "seeds", "top-threshold hits (median)", "regret @budget", "regret @cost", "n first top", "best true (measured)", "sims", "tokens/exp", "s/exp"}
+	return []string{"strategy", "seeds", "top-threshold hits (median)", "regret @budget", "regret @cost", "n first top", "best true (measured)", "rounds", "sims", "tokens/exp", "s/exp"}
 }
 
 func tableRow(s Summary) []string {
@@ -338,12 +367,18 @@ func tableRow(s Summary) []string {
 	if s.UsesSimulations {
 		sims = "yes"
 	}
+	var tfr []string
+	for _, r := range RoundPoints {
+		if v, ok := s.TopFracAtRounds[fmt.Sprint(r)]; ok {
+			tfr = append(tfr, f(v, 3))
+		}
+	}
 	if s.Finite {
 		return []string{s.Strategy, fmt.Sprint(s.Seeds), f(s.TopFrac, 3), f(s.TopFracCost, 3), f(s.EF, 2), strings.Join(efs, " / "), f(s.AF, 2),
-			f(s.NFirstTop, 1), bestText(s), f(s.RegretMedian, 3), f(s.RegretCostMedian, 3), sims, f(s.TokensPerExperiment, 0), f(s.WallSPerExperiment, 2)}
+			f(s.NFirstTop, 1), bestText(s), f(s.RegretMedian, 3), f(s.RegretCostMedian, 3), f(s.RoundsMedian, 0), cmp.Or(strings.Join(tfr, " / "), "–"), sims, f(s.TokensPerExperiment, 0), f(s.WallSPerExperiment, 2)}
 	}
 	return []string{s.Strategy, fmt.Sprint(s.Seeds), f(s.TopHitsMedian, 1), f(s.RegretMedian, 3), f(s.RegretCostMedian, 3),
-		f(s.NFirstTop, 1), bestText(s), sims, f(s.TokensPerExperiment, 0), f(s.WallSPerExperiment, 2)}
+		f(s.NFirstTop, 1), bestText(s), f(s.RoundsMedian, 0), sims, f(s.TokensPerExperiment, 0), f(s.WallSPerExperiment, 2)}
 }
 
 // bestText is the median best on the truth with the measured one beside
@@ -405,7 +440,9 @@ challenge's price in lab runs and cuts each run at a total cost equal to the bud
 **regret** is (dataset best − best found) / range of the measured scores. **best** and **regret** are on the truth of
 the points measured — the pool value, or the emulator's noise-free value — not on the noisy measurements, whose best
 flatters (the winner's curse); the best measured value is shown in brackets. Emulator (continuous) challenges have no
-finite pool: a "top hit" is an experiment whose noise-free value beats the measured top-5 % threshold.
+finite pool: a "top hit" is an experiment whose noise-free value beats the measured top-5 % threshold. **rounds** are
+lab rounds — experiments chosen together and run at once, what wall-clock time goes by — and "Top% @5/10/20 rounds"
+reads the table per batch instead of per experiment.
 `
 
 func modelText(m string) string {

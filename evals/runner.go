@@ -33,6 +33,12 @@ type Spec struct {
 	Budget int `json:"budget"`
 	// HPC picks the executor for the agents' simulations ("" = default).
 	HPC string `json:"hpc,omitempty"`
+	// Acquisition, Init and Batch are bo's optimiser settings (see
+	// workflows.CampaignInput); Init also shapes the suggestions the agent
+	// strategies see. Empty: the campaign's defaults.
+	Acquisition string `json:"acquisition,omitempty"`
+	Init        string `json:"init,omitempty"`
+	Batch       int    `json:"batch,omitempty"`
 }
 
 // Run is one (challenge, strategy, seed) campaign and its trace.
@@ -115,6 +121,9 @@ func (s *Spec) Validate(cat *challenges.Catalog) error {
 	}
 	if s.Budget < 0 {
 		problems = append(problems, fmt.Sprintf("--budget %d must be ≥ 0 (0 = each challenge's own budget)", s.Budget))
+	}
+	if err := (workflows.CampaignInput{Acquisition: s.Acquisition, Init: s.Init, Batch: s.Batch}).ValidateSearch(); err != nil {
+		problems = append(problems, "--"+err.Error())
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
@@ -418,7 +427,7 @@ func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, e
 	}
 	id := fmt.Sprintf("eval-%s-%s-%s-s%d", key, j.challenge, j.strategy, j.seed)
 	in := workflows.CampaignInput{Challenge: j.challenge, Model: spec.Model, Budget: spec.Budget, Seed: j.seed, Strategy: j.strategy,
-		Patience: -1, HPC: spec.HPC, NoReport: true, MemoryScope: MemoryScope(id)}
+		Patience: -1, HPC: spec.HPC, NoReport: true, MemoryScope: MemoryScope(id), Acquisition: spec.Acquisition, Init: spec.Init, Batch: spec.Batch}
 	if in.Budget == 0 {
 		in.Budget = c.Budget.Experiments
 	}
@@ -459,7 +468,7 @@ func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, e
 func TraceOf(c *challenges.Challenge, res *workflows.CampaignResult) ([]Point, error) {
 	found := map[string]bool{}
 	var out []Point
-	for _, e := range res.Trace {
+	for i, e := range res.Trace {
 		if len(e.Values) == 0 {
 			continue
 		}
@@ -469,6 +478,9 @@ func TraceOf(c *challenges.Challenge, res *workflows.CampaignResult) ([]Point, e
 		}
 		p := Point{N: len(out) + 1, Point: c.Map(e.Point), Value: e.Values[0], Values: e.Values, Score: c.Score(e.Values),
 			TrueValue: truth[0], TrueValues: truth, TrueScore: c.Score(truth)}
+		if i < len(res.Rounds) {
+			p.Round = res.Rounds[i]
+		}
 		p.BestTrue, p.BestTrueScore, p.BestMeasured, p.BestMeasuredScore = p.TrueValue, p.TrueScore, p.Value, p.Score
 		if n := len(out); n > 0 {
 			prev := out[n-1]

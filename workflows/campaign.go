@@ -369,6 +369,10 @@ type CampaignResult struct {
 	Trace    []agents.Result `json:"trace,omitempty"`
 	// SimIterations is the iteration of every simulation, for cost traces.
 	SimIterations []int `json:"sim_iterations,omitempty"`
+	// Rounds numbers the lab round (from 1) of every Trace entry: the
+	// experiments of one round were chosen together and run at once, so
+	// rounds are what a campaign's wall-clock time goes by.
+	Rounds []int `json:"rounds,omitempty"`
 	// MemoryScope is the input's (see CampaignInput.MemoryScope).
 	MemoryScope string `json:"memory_scope,omitempty"`
 }
@@ -1049,9 +1053,17 @@ func (cw *campaign) result() *CampaignResult {
 	r := &CampaignResult{CampaignID: cw.id, Challenge: cw.info.ID, Model: cw.in.Model, Best: cw.bestView, Simulations: len(cw.st.Sims),
 		Refused: cw.st.Refused, Iterations: cw.st.Iteration, Tokens: cw.st.Tokens, ModelCalls: cw.st.ModelCalls, Fallbacks: cw.st.Fallbacks,
 		Repairs: cw.st.Repairs, StopReason: cw.reason}
+	round, prev := 0, ""
 	for _, e := range cw.st.Experiments {
 		r.Experiments = append(r.Experiments, e.Ref)
 		r.Trace = append(r.Trace, e.Result)
+		// A lab key ends in the run's slot; what comes before it names
+		// the round (campaign/itN for an agent iteration, campaign/itN/rM
+		// for a classical round).
+		if p := e.Key[:max(strings.LastIndex(e.Key, "/"), 0)]; p != prev || round == 0 {
+			round, prev = round+1, p
+		}
+		r.Rounds = append(r.Rounds, round)
 	}
 	for _, sm := range cw.st.Sims {
 		r.SimIterations = append(r.SimIterations, sm.Iteration)
