@@ -95,7 +95,7 @@ func TestSearchDev(t *testing.T) {
 			}
 			top := len(c.TopSet())
 			line := fmt.Sprintf("%-26s %-10s", id, name)
-			for _, n := range []int{5, 10, 20, 50} {
+			for _, n := range []int{10, 20, 30, 50} {
 				if n > budget {
 					continue
 				}

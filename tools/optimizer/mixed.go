@@ -81,21 +81,24 @@ func hyperFrom(t []float64, nNum, nCat int) Hyper {
 // Priors are log-normal priors on the hyperparameters (each log θ ~
 // N(mu, sigma²)) and the box each is held in.
 //
-// The length-scale prior's median grows with √d, as BoTorch's
-// dimension-scaled prior does (Hvarfner et al. 2024: otherwise functions
-// look rougher as dimensions are added), but from a shorter base: 0.55 for
-// one input where BoTorch's is 4. Campaigns here have two to twenty points
-// in two to ten dimensions, too few for the data to pull a length-scale
-// down from 4; with the long prior a GP fitted to four points of a linear
-// trend over a descriptor called it noise. The signal-variance prior is
-// centred on 5 times the standardised targets' variance, as BoTorch's
-// earlier Gamma(2, 0.15) outputscale prior (mean 13) leaned high: the few
-// points seen rarely span the function's whole range, and a smooth trend
-// across the space needs a large variance to be expressed at all. On the
-// dev pools it found more of the top set than a prior centred on 1. The
-// noise prior is BoTorch's.
+// Length-scale medians grow with √d, as BoTorch's dimension-scaled prior
+// does (Hvarfner et al. 2024: otherwise functions look rougher as
+// dimensions are added), but from shorter bases: 0.2 for a numeric
+// parameter and 0.55 for a descriptor component, where BoTorch's is 4.
+// Campaigns here have two to twenty points in two to ten dimensions, too
+// few for the data to pull a length-scale down from 4 (a GP fitted to four
+// points of a linear trend over a descriptor called it noise). The two
+// bases were chosen on the dev pools: measured responses to process
+// parameters (compositions, geometries) change over a fifth of a range, and
+// a shorter prior found 2–3× more of the top set on the continuous pools;
+// descriptor components summarise many properties and vary smoothly, and
+// the longer prior did better on every categorical pool with descriptors.
+// The signal-variance prior is centred on 5 times the standardised
+// targets' variance, as BoTorch's earlier Gamma(2, 0.15) outputscale prior
+// (mean 13) leaned high: the few points seen rarely span the function's
+// whole range. The noise prior is BoTorch's.
 type Priors struct {
-	LS, Cat, Signal, Noise prior
+	LS, Desc, Cat, Signal, Noise prior
 }
 
 type prior struct{ Mu, Sigma, Lo, Hi float64 }
@@ -109,13 +112,15 @@ func (p prior) logDensity(t float64) (v, grad float64) {
 // nCat categorical ones.
 func DefaultPriors(nNum, nCat int) Priors {
 	d := float64(max(nNum+nCat, 1))
-	ls := prior{Mu: math.Log(0.55) + 0.5*math.Log(d), Sigma: 1, Lo: math.Log(0.01), Hi: math.Log(100)}
+	ls := prior{Mu: math.Log(0.2) + 0.5*math.Log(d), Sigma: 1, Lo: math.Log(0.01), Hi: math.Log(100)}
+	desc := prior{Mu: math.Log(0.55) + 0.5*math.Log(d), Sigma: 1, Lo: math.Log(0.01), Hi: math.Log(100)}
 	// exp(−1/ℓ) is the correlation of two points that differ only in this
 	// categorical parameter; the prior's median gives 0.5 per parameter,
 	// shared out so that points differing in every categorical keep ~0.3.
 	cat := prior{Mu: math.Log(1/math.Log(2)) + 0.5*math.Log(max(float64(nCat), 1)), Sigma: 1.5, Lo: math.Log(0.05), Hi: math.Log(100)}
 	return Priors{
 		LS:     ls,
+		Desc:   desc,
 		Cat:    cat,
 		Signal: prior{Mu: math.Log(5), Sigma: 1.5, Lo: math.Log(1e-3), Hi: math.Log(1000)},
 		Noise:  prior{Mu: -4, Sigma: 1, Lo: math.Log(1e-6), Hi: math.Log(10)},
@@ -478,8 +483,10 @@ func (e *mixedEval) alloc() {
 
 func (e *mixedEval) prior(i int) prior {
 	switch {
-	case i < e.nNum:
+	case i < len(e.m.enc.plain):
 		return e.pr.LS
+	case i < e.nNum:
+		return e.pr.Desc
 	case i < e.nNum+e.nCat:
 		return e.pr.Cat
 	case i == e.nNum+e.nCat:
