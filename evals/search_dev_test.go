@@ -22,6 +22,8 @@ var devConfigs = map[string]SearchConfig{
 	"gp-ei":     {Options: optimizer.Options{Acquisition: "ei"}, Start: "maximin"},
 	"gp-ucb":    {Options: optimizer.Options{Acquisition: "ucb"}, Start: "maximin"},
 	"gp-ei-rs":  {Options: optimizer.Options{Acquisition: "ei"}, Start: "random"},
+	"gp-ei-md":  {Options: optimizer.Options{Acquisition: "ei"}, Start: "medoids"},
+	"gp-ucb-md": {Options: optimizer.Options{Acquisition: "ucb"}, Start: "medoids"},
 	"gp-ei-nd":  {Options: optimizer.Options{Acquisition: "ei"}, Start: "maximin", NoDescriptors: true},
 }
 

@@ -120,7 +120,7 @@ const ClassicalRounds = 25
 // answer true.
 //
 // Since search-v2, bo starts with the campaign's start design (Init: by
-// default maximin, optimizer.StartSizeFor points, in one round), then
+// default k-medoids, optimizer.StartSizeFor points, in one round), then
 // chooses Batch points per round (default 1) by Acquisition (default EI,
 // q-EI for batches). Before it, bo ran InitialRandom random points, then
 // UCB one point at a time, as Liang et al.'s GP-LCB2.
@@ -168,7 +168,7 @@ func (in CampaignInput) StartDesign(nParams int) (start string, size int) {
 	start, size, err := optimizer.ParseStart(in.Init)
 	if err != nil {
 		// Validated when the campaign starts; a bad value cannot get here.
-		start, size = optimizer.StartMaximin, 0
+		start, size = optimizer.StartMedoids, 0
 	}
 	if size == 0 && strings.TrimSpace(in.Init) == "" && in.InitialRandom > 0 {
 		return optimizer.StartRandom, in.InitialRandom
@@ -232,10 +232,11 @@ type CampaignInput struct {
 	// improvement, the default; q-EI for batches) or "ucb" (upper
 	// confidence bound, κ = 2; GP-BUCB for batches).
 	Acquisition string `json:"acquisition,omitempty"`
-	// Init is the optimiser's start design: "auto" (the default: maximin
-	// over the pool or a sample of the space, covering categorical options
-	// evenly, optimizer.StartSizeFor points), "maximin:N" or "random:N"
-	// (Liang et al.'s protocol: random:2).
+	// Init is the optimiser's start design: "auto" (the default: k-medoids
+	// of the pool or a sample of the space, seeded by maximin so categorical
+	// options are covered evenly, optimizer.StartSizeFor points),
+	// "medoids:N", "maximin[:N]" or "random:N" (Liang et al.'s protocol:
+	// random:2).
 	Init string `json:"init,omitempty"`
 	// Batch is how many experiments bo chooses together, run at once in
 	// the lab (default 1).

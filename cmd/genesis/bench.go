@@ -289,7 +289,7 @@ them, and --picks scores what it picked beside the configurations above.`,
 	f.StringVar(&chList, "challenges", "pools", "challenge IDs, comma-separated, or pools, categorical, all")
 	f.StringVar(&cfgList, "configs", "random,bo-onehot,bo", "configurations, comma-separated: "+strings.Join(searchConfigs, ", "))
 	f.StringVar(&acq, "acquisition", optimizer.AcqEI, "the bo configuration's acquisition: ei or ucb")
-	f.StringVar(&initS, "init", "auto", "start design: auto (maximin, size by optimizer.StartSizeFor), maximin[:N] or random:N")
+	f.StringVar(&initS, "init", "auto", "start design: auto (k-medoids, size by optimizer.StartSizeFor), medoids[:N], maximin[:N] or random:N")
 	f.IntVar(&seeds, "seeds", 20, "seeds per challenge and configuration")
 	f.IntVar(&budget, "budget", 20, "experiments per run")
 	f.IntVar(&batch, "batch", 1, "experiments chosen together (a round)")

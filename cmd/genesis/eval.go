@@ -80,7 +80,7 @@ writes the report of what finished; a second Ctrl-C (or SIGTERM) stops waiting a
 left running stay on the eval's Temporal server and the resume command it prints re-attaches them.
 
 Strategies: random (uniform), bo (Bayesian optimisation: a Gaussian process over the mixed space,
-categoricals through their descriptors, after a maximin start design; expected improvement, one
+categoricals through their descriptors, after a k-medoids start design; expected improvement, one
 experiment per round unless --batch), agents (the five-agent team with --model and the optimiser
 as a tool), agents-noopt (the team without the optimiser). --init random:2 --acquisition ucb is
 Liang et al.'s GP-LCB2 protocol.`,
@@ -196,7 +196,7 @@ Liang et al.'s GP-LCB2 protocol.`,
 	f.IntVar(&spec.Seeds, "seeds", 3, "seeds per (challenge, strategy)")
 	f.IntVar(&spec.Budget, "budget", 0, "lab experiments per run (0 = each challenge's own budget)")
 	f.StringVar(&spec.Acquisition, "acquisition", "", "bo's acquisition: ei (expected improvement, the default; q-EI for batches) or ucb (κ = 2; GP-BUCB for batches)")
-	f.StringVar(&spec.Init, "init", "", "the optimiser's start design: auto (the default: maximin, one point more than the parameters, at most a fifth of the budget), maximin:N or random:N (Liang et al.'s protocol: random:2)")
+	f.StringVar(&spec.Init, "init", "", "the optimiser's start design: auto (the default: k-medoids, one point more than the parameters, at most a fifth of the budget), medoids:N, maximin:N or random:N (Liang et al.'s protocol: random:2)")
 	f.IntVar(&spec.Batch, "batch", 0, "experiments bo chooses together per lab round (default 1); the report gives Top% per experiment and per round")
 	f.IntVar(&parallel, "parallel", 0, "runs at a time (default: 1 when a strategy calls the model, which serves one request at a time; CPUs + 1 otherwise)")
 	f.StringVar(&out, "out", "", "output directory (default $GENESIS_HOME/evals/eval-<spec hash>; the same flags resume the same eval)")

@@ -185,26 +185,29 @@ func normalSamples(n, q int, seed uint64) [][]float64 {
 	return out
 }
 
+// startDistance is the start design's squared distance between two points:
+// numeric coordinates by their squared difference in [0,1], a differing
+// categorical option as a whole unit.
+func startDistance(space *Space, a, b []float64) float64 {
+	var d float64
+	for j, v := range a {
+		if space.Categorical(j) {
+			if v != b[j] {
+				d++
+			}
+			continue
+		}
+		d += (v - b[j]) * (v - b[j])
+	}
+	return d
+}
+
 // maximin chooses up to k available candidates greedily, each as far as
 // possible from the observations and the earlier picks (the first, with
-// nothing observed, by the seeded order). Numeric coordinates count by
-// their Euclidean distance in [0,1]; a differing categorical option counts
-// as a whole unit, so the start covers every parameter's options as evenly
-// as the pool allows. Ties go by the seeded order.
+// nothing observed, by the seeded order), so the start covers every
+// categorical parameter's options as evenly as the pool allows. Ties go by
+// the seeded order.
 func maximin(space *Space, obs []Observation, candidates [][]float64, avail, prio []int, k int) []Suggestion {
-	dist := func(a, b []float64) float64 {
-		var d float64
-		for j, v := range a {
-			if space.Categorical(j) {
-				if v != b[j] {
-					d++
-				}
-				continue
-			}
-			d += (v - b[j]) * (v - b[j])
-		}
-		return d
-	}
 	minD := make([]float64, len(avail))
 	for a := range minD {
 		minD[a] = math.Inf(1)
@@ -212,7 +215,7 @@ func maximin(space *Space, obs []Observation, candidates [][]float64, avail, pri
 	taken := make([]bool, len(avail))
 	update := func(x []float64) {
 		for a, i := range avail {
-			if d := dist(candidates[i], x); d < minD[a] {
+			if d := startDistance(space, candidates[i], x); d < minD[a] {
 				minD[a] = d
 			}
 		}
@@ -241,6 +244,78 @@ func maximin(space *Space, obs []Observation, candidates [][]float64, avail, pri
 	return out
 }
 
+// medoids refines a maximin start into k-medoids of the candidates: each
+// start point becomes the member of its cluster (the candidates nearer to
+// it than to any other start point or observation) with the least total
+// distance to the rest. Maximin alone pushes points to the edges of the
+// space, where numeric parameters are at their extremes and the response
+// is rarely typical; medoids sit inside the regions they stand for, and
+// keep maximin's spread over categorical options. A few rounds of
+// assignment and update, deterministic.
+func medoids(space *Space, obs []Observation, candidates [][]float64, avail, prio []int, k int) []Suggestion {
+	start := maximin(space, obs, candidates, avail, prio, k)
+	if len(start) == 0 {
+		return start
+	}
+	cur := make([]int, len(start)) // candidate indices of the medoids
+	for j, s := range start {
+		cur[j] = s.Index
+	}
+	dist := func(a, b []float64) float64 { return math.Sqrt(startDistance(space, a, b)) }
+	for range 10 {
+		// Assign every available candidate to its nearest centre; an
+		// observation counts as a fixed centre whose cluster is left alone.
+		members := make([][]int, len(cur))
+		for _, i := range avail {
+			best, bestD := -1, math.Inf(1)
+			for j, c := range cur {
+				if d := dist(candidates[i], candidates[c]); d < bestD || (d == bestD && best >= 0 && prio[c] < prio[cur[best]]) {
+					best, bestD = j, d
+				}
+			}
+			for _, o := range obs {
+				if d := dist(candidates[i], o.X); d < bestD {
+					best, bestD = -1, d
+				}
+			}
+			if best >= 0 {
+				members[best] = append(members[best], i)
+			}
+		}
+		changed := false
+		for j, ms := range members {
+			if len(ms) == 0 {
+				continue
+			}
+			best, bestSum := cur[j], math.Inf(1)
+			for _, i := range ms {
+				var sum float64
+				for _, o := range ms {
+					sum += dist(candidates[i], candidates[o])
+				}
+				if sum < bestSum || (sum == bestSum && prio[i] < prio[best]) {
+					best, bestSum = i, sum
+				}
+			}
+			dup := false
+			for jj, c := range cur {
+				dup = dup || (jj != j && samePoint(candidates[c], candidates[best]))
+			}
+			if best != cur[j] && !dup {
+				cur[j], changed = best, true
+			}
+		}
+		if !changed {
+			break
+		}
+	}
+	out := make([]Suggestion, len(cur))
+	for j, c := range cur {
+		out[j] = Suggestion{Index: c}
+	}
+	return out
+}
+
 // StartSizeFor is the default start-design size for a space of nParams
 // parameters and a budget of lab experiments: one more point than there are
 // parameters (enough for a first fit to see every direction once), but no
@@ -250,24 +325,24 @@ func StartSizeFor(nParams, budget int) int {
 	return max(2, min(nParams+1, budget/5))
 }
 
-// ParseStart reads a start design as users write it: "auto" or "" (maximin,
-// size by StartSizeFor: size 0 here), "maximin", "maximin:N" or
+// ParseStart reads a start design as users write it: "auto" or "" (k-medoids,
+// size by StartSizeFor: size 0 here), "medoids[:N]", "maximin[:N]" or
 // "random:N" (Liang et al.'s protocol is random:2).
 func ParseStart(s string) (start string, size int, err error) {
 	kind, n, hasN := strings.Cut(strings.ToLower(strings.TrimSpace(s)), ":")
 	switch kind {
 	case "", "auto":
 		if hasN {
-			return "", 0, fmt.Errorf("start design %q: auto takes no size (use maximin:N or random:N)", s)
+			return "", 0, fmt.Errorf("start design %q: auto takes no size (use medoids:N, maximin:N or random:N)", s)
 		}
-		return StartMaximin, 0, nil
-	case StartMaximin:
+		return StartMedoids, 0, nil
+	case StartMedoids, StartMaximin:
 	case StartRandom:
 		if !hasN {
 			return "", 0, fmt.Errorf("start design %q: say how many random points, e.g. random:2", s)
 		}
 	default:
-		return "", 0, fmt.Errorf("start design %q: want auto, maximin, maximin:N or random:N", s)
+		return "", 0, fmt.Errorf("start design %q: want auto, medoids[:N], maximin[:N] or random:N", s)
 	}
 	if hasN {
 		v, err := strconv.Atoi(n)

@@ -227,7 +227,7 @@ func TestMaximinStart(t *testing.T) {
 			cands = append(cands, []float64{float64(i) / 10, float64(o)})
 		}
 	}
-	r, err := Run(nil, cands, 4, Options{Space: space, StartSize: 4, Seed: 5})
+	r, err := Run(nil, cands, 4, Options{Space: space, Start: StartMaximin, StartSize: 4, Seed: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,11 +250,27 @@ func TestMaximinStart(t *testing.T) {
 	if hi-lo < 0.5 {
 		t.Errorf("start design's x values %v span %.2f: want them spread", xs, hi-lo)
 	}
-	again, _ := Run(nil, cands, 4, Options{Space: space, StartSize: 4, Seed: 5})
+	again, _ := Run(nil, cands, 4, Options{Space: space, Start: StartMaximin, StartSize: 4, Seed: 5})
 	for i := range again.Suggestions {
 		if again.Suggestions[i] != r.Suggestions[i] {
 			t.Fatal("start design differs between calls with the same seed")
 		}
+	}
+	// k-medoids (the default) keeps the options covered but moves each
+	// point to the middle of what it stands for, away from the extremes.
+	md, err := Run(nil, cands, 4, Options{Space: space, StartSize: 4, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := map[float64]bool{}
+	for _, s := range md.Suggestions {
+		opts[cands[s.Index][1]] = true
+		if x := cands[s.Index][0]; x != 0.5 {
+			t.Errorf("medoid at x = %v, want the middle 0.5", x)
+		}
+	}
+	if len(opts) != 4 {
+		t.Errorf("medoids use options %v: want all 4", opts)
 	}
 	// Past the start size the model takes over and reports its fit.
 	var obs []Observation

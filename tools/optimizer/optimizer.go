@@ -9,7 +9,7 @@
 // the numeric inputs by an exchangeable kernel per categorical parameter.
 // Hyperparameters are maximum a posteriori under log-normal priors, so fits
 // are sane from two points on. Suggestions come from a space-filling start
-// design (maximin, categorical options covered evenly) until StartSize
+// design (k-medoids seeded by maximin, categorical options covered evenly) until StartSize
 // observations, then from expected improvement (q-EI for batches) or UCB
 // (GP-BUCB for batches) over a finite candidate set: the untested pool, or
 // a sample of a continuous space (SampleCandidates).
@@ -60,10 +60,11 @@ type Options struct {
 	// (the earlier GP without priors, categoricals one-hot, 2 random start
 	// points; kept as the baseline benchmarks compare against).
 	Surrogate string
-	// Start is the start design: "maximin" (the default: each point as far
-	// as possible from the observations and earlier picks, categorical
-	// options counted as a whole unit apart, so options are covered evenly)
-	// or "random".
+	// Start is the start design: "medoids" (the default: k-medoids of the
+	// candidates, started from maximin so categorical options are covered
+	// evenly), "maximin" (each point as far as possible from the
+	// observations and earlier picks, categorical options counted as a
+	// whole unit apart) or "random".
 	Start string
 	// StartSize is how many observations the start design provides before
 	// the surrogate takes over (0: 2). See StartSizeFor.
@@ -84,6 +85,7 @@ const (
 	SurrogateGP     = "gp"
 	SurrogateOneHot = "onehot"
 	StartMaximin    = "maximin"
+	StartMedoids    = "medoids"
 	StartRandom     = "random"
 )
 
@@ -157,7 +159,7 @@ const (
 // come back when fewer unobserved distinct candidates remain.
 //
 // While there are fewer than StartSize observations (default 2), the
-// suggestions are the start design (Start: maximin or random). After that
+// suggestions are the start design (Start: medoids, maximin or random). After that
 // the surrogate (Options.Surrogate) is fitted and candidates are ranked by
 // the acquisition. A batch (k > 1) is chosen greedily: with EI, each next
 // point maximises the expected improvement of the whole batch so far
@@ -230,9 +232,12 @@ func Run(obs []Observation, candidates [][]float64, k int, opt Options) (*Result
 		return res, nil
 	case len(obs) < o.startSize:
 		res.Phase = PhaseStart
-		if o.start == StartRandom {
+		switch o.start {
+		case StartRandom:
 			res.Suggestions = randomPicks(avail, candidates, prio, k)
-		} else {
+		case StartMedoids:
+			res.Suggestions = medoids(space, obs, candidates, avail, prio, k)
+		default:
 			res.Suggestions = maximin(space, obs, candidates, avail, prio, k)
 		}
 		return res, nil
@@ -504,13 +509,13 @@ func normaliseOptions(opt Options) (opts, error) {
 	}
 	switch o.start {
 	case "":
-		o.start = StartMaximin
+		o.start = StartMedoids
 		if o.surrogate == SurrogateOneHot {
 			o.start = StartRandom
 		}
-	case StartMaximin, StartRandom:
+	case StartMaximin, StartMedoids, StartRandom:
 	default:
-		return o, fmt.Errorf("optimizer: unknown start design %q (want %q or %q)", opt.Start, StartMaximin, StartRandom)
+		return o, fmt.Errorf("optimizer: unknown start design %q (want %q, %q or %q)", opt.Start, StartMedoids, StartMaximin, StartRandom)
 	}
 	if o.startSize < 0 || o.samples < 0 {
 		return o, fmt.Errorf("optimizer: StartSize and Samples must not be negative (got %d, %d)", opt.StartSize, opt.Samples)
