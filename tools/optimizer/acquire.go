@@ -157,9 +157,12 @@ func (m *Model) conditionVector(p *posterior, us [][]float64, c int, den float64
 // (standardised): with noise, the best measurement overstates what was
 // found.
 func (m *Model) incumbent() float64 {
+	if m.firstOwn >= m.n {
+		return m.noOwnBest
+	}
 	best := math.Inf(-1)
-	for i, y := range m.ys {
-		best = math.Max(best, y-m.noise*m.alpha[i])
+	for i, y := range m.ys[m.firstOwn:] {
+		best = math.Max(best, y-m.noise*m.alpha[m.firstOwn+i])
 	}
 	return best
 }

@@ -49,6 +49,11 @@ type Model struct {
 	logPost   float64
 	u         blas64.Triangular
 	alpha     []float64
+	// firstOwn is the index of the first observation of this task (the
+	// ones before are related tasks'; see Options.Related), and noOwnBest
+	// the incumbent while this task has none.
+	firstOwn  int
+	noOwnBest float64
 	// Note is non-empty when the fit fell back to the priors' modes because
 	// no start gave a finite posterior.
 	Note string

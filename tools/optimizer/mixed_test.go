@@ -358,3 +358,58 @@ func TestModelDegenerate(t *testing.T) {
 		})
 	}
 }
+
+// TestRelatedTaskTransfers: a sibling task that agrees with this one leads
+// the first suggestion to its optimum before anything is measured here,
+// and the model learns how far the tasks agree.
+func TestRelatedTaskTransfers(t *testing.T) {
+	space := &Space{Dims: []Dim{{Name: "x"}, {Name: "ligand", Levels: 4}}}
+	var cands [][]float64
+	for i := range 21 {
+		for o := range 4 {
+			cands = append(cands, []float64{float64(i) / 20, float64(o)})
+		}
+	}
+	f := func(x []float64) float64 { return -(x[0]-0.7)*(x[0]-0.7)*4 + []float64{0, 1, 0.2, 0.5}[int(x[1])] }
+	var related []Observation
+	for i, c := range cands {
+		if i%3 == 0 {
+			related = append(related, Observation{X: c, Y: 10 + f(c)}) // same shape, another offset
+		}
+	}
+	r, err := Run(nil, cands, 1, Options{Space: space, Related: related, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Phase != PhaseModel || len(r.Suggestions) != 1 {
+		t.Fatalf("phase %q, %d suggestions: want the model's choice at once", r.Phase, len(r.Suggestions))
+	}
+	x := cands[r.Suggestions[0].Index]
+	if x[1] != 1 || math.Abs(x[0]-0.7) > 0.15 {
+		t.Errorf("first suggestion %v: want the sibling's optimum, ligand 1 near x = 0.7", x)
+	}
+	// Without the sibling, the first point is the start design's.
+	cold, _ := Run(nil, cands, 1, Options{Space: space, Seed: 1})
+	if cold.Phase != PhaseStart {
+		t.Errorf("without related data the phase is %q, want start", cold.Phase)
+	}
+	// The task correlation is learned: a sibling that agrees gets a long
+	// task length-scale (high correlation) once this task has data too.
+	var own []Observation
+	for _, i := range []int{5, 30, 58, 77} {
+		own = append(own, Observation{X: cands[i], Y: f(cands[i])})
+	}
+	agree, _ := Run(own, cands, 1, Options{Space: space, Related: related, Seed: 1})
+	var anti []Observation
+	for _, o := range related {
+		anti = append(anti, Observation{X: o.X, Y: -o.Y})
+	}
+	disagree, _ := Run(own, cands, 1, Options{Space: space, Related: anti, Seed: 1})
+	rho := func(h *Hyper) float64 { return math.Exp(-math.Exp(-h.LogCat[len(h.LogCat)-1])) }
+	if !(rho(agree.Hyper) > rho(disagree.Hyper)+0.2) {
+		t.Errorf("task correlation %.2f with an agreeing sibling, %.2f with an opposite one: want the first clearly higher", rho(agree.Hyper), rho(disagree.Hyper))
+	}
+	if _, err := Run(nil, cands, 1, Options{Space: space, Related: []Observation{{X: []float64{0.5, 7}, Y: 1}}}); err == nil || !strings.Contains(err.Error(), "related observation 0") {
+		t.Errorf("bad related point: %v", err)
+	}
+}

@@ -78,6 +78,14 @@ type Options struct {
 	// Priors override the surrogate's default hyperparameter priors
 	// (DefaultPriors for the space); nil keeps the defaults.
 	Priors func(nNum, nCat int) Priors
+	// Related are observations of related tasks (a sibling challenge of
+	// the same family), as points of this space with Y scored the same
+	// way. The surrogate then learns this task and theirs together: an
+	// extra categorical "task" dimension whose length-scale is the
+	// correlation between them, so a sibling's data count for as much as
+	// the two agree. With related data there is no start design: the
+	// model chooses from the first experiment.
+	Related []Observation
 }
 
 // Surrogates and start designs.
@@ -218,6 +226,15 @@ func Run(obs []Observation, candidates [][]float64, k int, opt Options) (*Result
 		}
 	}
 
+	for i, ob := range opt.Related {
+		if err := space.checkPointIn(ob.X, fmt.Sprintf("related observation %d", i)); err != nil {
+			return nil, err
+		}
+		if math.IsNaN(ob.Y) || math.IsInf(ob.Y, 0) {
+			return nil, fmt.Errorf("optimizer: related observation %d: Y is %v, want a finite number", i, ob.Y)
+		}
+	}
+
 	avail := unobserved(obs, candidates)
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x9e3779b97f4a7c15))
 	prio := make([]int, len(candidates))
@@ -230,7 +247,7 @@ func Run(obs []Observation, candidates [][]float64, k int, opt Options) (*Result
 		res.Phase = PhaseRandom
 		res.Suggestions = randomPicks(avail, candidates, prio, k)
 		return res, nil
-	case len(obs) < o.startSize:
+	case len(obs) < o.startSize && len(opt.Related) == 0:
 		res.Phase = PhaseStart
 		switch o.start {
 		case StartRandom:
@@ -246,26 +263,63 @@ func Run(obs []Observation, candidates [][]float64, k int, opt Options) (*Result
 	if len(avail) == 0 {
 		return res, nil
 	}
-	enc := newEncoding(space)
+	fitSpace, fitObs, ext := space, obs, func(x []float64) []float64 { return x }
+	if len(opt.Related) > 0 {
+		// Related observations first, this task's after: the model's own
+		// observations are those from firstOwn on.
+		fitSpace = &Space{Dims: append(append([]Dim(nil), space.Dims...), Dim{Name: "task", Levels: 2})}
+		ext = func(x []float64) []float64 { return append(append(make([]float64, 0, len(x)+1), x...), 0) }
+		fitObs = make([]Observation, 0, len(opt.Related)+len(obs))
+		for _, r := range opt.Related {
+			fitObs = append(fitObs, Observation{X: append(append(make([]float64, 0, len(r.X)+1), r.X...), 1), Y: r.Y})
+		}
+		for _, ob := range obs {
+			fitObs = append(fitObs, Observation{X: ext(ob.X), Y: ob.Y})
+		}
+	}
+	enc := newEncoding(fitSpace)
 	fo := FitOptions{Warm: opt.Warm}
 	if opt.Priors != nil {
 		pr := opt.Priors(enc.nNum, len(enc.catDim))
 		fo.Priors = &pr
 	}
-	m, err := fitModel(enc, obs, fo)
+	m, err := fitModel(enc, fitObs, fo)
 	if err != nil {
 		return nil, err
 	}
+	if len(opt.Related) > 0 {
+		m.firstOwn = len(opt.Related)
+		if len(obs) == 0 {
+			// Nothing measured here yet: the incumbent is the best this
+			// task is predicted to reach where the siblings measured.
+			xs := make([][]float64, len(opt.Related))
+			for i, r := range opt.Related {
+				xs[i] = ext(r.X)
+			}
+			p := m.predict(xs)
+			m.noOwnBest = math.Inf(-1)
+			for _, v := range p.mean {
+				m.noOwnBest = math.Max(m.noOwnBest, v)
+			}
+		}
+	}
 	h := m.Hyper()
 	res.Hyper, res.Note = &h, m.Note
+	extPoints := func(idx []int) [][]float64 {
+		pts := pointsOf(candidates, idx)
+		for i := range pts {
+			pts[i] = ext(pts[i])
+		}
+		return pts
+	}
 	if float64(m.n)*float64(m.n)*float64(len(avail)) > fullPredict {
-		sl := m.shortlist(pointsOf(candidates, avail), max(64, 8*k), o)
+		sl := m.shortlist(extPoints(avail), max(64, 8*k), o)
 		for j, a := range sl {
 			sl[j] = avail[a]
 		}
 		avail = sl
 	}
-	pts := pointsOf(candidates, avail)
+	pts := extPoints(avail)
 	picks := m.choose(pts, k, o, func(a, b int) bool { return prio[avail[a]] < prio[avail[b]] }, opt.Seed)
 	for _, pk := range picks {
 		pk.Index = avail[pk.Index]
