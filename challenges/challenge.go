@@ -194,12 +194,16 @@ type Challenge struct {
 	Budget      Budget        `yaml:"budget" json:"budget"`
 	Safety      []SafetyLimit `yaml:"safety,omitempty" json:"safety,omitempty"`
 	Scoring     Scoring       `yaml:"scoring" json:"scoring"`
+	// Family, when set, names the challenge's family and its place in it
+	// (see Family).
+	Family *Family `yaml:"family,omitempty" json:"family,omitempty"`
 
 	pool  *Pool
 	top   []int        // TopSet, ranked once at load
 	inTop map[int]bool // membership of top
 	emu   *emulatorOnce
 	src   []byte // the definition as read
+	file  string // where it was read from
 }
 
 // Primary is the objective a campaign's "best" refers to.

@@ -74,6 +74,7 @@ func Parse(file string, src []byte, dataFS fs.FS, dir string) (*Challenge, error
 	c.pool = pool
 	c.emu = &emulatorOnce{}
 	c.src = src
+	c.file = file
 	if pool.Len() < 2 {
 		return nil, &InvalidError{[]Problem{{File: file, Field: "data.file", Msg: "the lab needs at least 2 distinct measured points"}}}
 	}
@@ -94,6 +95,9 @@ func (c *Challenge) validate(file string) []Problem {
 	var ps []Problem
 	add := func(field, format string, args ...any) {
 		ps = append(ps, Problem{File: file, Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.Family != nil {
+		c.Family.validate(add)
 	}
 	if c.ID == "" {
 		add("id", "is required (lower-case letters, digits and dashes)")
@@ -392,6 +396,9 @@ func loadFS(fsys fs.FS, dir, dataRel string) (*Catalog, error) {
 		}
 		cat.byID[c.ID] = c
 	}
+	if len(probs) == 0 {
+		probs = cat.checkFamilies()
+	}
 	if len(probs) > 0 {
 		return nil, &InvalidError{probs}
 	}
@@ -451,6 +458,9 @@ func Open(dir string) (*Catalog, error) {
 			return nil, fmt.Errorf("%s: id %q clashes with a built-in challenge; choose another id", dir, id)
 		}
 		merged.byID[id] = c
+	}
+	if probs := merged.checkFamilies(); len(probs) > 0 {
+		return nil, fmt.Errorf("%s: %w", dir, &InvalidError{probs})
 	}
 	return merged, nil
 }
