@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -288,17 +289,28 @@ func listCmd(short, path, key string, client func() (*apiClient, error)) *cobra.
 				return err
 			}
 			var out map[string][]struct {
-				ID      string    `json:"id"`
-				Status  string    `json:"status"`
-				Started time.Time `json:"started"`
+				ID       string    `json:"id"`
+				Status   string    `json:"status"`
+				Started  time.Time `json:"started"`
+				Strategy string    `json:"strategy"` // campaigns only
 			}
 			if err := cl.do(cmd.Context(), http.MethodGet, path, nil, &out); err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATUS\tSTARTED")
+			campaigns := key == "campaigns"
+			if campaigns {
+				fmt.Fprintln(tw, "ID\tSTRATEGY\tSTATUS\tSTARTED")
+			} else {
+				fmt.Fprintln(tw, "ID\tSTATUS\tSTARTED")
+			}
 			for _, s := range out[key] {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", s.ID, s.Status, s.Started.Local().Format("2006-01-02 15:04:05"))
+				if campaigns {
+					fmt.Fprintf(tw, "%s\t%s\t", s.ID, cmp.Or(s.Strategy, "?"))
+				} else {
+					fmt.Fprintf(tw, "%s\t", s.ID)
+				}
+				fmt.Fprintf(tw, "%s\t%s\n", s.Status, s.Started.Local().Format("2006-01-02 15:04:05"))
 			}
 			return tw.Flush()
 		},

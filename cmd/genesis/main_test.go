@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -259,6 +260,17 @@ func TestEvalRefusesBadInput(t *testing.T) {
 	}
 }
 
+// freePort is a TCP port nothing listens on now (for a dev server).
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
 // genesis eval end to end, as a user runs it: its own Temporal dev server
 // (the real one, relaxed sync for classical runs), the in-process lab and
 // worker, CPUs + 1 runs at a time; then the same command again resumes
@@ -268,12 +280,7 @@ func TestEvalCommandRunsAndResumes(t *testing.T) {
 		t.Skip("starts the Temporal dev server")
 	}
 	home := filepath.Join(t.TempDir(), "home")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freePort(t)
 	args := []string{"eval", "--challenges", "crossed-barrel-toughness", "--strategies", "random,bo", "--seeds", "1", "--budget", "6",
 		"--home", home, "--temporal-port", strconv.Itoa(port), "--ui-port", "0"}
 	for i, want := range []string{"eval: 2 runs (0 resumed", "eval: 2 runs (2 resumed"} {
@@ -324,12 +331,7 @@ func TestRunBO(t *testing.T) {
 		t.Skip("starts the Temporal dev server")
 	}
 	home := filepath.Join(t.TempDir(), "home")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freePort(t)
 	var out, errb bytes.Buffer
 	// No model server is reachable: bo must not need one.
 	t.Setenv("OLLAMA_HOST", "127.0.0.1:1")
@@ -453,6 +455,8 @@ func TestCampaignCommands(t *testing.T) {
 		case r.Method == "POST" && r.URL.Path == "/api/v1/campaigns":
 			w.WriteHeader(202)
 			fmt.Fprint(w, `{"id":"campaign-x-1"}`)
+		case r.Method == "GET" && r.URL.Path == "/api/v1/campaigns":
+			fmt.Fprint(w, `{"campaigns":[{"id":"campaign-x-1","status":"running","started":"2026-12-07T10:00:00Z","strategy":"bo"},{"id":"campaign-y-2","status":"completed","started":"2026-12-07T09:00:00Z"}]}`)
 		case r.URL.Path == "/api/v1/campaigns/campaign-x-1":
 			fmt.Fprint(w, `{"campaign_id":"campaign-x-1","challenge":"x","phase":"awaiting approval","pending":{"iteration":1,"points":[{"n":6}]},"strategy":"bo","acquisition":"ucb","init":"random:2","batch":2}`)
 		case strings.HasSuffix(r.URL.Path, "/approve"):
@@ -480,6 +484,9 @@ func TestCampaignCommands(t *testing.T) {
 	}
 	if last := got[len(got)-1]; !strings.Contains(last, `"strategy":"bo","acquisition":"ucb","init":"random:2","batch":2`) {
 		t.Errorf("bo start request %q", last)
+	}
+	if code, out, _ := run("campaign", "list"); code != 0 || !regexp.MustCompile(`ID +STRATEGY +STATUS +STARTED\ncampaign-x-1 +bo +running +2026-12-07 .*\ncampaign-y-2 +\? +completed `).MatchString(out) {
+		t.Errorf("list: %d %q", code, out)
 	}
 	if code, out, _ := run("campaign", "approve", "campaign-x-1", "--reason", "looks safe"); code != 0 || !strings.Contains(out, "approved") {
 		t.Errorf("approve: %d %q", code, out)
