@@ -211,7 +211,7 @@ type statusCache struct {
 	pending       *cachedPending
 	pendingFlight singleflight.Group
 	// settingsCache holds each campaign's settings (see settings).
-	settingsCache  map[string]CampaignSettings
+	settingsCache  map[string]cachedSettings
 	settingsFlight singleflight.Group
 }
 

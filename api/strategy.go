@@ -125,45 +125,49 @@ func (s *Server) settingsFrom(in workflows.CampaignInput) CampaignSettings {
 // errNotCampaign: the workflow is not a campaign.
 var errNotCampaign = errors.New("not a campaign workflow")
 
-// maxSettingsCache bounds the cached settings; entries are cheap to refetch.
-const maxSettingsCache = 5000
+const (
+	// maxSettingsCache bounds the cached settings; entries are cheap to
+	// refetch.
+	maxSettingsCache = 5000
+	// settingsTTL is how long the settings of a campaign asked for by ID
+	// alone are reused: its latest run could be replaced by a new campaign
+	// under the same ID (a portfolio started again under its old ID).
+	settingsTTL = time.Minute
+)
+
+type cachedSettings struct {
+	cs CampaignSettings
+	at time.Time
+}
 
 // settings returns how campaign id chooses experiments, from the start
-// input of its latest run. A campaign keeps its input across
-// continue-as-new, so the answer is cached for good.
-func (s *Server) settings(ctx context.Context, id string) (CampaignSettings, error) {
+// input of run runID ("" for the latest run). A run's input never
+// changes, so settings of a named run are cached for good, those of the
+// latest run for settingsTTL. A workflow that is not a campaign has none.
+func (s *Server) settings(ctx context.Context, id, runID string) (CampaignSettings, error) {
+	key := "id\x00" + id
+	if runID != "" {
+		key = "run\x00" + runID
+	}
 	s.cacheMu.Lock()
-	if v, ok := s.settingsCache[id]; ok {
+	if c, ok := s.settingsCache[key]; ok && (runID != "" || time.Since(c.at) < settingsTTL) {
 		s.cacheMu.Unlock()
-		return v, nil
+		return c.cs, nil
 	}
 	s.cacheMu.Unlock()
-	v, err, _ := s.settingsFlight.Do(id, func() (any, error) {
+	v, err, _ := s.settingsFlight.Do(key, func() (any, error) {
 		// One caller's hang-up must not fail the others waiting here.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		it := s.Temporal.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		if !it.HasNext() {
-			return nil, fmt.Errorf("workflow %s has no history", id)
-		}
-		ev, err := it.Next()
-		if err != nil {
+		cs, err := s.readSettings(ctx, id, runID)
+		if err != nil && !errors.Is(err, errNotCampaign) {
 			return nil, err
 		}
-		attrs := ev.GetWorkflowExecutionStartedEventAttributes()
-		if attrs == nil || attrs.GetWorkflowType().GetName() != workflows.CampaignWorkflowName {
-			return nil, errNotCampaign
-		}
-		var in workflows.CampaignInput
-		if err := converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in); err != nil {
-			return nil, fmt.Errorf("reading the input of campaign %s: %w", id, err)
-		}
-		cs := s.settingsFrom(in)
 		s.cacheMu.Lock()
 		if s.settingsCache == nil || len(s.settingsCache) >= maxSettingsCache {
-			s.settingsCache = map[string]CampaignSettings{}
+			s.settingsCache = map[string]cachedSettings{}
 		}
-		s.settingsCache[id] = cs
+		s.settingsCache[key] = cachedSettings{cs, time.Now()}
 		s.cacheMu.Unlock()
 		return cs, nil
 	})
@@ -173,22 +177,43 @@ func (s *Server) settings(ctx context.Context, id string) (CampaignSettings, err
 	return v.(CampaignSettings), nil
 }
 
+// readSettings reads the settings from the run's first history event.
+func (s *Server) readSettings(ctx context.Context, id, runID string) (CampaignSettings, error) {
+	it := s.Temporal.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	if !it.HasNext() {
+		return CampaignSettings{}, fmt.Errorf("workflow %s has no history", id)
+	}
+	ev, err := it.Next()
+	if err != nil {
+		return CampaignSettings{}, err
+	}
+	attrs := ev.GetWorkflowExecutionStartedEventAttributes()
+	if attrs == nil || attrs.GetWorkflowType().GetName() != workflows.CampaignWorkflowName {
+		return CampaignSettings{}, errNotCampaign
+	}
+	var in workflows.CampaignInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in); err != nil {
+		return CampaignSettings{}, fmt.Errorf("reading the input of campaign %s: %w", id, err)
+	}
+	return s.settingsFrom(in), nil
+}
+
 // campaignStatus adds the campaign's settings to its status. Settings
 // that cannot be read now (a passing Temporal error) are left out: the
 // status is still worth showing.
 func (s *Server) campaignStatus(ctx context.Context, id string, st workflows.Status) CampaignStatus {
-	cs, _ := s.settings(ctx, id)
+	cs, _ := s.settings(ctx, id, "")
 	return CampaignStatus{Status: st, Strategy: cs.Strategy, Acquisition: cs.Acquisition, Init: cs.Init, Batch: cs.Batch}
 }
 
 // addStrategies fills in the strategy of listed campaigns, reading at most
-// a few histories at a time (each is read once, then cached).
+// a few histories at a time (each run's once, then cached).
 func (s *Server) addStrategies(ctx context.Context, list []CampaignSummary) {
 	var g errgroup.Group
 	g.SetLimit(4)
 	for i := range list {
 		g.Go(func() error {
-			if cs, err := s.settings(ctx, list[i].ID); err == nil {
+			if cs, err := s.settings(ctx, list[i].ID, list[i].RunID); err == nil {
 				list[i].Strategy = cs.Strategy
 			}
 			return nil

@@ -10,9 +10,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/workflows"
@@ -182,5 +187,67 @@ func TestOpenAPIStartRequest(t *testing.T) {
 	}
 	if got := props["strategy"].Enum; !slices.Equal(got, workflows.Strategies) {
 		t.Errorf("openapi.json offers strategies %v, the workflow knows %v", got, workflows.Strategies)
+	}
+}
+
+// histories is a Temporal client whose workflows' first events start the
+// inputs given, by run ID ("" for the latest run); it counts the reads.
+type histories struct {
+	client.Client
+	wf     map[string]string // run ID → workflow type
+	inputs map[string]workflows.CampaignInput
+	reads  atomic.Int32
+}
+
+func (h *histories) GetWorkflowHistory(_ context.Context, _, runID string, _ bool, _ enumspb.HistoryEventFilterType) client.HistoryEventIterator {
+	h.reads.Add(1)
+	p, err := converter.GetDefaultDataConverter().ToPayloads(h.inputs[runID])
+	if err != nil {
+		panic(err)
+	}
+	return &oneEvent{ev: &historypb.HistoryEvent{Attributes: &historypb.HistoryEvent_WorkflowExecutionStartedEventAttributes{
+		WorkflowExecutionStartedEventAttributes: &historypb.WorkflowExecutionStartedEventAttributes{WorkflowType: &commonpb.WorkflowType{Name: h.wf[runID]}, Input: p}}}}
+}
+
+type oneEvent struct{ ev *historypb.HistoryEvent }
+
+func (o *oneEvent) HasNext() bool { return o.ev != nil }
+func (o *oneEvent) Next() (*historypb.HistoryEvent, error) {
+	ev := o.ev
+	o.ev = nil
+	return ev, nil
+}
+
+// A campaign's settings come from its run's start input and are read once
+// per run: two runs under one ID (a portfolio started again under its
+// old ID) each show their own; a workflow that is not a campaign has none.
+func TestSettingsFromHistory(t *testing.T) {
+	cat, err := challenges.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &histories{
+		wf: map[string]string{"r1": workflows.CampaignWorkflowName, "r2": workflows.CampaignWorkflowName, "": workflows.CampaignWorkflowName, "p1": "Portfolio"},
+		inputs: map[string]workflows.CampaignInput{
+			"r1": {Challenge: "crossed-barrel-toughness", Strategy: "random"},
+			"r2": {Challenge: "crossed-barrel-toughness", Strategy: "bo", Batch: 3, Init: "random:2"},
+			"":   {Challenge: "crossed-barrel-toughness", Strategy: "bo", Batch: 3, Init: "random:2"},
+		}}
+	s := &Server{Temporal: h, Catalog: cat}
+	list := []CampaignSummary{{ID: "pf-01-crossed-barrel-toughness", RunID: "r1"}, {ID: "pf-01-crossed-barrel-toughness", RunID: "r2"}, {ID: "pf", RunID: "p1"}}
+	for range 2 {
+		s.addStrategies(t.Context(), list)
+	}
+	if list[0].Strategy != "random" || list[1].Strategy != "bo" || list[2].Strategy != "" || h.reads.Load() != 3 {
+		t.Errorf("strategies %q %q %q after %d reads; want random, bo, none after 3", list[0].Strategy, list[1].Strategy, list[2].Strategy, h.reads.Load())
+	}
+	st := s.campaignStatus(t.Context(), "pf-01-crossed-barrel-toughness", workflows.Status{Phase: "lab"})
+	_ = s.campaignStatus(t.Context(), "pf-01-crossed-barrel-toughness", workflows.Status{Phase: "lab"})
+	if st.Phase != "lab" || st.Strategy != "bo" || st.Acquisition != "ei" || st.Init != "random:2" || st.Batch != 3 || h.reads.Load() != 4 {
+		t.Errorf("status %+v after %d reads", st, h.reads.Load())
+	}
+	b, _ := json.Marshal(st)
+	if !strings.Contains(string(b), `"phase":"lab"`) || !strings.Contains(string(b), `"strategy":"bo","acquisition":"ei","init":"random:2","batch":3`) {
+		t.Errorf("status JSON %s", b)
 	}
 }
