@@ -397,7 +397,7 @@ func campaignCmd(cfg *config) *cobra.Command {
 func strategyFlags(f *pflag.FlagSet, strategy, acquisition, init *string, batch *int) {
 	f.StringVar(strategy, "strategy", workflows.StrategyAgents, "how to choose experiments: agents (the agent team, with the optimiser's suggestions), agents-noopt (the team alone), bo (Bayesian optimisation; no model) or random (uniform draws; no model)")
 	f.StringVar(acquisition, "acquisition", "", "bo only: ei (expected improvement, the default; q-EI for batches) or ucb (upper confidence bound; GP-BUCB for batches)")
-	f.StringVar(init, "init", "", "the optimiser's start design, for bo and the agents' suggestions: auto (the default: maximin, about one point per parameter plus one), maximin, maximin:N or random:N")
+	f.StringVar(init, "init", "", "the optimiser's start design, for bo and the agents' suggestions: auto (the default: maximin, one point per parameter plus one but at most a fifth of the budget, at least 2), maximin, maximin:N or random:N")
 	f.IntVar(batch, "batch", 0, "bo only: experiments chosen together and run at once in the lab, 1 to 64 (default 1)")
 }
 
