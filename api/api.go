@@ -184,6 +184,16 @@ type StartRequest struct {
 	HPC string `json:"hpc,omitempty"`
 	// RequireApproval holds each set of lab runs until an operator approves it.
 	RequireApproval bool `json:"require_approval,omitempty"`
+	// Strategy is how the campaign chooses experiments: agents (the
+	// default), agents-noopt, bo or random (see workflows.CampaignInput).
+	Strategy string `json:"strategy,omitempty"`
+	// Acquisition ("ei" or "ucb") and Batch (1 to 64 experiments chosen
+	// together) steer bo; Init ("auto", "maximin", "maximin:N" or
+	// "random:N") is the optimiser's start design, for bo and for the
+	// suggestions the agents see. Empty or 0: the defaults (ei, auto, 1).
+	Acquisition string `json:"acquisition,omitempty"`
+	Init        string `json:"init,omitempty"`
+	Batch       int    `json:"batch,omitempty"`
 }
 
 func (s *Server) startCampaign(w http.ResponseWriter, r *http.Request) {
@@ -203,12 +213,22 @@ func (s *Server) startCampaign(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusUnprocessableEntity, "invalid_hpc", fmt.Sprintf("hpc %q must be \"local\" or \"slurm\" (or empty for the worker's default)", req.HPC))
 		return
 	}
-	if req.Model == "" {
-		req.Model = s.DefaultModel
+	in := workflows.CampaignInput{Challenge: req.Challenge, Model: req.Model, Budget: req.Budget, TokenBudget: req.TokenBudget, Seed: req.Seed, HPC: req.HPC,
+		RequireApproval: req.RequireApproval, Strategy: req.Strategy, Acquisition: req.Acquisition, Init: req.Init, Batch: req.Batch}
+	if err := CheckStrategy(&in); err != nil {
+		field := "strategy"
+		if se := (*StrategyError)(nil); errors.As(err, &se) {
+			field = se.Field
+		}
+		writeErr(w, http.StatusUnprocessableEntity, "invalid_"+field, err.Error())
+		return
+	}
+	// bo and random call no model: none is named for them.
+	if in.Model == "" && in.Strategy != workflows.StrategyBO && in.Strategy != workflows.StrategyRandom {
+		in.Model = s.DefaultModel
 	}
 	id := NewCampaignID(req.Challenge)
-	run, err := s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
-		workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: req.Challenge, Model: req.Model, Budget: req.Budget, TokenBudget: req.TokenBudget, Seed: req.Seed, HPC: req.HPC, RequireApproval: req.RequireApproval})
+	run, err := s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.CampaignWorkflowName, in)
 	if err != nil {
 		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", "could not start the campaign workflow: "+err.Error())
 		return
@@ -231,7 +251,7 @@ func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 		writeTemporalErr(w, err, fmt.Sprintf("no campaign %q", id))
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, s.campaignStatus(r.Context(), id, st))
 }
 
 func (s *Server) stopCampaign(w http.ResponseWriter, r *http.Request) {

@@ -63,6 +63,8 @@ type CampaignSummary struct {
 	Started   time.Time `json:"started"`
 	Closed    time.Time `json:"closed,omitempty"`
 	Challenge string    `json:"challenge,omitempty"`
+	// Strategy is empty when the campaign's input could not be read.
+	Strategy string `json:"strategy,omitempty"`
 }
 
 func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
@@ -89,6 +91,7 @@ func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, cs)
 	}
+	s.addStrategies(r.Context(), out)
 	writeJSON(w, http.StatusOK, map[string]any{"campaigns": out})
 }
 
@@ -175,7 +178,7 @@ func (s *Server) watchCampaign(w http.ResponseWriter, r *http.Request) {
 			stream := startSSE(w)
 			out = &stream
 		}
-		b, _ := json.Marshal(st)
+		b, _ := json.Marshal(s.campaignStatus(r.Context(), id, st))
 		if string(b) != last {
 			last = string(b)
 			out.event("status", json.RawMessage(b))
@@ -207,6 +210,9 @@ type statusCache struct {
 	// shares one listing among concurrent callers).
 	pending       *cachedPending
 	pendingFlight singleflight.Group
+	// settingsCache holds each campaign's settings (see settings).
+	settingsCache  map[string]cachedSettings
+	settingsFlight singleflight.Group
 }
 
 type cachedStatus struct {

@@ -82,6 +82,55 @@ campaigns:
 	}
 }
 
+// A campaign's optimiser settings: checked with their field and what is
+// allowed, refused where the strategy would ignore them, normalised.
+func TestParseOptimiserSettings(t *testing.T) {
+	s := mustParse(t, `
+name: p
+campaigns:
+  - {challenge: a, strategy: bo, acquisition: " UCB", init: Random:2, batch: 4}
+  - {challenge: a, strategy: bo, acquisition: ei, seed: 1}
+  - {challenge: a, init: maximin:6}
+`)
+	if c := s.Campaigns[0]; c.Acquisition != "ucb" || c.Init != "random:2" || c.Batch != 4 {
+		t.Errorf("bo settings %+v", c)
+	}
+	// Same challenge, strategy and seed, other settings: not a repeat.
+	if c := s.Campaigns[1]; c.Seed != 1 || c.Acquisition != "ei" {
+		t.Errorf("second bo campaign %+v", c)
+	}
+	if c := s.Campaigns[2]; c.Strategy != "agents" || c.Init != "maximin:6" {
+		t.Errorf("agents with a start design %+v", c)
+	}
+	_, err := Parse([]byte(`
+name: p
+campaigns:
+  - {challenge: a, strategy: bo, acquisition: pi, init: sobol, batch: 65}
+  - {challenge: a, strategy: bo, init: random, batch: -1, seed: 2}
+  - {challenge: a, acquisition: ucb, batch: 2}
+  - {challenge: a, strategy: random, init: auto}
+  - {challenge: a, strategy: agents-noopt, init: random:2}
+`), cat)
+	for _, want := range []string{
+		`campaigns[0].acquisition: is "pi"; want ei (expected improvement) or ucb (upper confidence bound)`,
+		`campaigns[0].init: start design "sobol": want auto, maximin, maximin:N or random:N`,
+		`campaigns[0].batch: is 65; want 1 to 64 experiments chosen together`,
+		`campaigns[1].init: start design "random": say how many random points, e.g. random:2`,
+		`campaigns[1].batch: is -1; want 1 to 64`,
+		`campaigns[2].acquisition: applies only to strategy bo, not agents`,
+		`campaigns[2].batch: applies only to strategy bo, not agents (max_batch bounds`,
+		`campaigns[3].init: applies only to strategies bo and agents, not random`,
+		`campaigns[4].init: applies only to strategies bo and agents, not agents-noopt`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if _, err := Parse([]byte("name: p\ncampaigns:\n  - {challenge: a, strategy: bo, batch: two}\n"), cat); err == nil || !strings.Contains(err.Error(), "not a valid portfolio file") {
+		t.Errorf("a batch that is not a number: %v", err)
+	}
+}
+
 // Under tight capacity the higher priority goes first, shares follow
 // priorities, and nobody starves.
 func TestPriorityAndFairShare(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/tools/optimizer"
 )
 
 // Kinds of capacity (and of the spend they grant).
@@ -194,10 +195,19 @@ type CampaignSpec struct {
 	Challenge string `yaml:"challenge" json:"challenge"`
 	// Priority is 1 (lowest) to 10; capacity is shared in proportion to
 	// it, and the higher one goes first when capacity is short.
-	Priority int    `yaml:"priority" json:"priority"`
+	Priority int `yaml:"priority" json:"priority"`
+	// Strategy is how the campaign chooses experiments: agents (the
+	// default), agents-noopt, bo or random.
 	Strategy string `yaml:"strategy,omitempty" json:"strategy,omitempty"`
-	Model    string `yaml:"model,omitempty" json:"model,omitempty"`
-	Seed     int    `yaml:"seed,omitempty" json:"seed,omitempty"`
+	// Acquisition (ei, the default, or ucb) and Batch (1 to 64
+	// experiments chosen together, default 1) steer bo only. Init is the
+	// optimiser's start design, for bo and the agents' suggestions: auto
+	// (the default), maximin, maximin:N or random:N.
+	Acquisition string `yaml:"acquisition,omitempty" json:"acquisition,omitempty"`
+	Init        string `yaml:"init,omitempty" json:"init,omitempty"`
+	Batch       int    `yaml:"batch,omitempty" json:"batch,omitempty"`
+	Model       string `yaml:"model,omitempty" json:"model,omitempty"`
+	Seed        int    `yaml:"seed,omitempty" json:"seed,omitempty"`
 	// Budget: lab runs, simulations and tokens default to the challenge's
 	// budget; node-hours and cost are unlimited unless given.
 	Budget Amount `yaml:"budget,omitempty" json:"budget"`
@@ -405,6 +415,8 @@ func (s *Spec) Defaults(cat Challenges) {
 		if c.Strategy == "" {
 			c.Strategy = "agents"
 		}
+		c.Acquisition = strings.ToLower(strings.TrimSpace(c.Acquisition))
+		c.Init = strings.ToLower(strings.TrimSpace(c.Init))
 		if c.Model == "" {
 			c.Model = s.Model
 		}
@@ -486,9 +498,9 @@ func (s *Spec) Validate(cat Challenges) error {
 		case !ok:
 			bad(f+".challenge", "%q is not in the catalog (see `genesis challenges list`)", c.Challenge)
 		}
-		key := fmt.Sprintf("%s/%s/%d", c.Challenge, c.Strategy, c.Seed)
+		key := fmt.Sprintf("%s/%s/%d/%s/%s/%d", c.Challenge, c.Strategy, c.Seed, c.Acquisition, c.Init, c.Batch)
 		if seen[key] {
-			bad(f, "repeats challenge %s with the same strategy and seed; give it another seed", c.Challenge)
+			bad(f, "repeats challenge %s with the same strategy, settings and seed; give it another seed", c.Challenge)
 		}
 		seen[key] = true
 		if c.Priority < 1 || c.Priority > 10 {
@@ -497,6 +509,7 @@ func (s *Spec) Validate(cat Challenges) error {
 		if !slices.Contains([]string{"agents", "agents-noopt", "bo", "random"}, c.Strategy) {
 			bad(f+".strategy", "is %q; want agents, agents-noopt, bo or random", c.Strategy)
 		}
+		checkSearch(f, c, bad)
 		checkAmount(f+".budget", c.Budget)
 		if ok && c.Budget.LabRuns < 1 {
 			bad(f+".budget.lab_runs", "is %d; a campaign needs at least one lab run (the challenge's default is %d)", c.Budget.LabRuns, def.LabRuns)
@@ -521,6 +534,39 @@ func (s *Spec) Validate(cat Challenges) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// maxBatch is the most experiments bo chooses together (the campaign
+// workflow's bound, workflows.CampaignInput.ValidateSearch, which this
+// package cannot import).
+const maxBatch = 64
+
+// checkSearch checks a campaign's optimiser settings, and that its
+// strategy uses them: acquisition and batch steer only bo (the agents pick
+// their acquisition per plan and size their own batches); init is the
+// start design of bo and of the suggestions the agents see (random and
+// agents-noopt draw uniform points).
+func checkSearch(f string, c CampaignSpec, bad func(field, format string, args ...any)) {
+	if c.Acquisition != "" && c.Acquisition != optimizer.AcqEI && c.Acquisition != optimizer.AcqUCB {
+		bad(f+".acquisition", "is %q; want ei (expected improvement) or ucb (upper confidence bound)", c.Acquisition)
+	}
+	if _, _, err := optimizer.ParseStart(c.Init); err != nil {
+		bad(f+".init", "%v", err)
+	}
+	if c.Batch < 0 || c.Batch > maxBatch {
+		bad(f+".batch", "is %d; want 1 to %d experiments chosen together (absent: 1)", c.Batch, maxBatch)
+	}
+	if c.Strategy != "bo" {
+		if c.Acquisition != "" {
+			bad(f+".acquisition", "applies only to strategy bo, not %s; leave it out or set strategy: bo", c.Strategy)
+		}
+		if c.Batch != 0 {
+			bad(f+".batch", "applies only to strategy bo, not %s (max_batch bounds the lab runs per iteration of the others)", c.Strategy)
+		}
+	}
+	if c.Init != "" && c.Strategy != "bo" && c.Strategy != "agents" {
+		bad(f+".init", "applies only to strategies bo and agents, not %s (it draws uniform points, with no start design)", c.Strategy)
+	}
 }
 
 // Catalog adapts a challenge catalog for validation.

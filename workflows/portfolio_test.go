@@ -2,7 +2,9 @@ package workflows
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -87,6 +89,40 @@ campaigns:
 	}
 	if st.Spent.Cost != 5+5+5*2.5 || st.InUse.Lab != 0 {
 		t.Errorf("cost %v in use %v", st.Spent.Cost, st.InUse)
+	}
+}
+
+// A portfolio's bo campaign runs with the optimiser settings of its file:
+// a start design of 3 random points, then 2 points chosen together per
+// iteration (lab keys .../itI/r0/labJ).
+func TestPortfolioPassesOptimiserSettings(t *testing.T) {
+	f := newFixture(t, scriptedTeam())
+	st := runPortfolio(t, f, `
+name: search
+capacity: {lab: 4}
+approval: {lab_runs: auto}
+stall: {patience: 50}
+campaigns:
+  - {challenge: crossed-barrel-toughness, strategy: bo, acquisition: ucb, init: random:3, batch: 2, budget: {lab_runs: 7}}
+`, nil)
+	if c := st.Campaigns[0]; c.Spent.LabRuns != 7 {
+		t.Fatalf("spent %v, want 7 lab runs", c.Spent)
+	}
+	_, keys := countRuns(t, f)
+	perIteration := map[int]int{}
+	for k := range keys {
+		var it, r, j int
+		if _, err := fmt.Sscanf(k[strings.LastIndex(k, "/it"):], "/it%d/r%d/lab%d", &it, &r, &j); err != nil {
+			t.Fatalf("lab key %q: %v", k, err)
+		}
+		perIteration[it]++
+	}
+	var sizes []int
+	for _, it := range slices.Sorted(maps.Keys(perIteration)) {
+		sizes = append(sizes, perIteration[it])
+	}
+	if fmt.Sprint(sizes) != "[3 2 2]" {
+		t.Errorf("lab runs per iteration %v (keys %v), want [3 2 2]: the start design, then batches of 2", sizes, keys)
 	}
 }
 

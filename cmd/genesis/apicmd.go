@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/client"
 
 	"github.com/genesis-sci/genesis/api"
@@ -287,17 +289,28 @@ func listCmd(short, path, key string, client func() (*apiClient, error)) *cobra.
 				return err
 			}
 			var out map[string][]struct {
-				ID      string    `json:"id"`
-				Status  string    `json:"status"`
-				Started time.Time `json:"started"`
+				ID       string    `json:"id"`
+				Status   string    `json:"status"`
+				Started  time.Time `json:"started"`
+				Strategy string    `json:"strategy"` // campaigns only
 			}
 			if err := cl.do(cmd.Context(), http.MethodGet, path, nil, &out); err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATUS\tSTARTED")
+			campaigns := key == "campaigns"
+			if campaigns {
+				fmt.Fprintln(tw, "ID\tSTRATEGY\tSTATUS\tSTARTED")
+			} else {
+				fmt.Fprintln(tw, "ID\tSTATUS\tSTARTED")
+			}
 			for _, s := range out[key] {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", s.ID, s.Status, s.Started.Local().Format("2006-01-02 15:04:05"))
+				if campaigns {
+					fmt.Fprintf(tw, "%s\t%s\t", s.ID, cmp.Or(s.Strategy, "?"))
+				} else {
+					fmt.Fprintf(tw, "%s\t", s.ID)
+				}
+				fmt.Fprintf(tw, "%s\t%s\n", s.Status, s.Started.Local().Format("2006-01-02 15:04:05"))
 			}
 			return tw.Flush()
 		},
@@ -315,7 +328,9 @@ func campaignCmd(cfg *config) *cobra.Command {
 	start := &cobra.Command{
 		Use:   "start --challenge ID",
 		Short: "Start a campaign",
-		Args:  cobra.NoArgs,
+		Example: `  genesis campaign start --challenge crossed-barrel-toughness --budget 20
+  genesis campaign start --challenge crossed-barrel-toughness --strategy bo --batch 2 --init random:2`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := client()
 			if err != nil {
@@ -335,6 +350,7 @@ func campaignCmd(cfg *config) *cobra.Command {
 	start.Flags().IntVar(&req.Seed, "seed", 0, "seed")
 	start.Flags().StringVar(&req.HPC, "hpc", "", "simulation executor: local or slurm")
 	start.Flags().BoolVar(&req.RequireApproval, "require-approval", false, "hold every set of lab runs until approved (genesis campaign approve ID)")
+	strategyFlags(start.Flags(), &req.Strategy, &req.Acquisition, &req.Init, &req.Batch)
 
 	list := listCmd("List campaigns", "/api/v1/campaigns", "campaigns", client)
 	status := &cobra.Command{
@@ -346,7 +362,7 @@ func campaignCmd(cfg *config) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var st workflows.Status
+			var st api.CampaignStatus
 			if err := cl.do(cmd.Context(), http.MethodGet, "/api/v1/campaigns/"+args[0], nil, &st); err != nil {
 				return err
 			}
@@ -376,13 +392,25 @@ func campaignCmd(cfg *config) *cobra.Command {
 	return c
 }
 
-func printStatus(w io.Writer, st workflows.Status) {
+// strategyFlags adds the flags that choose how a campaign picks
+// experiments (the API and the workflow check the values).
+func strategyFlags(f *pflag.FlagSet, strategy, acquisition, init *string, batch *int) {
+	f.StringVar(strategy, "strategy", workflows.StrategyAgents, "how to choose experiments: agents (the agent team, with the optimiser's suggestions), agents-noopt (the team alone), bo (Bayesian optimisation; no model) or random (uniform draws; no model)")
+	f.StringVar(acquisition, "acquisition", "", "bo only: ei (expected improvement, the default; q-EI for batches) or ucb (upper confidence bound; GP-BUCB for batches)")
+	f.StringVar(init, "init", "", "the optimiser's start design, for bo and the agents' suggestions: auto (the default: maximin, one point per parameter plus one but at most a fifth of the budget, at least 2), maximin, maximin:N or random:N")
+	f.IntVar(batch, "batch", 0, "bo only: experiments chosen together and run at once in the lab, 1 to 64 (default 1)")
+}
+
+func printStatus(w io.Writer, st api.CampaignStatus) {
 	state := st.Phase
 	if st.Done {
 		state = "done: " + st.StopReason
 	}
-	fmt.Fprintf(w, "%s — %s (%s)\n  iteration %d, %d/%d experiments, %d simulations, %d tokens\n", st.CampaignID, st.Challenge, state,
-		st.Iteration, st.ExperimentsUsed, st.Budget, st.Simulations, st.Tokens)
+	fmt.Fprintf(w, "%s — %s (%s)\n", st.CampaignID, st.Challenge, state)
+	if st.Strategy != "" {
+		fmt.Fprintf(w, "  strategy %s\n", strategyText(st))
+	}
+	fmt.Fprintf(w, "  iteration %d, %d/%d experiments, %d simulations, %d tokens\n", st.Iteration, st.ExperimentsUsed, st.Budget, st.Simulations, st.Tokens)
 	if st.Best != nil {
 		fmt.Fprintf(w, "  best %s = %.4g (run %s, iteration %d)\n", st.Objective, st.Best.Value, st.Best.RunID, st.Best.Iteration)
 	}
@@ -396,6 +424,25 @@ func printStatus(w io.Writer, st workflows.Status) {
 			fmt.Fprintf(w, "    why: %s\n", st.Pending.Rationale)
 		}
 	}
+}
+
+// strategyText is a campaign's strategy with the optimiser settings it
+// shows: "bo (acquisition ei, init maximin:5, batch 1)".
+func strategyText(st api.CampaignStatus) string {
+	var parts []string
+	if st.Acquisition != "" {
+		parts = append(parts, "acquisition "+st.Acquisition)
+	}
+	if st.Init != "" {
+		parts = append(parts, "init "+st.Init)
+	}
+	if st.Batch != 0 {
+		parts = append(parts, fmt.Sprintf("batch %d", st.Batch))
+	}
+	if len(parts) == 0 {
+		return st.Strategy
+	}
+	return st.Strategy + " (" + strings.Join(parts, ", ") + ")"
 }
 
 // watch follows the SSE stream and prints new events and the best value.

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -45,6 +46,12 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{"unreachable ollama", []string{"run", "--model", "ollama:smollm2:135m"}, map[string]string{"OLLAMA_HOST": "127.0.0.1:1"}, "cannot reach Ollama at http://127.0.0.1:1"},
 		{"openai without a key", []string{"run", "--model", "openai:gpt-4o-mini"}, map[string]string{"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}, "needs OPENAI_API_KEY"},
 		{"negative budget", []string{"run", "--budget", "-3"}, nil, "--budget and --token-budget must be ≥ 0"},
+		{"unknown strategy", []string{"run", "--strategy", "genetic"}, nil, `strategy "genetic": want one of agents, agents-noopt, bo, random`},
+		{"batch for the agents", []string{"run", "--batch", "4"}, nil, "batch applies only to strategy bo, not agents"},
+		{"batch for the agents names --max-batch", []string{"run", "--batch", "4"}, nil, "--max-batch bounds the lab runs per iteration"},
+		{"acquisition for random", []string{"run", "--strategy", "random", "--acquisition", "ucb"}, nil, "acquisition applies only to strategy bo, not random"},
+		{"bad start design", []string{"run", "--strategy", "bo", "--init", "sobol"}, nil, `init: start design "sobol": want auto, maximin, maximin:N or random:N`},
+		{"bo batch too large", []string{"run", "--strategy", "bo", "--batch", "99"}, nil, "batch 99: want 1 to 64"},
 		{"malformed challenge file", []string{"run", "--challenges-dir", bad}, nil, "broken.yaml"},
 		{"missing challenges dir", []string{"challenges", "list", "--challenges-dir", filepath.Join(bad, "nowhere")}, nil, "challenges directory"},
 	}
@@ -253,6 +260,17 @@ func TestEvalRefusesBadInput(t *testing.T) {
 	}
 }
 
+// freePort is a TCP port nothing listens on now (for a dev server).
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
 // genesis eval end to end, as a user runs it: its own Temporal dev server
 // (the real one, relaxed sync for classical runs), the in-process lab and
 // worker, CPUs + 1 runs at a time; then the same command again resumes
@@ -262,12 +280,7 @@ func TestEvalCommandRunsAndResumes(t *testing.T) {
 		t.Skip("starts the Temporal dev server")
 	}
 	home := filepath.Join(t.TempDir(), "home")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freePort(t)
 	args := []string{"eval", "--challenges", "crossed-barrel-toughness", "--strategies", "random,bo", "--seeds", "1", "--budget", "6",
 		"--home", home, "--temporal-port", strconv.Itoa(port), "--ui-port", "0"}
 	for i, want := range []string{"eval: 2 runs (0 resumed", "eval: 2 runs (2 resumed"} {
@@ -307,6 +320,58 @@ func TestEvalCommandRunsAndResumes(t *testing.T) {
 	// The eval's server ran SQLite in WAL mode (header bytes 18–19 are 2).
 	if db, err := os.ReadFile(filepath.Join(home, "temporal.db")); err != nil || len(db) < 100 || db[18] != 2 {
 		t.Errorf("temporal.db is not in WAL mode (err %v)", err)
+	}
+}
+
+// genesis run --strategy bo runs Bayesian optimisation with no model: the
+// start design is 2 random points, then the optimiser chooses 2 points per
+// round (lab keys .../itI/rR/labJ, J < 2).
+func TestRunBO(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the Temporal dev server")
+	}
+	home := filepath.Join(t.TempDir(), "home")
+	port := freePort(t)
+	var out, errb bytes.Buffer
+	// No model server is reachable: bo must not need one.
+	t.Setenv("OLLAMA_HOST", "127.0.0.1:1")
+	args := []string{"run", "--challenge", "crossed-barrel-toughness", "--strategy", "bo", "--init", "random:2", "--batch", "2", "--budget", "8",
+		"--quiet", "--home", home, "--temporal-port", strconv.Itoa(port), "--ui-port", "0"}
+	if code := execute(args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out.String(), errb.String())
+	}
+	files, _ := filepath.Glob(filepath.Join(home, "campaigns", "*", "result.json"))
+	if len(files) != 1 {
+		t.Fatalf("result files: %v", files)
+	}
+	var res struct {
+		Result struct {
+			Strategy string `json:"strategy"`
+			Model    string `json:"model"`
+		} `json:"result"`
+		Experiments []struct {
+			Key string `json:"key"`
+		} `json:"experiments"`
+	}
+	b, err := os.ReadFile(files[0])
+	if err == nil {
+		err = json.Unmarshal(b, &res)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Result.Strategy != "bo" || res.Result.Model != "" || len(res.Experiments) != 8 {
+		t.Fatalf("strategy %q, model %q, %d experiments; want bo, no model, 8", res.Result.Strategy, res.Result.Model, len(res.Experiments))
+	}
+	rounds := map[string]int{}
+	for _, e := range res.Experiments {
+		i := strings.LastIndex(e.Key, "/lab")
+		rounds[e.Key[:i]]++
+	}
+	for r, n := range rounds {
+		if n != 2 {
+			t.Errorf("round %s ran %d experiments, want 2 (batch 2, start design random:2)", r, n)
+		}
 	}
 }
 
@@ -390,8 +455,10 @@ func TestCampaignCommands(t *testing.T) {
 		case r.Method == "POST" && r.URL.Path == "/api/v1/campaigns":
 			w.WriteHeader(202)
 			fmt.Fprint(w, `{"id":"campaign-x-1"}`)
+		case r.Method == "GET" && r.URL.Path == "/api/v1/campaigns":
+			fmt.Fprint(w, `{"campaigns":[{"id":"campaign-x-1","status":"running","started":"2026-12-07T10:00:00Z","strategy":"bo"},{"id":"campaign-y-2","status":"completed","started":"2026-12-07T09:00:00Z"}]}`)
 		case r.URL.Path == "/api/v1/campaigns/campaign-x-1":
-			fmt.Fprint(w, `{"campaign_id":"campaign-x-1","challenge":"x","phase":"awaiting approval","pending":{"iteration":1,"points":[{"n":6}]}}`)
+			fmt.Fprint(w, `{"campaign_id":"campaign-x-1","challenge":"x","phase":"awaiting approval","pending":{"iteration":1,"points":[{"n":6}]},"strategy":"bo","acquisition":"ucb","init":"random:2","batch":2}`)
 		case strings.HasSuffix(r.URL.Path, "/approve"):
 			w.WriteHeader(202)
 			fmt.Fprint(w, `{"status":"approved"}`)
@@ -408,8 +475,18 @@ func TestCampaignCommands(t *testing.T) {
 	if !strings.Contains(got[0], `POST /api/v1/campaigns Bearer gns_test`) || !strings.Contains(got[0], `"require_approval":true`) || !strings.Contains(got[0], `"budget":5`) {
 		t.Errorf("start request %q", got[0])
 	}
-	if code, out, _ := run("campaign", "status", "campaign-x-1"); code != 0 || !strings.Contains(out, "await approval") || !strings.Contains(out, `{"n":6}`) {
+	if code, out, _ := run("campaign", "status", "campaign-x-1"); code != 0 || !strings.Contains(out, "await approval") || !strings.Contains(out, `{"n":6}`) ||
+		!strings.Contains(out, "strategy bo (acquisition ucb, init random:2, batch 2)") {
 		t.Errorf("status: %d %q", code, out)
+	}
+	if code, out, errs := run("campaign", "start", "--challenge", "x", "--strategy", "bo", "--acquisition", "ucb", "--init", "random:2", "--batch", "2"); code != 0 || !strings.Contains(out, "started") {
+		t.Fatalf("start bo: %d %q %q", code, out, errs)
+	}
+	if last := got[len(got)-1]; !strings.Contains(last, `"strategy":"bo","acquisition":"ucb","init":"random:2","batch":2`) {
+		t.Errorf("bo start request %q", last)
+	}
+	if code, out, _ := run("campaign", "list"); code != 0 || !regexp.MustCompile(`ID +STRATEGY +STATUS +STARTED\ncampaign-x-1 +bo +running +2026-12-07 .*\ncampaign-y-2 +\? +completed `).MatchString(out) {
+		t.Errorf("list: %d %q", code, out)
 	}
 	if code, out, _ := run("campaign", "approve", "campaign-x-1", "--reason", "looks safe"); code != 0 || !strings.Contains(out, "approved") {
 		t.Errorf("approve: %d %q", code, out)
@@ -419,6 +496,34 @@ func TestCampaignCommands(t *testing.T) {
 	}
 	if code, _, errs := run("campaign", "stop", "nope"); code == 0 || !strings.Contains(errs, "no such thing (not_found)") {
 		t.Errorf("stop unknown: %d %q", code, errs)
+	}
+}
+
+// genesis campaign start against the real API handler: settings the API
+// refuses come back as one line naming the field and what is allowed, and
+// nothing starts (the handler has no Temporal to start anything with).
+func TestCampaignStartRefusedByAPI(t *testing.T) {
+	cat, err := challenges.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer((&api.Server{Catalog: cat}).Handler())
+	defer srv.Close()
+	run := apiRunner(t, srv.URL)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--strategy", "genetic"}, `strategy "genetic": want one of agents, agents-noopt, bo, random (default agents) (invalid_strategy)`},
+		{[]string{"--batch", "2"}, "batch applies only to strategy bo, not agents"},
+		{[]string{"--strategy", "bo", "--acquisition", "pi"}, `acquisition "pi": want ei`},
+		{[]string{"--strategy", "bo", "--init", "random"}, "say how many random points, e.g. random:2 (invalid_init)"},
+		{[]string{"--strategy", "bo", "--batch", "65"}, "batch 65: want 1 to 64"},
+	} {
+		code, out, errs := run(append([]string{"campaign", "start", "--challenge", "crossed-barrel-toughness"}, c.args...)...)
+		if code == 0 || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want it to say %q", c.args, code, out, errs, c.want)
+		}
 	}
 }
 

@@ -31,6 +31,7 @@ func runCmd(cfg *config) *cobra.Command {
 		Short: "Run one discovery campaign and print its result (starts its own Temporal unless --temporal)",
 		Example: `  genesis run
   genesis run --challenge crossed-barrel-toughness --model ollama:gemma3:270m --budget 20 --seed 7
+  genesis run --strategy bo --batch 2 --init random:2   # Bayesian optimisation, no model
   genesis run --temporal 127.0.0.1:7233   # use the Temporal of a running "genesis dev"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			start := time.Now()
@@ -45,14 +46,24 @@ func runCmd(cfg *config) *cobra.Command {
 			if in.Budget < 0 || in.TokenBudget < 0 {
 				return errors.New("--budget and --token-budget must be ≥ 0 (0 means the challenge's default)")
 			}
+			if err := api.CheckStrategy(&in); err != nil {
+				if se := (*api.StrategyError)(nil); errors.As(err, &se) && se.Field == "batch" && in.Batch > 0 && in.Strategy != workflows.StrategyBO {
+					return fmt.Errorf("%w; --max-batch bounds the lab runs per iteration of the other strategies", err)
+				}
+				return err
+			}
 			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer cancel()
-			mcfg := agents.ModelConfigFromEnv()
-			cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
-			err = agents.CheckModel(cctx, in.Model, mcfg)
-			ccancel()
-			if err != nil {
-				return err
+			if in.Strategy == workflows.StrategyBO || in.Strategy == workflows.StrategyRandom {
+				in.Model = "" // they call no model
+			} else {
+				mcfg := agents.ModelConfigFromEnv()
+				cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
+				err = agents.CheckModel(cctx, in.Model, mcfg)
+				ccancel()
+				if err != nil {
+					return err
+				}
 			}
 			out := cmd.OutOrStdout()
 			so.worker = true
@@ -90,7 +101,8 @@ func runCmd(cfg *config) *cobra.Command {
 	f.IntVar(&in.Budget, "budget", 0, "lab experiments to spend (0 = the challenge's default)")
 	f.IntVar(&in.TokenBudget, "token-budget", 0, "stop after this many model tokens (0 = the challenge's default; none if unset there)")
 	f.IntVar(&in.Seed, "seed", 1, "random seed for the optimiser and the model")
-	f.IntVar(&in.MaxBatch, "batch", 4, "at most this many lab runs per iteration")
+	f.IntVar(&in.MaxBatch, "max-batch", 4, "agents, agents-noopt and random: at most this many lab runs per iteration")
+	strategyFlags(f, &in.Strategy, &in.Acquisition, &in.Init, &in.Batch)
 	f.StringVar(&so.temporal, "temporal", os.Getenv("TEMPORAL_ADDRESS"), "use this Temporal (HOST:PORT) instead of starting a dev server (env TEMPORAL_ADDRESS)")
 	f.IntVar(&so.tport, "temporal-port", 7233, "port of the dev server genesis starts")
 	f.IntVar(&so.uiPort, "ui-port", 8233, "Temporal web UI port of the dev server (0 = no UI)")

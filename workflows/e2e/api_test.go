@@ -2,13 +2,18 @@ package e2e
 
 import (
 	"bufio"
+	"cmp"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -16,8 +21,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/genesis-sci/genesis/agents/llm"
+	"github.com/genesis-sci/genesis/agents/llm/scripted"
 	"github.com/genesis-sci/genesis/api"
 	"github.com/genesis-sci/genesis/memory"
+	labclient "github.com/genesis-sci/genesis/tools/lab"
 	"github.com/genesis-sci/genesis/workflows"
 )
 
@@ -574,4 +582,87 @@ func (h *operatorAPI) do(method, path, body string, out any) int {
 	defer resp.Body.Close()
 	_ = json.NewDecoder(resp.Body).Decode(out)
 	return resp.StatusCode
+}
+
+// roundSizes lists how many lab runs campaign id made in each round of
+// each iteration, in order (from the lab's keys: ID/itI/rR/labJ).
+func roundSizes(t *testing.T, e *env, id string) []int {
+	t.Helper()
+	runs, err := labclient.New(e.url, nil).List(t.Context(), labclient.ListOptions{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[[2]int]int{}
+	for _, r := range runs {
+		rest, ok := strings.CutPrefix(r.IdempotencyKey, id+"/")
+		if !ok {
+			continue
+		}
+		var it, round, j int
+		if _, err := fmt.Sscanf(rest, "it%d/r%d/lab%d", &it, &round, &j); err != nil {
+			t.Fatalf("lab key %q: %v", r.IdempotencyKey, err)
+		}
+		n[[2]int{it, round}]++
+	}
+	keys := slices.SortedFunc(maps.Keys(n), func(a, b [2]int) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+	out := make([]int, len(keys))
+	for i, k := range keys {
+		out[i] = n[k]
+	}
+	return out
+}
+
+// A bo campaign started through the API with its optimiser settings runs
+// to completion on the real server with them: a start design of 2 random
+// points, then 2 points chosen together per round; its status, the watch
+// stream and the list show the strategy and the settings in effect.
+func TestAPIStartsBOCampaign(t *testing.T) {
+	e := newEnv(t)
+	// The worker's model fails the test if bo calls it.
+	e.worker(t, &scripted.Model{Fn: func(llm.Request) (string, error) {
+		t.Error("bo called the model")
+		return "", errors.New("bo calls no model")
+	}}, openMemory(t, e.dir))
+	h := newOperatorAPI(t, e)
+	code, m := h.call("POST", "/api/v1/campaigns", `{"challenge":"crossed-barrel-toughness","budget":15,"strategy":"bo","acquisition":"ucb","init":"random:2","batch":2}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("start: %d %v", code, m)
+	}
+	id, _ := m["id"].(string)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	var res workflows.CampaignResult
+	if err := e.ts.GetDefaultClient().GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Strategy != "bo" || res.Model != "" || len(res.Experiments) != 15 || res.ModelCalls != 0 {
+		t.Fatalf("strategy %q, model %q, %d experiments, %d model calls; want bo, none, 15, 0", res.Strategy, res.Model, len(res.Experiments), res.ModelCalls)
+	}
+	// 2 start points, then 13 in rounds of 2 (the last one 1).
+	if got := fmt.Sprint(roundSizes(t, e, id)); got != "[2 2 2 2 2 2 2 1]" {
+		t.Errorf("lab runs per round %s, want [2 2 2 2 2 2 2 1]", got)
+	}
+	var st api.CampaignStatus
+	if code := h.get("/api/v1/campaigns/"+id, &st); code != http.StatusOK || !st.Done || st.Strategy != "bo" || st.Acquisition != "ucb" || st.Init != "random:2" || st.Batch != 2 {
+		t.Errorf("status %d: done %v, strategy %q acquisition %q init %q batch %d", code, st.Done, st.Strategy, st.Acquisition, st.Init, st.Batch)
+	}
+	req, err := http.NewRequest("GET", h.url+"/api/v1/campaigns/"+id+"/watch", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+h.tok)
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if !strings.Contains(string(b), `"strategy":"bo","acquisition":"ucb","init":"random:2","batch":2`) {
+		t.Errorf("the watch stream does not show the settings: %s", b)
+	}
+	var list struct{ Campaigns []api.CampaignSummary }
+	h.get("/api/v1/campaigns", &list)
+	if len(list.Campaigns) != 1 || list.Campaigns[0].ID != id || list.Campaigns[0].Strategy != "bo" {
+		t.Errorf("list %+v", list.Campaigns)
+	}
 }

@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/genesis-sci/genesis/api"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/evals"
+	"github.com/genesis-sci/genesis/workflows"
 )
 
 // chromium returns Debian's Chromium, or skips (fails when
@@ -168,6 +171,94 @@ func TestWebUIInChromium(t *testing.T) {
 	_ = chromedp.Run(ctx, chromedp.Text(`#events`, &events, chromedp.ByQuery))
 	if !strings.Contains(events, "lab-operator") {
 		t.Errorf("recent actions missing: %q", events)
+	}
+}
+
+// The start form in a real headless Chromium: the strategy select offers
+// every strategy (agents first), the optimiser's settings appear for bo
+// only, a bad batch comes back as the API's message, and a bo campaign
+// started from the form runs with its settings, which its page shows.
+func TestStartBOFromWebUI(t *testing.T) {
+	exe := chromium(t)
+	e := newEnv(t)
+	e.worker(t, team(0), openMemory(t, e.dir))
+	h := newOperatorAPI(t, e)
+	ctx := browser(t, exe)
+	var offered []string
+	var boHidden bool
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate(h.url+"/?token="+h.tok),
+		chromedp.WaitReady(`#challenge option[value="crossed-barrel-toughness"]`, chromedp.ByQuery),
+		chromedp.Evaluate(`[...document.querySelectorAll('#strategy option')].map(o => o.value)`, &offered),
+		chromedp.Evaluate(`document.getElementById('bo-settings').hidden && document.getElementById('strategy').value === 'agents'`, &boHidden),
+	); err != nil {
+		t.Fatalf("load the page: %v", err)
+	}
+	if !slices.Equal(offered, workflows.Strategies) || !boHidden {
+		t.Fatalf("strategies offered %v (want %v), bo settings hidden for agents: %v", offered, workflows.Strategies, boHidden)
+	}
+	// choose picks a strategy as a person does (the page listens for change).
+	choose := func(v string) chromedp.Action {
+		return chromedp.Evaluate(`(() => { const s = document.getElementById('strategy'); s.value = '`+v+`'; s.dispatchEvent(new Event('change')); })()`, nil)
+	}
+	var errText string
+	if err := chromedp.Run(ctx, choose("bo"), chromedp.WaitVisible(`#bo-settings`, chromedp.ByQuery),
+		chromedp.SetValue(`#budget`, "8", chromedp.ByQuery),
+		chromedp.SetValue(`#batch`, "99", chromedp.ByQuery),
+		chromedp.Click(`#start`, chromedp.ByQuery),
+		chromedp.Poll(`document.getElementById('error').textContent !== ''`, nil),
+		chromedp.Text(`#error`, &errText, chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("start with a bad batch: %v", err)
+	}
+	if !strings.Contains(errText, "batch 99: want 1 to 64") {
+		t.Errorf("the page shows %q for batch 99", errText)
+	}
+	// Back to agents and again to bo: the settings hide and come back.
+	if err := chromedp.Run(ctx, choose("agents"), chromedp.WaitNotVisible(`#bo-settings`, chromedp.ByQuery), choose("bo"),
+		chromedp.WaitVisible(`#bo-settings`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	var started string
+	if err := chromedp.Run(ctx,
+		chromedp.SetValue(`#batch`, "2", chromedp.ByQuery),
+		chromedp.SetValue(`#init`, "random:2", chromedp.ByQuery),
+		chromedp.SetValue(`#acquisition`, "ucb", chromedp.ByQuery),
+		chromedp.Click(`#start`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#campaign`, chromedp.ByQuery),
+		chromedp.Text(`#start-result`, &started, chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("start bo from the page: %v", err)
+	}
+	id, ok := strings.CutPrefix(started, "started ")
+	if !ok {
+		t.Fatalf("start result %q", started)
+	}
+	var summary, strategy string
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(summary, "done:") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the page never showed the campaign ending: %q", summary)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if err := chromedp.Run(ctx, chromedp.Text(`#c-summary`, &summary, chromedp.ByQuery), chromedp.Text(`#c-strategy`, &strategy, chromedp.ByQuery)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strategy != "strategy bo (acquisition ucb, init random:2, batch 2)" || !strings.Contains(summary, "8/8 experiments") {
+		t.Errorf("campaign page: %q / %q", strategy, summary)
+	}
+	if got := fmt.Sprint(roundSizes(t, e, id)); got != "[2 2 2 2]" {
+		t.Errorf("lab runs per round %s, want [2 2 2 2] (random:2, then batches of 2)", got)
+	}
+	var row string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`(() => { loadCampaigns(); })()`, nil),
+		chromedp.Poll(`[...document.querySelectorAll('#campaigns tbody tr')].some(r => r.cells.length === 4 && r.cells[1].textContent === 'bo')`, nil),
+		chromedp.Text(`#campaigns tbody`, &row, chromedp.ByQuery)); err != nil {
+		t.Fatalf("the campaign list never showed strategy bo: %v", err)
+	}
+	if !strings.Contains(row, id) {
+		t.Errorf("campaign list %q lacks %s", row, id)
 	}
 }
 
