@@ -188,7 +188,7 @@ type StartRequest struct {
 	// default), agents-noopt, bo or random (see workflows.CampaignInput).
 	Strategy string `json:"strategy,omitempty"`
 	// Acquisition ("ei" or "ucb") and Batch (1 to 64 experiments chosen
-	// together) steer bo; Init ("auto", "maximin", "maximin:N" or
+	// together) steer bo; Init ("auto", "medoids[:N]", "maximin[:N]" or
 	// "random:N") is the optimiser's start design, for bo and for the
 	// suggestions the agents see. Empty or 0: the defaults (ei, auto, 1).
 	Acquisition string `json:"acquisition,omitempty"`

@@ -82,7 +82,7 @@ func TestStartRefusesBadStrategySettings(t *testing.T) {
 	}{
 		{`{` + ch + `,"strategy":"genetic"}`, "invalid_strategy", `strategy "genetic": want one of agents, agents-noopt, bo, random`},
 		{`{` + ch + `,"strategy":"bo","acquisition":"pi"}`, "invalid_acquisition", `acquisition "pi": want ei (expected improvement`},
-		{`{` + ch + `,"strategy":"bo","init":"sobol:4"}`, "invalid_init", `init: start design "sobol:4": want auto, maximin, maximin:N or random:N`},
+		{`{` + ch + `,"strategy":"bo","init":"sobol:4"}`, "invalid_init", `init: start design "sobol:4": want auto, medoids[:N], maximin[:N] or random:N`},
 		{`{` + ch + `,"strategy":"bo","init":"random"}`, "invalid_init", `say how many random points, e.g. random:2`},
 		{`{` + ch + `,"strategy":"bo","init":"maximin:0"}`, "invalid_init", `the size must be a whole number from 1 to 1000`},
 		{`{` + ch + `,"strategy":"bo","batch":65}`, "invalid_batch", `batch 65: want 1 to 64 experiments chosen together`},
@@ -143,7 +143,7 @@ func TestSettingsShowWhatTakesEffect(t *testing.T) {
 		in   workflows.CampaignInput
 		want CampaignSettings
 	}{
-		{workflows.CampaignInput{Challenge: c.ID, Strategy: "bo", Budget: 100}, CampaignSettings{Strategy: "bo", Acquisition: "ei", Init: "maximin:" + strconv.Itoa(auto), Batch: 1}},
+		{workflows.CampaignInput{Challenge: c.ID, Strategy: "bo", Budget: 100}, CampaignSettings{Strategy: "bo", Acquisition: "ei", Init: "medoids:" + strconv.Itoa(auto), Batch: 1}},
 		{workflows.CampaignInput{Challenge: c.ID, Strategy: "bo", Acquisition: "ucb", Init: "random:2", Batch: 3}, CampaignSettings{Strategy: "bo", Acquisition: "ucb", Init: "random:2", Batch: 3}},
 		{workflows.CampaignInput{Challenge: c.ID}, CampaignSettings{Strategy: "agents"}},
 		{workflows.CampaignInput{Challenge: c.ID, Init: "maximin:7"}, CampaignSettings{Strategy: "agents", Init: "maximin:7"}},

@@ -113,7 +113,7 @@ campaigns:
 `), cat)
 	for _, want := range []string{
 		`campaigns[0].acquisition: is "pi"; want ei (expected improvement) or ucb (upper confidence bound)`,
-		`campaigns[0].init: start design "sobol": want auto, maximin, maximin:N or random:N`,
+		`campaigns[0].init: start design "sobol": want auto, medoids[:N], maximin[:N] or random:N`,
 		`campaigns[0].batch: is 65; want 1 to 64 experiments chosen together`,
 		`campaigns[1].init: start design "random": say how many random points, e.g. random:2`,
 		`campaigns[1].batch: is -1; want 1 to 64`,

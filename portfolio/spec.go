@@ -202,7 +202,7 @@ type CampaignSpec struct {
 	// Acquisition (ei, the default, or ucb) and Batch (1 to 64
 	// experiments chosen together, default 1) steer bo only. Init is the
 	// optimiser's start design, for bo and the agents' suggestions: auto
-	// (the default), maximin, maximin:N or random:N.
+	// (the default: k-medoids), medoids[:N], maximin[:N] or random:N.
 	Acquisition string `yaml:"acquisition,omitempty" json:"acquisition,omitempty"`
 	Init        string `yaml:"init,omitempty" json:"init,omitempty"`
 	Batch       int    `yaml:"batch,omitempty" json:"batch,omitempty"`

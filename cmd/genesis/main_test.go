@@ -50,7 +50,7 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{"batch for the agents", []string{"run", "--batch", "4"}, nil, "batch applies only to strategy bo, not agents"},
 		{"batch for the agents names --max-batch", []string{"run", "--batch", "4"}, nil, "--max-batch bounds the lab runs per iteration"},
 		{"acquisition for random", []string{"run", "--strategy", "random", "--acquisition", "ucb"}, nil, "acquisition applies only to strategy bo, not random"},
-		{"bad start design", []string{"run", "--strategy", "bo", "--init", "sobol"}, nil, `init: start design "sobol": want auto, maximin, maximin:N or random:N`},
+		{"bad start design", []string{"run", "--strategy", "bo", "--init", "sobol"}, nil, `init: start design "sobol": want auto, medoids[:N], maximin[:N] or random:N`},
 		{"bo batch too large", []string{"run", "--strategy", "bo", "--batch", "99"}, nil, "batch 99: want 1 to 64"},
 		{"malformed challenge file", []string{"run", "--challenges-dir", bad}, nil, "broken.yaml"},
 		{"missing challenges dir", []string{"challenges", "list", "--challenges-dir", filepath.Join(bad, "nowhere")}, nil, "challenges directory"},
