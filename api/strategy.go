@@ -113,7 +113,7 @@ func (s *Server) settingsFrom(in workflows.CampaignInput) CampaignSettings {
 	n := len(c.Parameters)
 	switch {
 	case in.Strategy == workflows.StrategyBO:
-		_, acq, _, _, start, size := workflows.ClassicalPlan(in, 0, n, func(string) bool { return true })
+		_, acq, _, _, start, size := workflows.ClassicalPlan(in, 0, n, false, func(string) bool { return true })
 		out.Acquisition, out.Init, out.Batch = acq, fmt.Sprintf("%s:%d", start, size), max(in.Batch, 1)
 	case in.Strategy == workflows.StrategyAgents && in.Init != "":
 		start, size := in.StartDesign(n)

@@ -6,6 +6,7 @@ package memory
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -45,6 +46,38 @@ type Record struct {
 	// Source points at what produced the record: a lab run ID, a job ID, a model call transcript.
 	Source  string    `json:"source,omitempty"`
 	Created time.Time `json:"created"`
+	// Measurement is a lab result's numbers (kind result), so that a later
+	// campaign can use what was measured, not only read about it: a sibling
+	// in the same family starts its surrogate from them.
+	Measurement *Measurement `json:"measurement,omitempty"`
+}
+
+// Measurement is the point a lab run measured and what it measured there.
+type Measurement struct {
+	// Point maps parameter names to values (categorical options by name).
+	Point map[string]any `json:"point"`
+	// Values maps objective names to the measured values.
+	Values map[string]float64 `json:"values"`
+}
+
+// validate checks a measurement's values are finite and it is small.
+func (m *Measurement) validate() error {
+	if len(m.Point) == 0 || len(m.Values) == 0 {
+		return errors.New("a measurement needs a point and values")
+	}
+	for k, v := range m.Values {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("measurement value %s is %v, want a finite number", k, v)
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("measurement: %w", err)
+	}
+	if len(b) > MaxTextBytes {
+		return fmt.Errorf("measurement is %d bytes, at most %d", len(b), MaxTextBytes)
+	}
+	return nil
 }
 
 // Filter restricts a search; empty fields match anything. A non-empty
@@ -193,6 +226,11 @@ func (r *Record) Validate(dim int) error {
 		return fmt.Errorf("memory: record %s has kind %q; want one of %s", r.ID, r.Kind, strings.Join(Kinds, ", "))
 	case len(r.Vector) != dim:
 		return fmt.Errorf("memory: record %s has a %d-dimensional vector, the store holds %d", r.ID, len(r.Vector), dim)
+	}
+	if r.Measurement != nil {
+		if err := r.Measurement.validate(); err != nil {
+			return fmt.Errorf("memory: record %s: %w", r.ID, err)
+		}
 	}
 	for _, x := range r.Vector {
 		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {

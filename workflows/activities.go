@@ -84,6 +84,10 @@ type ChallengeInfo struct {
 	Score      *challenges.Scalarizer `json:"score,omitempty"`
 	// Finite is true when the design space is the measured pool.
 	Finite bool `json:"finite,omitempty"`
+	// Family and Siblings name the challenge's family and its other
+	// members (see challenges.Family).
+	Family   string   `json:"family,omitempty"`
+	Siblings []string `json:"siblings,omitempty"`
 }
 
 // score orients a measurement so that higher is better.
@@ -127,6 +131,12 @@ func (a *Activities) LoadChallenge(_ context.Context, id string) (ChallengeInfo,
 	o := c.Primary()
 	info := ChallengeInfo{ID: c.ID, Title: c.Title, Objective: o.Name, Unit: o.Unit, Direction: o.Direction, PoolSize: c.Pool().Len(),
 		Budget: c.Budget, SimCost: c.Simulation.Cost, Parameters: c.Parameters, Finite: c.Finite()}
+	if c.Family != nil {
+		info.Family = c.Family.Name
+		for _, sib := range a.Catalog.Siblings(c) {
+			info.Siblings = append(info.Siblings, sib.ID)
+		}
+	}
 	if c.MultiObjective() {
 		sc := c.Scalarizer()
 		info.Score = &sc
@@ -429,7 +439,10 @@ type SuggestInput struct {
 	StartSize int    `json:"start_size,omitempty"`
 	// Warm warm-starts the surrogate's fit with earlier hyperparameters.
 	Warm *optimizer.Hyper `json:"warm,omitempty"`
-	Seed int              `json:"seed"`
+	// Related are siblings' measurements (see RecallFamily): the
+	// surrogate learns this challenge and theirs together.
+	Related []RelatedPoint `json:"related,omitempty"`
+	Seed    int            `json:"seed"`
 }
 
 // suggestSample is how many points of a continuous space the optimiser
@@ -483,8 +496,14 @@ func (a *Activities) suggest(in SuggestInput) ([]agents.Candidate, *optimizer.Hy
 	if start == "" {
 		start, size = optimizer.StartRandom, 2
 	}
+	var related []optimizer.Observation
+	for _, r := range in.Related {
+		if len(r.Values) == len(c.Objectives) && c.CheckPoint(r.Point) == nil {
+			related = append(related, optimizer.Observation{X: c.SearchPoint(r.Point), Y: c.Score(r.Values)})
+		}
+	}
 	res, err := optimizer.Run(obs, xs, min(in.K, len(xs)), optimizer.Options{Acquisition: in.Acquisition, Seed: uint64(in.Seed),
-		Space: c.SearchSpace(), Start: start, StartSize: size, Warm: in.Warm})
+		Space: c.SearchSpace(), Start: start, StartSize: size, Warm: in.Warm, Related: related})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -524,6 +543,12 @@ type ClassicalStepInput struct {
 	// Chosen, when set, are the points to run (one round; they were
 	// suggested before, for the portfolio's approval).
 	Chosen []agents.Candidate `json:"chosen,omitempty"`
+	// Remember writes each result to memory (in MemoryScope), as agent
+	// campaigns do: a challenge in a family does, so that its siblings can
+	// start from what it measured. Otherwise classical steps skip the
+	// embedding call per run.
+	Remember    bool   `json:"remember,omitempty"`
+	MemoryScope string `json:"memory_scope,omitempty"`
 }
 
 // ClassicalStepResult is what the chosen points measured, in order, with
@@ -576,7 +601,8 @@ func (a *Activities) ClassicalStep(ctx context.Context, in ClassicalStepInput) (
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				res[i], errs[i] = a.LabRun(ctx, LabRunInput{Challenge: sin.Challenge, Point: s.Point, Key: keys[i], Requester: in.Requester, NoMemory: true})
+				res[i], errs[i] = a.LabRun(ctx, LabRunInput{Challenge: sin.Challenge, Point: s.Point, Key: keys[i], Requester: in.Requester,
+					NoMemory: !in.Remember, MemoryScope: in.MemoryScope})
 			}()
 		}
 		wg.Wait()
@@ -763,8 +789,12 @@ func (a *Activities) LabRun(ctx context.Context, in LabRunInput) (agents.Result,
 	// so a retry overwrites rather than duplicates).
 	if a.Memory != nil && a.Embedder != nil && !in.NoMemory {
 		text := fmt.Sprintf("lab result on %s: %s gave %s", c.ID, c.Format(in.Point), strings.Join(parts, ", "))
+		m := &memory.Measurement{Point: c.Map(in.Point), Values: map[string]float64{}}
+		for k, o := range c.Objectives {
+			m.Values[o.Name] = res.Values[k]
+		}
 		if err := a.store(ctx, []memory.Record{{ID: in.Key, Text: text, Kind: memory.KindResult, Campaign: in.Requester, Challenge: c.ID,
-			Agent: agents.LabOperator, Source: run.ID, Scope: in.MemoryScope}}); err != nil {
+			Agent: agents.LabOperator, Source: run.ID, Scope: in.MemoryScope, Measurement: m}}); err != nil {
 			activity.GetLogger(ctx).Warn("memory write failed", "error", err)
 		}
 	}

@@ -114,7 +114,8 @@ const ClassicalRounds = 25
 // in rounds rounds inside one local activity, at most most points in all
 // (0: rounds × k); start and startSize are the optimiser's start design. in
 // carries the campaign's defaults; nParams is the challenge's number of
-// parameters. ver reports whether a change (a workflow.GetVersion change
+// parameters; related says the campaign starts from its family's
+// measurements, so it skips the start design. ver reports whether a change (a workflow.GetVersion change
 // ID) applies: ClassicalPlan asks "random-rounds" only when random could
 // batch its rounds and "search-v2" for bo; callers outside a workflow
 // answer true.
@@ -124,12 +125,15 @@ const ClassicalRounds = 25
 // chooses Batch points per round (default 1) by Acquisition (default EI,
 // q-EI for batches). Before it, bo ran InitialRandom random points, then
 // UCB one point at a time, as Liang et al.'s GP-LCB2.
-func ClassicalPlan(in CampaignInput, done, nParams int, ver func(change string) bool) (k int, acq string, rounds, most int, start string, startSize int) {
+func ClassicalPlan(in CampaignInput, done, nParams int, related bool, ver func(change string) bool) (k int, acq string, rounds, most int, start string, startSize int) {
 	left := in.Budget - done
 	k, acq, rounds = min(left, in.MaxBatch), "random", 1
 	switch {
 	case in.Strategy == StrategyBO && ver("search-v2"):
 		start, startSize = in.StartDesign(nParams)
+		if related {
+			startSize = 0
+		}
 		if done < startSize {
 			// The whole start design in one round.
 			return min(startSize-done, left), cmp.Or(in.Acquisition, optimizer.AcqEI), 1, 0, start, startSize
@@ -241,6 +245,9 @@ type CampaignInput struct {
 	// Batch is how many experiments bo chooses together, run at once in
 	// the lab (default 1).
 	Batch int `json:"batch,omitempty"`
+	// NoTransfer starts a campaign in a family cold: without its
+	// siblings' measurements (evals compare the two).
+	NoTransfer bool `json:"no_transfer,omitempty"`
 	// NoReport skips writing report.md/result.json (evals write their own).
 	NoReport bool `json:"no_report,omitempty"`
 	// RequireApproval holds every set of lab runs until a person approves
@@ -315,6 +322,10 @@ type CampaignState struct {
 	// Hyper are the optimiser's last fitted hyperparameters (bo), which
 	// warm-start its next fit.
 	Hyper *optimizer.Hyper `json:"hyper,omitempty"`
+	// Transfer and Related are what the campaign took from its family's
+	// memory when it started (see recallFamily).
+	Transfer *Transfer      `json:"transfer,omitempty"`
+	Related  []RelatedPoint `json:"related,omitempty"`
 }
 
 // Status is what the status query returns.
@@ -376,6 +387,8 @@ type CampaignResult struct {
 	Rounds []int `json:"rounds,omitempty"`
 	// MemoryScope is the input's (see CampaignInput.MemoryScope).
 	MemoryScope string `json:"memory_scope,omitempty"`
+	// Transfer is what the campaign took from its family's memory.
+	Transfer *Transfer `json:"transfer,omitempty"`
 }
 
 const (
@@ -452,6 +465,9 @@ func (cw *campaign) run() (*CampaignResult, error) {
 	cw.recomputeBest()
 	if cw.st.Iteration == 0 {
 		cw.event("campaign", "started", fmt.Sprintf("%s with %s, budget %d lab experiments", cw.info.ID, cw.in.Model, cw.in.Budget))
+	}
+	if err := cw.recallFamily(); err != nil {
+		return nil, err
 	}
 
 	for {
@@ -693,7 +709,7 @@ func (cw *campaign) noOpt() bool { return cw.in.Strategy == StrategyAgentsNoOpt 
 // per experiment stays small next to the optimiser's own.
 func (cw *campaign) iterateClassical() error {
 	left := cw.in.Budget - len(cw.st.Experiments)
-	k, acq, rounds, most, start, startSize := ClassicalPlan(cw.in, len(cw.st.Experiments), len(cw.info.Parameters), func(change string) bool {
+	k, acq, rounds, most, start, startSize := ClassicalPlan(cw.in, len(cw.st.Experiments), len(cw.info.Parameters), len(cw.st.Related) > 0, func(change string) bool {
 		return workflow.GetVersion(cw.ctx, change, workflow.DefaultVersion, 1) == 1
 	})
 	if cw.m.replan != "" {
@@ -704,7 +720,9 @@ func (cw *campaign) iterateClassical() error {
 	lctx := workflow.WithLocalActivityOptions(cw.ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 10 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumInterval: 5 * time.Second, MaximumAttempts: 10}})
 	in := ClassicalStepInput{Suggest: SuggestInput{Challenge: cw.info.ID, Experiments: cw.st.Experiments, K: k, Acquisition: acq,
-		Start: start, StartSize: startSize, Warm: cw.st.Hyper, Seed: cw.in.Seed*7919 + cw.st.Iteration}, KeyPrefix: fmt.Sprintf("%s/it%d", cw.id, cw.st.Iteration), Rounds: rounds, Most: most, Requester: cw.id}
+		Start: start, StartSize: startSize, Warm: cw.st.Hyper, Related: cw.st.Related, Seed: cw.in.Seed*7919 + cw.st.Iteration},
+		KeyPrefix: fmt.Sprintf("%s/it%d", cw.id, cw.st.Iteration), Rounds: rounds, Most: most, Requester: cw.id,
+		Remember: cw.info.Family != "", MemoryScope: cw.in.MemoryScope}
 	var seq int
 	if cw.in.Portfolio != "" {
 		// In a portfolio the points are chosen first, so the approval
@@ -802,7 +820,7 @@ func (cw *campaign) iterate() error {
 	}
 	start, startSize := cw.in.StartDesign(len(cw.info.Parameters))
 	if err := workflow.ExecuteLocalActivity(lctx, "Suggest", SuggestInput{Challenge: cw.info.ID, Experiments: cw.st.Experiments, K: max(want, 4),
-		Acquisition: acq, Start: start, StartSize: startSize, Seed: cw.in.Seed*7919 + cw.st.Iteration}).Get(ctx, &sugg); err != nil {
+		Acquisition: acq, Start: start, StartSize: startSize, Related: cw.st.Related, Seed: cw.in.Seed*7919 + cw.st.Iteration}).Get(ctx, &sugg); err != nil {
 		return fmt.Errorf("optimiser: %w", err)
 	}
 	b := cw.brief()
@@ -1071,6 +1089,7 @@ func (cw *campaign) result() *CampaignResult {
 	}
 	r.Strategy = cw.in.Strategy
 	r.MemoryScope = cw.in.MemoryScope
+	r.Transfer = cw.st.Transfer
 	return r
 }
 

@@ -13,15 +13,26 @@ import (
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/lab"
 	labclient "github.com/genesis-sci/genesis/tools/lab"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 )
 
 func runCampaign(t *testing.T, f *fixture, in CampaignInput) *CampaignResult {
 	t.Helper()
+	return runCampaignAs(t, f, "", in)
+}
+
+// runCampaignAs runs a campaign with a workflow ID of its own (its lab keys
+// derive from it), for tests that run several campaigns on one lab.
+func runCampaignAs(t *testing.T, f *fixture, id string, in CampaignInput) *CampaignResult {
+	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.SetWorkerOptions(worker.Options{EnableSessionWorker: false})
+	if id != "" {
+		env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: id})
+	}
 	Register(env, f.acts)
 	env.ExecuteWorkflow(CampaignWorkflowName, in)
 	if !env.IsWorkflowCompleted() {

@@ -137,6 +137,41 @@ func Run(t *testing.T, open Open) {
 		}
 	})
 
+	t.Run("a lab result keeps its measurement", func(t *testing.T) {
+		s := open(t, 4)
+		defer s.Close()
+		m := &memory.Measurement{Point: map[string]any{"ligand": "P1-L3", "temperature": 92.5}, Values: map[string]float64{"yield": 41.2, "ton": 7.5}}
+		recs := []memory.Record{
+			{ID: "with", Text: "lab result", Kind: memory.KindResult, Vector: []float32{1, 0, 0, 0}, Measurement: m},
+			{ID: "without", Text: "a finding", Kind: memory.KindFinding, Vector: []float32{0, 1, 0, 0}},
+		}
+		if err := s.Upsert(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		hits, err := s.Search(ctx, []float32{1, 0, 0, 0}, memory.Filter{}, 2)
+		if err != nil || len(hits) != 2 {
+			t.Fatalf("search: %v, %d hits", err, len(hits))
+		}
+		for _, h := range hits {
+			switch h.ID {
+			case "with":
+				if h.Measurement == nil || h.Measurement.Point["ligand"] != "P1-L3" || h.Measurement.Point["temperature"] != 92.5 ||
+					h.Measurement.Values["yield"] != 41.2 || h.Measurement.Values["ton"] != 7.5 {
+					t.Errorf("measurement came back as %+v, stored %+v", h.Measurement, m)
+				}
+			case "without":
+				if h.Measurement != nil {
+					t.Errorf("a record without a measurement came back with %+v", h.Measurement)
+				}
+			}
+		}
+		bad := memory.Record{ID: "nan", Text: "x", Kind: memory.KindResult, Vector: []float32{1, 0, 0, 0},
+			Measurement: &memory.Measurement{Point: map[string]any{"x": 1.0}, Values: map[string]float64{"y": math.NaN()}}}
+		if err := s.Upsert(ctx, []memory.Record{bad}); err == nil || !strings.Contains(err.Error(), "finite") {
+			t.Errorf("a non-finite measurement: %v", err)
+		}
+	})
+
 	t.Run("upsert replaces, delete removes", func(t *testing.T) {
 		s := open(t, 4)
 		defer s.Close()

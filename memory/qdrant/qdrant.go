@@ -13,6 +13,7 @@ package qdrant
 import (
 	"context"
 	"crypto/sha1"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -158,9 +159,19 @@ func (s *Store) Upsert(ctx context.Context, recs []memory.Record) error {
 	}
 	points := make([]*qc.PointStruct, len(prepared))
 	for i, r := range prepared {
-		points[i] = &qc.PointStruct{Id: qc.NewID(PointID(r.ID)), Vectors: qc.NewVectors(r.Vector...), Payload: qc.NewValueMap(map[string]any{
+		payload := map[string]any{
 			"id": r.ID, "text": r.Text, "kind": r.Kind, "campaign": r.Campaign, "challenge": r.Challenge, "agent": r.Agent,
-			"scope": r.Scope, "source": r.Source, "created": r.Created.Format(time.RFC3339Nano)})}
+			"scope": r.Scope, "source": r.Source, "created": r.Created.Format(time.RFC3339Nano)}
+		if r.Measurement != nil {
+			// JSON text: a payload value cannot hold the point's mixed types
+			// portably, and nothing filters on it.
+			b, err := json.Marshal(r.Measurement)
+			if err != nil {
+				return fmt.Errorf("qdrant memory: record %s: %w", r.ID, err)
+			}
+			payload["measurement"] = string(b)
+		}
+		points[i] = &qc.PointStruct{Id: qc.NewID(PointID(r.ID)), Vectors: qc.NewVectors(r.Vector...), Payload: qc.NewValueMap(payload)}
 	}
 	for start := 0; start < len(points); start += s.batch {
 		batch := points[start:min(len(points), start+s.batch)]
@@ -217,6 +228,12 @@ func record(pl map[string]*qc.Value) memory.Record {
 	r := memory.Record{ID: str("id"), Text: str("text"), Kind: str("kind"), Campaign: str("campaign"), Challenge: str("challenge"),
 		Agent: str("agent"), Scope: str("scope"), Source: str("source")}
 	r.Created, _ = time.Parse(time.RFC3339Nano, str("created"))
+	if m := str("measurement"); m != "" {
+		var ms memory.Measurement
+		if json.Unmarshal([]byte(m), &ms) == nil {
+			r.Measurement = &ms
+		}
+	}
 	return r
 }
 

@@ -56,7 +56,7 @@ func (d direct) Run(ctx context.Context, id string, in workflows.CampaignInput) 
 	res := &workflows.CampaignResult{CampaignID: id, Challenge: in.Challenge, Strategy: in.Strategy, StopReason: "budget used"}
 	var exps []workflows.Experiment
 	for it := 1; len(exps) < in.Budget; it++ {
-		k, acq, rounds, most, start, startSize := workflows.ClassicalPlan(in, len(exps), len(c.Parameters), func(string) bool { return true })
+		k, acq, rounds, most, start, startSize := workflows.ClassicalPlan(in, len(exps), len(c.Parameters), false, func(string) bool { return true })
 		step, err := d.acts.ClassicalStep(ctx, workflows.ClassicalStepInput{Suggest: workflows.SuggestInput{Challenge: in.Challenge,
 			Experiments: exps, K: k, Acquisition: acq, Start: start, StartSize: startSize, Seed: in.Seed*7919 + it}, KeyPrefix: fmt.Sprintf("%s/it%d", id, it), Rounds: rounds, Most: most, Requester: id})
 		if err != nil {
