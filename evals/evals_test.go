@@ -50,32 +50,48 @@ func (d *direct) Run(ctx context.Context, id string, in workflows.CampaignInput)
 		return nil, err
 	}
 	res := &workflows.CampaignResult{CampaignID: id, Challenge: c.ID, Strategy: in.Strategy}
+	in.ApplyDefaults(c.Budget) // as the workflow does
 	var exps []workflows.Experiment
+	round := 0
 	for it := 1; len(exps) < in.Budget; it++ {
-		k, acq := min(in.Budget-len(exps), max(in.MaxBatch, 1)), "random"
-		if in.Strategy == workflows.StrategyBO {
-			k, acq = 1, "ucb"
-			if n := 2 - len(exps); n > 0 {
-				k, acq = n, "random"
+		// The workflow's plan; each suggestion is one lab round.
+		k, acq, rounds, most, start, startSize := workflows.ClassicalPlan(in, len(exps), len(c.Parameters), false, func(string) bool { return true })
+		stop := false
+		for r := range max(rounds, 1) {
+			if most > 0 {
+				k = min(k, in.Budget-len(exps))
 			}
-		}
-		sugg, err := d.acts.Suggest(ctx, workflows.SuggestInput{Challenge: c.ID, Experiments: exps, K: k, Acquisition: acq, Seed: in.Seed*7919 + it})
-		if err != nil {
-			return nil, err
-		}
-		if len(sugg) == 0 {
-			break
-		}
-		for i, s := range sugg {
-			v, err := c.Measure(s.Point, fmt.Sprintf("%s/it%d/lab%d", id, it, i))
+			if k <= 0 {
+				break
+			}
+			sugg, err := d.acts.Suggest(ctx, workflows.SuggestInput{Challenge: c.ID, Experiments: exps, K: k, Acquisition: acq,
+				Start: start, StartSize: startSize, Seed: in.Seed*7919 + it + r})
 			if err != nil {
 				return nil, err
 			}
-			r := agents.Result{Source: "lab", Point: s.Point, Values: v, Iteration: it}
-			exps = append(exps, workflows.Experiment{Result: r})
-			res.Trace = append(res.Trace, r)
-			res.Experiments = append(res.Experiments, fmt.Sprint(len(exps)))
+			if len(sugg) == 0 {
+				stop = true
+				break
+			}
+			round++
+			for i, s := range sugg {
+				v, err := c.Measure(s.Point, fmt.Sprintf("%s/it%d/r%d/lab%d", id, it, r, i))
+				if err != nil {
+					return nil, err
+				}
+				exps = append(exps, workflows.Experiment{Result: agents.Result{Source: "lab", Point: s.Point, Values: v, Iteration: it}})
+			}
+			for range sugg {
+				res.Rounds = append(res.Rounds, round)
+			}
 		}
+		if stop {
+			break
+		}
+	}
+	for i, x := range exps {
+		res.Trace = append(res.Trace, x.Result)
+		res.Experiments = append(res.Experiments, fmt.Sprint(i+1))
 	}
 	return res, nil
 }
@@ -183,6 +199,8 @@ func TestSpecValidation(t *testing.T) {
 		{evals.Spec{Challenges: []string{"crossed-barrel-toughness"}, Strategies: []string{"bo"}, Seeds: 1, Acquisition: "pi"}, `--acquisition "pi": want ei`},
 		{evals.Spec{Challenges: []string{"crossed-barrel-toughness"}, Strategies: []string{"bo"}, Seeds: 1, Init: "lhs"}, `--init: start design "lhs"`},
 		{evals.Spec{Challenges: []string{"crossed-barrel-toughness"}, Strategies: []string{"bo"}, Seeds: 1, Batch: -1}, "--batch -1"},
+		{evals.Spec{Sequence: "no-such-family", Strategies: []string{"bo"}, Seeds: 1}, `--sequence: unknown family "no-such-family"; families: reizman-suzuki`},
+		{evals.Spec{Sequence: "reizman-suzuki", Challenges: []string{"hoip-band-gap"}, Strategies: []string{"bo"}, Seeds: 1}, "leave --challenges out"},
 	}
 	for _, c := range cases {
 		if err := c.spec.Validate(cat); err == nil || !strings.Contains(err.Error(), c.want) {
@@ -192,6 +210,11 @@ func TestSpecValidation(t *testing.T) {
 	s := evals.Spec{Challenges: []string{"all"}, Strategies: []string{"random"}, Seeds: 1}
 	if err := s.Validate(cat); err != nil || len(s.Challenges) != len(cat.IDs()) {
 		t.Errorf("all: %v %d", err, len(s.Challenges))
+	}
+	seq := evals.Spec{Sequence: "reizman-suzuki", Challenges: []string{"all"}, Strategies: []string{"bo", "agents"}, Seeds: 1}
+	if err := seq.Validate(cat); err != nil || strings.Join(seq.Challenges, ",") != "suzuki-ligand-screen,suzuki-ligand-screen-2" ||
+		strings.Join(seq.Labels(), ",") != "bo,bo+transfer,agents,agents+transfer" {
+		t.Errorf("sequence: %v, challenges %v, labels %v", err, seq.Challenges, seq.Labels())
 	}
 }
 

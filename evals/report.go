@@ -120,7 +120,10 @@ type Report struct {
 	// Notes say what a reader must know to trust the figures.
 	Notes     []string  `json:"notes,omitempty"`
 	Summaries []Summary `json:"summaries"`
-	Runs      []Run     `json:"runs"`
+	// Transfer compares a family sequence's transfer runs with its cold
+	// starts (--sequence).
+	Transfer []TransferGain `json:"transfer,omitempty"`
+	Runs     []Run          `json:"runs"`
 }
 
 // Incomplete describes an eval that stopped early.
@@ -292,12 +295,12 @@ func WriteReports(dir string, cat *challenges.Catalog, spec Spec, runs []Run) (R
 
 // NewReport summarises the runs.
 func NewReport(cat *challenges.Catalog, spec Spec, runs []Run) Report {
-	rep := Report{Generated: time.Now().UTC(), Spec: spec, Summaries: Summarize(cat, spec, runs), Runs: runs}
+	rep := Report{Generated: time.Now().UTC(), Spec: spec, Summaries: Summarize(cat, spec, runs), Transfer: transferGains(cat, spec, runs), Runs: runs}
 	var onMeas []string
 	rescored := 0
 	for _, r := range runs {
 		if r.ScoredOn == ScoredOnMeasured {
-			onMeas = append(onMeas, strings.TrimSuffix(job{r.Challenge, r.Strategy, r.Seed}.file(), ".json"))
+			onMeas = append(onMeas, strings.TrimSuffix(job{challenge: r.Challenge, strategy: r.Strategy, seed: r.Seed, transfer: r.Transfer}.file(), ".json"))
 		}
 		if r.Rescored {
 			rescored++
@@ -402,6 +405,7 @@ func markdown(cat *challenges.Catalog, rep Report) string {
 		b.WriteString("**Note:** " + n + "\n\n")
 	}
 	b.WriteString(metricsLegend)
+	b.WriteString(transferMarkdown(rep))
 	for _, id := range rep.Spec.Challenges {
 		c, err := cat.Get(id)
 		if err != nil {
@@ -602,7 +606,10 @@ td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f
 		var bestCvs, topCvs []curve
 		for _, s := range rows {
 			rs := by[[2]string{s.Challenge, s.Strategy}]
-			si := slices.Index(workflows.Strategies, s.Strategy)
+			si := slices.Index(workflows.Strategies, strings.TrimSuffix(s.Strategy, TransferSuffix))
+			if strings.HasSuffix(s.Strategy, TransferSuffix) {
+				si += len(workflows.Strategies) // its own colour
+			}
 			cb := curves(rs, s.Budget, func(r Run, n int) float64 { return 1 - Regret(r.Trace, n, bestScore, rng) })
 			cb.strategy, cb.strategyIndex = s.Strategy, si
 			bestCvs = append(bestCvs, cb)

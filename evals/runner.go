@@ -39,6 +39,30 @@ type Spec struct {
 	Acquisition string `json:"acquisition,omitempty"`
 	Init        string `json:"init,omitempty"`
 	Batch       int    `json:"batch,omitempty"`
+	// Sequence names a challenge family to run in order (see
+	// challenges.Family): for every strategy and seed the members run one
+	// after the other sharing one memory scope, so each starts from what
+	// the earlier ones measured ("STRATEGY+transfer" in the report), and
+	// every member also runs alone from a cold start ("STRATEGY") to
+	// measure the gain. Challenges is then the family's members.
+	Sequence string `json:"sequence,omitempty"`
+}
+
+// TransferSuffix marks the runs of a family sequence that started from
+// their siblings' measurements.
+const TransferSuffix = "+transfer"
+
+// Labels are the strategies as the report shows them: each strategy and,
+// for a family sequence, its transfer arm.
+func (s Spec) Labels() []string {
+	var out []string
+	for _, st := range s.Strategies {
+		out = append(out, st)
+		if s.Sequence != "" {
+			out = append(out, st+TransferSuffix)
+		}
+	}
+	return out
 }
 
 // Run is one (challenge, strategy, seed) campaign and its trace.
@@ -68,6 +92,19 @@ type Run struct {
 	// Rescored is set when the truth was added after the run, from its
 	// campaign's result on the Temporal server.
 	Rescored bool `json:"rescored,omitempty"`
+	// Transfer marks a family sequence's run that started from its
+	// siblings' measurements; TransferPoints is how many it took.
+	Transfer       bool `json:"transfer,omitempty"`
+	TransferPoints int  `json:"transfer_points,omitempty"`
+}
+
+// Label is how the report names the run's strategy: with TransferSuffix
+// for a family sequence's runs that started from their siblings.
+func (r Run) Label() string {
+	if r.Transfer {
+		return r.Strategy + TransferSuffix
+	}
+	return r.Strategy
 }
 
 // What a run is scored on (Run.ScoredOn).
@@ -94,10 +131,24 @@ type Results interface {
 // strategies, at least one seed, and a budget the pools can hold. It
 // expands "all" to every challenge.
 func (s *Spec) Validate(cat *challenges.Catalog) error {
+	var problems []string
+	if s.Sequence != "" {
+		members, err := cat.Family(s.Sequence)
+		switch {
+		case err != nil:
+			problems = append(problems, "--sequence: "+err.Error())
+		case len(s.Challenges) > 0 && !(len(s.Challenges) == 1 && s.Challenges[0] == "all"):
+			problems = append(problems, "--sequence runs the family's members; leave --challenges out")
+		default:
+			s.Challenges = nil
+			for _, m := range members {
+				s.Challenges = append(s.Challenges, m.ID)
+			}
+		}
+	}
 	if len(s.Challenges) == 0 || len(s.Challenges) == 1 && s.Challenges[0] == "all" {
 		s.Challenges = cat.IDs()
 	}
-	var problems []string
 	for _, id := range s.Challenges {
 		c, err := cat.Get(id)
 		if err != nil {
@@ -165,9 +216,14 @@ func (s Spec) Key() string {
 type job struct {
 	challenge, strategy string
 	seed                int
+	// transfer: a family sequence's run that starts from its siblings.
+	transfer bool
 }
 
 func (j job) file() string {
+	if j.transfer {
+		return fmt.Sprintf("%s__%s__transfer__s%d.json", j.challenge, j.strategy, j.seed)
+	}
 	return fmt.Sprintf("%s__%s__s%d.json", j.challenge, j.strategy, j.seed)
 }
 
@@ -243,7 +299,10 @@ func (r *Runner) Execute(ctx context.Context, spec Spec) ([]Run, error) {
 	for _, c := range spec.Challenges {
 		for _, st := range spec.Strategies {
 			for seed := 1; seed <= spec.Seeds; seed++ {
-				jobs = append(jobs, job{c, st, seed})
+				jobs = append(jobs, job{challenge: c, strategy: st, seed: seed})
+				if spec.Sequence != "" {
+					jobs = append(jobs, job{challenge: c, strategy: st, seed: seed, transfer: true})
+				}
 			}
 		}
 	}
@@ -284,38 +343,64 @@ func (r *Runner) Execute(ctx context.Context, spec Spec) ([]Run, error) {
 		defer mu.Unlock()
 		return firstErr != nil
 	}
-	next := make(chan int)
+	// A unit is runs that go one after the other: a family sequence's
+	// transfer runs of one strategy and seed, in the family's order (each
+	// starts from what the earlier ones wrote to their shared memory
+	// scope); every other run is a unit of its own.
+	var units [][]int
+	chains := map[[2]string]int{}
+	for _, i := range remaining {
+		j := jobs[i]
+		if !j.transfer {
+			units = append(units, []int{i})
+			continue
+		}
+		k := [2]string{j.strategy, fmt.Sprint(j.seed)}
+		u, ok := chains[k]
+		if !ok {
+			u = len(units)
+			chains[k] = u
+			units = append(units, nil)
+		}
+		units[u] = append(units[u], i)
+	}
+	next := make(chan []int)
 	var wg sync.WaitGroup
 	for range par {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				if halted() { // a stop that came while the job was handed over
-					continue
-				}
-				run, err := r.one(ctx, spec, key, jobs[i])
-				mu.Lock()
-				switch {
-				case err != nil && ctx.Err() != nil:
-					abandoned++
-				case err != nil:
-					if firstErr == nil {
-						firstErr = err
+			for unit := range next {
+				for _, i := range unit {
+					if halted() { // a stop that came while the job was handed over
+						break
 					}
-				default:
-					runs[i] = run
-					done++
-					if r.Progress != nil {
-						r.Progress(done, len(jobs), run, false)
+					run, err := r.one(ctx, spec, key, jobs[i])
+					mu.Lock()
+					switch {
+					case err != nil && ctx.Err() != nil:
+						abandoned++
+					case err != nil:
+						if firstErr == nil {
+							firstErr = err
+						}
+					default:
+						runs[i] = run
+						done++
+						if r.Progress != nil {
+							r.Progress(done, len(jobs), run, false)
+						}
+					}
+					mu.Unlock()
+					if err != nil {
+						break // a later member needs this one's results
 					}
 				}
-				mu.Unlock()
 			}
 		}()
 	}
 feed:
-	for _, i := range remaining {
+	for _, i := range units {
 		// Checked first: select picks at random among ready cases, and a
 		// free worker must not win over a stop already asked for.
 		if halted() {
@@ -426,8 +511,16 @@ func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, e
 		return nil, err
 	}
 	id := fmt.Sprintf("eval-%s-%s-%s-s%d", key, j.challenge, j.strategy, j.seed)
+	scope := MemoryScope(id)
+	if j.transfer {
+		// The sequence's members share one scope, the same on a resume:
+		// a member redone must still find what the earlier ones wrote.
+		id = fmt.Sprintf("eval-%s-%s-%s-transfer-s%d", key, j.challenge, j.strategy, j.seed)
+		scope = fmt.Sprintf("eval/%s/sequence/%s/s%d", key, j.strategy, j.seed)
+	}
 	in := workflows.CampaignInput{Challenge: j.challenge, Model: spec.Model, Budget: spec.Budget, Seed: j.seed, Strategy: j.strategy,
-		Patience: -1, HPC: spec.HPC, NoReport: true, MemoryScope: MemoryScope(id), Acquisition: spec.Acquisition, Init: spec.Init, Batch: spec.Batch}
+		Patience: -1, HPC: spec.HPC, NoReport: true, MemoryScope: scope, Acquisition: spec.Acquisition, Init: spec.Init, Batch: spec.Batch,
+		NoTransfer: spec.Sequence != "" && !j.transfer}
 	if in.Budget == 0 {
 		in.Budget = c.Budget.Experiments
 	}
@@ -452,7 +545,10 @@ func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, e
 	run := &Run{ID: id, Challenge: j.challenge, Strategy: j.strategy, Model: in.Model, Seed: j.seed, Budget: in.Budget,
 		Trace: trace, Tokens: res.Tokens, ModelCalls: res.ModelCalls, Simulations: res.Simulations,
 		WallS: time.Since(t0).Seconds(), StopReason: res.StopReason, Fallbacks: res.Fallbacks, Finished: time.Now().UTC(),
-		MemoryScope: cmp.Or(res.MemoryScope, in.MemoryScope), ScoredOn: ScoredOnTruth}
+		MemoryScope: cmp.Or(res.MemoryScope, in.MemoryScope), ScoredOn: ScoredOnTruth, Transfer: j.transfer}
+	if res.Transfer != nil {
+		run.TransferPoints = res.Transfer.Points
+	}
 	run.Cost = float64(len(run.Trace)) + float64(res.Simulations)*c.Simulation.Cost
 	b, _ := json.MarshalIndent(run, "", " ")
 	if err := writeAtomic(filepath.Join(r.Out, "runs", j.file()), b); err != nil {
@@ -531,11 +627,11 @@ func writeAtomic(path string, b []byte) error {
 func group(spec Spec, runs []Run) (keys [][2]string, by map[[2]string][]Run) {
 	by = map[[2]string][]Run{}
 	for _, r := range runs {
-		k := [2]string{r.Challenge, r.Strategy}
+		k := [2]string{r.Challenge, r.Label()}
 		by[k] = append(by[k], r)
 	}
 	for _, c := range spec.Challenges {
-		for _, s := range spec.Strategies {
+		for _, s := range spec.Labels() {
 			k := [2]string{c, s}
 			if len(by[k]) > 0 {
 				keys = append(keys, k)

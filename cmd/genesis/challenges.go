@@ -72,6 +72,18 @@ func challengesListCmd(cfg *config) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(w, "\n%d challenges. Details: genesis challenges show ID\n", len(chs))
+			if fams := cat.Families(); len(fams) > 0 {
+				var parts []string
+				for _, name := range fams {
+					members, _ := cat.Family(name)
+					var ids []string
+					for _, m := range members {
+						ids = append(ids, m.ID)
+					}
+					parts = append(parts, name+" ("+strings.Join(ids, " → ")+")")
+				}
+				fmt.Fprintf(w, "Families (genesis eval --sequence NAME): %s\n", strings.Join(parts, "; "))
+			}
 			return nil
 		},
 	}
@@ -163,7 +175,11 @@ func challengesShowCmd(cfg *config) *cobra.Command {
 func showChallenge(w io.Writer, ch *challenges.Challenge, holdout bool) error {
 	pool := ch.Pool()
 	fmt.Fprintf(w, "%s — %s\n", ch.ID, ch.Title)
-	fmt.Fprintf(w, "domain: %s\n\n", ch.Domain)
+	fmt.Fprintf(w, "domain: %s\n", ch.Domain)
+	if f := ch.Family; f != nil {
+		fmt.Fprintf(w, "family: %s, member %d (a campaign starts from what memory holds of its siblings; genesis eval --sequence %s)\n", f.Name, f.Order, f.Name)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, wrap(strings.TrimSpace(ch.Description), 96, ""))
 
 	fmt.Fprintln(w, "\nObjectives")

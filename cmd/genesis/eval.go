@@ -87,6 +87,7 @@ Liang et al.'s GP-LCB2 protocol.`,
 		Example: `  genesis eval --challenges crossed-barrel-toughness --strategies random,bo --seeds 10 --budget 50
   genesis eval --challenges all --strategies random,bo --seeds 10 --budget 30
   genesis eval --challenges lnp-formulation,redoxmer-design --strategies bo --batch 4 --seeds 10 --budget 20
+  genesis eval --sequence reizman-suzuki --strategies bo --seeds 10 --budget 15
   genesis eval --challenges p3ht-cnt-conductivity --strategies bo,agents,agents-noopt --seeds 3 --budget 15`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -197,6 +198,7 @@ Liang et al.'s GP-LCB2 protocol.`,
 	f.IntVar(&spec.Budget, "budget", 0, "lab experiments per run (0 = each challenge's own budget)")
 	f.StringVar(&spec.Acquisition, "acquisition", "", "bo's acquisition: ei (expected improvement, the default; q-EI for batches) or ucb (κ = 2; GP-BUCB for batches)")
 	f.StringVar(&spec.Init, "init", "", "the optimiser's start design: auto (the default: k-medoids, one point more than the parameters, at most a fifth of the budget), medoids:N, maximin:N or random:N (Liang et al.'s protocol: random:2)")
+	f.StringVar(&spec.Sequence, "sequence", "", "run a challenge family in order (instead of --challenges): each member starts from what the earlier ones measured, beside a cold start of every member, and the report gives the gain (families: genesis challenges list)")
 	f.IntVar(&spec.Batch, "batch", 0, "experiments bo chooses together per lab round (default 1); the report gives Top% per experiment and per round")
 	f.IntVar(&parallel, "parallel", 0, "runs at a time (default: 1 when a strategy calls the model, which serves one request at a time; CPUs + 1 otherwise)")
 	f.StringVar(&out, "out", "", "output directory (default $GENESIS_HOME/evals/eval-<spec hash>; the same flags resume the same eval)")
@@ -204,6 +206,7 @@ Liang et al.'s GP-LCB2 protocol.`,
 	f.IntVar(&so.tport, "temporal-port", 7233, "port of the dev server")
 	f.IntVar(&so.uiPort, "ui-port", 8233, "Temporal web UI port (0 = no UI)")
 	f.StringVar(&spec.HPC, "hpc", "", "executor for the agents' simulations: local or slurm (default: local)")
+	embedderFlag(f, &so.embedder, &so.qdrantURL)
 	return c
 }
 

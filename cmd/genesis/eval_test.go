@@ -157,3 +157,57 @@ func TestEvalCommandInterruptAndResume(t *testing.T) {
 		t.Errorf("report after resuming: %v, incomplete %+v, %d runs", err, full.Incomplete, len(full.Runs))
 	}
 }
+
+// genesis eval --sequence runs a family in order: for each seed the
+// second member starts from the first's measurements (through the shared
+// memory, on the real dev server), each member also runs cold, and the
+// report compares the two.
+func TestEvalSequence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the Temporal dev server")
+	}
+	home := filepath.Join(t.TempDir(), "home")
+	out := filepath.Join(t.TempDir(), "eval")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	args := []string{"eval", "--sequence", "reizman-suzuki", "--strategies", "bo", "--seeds", "2", "--budget", "6", "--embedder", "hashing",
+		"--home", home, "--temporal-port", strconv.Itoa(port), "--ui-port", "0", "--out", out}
+	var stdout, stderr bytes.Buffer
+	if c := execute(args, &stdout, &stderr); c != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", c, stdout.String(), stderr.String())
+	}
+	rep, err := evals.LoadReport(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Runs) != 8 { // 2 members × (cold + transfer) × 2 seeds
+		t.Fatalf("%d runs, want 8", len(rep.Runs))
+	}
+	for _, r := range rep.Runs {
+		want := 0
+		if r.Transfer && r.Challenge == "suzuki-ligand-screen-2" {
+			want = 6 // the first member's six measurements of the same seed
+		}
+		if r.TransferPoints != want {
+			t.Errorf("%s (transfer %v): started from %d sibling points, want %d", r.ID, r.Transfer, r.TransferPoints, want)
+		}
+	}
+	if len(rep.Transfer) != 2 || rep.Transfer[1].Challenge != "suzuki-ligand-screen-2" || float64(rep.Transfer[1].Points) != 6 || len(rep.Transfer[1].At) == 0 {
+		t.Errorf("transfer table %+v", rep.Transfer)
+	}
+	md, _ := os.ReadFile(filepath.Join(out, "report.md"))
+	if !strings.Contains(string(md), "## Transfer along family reizman-suzuki") || !strings.Contains(string(md), "bo+transfer") {
+		t.Errorf("report.md lacks the transfer table or the bo+transfer rows")
+	}
+	// --sequence with --challenges, or an unknown family: refused.
+	for _, bad := range [][]string{{"--sequence", "nope"}, {"--sequence", "reizman-suzuki", "--challenges", "hoip-band-gap"}} {
+		var o, e bytes.Buffer
+		if c := execute(append([]string{"eval", "--home", home}, bad...), &o, &e); c == 0 || !strings.Contains(e.String(), "--sequence") {
+			t.Errorf("%v: exit %d, stderr %q", bad, c, e.String())
+		}
+	}
+}
