@@ -445,6 +445,10 @@ type SuggestInput struct {
 	Seed    int            `json:"seed"`
 }
 
+// degenerateNote marks a suggestion whose surrogate fit fell back to its
+// priors (optimizer.Result.Note).
+const degenerateNote = "surrogate fit degenerate"
+
 // suggestSample is how many points of a continuous space the optimiser
 // chooses among.
 const suggestSample = 2000

@@ -763,6 +763,14 @@ func (cw *campaign) iterateClassical() error {
 	if step.Hyper != nil {
 		cw.st.Hyper = step.Hyper
 	}
+	for _, c := range step.Chosen {
+		// A surrogate fit that fell back to its priors is reported, not
+		// hidden: the campaign counts it and says so.
+		if strings.Contains(c.Note, degenerateNote) {
+			cw.fallback("optimizer", "the surrogate's fit was degenerate; it used its priors' modes")
+			break
+		}
+	}
 	cw.recomputeBest()
 	if cw.best != nil && (math.IsNaN(prev) || cw.score(cw.best.Values) > prev) {
 		cw.st.Stale = 0
