@@ -33,6 +33,9 @@ func runCampaignAs(t *testing.T, f *fixture, id string, in CampaignInput) *Campa
 	if id != "" {
 		env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: id})
 	}
+	// The default 3 s guards against deadlocks; a campaign's simulations
+	// run as subprocesses, which under -race on a busy machine take longer.
+	env.SetTestTimeout(time.Minute)
 	Register(env, f.acts)
 	env.ExecuteWorkflow(CampaignWorkflowName, in)
 	if !env.IsWorkflowCompleted() {

@@ -28,6 +28,9 @@ func runPortfolio(t *testing.T, f *fixture, yaml string, during func(env *testsu
 	}
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
+	// A portfolio's campaigns run simulations as subprocesses, slow under
+	// -race on a busy machine; the default 3 s would cut them off.
+	env.SetTestTimeout(2 * time.Minute)
 	Register(env, f.acts)
 	if during != nil {
 		during(env)

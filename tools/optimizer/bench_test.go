@@ -47,9 +47,22 @@ func BenchmarkFit(b *testing.B) {
 func BenchmarkSuggestScaling(b *testing.B) {
 	for _, n := range []int{50, 300, 1000} {
 		obs, cands := benchProblem(n, 2000)
-		b.Run(fmt.Sprintf("obs=%d/cands=2000/k=1", n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("obs=%d/cands=2000/k=1/cold", n), func(b *testing.B) {
 			for b.Loop() {
 				if _, err := Suggest(obs, cands, 1, Options{Seed: 1}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		// As in a campaign: warm-started from the fit one observation
+		// earlier (carried in the campaign's state).
+		prev, err := Run(obs[:n-1], cands, 1, Options{Seed: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("obs=%d/cands=2000/k=1/warm", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Suggest(obs, cands, 1, Options{Seed: 1, Warm: prev.Hyper}); err != nil {
 					b.Fatal(err)
 				}
 			}

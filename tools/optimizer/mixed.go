@@ -147,6 +147,9 @@ type FitOptions struct {
 	Starts int
 	// Iterations caps each run's major iterations (0: 60 cold, 15 warm).
 	Iterations int
+	// Subset caps the observations the hyperparameters are fitted on (0:
+	// 150; negative: all of them).
+	Subset int
 }
 
 // FitModel fits the mixed-space surrogate to observations whose X are
@@ -202,8 +205,8 @@ func fitModel(enc *encoding, obs []Observation, fo FitOptions) (*Model, error) {
 		warm = nil
 	}
 	fitOn := m
-	if n > fitSubset {
-		fitOn = m.subset(fitSubsetIndices(m.ys, fitSubset))
+	if sub := cmpOr(fo.Subset, fitSubset); fo.Subset >= 0 && n > sub {
+		fitOn = m.subset(fitSubsetIndices(m.ys, sub))
 	}
 	ev := &mixedEval{m: fitOn, pr: pr, nNum: nNum, nCat: nCat}
 	ev.alloc()

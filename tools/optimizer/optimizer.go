@@ -78,6 +78,9 @@ type Options struct {
 	// Priors override the surrogate's default hyperparameter priors
 	// (DefaultPriors for the space); nil keeps the defaults.
 	Priors func(nNum, nCat int) Priors
+	// FitSubset caps the observations the surrogate's hyperparameters are
+	// fitted on (0: 150; negative: all; see FitOptions.Subset).
+	FitSubset int
 	// Related are observations of related tasks (a sibling challenge of
 	// the same family), as points of this space with Y scored the same
 	// way. The surrogate then learns this task and theirs together: an
@@ -278,7 +281,7 @@ func Run(obs []Observation, candidates [][]float64, k int, opt Options) (*Result
 		}
 	}
 	enc := newEncoding(fitSpace)
-	fo := FitOptions{Warm: opt.Warm}
+	fo := FitOptions{Warm: opt.Warm, Subset: opt.FitSubset}
 	if opt.Priors != nil {
 		pr := opt.Priors(enc.nNum, len(enc.catDim))
 		fo.Priors = &pr
