@@ -239,6 +239,7 @@ type Runner struct {
 	Out      string
 	Parallel int
 	Progress Progress
+	nonce    string // this eval directory's, from its spec.json
 	// Stop, once closed, starts no more runs: the running ones finish and
 	// Execute returns what finished with an *Interrupted error. Cancelling
 	// Execute's context instead stops waiting for the running ones too.
@@ -271,6 +272,10 @@ func (e *Interrupted) Unwrap() error { return e.Cause }
 type manifest struct {
 	Key  string `json:"key"`
 	Spec Spec   `json:"spec"`
+	// Nonce tells this eval directory's memory scopes from another's with
+	// the same spec (a family sequence's shared scope must not see the
+	// runs of an earlier eval written to another --out).
+	Nonce string `json:"nonce,omitempty"`
 }
 
 // Execute runs every (challenge × strategy × seed) not yet finished in
@@ -284,17 +289,22 @@ func (r *Runner) Execute(ctx context.Context, spec Spec) ([]Run, error) {
 	}
 	key := spec.Key()
 	mpath := filepath.Join(r.Out, "spec.json")
-	if b, err := os.ReadFile(mpath); err == nil {
-		var m manifest
-		if json.Unmarshal(b, &m) == nil && m.Key != key {
+	var m manifest
+	if b, err := os.ReadFile(mpath); err == nil && json.Unmarshal(b, &m) == nil {
+		if m.Key != key {
 			return nil, fmt.Errorf("%s holds an eval with a different specification (%s); resume it with the same flags or use another --out", r.Out, mpath)
 		}
-	} else {
-		b, _ := json.MarshalIndent(manifest{Key: key, Spec: spec}, "", "  ")
+	}
+	if m.Nonce == "" {
+		// A new eval directory (or one written before nonces): stable from
+		// now on, so a resume keeps its scopes.
+		m = manifest{Key: key, Spec: spec, Nonce: rand.Text()[:10]}
+		b, _ := json.MarshalIndent(m, "", "  ")
 		if err := writeAtomic(mpath, b); err != nil {
 			return nil, err
 		}
 	}
+	r.nonce = m.Nonce
 	var jobs []job
 	for _, c := range spec.Challenges {
 		for _, st := range spec.Strategies {
@@ -516,7 +526,7 @@ func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, e
 		// The sequence's members share one scope, the same on a resume:
 		// a member redone must still find what the earlier ones wrote.
 		id = fmt.Sprintf("eval-%s-%s-%s-transfer-s%d", key, j.challenge, j.strategy, j.seed)
-		scope = fmt.Sprintf("eval/%s/sequence/%s/s%d", key, j.strategy, j.seed)
+		scope = fmt.Sprintf("eval/%s/%s/sequence/%s/s%d", key, r.nonce, j.strategy, j.seed)
 	}
 	in := workflows.CampaignInput{Challenge: j.challenge, Model: spec.Model, Budget: spec.Budget, Seed: j.seed, Strategy: j.strategy,
 		Patience: -1, HPC: spec.HPC, NoReport: true, MemoryScope: scope, Acquisition: spec.Acquisition, Init: spec.Init, Batch: spec.Batch,

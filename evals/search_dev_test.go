@@ -14,18 +14,20 @@ import (
 )
 
 var devConfigs = map[string]SearchConfig{
-	"legacy":     {Options: optimizer.Options{Surrogate: optimizer.SurrogateOneHot, Acquisition: "ucb"}, Start: "random", StartSize: 2},
-	"legacyei":   {Options: optimizer.Options{Surrogate: optimizer.SurrogateOneHot, Acquisition: "ei"}, Start: "random", StartSize: 2},
-	"random":     {Options: optimizer.Options{Acquisition: "random"}, Start: "random", StartSize: 2},
-	"gp-ucb-r2":  {Options: optimizer.Options{Acquisition: "ucb"}, Start: "random", StartSize: 2},
-	"gp-ei-r2":   {Options: optimizer.Options{Acquisition: "ei"}, Start: "random", StartSize: 2},
-	"gp-ei":      {Options: optimizer.Options{Acquisition: "ei"}, Start: "maximin"},
-	"gp-ucb":     {Options: optimizer.Options{Acquisition: "ucb"}, Start: "maximin"},
-	"gp-ei-rs":   {Options: optimizer.Options{Acquisition: "ei"}, Start: "random"},
-	"gp-ei-full": {Options: optimizer.Options{Acquisition: "ei", FitSubset: -1}, Start: "medoids"},
-	"gp-ei-md":   {Options: optimizer.Options{Acquisition: "ei"}, Start: "medoids"},
-	"gp-ucb-md":  {Options: optimizer.Options{Acquisition: "ucb"}, Start: "medoids"},
-	"gp-ei-nd":   {Options: optimizer.Options{Acquisition: "ei"}, Start: "maximin", NoDescriptors: true},
+	"legacy":       {Options: optimizer.Options{Surrogate: optimizer.SurrogateOneHot, Acquisition: "ucb"}, Start: "random", StartSize: 2},
+	"legacyei":     {Options: optimizer.Options{Surrogate: optimizer.SurrogateOneHot, Acquisition: "ei"}, Start: "random", StartSize: 2},
+	"random":       {Options: optimizer.Options{Acquisition: "random"}, Start: "random", StartSize: 2},
+	"gp-ucb-r2":    {Options: optimizer.Options{Acquisition: "ucb"}, Start: "random", StartSize: 2},
+	"gp-ei-r2":     {Options: optimizer.Options{Acquisition: "ei"}, Start: "random", StartSize: 2},
+	"gp-ei":        {Options: optimizer.Options{Acquisition: "ei"}, Start: "maximin"},
+	"gp-ucb":       {Options: optimizer.Options{Acquisition: "ucb"}, Start: "maximin"},
+	"gp-ei-rs":     {Options: optimizer.Options{Acquisition: "ei"}, Start: "random"},
+	"gp-ei-r2-xi0": {Options: optimizer.Options{Acquisition: "ei", Xi: 1e-9}, Start: "random", StartSize: 2},
+	"gp-ei-r2-xi1": {Options: optimizer.Options{Acquisition: "ei", Xi: 0.1}, Start: "random", StartSize: 2},
+	"gp-ei-full":   {Options: optimizer.Options{Acquisition: "ei", FitSubset: -1}, Start: "medoids"},
+	"gp-ei-md":     {Options: optimizer.Options{Acquisition: "ei"}, Start: "medoids"},
+	"gp-ucb-md":    {Options: optimizer.Options{Acquisition: "ucb"}, Start: "medoids"},
+	"gp-ei-nd":     {Options: optimizer.Options{Acquisition: "ei"}, Start: "maximin", NoDescriptors: true},
 }
 
 func TestSearchDev(t *testing.T) {
