@@ -13,7 +13,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 STATICCHECK_VERSION := v0.8.2
 ARGS ?=
 
-.PHONY: run test build deps temporal ollama slurm slurm-stop chromium lint unit e2e models-test bench clean help
+.PHONY: run test build deps temporal ollama slurm slurm-stop chromium lint unit e2e models-test bench bench-search bench-botorch clean help
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -82,6 +82,13 @@ bench: temporal ## benchmarks (orchestration overhead, optimiser, lab submit thr
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./tools/hpc/
 	$(GO) test -run '^$$' -bench Grant -benchtime 20000x ./portfolio/
 	$(GO) test -run '^$$' -bench Portfolio -benchtime 1x -timeout 20m ./workflows/e2e/
+
+bench-search: build ## the optimiser on every dev pool: before/now/random, 50 seeds (~10 min), and q-EI batches
+	./bin/genesis bench search --challenges pools --configs random,bo-onehot,bo --seeds 50 --budget 50
+	./bin/genesis bench search --challenges categorical --configs bo-ei,bo-ucb --batch 4 --seeds 30 --budget 20
+
+bench-botorch: build ## BoTorch side by side on the categorical pools (installs torch + BoTorch into a virtualenv; slow)
+	bash evals/reference/botorch.sh --challenges categorical --seeds 20 --budget 20 --configs bo,bo-onehot,random
 
 clean: ## remove build output
 	rm -rf bin
