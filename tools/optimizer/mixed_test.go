@@ -413,3 +413,49 @@ func TestRelatedTaskTransfers(t *testing.T) {
 		t.Errorf("bad related point: %v", err)
 	}
 }
+
+// Appraise judges any point as Run judges its candidates: the EI it gives
+// the optimiser's own first pick matches the pick's, a point next to the
+// worst observation scores below it, and bad input is refused.
+func TestAppraise(t *testing.T) {
+	space := mixedSpace()
+	var obs []Observation
+	var cands [][]float64
+	for i := range 40 {
+		x := []float64{float64(i%10) / 9, float64(i % 3), float64((i / 3) % 4)}
+		if i%4 == 0 {
+			obs = append(obs, Observation{X: x, Y: math.Sin(3*x[0]) + 0.5*x[1] - 0.2*x[2]})
+		} else {
+			cands = append(cands, x)
+		}
+	}
+	r, err := Run(obs, cands, 1, Options{Space: space, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pick := cands[r.Suggestions[0].Index]
+	worst := obs[0]
+	for _, o := range obs {
+		if o.Y < worst.Y {
+			worst = o
+		}
+	}
+	near := append([]float64(nil), worst.X...)
+	near[0] = math.Min(1, near[0]+0.05)
+	a, err := Appraise(obs, [][]float64{pick, near}, Options{Space: space})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(a[0].EI-r.Suggestions[0].Acquisition) > 1e-9*(1+a[0].EI) || math.Abs(a[0].Mean-r.Suggestions[0].Mean) > 1e-9*(1+math.Abs(a[0].Mean)) {
+		t.Errorf("appraisal of the optimiser's pick %+v, its suggestion %+v", a[0], r.Suggestions[0])
+	}
+	if !(a[1].EI < a[0].EI) {
+		t.Errorf("a point by the worst observation has EI %.3g, the optimiser's pick %.3g", a[1].EI, a[0].EI)
+	}
+	if _, err := Appraise(nil, [][]float64{pick}, Options{Space: space}); err == nil {
+		t.Error("appraised points with nothing observed")
+	}
+	if _, err := Appraise(obs, [][]float64{{0.5, 7, 0}}, Options{Space: space}); err == nil || !strings.Contains(err.Error(), "point 0") {
+		t.Errorf("a bad point: %v", err)
+	}
+}

@@ -266,45 +266,9 @@ func Run(obs []Observation, candidates [][]float64, k int, opt Options) (*Result
 	if len(avail) == 0 {
 		return res, nil
 	}
-	fitSpace, fitObs, ext := space, obs, func(x []float64) []float64 { return x }
-	if len(opt.Related) > 0 {
-		// Related observations first, this task's after: the model's own
-		// observations are those from firstOwn on.
-		fitSpace = &Space{Dims: append(append([]Dim(nil), space.Dims...), Dim{Name: "task", Levels: 2})}
-		ext = func(x []float64) []float64 { return append(append(make([]float64, 0, len(x)+1), x...), 0) }
-		fitObs = make([]Observation, 0, len(opt.Related)+len(obs))
-		for _, r := range opt.Related {
-			fitObs = append(fitObs, Observation{X: append(append(make([]float64, 0, len(r.X)+1), r.X...), 1), Y: r.Y})
-		}
-		for _, ob := range obs {
-			fitObs = append(fitObs, Observation{X: ext(ob.X), Y: ob.Y})
-		}
-	}
-	enc := newEncoding(fitSpace)
-	fo := FitOptions{Warm: opt.Warm, Subset: opt.FitSubset}
-	if opt.Priors != nil {
-		pr := opt.Priors(enc.nNum, len(enc.catDim))
-		fo.Priors = &pr
-	}
-	m, err := fitModel(enc, fitObs, fo)
+	m, ext, err := fitFor(space, obs, opt)
 	if err != nil {
 		return nil, err
-	}
-	if len(opt.Related) > 0 {
-		m.firstOwn = len(opt.Related)
-		if len(obs) == 0 {
-			// Nothing measured here yet: the incumbent is the best this
-			// task is predicted to reach where the siblings measured.
-			xs := make([][]float64, len(opt.Related))
-			for i, r := range opt.Related {
-				xs[i] = ext(r.X)
-			}
-			p := m.predict(xs)
-			m.noOwnBest = math.Inf(-1)
-			for _, v := range p.mean {
-				m.noOwnBest = math.Max(m.noOwnBest, v)
-			}
-		}
 	}
 	h := m.Hyper()
 	res.Hyper, res.Note = &h, m.Note
@@ -337,6 +301,113 @@ func pointsOf(candidates [][]float64, idx []int) [][]float64 {
 		pts[a] = candidates[i]
 	}
 	return pts
+}
+
+// fitFor fits the surrogate to the observations (and the related tasks'
+// when there are any) and returns it with the map from a point of the
+// space to the model's inputs (the task dimension appended with related
+// data).
+func fitFor(space *Space, obs []Observation, opt Options) (*Model, func([]float64) []float64, error) {
+	fitSpace, fitObs, ext := space, obs, func(x []float64) []float64 { return x }
+	if len(opt.Related) > 0 {
+		// Related observations first, this task's after: the model's own
+		// observations are those from firstOwn on.
+		fitSpace = &Space{Dims: append(append([]Dim(nil), space.Dims...), Dim{Name: "task", Levels: 2})}
+		ext = func(x []float64) []float64 { return append(append(make([]float64, 0, len(x)+1), x...), 0) }
+		fitObs = make([]Observation, 0, len(opt.Related)+len(obs))
+		for _, r := range opt.Related {
+			fitObs = append(fitObs, Observation{X: append(append(make([]float64, 0, len(r.X)+1), r.X...), 1), Y: r.Y})
+		}
+		for _, ob := range obs {
+			fitObs = append(fitObs, Observation{X: ext(ob.X), Y: ob.Y})
+		}
+	}
+	enc := newEncoding(fitSpace)
+	fo := FitOptions{Warm: opt.Warm, Subset: opt.FitSubset}
+	if opt.Priors != nil {
+		pr := opt.Priors(enc.nNum, len(enc.catDim))
+		fo.Priors = &pr
+	}
+	m, err := fitModel(enc, fitObs, fo)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(opt.Related) > 0 {
+		m.firstOwn = len(opt.Related)
+		if len(obs) == 0 {
+			// Nothing measured here yet: the incumbent is the best this
+			// task is predicted to reach where the siblings measured.
+			xs := make([][]float64, len(opt.Related))
+			for i, r := range opt.Related {
+				xs[i] = ext(r.X)
+			}
+			p := m.predict(xs)
+			m.noOwnBest = math.Inf(-1)
+			for _, v := range p.mean {
+				m.noOwnBest = math.Max(m.noOwnBest, v)
+			}
+		}
+	}
+	return m, ext, nil
+}
+
+// Appraisal is the surrogate's view of one point: its posterior mean and
+// latent standard deviation, and its expected improvement over the best
+// so far, all in units of Y.
+type Appraisal struct {
+	Mean, SD, EI float64
+}
+
+// Appraise fits the surrogate as Run does (Options: Space, Related, Warm,
+// Priors, Xi) and returns its view of each point. It needs at least one
+// observation (or related data): with none there is nothing to judge by.
+func Appraise(obs []Observation, points [][]float64, opt Options) ([]Appraisal, error) {
+	o, err := normaliseOptions(opt)
+	if err != nil {
+		return nil, err
+	}
+	space := opt.Space
+	if space == nil {
+		if len(points) == 0 {
+			return nil, nil
+		}
+		space = NumericSpace(len(points[0]))
+	}
+	if err := space.Validate(); err != nil {
+		return nil, err
+	}
+	if len(obs)+len(opt.Related) == 0 {
+		return nil, errors.New("optimizer: nothing observed to appraise points by")
+	}
+	for i, p := range points {
+		if err := space.checkPointIn(p, fmt.Sprintf("point %d", i)); err != nil {
+			return nil, err
+		}
+	}
+	for i, ob := range append(append([]Observation(nil), obs...), opt.Related...) {
+		if err := space.checkPointIn(ob.X, fmt.Sprintf("observation %d", i)); err != nil {
+			return nil, err
+		}
+		if math.IsNaN(ob.Y) || math.IsInf(ob.Y, 0) {
+			return nil, fmt.Errorf("optimizer: observation %d: Y is %v, want a finite number", i, ob.Y)
+		}
+	}
+	m, ext, err := fitFor(space, obs, opt)
+	if err != nil {
+		return nil, err
+	}
+	xs := make([][]float64, len(points))
+	for i, p := range points {
+		xs[i] = ext(p)
+	}
+	p := m.predict(xs)
+	best := m.incumbent()
+	out := make([]Appraisal, len(points))
+	for i := range points {
+		sd := math.Sqrt(p.vr[i])
+		out[i] = Appraisal{Mean: m.yMean + m.yStd*p.mean[i], SD: m.yStd * sd, EI: m.yStd * ei(p.mean[i]-best-o.xi, sd)}
+	}
+	return out, nil
 }
 
 // unobserved lists the candidates whose X no observation has.
