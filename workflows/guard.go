@@ -1,0 +1,168 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/tools/optimizer"
+)
+
+// The team may propose anything, but the lab batch it runs is held to the
+// optimiser it holds: the surrogate scores every candidate by its expected
+// improvement (EI), and a pick of the team's
+//
+//   - on a par with the optimiser (EI at least guardRatio of the best EI
+//     the optimiser found among all candidates) runs;
+//   - below par runs only with a stated reason (the lab-operator's
+//     rationale, prose about this campaign), at most guardLowCap per batch;
+//   - otherwise gives its slot to the optimiser's best candidate not yet
+//     in the batch.
+//
+// So each batch gives up at most (1 − guardRatio) of the optimiser's best
+// EI per pick on a par, and at most guardLowCap picks whose reason a person
+// can read in the events. The numbers are the workflow's, never the model's.
+const (
+	guardRatio  = 0.5
+	guardLowCap = 1
+)
+
+// Stopping early needs evidence the workflow computes: the optimiser's best
+// expected improvement below stopEIFrac of the range of scores measured,
+// for stopEIIters iterations in a row.
+const (
+	stopEIFrac  = 0.01
+	stopEIIters = 2
+)
+
+// AppraiseInput asks the surrogate to score candidates.
+type AppraiseInput struct {
+	Challenge   string             `json:"challenge"`
+	Experiments []Experiment       `json:"experiments"`
+	Related     []RelatedPoint     `json:"related,omitempty"`
+	Points      []challenges.Point `json:"points"`
+}
+
+// Appraisal is the surrogate's score of each point (expected improvement
+// in units of the challenge's score) and the best expected improvement
+// over the whole untested pool or a sample of the space.
+type Appraisal struct {
+	EI     []float64 `json:"ei"`
+	BestEI float64   `json:"best_ei"`
+	// Range is the spread of the scores measured (max − min): the scale
+	// the stopping evidence is judged on.
+	Range float64 `json:"range"`
+}
+
+// Appraise scores points with the optimiser's surrogate (a local activity:
+// fast and deterministic). With fewer than two measurements there is no
+// model to judge by, and every point scores +Inf (nothing is replaced).
+func (a *Activities) Appraise(_ context.Context, in AppraiseInput) (Appraisal, error) {
+	out := Appraisal{EI: make([]float64, len(in.Points)), BestEI: math.Inf(1)}
+	c, err := a.challenge(in.Challenge)
+	if err != nil {
+		return out, err
+	}
+	var obs []optimizer.Observation
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, e := range in.Experiments {
+		if len(e.Values) == 0 {
+			continue
+		}
+		y := c.Score(e.Values)
+		lo, hi = math.Min(lo, y), math.Max(hi, y)
+		obs = append(obs, optimizer.Observation{X: c.SearchPoint(e.Point), Y: y})
+	}
+	if len(obs) < 2 {
+		for i := range out.EI {
+			out.EI[i] = math.Inf(1)
+		}
+		return out, nil
+	}
+	out.Range = hi - lo
+	var related []optimizer.Observation
+	for _, r := range in.Related {
+		if len(r.Values) == len(c.Objectives) && c.CheckPoint(r.Point) == nil {
+			related = append(related, optimizer.Observation{X: c.SearchPoint(r.Point), Y: c.Score(r.Values)})
+		}
+	}
+	opt := optimizer.Options{Space: c.SearchSpace(), Related: related}
+	pts := make([][]float64, len(in.Points))
+	for i, p := range in.Points {
+		if err := c.CheckPoint(p); err != nil {
+			return out, fmt.Errorf("point %d: %w", i, err)
+		}
+		pts[i] = c.SearchPoint(p)
+	}
+	// The best EI anywhere: the optimiser's own first choice.
+	best, _, err := a.suggest(SuggestInput{Challenge: c.ID, Experiments: in.Experiments, K: 1, Acquisition: optimizer.AcqEI,
+		Start: optimizer.StartMedoids, StartSize: 1, Related: in.Related})
+	if err != nil {
+		return out, err
+	}
+	if len(best) > 0 {
+		pts = append(pts, c.SearchPoint(best[0].Point))
+	}
+	ap, err := optimizer.Appraise(obs, pts, opt)
+	if err != nil {
+		return out, err
+	}
+	for i := range in.Points {
+		out.EI[i] = ap[i].EI
+	}
+	out.BestEI = 0
+	if len(best) > 0 {
+		out.BestEI = ap[len(ap)-1].EI
+	}
+	for _, v := range out.EI {
+		out.BestEI = math.Max(out.BestEI, v)
+	}
+	return out, nil
+}
+
+// swap is a team pick the guard replaced, for the campaign's events.
+type swap struct {
+	Team, Optimizer int // candidate indices
+	TeamEI, OptEI   float64
+}
+
+// guardBatch applies the guard to the lab-operator's picks (indices into
+// cands, whose EI are ei): team picks on a par stay, up to guardLowCap
+// below par stay when reason is set, and the others give their slot to the
+// best-scoring optimizer candidate not already picked. It returns the
+// batch and what it swapped.
+func guardBatch(cands []agents.Candidate, ei []float64, bestEI float64, picks []int, reason bool) ([]int, []swap) {
+	inBatch := map[int]bool{}
+	for _, p := range picks {
+		inBatch[p] = true
+	}
+	// The optimiser's candidates not picked, best first.
+	var spare []int
+	for i, c := range cands {
+		if c.Source == "optimizer" && !inBatch[i] {
+			spare = append(spare, i)
+		}
+	}
+	sort.SliceStable(spare, func(a, b int) bool { return ei[spare[a]] > ei[spare[b]] })
+	out := make([]int, 0, len(picks))
+	var swaps []swap
+	low := 0
+	for _, p := range picks {
+		par := cands[p].Source == "optimizer" || ei[p] >= guardRatio*bestEI || math.IsInf(ei[p], 1)
+		if !par && reason && low < guardLowCap {
+			low++
+			par = true
+		}
+		if par || len(spare) == 0 || ei[spare[0]] <= ei[p] {
+			out = append(out, p)
+			continue
+		}
+		swaps = append(swaps, swap{Team: p, Optimizer: spare[0], TeamEI: ei[p], OptEI: ei[spare[0]]})
+		out = append(out, spare[0])
+		spare = spare[1:]
+	}
+	return out, swaps
+}
