@@ -96,6 +96,10 @@ type Objective struct {
 	Direction   string  `yaml:"direction" json:"direction"`
 	Weight      float64 `yaml:"weight,omitempty" json:"weight,omitempty"`
 	Description string  `yaml:"description,omitempty" json:"description,omitempty"`
+	// Bounds, when set, are the values the objective can physically take
+	// (a yield between 0 and 100 %): the optimiser then models it through
+	// a logit warp, which stretches the crowded ends of a bounded scale.
+	Bounds []float64 `yaml:"bounds,omitempty" json:"bounds,omitempty"`
 }
 
 // Data names the measured data file and where it came from.

@@ -130,3 +130,34 @@ func TestUnknownChallenge(t *testing.T) {
 		t.Fatalf("want an error listing known challenges, got %v", err)
 	}
 }
+
+// A bounded objective is modelled through a logit warp: monotone, so the
+// order of measurements is kept, finite at and beyond the bounds, and
+// undone by UnwarpScore; without bounds the search score is the score.
+func TestSearchScoreWarp(t *testing.T) {
+	c := &Challenge{Objectives: []Objective{{Name: "yield", Direction: Maximize, Bounds: []float64{0, 100}}}}
+	prev := math.Inf(-1)
+	for _, y := range []float64{-3, 0, 0.4, 10, 50, 90, 99.6, 100, 104} {
+		w := c.SearchScore([]float64{y})
+		if math.IsInf(w, 0) || math.IsNaN(w) || w < prev {
+			t.Errorf("yield %v warps to %v after %v: want finite and non-decreasing", y, w, prev)
+		}
+		prev = w
+		if y > 1 && y < 99 {
+			if back := c.UnwarpScore(w); math.Abs(back-y) > 1e-9 {
+				t.Errorf("yield %v: unwarped %v", y, back)
+			}
+		}
+	}
+	if w := c.SearchScore([]float64{50}); math.Abs(w) > 1e-12 {
+		t.Errorf("the middle of the range warps to %v, want 0", w)
+	}
+	m := &Challenge{Objectives: []Objective{{Name: "loss", Direction: Minimize, Bounds: []float64{0, 1}}}}
+	if !(m.SearchScore([]float64{0.1}) > m.SearchScore([]float64{0.9})) || math.Abs(m.UnwarpScore(m.SearchScore([]float64{0.3}))-0.3) > 1e-9 {
+		t.Error("a minimised bounded objective is not oriented or unwarped right")
+	}
+	plain := &Challenge{Objectives: []Objective{{Name: "x", Direction: Minimize}}}
+	if plain.SearchScore([]float64{4}) != -4 || plain.UnwarpScore(-4) != 4 {
+		t.Error("without bounds the search score is the oriented score")
+	}
+}

@@ -227,6 +227,10 @@ func TestMalformedDefinitions(t *testing.T) {
 		{"data not a number", "", "", "water,0.5,0.5,40,n/a,5\nwater,0.5,0.5,40,33,5\n", `objectives[0]: mixed.csv line 1: "n/a" is not a finite number`},
 		{"ragged row", "", "", "water,0.5,0.5,40,31\nwater,0.5,0.5,40,33,5\n", "mixed.csv line 1 has 5 fields; the header has 6"},
 		{"top fraction", "top_fraction: 0.1", "top_fraction: 0", "", "scoring.top_fraction: 0 must be in (0, 0.5]"},
+		{"objective bounds reversed", "direction: maximize, weight: 3", "direction: maximize, weight: 3, bounds: [100, 0]", "", "objectives[0].bounds: is [100 0]; want [low, high] with low < high"},
+		{"objective bounds length", "direction: maximize, weight: 3", "direction: maximize, weight: 3, bounds: [0]", "", "objectives[0].bounds: is [0]; want [low, high]"},
+		{"family without name", "scoring: {top_fraction: 0.1}", "scoring: {top_fraction: 0.1}\nfamily: {order: 1}", "", `family.name: is ""; want lower-case letters`},
+		{"family order", "scoring: {top_fraction: 0.1}", "scoring: {top_fraction: 0.1}\nfamily: {name: pair, order: 0}", "", "family.order: is 0; want the challenge's place"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -136,6 +137,9 @@ func (c *Challenge) validate(file string) []Problem {
 		}
 		if o.Weight < 0 {
 			add(f+".weight", "%g must be ≥ 0", o.Weight)
+		}
+		if o.Bounds != nil && (len(o.Bounds) != 2 || !(o.Bounds[0] < o.Bounds[1]) || math.IsInf(o.Bounds[0], 0) || math.IsInf(o.Bounds[1], 0)) {
+			add(f+".bounds", "is %v; want [low, high] with low < high, both finite (e.g. [0, 100] for a yield in %%)", o.Bounds)
 		}
 	}
 	if len(c.Parameters) == 0 {

@@ -1,6 +1,10 @@
 package challenges
 
-import "github.com/genesis-sci/genesis/tools/optimizer"
+import (
+	"math"
+
+	"github.com/genesis-sci/genesis/tools/optimizer"
+)
 
 // SearchSpace describes the design space to the optimiser: numeric
 // parameters (continuous, integer, discrete) as coordinates in [0,1], and
@@ -37,4 +41,46 @@ func (c *Challenge) SearchPoint(p Point) []float64 {
 		}
 	}
 	return out
+}
+
+// warpEps keeps the logit warp finite at the bounds: values within this
+// share of the range of a bound (or beyond it, a measurement's noise) are
+// treated as that close.
+const warpEps = 0.005
+
+// SearchScore is the score the optimiser models for a measurement: the
+// challenge's score (Score), or, for a single objective with Bounds, its
+// logit-warped value, which spreads out the crowded ends of a bounded scale
+// (yields near 0 or 100 %). The warp is monotone, so the best point is the
+// same either way.
+func (c *Challenge) SearchScore(values []float64) float64 {
+	s := c.Score(values)
+	o := c.Primary()
+	if c.MultiObjective() || len(o.Bounds) != 2 || len(values) == 0 {
+		return s
+	}
+	lo, hi := o.Bounds[0], o.Bounds[1]
+	u := (values[0] - lo) / (hi - lo)
+	u = min(max(u, warpEps), 1-warpEps)
+	w := math.Log(u / (1 - u))
+	if o.Direction == Minimize {
+		w = -w
+	}
+	return w
+}
+
+// UnwarpScore maps a SearchScore back to the primary objective's units.
+func (c *Challenge) UnwarpScore(w float64) float64 {
+	o := c.Primary()
+	if c.MultiObjective() || len(o.Bounds) != 2 {
+		if o.Direction == Minimize && !c.MultiObjective() {
+			return -w
+		}
+		return w
+	}
+	if o.Direction == Minimize {
+		w = -w
+	}
+	lo, hi := o.Bounds[0], o.Bounds[1]
+	return lo + (hi-lo)/(1+math.Exp(-w))
 }

@@ -130,7 +130,11 @@ func SimulateSearch(c *challenges.Challenge, cfg SearchConfig, budget, seed int,
 				i, _ := c.Pool().Lookup(c, p)
 				run.Picks = append(run.Picks, i)
 			}
-			obs = append(obs, optimizer.Observation{X: encode(p), Y: sc.Score(y)})
+			yy := c.SearchScore(y)
+			if opt.Surrogate == optimizer.SurrogateOneHot {
+				yy = sc.Score(y) // the earlier optimiser, as it was
+			}
+			obs = append(obs, optimizer.Observation{X: encode(p), Y: yy})
 			ts, ms := sc.Score(truth), sc.Score(y)
 			if c.InTop(p) {
 				topFound++

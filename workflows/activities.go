@@ -475,7 +475,7 @@ func (a *Activities) suggest(in SuggestInput) ([]agents.Candidate, *optimizer.Hy
 			continue
 		}
 		measured[c.Key(e.Point)] = true
-		obs = append(obs, optimizer.Observation{X: c.SearchPoint(e.Point), Y: c.Score(e.Values)})
+		obs = append(obs, optimizer.Observation{X: c.SearchPoint(e.Point), Y: c.SearchScore(e.Values)})
 	}
 	// The candidates: the untested pool of a pool lab, or a fresh sample of
 	// the design space (reproducible from the seed) for an emulator lab.
@@ -503,17 +503,13 @@ func (a *Activities) suggest(in SuggestInput) ([]agents.Candidate, *optimizer.Hy
 	var related []optimizer.Observation
 	for _, r := range in.Related {
 		if len(r.Values) == len(c.Objectives) && c.CheckPoint(r.Point) == nil {
-			related = append(related, optimizer.Observation{X: c.SearchPoint(r.Point), Y: c.Score(r.Values)})
+			related = append(related, optimizer.Observation{X: c.SearchPoint(r.Point), Y: c.SearchScore(r.Values)})
 		}
 	}
 	res, err := optimizer.Run(obs, xs, min(in.K, len(xs)), optimizer.Options{Acquisition: in.Acquisition, Seed: uint64(in.Seed),
 		Space: c.SearchSpace(), Start: start, StartSize: size, Warm: in.Warm, Related: related})
 	if err != nil {
 		return nil, nil, err
-	}
-	sign := 1.0
-	if c.Primary().Direction == challenges.Minimize && !c.MultiObjective() {
-		sign = -1
 	}
 	out := make([]agents.Candidate, len(res.Suggestions))
 	for i, s := range res.Suggestions {
@@ -524,7 +520,10 @@ func (a *Activities) suggest(in SuggestInput) ([]agents.Candidate, *optimizer.Hy
 		case optimizer.PhaseRandom:
 			note = "(random)"
 		default:
-			note = fmt.Sprintf("(predicted %.3g ± %.2g)", sign*s.Mean, s.SD)
+			note = fmt.Sprintf("(predicted %.3g ± %.2g)", c.UnwarpScore(s.Mean), s.SD)
+			if len(c.Primary().Bounds) == 2 && !c.MultiObjective() {
+				note = fmt.Sprintf("(predicted %.3g)", c.UnwarpScore(s.Mean)) // the sd is on the warped scale
+			}
 			if res.Note != "" {
 				note += " (" + res.Note + ")"
 			}

@@ -47,7 +47,8 @@ type AppraiseInput struct {
 }
 
 // Appraisal is the surrogate's score of each point (expected improvement
-// in units of the challenge's score) and the best expected improvement
+// in units of the score the optimiser models, challenges.SearchScore) and
+// the best expected improvement
 // over the whole untested pool or a sample of the space.
 type Appraisal struct {
 	EI     []float64 `json:"ei"`
@@ -72,7 +73,7 @@ func (a *Activities) Appraise(_ context.Context, in AppraiseInput) (Appraisal, e
 		if len(e.Values) == 0 {
 			continue
 		}
-		y := c.Score(e.Values)
+		y := c.SearchScore(e.Values)
 		lo, hi = math.Min(lo, y), math.Max(hi, y)
 		obs = append(obs, optimizer.Observation{X: c.SearchPoint(e.Point), Y: y})
 	}
@@ -86,7 +87,7 @@ func (a *Activities) Appraise(_ context.Context, in AppraiseInput) (Appraisal, e
 	var related []optimizer.Observation
 	for _, r := range in.Related {
 		if len(r.Values) == len(c.Objectives) && c.CheckPoint(r.Point) == nil {
-			related = append(related, optimizer.Observation{X: c.SearchPoint(r.Point), Y: c.Score(r.Values)})
+			related = append(related, optimizer.Observation{X: c.SearchPoint(r.Point), Y: c.SearchScore(r.Values)})
 		}
 	}
 	opt := optimizer.Options{Space: c.SearchSpace(), Related: related}
