@@ -22,6 +22,7 @@ evals/reference/botorch.sh, which makes the virtualenv.
 """
 import argparse
 import json
+import os
 import sys
 import time
 import warnings
@@ -93,6 +94,12 @@ def run(pool, model, seed, budget, batch):
     return picked[:budget], seconds
 
 
+def write(path, out):
+    with open(path + ".tmp", "w") as f:
+        json.dump(out, f)
+    os.replace(path + ".tmp", path)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("pools", help="pools.json from genesis bench search --export")
@@ -110,9 +117,10 @@ def main():
             for seed in range(1, spec["seeds"] + 1):
                 picks, secs = run(pool, model, seed, spec["budget"], spec["batch"])
                 out["runs"].append({"challenge": pool["id"], "config": model, "seed": seed, "picks": picks, "seconds": secs})
+                # What finished so far, so a long run can be scored early.
+                write(args.out, out)
             print(f"{pool['id']:28s} {model:14s} {spec['seeds']} seeds in {time.time() - t0:.0f} s", file=sys.stderr)
-    with open(args.out, "w") as f:
-        json.dump(out, f)
+    write(args.out, out)
 
 
 if __name__ == "__main__":
