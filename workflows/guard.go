@@ -30,14 +30,6 @@ const (
 	guardLowCap = 1
 )
 
-// Stopping early needs evidence the workflow computes: the optimiser's best
-// expected improvement below stopEIFrac of the range of scores measured,
-// for stopEIIters iterations in a row.
-const (
-	stopEIFrac  = 0.01
-	stopEIIters = 2
-)
-
 // AppraiseInput asks the surrogate to score candidates.
 type AppraiseInput struct {
 	Challenge   string             `json:"challenge"`
