@@ -279,7 +279,7 @@ func TestWorkerRestartMidCampaign(t *testing.T) {
 // agent's schema (the transcripts are checked again here, independently).
 // realModel is the real local model the models tier tests (skipped unless
 // GENESIS_OLLAMA_TEST=1; GENESIS_TEST_MODEL names it, default the default model).
-func realModel(t *testing.T) (string, llm.Model) {
+func realModel(t testing.TB) (string, llm.Model) {
 	t.Helper()
 	if os.Getenv("GENESIS_OLLAMA_TEST") != "1" {
 		t.Skip("set GENESIS_OLLAMA_TEST=1 (make models-test does) to run against a real Ollama")
