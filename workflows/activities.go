@@ -224,22 +224,33 @@ func (a *Activities) AgentStep(ctx context.Context, in AgentStepInput) (agents.S
 	}
 	stop := heartbeatEvery(ctx, 5*time.Second, func() any { return in.Step.Role })
 	defer stop()
-	env := agents.Env{Model: m, Challenge: c, Temperature: a.Temperature, MaxTokens: 384}
+	env := agents.Env{Model: m, Challenge: c, Temperature: a.Temperature}
 	if a.DataDir != "" {
 		env.TranscriptDir = filepath.Join(a.DataDir, "transcripts")
 	}
 	if a.Memory != nil && a.Embedder != nil {
+		// What this iteration's roles wrote is left out, so every role of
+		// the iteration recalls the same memories (and their prompts share
+		// that text; agents/prompt.go).
+		thisIteration := fmt.Sprintf("%s/it%d/", in.Campaign, in.Step.Brief.Iteration)
 		env.Recall = func(ctx context.Context, q string, k int) ([]string, error) {
 			// Mostly this challenge's memories (this and earlier
 			// campaigns), plus the best one from another challenge, so
 			// lessons can travel between related problems.
-			hits, err := a.recall(ctx, q, memory.Filter{Challenge: c.ID}, max(k-1, 1))
+			hits, err := a.recall(ctx, q, memory.Filter{Challenge: c.ID}, max(k-1, 1)+5)
 			if err != nil {
 				return nil, err
 			}
 			var out []string
 			for _, h := range hits {
-				out = append(out, fmt.Sprintf("%s (%s, %s): %s", h.Kind, h.Agent, h.Campaign, shorten(h.Text, 600)))
+				if strings.HasPrefix(h.ID, thisIteration) || len(out) >= max(k-1, 1) {
+					continue
+				}
+				from := "an earlier campaign"
+				if h.Campaign == in.Campaign {
+					from = "this campaign"
+				}
+				out = append(out, fmt.Sprintf("%s by the %s (%s): %s", h.Kind, h.Agent, from, shorten(h.Text, 600)))
 			}
 			if k > 1 {
 				others, err := a.recall(ctx, q, memory.Filter{}, k+4)

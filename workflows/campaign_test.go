@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/agents/llm/scripted"
 	"github.com/genesis-sci/genesis/challenges"
@@ -364,7 +365,7 @@ func TestDecisionAboutOtherRunsIsDropped(t *testing.T) {
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if first.Pending == nil || first.Pending.Rationale != "lab-operator: best two. Testing: the optimiser is right" {
+	if first.Pending == nil || first.Pending.Rationale != "lab-operator: The best two candidates so far. Testing: The optimiser's pick is the best bet." {
 		t.Fatalf("first status: pending %+v", first.Pending)
 	}
 	if after.Pending == nil || after.Pending.Iteration != first.Pending.Iteration || after.ExperimentsUsed != 0 {
@@ -373,5 +374,44 @@ func TestDecisionAboutOtherRunsIsDropped(t *testing.T) {
 	var res CampaignResult
 	if err := env.GetWorkflowResult(&res); err != nil || len(res.Experiments) != 2 {
 		t.Fatalf("after the right decision: %d experiments (%v)", len(res.Experiments), err)
+	}
+}
+
+// A planner that leaves the batch to the lab and asks for no simulation:
+// the batch grows to the lab's capacity (MaxBatch), and the operators,
+// whose decisions are then forced (nothing to simulate; every candidate
+// runs), are skipped and the skips recorded, not called.
+func TestForcedTurnsAreSkipped(t *testing.T) {
+	team := scriptedTeam()
+	model := &scripted.Model{Fn: func(req llm.Request) (string, error) {
+		if roleOf(req) == agents.Planner {
+			return `{"action":"final","output":{"decision":"exploit","lab_runs":0,"simulations":0,"rationale":"Run a full batch near the best."}}`, nil
+		}
+		return team.Fn(req)
+	}}
+	f := newFixture(t, model)
+	res := runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 8, MaxBatch: 4, Seed: 3})
+	if len(res.Experiments) != 8 || res.Iterations != 2 {
+		t.Fatalf("%d experiments in %d iterations, want 8 in 2 (batches of the lab's 4)", len(res.Experiments), res.Iterations)
+	}
+	byRole := map[string]RoleUsage{}
+	for _, u := range res.Usage {
+		byRole[u.Role] = u
+	}
+	for _, role := range []string{agents.SimOperator, agents.LabOperator} {
+		if u := byRole[role]; u.Calls != 0 || u.Skipped != 2 {
+			t.Errorf("%s: %d calls, %d skipped; want 0 and 2", role, u.Calls, u.Skipped)
+		}
+	}
+	for _, role := range []string{agents.Planner, agents.Hypothesis, agents.Analyst} {
+		if u := byRole[role]; u.Calls != 2 || u.PromptTokens == 0 || u.Skipped != 0 {
+			t.Errorf("%s: %+v, want 2 calls with their tokens", role, u)
+		}
+	}
+	if res.ModelCalls != 6 {
+		t.Errorf("%d model calls, want 6", res.ModelCalls)
+	}
+	if res.Usage[0].Role != agents.Planner || res.Usage[len(res.Usage)-1].Role != agents.Analyst {
+		t.Errorf("usage not in loop order: %+v", res.Usage)
 	}
 }

@@ -89,6 +89,8 @@ func BenchmarkAgentLoop(b *testing.B) {
 				fmt.Printf("%-26s seed %d: %2d experiments in %5.0f s, %3d calls, best %.3g (normalised %.2f), %s\n",
 					id, seed, r.Experiments, r.WallS, r.ModelCalls, r.Best, r.Norm[len(r.Norm)-1], r.StopReason)
 				runs = append(runs, r)
+				// Written after every campaign: a long run stopped early still counts.
+				writeLoopReport(b, loopReport{Model: spec, Strategy: strategy, Budget: budget, Seeds: seeds, Challenges: ids, Runs: runs})
 			}
 		}
 	}
@@ -103,22 +105,34 @@ func BenchmarkAgentLoop(b *testing.B) {
 	out := loopReport{Model: spec, Strategy: strategy, Budget: budget, Seeds: seeds, Challenges: ids, Runs: runs}
 	printLoopReport(os.Stdout, out)
 	if path := os.Getenv("GENESIS_BENCH_OUT"); path != "" {
-		js, _ := json.MarshalIndent(out, "", "  ")
-		if err := os.WriteFile(path, js, 0o644); err != nil {
-			b.Fatal(err)
-		}
 		fmt.Printf("figures written to %s\n", path)
 	}
-	if path := os.Getenv("GENESIS_BENCH_BASELINE"); path != "" {
-		js, err := os.ReadFile(path)
-		if err != nil {
-			b.Fatal(err)
-		}
+	if paths := os.Getenv("GENESIS_BENCH_BASELINE"); paths != "" {
 		var base loopReport
-		if err := json.Unmarshal(js, &base); err != nil {
-			b.Fatalf("%s: %v", path, err)
+		for _, path := range strings.Split(paths, ",") {
+			js, err := os.ReadFile(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var r loopReport
+			if err := json.Unmarshal(js, &r); err != nil {
+				b.Fatalf("%s: %v", path, err)
+			}
+			base.Runs = append(base.Runs, r.Runs...)
 		}
 		printComparison(os.Stdout, base, out)
+	}
+}
+
+// writeLoopReport writes the figures to GENESIS_BENCH_OUT, if set.
+func writeLoopReport(b *testing.B, rep loopReport) {
+	path := os.Getenv("GENESIS_BENCH_OUT")
+	if path == "" {
+		return
+	}
+	js, _ := json.MarshalIndent(rep, "", "  ")
+	if err := os.WriteFile(path, js, 0o644); err != nil {
+		b.Fatal(err)
 	}
 }
 
@@ -149,6 +163,8 @@ type roleUsage struct {
 	Cached    int     `json:"cached_tokens"`
 	Generated int     `json:"generated_tokens"`
 	ModelS    float64 `json:"model_s"`
+	// Skipped counts the turns the loop did not take (forced decisions).
+	Skipped int `json:"skipped,omitempty"`
 }
 
 type loopReport struct {
@@ -191,10 +207,22 @@ func runLoop(b *testing.B, e *env, c client.Client, model llm.Model, id string, 
 	if err != nil {
 		b.Fatal(err)
 	}
-	var res workflows.CampaignResult
-	if err := run.Get(ctx, &res); err != nil {
+	var raw json.RawMessage
+	if err := run.Get(ctx, &raw); err != nil {
 		b.Fatal(err)
 	}
+	var res workflows.CampaignResult
+	// The usage table, read by name: loops before it had none.
+	var extra struct {
+		Usage []struct {
+			Role    string `json:"role"`
+			Skipped int    `json:"skipped"`
+		} `json:"usage"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		b.Fatal(err)
+	}
+	_ = json.Unmarshal(raw, &extra)
 	ch, _ := e.cat.Get(in.Challenge)
 	r := loopRun{Challenge: in.Challenge, Seed: in.Seed, Experiments: len(res.Trace), Iterations: res.Iterations, WallS: time.Since(t0).Seconds(),
 		ModelCalls: res.ModelCalls, Tokens: res.Tokens, Repairs: res.Repairs, Fallbacks: res.Fallbacks, StopReason: res.StopReason, Best: math.NaN()}
@@ -215,6 +243,13 @@ func runLoop(b *testing.B, e *env, c client.Client, model llm.Model, id string, 
 		r.Norm = []float64{0}
 	}
 	r.Roles = transcriptUsage(b, filepath.Join(dir, "transcripts", agents.PathSafe(id)))
+	for _, u := range extra.Usage {
+		for i := range r.Roles {
+			if r.Roles[i].Role == u.Role {
+				r.Roles[i].Skipped = u.Skipped
+			}
+		}
+	}
 	return r
 }
 
@@ -317,6 +352,7 @@ func total(runs []loopRun) loopTotal {
 			}
 			x := &t.Roles[k]
 			x.Calls, x.Prompt, x.Cached, x.Generated, x.ModelS = x.Calls+u.Calls, x.Prompt+u.Prompt, x.Cached+u.Cached, x.Generated+u.Generated, x.ModelS+u.ModelS
+			x.Skipped += u.Skipped
 			t.Calls, t.Prompt, t.Cached, t.Generated, t.ModelS = t.Calls+u.Calls, t.Prompt+u.Prompt, t.Cached+u.Cached, t.Generated+u.Generated, t.ModelS+u.ModelS
 		}
 	}
@@ -340,13 +376,13 @@ func printLoopReport(w *os.File, rep loopReport) {
 		rep.Model, rep.Strategy, len(rep.Challenges), rep.Seeds, rep.Budget, len(rep.Runs), t.Experiments)
 	fmt.Fprintf(w, "per lab experiment: %.1f s wall, %.1f s in the model, %.2f calls, %.0f prompt tokens (%.0f evaluated, %.0f cached), %.0f generated; best-so-far (normalised, mean) %.3f\n",
 		t.WallS/n, t.ModelS/n, float64(t.Calls)/n, float64(t.Prompt)/n, float64(t.Prompt-t.Cached)/n, float64(t.Cached)/n, float64(t.Generated)/n, meanFinalNorm(rep.Runs))
-	fmt.Fprintf(w, "%-20s %8s %8s %10s %10s %10s %10s %12s\n", "role", "calls/ex", "model-s", "prompt", "evaluated", "cached", "generated", "tokens/call")
+	fmt.Fprintf(w, "per lab experiment, by role:\n%-20s %8s %8s %8s %10s %10s %10s %10s %12s\n", "role", "calls", "skipped", "model-s", "prompt", "evaluated", "cached", "generated", "tokens/call")
 	for _, u := range t.Roles {
 		perCall := 0.0
 		if u.Calls > 0 {
 			perCall = float64(u.Prompt+u.Generated) / float64(u.Calls)
 		}
-		fmt.Fprintf(w, "%-20s %8.2f %8.1f %10.0f %10.0f %10.0f %10.0f %12.0f\n", u.Role, float64(u.Calls)/n, u.ModelS/n,
+		fmt.Fprintf(w, "%-20s %8.2f %8.2f %8.1f %10.0f %10.0f %10.0f %10.0f %12.0f\n", u.Role, float64(u.Calls)/n, float64(u.Skipped)/n, u.ModelS/n,
 			float64(u.Prompt)/n, float64(u.Prompt-u.Cached)/n, float64(u.Cached)/n, float64(u.Generated)/n, perCall)
 	}
 }
