@@ -10,6 +10,7 @@ package agents
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -146,18 +147,25 @@ const (
 // the challenge: candidate points are objects with one property per
 // parameter, constrained to the allowed values.
 func OutputSchema(role string, c *challenges.Challenge) json.RawMessage {
-	b, err := json.Marshal(outputSchema(role, c))
+	b, err := json.Marshal(outputSchema(role, c, 0, 0))
 	if err != nil {
 		panic(fmt.Sprintf("agents: %s schema: %v", role, err)) // static shapes: a programming error
 	}
 	return b
 }
 
-func outputSchema(role string, c *challenges.Challenge) object {
+// outputSchema is role's output schema; an operator's picks are bounded
+// by the number of candidates and how many the plan asks for, when known
+// (0: not known).
+func outputSchema(role string, c *challenges.Challenge, candidates, wanted int) object {
 	prose := func(max int) object {
 		return object{{"type", "string"}, {"minLength", minProse}, {"maxLength", max}}
 	}
-	picks := object{{"type", "array"}, {"items", object{{"type", "integer"}, {"minimum", 1}}}, {"maxItems", maxPicks}}
+	item := object{{"type", "integer"}, {"minimum", 1}}
+	if candidates > 0 {
+		item = append(item, field{"maximum", candidates})
+	}
+	picks := object{{"type", "array"}, {"items", item}, {"maxItems", min(maxPicks, cmp.Or(wanted, maxPicks))}}
 	switch role {
 	case Planner:
 		return schemaObject(
@@ -259,13 +267,28 @@ func EnvelopeSchema(role string, c *challenges.Challenge, allowTools bool) json.
 	if allowTools {
 		specs = Tools(role)
 	}
-	return envelopeSchema(role, c, specs)
+	return envelopeSchema(role, c, specs, 0, 0)
 }
 
-func envelopeSchema(role string, c *challenges.Challenge, specs []*tools.Spec) json.RawMessage {
+// stepSchema is the envelope of one step, with the operators' picks
+// bounded by the step's candidates and plan.
+func stepSchema(in StepInput, c *challenges.Challenge) json.RawMessage {
+	wanted := 0
+	if p := in.Brief.Plan; p != nil {
+		switch in.Role {
+		case SimOperator:
+			wanted = p.Simulations
+		case LabOperator:
+			wanted = p.LabRuns
+		}
+	}
+	return envelopeSchema(in.Role, c, in.tools(), len(in.Brief.Candidates), wanted)
+}
+
+func envelopeSchema(role string, c *challenges.Challenge, specs []*tools.Spec, candidates, wanted int) json.RawMessage {
 	alts := []any{schemaObject(
 		field{"action", object{{"type", "string"}, {"enum", []string{"final"}}}},
-		field{"output", outputSchema(role, c)})}
+		field{"output", outputSchema(role, c, candidates, wanted)})}
 	for _, t := range specs {
 		alts = append(alts, schemaObject(
 			field{"action", object{{"type", "string"}, {"enum", []string{"call_tool"}}}},

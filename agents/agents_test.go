@@ -85,7 +85,7 @@ func TestParseReplies(t *testing.T) {
 		{"final", `{"action":"final","output":{"decision":"explore","lab_runs":2,"simulations":1,"rationale":"Few points are measured yet."}}`, KindFinal, ""},
 		{"fenced", "```json\n{\"action\":\"final\",\"output\":{\"decision\":\"stop\",\"lab_runs\":0,\"simulations\":0,\"rationale\":\"No gain in three iterations.\"}}\n```", KindFinal, ""},
 		{"rationale too short", `{"action":"final","output":{"decision":"explore","lab_runs":2,"simulations":1,"rationale":"r"}}`, KindInvalid, "rationale"},
-		{"placeholder copied", `{"action":"final","output":{"decision":"explore","lab_runs":2,"simulations":1,"rationale":"Your reason in one sentence."}}`, KindInvalid, "placeholder"},
+		{"placeholder copied", `{"action":"final","output":{"decision":"explore","lab_runs":2,"simulations":1,"rationale":"Your reason, from the results above, in one sentence."}}`, KindInvalid, "placeholder"},
 		{"template debris", `{"action":"final","output":{"decision":"explore","lab_runs":2,"simulations":1,"rationale":"{{#1}}} ({{#2}}) [{{#3}}}"}}`, KindInvalid, "template debris"},
 		{"not prose", `{"action":"final","output":{"decision":"explore","lab_runs":2,"simulations":1,"rationale":"][0][ 12, 50, 2.5"}}`, KindInvalid, "rationale"},
 		{"tool", `{"action":"call_tool","tool":"dataset_query","input":{"sql":"SELECT 1"}}`, KindTool, ""},
@@ -288,6 +288,23 @@ func TestReplyTokensHoldTheLongestReply(t *testing.T) {
 			if 5*ReplyTokens(role, c) < 2*len(b) {
 				t.Errorf("%s/%s: bound %d tokens for a %d-byte reply", c.ID, role, ReplyTokens(role, c), len(b))
 			}
+		}
+	}
+}
+
+// An operator's picks are bounded by the candidates and the plan: the
+// schema (and so constrained decoding) allows no more.
+func TestOperatorPicksAreBounded(t *testing.T) {
+	c := crossedBarrel(t)
+	in := fixture(c, LabOperator) // 2 candidates, the plan asks for 2 lab runs
+	schema := stepSchema(in, c)
+	for reply, want := range map[string]string{
+		`{"action":"final","output":{"run":[2,1],"rationale":"Both are near the best point."}}`:   KindFinal,
+		`{"action":"final","output":{"run":[3],"rationale":"Both are near the best point."}}`:     KindInvalid,
+		`{"action":"final","output":{"run":[1,2,1],"rationale":"Both are near the best point."}}`: KindInvalid,
+	} {
+		if res := Parse(c, in, schema, reply); res.Kind != want {
+			t.Errorf("%s: %s (%s), want %s", reply, res.Kind, res.Problem, want)
 		}
 	}
 }

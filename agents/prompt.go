@@ -312,31 +312,45 @@ type answer struct {
 
 func answerOf(c *challenges.Challenge, in StepInput) answer {
 	obj := c.Primary().Name
-	// The free-text fields are described, not exemplified: a small model
-	// copies an example sentence (or a quoted placeholder) word for word.
+	// Free-text fields are shown empty and described after the object: a
+	// small model copies whatever text sits in a value's place (an example
+	// sentence, a quoted or bare placeholder) word for word, and the
+	// schema's minimum length forbids leaving it empty.
 	switch in.Role {
 	case Planner:
-		why := "your reason in one sentence"
-		return answer{format: fmt.Sprintf(`{"decision": "explore", "exploit" or "stop", "lab_runs": %d, "simulations": 0 to %d, "rationale": %s}`,
-			max(in.Limits.MaxLabRuns, 1), max(in.Limits.MaxSimulations, 0), why),
-			note: fmt.Sprintf("lab_runs %d is the lab's capacity: ask for fewer only for a reason", max(in.Limits.MaxLabRuns, 1)), placeholders: []string{why}}
+		why := "your reason, from the results above, in one sentence"
+		return answer{format: fmt.Sprintf(`{"decision": "explore", "lab_runs": %d, "simulations": 2, "rationale": ""}`, max(in.Limits.MaxLabRuns, 1)),
+			note: fmt.Sprintf(`decision: "explore", "exploit" or "stop"; lab_runs: %d is the lab's capacity, ask for fewer only for a reason; simulations: 0 to %d; rationale: %s`,
+				max(in.Limits.MaxLabRuns, 1), max(in.Limits.MaxSimulations, 0), why), placeholders: []string{why}}
 	case Hypothesis:
 		st, ex := "your hypothesis in one sentence", fmt.Sprintf("the %s you expect", obj)
 		point := NewChallengeView(c).Example
 		if len(in.Brief.Suggestions) > 0 {
 			point = PointJSON(c, in.Brief.Suggestions[0].Point)
 		}
-		return answer{format: fmt.Sprintf(`{"hypotheses": [{"statement": %s, "expected": %s, "candidates": [%s]}]}`, st, ex, point),
-			note: fmt.Sprintf("one hypothesis, 1-%d candidates", maxPerHyp), placeholders: []string{st, ex}}
+		return answer{format: fmt.Sprintf(`{"hypotheses": [{"statement": "", "expected": "", "candidates": [%s]}]}`, point),
+			note: fmt.Sprintf("one hypothesis; statement: %s; expected: %s; candidates: 1 to %d points", st, ex, maxPerHyp), placeholders: []string{st, ex}}
 	case SimOperator, LabOperator:
-		key, why := "simulate", "your reason in one sentence"
+		key, n, why := "simulate", 0, "your reason in one sentence"
+		if in.Brief.Plan != nil {
+			n = in.Brief.Plan.Simulations
+		}
 		if in.Role == LabOperator {
 			key = "run"
+			if in.Brief.Plan != nil {
+				n = in.Brief.Plan.LabRuns
+			}
 		}
-		return answer{format: fmt.Sprintf(`{"%s": [candidate numbers], "rationale": %s}`, key, why), placeholders: []string{why}}
+		picks := make([]string, max(n, 1))
+		for i := range picks {
+			picks[i] = strconv.Itoa(i + 1)
+		}
+		return answer{format: fmt.Sprintf(`{"%s": [%s], "rationale": ""}`, key, strings.Join(picks, ", ")),
+			note: fmt.Sprintf("%s: %d candidate numbers, your choice; rationale: %s", key, max(n, 1), why), placeholders: []string{why}}
 	case Analyst:
 		f, s := "short sentences on what the results show", "the campaign's progress in one sentence"
-		return answer{format: fmt.Sprintf(`{"findings": [1 to %d %s], "converged": true or false, "summary": %s}`, maxFindings, f, s), placeholders: []string{f, s}}
+		return answer{format: `{"findings": [""], "converged": false, "summary": ""}`,
+			note: fmt.Sprintf("findings: 1 to %d %s; converged: true or false; summary: %s", maxFindings, f, s), placeholders: []string{f, s}}
 	}
 	return answer{}
 }

@@ -193,7 +193,7 @@ func Step(ctx context.Context, env Env, in StepInput) (StepResult, error) {
 	if err != nil {
 		return StepResult{}, err
 	}
-	schema := envelopeSchema(in.Role, c, in.tools())
+	schema := stepSchema(in, c)
 	req := llm.Request{
 		Messages:    []llm.Message{{Role: "system", Content: system}, {Role: "user", Content: user}},
 		Schema:      schema,
