@@ -2,8 +2,11 @@ package workflows
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -413,5 +416,50 @@ func TestForcedTurnsAreSkipped(t *testing.T) {
 	}
 	if res.Usage[0].Role != agents.Planner || res.Usage[len(res.Usage)-1].Role != agents.Analyst {
 		t.Errorf("usage not in loop order: %+v", res.Usage)
+	}
+}
+
+// Every role of an iteration recalls the same memories, so their prompts
+// share that text (the prompt cache serves it after the first role); what
+// the iteration's own roles wrote meanwhile is left out.
+func TestRolesOfAnIterationRecallTheSameMemories(t *testing.T) {
+	f := newFixture(t, scriptedTeam())
+	runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 8, Seed: 5})
+	files, err := filepath.Glob(filepath.Join(f.acts.DataDir, "transcripts", "*", "it002-*-s1.json"))
+	if err != nil || len(files) < 3 {
+		t.Fatalf("transcripts of iteration 2: %v %v", files, err)
+	}
+	var first string
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tr struct {
+			Messages []llm.Message `json:"messages"`
+		}
+		if err := json.Unmarshal(b, &tr); err != nil {
+			t.Fatal(err)
+		}
+		user := tr.Messages[1].Content
+		i := strings.Index(user, "Team memory:")
+		if i < 0 {
+			t.Fatalf("%s: no memory in the prompt:\n%s", file, user)
+		}
+		var mem []string
+		for _, line := range strings.Split(user[i:], "\n")[1:] {
+			if !strings.HasPrefix(line, "- ") {
+				break
+			}
+			mem = append(mem, line)
+		}
+		if len(mem) == 0 {
+			t.Fatalf("%s: an empty memory:\n%s", file, user)
+		}
+		if got := strings.Join(mem, "\n"); first == "" {
+			first = got
+		} else if got != first {
+			t.Errorf("%s recalled\n%s\nwhere %s recalled\n%s", filepath.Base(file), got, filepath.Base(files[0]), first)
+		}
 	}
 }
