@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +95,77 @@ func TestGenerateUsage(t *testing.T) {
 	}
 	if resp, err = m.Generate(context.Background(), req); err != nil || !resp.Usage.Truncated {
 		t.Errorf("a full context is not reported as truncated: %+v %v", resp.Usage, err)
+	}
+}
+
+// fakeServer answers /api/chat with the given prompt evaluation times, in
+// order, and /api/ps with a runner of context ctx.
+func fakeServer(t *testing.T, ctx int, promptSeconds ...float64) *httptest.Server {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/ps":
+			_ = json.NewEncoder(w).Encode(map[string]any{"models": []map[string]any{{"name": "m", "model": "m", "context_length": ctx,
+				"expires_at": time.Now().Add(30 * time.Minute)}}})
+		default:
+			d := promptSeconds[min(calls, len(promptSeconds)-1)]
+			calls++
+			_ = json.NewEncoder(w).Encode(map[string]any{"model": "m", "message": map[string]any{"role": "assistant", "content": "ok"},
+				"done": true, "prompt_eval_count": 300, "eval_count": 1, "prompt_eval_duration": int64(d * float64(time.Second))})
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// The start check sends one prompt twice: the second must come back from
+// the cache; a server that evaluates it again, or runs the model with
+// another context size, is reported with the counts and the fix.
+func TestCheckServing(t *testing.T) {
+	m, _ := New(fakeServer(t, DefaultNumCtx, 1.4, 0.03).URL, "m")
+	s, err := m.CheckServing(context.Background(), "")
+	if err != nil || s.CacheUsed == nil || !*s.CacheUsed || len(s.Problems) != 0 || s.ContextLength != DefaultNumCtx {
+		t.Fatalf("a healthy server: %+v %v", s, err)
+	}
+	if !strings.Contains(s.String(), "prompt cache works (a 300-token prompt in 1.40 s, again in 0.03 s)") {
+		t.Errorf("summary %q", s.String())
+	}
+	m, _ = New(fakeServer(t, 2048, 1.4, 1.3).URL, "m")
+	s, err = m.CheckServing(context.Background(), "")
+	if err != nil || s.CacheUsed == nil || *s.CacheUsed || len(s.Problems) != 2 {
+		t.Fatalf("a server without cache: %+v %v", s, err)
+	}
+	all := strings.Join(s.Problems, "\n")
+	for _, want := range []string{"prompt cache not used: the same 300-token prompt took 1.40 s to evaluate, then 1.30 s again", "2048-token context, Genesis asks for 4096"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("problems lack %q:\n%s", want, all)
+		}
+	}
+}
+
+// A local server's settings come from its environment (the pid file that
+// deploy/ollama writes): a server with more than one parallel slot is
+// reported.
+func TestCheckServingReadsTheServerSettings(t *testing.T) {
+	if _, err := os.Stat("/proc/self/environ"); err != nil {
+		t.Skip("no /proc")
+	}
+	cmd := exec.Command("sleep", "30")
+	cmd.Env = []string{"OLLAMA_NUM_PARALLEL=4", "OLLAMA_KEEP_ALIVE=30m"}
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	pidFile := filepath.Join(t.TempDir(), "ollama.pid")
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := New(fakeServer(t, DefaultNumCtx, 1.4, 0.03).URL, "m")
+	s, err := m.CheckServing(context.Background(), pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Settings["OLLAMA_NUM_PARALLEL"] != "4" || len(s.Problems) != 1 || !strings.Contains(s.Problems[0], "OLLAMA_NUM_PARALLEL=4, deploy/ollama sets 1") {
+		t.Errorf("settings %v, problems %q", s.Settings, s.Problems)
 	}
 }
