@@ -146,8 +146,6 @@ type StepResult struct {
 	Proposed []Proposed `json:"proposed,omitempty"`
 	// Recalled is how many memories were put in the prompt.
 	Recalled int `json:"recalled,omitempty"`
-	// Seconds is how long the model call took, as the worker saw it.
-	Seconds float64 `json:"seconds,omitempty"`
 	// Prose is set on an invalid reply whose only problem is its texts (a
 	// copied placeholder, template debris): a small model that wrote one
 	// seldom writes better when asked again.
@@ -210,7 +208,6 @@ func Step(ctx context.Context, env Env, in StepInput) (StepResult, error) {
 	res := Parse(c, in, schema, resp.Content)
 	res.Usage = resp.Usage
 	res.Recalled = len(memories)
-	res.Seconds = time.Since(start).Seconds()
 	if env.TranscriptDir != "" {
 		res.Transcript = writeTranscript(env.TranscriptDir, in, req, resp, res, time.Since(start))
 	}
