@@ -13,7 +13,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 STATICCHECK_VERSION := v0.8.2
 ARGS ?=
 
-.PHONY: run test build deps temporal ollama slurm slurm-stop chromium lint unit e2e models-test bench bench-search bench-botorch clean help
+.PHONY: run test build deps temporal ollama slurm slurm-stop chromium lint unit e2e models-test bench bench-agents bench-search bench-botorch clean help
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,7 +74,7 @@ test: export GENESIS_SLURM_TEST := 1
 test: export GENESIS_BROWSER_TEST := 1
 test: deps slurm chromium lint unit e2e models-test ## set up everything and run every test tier
 
-bench: temporal ## benchmarks (orchestration overhead, optimiser, lab submit throughput, HPC executors, eval overhead, portfolio grants)
+bench: temporal ## benchmarks (orchestration overhead, optimiser, lab submit throughput, HPC executors, eval overhead, portfolio grants; the agent loop with the real model: make bench-agents)
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./workflows/ ./tools/optimizer/
 	$(GO) test -run '^$$' -bench Submit50Clients -benchtime 4000x ./lab/
 	$(GO) test -run '^$$' -bench SimulateActivityOverhead -benchtime 20x ./workflows/e2e/
@@ -89,6 +89,13 @@ bench-search: build ## the optimiser on every dev pool: before/now/random, 50 se
 
 bench-botorch: build ## BoTorch side by side on the categorical pools (installs torch + BoTorch into a virtualenv; slow)
 	bash evals/reference/botorch.sh --challenges categorical --seeds 20 --budget 20 --configs bo,bo-onehot,random
+
+# The agent loop per lab experiment with the real model: wall time, calls, prompt tokens evaluated and cached,
+# generated tokens, per role, and discovery quality. BENCH_ARGS passes settings, e.g.
+# make bench-agents BENCH_ARGS="GENESIS_BENCH_SEEDS=1 GENESIS_BENCH_OUT=/tmp/after.json GENESIS_BENCH_BASELINE=/tmp/before.json"
+BENCH_ARGS ?=
+bench-agents: ollama ## the agent loop per lab experiment with the real model (3 dev challenges × 3 seeds × budget 12)
+	GENESIS_OLLAMA_TEST=1 GENESIS_TEST_MODEL=$(MODEL) $(BENCH_ARGS) $(GO) test -count=1 -run '^$$' -bench AgentLoop -benchtime 1x -timeout 8h ./workflows/e2e/
 
 clean: ## remove build output
 	rm -rf bin

@@ -9,6 +9,8 @@
 package agents
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -30,14 +32,6 @@ const (
 
 // Roles in loop order.
 var Roles = []string{Planner, Hypothesis, SimOperator, LabOperator, Analyst}
-
-var roleSummary = map[string]string{
-	Planner:     "You decide each iteration's strategy: explore or exploit, how many simulations and lab experiments, or stop.",
-	Hypothesis:  "You propose hypotheses about the design space, each with concrete candidate points to test.",
-	SimOperator: "You choose which candidates get a cheap, lower-fidelity simulation on the HPC cluster.",
-	LabOperator: "You choose which candidates earn an expensive, real lab experiment on the robotic lab.",
-	Analyst:     "You interpret the results, write findings to the team's memory and judge whether the campaign has converged.",
-}
 
 // Information tools an agent may call during its turn. Actions with
 // physical or costly effects (lab runs, HPC jobs) are not model tools: the
@@ -92,11 +86,13 @@ func ToolsFor(role string, noOptimizer bool) []*tools.Spec {
 	return out
 }
 
-// Plan is the planner's output.
+// Plan is the planner's output. LabRuns 0 means as many as the lab takes
+// this iteration (the batch grows to the lab's capacity unless the planner
+// says otherwise).
 type Plan struct {
-	Decision    string `json:"decision" jsonschema:"enum=explore,enum=exploit,enum=stop"`
-	LabRuns     int    `json:"lab_runs" jsonschema:"minimum=0,maximum=8"`
-	Simulations int    `json:"simulations" jsonschema:"minimum=0,maximum=16"`
+	Decision    string `json:"decision"`
+	LabRuns     int    `json:"lab_runs"`
+	Simulations int    `json:"simulations"`
 	Rationale   string `json:"rationale"`
 }
 
@@ -131,61 +127,137 @@ type Analysis struct {
 	Summary   string   `json:"summary"`
 }
 
+// Bounds of what a reply may hold. They bound the reply's length (and so
+// the time spent generating it: a small model on two cores writes about 60
+// tokens a second), and constrained decoding enforces them as it writes.
+const (
+	maxRationale   = 120 // characters of a rationale, statement or summary
+	maxExpected    = 60
+	maxFinding     = 120
+	maxFindings    = 3
+	maxHypotheses  = 1
+	maxPerHyp      = 3 // candidates per hypothesis
+	maxPicks       = 8 // candidate numbers an operator may list
+	minProse       = 12
+	maxLabRunsPlan = 8
+	maxSimsPlan    = 16
+)
+
 // OutputSchema is a role's output schema. The hypothesis schema depends on
 // the challenge: candidate points are objects with one property per
 // parameter, constrained to the allowed values.
 func OutputSchema(role string, c *challenges.Challenge) json.RawMessage {
+	b, err := json.Marshal(outputSchema(role, c, 0, 0))
+	if err != nil {
+		panic(fmt.Sprintf("agents: %s schema: %v", role, err)) // static shapes: a programming error
+	}
+	return b
+}
+
+// outputSchema is role's output schema; an operator's picks are bounded
+// by the number of candidates and how many the plan asks for, when known
+// (0: not known).
+func outputSchema(role string, c *challenges.Challenge, candidates, wanted int) object {
+	prose := func(max int) object {
+		return object{{"type", "string"}, {"minLength", minProse}, {"maxLength", max}}
+	}
+	item := object{{"type", "integer"}, {"minimum", 1}}
+	if candidates > 0 {
+		item = append(item, field{"maximum", candidates})
+	}
+	picks := object{{"type", "array"}, {"items", item}, {"maxItems", min(maxPicks, cmp.Or(wanted, maxPicks))}}
 	switch role {
 	case Planner:
-		return tools.SchemaFor(Plan{})
+		return schemaObject(
+			field{"decision", object{{"type", "string"}, {"enum", []string{"explore", "exploit", "stop"}}}},
+			field{"lab_runs", object{{"type", "integer"}, {"minimum", 0}, {"maximum", maxLabRunsPlan}}},
+			field{"simulations", object{{"type", "integer"}, {"minimum", 0}, {"maximum", maxSimsPlan}}},
+			field{"rationale", prose(maxRationale)})
 	case SimOperator:
-		return tools.SchemaFor(SimSelection{})
+		return schemaObject(field{"simulate", picks}, field{"rationale", prose(maxRationale)})
 	case LabOperator:
-		return tools.SchemaFor(LabSelection{})
+		return schemaObject(field{"run", picks}, field{"rationale", prose(maxRationale)})
 	case Analyst:
-		return tools.SchemaFor(Analysis{})
+		return schemaObject(
+			field{"findings", object{{"type", "array"}, {"items", prose(maxFinding)}, {"minItems", 1}, {"maxItems", maxFindings}}},
+			field{"converged", object{{"type", "boolean"}}},
+			field{"summary", prose(maxRationale)})
 	case Hypothesis:
-		return hypothesisSchema(c)
+		h := schemaObject(
+			field{"statement", prose(maxRationale)},
+			field{"expected", object{{"type", "string"}, {"minLength", 4}, {"maxLength", maxExpected}}},
+			field{"candidates", object{{"type", "array"}, {"items", pointSchema(c)}, {"minItems", 1}, {"maxItems", maxPerHyp}}})
+		return schemaObject(field{"hypotheses", object{{"type", "array"}, {"items", h}, {"minItems", 1}, {"maxItems", maxHypotheses}}})
 	}
 	panic("agents: unknown role " + role)
 }
 
-func obj(props map[string]any, required ...string) map[string]any {
-	return map[string]any{"type": "object", "properties": props, "required": required, "additionalProperties": false}
+// object is a JSON object that keeps its keys in order. Constrained
+// decoding (llama.cpp's grammar from a JSON schema, behind Ollama's
+// structured outputs) asks for properties in schema order, so the schema's
+// order is the order the model writes them: the statement before its
+// candidates, the tool's name before its input.
+type object []field
+
+type field struct {
+	key string
+	val any
+}
+
+// MarshalJSON implements json.Marshaler.
+func (o object) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(f.key)
+		v, err := json.Marshal(f.val)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// schemaObject is the schema of an object with exactly these properties,
+// all required.
+func schemaObject(fs ...field) object {
+	req := make([]string, len(fs))
+	for i, f := range fs {
+		req[i] = f.key
+	}
+	return object{{"type", "object"}, {"properties", object(fs)}, {"required", req}, {"additionalProperties", false}}
 }
 
 // PointSchema is the JSON schema of one design point of c.
-func PointSchema(c *challenges.Challenge) map[string]any {
-	props := map[string]any{}
-	var req []string
-	for _, p := range c.Parameters {
-		var s map[string]any
-		switch p.Kind {
-		case challenges.Categorical:
-			s = map[string]any{"type": "string", "enum": p.Options}
-		case challenges.Discrete:
-			s = map[string]any{"type": "number", "enum": p.Values}
-		case challenges.Integer:
-			s = map[string]any{"type": "integer", "minimum": *p.Low, "maximum": *p.High}
-		default:
-			s = map[string]any{"type": "number", "minimum": *p.Low, "maximum": *p.High}
-		}
-		props[p.Name] = s
-		req = append(req, p.Name)
-	}
-	return obj(props, req...)
+func PointSchema(c *challenges.Challenge) json.RawMessage {
+	b, _ := json.Marshal(pointSchema(c))
+	return b
 }
 
-func hypothesisSchema(c *challenges.Challenge) json.RawMessage {
-	str := map[string]any{"type": "string"}
-	h := obj(map[string]any{
-		"statement":  str,
-		"expected":   str,
-		"candidates": map[string]any{"type": "array", "items": PointSchema(c), "minItems": 1, "maxItems": 4},
-	}, "statement", "expected", "candidates")
-	s := obj(map[string]any{"hypotheses": map[string]any{"type": "array", "items": h, "minItems": 1, "maxItems": 2}}, "hypotheses")
-	b, _ := json.Marshal(s)
-	return b
+func pointSchema(c *challenges.Challenge) object {
+	var fs []field
+	for _, p := range c.Parameters {
+		var s object
+		switch p.Kind {
+		case challenges.Categorical:
+			s = object{{"type", "string"}, {"enum", p.Options}}
+		case challenges.Discrete:
+			s = object{{"type", "number"}, {"enum", p.Values}}
+		case challenges.Integer:
+			s = object{{"type", "integer"}, {"minimum", *p.Low}, {"maximum", *p.High}}
+		default:
+			s = object{{"type", "number"}, {"minimum", *p.Low}, {"maximum", *p.High}}
+		}
+		fs = append(fs, field{p.Name, s})
+	}
+	return schemaObject(fs...)
 }
 
 // EnvelopeSchema is what the model must reply with: a final answer, or (when
@@ -195,32 +267,42 @@ func EnvelopeSchema(role string, c *challenges.Challenge, allowTools bool) json.
 	if allowTools {
 		specs = Tools(role)
 	}
-	return envelopeSchema(role, c, specs)
+	return envelopeSchema(role, c, specs, 0, 0)
 }
 
-func envelopeSchema(role string, c *challenges.Challenge, specs []*tools.Spec) json.RawMessage {
-	var out any
-	_ = json.Unmarshal(OutputSchema(role, c), &out)
-	alts := []any{obj(map[string]any{
-		"action": map[string]any{"type": "string", "enum": []string{"final"}},
-		"output": out,
-	}, "action", "output")}
-	{
-		for _, t := range specs {
-			var in any
-			_ = json.Unmarshal(t.Schema, &in)
-			alts = append(alts, obj(map[string]any{
-				"action": map[string]any{"type": "string", "enum": []string{"call_tool"}},
-				"tool":   map[string]any{"type": "string", "enum": []string{t.Name}},
-				"input":  in,
-			}, "action", "tool", "input"))
+// stepSchema is the envelope of one step, with the operators' picks
+// bounded by the step's candidates and plan.
+func stepSchema(in StepInput, c *challenges.Challenge) json.RawMessage {
+	wanted := 0
+	if p := in.Brief.Plan; p != nil {
+		switch in.Role {
+		case SimOperator:
+			wanted = p.Simulations
+		case LabOperator:
+			wanted = p.LabRuns
 		}
+	}
+	return envelopeSchema(in.Role, c, in.tools(), len(in.Brief.Candidates), wanted)
+}
+
+func envelopeSchema(role string, c *challenges.Challenge, specs []*tools.Spec, candidates, wanted int) json.RawMessage {
+	alts := []any{schemaObject(
+		field{"action", object{{"type", "string"}, {"enum", []string{"final"}}}},
+		field{"output", outputSchema(role, c, candidates, wanted)})}
+	for _, t := range specs {
+		alts = append(alts, schemaObject(
+			field{"action", object{{"type", "string"}, {"enum", []string{"call_tool"}}}},
+			field{"tool", object{{"type", "string"}, {"enum", []string{t.Name}}}},
+			field{"input", t.Schema}))
 	}
 	var s any = alts[0]
 	if len(alts) > 1 {
-		s = map[string]any{"anyOf": alts}
+		s = object{{"anyOf", alts}}
 	}
-	b, _ := json.Marshal(s)
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(fmt.Sprintf("agents: %s envelope: %v", role, err))
+	}
 	return b
 }
 
@@ -237,8 +319,10 @@ type ChallengeView struct {
 	Objectives  []string
 	Parameters  []string
 	Constraints []string
-	// Example is one candidate as JSON, to show the shape.
+	// Example is one candidate as JSON, to show the shape; Header names
+	// the parameters in order, as the prompts' tables list them.
 	Example string
+	Header  string
 }
 
 // NewChallengeView summarises c for prompts.
@@ -289,6 +373,11 @@ func NewChallengeView(c *challenges.Challenge) ChallengeView {
 	}
 	b, _ := json.Marshal(orderedPoint(c, c.Pool().Points[0]))
 	v.Example = string(b)
+	names := make([]string, len(c.Parameters))
+	for i, p := range c.Parameters {
+		names[i] = p.Name
+	}
+	v.Header = strings.Join(names, ", ")
 	return v
 }
 

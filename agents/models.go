@@ -21,6 +21,9 @@ type ModelConfig struct {
 	OllamaHost    string
 	OpenAIBaseURL string
 	OpenAIKey     string
+	// OllamaPIDFile names the pid of the local Ollama server that
+	// deploy/ollama started, whose settings CheckServing reads.
+	OllamaPIDFile string
 }
 
 // ModelConfigFromEnv reads OLLAMA_HOST, OPENAI_BASE_URL and OPENAI_API_KEY.
@@ -82,4 +85,25 @@ func CheckModel(ctx context.Context, spec string, cfg ModelConfig) error {
 		}
 	}
 	return nil
+}
+
+// CheckServing checks, before a campaign, how the model server runs the
+// model: the settings the agent loop's speed depends on (context window,
+// keep-alive, parallel slots) and whether its prompt cache works (one
+// prompt sent twice). It returns a one-line summary and the problems found,
+// each with its fix; a server it cannot check (not Ollama) gives neither.
+func CheckServing(ctx context.Context, spec string, cfg ModelConfig) (string, []string, error) {
+	m, err := NewModel(spec, cfg)
+	if err != nil {
+		return "", nil, err
+	}
+	om, ok := m.(*ollama.Model)
+	if !ok {
+		return "", nil, nil
+	}
+	s, err := om.CheckServing(ctx, cfg.OllamaPIDFile)
+	if err != nil {
+		return "", nil, err
+	}
+	return s.String(), s.Problems, nil
 }

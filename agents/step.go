@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/challenges"
-	"github.com/genesis-sci/genesis/prompts"
 	"github.com/genesis-sci/genesis/tools"
 )
 
@@ -57,9 +57,18 @@ type Brief struct {
 	Candidates        []Candidate        `json:"candidates,omitempty"`
 	SimResults        []Result           `json:"sim_results,omitempty"`
 	LabResults        []Result           `json:"lab_results,omitempty"`
-	Improved          bool               `json:"improved,omitempty"`
 	Stale             int                `json:"stale,omitempty"`
 	Measured          []challenges.Point `json:"measured,omitempty"`
+	// Outcome is how the iteration's lab runs changed the campaign (the
+	// analyst's brief); the fields above describe it as the iteration began.
+	Outcome *Outcome `json:"outcome,omitempty"`
+}
+
+// Outcome is what an iteration's lab runs did to the campaign.
+type Outcome struct {
+	Best     *Result `json:"best,omitempty"`
+	Improved bool    `json:"improved,omitempty"`
+	Stale    int     `json:"stale,omitempty"`
 }
 
 // Limits bound what an agent may ask for this iteration.
@@ -137,6 +146,10 @@ type StepResult struct {
 	Proposed []Proposed `json:"proposed,omitempty"`
 	// Recalled is how many memories were put in the prompt.
 	Recalled int `json:"recalled,omitempty"`
+	// Prose is set on an invalid reply whose only problem is its texts (a
+	// copied placeholder, template debris): a small model that wrote one
+	// seldom writes better when asked again.
+	Prose bool `json:"prose,omitempty"`
 }
 
 // Env is what a step needs besides its input.
@@ -148,101 +161,9 @@ type Env struct {
 	// TranscriptDir, when set, receives one JSON file per model call.
 	TranscriptDir string
 	Temperature   float64
-	MaxTokens     int
-}
-
-// PromptData is what the templates see.
-type PromptData struct {
-	Role         string
-	RoleSummary  string
-	Challenge    ChallengeView
-	Brief        BriefView
-	Limits       Limits
-	Tools        []ToolView
-	Observations []Observation
-	Repair       string
-}
-
-// ToolView describes a tool in a prompt.
-type ToolView struct{ Name, Description, Schema string }
-
-// ResultView is a Result rendered for a prompt.
-type ResultView struct {
-	Source    string
-	Iteration int
-	Point     string
-	Value     float64
-	Ref       string
-	Note      string
-}
-
-// CandidateView is a Candidate rendered for a prompt.
-type CandidateView struct{ Point, Source, Note string }
-
-// BriefView is a Brief rendered for a prompt.
-type BriefView struct {
-	Brief
-	Best        *ResultView
-	Recent      []ResultView
-	Memory      []string
-	Plan        Plan
-	Suggestions []CandidateView
-	Candidates  []CandidateView
-	SimResults  []ResultView
-	LabResults  []ResultView
-}
-
-// RenderPrompt renders the system and user messages for a step.
-func RenderPrompt(c *challenges.Challenge, in StepInput, memories []string) (system, user string, err error) {
-	d := PromptData{Role: in.Role, RoleSummary: roleSummary[in.Role], Challenge: NewChallengeView(c), Limits: in.Limits,
-		Observations: in.Observations, Repair: in.Repair}
-	for _, t := range in.tools() {
-		d.Tools = append(d.Tools, ToolView{Name: t.Name, Description: t.Description, Schema: compactSchema(t.Schema)})
-	}
-	d.Brief = viewBrief(c, in.Brief)
-	d.Brief.Memory = memories
-	if system, err = prompts.Render("system.tmpl", d); err != nil {
-		return "", "", err
-	}
-	user, err = prompts.Render(in.Role+".tmpl", d)
-	return system, user, err
-}
-
-func viewBrief(c *challenges.Challenge, b Brief) BriefView {
-	v := BriefView{Brief: b}
-	rv := func(r Result) ResultView {
-		out := ResultView{Source: r.Source, Iteration: r.Iteration, Point: PointJSON(c, r.Point), Ref: r.Ref, Note: r.Note, Value: math.NaN()}
-		if len(r.Values) > 0 {
-			out.Value = r.Values[0]
-		}
-		return out
-	}
-	cv := func(x Candidate) CandidateView {
-		return CandidateView{Point: PointJSON(c, x.Point), Source: x.Source, Note: x.Note}
-	}
-	if b.Best != nil {
-		r := rv(*b.Best)
-		v.Best = &r
-	}
-	for _, r := range b.Recent {
-		v.Recent = append(v.Recent, rv(r))
-	}
-	for _, r := range b.SimResults {
-		v.SimResults = append(v.SimResults, rv(r))
-	}
-	for _, r := range b.LabResults {
-		v.LabResults = append(v.LabResults, rv(r))
-	}
-	for _, x := range b.Suggestions {
-		v.Suggestions = append(v.Suggestions, cv(x))
-	}
-	for _, x := range b.Candidates {
-		v.Candidates = append(v.Candidates, cv(x))
-	}
-	if b.Plan != nil {
-		v.Plan = *b.Plan
-	}
-	return v
+	// MaxTokens caps every reply; 0 leaves each role its own bound
+	// (ReplyTokens).
+	MaxTokens int
 }
 
 // envelope is the reply's outer shape.
@@ -260,32 +181,24 @@ func Step(ctx context.Context, env Env, in StepInput) (StepResult, error) {
 	c := env.Challenge
 	var memories []string
 	if env.Recall != nil {
-		q := fmt.Sprintf("%s %s: %s", c.Title, in.Role, roleSummary[in.Role])
-		if in.Brief.Best != nil {
-			q += " best " + PointJSON(c, in.Brief.Best.Point)
-		}
 		var err error
-		if memories, err = env.Recall(ctx, q, 4); err != nil {
+		if memories, err = env.Recall(ctx, RecallQuery(c, in.Brief), recallK); err != nil {
 			return StepResult{}, fmt.Errorf("memory recall: %w", err)
 		}
-		for i, m := range memories {
-			if len(m) > 300 {
-				memories[i] = m[:300] + "…"
-			}
-		}
+		memories = CapMemories(memories, memoryTokens)
 	}
 	system, user, err := RenderPrompt(c, in, memories)
 	if err != nil {
 		return StepResult{}, err
 	}
-	schema := envelopeSchema(in.Role, c, in.tools())
+	schema := stepSchema(in, c)
 	req := llm.Request{
 		Messages:    []llm.Message{{Role: "system", Content: system}, {Role: "user", Content: user}},
 		Schema:      schema,
 		SchemaName:  strings.ReplaceAll(in.Role, "-", "_"),
 		Temperature: env.Temperature,
 		Seed:        in.Seed,
-		MaxTokens:   env.MaxTokens,
+		MaxTokens:   cmp.Or(env.MaxTokens, ReplyTokens(in.Role, c)),
 	}
 	start := time.Now()
 	resp, err := env.Model.Generate(ctx, req)
@@ -339,11 +252,17 @@ func Parse(c *challenges.Challenge, in StepInput, schema json.RawMessage, raw st
 		if err := json.Unmarshal(env.Output, target); err != nil {
 			return StepResult{Kind: KindInvalid, Problem: "output: " + err.Error()}
 		}
+		if p := checkProse(c, in.Role, target); p != "" {
+			return StepResult{Kind: KindInvalid, Problem: p, Prose: true}
+		}
 		return res
 	}
 	var h Hypotheses
 	if err := json.Unmarshal(env.Output, &h); err != nil {
 		return StepResult{Kind: KindInvalid, Problem: "hypotheses: " + err.Error()}
+	}
+	if p := checkProse(c, in.Role, &h); p != "" {
+		return StepResult{Kind: KindInvalid, Problem: p, Prose: true}
 	}
 	props, problems := ValidateCandidates(c, h, in.Brief.Measured)
 	if len(props) == 0 {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -65,6 +66,9 @@ type Activities struct {
 
 	mu     sync.Mutex
 	models map[string]llm.Model
+	// recalled keeps what each iteration's roles recall (the same query
+	// for them all): one embedding and search per iteration, not per step.
+	recalled map[string][]string
 }
 
 // ChallengeInfo is what the workflow needs to know about a challenge.
@@ -236,37 +240,31 @@ func (a *Activities) AgentStep(ctx context.Context, in AgentStepInput) (agents.S
 	}
 	stop := heartbeatEvery(ctx, 5*time.Second, func() any { return in.Step.Role })
 	defer stop()
-	env := agents.Env{Model: m, Challenge: c, Temperature: a.Temperature, MaxTokens: 384}
+	env := agents.Env{Model: m, Challenge: c, Temperature: a.Temperature}
 	if a.DataDir != "" {
 		env.TranscriptDir = filepath.Join(a.DataDir, "transcripts")
 	}
 	if a.Memory != nil && a.Embedder != nil {
+		thisIteration := fmt.Sprintf("%s/it%d/", in.Campaign, in.Step.Brief.Iteration)
 		env.Recall = func(ctx context.Context, q string, k int) ([]string, error) {
-			// Mostly this challenge's memories (this and earlier
-			// campaigns), plus the best one from another challenge, so
-			// lessons can travel between related problems; a scoped
-			// campaign sees only its scope's records.
-			hits, err := a.recall(ctx, q, memory.Filter{Challenge: c.ID, Scope: in.MemoryScope}, max(k-1, 1))
+			key := fmt.Sprintf("%s %d %s", thisIteration, k, q)
+			a.mu.Lock()
+			out, ok := a.recalled[key]
+			a.mu.Unlock()
+			if ok {
+				return slices.Clone(out), nil
+			}
+			out, err := a.recallFor(ctx, c, in.Campaign, in.MemoryScope, thisIteration, q, k)
 			if err != nil {
-				return nil, err
+				return out, err
 			}
-			var out []string
-			for _, h := range hits {
-				out = append(out, fmt.Sprintf("%s (%s, %s): %s", h.Kind, h.Agent, h.Campaign, shorten(h.Text, 600)))
+			a.mu.Lock()
+			if a.recalled == nil || len(a.recalled) >= 256 {
+				a.recalled = map[string][]string{}
 			}
-			if k > 1 {
-				others, err := a.recall(ctx, q, memory.Filter{Scope: in.MemoryScope}, k+4)
-				if err != nil {
-					return out, err
-				}
-				for _, h := range others {
-					if h.Challenge != c.ID {
-						out = append(out, fmt.Sprintf("%s from challenge %s (%s): %s", h.Kind, h.Challenge, h.Agent, shorten(h.Text, 400)))
-						break
-					}
-				}
-			}
-			return out, nil
+			a.recalled[key] = out
+			a.mu.Unlock()
+			return slices.Clone(out), nil
 		}
 	}
 	res, err := agents.Step(ctx, env, in.Step)
@@ -292,6 +290,46 @@ func (a *Activities) AgentStep(ctx context.Context, in AgentStepInput) (agents.S
 		}
 	}
 	return res, nil
+}
+
+// recallFor is what a step of campaign's iteration (ID prefix thisIteration)
+// recalls for query q: mostly this challenge's memories (this and earlier
+// campaigns), plus the best one from another challenge, so lessons can
+// travel between related problems. What this iteration's roles wrote is
+// left out, so every role of the iteration recalls the same memories (and
+// their prompts share that text; agents/prompt.go).
+// Mostly this challenge's memories (this and earlier campaigns), plus the
+// best one from another challenge, so lessons can travel between related
+// problems; a scoped campaign sees only its scope's records.
+func (a *Activities) recallFor(ctx context.Context, c *challenges.Challenge, campaign, scope, thisIteration, q string, k int) ([]string, error) {
+	hits, err := a.recall(ctx, q, memory.Filter{Challenge: c.ID, Scope: scope}, max(k-1, 1)+5)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, h := range hits {
+		if strings.HasPrefix(h.ID, thisIteration) || len(out) >= max(k-1, 1) {
+			continue
+		}
+		from := "an earlier campaign"
+		if h.Campaign == campaign {
+			from = "this campaign"
+		}
+		out = append(out, fmt.Sprintf("%s by the %s (%s): %s", h.Kind, h.Agent, from, shorten(h.Text, 600)))
+	}
+	if k > 1 {
+		others, err := a.recall(ctx, q, memory.Filter{Scope: scope}, k+4)
+		if err != nil {
+			return out, err
+		}
+		for _, h := range others {
+			if h.Challenge != c.ID {
+				out = append(out, fmt.Sprintf("%s from challenge %s (%s): %s", h.Kind, h.Challenge, h.Agent, shorten(h.Text, 400)))
+				break
+			}
+		}
+	}
+	return out, nil
 }
 
 func (a *Activities) recall(ctx context.Context, q string, f memory.Filter, k int) ([]memory.Hit, error) {

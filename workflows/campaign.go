@@ -90,7 +90,9 @@ func (cw *campaign) approved(cands []agents.Candidate, picks []int, why string) 
 	cw.pending, cw.decision = p, nil
 	cw.phase = "awaiting approval"
 	cw.event(agents.LabOperator, "awaiting approval", fmt.Sprintf("%d lab run(s): approve or reject in the UI or API", len(picks)))
+	t0 := workflow.Now(cw.ctx)
 	_ = workflow.Await(cw.ctx, func() bool { return cw.decision != nil || cw.stop != "" })
+	cw.st.Time.Wait += cw.since(t0)
 	d := cw.decision
 	cw.pending, cw.decision = nil, nil
 	switch {
@@ -326,6 +328,52 @@ type CampaignState struct {
 	// memory when it started (see recallFamily).
 	Transfer *Transfer      `json:"transfer,omitempty"`
 	Related  []RelatedPoint `json:"related,omitempty"`
+	// Usage is what each agent role's model calls cost, in loop order;
+	// Time is where the campaign's time went; Started is when it began.
+	Usage   []RoleUsage `json:"usage,omitempty"`
+	Time    Timing      `json:"time"`
+	Started time.Time   `json:"started"`
+}
+
+// RoleUsage is what one agent role's model calls cost in a campaign.
+type RoleUsage struct {
+	Role string `json:"role"`
+	// Calls counts model calls (tool calls and repairs included); Skipped
+	// the turns not taken because the role's decision was forced.
+	Calls     int `json:"calls"`
+	Skipped   int `json:"skipped,omitempty"`
+	Repairs   int `json:"repairs,omitempty"`
+	ToolCalls int `json:"tool_calls,omitempty"`
+	// Prompt tokens as the server reported them, the part of them it took
+	// from its prompt cache, and the tokens generated.
+	PromptTokens     int `json:"prompt_tokens"`
+	CachedTokens     int `json:"cached_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	// The server's time evaluating prompts and generating replies, and the
+	// calls' wall time as the campaign saw it (with queueing and transport).
+	PromptSeconds float64 `json:"prompt_s"`
+	GenSeconds    float64 `json:"gen_s"`
+	Seconds       float64 `json:"seconds"`
+	// CacheMisses counts calls whose shared prefix the server evaluated
+	// again (MissedTokens their prompt tokens); Truncated calls whose
+	// prompt did not fit the context window.
+	CacheMisses  int `json:"cache_misses,omitempty"`
+	MissedTokens int `json:"missed_tokens,omitempty"`
+	Truncated    int `json:"truncated,omitempty"`
+}
+
+// Timing is where a campaign's wall time went, in seconds.
+type Timing struct {
+	Wall float64 `json:"wall_s"`
+	// Model is the agents' model calls; Tools their tool calls and the
+	// optimiser's suggestions; Lab and Sim the lab batches and simulation
+	// jobs; Wait the time spent waiting for an approval or paused. The
+	// rest is orchestration, memory and reports.
+	Model float64 `json:"model_s"`
+	Tools float64 `json:"tools_s"`
+	Lab   float64 `json:"lab_s"`
+	Sim   float64 `json:"sim_s"`
+	Wait  float64 `json:"wait_s"`
 }
 
 // Status is what the status query returns.
@@ -389,13 +437,20 @@ type CampaignResult struct {
 	MemoryScope string `json:"memory_scope,omitempty"`
 	// Transfer is what the campaign took from its family's memory.
 	Transfer *Transfer `json:"transfer,omitempty"`
+	// Usage is what each agent role's model calls cost; Time where the
+	// campaign's time went.
+	Usage []RoleUsage `json:"usage,omitempty"`
+	Time  Timing      `json:"time"`
 }
 
 const (
 	maxToolCalls = 1 // information tool calls per agent turn (small models spend most of their time here)
 	maxRepairs   = 2 // re-asks after an invalid reply, then fall back
-	maxEvents    = 200
-	recentN      = 8
+	// maxProseRepairs is the re-asks after a reply rejected only for its
+	// texts (a copied placeholder, debris): a small model seldom does
+	// better, and every role's fallback is sound.
+	maxProseRepairs = 1
+	maxEvents       = 200
 )
 
 type campaign struct {
@@ -417,6 +472,75 @@ type campaign struct {
 	signals  []signalHandler
 	// lastProblem is the last invalid reply's problem in the current turn.
 	lastProblem string
+	// loop is the agent loop's version (see loopVersion), once asked.
+	loop      workflow.Version
+	loopAsked bool
+}
+
+// The agent loop's versions: loopFast skips the turns whose decision is
+// forced and lets the lab batch grow to the lab's capacity.
+const (
+	loopChange = "agent-loop-fast"
+	loopFast   = workflow.Version(1)
+)
+
+// loopVersion is the agent loop's version for this run, asked once: a run
+// recorded before loopFast replays the loop as it was.
+func (cw *campaign) loopVersion() workflow.Version {
+	if !cw.loopAsked {
+		cw.loop, cw.loopAsked = workflow.GetVersion(cw.ctx, loopChange, workflow.DefaultVersion, loopFast), true
+	}
+	return cw.loop
+}
+
+func (cw *campaign) fast() bool { return cw.loopVersion() >= loopFast }
+
+// since is the seconds from t to now, in workflow time.
+func (cw *campaign) since(t time.Time) float64 { return workflow.Now(cw.ctx).Sub(t).Seconds() }
+
+// usage is the role's entry in the campaign's usage table.
+func (cw *campaign) usage(role string) *RoleUsage {
+	for i := range cw.st.Usage {
+		if cw.st.Usage[i].Role == role {
+			return &cw.st.Usage[i]
+		}
+	}
+	cw.st.Usage = append(cw.st.Usage, RoleUsage{Role: role})
+	slices.SortStableFunc(cw.st.Usage, func(a, b RoleUsage) int { return roleOrder(a.Role) - roleOrder(b.Role) })
+	return cw.usage(role)
+}
+
+func roleOrder(role string) int {
+	if i := slices.Index(agents.Roles, role); i >= 0 {
+		return i
+	}
+	return len(agents.Roles)
+}
+
+// account adds one model call to its role's usage.
+func (cw *campaign) account(role string, u llm.Usage, seconds float64) {
+	r := cw.usage(role)
+	r.Calls++
+	r.PromptTokens += u.PromptTokens
+	r.CachedTokens += u.CachedTokens
+	r.CompletionTokens += u.CompletionTokens
+	r.PromptSeconds += u.PromptSeconds
+	r.GenSeconds += u.GenSeconds
+	r.Seconds += seconds
+	if u.CacheMiss {
+		r.CacheMisses++
+		r.MissedTokens += u.PromptTokens
+	}
+	if u.Truncated {
+		r.Truncated++
+	}
+	cw.st.Time.Model += seconds
+}
+
+// skip records a turn not taken because its decision was forced.
+func (cw *campaign) skip(role, why string) {
+	cw.usage(role).Skipped++
+	cw.event(role, "skipped", why)
 }
 
 // CampaignWorkflow runs one discovery campaign.
@@ -469,6 +593,9 @@ func (cw *campaign) run() (*CampaignResult, error) {
 	if err := cw.recallFamily(); err != nil {
 		return nil, err
 	}
+	if cw.st.Started.IsZero() {
+		cw.st.Started = workflow.Now(ctx)
+	}
 
 	for {
 		if r := cw.shouldStop(); r != "" {
@@ -479,9 +606,11 @@ func (cw *campaign) run() (*CampaignResult, error) {
 		// pause is not part of the state carried to the next run.
 		if cw.paused {
 			cw.phase = "paused"
+			t0 := workflow.Now(ctx)
 			if err := workflow.Await(ctx, func() bool { return !cw.paused || cw.stop != "" }); err != nil {
 				return nil, err
 			}
+			cw.st.Time.Wait += cw.since(t0)
 			continue
 		}
 		if info := workflow.GetInfo(ctx); info.GetContinueAsNewSuggested() || (in.MaxHistory > 0 && info.GetCurrentHistoryLength() >= in.MaxHistory) {
@@ -510,6 +639,7 @@ func (cw *campaign) run() (*CampaignResult, error) {
 	}
 	cw.phase = "reporting"
 	cw.event("campaign", "stopping", cw.reason)
+	cw.st.Time.Wall = cw.since(cw.st.Started)
 	res := cw.result()
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 5}})
@@ -624,15 +754,12 @@ func (cw *campaign) brief() agents.Brief {
 		r := cw.best.Result
 		b.Best = &r
 	}
-	var recent []agents.Result
+	// Every experiment, oldest first: the prompt lists them as a table
+	// that an iteration only appends to (agents.BriefView caps it).
 	for _, e := range cw.st.Experiments {
-		recent = append(recent, e.Result)
+		b.Recent = append(b.Recent, e.Result)
 		b.Measured = append(b.Measured, e.Point)
 	}
-	if len(recent) > recentN {
-		recent = recent[len(recent)-recentN:]
-	}
-	b.Recent = recent
 	return b
 }
 
@@ -665,22 +792,28 @@ func (cw *campaign) turn(role string, b agents.Brief) *agents.StepResult {
 			return nil
 		}
 		var res agents.StepResult
+		t0 := workflow.Now(cw.ctx)
 		err := workflow.ExecuteActivity(ctx, a.AgentStep, AgentStepInput{Campaign: cw.id, Challenge: cw.info.ID, Model: cw.in.Model, Step: in, MemoryScope: cw.in.MemoryScope}).Get(cw.ctx, &res)
 		cw.release(seq, portfolio.Amount{Tokens: res.Usage.Total()})
 		if err != nil {
+			cw.st.Time.Model += cw.since(t0)
 			cw.event(role, "model failed", shorten(err.Error(), 160))
 			return nil
 		}
 		cw.st.ModelCalls++
 		cw.st.Tokens += res.Usage.Total()
+		cw.account(role, res.Usage, cw.since(t0))
 		switch res.Kind {
 		case agents.KindFinal:
 			return &res
 		case agents.KindTool:
 			toolCalls++
+			cw.usage(role).ToolCalls++
 			var obs agents.Observation
+			t0 := workflow.Now(cw.ctx)
 			err := workflow.ExecuteActivity(tctx, a.RunTool, ToolInput{Campaign: cw.id, Challenge: cw.info.ID, Role: role, Tool: res.Tool,
 				Args: res.ToolInput, Experiments: cw.st.Experiments, Sims: cw.st.Sims, Seed: cw.in.Seed + cw.st.Iteration, NoOptimizer: cw.noOpt(), MemoryScope: cw.in.MemoryScope}).Get(cw.ctx, &obs)
+			cw.st.Time.Tools += cw.since(t0)
 			if err != nil {
 				obs = agents.Observation{Tool: res.Tool, Input: string(res.ToolInput), Error: err.Error()}
 			}
@@ -689,9 +822,10 @@ func (cw *campaign) turn(role string, b agents.Brief) *agents.StepResult {
 		default:
 			repairs++
 			cw.st.Repairs++
+			cw.usage(role).Repairs++
 			cw.lastProblem = res.Problem
 			cw.event(role, "invalid reply", shorten(res.Problem, 160))
-			if repairs > maxRepairs {
+			if repairs > maxRepairs || (res.Prose && repairs > maxProseRepairs && cw.fast()) {
 				return nil
 			}
 			in.Repair = res.Problem
@@ -789,13 +923,21 @@ func (cw *campaign) iterate() error {
 	ctx := cw.ctx
 	var a *Activities
 	lim := cw.limits()
+	fast := cw.fast()
+	// The iteration's brief: the state as the iteration began, to which
+	// each role's output is added for the next. Every role sees the same
+	// growing text, so each prompt extends the one before (agents/prompt.go).
+	b := cw.brief()
 
 	// 1. Planner.
 	plan := agents.Plan{Decision: "explore", LabRuns: min(2, lim.MaxLabRuns), Simulations: min(2, max(lim.MaxSimulations, 0)), Rationale: "default plan"}
+	if fast {
+		plan.LabRuns = lim.MaxLabRuns
+	}
 	if len(cw.st.Experiments) > cw.in.Budget/3 {
 		plan.Decision = "exploit"
 	}
-	if res := cw.turn(agents.Planner, cw.brief()); res != nil && res.Plan != nil {
+	if res := cw.turn(agents.Planner, b); res != nil && res.Plan != nil {
 		plan = *res.Plan
 		cw.event(agents.Planner, plan.Decision, fmt.Sprintf("%d lab runs, %d simulations: %s", plan.LabRuns, plan.Simulations, shorten(plan.Rationale, 120)))
 	} else {
@@ -815,6 +957,9 @@ func (cw *campaign) iterate() error {
 		cw.event(agents.Planner, "re-planned", "exploring: "+cw.m.replan)
 		cw.m.replan = ""
 	}
+	if fast && plan.LabRuns == 0 {
+		plan.LabRuns = lim.MaxLabRuns // the planner left the batch to the lab's capacity
+	}
 	plan.LabRuns = clamp(plan.LabRuns, 1, lim.MaxLabRuns)
 	plan.Simulations = clamp(plan.Simulations, 0, max(lim.MaxSimulations, 0))
 
@@ -827,11 +972,12 @@ func (cw *campaign) iterate() error {
 		acq = "random" // the team on its own: top-ups and fallbacks are random points
 	}
 	start, startSize := cw.in.StartDesign(len(cw.info.Parameters))
+	t0 := workflow.Now(ctx)
 	if err := workflow.ExecuteLocalActivity(lctx, "Suggest", SuggestInput{Challenge: cw.info.ID, Experiments: cw.st.Experiments, K: max(want, 4),
 		Acquisition: acq, Start: start, StartSize: startSize, Related: cw.st.Related, Seed: cw.in.Seed*7919 + cw.st.Iteration}).Get(ctx, &sugg); err != nil {
 		return fmt.Errorf("optimiser: %w", err)
 	}
-	b := cw.brief()
+	cw.st.Time.Tools += cw.since(t0)
 	b.Plan = &plan
 	if !cw.noOpt() {
 		b.Suggestions = sugg
@@ -856,14 +1002,17 @@ func (cw *campaign) iterate() error {
 	repeat := strings.Contains(cw.lastProblem, agents.AlreadyTaken) || (res != nil && strings.Contains(res.Problem, agents.AlreadyTaken))
 	cw.repeated(cands, repeat)
 	cands = fill(cw.info, cands, sugg, want)
+	b.Candidates = cands
 
-	// 3. Simulations.
+	// 3. Simulations. The operator chooses which candidates only when
+	// there is a choice.
 	var sims []agents.Result
-	if plan.Simulations > 0 && len(cands) > 0 {
-		b = cw.brief()
-		b.Plan, b.Candidates = &plan, cands
+	switch {
+	case plan.Simulations > 0 && len(cands) > 0:
 		picks := pickDefault(len(cands), plan.Simulations)
-		if res := cw.turn(agents.SimOperator, b); res != nil {
+		if fast && plan.Simulations >= len(cands) {
+			cw.skip(agents.SimOperator, fmt.Sprintf("all %d candidates are simulated", len(cands)))
+		} else if res := cw.turn(agents.SimOperator, b); res != nil {
 			if sel := res.Sims; sel != nil {
 				// The planner decides how many, the operator which: its picks come first.
 				picks = topUp(validPicks(sel.Simulate, len(cands), plan.Simulations), picks, plan.Simulations)
@@ -872,15 +1021,21 @@ func (cw *campaign) iterate() error {
 		} else {
 			cw.fallback(agents.SimOperator, "simulating the first candidates")
 		}
+		t0 := workflow.Now(ctx)
 		sims = cw.runSims(cands, picks)
+		cw.st.Time.Sim += cw.since(t0)
+	case fast:
+		cw.skip(agents.SimOperator, "no simulation this iteration")
 	}
+	b.SimResults = sims
 
 	// 4. Lab runs.
-	b = cw.brief()
-	b.Plan, b.Candidates, b.SimResults = &plan, cands, sims
 	picks := rankBySim(cands, sims, cw.info.score, plan.LabRuns)
 	why := "ranked by simulation"
-	if res := cw.turn(agents.LabOperator, b); res != nil {
+	if fast && len(cands) <= plan.LabRuns {
+		why = "every candidate runs"
+		cw.skip(agents.LabOperator, fmt.Sprintf("all %d candidates run", len(cands)))
+	} else if res := cw.turn(agents.LabOperator, b); res != nil {
 		if sel := res.Lab; sel != nil {
 			picks = topUp(validPicks(sel.Run, len(cands), plan.LabRuns), picks, plan.LabRuns)
 			why = "lab-operator: " + shorten(sel.Rationale, 200)
@@ -891,7 +1046,9 @@ func (cw *campaign) iterate() error {
 	}
 	var labs []agents.Result
 	if cw.approved(cands, picks, why) {
+		t0 := workflow.Now(ctx)
 		labs = cw.runLabs(cands, picks)
+		cw.st.Time.Lab += cw.since(t0)
 	}
 
 	// 5. Analyst.
@@ -906,8 +1063,12 @@ func (cw *campaign) iterate() error {
 	} else {
 		cw.st.Stale++
 	}
-	b = cw.brief()
-	b.Plan, b.LabResults, b.SimResults, b.Improved = &plan, labs, sims, improved
+	b.LabResults = labs
+	b.Outcome = &agents.Outcome{Improved: improved, Stale: cw.st.Stale}
+	if cw.best != nil {
+		r := cw.best.Result
+		b.Outcome.Best = &r
+	}
 	var an agents.Analysis
 	if res := cw.turn(agents.Analyst, b); res != nil && res.Analysis != nil {
 		an = *res.Analysis
@@ -1098,6 +1259,7 @@ func (cw *campaign) result() *CampaignResult {
 	r.Strategy = cw.in.Strategy
 	r.MemoryScope = cw.in.MemoryScope
 	r.Transfer = cw.st.Transfer
+	r.Usage, r.Time = cw.st.Usage, cw.st.Time
 	return r
 }
 

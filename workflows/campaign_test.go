@@ -2,12 +2,16 @@ package workflows
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/agents/llm/scripted"
 	"github.com/genesis-sci/genesis/challenges"
@@ -443,7 +447,7 @@ func TestDecisionAboutOtherRunsIsDropped(t *testing.T) {
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if first.Pending == nil || first.Pending.Rationale != "lab-operator: best two. Testing: the optimiser is right" {
+	if first.Pending == nil || first.Pending.Rationale != "lab-operator: The best two candidates so far. Testing: The optimiser's pick is the best bet." {
 		t.Fatalf("first status: pending %+v", first.Pending)
 	}
 	if after.Pending == nil || after.Pending.Iteration != first.Pending.Iteration || after.ExperimentsUsed != 0 {
@@ -452,5 +456,89 @@ func TestDecisionAboutOtherRunsIsDropped(t *testing.T) {
 	var res CampaignResult
 	if err := env.GetWorkflowResult(&res); err != nil || len(res.Experiments) != 2 {
 		t.Fatalf("after the right decision: %d experiments (%v)", len(res.Experiments), err)
+	}
+}
+
+// A planner that leaves the batch to the lab and asks for no simulation:
+// the batch grows to the lab's capacity (MaxBatch), and the operators,
+// whose decisions are then forced (nothing to simulate; every candidate
+// runs), are skipped and the skips recorded, not called.
+func TestForcedTurnsAreSkipped(t *testing.T) {
+	team := scriptedTeam()
+	model := &scripted.Model{Fn: func(req llm.Request) (string, error) {
+		if roleOf(req) == agents.Planner {
+			return `{"action":"final","output":{"decision":"exploit","lab_runs":0,"simulations":0,"rationale":"Run a full batch near the best."}}`, nil
+		}
+		return team.Fn(req)
+	}}
+	f := newFixture(t, model)
+	res := runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 8, MaxBatch: 4, Seed: 3})
+	if len(res.Experiments) != 8 || res.Iterations != 2 {
+		t.Fatalf("%d experiments in %d iterations, want 8 in 2 (batches of the lab's 4)", len(res.Experiments), res.Iterations)
+	}
+	byRole := map[string]RoleUsage{}
+	for _, u := range res.Usage {
+		byRole[u.Role] = u
+	}
+	for _, role := range []string{agents.SimOperator, agents.LabOperator} {
+		if u := byRole[role]; u.Calls != 0 || u.Skipped != 2 {
+			t.Errorf("%s: %d calls, %d skipped; want 0 and 2", role, u.Calls, u.Skipped)
+		}
+	}
+	for _, role := range []string{agents.Planner, agents.Hypothesis, agents.Analyst} {
+		if u := byRole[role]; u.Calls != 2 || u.PromptTokens == 0 || u.Skipped != 0 {
+			t.Errorf("%s: %+v, want 2 calls with their tokens", role, u)
+		}
+	}
+	if res.ModelCalls != 6 {
+		t.Errorf("%d model calls, want 6", res.ModelCalls)
+	}
+	if res.Usage[0].Role != agents.Planner || res.Usage[len(res.Usage)-1].Role != agents.Analyst {
+		t.Errorf("usage not in loop order: %+v", res.Usage)
+	}
+}
+
+// Every role of an iteration recalls the same memories, so their prompts
+// share that text (the prompt cache serves it after the first role); what
+// the iteration's own roles wrote meanwhile is left out.
+func TestRolesOfAnIterationRecallTheSameMemories(t *testing.T) {
+	f := newFixture(t, scriptedTeam())
+	runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 8, Seed: 5})
+	files, err := filepath.Glob(filepath.Join(f.acts.DataDir, "transcripts", "*", "it002-*-s1.json"))
+	if err != nil || len(files) < 3 {
+		t.Fatalf("transcripts of iteration 2: %v %v", files, err)
+	}
+	var first string
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tr struct {
+			Messages []llm.Message `json:"messages"`
+		}
+		if err := json.Unmarshal(b, &tr); err != nil {
+			t.Fatal(err)
+		}
+		user := tr.Messages[1].Content
+		i := strings.Index(user, "Team memory:")
+		if i < 0 {
+			t.Fatalf("%s: no memory in the prompt:\n%s", file, user)
+		}
+		var mem []string
+		for _, line := range strings.Split(user[i:], "\n")[1:] {
+			if !strings.HasPrefix(line, "- ") {
+				break
+			}
+			mem = append(mem, line)
+		}
+		if len(mem) == 0 {
+			t.Fatalf("%s: an empty memory:\n%s", file, user)
+		}
+		if got := strings.Join(mem, "\n"); first == "" {
+			first = got
+		} else if got != first {
+			t.Errorf("%s recalled\n%s\nwhere %s recalled\n%s", filepath.Base(file), got, filepath.Base(files[0]), first)
+		}
 	}
 }

@@ -42,7 +42,7 @@ func TestMemoryScopeIsolatesCampaigns(t *testing.T) {
 				return `{"action":"call_tool","tool":"memory_recall","input":{"query":"finding walls","k":8}}`, nil
 			}
 		case agents.Analyst:
-			return `{"action":"final","output":{"findings":["` + marker + ` thick walls help"],"converged":false,"summary":"progress"}}`, nil
+			return `{"action":"final","output":{"findings":["` + marker + ` thick walls help"],"converged":false,"summary":"the campaign made progress"}}`, nil
 		}
 		return inner.Fn(req)
 	}}

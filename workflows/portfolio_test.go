@@ -200,8 +200,8 @@ func TestPortfolioStallReplanStopReallocate(t *testing.T) {
 	team := scriptedTeam()
 	var first string
 	model := &scripted.Model{Fn: func(req llm.Request) (string, error) {
-		user := req.Messages[1].Content
-		if roleOf(req) == agents.Hypothesis && strings.Contains(user, "-agnp-spectrum-loss,") {
+		sys := req.Messages[0].Content
+		if roleOf(req) == agents.Hypothesis && strings.Contains(sys, "Challenge: Silver nanoparticles") {
 			out, err := team.Fn(req)
 			if first == "" {
 				first = out

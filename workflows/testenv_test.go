@@ -32,15 +32,29 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// roleOf finds which agent a request is for.
+// roleOf finds which agent a request is for, by its schema's name.
 func roleOf(req llm.Request) string {
-	sys := req.Messages[0].Content
 	for _, r := range agents.Roles {
-		if strings.Contains(sys, "Your role: "+r+".") {
+		if req.SchemaName == strings.ReplaceAll(r, "-", "_") {
 			return r
 		}
 	}
 	return ""
+}
+
+// firstSuggestion is the first point the optimiser suggests in a prompt.
+func firstSuggestion(user string) (string, bool) {
+	i := strings.Index(user, "The optimiser suggests")
+	if i < 0 {
+		return "", false
+	}
+	rest := user[i:]
+	j := strings.Index(rest, "\n- ")
+	if j < 0 {
+		return "", false
+	}
+	rest = rest[j+3:]
+	return rest[:strings.Index(rest, "}")+1], true
 }
 
 // scriptedTeam is a scripted model that answers like a competent team: the
@@ -54,22 +68,19 @@ func scriptedTeam() *scripted.Model {
 			if !strings.Contains(user, "Tool results so far") {
 				return `{"action":"call_tool","tool":"dataset_query","input":{"sql":"SELECT count(*) FROM candidates WHERE measured = 0"}}`, nil
 			}
-			return `{"action":"final","output":{"decision":"exploit","lab_runs":2,"simulations":2,"rationale":"refine"}}`, nil
+			return `{"action":"final","output":{"decision":"exploit","lab_runs":2,"simulations":2,"rationale":"Refine around the best point."}}`, nil
 		case agents.Hypothesis:
-			// Copy the first suggested point out of the prompt.
-			i := strings.Index(user, "suggests (predicted mean ± sd):\n- ")
-			if i < 0 {
+			pt, ok := firstSuggestion(user)
+			if !ok {
 				return `{"action":"final","output":{"hypotheses":[]}}`, nil
 			}
-			rest := user[i+len("suggests (predicted mean ± sd):\n- "):]
-			pt := rest[:strings.Index(rest, "}")+1]
-			return `{"action":"final","output":{"hypotheses":[{"statement":"the optimiser is right","expected":"high","candidates":[` + pt + `]}]}}`, nil
+			return `{"action":"final","output":{"hypotheses":[{"statement":"The optimiser's pick is the best bet.","expected":"a high value","candidates":[` + pt + `]}]}}`, nil
 		case agents.SimOperator:
-			return `{"action":"final","output":{"simulate":[1,2],"rationale":"cheap check"}}`, nil
+			return `{"action":"final","output":{"simulate":[1,2],"rationale":"A cheap check of the first two."}}`, nil
 		case agents.LabOperator:
-			return `{"action":"final","output":{"run":[1,2],"rationale":"best two"}}`, nil
+			return `{"action":"final","output":{"run":[1,2],"rationale":"The best two candidates so far."}}`, nil
 		case agents.Analyst:
-			return `{"action":"final","output":{"findings":["thick walls help"],"converged":false,"summary":"progress"}}`, nil
+			return `{"action":"final","output":{"findings":["Thick walls help toughness."],"converged":false,"summary":"The campaign is making progress."}}`, nil
 		}
 		return "", nil
 	}}

@@ -33,14 +33,72 @@ type Request struct {
 	MaxTokens int
 }
 
-// Usage is token accounting for one call.
+// Usage is token and time accounting for one call. Providers fill what
+// their server reports; zero means "not reported".
 type Usage struct {
 	PromptTokens     int `json:"prompt_tokens"`
 	CompletionTokens int `json:"completion_tokens"`
+	// CachedTokens is the part of PromptTokens the server took from its
+	// prompt cache instead of evaluating it again.
+	CachedTokens int `json:"cached_tokens,omitempty"`
+	// PromptSeconds is the server's time evaluating the prompt (what the
+	// cache saves), GenSeconds its time generating the reply.
+	PromptSeconds float64 `json:"prompt_s,omitempty"`
+	GenSeconds    float64 `json:"gen_s,omitempty"`
+	// CacheMiss is set when the prompt shared a prefix with what the server
+	// had just evaluated, but the server's timing shows it evaluated the
+	// whole prompt again: its prompt cache was not used.
+	CacheMiss bool `json:"cache_miss,omitempty"`
+	// Truncated is set when the prompt and reply did not fit the context
+	// window the call asked for, so the server cut the prompt.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // Total is prompt plus completion tokens.
 func (u Usage) Total() int { return u.PromptTokens + u.CompletionTokens }
+
+// Evaluated is the prompt tokens the server evaluated (not from its cache).
+func (u Usage) Evaluated() int { return u.PromptTokens - u.CachedTokens }
+
+// Add accumulates o into u (flags are or-ed).
+func (u *Usage) Add(o Usage) {
+	u.PromptTokens += o.PromptTokens
+	u.CompletionTokens += o.CompletionTokens
+	u.CachedTokens += o.CachedTokens
+	u.PromptSeconds += o.PromptSeconds
+	u.GenSeconds += o.GenSeconds
+	u.CacheMiss = u.CacheMiss || o.CacheMiss
+	u.Truncated = u.Truncated || o.Truncated
+}
+
+// PromptText is the messages of a request as one text, in the order a chat
+// template lays them out, for comparing what two calls share.
+func PromptText(msgs []Message) string {
+	var b strings.Builder
+	for _, m := range msgs {
+		b.WriteString(m.Role)
+		b.WriteByte('\n')
+		b.WriteString(m.Content)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// SharedPrefixTokens is how many of a prompt's tokens a prompt cache that
+// holds prev can serve: the longest common prefix's share of the prompt's
+// bytes, in tokens, less the one token that may straddle the point where
+// the two part; at least one token is always evaluated. It is an estimate
+// to within a token or two: token boundaries are not byte boundaries.
+func SharedPrefixTokens(prev, prompt string, tokens int) int {
+	n := 0
+	for n < len(prev) && n < len(prompt) && prev[n] == prompt[n] {
+		n++
+	}
+	if n == 0 || len(prompt) == 0 || tokens <= 0 {
+		return 0
+	}
+	return max(0, min(tokens*n/len(prompt)-1, tokens-1))
+}
 
 // Response is a model's reply.
 type Response struct {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -54,10 +55,11 @@ func runCmd(cfg *config) *cobra.Command {
 			}
 			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer cancel()
+			mcfg := agents.ModelConfigFromEnv()
+			mcfg.OllamaPIDFile = filepath.Join(cfg.home, "ollama.pid")
 			if in.Strategy == workflows.StrategyBO || in.Strategy == workflows.StrategyRandom {
 				in.Model = "" // they call no model
 			} else {
-				mcfg := agents.ModelConfigFromEnv()
 				cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
 				err = agents.CheckModel(cctx, in.Model, mcfg)
 				ccancel()
@@ -66,6 +68,23 @@ func runCmd(cfg *config) *cobra.Command {
 				}
 			}
 			out := cmd.OutOrStdout()
+			if !classicalStrategy(in.Strategy) {
+				// The settings the loop's speed depends on, checked once
+				// (this also loads the model): a server that will not
+				// reuse its prompt cache is said now, not found slow later.
+				cctx, ccancel := context.WithTimeout(ctx, time.Minute)
+				line, problems, err := agents.CheckServing(cctx, in.Model, mcfg)
+				ccancel()
+				switch {
+				case err != nil:
+					fmt.Fprintf(out, "model server: not checked (%v)\n", err)
+				case line != "":
+					fmt.Fprintf(out, "model server: %s\n", line)
+				}
+				for _, p := range problems {
+					fmt.Fprintf(out, "  WARNING: %s\n", p)
+				}
+			}
 			so.worker = true
 			st, err := startStack(ctx, cfg, cat, so)
 			if err != nil {
@@ -193,7 +212,9 @@ func printResult(out io.Writer, ch *challenges.Challenge, r *workflows.CampaignR
 		fmt.Fprintf(out, "  dataset best:    %.4g %s\n", ch.BestValue(), o.Unit)
 	}
 	fmt.Fprintf(out, "  experiments:     %d lab runs (%d refused or failed), %d simulations, %d iterations\n", len(r.Experiments), r.Refused, r.Simulations, r.Iterations)
+	printTime(out, r)
 	fmt.Fprintf(out, "  model:           %s — %d calls, %d tokens, %d repaired replies, fallbacks %v\n", r.Model, r.ModelCalls, r.Tokens, r.Repairs, fallbacks(r.Fallbacks))
+	printUsage(out, r)
 	if r.Report != "" {
 		fmt.Fprintf(out, "  full report:     %s\n", r.Report)
 	}
@@ -213,4 +234,65 @@ func fallbacks(m map[string]int) string {
 		parts = append(parts, fmt.Sprintf("%s×%d", k, m[k]))
 	}
 	return strings.Join(parts, " ")
+}
+
+func classicalStrategy(s string) bool {
+	return s == workflows.StrategyBO || s == workflows.StrategyRandom
+}
+
+// printTime says how long the campaign took and where the time went.
+func printTime(out io.Writer, r *workflows.CampaignResult) {
+	t := r.Time
+	if t.Wall <= 0 {
+		return
+	}
+	per := ""
+	if n := len(r.Experiments); n > 0 {
+		per = fmt.Sprintf(", %.1f s per lab experiment", t.Wall/float64(n))
+	}
+	var prompt, gen float64
+	for _, u := range r.Usage {
+		prompt, gen = prompt+u.PromptSeconds, gen+u.GenSeconds
+	}
+	model := fmt.Sprintf("model %.0f s", t.Model)
+	if prompt+gen > 0 {
+		model += fmt.Sprintf(" (reading prompts %.0f s, writing replies %.0f s)", prompt, gen)
+	}
+	other := max(0, t.Wall-t.Model-t.Tools-t.Lab-t.Sim-t.Wait)
+	parts := []string{model, fmt.Sprintf("lab %.0f s", t.Lab), fmt.Sprintf("simulations %.0f s", t.Sim), fmt.Sprintf("tools %.0f s", t.Tools)}
+	if t.Wait >= 0.5 {
+		parts = append(parts, fmt.Sprintf("waiting for approval or paused %.0f s", t.Wait))
+	}
+	parts = append(parts, fmt.Sprintf("other %.0f s", other))
+	fmt.Fprintf(out, "  time:            %.0f s%s: %s\n", t.Wall, per, strings.Join(parts, ", "))
+}
+
+// printUsage prints what each agent role's calls cost, the prompt cache's
+// share, and a warning when the server did not use its cache or cut
+// prompts.
+func printUsage(out io.Writer, r *workflows.CampaignResult) {
+	if len(r.Usage) == 0 {
+		return
+	}
+	var prompt, cached, gen, calls, misses, missed, truncated int
+	var roles []string
+	for _, u := range r.Usage {
+		prompt, cached, gen, calls = prompt+u.PromptTokens, cached+u.CachedTokens, gen+u.CompletionTokens, calls+u.Calls
+		misses, missed, truncated = misses+u.CacheMisses, missed+u.MissedTokens, truncated+u.Truncated
+		line := fmt.Sprintf("%s %d", u.Role, u.Calls)
+		if u.Skipped > 0 {
+			line += fmt.Sprintf(" (+%d skipped)", u.Skipped)
+		}
+		roles = append(roles, line+fmt.Sprintf(" %.0f s", u.Seconds))
+	}
+	fmt.Fprintf(out, "  prompt tokens:   %d read anew, %d from the server's prompt cache (%.0f%%); %d generated\n",
+		prompt-cached, cached, 100*float64(cached)/float64(max(prompt, 1)), gen)
+	fmt.Fprintf(out, "  calls by role:   %s\n", strings.Join(roles, " · "))
+	if misses > 0 {
+		fmt.Fprintf(out, "  WARNING: prompt cache not used: %d of %d calls re-read their whole prompt (%d tokens) although the server had just read most of it; "+
+			"another client of the same Ollama, a change of context size or a server with OLLAMA_NUM_PARALLEL above 1 evicts it (deploy/ollama/install.sh --check)\n", misses, calls, missed)
+	}
+	if truncated > 0 {
+		fmt.Fprintf(out, "  WARNING: %d prompts did not fit the model's context window and were cut: the agents read only part of them\n", truncated)
+	}
 }

@@ -17,7 +17,10 @@
 #   GENESIS_CHAT_MODELS    chat models, space/comma separated (default "gemma3:270m smollm2:135m")
 #   GENESIS_EMBED_MODEL    embedding model (default "all-minilm"; set to "" to skip)
 #   GENESIS_OLLAMA_PULL_TIMEOUT  seconds allowed for each `ollama pull` attempt (default 20; 0 skips pulling)
-#   OLLAMA_KEEP_ALIVE, OLLAMA_NUM_PARALLEL  passed to a server this script starts (default 30m, 1)
+#   OLLAMA_KEEP_ALIVE, OLLAMA_NUM_PARALLEL, OLLAMA_CONTEXT_LENGTH
+#                          passed to a server this script starts (default 30m, 1, 4096): the agent loop's
+#                          speed depends on them (see "Server settings" below); --check compares a running
+#                          server's with them
 set -euo pipefail
 
 # ---------------------------------------------------------------------------------------------
@@ -148,37 +151,42 @@ fi
 # ---------------------------------------------------------------------------------------------
 server_up() { curl -fsS --max-time 2 "$OLLAMA_URL/api/version" >/dev/null 2>&1; }
 
-start_server() {
-  case "${_host%:*}" in
-    127.0.0.1|localhost|0.0.0.0|::1|"[::1]"|"") ;;
-    *) die "no Ollama server answers at $OLLAMA_URL and it is not a local address; start it there or change OLLAMA_HOST" ;;
-  esac
-  mkdir -p "$LOG_DIR"
-  say "ollama: starting server at $OLLAMA_URL (log $LOG_FILE)"
-  # setsid: own session, so the server outlives this script and its terminal.
-  # The child writes its own pid (exec keeps it), whether or not setsid had to fork.
-  OLLAMA_KEEP_ALIVE="${OLLAMA_KEEP_ALIVE:-30m}" OLLAMA_NUM_PARALLEL="${OLLAMA_NUM_PARALLEL:-1}" \
-    setsid bash -c 'echo $$ >"$1"; exec nohup "$2" serve' _ "$PID_FILE" "$OLLAMA_BIN" \
-    >>"$LOG_FILE" 2>&1 </dev/null 9>&- &   # 9>&-: the server must not inherit the install lock
-  local i pid=""
-  for ((i = 0; i < 120; i++)); do   # 60 s
-    if server_up; then
-      [ -s "$PID_FILE" ] && pid="$(cat "$PID_FILE")"
-      if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-        rm -f "$PID_FILE"   # ours lost the port to a server started elsewhere; that one answers
-      fi
-      return 0
+# Server settings the agent loop's speed depends on. A campaign's calls share a long prompt
+# prefix that the server's prompt cache serves, so it re-reads only what changed:
+#   OLLAMA_NUM_PARALLEL=1     one sequence at a time; on a few cores parallel sequences share them
+#                             (each call slower) and a campaign's calls come one by one anyway;
+#   OLLAMA_KEEP_ALIVE=30m     the model (and its cache) stays loaded between iterations;
+#   OLLAMA_CONTEXT_LENGTH=4096  the context every Genesis call asks for (agents/llm/ollama
+#                             DefaultNumCtx): a runner loaded with another size is reloaded, cache lost.
+# `genesis run` checks the same settings (and that the cache is used) before a campaign.
+WANT_NUM_PARALLEL="${OLLAMA_NUM_PARALLEL:-1}"
+WANT_KEEP_ALIVE="${OLLAMA_KEEP_ALIVE:-30m}"
+WANT_CONTEXT_LENGTH="${OLLAMA_CONTEXT_LENGTH:-4096}"
+
+# check_settings: compare the running server's settings (from its environment, when it is the
+# server this script started) with the wanted ones; say what differs and how to fix it. Unset
+# means Ollama's default, which is what Genesis needs for NUM_PARALLEL (1); Genesis' own calls
+# always ask for their context size and keep-alive, so those matter for other clients of the
+# server (a runner loaded with another context is reloaded, and its prompt cache lost).
+check_settings() {
+  local pid="" env k want got bad=0
+  [ -s "$PID_FILE" ] && pid="$(tr -dc '0-9' <"$PID_FILE")"
+  if [ -z "$pid" ] || [ ! -r "/proc/$pid/environ" ]; then
+    say "ollama: settings not checked (the server was not started by this script; Genesis wants OLLAMA_NUM_PARALLEL=$WANT_NUM_PARALLEL OLLAMA_KEEP_ALIVE=$WANT_KEEP_ALIVE OLLAMA_CONTEXT_LENGTH=$WANT_CONTEXT_LENGTH)"
+    return 0
+  fi
+  env="$(tr '\0' '\n' <"/proc/$pid/environ")"
+  for k in NUM_PARALLEL KEEP_ALIVE CONTEXT_LENGTH; do
+    want="WANT_$k"; want="${!want}"
+    got="$(sed -n "s/^OLLAMA_$k=//p" <<<"$env")"
+    [ -n "$got" ] || [ "$k" != NUM_PARALLEL ] || got=1
+    if [ -n "$got" ] && [ "$got" != "$want" ]; then
+      say "ollama: the server runs with OLLAMA_$k=$got, Genesis wants $want (slower agent calls); restart it: deploy/ollama/stop.sh && deploy/ollama/install.sh"
+      bad=1
     fi
-    [ -z "$pid" ] && [ -s "$PID_FILE" ] && pid="$(cat "$PID_FILE")"
-    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-      tail -n 20 "$LOG_FILE" >&2 || true
-      rm -f "$PID_FILE"
-      die "ollama serve exited at start (log above, full log $LOG_FILE); is port ${_host##*:} taken?"
-    fi
-    sleep 0.5
   done
-  tail -n 20 "$LOG_FILE" >&2 || true
-  die "ollama serve did not answer at $OLLAMA_URL within 60 s (log $LOG_FILE)"
+  [ "$bad" = 1 ] || say "ollama: settings as Genesis wants them (OLLAMA_NUM_PARALLEL=$WANT_NUM_PARALLEL; keep-alive and context size: $(sed -n 's/^OLLAMA_KEEP_ALIVE=//p' <<<"$env" | grep . || echo default), $(sed -n 's/^OLLAMA_CONTEXT_LENGTH=//p' <<<"$env" | grep . || echo default))"
+  return 0
 }
 
 # one install at a time per GENESIS_HOME (two would both start a server and fight over the pid file)
@@ -190,6 +198,7 @@ fi
 
 if server_up; then
   say "ollama: server up at $OLLAMA_URL"
+  check_settings
 elif [ "$CHECK_ONLY" = 1 ]; then
   missing "ollama: server DOWN at $OLLAMA_URL (run deploy/ollama/install.sh)"
   exit 1
