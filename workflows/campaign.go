@@ -328,6 +328,11 @@ type CampaignState struct {
 	// memory when it started (see recallFamily).
 	Transfer *Transfer      `json:"transfer,omitempty"`
 	Related  []RelatedPoint `json:"related,omitempty"`
+	// Watch is set once the guard appraises the team's picks (guard.go);
+	// LowEI counts the iterations in a row in which the optimiser's best
+	// expected improvement was below stopEIFrac of the measured range.
+	Watch bool `json:"watch,omitempty"`
+	LowEI int  `json:"low_ei,omitempty"`
 	// Usage is what each agent role's model calls cost, in loop order;
 	// Time is where the campaign's time went; Started is when it began.
 	Usage   []RoleUsage `json:"usage,omitempty"`
@@ -1032,6 +1037,7 @@ func (cw *campaign) iterate() error {
 	// 4. Lab runs.
 	picks := rankBySim(cands, sims, cw.info.score, plan.LabRuns)
 	why := "ranked by simulation"
+	reason := false // the lab-operator stated why it chose its picks
 	if fast && len(cands) <= plan.LabRuns {
 		why = "every candidate runs"
 		cw.skip(agents.LabOperator, fmt.Sprintf("all %d candidates run", len(cands)))
@@ -1039,10 +1045,14 @@ func (cw *campaign) iterate() error {
 		if sel := res.Lab; sel != nil {
 			picks = topUp(validPicks(sel.Run, len(cands), plan.LabRuns), picks, plan.LabRuns)
 			why = "lab-operator: " + shorten(sel.Rationale, 200)
+			reason = strings.TrimSpace(sel.Rationale) != ""
 			cw.event(agents.LabOperator, "chose", fmt.Sprintf("run %v: %s", oneBased(picks), shorten(sel.Rationale, 100)))
 		}
 	} else {
 		cw.fallback(agents.LabOperator, "running the candidates ranked by simulation")
+	}
+	if !cw.noOpt() && workflow.GetVersion(ctx, "guard", workflow.DefaultVersion, 1) == 1 {
+		cands, picks = cw.guard(cands, sugg, picks, reason)
 	}
 	var labs []agents.Result
 	if cw.approved(cands, picks, why) {
@@ -1106,6 +1116,10 @@ func (cw *campaign) iterate() error {
 // only with evidence (three iterations without improvement) and after half
 // the budget, so a small model's premature verdict cannot end a campaign.
 func (cw *campaign) convergenceVote() bool {
+	if cw.st.Watch && cw.st.LowEI < stopEIIters {
+		// The optimiser still expects to improve on the best: not converged.
+		return false
+	}
 	return cw.st.Stale >= 3 && 2*len(cw.st.Experiments) >= cw.in.Budget
 }
 

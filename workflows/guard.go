@@ -4,7 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/challenges"
@@ -30,6 +35,74 @@ const (
 	guardLowCap = 1
 )
 
+// Stopping early needs evidence the workflow computes: the optimiser's best
+// expected improvement below stopEIFrac of the range of scores measured,
+// for stopEIIters iterations in a row (CampaignState.LowEI). A stop vote
+// without it is overruled (convergenceVote).
+const (
+	stopEIFrac  = 0.01
+	stopEIIters = 2
+)
+
+// guard holds the team's lab batch to the optimiser before it runs: every
+// candidate, and the optimiser's suggestions not among them, is appraised
+// by the surrogate; picks below par give their slot to the best spare
+// suggestion (guardBatch), each swap an event a person can read. The
+// appraisal's best EI is also the stopping evidence. An appraisal that
+// fails leaves the batch as the team chose it, with an event.
+func (cw *campaign) guard(cands, sugg []agents.Candidate, picks []int, reason bool) ([]agents.Candidate, []int) {
+	pool := slices.Clone(cands)
+	seen := map[string]bool{}
+	for _, c := range cands {
+		seen[cw.info.Key(c.Point)] = true
+	}
+	for _, s := range sugg {
+		if !seen[cw.info.Key(s.Point)] {
+			seen[cw.info.Key(s.Point)] = true
+			pool = append(pool, s)
+		}
+	}
+	pts := make([]challenges.Point, len(pool))
+	for i, c := range pool {
+		pts[i] = c.Point
+	}
+	lctx := workflow.WithLocalActivityOptions(cw.ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: time.Minute, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
+	var ap Appraisal
+	t0 := workflow.Now(cw.ctx)
+	err := workflow.ExecuteLocalActivity(lctx, "Appraise", AppraiseInput{Challenge: cw.info.ID, Experiments: cw.st.Experiments, Related: cw.st.Related, Points: pts}).Get(cw.ctx, &ap)
+	cw.st.Time.Tools += cw.since(t0)
+	if err != nil || len(ap.EI) != len(pool) {
+		if err == nil {
+			err = fmt.Errorf("%d scores for %d points", len(ap.EI), len(pool))
+		}
+		cw.event("guard", "not applied", shorten(err.Error(), 160))
+		return cands, picks
+	}
+	if !ap.Judged {
+		return cands, picks
+	}
+	cw.st.Watch = true
+	if ap.Range > 0 && ap.BestEI < stopEIFrac*ap.Range {
+		cw.st.LowEI++
+	} else {
+		cw.st.LowEI = 0
+	}
+	out, swaps := guardBatch(pool, ap.EI, ap.BestEI, picks, reason)
+	n := len(cands)
+	for _, sw := range swaps {
+		cw.event("guard", "replaced", fmt.Sprintf("%s (expected improvement %.3g) by the optimiser's %s (%.3g): below half of the best %.3g",
+			agents.PointJSON(cw.info.challenge(), pool[sw.Team].Point), sw.TeamEI, agents.PointJSON(cw.info.challenge(), pool[sw.Optimizer].Point), sw.OptEI, ap.BestEI))
+	}
+	// Suggestions the guard brought in join the candidates.
+	for i, p := range out {
+		if p >= n {
+			cands = append(cands, pool[p])
+			out[i] = len(cands) - 1
+		}
+	}
+	return cands, out
+}
+
 // AppraiseInput asks the surrogate to score candidates.
 type AppraiseInput struct {
 	Challenge   string             `json:"challenge"`
@@ -48,13 +121,16 @@ type Appraisal struct {
 	// Range is the spread of the scores measured (max − min): the scale
 	// the stopping evidence is judged on.
 	Range float64 `json:"range"`
+	// Judged is false while there are too few measurements to fit a
+	// surrogate (the scores are then zero and mean nothing).
+	Judged bool `json:"judged"`
 }
 
 // Appraise scores points with the optimiser's surrogate (a local activity:
 // fast and deterministic). With fewer than two measurements there is no
-// model to judge by, and every point scores +Inf (nothing is replaced).
+// model to judge by: the appraisal is not Judged, and nothing is replaced.
 func (a *Activities) Appraise(_ context.Context, in AppraiseInput) (Appraisal, error) {
-	out := Appraisal{EI: make([]float64, len(in.Points)), BestEI: math.Inf(1)}
+	out := Appraisal{EI: make([]float64, len(in.Points))}
 	c, err := a.challenge(in.Challenge)
 	if err != nil {
 		return out, err
@@ -70,12 +146,9 @@ func (a *Activities) Appraise(_ context.Context, in AppraiseInput) (Appraisal, e
 		obs = append(obs, optimizer.Observation{X: c.SearchPoint(e.Point), Y: y})
 	}
 	if len(obs) < 2 {
-		for i := range out.EI {
-			out.EI[i] = math.Inf(1)
-		}
 		return out, nil
 	}
-	out.Range = hi - lo
+	out.Judged, out.Range = true, hi-lo
 	var related []optimizer.Observation
 	for _, r := range in.Related {
 		if len(r.Values) == len(c.Objectives) && c.CheckPoint(r.Point) == nil {
