@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/genesis-sci/genesis/tools/optimizer"
 )
@@ -46,9 +47,10 @@ type emulator interface {
 // emulatorOnce builds a challenge's emulator on first use: a GP fit takes
 // up to seconds, and most commands never need one.
 type emulatorOnce struct {
-	once sync.Once
-	e    emulator
-	err  error
+	once  sync.Once
+	e     emulator
+	err   error
+	ready atomic.Bool // once has run
 }
 
 func (c *Challenge) emulator() (emulator, error) {
@@ -57,9 +59,25 @@ func (c *Challenge) emulator() (emulator, error) {
 		if c.emu.err != nil {
 			c.emu.err = fmt.Errorf("challenge %s: fitting the %s lab emulator: %w", c.ID, c.Lab.Kind, c.emu.err)
 		}
+		c.emu.ready.Store(true)
 	})
 	return c.emu.e, c.emu.err
 }
+
+// PrepareEmulator fits the lab's emulator now rather than on the first
+// run (a no-op for a pool lab or once fitted): the lab service does it at
+// start, so no run waits on a fit and one that fails refuses the start.
+func (c *Challenge) PrepareEmulator() error {
+	if c.Finite() {
+		return nil
+	}
+	_, err := c.emulator()
+	return err
+}
+
+// EmulatorReady reports whether a run would find the lab model ready
+// (always, for a pool lab).
+func (c *Challenge) EmulatorReady() bool { return c.Finite() || c.emu.ready.Load() }
 
 func allIndices(n int) []int {
 	idx := make([]int, n)
