@@ -6,12 +6,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/genesis-sci/genesis/internal/peakrss"
 )
 
 // bigYAML is a challenge over five continuous parameters with one
@@ -61,30 +62,24 @@ func writeBig(t testing.TB, n int, lab string) string {
 	return dir
 }
 
-// peakRSS is the process's peak resident set since resetPeak (Linux).
+// peakRSS is the process's peak resident set since resetPeak.
 func peakRSS(t testing.TB) int64 {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
+	n, err := peakrss.Peak()
 	if err != nil {
-		t.Skipf("no /proc/self/status: %v", err)
+		t.Skipf("no peak RSS: %v", err)
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	t.Skip("no VmHWM")
-	return 0
+	return n
 }
 
+// resetPeak starts a new peak-RSS window and returns the resident set now.
 func resetPeak(t testing.TB) int64 {
 	t.Helper()
-	runtime.GC()
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+	n, err := peakrss.Reset()
+	if err != nil {
 		t.Skipf("cannot reset the peak RSS: %v", err)
 	}
-	return peakRSS(t)
+	return n
 }
 
 // A 20,000-row gp challenge once validated OK, then `challenges show` ran

@@ -2,43 +2,32 @@ package dataset
 
 import (
 	"context"
-	"os"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/genesis-sci/genesis/internal/peakrss"
 )
 
-// peakRSS is the process's peak resident set since resetPeak (VmHWM).
+// peakRSS is the process's peak resident set since resetPeak.
 func peakRSS(t testing.TB) int64 {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
+	n, err := peakrss.Peak()
 	if err != nil {
-		t.Skipf("no /proc/self/status: %v", err)
+		t.Skipf("no peak RSS: %v", err)
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, err := strconv.ParseInt(f[1], 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Skip("no VmHWM in /proc/self/status")
-	return 0
+	return n
 }
 
-// resetPeak starts a new peak-RSS window (Linux ≥ 4.0: clear_refs 5) and
-// returns the resident set now.
+// resetPeak starts a new peak-RSS window and returns the resident set now.
 func resetPeak(t testing.TB) int64 {
 	t.Helper()
-	runtime.GC()
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+	n, err := peakrss.Reset()
+	if err != nil {
 		t.Skipf("cannot reset the peak RSS: %v", err)
 	}
-	return peakRSS(t)
+	return n
 }
 
 // Queries a model can write to make SQLite build gigabytes: each must come
