@@ -11,12 +11,11 @@
 // unreadable line ends the replay, and everything from it on is moved to
 // a quarantine file (memory.log.quarantine-<time>) with a warning before
 // the log is cut back, so a kill never corrupts what was committed before
-// and nothing is dropped unseen. Once the log
-// outgrows half the snapshot, and on Close, the store compacts: it writes a
-// new snapshot aside and renames it into place, then starts a new log the
-// same way; the log's header names the snapshot it continues, so a crash
-// between the two steps is recognised and the old log (all of it in the new
-// snapshot) skipped. A store of only a log (the format before snapshots)
+// and nothing is dropped unseen. Once the log outgrows half the snapshot,
+// and on Close, the store compacts: it writes a new snapshot aside and
+// renames it into place, then starts a new log the same way; the log's
+// header names the snapshot it continues, so a crash between the two steps
+// is recognised and the old log (all of it in the new snapshot) skipped. A store of only a log (the format before snapshots)
 // opens as one whose snapshot is empty.
 //
 // Search is exact — the same results as scoring every record — but fast: an
