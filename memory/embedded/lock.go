@@ -3,7 +3,6 @@ package embedded
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -40,14 +39,11 @@ func lock(dir string) (*os.File, error) {
 	}
 	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 	if errors.Is(err, unix.EWOULDBLOCK) {
-		holder := "another process (it has not recorded its PID yet)"
-		if b, _ := io.ReadAll(io.LimitReader(f, 32)); len(b) > 0 {
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-				holder = fmt.Sprintf("process %d", pid)
-				if pid == os.Getpid() {
-					holder = fmt.Sprintf("this process (%d): share the one Store", pid)
-				}
-			}
+		holder := "another process (it has not recorded its PID)"
+		if pid := holderPID(f); pid == os.Getpid() {
+			holder = fmt.Sprintf("this process (%d): share the one Store", pid)
+		} else if pid > 0 {
+			holder = fmt.Sprintf("process %d", pid)
 		}
 		f.Close()
 		return nil, fmt.Errorf("%w: %s is open for writing by %s. Two writers on one store destroy it: run one worker per GENESIS_HOME (give each its own --home), or keep the memory in Qdrant, which takes any number of workers (--qdrant URL or GENESIS_QDRANT_URL; see the README's Memory section), or send writes through the fleet's memory queue once it has one. Reading meanwhile is fine (genesis memory stats, genesis memory search)",
@@ -64,6 +60,23 @@ func lock(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("memory store %s: locking %s: %w", dir, path, err)
 	}
 	return f, nil
+}
+
+// holderPID reads the PID the lock's holder wrote, 0 if none. A holder
+// writes it just after taking the lock, so an empty file is read again
+// for a moment before giving up.
+func holderPID(f *os.File) int {
+	for try := 0; ; try++ {
+		b := make([]byte, 32)
+		n, _ := f.ReadAt(b, 0)
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b[:n]))); err == nil && pid > 0 {
+			return pid
+		}
+		if try == 50 {
+			return 0
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // quarantine moves the log's bytes from good on, which replay could not
