@@ -189,6 +189,39 @@ check_settings() {
   return 0
 }
 
+start_server() {
+  case "${_host%:*}" in
+    127.0.0.1|localhost|0.0.0.0|::1|"[::1]"|"") ;;
+    *) die "no Ollama server answers at $OLLAMA_URL and it is not a local address; start it there or change OLLAMA_HOST" ;;
+  esac
+  mkdir -p "$LOG_DIR"
+  say "ollama: starting server at $OLLAMA_URL (log $LOG_FILE)"
+  # setsid: own session, so the server outlives this script and its terminal.
+  # The child writes its own pid (exec keeps it), whether or not setsid had to fork.
+  OLLAMA_KEEP_ALIVE="$WANT_KEEP_ALIVE" OLLAMA_NUM_PARALLEL="$WANT_NUM_PARALLEL" OLLAMA_CONTEXT_LENGTH="$WANT_CONTEXT_LENGTH" \
+    setsid bash -c 'echo $$ >"$1"; exec nohup "$2" serve' _ "$PID_FILE" "$OLLAMA_BIN" \
+    >>"$LOG_FILE" 2>&1 </dev/null 9>&- &   # 9>&-: the server must not inherit the install lock
+  local i pid=""
+  for ((i = 0; i < 120; i++)); do   # 60 s
+    if server_up; then
+      [ -s "$PID_FILE" ] && pid="$(cat "$PID_FILE")"
+      if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+        rm -f "$PID_FILE"   # ours lost the port to a server started elsewhere; that one answers
+      fi
+      return 0
+    fi
+    [ -z "$pid" ] && [ -s "$PID_FILE" ] && pid="$(cat "$PID_FILE")"
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 20 "$LOG_FILE" >&2 || true
+      rm -f "$PID_FILE"
+      die "ollama serve exited at start (log above, full log $LOG_FILE); is port ${_host##*:} taken?"
+    fi
+    sleep 0.5
+  done
+  tail -n 20 "$LOG_FILE" >&2 || true
+  die "ollama serve did not answer at $OLLAMA_URL within 60 s (log $LOG_FILE)"
+}
+
 # one install at a time per GENESIS_HOME (two would both start a server and fight over the pid file)
 if [ "$CHECK_ONLY" = 0 ] && command -v flock >/dev/null 2>&1; then
   mkdir -p "$GENESIS_HOME"
