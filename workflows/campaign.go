@@ -264,6 +264,10 @@ type CampaignInput struct {
 	// campaigns meant to learn from each other in order (a family sequence)
 	// share one. Empty: the shared memory, as for every ordinary campaign.
 	MemoryScope string `json:"memory_scope,omitempty"`
+	// StartedBy says who started the campaign when someone did it for a
+	// person (the chat: the sender's token ID and the chat); it goes into
+	// the "started" event.
+	StartedBy string `json:"started_by,omitempty"`
 	// MaxHistory continues the campaign as new once its history has this
 	// many events (0: when the server suggests it).
 	MaxHistory int `json:"max_history,omitempty"`
@@ -593,7 +597,11 @@ func (cw *campaign) run() (*CampaignResult, error) {
 	}
 	cw.recomputeBest()
 	if cw.st.Iteration == 0 {
-		cw.event("campaign", "started", fmt.Sprintf("%s with %s, budget %d lab experiments", cw.info.ID, cw.in.Model, cw.in.Budget))
+		detail := fmt.Sprintf("%s with %s, budget %d lab experiments", cw.info.ID, cw.in.Model, cw.in.Budget)
+		if cw.in.StartedBy != "" {
+			detail += "; started by " + shorten(cw.in.StartedBy, 120)
+		}
+		cw.event("campaign", "started", detail)
 	}
 	if err := cw.recallFamily(); err != nil {
 		return nil, err
