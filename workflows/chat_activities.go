@@ -209,7 +209,7 @@ func stripJSON(s string) string {
 // portfolio approvals, and every campaign it listed.
 type shownDecisions struct {
 	runs      map[string]int
-	challenge map[string]string // waiting campaign → its challenge
+	challenge map[string]string  // waiting campaign → its challenge
 	approvals map[[2]string]bool // {portfolio, approval}
 	campaigns map[string]bool
 }
