@@ -308,14 +308,17 @@ type CampaignState struct {
 	Experiments []Experiment    `json:"experiments"`
 	Sims        []agents.Result `json:"sims"`
 	Refused     int             `json:"refused"`
-	Tokens      int             `json:"tokens"`
-	ModelCalls  int             `json:"model_calls"`
-	Fallbacks   map[string]int  `json:"fallbacks"`
-	Repairs     int             `json:"repairs"`
-	Stale       int             `json:"stale"`
-	Findings    []string        `json:"findings"`
-	Seq         int             `json:"seq"`
-	Events      []Event         `json:"events"`
+	// Unsafe counts the model's candidates dropped because the lab would
+	// refuse them (safety.go).
+	Unsafe     int            `json:"unsafe,omitempty"`
+	Tokens     int            `json:"tokens"`
+	ModelCalls int            `json:"model_calls"`
+	Fallbacks  map[string]int `json:"fallbacks"`
+	Repairs    int            `json:"repairs"`
+	Stale      int            `json:"stale"`
+	Findings   []string       `json:"findings"`
+	Seq        int            `json:"seq"`
+	Events     []Event        `json:"events"`
 	// GrantSeq numbers the portfolio requests; Repeats counts iterations
 	// in a row in which the model proposed nothing new; Proposed holds the
 	// keys of what it proposed.
@@ -418,20 +421,23 @@ type Status struct {
 // CampaignResult is what a finished campaign returns. Experiments are listed
 // by reference (lab run IDs); the values live in the lab and the report.
 type CampaignResult struct {
-	CampaignID  string         `json:"campaign_id"`
-	Challenge   string         `json:"challenge"`
-	Model       string         `json:"model"`
-	Best        *Best          `json:"best,omitempty"`
-	Experiments []string       `json:"experiments"`
-	Simulations int            `json:"simulations"`
-	Refused     int            `json:"refused"`
-	Iterations  int            `json:"iterations"`
-	Tokens      int            `json:"tokens"`
-	ModelCalls  int            `json:"model_calls"`
-	Fallbacks   map[string]int `json:"fallbacks,omitempty"`
-	Repairs     int            `json:"repairs"`
-	StopReason  string         `json:"stop_reason"`
-	Report      string         `json:"report"`
+	CampaignID  string   `json:"campaign_id"`
+	Challenge   string   `json:"challenge"`
+	Model       string   `json:"model"`
+	Best        *Best    `json:"best,omitempty"`
+	Experiments []string `json:"experiments"`
+	Simulations int      `json:"simulations"`
+	Refused     int      `json:"refused"`
+	// Unsafe counts candidates dropped before the pick because the lab
+	// would refuse them.
+	Unsafe     int            `json:"unsafe,omitempty"`
+	Iterations int            `json:"iterations"`
+	Tokens     int            `json:"tokens"`
+	ModelCalls int            `json:"model_calls"`
+	Fallbacks  map[string]int `json:"fallbacks,omitempty"`
+	Repairs    int            `json:"repairs"`
+	StopReason string         `json:"stop_reason"`
+	Report     string         `json:"report"`
 	// Strategy is how experiments were chosen; Trace lists every lab
 	// experiment in order with its point and values (for evals).
 	Strategy string          `json:"strategy,omitempty"`
@@ -1009,6 +1015,12 @@ func (cw *campaign) iterate() error {
 	} else {
 		cw.fallback(agents.Hypothesis, "using the optimiser's suggestions")
 	}
+	if len(cands) > 0 && workflow.GetVersion(ctx, safeCandidatesChange, workflow.DefaultVersion, 1) == 1 {
+		var err error
+		if cands, err = cw.dropUnsafe(agents.Hypothesis, cands); err != nil {
+			return err
+		}
+	}
 	if len(cands) > lim.Candidates {
 		cands = cands[:lim.Candidates]
 	}
@@ -1261,7 +1273,7 @@ func labSpend(results []agents.Result) portfolio.Amount {
 
 func (cw *campaign) result() *CampaignResult {
 	r := &CampaignResult{CampaignID: cw.id, Challenge: cw.info.ID, Model: cw.in.Model, Best: cw.bestView, Simulations: len(cw.st.Sims),
-		Refused: cw.st.Refused, Iterations: cw.st.Iteration, Tokens: cw.st.Tokens, ModelCalls: cw.st.ModelCalls, Fallbacks: cw.st.Fallbacks,
+		Refused: cw.st.Refused, Unsafe: cw.st.Unsafe, Iterations: cw.st.Iteration, Tokens: cw.st.Tokens, ModelCalls: cw.st.ModelCalls, Fallbacks: cw.st.Fallbacks,
 		Repairs: cw.st.Repairs, StopReason: cw.reason}
 	round, prev := 0, ""
 	for _, e := range cw.st.Experiments {
