@@ -298,11 +298,11 @@ func (h devHolder) addrOr(def string) string {
 func lockDev(db string) (*devLock, devHolder, error) {
 	path := db + ".lock"
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, devHolder{}, fmt.Errorf("Temporal state directory: %w", err)
+		return nil, devHolder{}, fmt.Errorf("the Temporal state directory: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, devHolder{}, fmt.Errorf("Temporal state lock %s: %w", path, err)
+		return nil, devHolder{}, fmt.Errorf("the Temporal state lock %s: %w", path, err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		var h devHolder
@@ -313,7 +313,7 @@ func lockDev(db string) (*devLock, devHolder, error) {
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, h, nil
 		}
-		return nil, devHolder{}, fmt.Errorf("Temporal state lock %s: %w", path, err)
+		return nil, devHolder{}, fmt.Errorf("the Temporal state lock %s: %w", path, err)
 	}
 	l := &devLock{f}
 	l.record("")
