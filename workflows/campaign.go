@@ -191,19 +191,23 @@ func (in CampaignInput) ValidateSearch() error {
 	switch strings.ToLower(in.Acquisition) {
 	case "", optimizer.AcqEI, optimizer.AcqUCB:
 	default:
-		return fmt.Errorf("acquisition %q: want ei (expected improvement; q-EI for batches) or ucb (upper confidence bound; GP-BUCB for batches)", in.Acquisition)
+		return fieldErr("acquisition", "acquisition %q: want ei (expected improvement; q-EI for batches) or ucb (upper confidence bound; GP-BUCB for batches)", in.Acquisition)
 	}
 	if _, _, err := optimizer.ParseStart(in.Init); err != nil {
-		return fmt.Errorf("init: %w", err)
+		return fieldErr("init", "init: %v", err)
 	}
-	if in.Batch < 0 || in.Batch > 64 {
-		return fmt.Errorf("batch %d: want 1 to 64 experiments chosen together (0 for the default, 1)", in.Batch)
+	if in.Batch < 0 || in.Batch > MaxLabBatch {
+		return fieldErr("batch", "batch %d: want 1 to %d experiments chosen together (0 for the default, 1)", in.Batch, MaxLabBatch)
 	}
 	if in.InitialRandom < 0 {
-		return fmt.Errorf("initial_random %d: want 0 or more", in.InitialRandom)
+		return fieldErr("initial_random", "initial_random %d: want 0 or more", in.InitialRandom)
 	}
 	return nil
 }
+
+// inputBoundsChange is the workflow.GetVersion change that added the
+// campaign's own check of its input's bounds.
+const inputBoundsChange = "input-bounds"
 
 // classical reports whether the strategy calls no model.
 func classical(strategy string) bool { return strategy == StrategyBO || strategy == StrategyRandom }
@@ -599,6 +603,13 @@ func (cw *campaign) run() (*CampaignResult, error) {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown strategy %q; want one of %s", cw.in.Strategy, strings.Join(Strategies, ", ")), "BadInput", nil)
 	}
 	if err := cw.in.ValidateSearch(); err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "BadInput", nil)
+	}
+	// Inputs out of range are refused at the edge (Validate); one that got
+	// here anyway fails now, not later (a budget of 2^63-1 overflowed the
+	// iteration limit). Histories recorded before the check replay as
+	// they ran: it asks its version only when it fails.
+	if err := cw.in.validateBounds(); err != nil && workflow.GetVersion(ctx, inputBoundsChange, workflow.DefaultVersion, 1) == 1 {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "BadInput", nil)
 	}
 	cw.recomputeBest()
