@@ -42,7 +42,17 @@ func (in CampaignInput) Validate() error {
 	if err := in.ValidateSearch(); err != nil {
 		return err
 	}
-	return in.validateBounds()
+	if err := in.validateBounds(); err != nil {
+		return err
+	}
+	// The workflow leaves the model to its worker's factory (which may
+	// know other names: tests' scripted models); the edge takes only specs.
+	if in.Model != "" && !classical(in.Strategy) { // bo and random call no model
+		if err := agents.CheckModelSpec(in.Model); err != nil {
+			return fieldErr("model", "%v", err)
+		}
+	}
+	return nil
 }
 
 func (in CampaignInput) validateBounds() error {
@@ -69,11 +79,6 @@ func (in CampaignInput) validateBounds() error {
 	case "", "local", "slurm":
 	default:
 		return fieldErr("hpc", "hpc %q: want local or slurm (or empty for the worker's default)", in.HPC)
-	}
-	if in.Model != "" && !classical(in.Strategy) { // bo and random call no model
-		if err := agents.CheckModelSpec(in.Model); err != nil {
-			return fieldErr("model", "%v", err)
-		}
 	}
 	return nil
 }
