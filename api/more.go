@@ -421,8 +421,7 @@ func (s *Server) createChat(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Model == "" {
 		req.Model = s.DefaultModel
-	}
-	if err := agents.CheckModelSpec(req.Model); err != nil {
+	} else if err := agents.CheckModelSpec(req.Model); err != nil {
 		writeErr(w, http.StatusUnprocessableEntity, "invalid_model", err.Error())
 		return
 	}
