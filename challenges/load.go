@@ -73,6 +73,9 @@ func Parse(file string, src []byte, dataFS fs.FS, dir string) (*Challenge, error
 		return nil, &InvalidError{probs}
 	}
 	c.pool = pool
+	if probs := c.gpSizeProblem(file); len(probs) > 0 {
+		return nil, &InvalidError{probs}
+	}
 	c.emu = &emulatorOnce{}
 	c.src = src
 	c.file = file

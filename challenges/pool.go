@@ -226,6 +226,10 @@ func (c *Challenge) readPool(file string, r io.Reader) (*Pool, []Problem) {
 				}
 			}
 		}
+		if rows > MaxDataRows {
+			ps = append(ps, prob("data.file", "%s has more than %d data rows, the most a challenge may hold (every lab run and dataset query reads them all): subsample it", c.Data.File, MaxDataRows)...)
+			break
+		}
 		if len(ps) >= maxProblems {
 			ps = append(ps, prob("data.file", "stopped after %d problems", maxProblems)...)
 			break
@@ -400,22 +404,35 @@ func idw(p *Pool, x []float64, k, skip int) []float64 {
 		d float64
 		i int
 	}
-	nbs := make([]nb, 0, p.Len())
+	less := func(a, b nb) bool { return a.d < b.d || a.d == b.d && a.i < b.i }
+	// The k nearest, kept sorted: O(n·k) without allocating per member,
+	// the same neighbours in the same order as sorting the whole pool.
+	k = min(k, p.Len())
+	nbs := make([]nb, 0, k+1)
 	for i := range p.Points {
-		if i != skip {
-			nbs = append(nbs, nb{dist(x, p.enc[i]), i})
+		if i == skip {
+			continue
+		}
+		c := nb{dist(x, p.enc[i]), i}
+		if len(nbs) == k && (k == 0 || !less(c, nbs[k-1])) {
+			continue
+		}
+		j := sort.Search(len(nbs), func(j int) bool { return less(c, nbs[j]) })
+		nbs = append(nbs, nb{})
+		copy(nbs[j+1:], nbs[j:])
+		nbs[j] = c
+		if len(nbs) > k {
+			nbs = nbs[:k]
 		}
 	}
-	sort.Slice(nbs, func(a, b int) bool { return nbs[a].d < nbs[b].d || nbs[a].d == nbs[b].d && nbs[a].i < nbs[b].i })
-	k = min(k, len(nbs))
 	nobj := len(p.Range)
 	out := make([]float64, nobj)
-	if k > 0 && nbs[0].d < 1e-12 {
+	if len(nbs) > 0 && nbs[0].d < 1e-12 {
 		copy(out, p.Values[nbs[0].i])
 		return out
 	}
 	var wsum float64
-	for _, n := range nbs[:k] {
+	for _, n := range nbs {
 		w := 1 / (n.d * n.d)
 		wsum += w
 		for o := range nobj {

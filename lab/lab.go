@@ -72,6 +72,13 @@ type Config struct {
 	// Token, when not empty, is the bearer token every request except
 	// GET /health must carry ("Authorization: Bearer <token>").
 	Token string
+
+	// FitAtStart fits the emulator of every challenge the instruments
+	// serve in New, so that no run waits on a fit and a model that cannot
+	// be fitted refuses the start instead of failing runs. Every fit is
+	// bounded (challenges.MaxGPPoints); the built-in catalog takes about
+	// 2 s. lab serve sets it; tests and in-process labs fit on first use.
+	FitAtStart bool
 }
 
 // DefaultOfflineSeconds is how long an instrument stays offline, in lab seconds.
@@ -248,6 +255,11 @@ func New(cfg Config) (*Server, error) {
 		s.byName[in.Name] = li
 	}
 
+	if cfg.FitAtStart {
+		if err := s.fitEmulators(); err != nil {
+			return nil, err
+		}
+	}
 	st, err := openStore(cfg.DBPath)
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
@@ -261,6 +273,34 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("lab: recovering queued runs: %w", err)
 	}
 	return s, nil
+}
+
+// fitEmulators fits the lab model of every challenge an instrument serves
+// (see Config.FitAtStart).
+func (s *Server) fitEmulators() error {
+	start, fitted := time.Now(), 0
+	seen := map[string]bool{}
+	for _, in := range s.insts {
+		for _, id := range in.Challenges {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			ch, err := s.cat.Get(id)
+			if err != nil {
+				return fmt.Errorf("lab: %w", err)
+			}
+			if ch.EmulatorReady() {
+				continue
+			}
+			if err := ch.PrepareEmulator(); err != nil {
+				return fmt.Errorf("lab: %w", err)
+			}
+			fitted++
+		}
+	}
+	s.log.Info("lab models fitted", "challenges", fitted, "took", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // recover loads queued runs (after re-queuing interrupted ones) into the

@@ -296,6 +296,9 @@ func showChallenge(w io.Writer, ch *challenges.Challenge, holdout bool) error {
 		for k, o := range ch.Objectives {
 			fmt.Fprintf(w, "  held-out error (%d-fold CV) on %s: RMSE %.4g (%.1f%% of range), R² %.2f\n", h.Folds, o.Name, h.RMSE[k], 100*h.NRMSE[k], h.R2[k])
 		}
+		if h.Tested < pool.Len() {
+			fmt.Fprintf(w, "  (predicted at %d of the %d measured points, a fixed random sample)\n", h.Tested, pool.Len())
+		}
 	}
 
 	fmt.Fprintln(w, "\nSimulation model")

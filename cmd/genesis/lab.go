@@ -145,7 +145,7 @@ runs, lose samples or go offline. Every request but GET /health needs the bearer
 				db = filepath.Join(cfg.home, "lab.db")
 			}
 			s, err := lab.New(lab.Config{Addr: addr, DBPath: db, TimeScale: scale, Catalog: cat, Instruments: ins,
-				FaultRate: faultRate, OfflineSeconds: offline, Token: tok})
+				FaultRate: faultRate, OfflineSeconds: offline, Token: tok, FitAtStart: true})
 			if err != nil {
 				return err
 			}

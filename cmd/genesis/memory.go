@@ -197,6 +197,9 @@ func memoryStatsCmd(cfg *config) *cobra.Command {
 					}
 				}
 				fmt.Fprintf(w, "%s\n  embedder %s (%d dimensions), %d records, %.1f MB on disk\n", dir, st.Embedder(), st.Dim(), len(recs), float64(size)/1e6)
+				if q, err := embedded.Quarantined(dir); err == nil && len(q) > 0 {
+					fmt.Fprintf(w, "  WARNING: %d unreadable log tail(s) set aside at open, not loaded: %s (in %s; a torn last write holds nothing acknowledged, see the README's Memory section)\n", len(q), strings.Join(q, ", "), dir)
+				}
 				if len(recs) == 0 {
 					continue
 				}

@@ -27,6 +27,10 @@ func TestMain(m *testing.M) {
 		from, _ := strconv.Atoi(os.Getenv("GENESIS_MEMORY_WRITER_FROM"))
 		writer(dir, from)
 	}
+	if dir := os.Getenv("GENESIS_MEMORY_OPENER"); dir != "" {
+		n, _ := strconv.Atoi(os.Getenv("GENESIS_MEMORY_OPENER_N"))
+		opener(dir, os.Getenv("GENESIS_MEMORY_OPENER_PREFIX"), n)
+	}
 	os.Exit(m.Run())
 }
 

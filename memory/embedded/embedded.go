@@ -2,14 +2,20 @@
 // the data directory as a binary snapshot of the whole store (memory.snap)
 // and an append-only log of JSON lines for the writes since (memory.log).
 //
+// One process writes a store: Open takes an exclusive flock on
+// memory.lock, and a second writer is refused with the holder's PID (two
+// writers destroy the store); readers need no lock (OpenReadOnly).
+//
 // Every write is one log line, fsynced; on open the snapshot is loaded and
-// the log replayed on top, and a torn last line (a crash mid-write) is
-// dropped, so a kill never corrupts what was committed before. Once the log
-// outgrows half the snapshot, and on Close, the store compacts: it writes a
-// new snapshot aside and renames it into place, then starts a new log the
-// same way; the log's header names the snapshot it continues, so a crash
-// between the two steps is recognised and the old log (all of it in the new
-// snapshot) skipped. A store of only a log (the format before snapshots)
+// the log replayed on top. A torn last line (a crash mid-write) or an
+// unreadable line ends the replay, and everything from it on is moved to
+// a quarantine file (memory.log.quarantine-<time>) with a warning before
+// the log is cut back, so a kill never corrupts what was committed before
+// and nothing is dropped unseen. Once the log outgrows half the snapshot,
+// and on Close, the store compacts: it writes a new snapshot aside and
+// renames it into place, then starts a new log the same way; the log's
+// header names the snapshot it continues, so a crash between the two steps
+// is recognised and the old log (all of it in the new snapshot) skipped. A store of only a log (the format before snapshots)
 // opens as one whose snapshot is empty.
 //
 // Search is exact — the same results as scoring every record — but fast: an
@@ -63,6 +69,7 @@ type Store struct {
 	dir      string
 	embedder string
 	f        *os.File // the log; nil when read-only or closed
+	lock     *os.File // holds the write lock (see lock); nil when read-only or closed
 	seq      uint64   // the snapshot the log continues (0: none)
 	snapSize int64    // its size in bytes
 	logSize  int64    // the log's size: where the next entry goes
@@ -90,18 +97,30 @@ type logEntry struct {
 }
 
 // Open opens (or creates) the store at dir for vectors of dimension dim made
-// by the named embedder. A store made by a different embedder is refused.
-func Open(dir string, dim int, embedder string) (*Store, error) {
+// by the named embedder, and holds its write lock until Close. A store made
+// by a different embedder is refused, and so is one another Store holds,
+// in this process or another (ErrInUse, naming the holder's PID).
+func Open(dir string, dim int, embedder string) (_ *Store, err error) {
 	if dim < 1 {
 		return nil, fmt.Errorf("memory: dimension %d must be ≥ 1", dim)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	s, err := load(dir)
+	lk, err := lock(dir)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			lk.Close()
+		}
+	}()
+	s, tail, err := load(dir)
+	if err != nil {
+		return nil, err
+	}
+	s.lock = lk
 	if s.slab == nil {
 		s.slab, s.embedder = newSlab(dim), embedder
 	} else if s.dim != dim || s.embedder != embedder {
@@ -113,7 +132,12 @@ func Open(dir string, dim int, embedder string) (*Store, error) {
 			return nil, err
 		}
 	}
-	if s.stale { // a new store, or a log the snapshot holds
+	if len(tail) > 0 {
+		if err := s.quarantine(tail); err != nil {
+			return nil, err
+		}
+	}
+	if s.stale { // a new store, a log the snapshot holds, or one without a header
 		if err := s.rotate(); err != nil {
 			return nil, err
 		}
@@ -123,8 +147,7 @@ func Open(dir string, dim int, embedder string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Drop a torn tail left by a crash mid-write.
-	if err := f.Truncate(s.logSize); err != nil {
+	if err := f.Truncate(s.logSize); err != nil { // the tail is in quarantine
 		f.Close()
 		return nil, err
 	}
@@ -135,7 +158,7 @@ func Open(dir string, dim int, embedder string) (*Store, error) {
 // OpenReadOnly loads a store for reading only (another process may be
 // writing it): it never modifies the files, and writes are refused.
 func OpenReadOnly(dir string) (*Store, error) {
-	s, err := load(dir)
+	s, _, err := load(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -149,12 +172,14 @@ func OpenReadOnly(dir string) (*Store, error) {
 // entries if it continues that snapshot. Reading the log first makes a
 // compaction in another process harmless: the snapshot read after it is
 // the one the log continues or a later one, which holds the whole log. The
-// store's slab is nil if dir holds no store.
-func load(dir string) (*Store, error) {
+// store's slab is nil if dir holds no store. tail is what replay could
+// not read: a torn or unreadable line and everything after it, or a whole
+// log without a header.
+func load(dir string) (_ *Store, tail []byte, _ error) {
 	s := &Store{dir: dir}
 	b, err := os.ReadFile(filepath.Join(dir, logName))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+		return nil, nil, err
 	}
 	var hdr logEntry
 	if i := bytes.IndexByte(b, '\n'); i >= 0 && json.Unmarshal(b[:i], &hdr) == nil && hdr.Op == "hdr" && hdr.Dim > 0 {
@@ -162,29 +187,32 @@ func load(dir string) (*Store, error) {
 	}
 	sn, err := readSnapshot(filepath.Join(dir, snapName))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if sn != nil {
 		s.slab, s.embedder, s.seq, s.snapSize = sn.slab, sn.embedder, sn.seq, sn.size
 		if s.hdrSize > 0 && (hdr.Dim != s.dim || hdr.Embed != s.embedder) {
-			return nil, fmt.Errorf("memory store %s: the log (embedder %s, %d dimensions) does not belong to the snapshot (embedder %s, %d dimensions)", dir, hdr.Embed, hdr.Dim, s.embedder, s.dim)
+			return nil, nil, fmt.Errorf("memory store %s: the log (embedder %s, %d dimensions) does not belong to the snapshot (embedder %s, %d dimensions)", dir, hdr.Embed, hdr.Dim, s.embedder, s.dim)
 		}
 	} else if s.hdrSize > 0 {
 		s.slab, s.embedder = newSlab(hdr.Dim), hdr.Embed
 	}
 	switch {
-	case s.hdrSize == 0 || hdr.Snap < s.seq:
+	case s.hdrSize == 0:
+		s.stale, tail = true, b
+	case hdr.Snap < s.seq:
 		s.stale = true
 	case hdr.Snap > s.seq:
-		return nil, fmt.Errorf("memory store %s: the log continues snapshot %d, but %s is snapshot %d (missing or replaced): restore it, or move the store away to start a new one", dir, hdr.Snap, snapName, s.seq)
+		return nil, nil, fmt.Errorf("memory store %s: the log continues snapshot %d, but %s is snapshot %d (missing or replaced): restore it, or move the store away to start a new one", dir, hdr.Snap, snapName, s.seq)
 	default:
 		s.logSize = s.hdrSize + s.replay(b[s.hdrSize:])
+		tail = b[s.logSize:]
 	}
-	return s, nil
+	return s, tail, nil
 }
 
 // replay applies the log entries in b and returns the length of the whole
-// lines it applied: a torn or unreadable line ends the log.
+// lines it applied: a torn, unreadable or unknown line ends the log.
 func (s *Store) replay(b []byte) (good int64) {
 	for {
 		i := bytes.IndexByte(b[good:], '\n')
@@ -212,6 +240,8 @@ func (s *Store) replay(b []byte) (good int64) {
 			for _, id := range e.IDs {
 				s.del(id)
 			}
+		default: // not ours: what follows cannot be trusted to be either
+			return good
 		}
 		good += int64(i) + 1
 	}
@@ -399,8 +429,8 @@ func (s *Store) Close() error {
 		return nil
 	}
 	err := s.compactIfDue(true)
-	err = errors.Join(err, s.f.Close())
-	s.f = nil
+	err = errors.Join(err, s.f.Close(), s.lock.Close())
+	s.f, s.lock = nil, nil
 	return err
 }
 
