@@ -156,10 +156,11 @@ Liang et al.'s GP-LCB2 protocol.`,
 			so.timeScale = 1e-6 // the lab answers at once: evals measure decisions, not waiting
 			so.poll = 5 * time.Millisecond
 			// Beside a running `genesis dev` the eval starts a server of
-			// its own, with its state in the eval's directory, so the
-			// resume command finds the runs left running there.
+			// its own, with its state (and memory, when the shared one is
+			// in use) in the eval's directory, so the resume command finds
+			// the runs left running there.
 			so.share, so.fixedPorts = true, cmd.Flags().Changed("temporal-port") || cmd.Flags().Changed("ui-port")
-			so.altDB = filepath.Join(out, "temporal.db")
+			so.altHome = out
 			st, err := startStack(ctx, cfg, cat, so)
 			if err != nil {
 				return err

@@ -56,11 +56,12 @@ type stackOptions struct {
 	relaxedSync bool
 	// share lets a command that runs beside `genesis dev` (run, eval) start
 	// its own dev server when the default one's port, UI port or state
-	// file is taken: on free ports, with its state in altDB ("" for a
-	// file of its own that is removed on close). Without it a taken port
-	// or state file is an error that says what to do.
-	share bool
-	altDB string
+	// file is taken — on free ports, with its state in altHome — and keep
+	// its own memory there when $GENESIS_HOME's is in use. altHome ""
+	// is a directory of its own, removed on close. Without share a taken
+	// port, state file or memory is an error that says what to do.
+	share   bool
+	altHome string
 	// fixedPorts: the user chose the ports (--temporal-port, --ui-port);
 	// a taken one is then an error, not moved.
 	fixedPorts bool
@@ -86,6 +87,8 @@ type stack struct {
 	// notes say what start-up chose that the user did not ask for (a free
 	// port instead of a taken one); the command prints them.
 	notes []string
+	// tmpHome is the directory of the command's own (see ownHome).
+	tmpHome string
 }
 
 func (s *stack) close() {
@@ -202,15 +205,11 @@ func (s *stack) startDev(ctx context.Context, o stackOptions) error {
 			return fmt.Errorf("another Genesis process (%s) runs a Temporal dev server on %s: stop it first, or use its server with --temporal %s",
 				holder, db, holder.addrOr(ip+":7233"))
 		}
-		db = o.altDB
-		if db == "" {
-			dir, err := os.MkdirTemp(s.cfg.home, "temporal-")
-			if err != nil {
-				return fmt.Errorf("a state directory for this command's Temporal: %w", err)
-			}
-			s.closers = append(s.closers, func() { _ = os.RemoveAll(dir) })
-			db = filepath.Join(dir, "temporal.db")
+		dir, err := s.ownHome(o)
+		if err != nil {
+			return err
 		}
+		db = filepath.Join(dir, "temporal.db")
 		var other devHolder
 		if lock, other, err = lockDev(db); err != nil {
 			return err
@@ -254,6 +253,24 @@ func (s *stack) startDev(ctx context.Context, o stackOptions) error {
 	s.temporal = s.dev.Addr()
 	lock.record(s.temporal)
 	return nil
+}
+
+// ownHome is where a command beside `genesis dev` keeps what it cannot
+// share: o.altHome, or a directory of its own under the data directory,
+// made once and removed on close.
+func (s *stack) ownHome(o stackOptions) (string, error) {
+	if o.altHome != "" {
+		return o.altHome, os.MkdirAll(o.altHome, 0o755)
+	}
+	if s.tmpHome == "" {
+		dir, err := os.MkdirTemp(s.cfg.home, "own-")
+		if err != nil {
+			return "", fmt.Errorf("a state directory of this command's own: %w", err)
+		}
+		s.tmpHome = dir
+		s.closers = append(s.closers, func() { _ = os.RemoveAll(dir) })
+	}
+	return s.tmpHome, nil
 }
 
 // freeTCPPort asks the kernel for a free port on ip. Another process may
@@ -350,6 +367,18 @@ func runningDev(home string) (string, error) {
 
 func (s *stack) startWorker(o stackOptions) error {
 	emb, mem, err := openMemory(context.Background(), s.cfg.home, o.embedder, o.qdrantURL, s.logger)
+	if errors.Is(err, embedded.ErrInUse) && o.share {
+		// Beside a running worker (`genesis dev`): a memory of its own,
+		// since two writers would destroy the shared one.
+		dir, derr := s.ownHome(o)
+		if derr != nil {
+			return derr
+		}
+		if emb, mem, err = openMemory(context.Background(), dir, o.embedder, o.qdrantURL, s.logger); err == nil {
+			s.notes = append(s.notes, fmt.Sprintf("memory: %s's memory is in use by another Genesis process; this command's agents use a memory of their own in %s (what they learn there is not shared)",
+				s.cfg.home, filepath.Join(dir, "memory")))
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/memory"
+	"github.com/genesis-sci/genesis/memory/embedded"
 )
 
 // Every start-up failure of a command that brings up the stack ends in one
@@ -75,8 +77,9 @@ func TestStackStartFailuresSayWhatToDo(t *testing.T) {
 }
 
 // A command that may run beside `genesis dev` (run, eval) finds the dev
-// server's state file and port taken and starts a server of its own on a
-// free port with its own state, saying so; its state goes when it stops.
+// server's state file and port taken and the memory in use, and starts a
+// server of its own on a free port with its own state and a memory of its
+// own, saying so; its state goes when it stops.
 func TestStackBesideDev(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the Temporal dev server")
@@ -95,12 +98,17 @@ func TestStackBesideDev(t *testing.T) {
 	}
 	dev.record(ln.Addr().String())
 	defer dev.release()
+	held, err := embedded.Open(filepath.Join(home, "memory", "hashing"), memory.Hashing{}.Dim(), "hashing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
 	cat, err := challenges.Builtin()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := &config{home: home}
-	st, err := startStack(context.Background(), cfg, cat, stackOptions{tport: taken, share: true})
+	st, err := startStack(context.Background(), cfg, cat, stackOptions{tport: taken, share: true, worker: true, embedder: "hashing"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,12 +123,15 @@ func TestStackBesideDev(t *testing.T) {
 	if _, err := st.tc.CheckHealth(context.Background(), nil); err != nil {
 		t.Errorf("its own server does not answer: %v", err)
 	}
-	dirs, _ := filepath.Glob(filepath.Join(home, "temporal-*"))
+	dirs, _ := filepath.Glob(filepath.Join(home, "own-*"))
 	if len(dirs) != 1 {
-		t.Errorf("state directories %v, want one of its own", dirs)
+		t.Fatalf("state directories %v, want one of its own", dirs)
+	}
+	if !strings.Contains(notes, "memory: "+home+"'s memory is in use by another Genesis process; this command's agents use a memory of their own in "+filepath.Join(dirs[0], "memory")) {
+		t.Errorf("the notes do not say where the memory went:\n%s", notes)
 	}
 	st.close()
-	if dirs, _ := filepath.Glob(filepath.Join(home, "temporal-*")); len(dirs) != 0 {
+	if dirs, _ := filepath.Glob(filepath.Join(home, "own-*")); len(dirs) != 0 {
 		t.Errorf("state left behind: %v", dirs)
 	}
 }
