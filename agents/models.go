@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"unicode"
 
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/agents/llm/langchain"
@@ -35,9 +36,61 @@ func ModelConfigFromEnv() ModelConfig {
 	return ModelConfig{OllamaHost: host, OpenAIBaseURL: os.Getenv("OPENAI_BASE_URL"), OpenAIKey: os.Getenv("OPENAI_API_KEY")}
 }
 
+// MaxModelName bounds the model name of a spec, in bytes.
+const MaxModelName = 200
+
+// CheckModelSpec checks a model spec without reaching any server: a known
+// provider (and langchaingo backend), and a model name that is only a name
+// — letters, digits and . _ : / @ + -, starting with a letter or digit,
+// with no ".." and no "/" at its end, at most MaxModelName bytes. The name
+// goes to model servers and into file names, so nothing else is taken
+// (a spec comes from users, files and the API).
+func CheckModelSpec(spec string) error {
+	s, err := llm.ParseSpec(spec)
+	if err != nil {
+		return err
+	}
+	name := s.Model
+	if s.Provider == "langchaingo" {
+		backend, model, ok := strings.Cut(name, ":")
+		if !ok || model == "" || backend != "ollama" && backend != "openai" {
+			return fmt.Errorf("model %q: want langchaingo:ollama:MODEL or langchaingo:openai:MODEL", spec)
+		}
+		name = model
+	}
+	bad := ""
+	switch {
+	case len(name) > MaxModelName:
+		bad = fmt.Sprintf("the name is %d bytes; at most %d", len(name), MaxModelName)
+	case !unicode.IsLetter(rune(name[0])) && !unicode.IsDigit(rune(name[0])):
+		bad = "the name must start with a letter or digit"
+	case strings.Contains(name, "..") || strings.HasSuffix(name, "/"):
+		bad = `the name may not hold ".." or end in "/"`
+	case strings.IndexFunc(name, func(r rune) bool {
+		return r > unicode.MaxASCII || !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("._:/@+-", r)
+	}) >= 0:
+		bad = "the name may hold only ASCII letters, digits and . _ : / @ + -"
+	}
+	if bad != "" {
+		return fmt.Errorf("model %q: %s (for example ollama:gemma3:270m or openai:gpt-4o-mini)", shortSpec(spec), bad)
+	}
+	return nil
+}
+
+// shortSpec cuts a spec for an error message.
+func shortSpec(spec string) string {
+	if len(spec) > 80 {
+		return spec[:80] + "…"
+	}
+	return spec
+}
+
 // NewModel builds a model from a spec such as ollama:gemma3:270m,
 // openai:gpt-4o-mini or langchaingo:ollama:gemma3:270m.
 func NewModel(spec string, cfg ModelConfig) (llm.Model, error) {
+	if err := CheckModelSpec(spec); err != nil {
+		return nil, err
+	}
 	s, err := llm.ParseSpec(spec)
 	if err != nil {
 		return nil, err

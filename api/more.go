@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/workflows"
 )
@@ -420,6 +421,9 @@ func (s *Server) createChat(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Model == "" {
 		req.Model = s.DefaultModel
+	} else if err := agents.CheckModelSpec(req.Model); err != nil {
+		writeErr(w, http.StatusUnprocessableEntity, "invalid_model", err.Error())
+		return
 	}
 	var b [5]byte
 	_, _ = crand.Read(b[:])

@@ -70,9 +70,14 @@ func CheckStrategy(in *workflows.CampaignInput) error {
 				f.name, strings.Join(f.applies, " or "), strategy, f.why)}
 		}
 	}
-	// Rules that span fields, if the workflow has any.
-	if err := in.ValidateSearch(); err != nil {
-		return &StrategyError{"strategy", err}
+	// Rules that span fields, and every number's bounds and the model
+	// spec (CampaignInput.Validate), with the field they name.
+	if err := in.Validate(); err != nil {
+		field := "strategy"
+		if fe := (*workflows.FieldError)(nil); errors.As(err, &fe) {
+			field = fe.Field
+		}
+		return &StrategyError{field, err}
 	}
 	return nil
 }

@@ -157,6 +157,20 @@ type SimModel struct {
 	DurationSeconds float64 `yaml:"duration_seconds" json:"duration_seconds"`
 }
 
+// Upper bounds of a budget, wherever one is given: a challenge's, a
+// campaign's, a portfolio campaign's. A campaign carries its experiments
+// and simulations in its state, across continue-as-new too, so these keep
+// that state far below Temporal's 2 MB payload limit (about 1 MB at most);
+// the token bound only keeps counts far from overflowing.
+const (
+	MaxExperiments = 1000
+	MaxSimulations = 2000
+	MaxTokens      = 1_000_000_000
+	// MaxDurationSeconds bounds a lab run's or a simulation's duration
+	// (a week).
+	MaxDurationSeconds = 7 * 24 * 3600
+)
+
 // Budget bounds a campaign.
 type Budget struct {
 	Experiments int `yaml:"experiments" json:"experiments"`

@@ -95,6 +95,60 @@ func Parse(file string, src []byte, dataFS fs.FS, dir string) (*Challenge, error
 	return &c, nil
 }
 
+// checkFinite reports every number of the definition that is not finite,
+// and durations beyond MaxDurationSeconds: NaN passes every comparison the
+// other checks make and infinity every upper bound, and either would break
+// the emulator, the optimiser or the JSON that carries a point.
+func (c *Challenge) checkFinite(add func(field, format string, args ...any)) {
+	check := func(field string, vs ...float64) {
+		for _, v := range vs {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				add(field, "is %g; want a finite number", v)
+				return
+			}
+		}
+	}
+	ptr := func(field string, v *float64) {
+		if v != nil {
+			check(field, *v)
+		}
+	}
+	for i, o := range c.Objectives {
+		f := fmt.Sprintf("objectives[%d]", i)
+		check(f+".weight", o.Weight)
+		check(f+".bounds", o.Bounds...)
+	}
+	for i, p := range c.Parameters {
+		f := fmt.Sprintf("parameters[%d]", i)
+		ptr(f+".low", p.Low)
+		ptr(f+".high", p.High)
+		check(f+".values", p.Values...)
+	}
+	for i, k := range c.Constraints {
+		f := fmt.Sprintf("constraints[%d]", i)
+		check(f+".value", k.Value)
+		check(f+".tolerance", k.Tolerance)
+	}
+	for i, s := range c.Safety {
+		f := fmt.Sprintf("safety[%d]", i)
+		ptr(f+".min", s.Min)
+		ptr(f+".max", s.Max)
+	}
+	check("lab.noise_sd", c.Lab.NoiseSD)
+	check("simulation.bias", c.Simulation.Bias)
+	check("simulation.noise_sd", c.Simulation.NoiseSD)
+	check("simulation.cost", c.Simulation.Cost)
+	check("scoring.top_fraction", c.Scoring.TopFraction)
+	for _, d := range []struct {
+		field string
+		v     float64
+	}{{"lab.duration_seconds", c.Lab.DurationSeconds}, {"simulation.duration_seconds", c.Simulation.DurationSeconds}} {
+		if math.IsNaN(d.v) || d.v > MaxDurationSeconds {
+			add(d.field, "is %g; want 0 to %d seconds", d.v, MaxDurationSeconds)
+		}
+	}
+}
+
 func (c *Challenge) validate(file string) []Problem {
 	var ps []Problem
 	add := func(field, format string, args ...any) {
@@ -289,15 +343,16 @@ func (c *Challenge) validate(file string) []Problem {
 	if c.Simulation.DurationSeconds < 0 {
 		add("simulation.duration_seconds", "must be ≥ 0")
 	}
-	if c.Budget.Experiments <= 0 {
-		add("budget.experiments", "must be > 0")
+	if c.Budget.Experiments <= 0 || c.Budget.Experiments > MaxExperiments {
+		add("budget.experiments", "%d must be 1 to %d", c.Budget.Experiments, MaxExperiments)
 	}
-	if c.Budget.Simulations < 0 {
-		add("budget.simulations", "must be ≥ 0")
+	if c.Budget.Simulations < 0 || c.Budget.Simulations > MaxSimulations {
+		add("budget.simulations", "%d must be 0 to %d", c.Budget.Simulations, MaxSimulations)
 	}
-	if c.Budget.Tokens < 0 {
-		add("budget.tokens", "must be ≥ 0 (0 means no token budget)")
+	if c.Budget.Tokens < 0 || c.Budget.Tokens > MaxTokens {
+		add("budget.tokens", "%d must be 0 (no token budget) to %d", c.Budget.Tokens, MaxTokens)
 	}
+	c.checkFinite(add)
 	for i, s := range c.Safety {
 		f := fmt.Sprintf("safety[%d]", i)
 		if !seen[s.Parameter] {

@@ -173,7 +173,7 @@ func (s *Spec) Validate(cat *challenges.Catalog) error {
 	if s.Budget < 0 {
 		problems = append(problems, fmt.Sprintf("--budget %d must be ≥ 0 (0 = each challenge's own budget)", s.Budget))
 	}
-	if err := (workflows.CampaignInput{Acquisition: s.Acquisition, Init: s.Init, Batch: s.Batch}).ValidateSearch(); err != nil {
+	if err := (workflows.CampaignInput{Acquisition: s.Acquisition, Init: s.Init, Batch: s.Batch, Budget: s.Budget}).Validate(); err != nil {
 		problems = append(problems, "--"+err.Error())
 	}
 	if len(problems) > 0 {

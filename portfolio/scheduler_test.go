@@ -72,7 +72,7 @@ campaigns:
   - {challenge: a, strategy: magic}
 `), cat)
 	for _, want := range []string{"name: is missing", "capacity.lab: is -1", "approval.lab_runs", "approval.on_timeout", `"nope" is not in the catalog`,
-		"campaigns[0].priority: is 11", "campaigns[1].routine.y: is not a parameter", "campaigns[1].budget: has a negative", "campaigns[2].strategy"} {
+		"campaigns[0].priority: is 11", "campaigns[1].routine.y: is not a parameter", "campaigns[1].budget.lab_runs: is -3; budgets are zero or more", "campaigns[2].strategy"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}

@@ -13,13 +13,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/tools/optimizer"
 )
@@ -437,6 +440,44 @@ func (s *Spec) Defaults(cat Challenges) {
 	}
 }
 
+// Upper bounds of a portfolio's settings, so that no count or cost
+// overflows or leaves the numbers JSON can carry (a lab_cost of 1e308 made
+// the ledger +Inf, and the workflow failed to encode it). A campaign's
+// lab runs, simulations and tokens are bounded as any campaign's
+// (challenges.MaxExperiments and its kin); the portfolio's own budget as
+// MaxCampaigns of them.
+const (
+	MaxCampaigns = 100
+	MaxCapacity  = 1000
+	// MaxNodeHours bounds a budget's node-hours; MaxCost its cost and the
+	// approval policy's max_auto_cost; MaxLabCost one lab run's cost.
+	MaxNodeHours = 1e6
+	MaxCost      = 1e12
+	MaxLabCost   = 1e6
+	// MaxTokenReserve bounds what one model call may reserve.
+	MaxTokenReserve = 10_000_000
+	// MaxStall bounds the stall policy's patience and repeats;
+	// MaxReplans its re-plans.
+	MaxStall   = 1000
+	MaxReplans = 100
+	// MaxTimeout bounds the approval timeouts.
+	MaxTimeout = 365 * 24 * time.Hour
+	// maxLabBatch is workflows.MaxLabBatch (which this package cannot
+	// import): the most lab runs of one iteration.
+	maxLabBatch = 64
+)
+
+// campaignMax and portfolioMax are the largest budgets of a campaign and of
+// a whole portfolio.
+var (
+	campaignMax  = Amount{LabRuns: challenges.MaxExperiments, Simulations: challenges.MaxSimulations, Tokens: challenges.MaxTokens, NodeHours: MaxNodeHours, Cost: MaxCost}
+	portfolioMax = Amount{LabRuns: MaxCampaigns * challenges.MaxExperiments, Simulations: MaxCampaigns * challenges.MaxSimulations,
+		Tokens: MaxCampaigns * challenges.MaxTokens, NodeHours: MaxNodeHours, Cost: MaxCost}
+)
+
+// finite reports whether v is a number JSON can carry.
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
 // Validate reports every problem, each with where it is and what is expected.
 func (s *Spec) Validate(cat Challenges) error {
 	var errs []error
@@ -447,16 +488,32 @@ func (s *Spec) Validate(cat Challenges) error {
 		bad("name", "is missing; give the portfolio a short name")
 	}
 	for _, k := range Kinds {
-		if s.Capacity.Of(k) < 1 {
-			bad("capacity."+k, "is %d; want at least 1", s.Capacity.Of(k))
+		if n := s.Capacity.Of(k); n < 1 || n > MaxCapacity {
+			bad("capacity."+k, "is %d; want 1 to %d", n, MaxCapacity)
 		}
 	}
-	checkAmount := func(field string, a Amount) {
-		if a.LabRuns < 0 || a.Simulations < 0 || a.Tokens < 0 || a.NodeHours < 0 || a.Cost < 0 {
-			bad(field, "has a negative amount (%s); budgets are zero or more", a)
+	checkAmount := func(field string, a, most Amount) {
+		v, m := a.vec(), most.vec()
+		keys := [5]string{"lab_runs", "simulations", "tokens", "node_hours", "cost"}
+		// Counts are written whole, as in the file.
+		show := [5]string{strconv.Itoa(a.LabRuns), strconv.Itoa(a.Simulations), strconv.Itoa(a.Tokens), fmt.Sprint(a.NodeHours), fmt.Sprint(a.Cost)}
+		for i := range v {
+			switch {
+			case !finite(v[i]):
+				bad(field+"."+keys[i], "is %s; want a finite number", show[i])
+			case v[i] < 0:
+				bad(field+"."+keys[i], "is %s; budgets are zero or more", show[i])
+			case v[i] > m[i]:
+				bad(field+"."+keys[i], "is %s; at most %s", show[i], strconv.FormatFloat(m[i], 'f', -1, 64))
+			}
 		}
 	}
-	checkAmount("budget", s.Budget)
+	checkAmount("budget", s.Budget, portfolioMax)
+	if s.Model != "" {
+		if err := agents.CheckModelSpec(s.Model); err != nil {
+			bad("model", "%v", err)
+		}
+	}
 	a := s.Approval
 	if !slices.Contains([]string{Auto, Review}, a.Simulations) {
 		bad("approval.simulations", "is %q; want auto or review", a.Simulations)
@@ -464,11 +521,14 @@ func (s *Spec) Validate(cat Challenges) error {
 	if !slices.Contains([]string{Auto, Review, AutoIfRoutine}, a.LabRuns) {
 		bad("approval.lab_runs", "is %q; want auto, review or auto_if_routine", a.LabRuns)
 	}
-	if a.MaxAutoCost < 0 {
-		bad("approval.max_auto_cost", "is negative")
+	if !finite(a.MaxAutoCost) || a.MaxAutoCost < 0 || a.MaxAutoCost > MaxCost {
+		bad("approval.max_auto_cost", "is %g; want 0 (no cost rule) to %g", a.MaxAutoCost, MaxCost)
 	}
 	if a.Timeout < 0 || a.EscalationTimeout < 0 {
 		bad("approval.timeout", "is negative")
+	}
+	if a.Timeout.Std() > MaxTimeout || a.EscalationTimeout.Std() > MaxTimeout {
+		bad("approval.timeout", "is longer than %s", MaxTimeout)
 	}
 	if !slices.Contains([]string{Escalate, Approve, Reject}, a.OnTimeout) {
 		bad("approval.on_timeout", "is %q; want escalate, approve or reject", a.OnTimeout)
@@ -482,11 +542,17 @@ func (s *Spec) Validate(cat Challenges) error {
 	if s.Stall.Patience < 0 || s.Stall.Repeats < 0 || s.Stall.MaxReplans < 0 {
 		bad("stall", "has a negative setting")
 	}
-	if s.TokenReserve < 0 {
-		bad("token_reserve", "is negative")
+	if s.Stall.Patience > MaxStall || s.Stall.Repeats > MaxStall || s.Stall.MaxReplans > MaxReplans {
+		bad("stall", "patience and repeats are at most %d, max_replans at most %d", MaxStall, MaxReplans)
+	}
+	if s.TokenReserve < 0 || s.TokenReserve > MaxTokenReserve {
+		bad("token_reserve", "is %d; want 0 (the default) to %d", s.TokenReserve, MaxTokenReserve)
 	}
 	if len(s.Campaigns) == 0 {
 		bad("campaigns", "is empty; list at least one challenge")
+	}
+	if len(s.Campaigns) > MaxCampaigns {
+		bad("campaigns", "lists %d; at most %d", len(s.Campaigns), MaxCampaigns)
 	}
 	seen := map[string]bool{}
 	for i, c := range s.Campaigns {
@@ -510,20 +576,28 @@ func (s *Spec) Validate(cat Challenges) error {
 			bad(f+".strategy", "is %q; want agents, agents-noopt, bo or random", c.Strategy)
 		}
 		checkSearch(f, c, bad)
-		checkAmount(f+".budget", c.Budget)
+		checkAmount(f+".budget", c.Budget, campaignMax)
 		if ok && c.Budget.LabRuns < 1 {
 			bad(f+".budget.lab_runs", "is %d; a campaign needs at least one lab run (the challenge's default is %d)", c.Budget.LabRuns, def.LabRuns)
 		}
-		if c.LabCost < 0 {
-			bad(f+".lab_cost", "is negative")
+		if !finite(c.LabCost) || c.LabCost < 0 || c.LabCost > MaxLabCost {
+			bad(f+".lab_cost", "is %g; want 0 to %g", c.LabCost, MaxLabCost)
 		}
-		if c.MaxBatch < 0 {
-			bad(f+".max_batch", "is negative")
+		if c.MaxBatch < 0 || c.MaxBatch > maxLabBatch {
+			bad(f+".max_batch", "is %d; want 1 to %d lab runs per iteration (absent: the default)", c.MaxBatch, maxLabBatch)
+		}
+		if c.Model != "" && c.Model != s.Model {
+			if err := agents.CheckModelSpec(c.Model); err != nil {
+				bad(f+".model", "%v", err)
+			}
 		}
 		for _, r := range c.Routine {
 			name := r.Parameter
 			if ok && !slices.Contains(params, name) {
 				bad(f+".routine."+name, "is not a parameter of %s (it has %s)", c.Challenge, strings.Join(params, ", "))
+			}
+			if r.Min != nil && !finite(*r.Min) || r.Max != nil && !finite(*r.Max) {
+				bad(f+".routine."+name, "has a bound that is not a finite number")
 			}
 			if r.Min != nil && r.Max != nil && *r.Min > *r.Max {
 				bad(f+".routine."+name, "has min %g above max %g", *r.Min, *r.Max)
@@ -539,7 +613,7 @@ func (s *Spec) Validate(cat Challenges) error {
 // maxBatch is the most experiments bo chooses together (the campaign
 // workflow's bound, workflows.CampaignInput.ValidateSearch, which this
 // package cannot import).
-const maxBatch = 64
+const maxBatch = maxLabBatch
 
 // checkSearch checks a campaign's optimiser settings, and that its
 // strategy uses them: acquisition and batch steer only bo (the agents pick

@@ -191,19 +191,23 @@ func (in CampaignInput) ValidateSearch() error {
 	switch strings.ToLower(in.Acquisition) {
 	case "", optimizer.AcqEI, optimizer.AcqUCB:
 	default:
-		return fmt.Errorf("acquisition %q: want ei (expected improvement; q-EI for batches) or ucb (upper confidence bound; GP-BUCB for batches)", in.Acquisition)
+		return fieldErr("acquisition", "acquisition %q: want ei (expected improvement; q-EI for batches) or ucb (upper confidence bound; GP-BUCB for batches)", in.Acquisition)
 	}
 	if _, _, err := optimizer.ParseStart(in.Init); err != nil {
-		return fmt.Errorf("init: %w", err)
+		return fieldErr("init", "init: %v", err)
 	}
-	if in.Batch < 0 || in.Batch > 64 {
-		return fmt.Errorf("batch %d: want 1 to 64 experiments chosen together (0 for the default, 1)", in.Batch)
+	if in.Batch < 0 || in.Batch > MaxLabBatch {
+		return fieldErr("batch", "batch %d: want 1 to %d experiments chosen together (0 for the default, 1)", in.Batch, MaxLabBatch)
 	}
 	if in.InitialRandom < 0 {
-		return fmt.Errorf("initial_random %d: want 0 or more", in.InitialRandom)
+		return fieldErr("initial_random", "initial_random %d: want 0 or more", in.InitialRandom)
 	}
 	return nil
 }
+
+// inputBoundsChange is the workflow.GetVersion change that added the
+// campaign's own check of its input's bounds.
+const inputBoundsChange = "input-bounds"
 
 // classical reports whether the strategy calls no model.
 func classical(strategy string) bool { return strategy == StrategyBO || strategy == StrategyRandom }
@@ -264,6 +268,10 @@ type CampaignInput struct {
 	// campaigns meant to learn from each other in order (a family sequence)
 	// share one. Empty: the shared memory, as for every ordinary campaign.
 	MemoryScope string `json:"memory_scope,omitempty"`
+	// StartedBy says who started the campaign when someone did it for a
+	// person (the chat: the sender's token ID and the chat); it goes into
+	// the "started" event.
+	StartedBy string `json:"started_by,omitempty"`
 	// MaxHistory continues the campaign as new once its history has this
 	// many events (0: when the server suggests it).
 	MaxHistory int `json:"max_history,omitempty"`
@@ -304,14 +312,17 @@ type CampaignState struct {
 	Experiments []Experiment    `json:"experiments"`
 	Sims        []agents.Result `json:"sims"`
 	Refused     int             `json:"refused"`
-	Tokens      int             `json:"tokens"`
-	ModelCalls  int             `json:"model_calls"`
-	Fallbacks   map[string]int  `json:"fallbacks"`
-	Repairs     int             `json:"repairs"`
-	Stale       int             `json:"stale"`
-	Findings    []string        `json:"findings"`
-	Seq         int             `json:"seq"`
-	Events      []Event         `json:"events"`
+	// Unsafe counts the model's candidates dropped because the lab would
+	// refuse them (safety.go).
+	Unsafe     int            `json:"unsafe,omitempty"`
+	Tokens     int            `json:"tokens"`
+	ModelCalls int            `json:"model_calls"`
+	Fallbacks  map[string]int `json:"fallbacks"`
+	Repairs    int            `json:"repairs"`
+	Stale      int            `json:"stale"`
+	Findings   []string       `json:"findings"`
+	Seq        int            `json:"seq"`
+	Events     []Event        `json:"events"`
 	// GrantSeq numbers the portfolio requests; Repeats counts iterations
 	// in a row in which the model proposed nothing new; Proposed holds the
 	// keys of what it proposed.
@@ -414,20 +425,23 @@ type Status struct {
 // CampaignResult is what a finished campaign returns. Experiments are listed
 // by reference (lab run IDs); the values live in the lab and the report.
 type CampaignResult struct {
-	CampaignID  string         `json:"campaign_id"`
-	Challenge   string         `json:"challenge"`
-	Model       string         `json:"model"`
-	Best        *Best          `json:"best,omitempty"`
-	Experiments []string       `json:"experiments"`
-	Simulations int            `json:"simulations"`
-	Refused     int            `json:"refused"`
-	Iterations  int            `json:"iterations"`
-	Tokens      int            `json:"tokens"`
-	ModelCalls  int            `json:"model_calls"`
-	Fallbacks   map[string]int `json:"fallbacks,omitempty"`
-	Repairs     int            `json:"repairs"`
-	StopReason  string         `json:"stop_reason"`
-	Report      string         `json:"report"`
+	CampaignID  string   `json:"campaign_id"`
+	Challenge   string   `json:"challenge"`
+	Model       string   `json:"model"`
+	Best        *Best    `json:"best,omitempty"`
+	Experiments []string `json:"experiments"`
+	Simulations int      `json:"simulations"`
+	Refused     int      `json:"refused"`
+	// Unsafe counts candidates dropped before the pick because the lab
+	// would refuse them.
+	Unsafe     int            `json:"unsafe,omitempty"`
+	Iterations int            `json:"iterations"`
+	Tokens     int            `json:"tokens"`
+	ModelCalls int            `json:"model_calls"`
+	Fallbacks  map[string]int `json:"fallbacks,omitempty"`
+	Repairs    int            `json:"repairs"`
+	StopReason string         `json:"stop_reason"`
+	Report     string         `json:"report"`
 	// Strategy is how experiments were chosen; Trace lists every lab
 	// experiment in order with its point and values (for evals).
 	Strategy string          `json:"strategy,omitempty"`
@@ -591,9 +605,20 @@ func (cw *campaign) run() (*CampaignResult, error) {
 	if err := cw.in.ValidateSearch(); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "BadInput", nil)
 	}
+	// Inputs out of range are refused at the edge (Validate); one that got
+	// here anyway fails now, not later (a budget of 2^63-1 overflowed the
+	// iteration limit). Histories recorded before the check replay as
+	// they ran: it asks its version only when it fails.
+	if err := cw.in.validateBounds(); err != nil && workflow.GetVersion(ctx, inputBoundsChange, workflow.DefaultVersion, 1) == 1 {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "BadInput", nil)
+	}
 	cw.recomputeBest()
 	if cw.st.Iteration == 0 {
-		cw.event("campaign", "started", fmt.Sprintf("%s with %s, budget %d lab experiments", cw.info.ID, cw.in.Model, cw.in.Budget))
+		detail := fmt.Sprintf("%s with %s, budget %d lab experiments", cw.info.ID, cw.in.Model, cw.in.Budget)
+		if cw.in.StartedBy != "" {
+			detail += "; started by " + shorten(cw.in.StartedBy, 120)
+		}
+		cw.event("campaign", "started", detail)
 	}
 	if err := cw.recallFamily(); err != nil {
 		return nil, err
@@ -1001,6 +1026,12 @@ func (cw *campaign) iterate() error {
 	} else {
 		cw.fallback(agents.Hypothesis, "using the optimiser's suggestions")
 	}
+	if len(cands) > 0 && workflow.GetVersion(ctx, safeCandidatesChange, workflow.DefaultVersion, 1) == 1 {
+		var err error
+		if cands, err = cw.dropUnsafe(agents.Hypothesis, cands); err != nil {
+			return err
+		}
+	}
 	if len(cands) > lim.Candidates {
 		cands = cands[:lim.Candidates]
 	}
@@ -1253,7 +1284,7 @@ func labSpend(results []agents.Result) portfolio.Amount {
 
 func (cw *campaign) result() *CampaignResult {
 	r := &CampaignResult{CampaignID: cw.id, Challenge: cw.info.ID, Model: cw.in.Model, Best: cw.bestView, Simulations: len(cw.st.Sims),
-		Refused: cw.st.Refused, Iterations: cw.st.Iteration, Tokens: cw.st.Tokens, ModelCalls: cw.st.ModelCalls, Fallbacks: cw.st.Fallbacks,
+		Refused: cw.st.Refused, Unsafe: cw.st.Unsafe, Iterations: cw.st.Iteration, Tokens: cw.st.Tokens, ModelCalls: cw.st.ModelCalls, Fallbacks: cw.st.Fallbacks,
 		Repairs: cw.st.Repairs, StopReason: cw.reason}
 	round, prev := 0, ""
 	for _, e := range cw.st.Experiments {

@@ -526,7 +526,7 @@ func TestRolesOfAnIterationRecallTheSameMemories(t *testing.T) {
 			t.Fatalf("%s: no memory in the prompt:\n%s", file, user)
 		}
 		var mem []string
-		for _, line := range strings.Split(user[i:], "\n")[1:] {
+		for _, line := range strings.Split(user[i:], "\n")[2:] { // after the fence's first line
 			if !strings.HasPrefix(line, "- ") {
 				break
 			}

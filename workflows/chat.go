@@ -53,6 +53,8 @@ type ChatAction struct {
 	PortfolioID string `json:"portfolio_id,omitempty"`
 	ApprovalID  string `json:"approval_id,omitempty"`
 	Result      string `json:"result,omitempty"`
+	// By is who asked for it: the sender's API token ID (see Caller).
+	By string `json:"by,omitempty"`
 }
 
 // Caller is who asked for something, as the API authenticated them: the
@@ -134,8 +136,21 @@ func ChatWorkflow(ctx workflow.Context, in ChatInput) error {
 		st.Tokens += turn.Tokens
 		reply := ChatReply{Text: turn.Reply, Action: turn.Action}
 		if act := turn.Action; act != nil {
-			act.Result = runChatAction(ctx, st.ID, st.Model, from, act)
-			reply.Text = strings.TrimSpace(reply.Text + "\n\n" + act.Result)
+			// The activity's guard, again in the workflow: the action must
+			// be what this message asks for (chat_guard.go). Histories
+			// recorded before it replay as they ran.
+			why := ""
+			if effectful(act.Kind) && workflow.GetVersion(ctx, chatGuardChange, workflow.DefaultVersion, 1) == 1 {
+				why = chatAsked(text, act.Kind, actionNames(act)...)
+			}
+			if why != "" {
+				reply.Action = nil
+				reply.Text = strings.TrimSpace(reply.Text + "\n\n(I did nothing: " + why + ".)")
+			} else {
+				act.By = from.By
+				act.Result = runChatAction(ctx, st.ID, st.Model, from, act)
+				reply.Text = strings.TrimSpace(reply.Text + "\n\n" + act.Result)
+			}
 		}
 		st.Messages = append(st.Messages, ChatMessage{Role: "assistant", Text: reply.Text, Time: workflow.Now(ctx), Action: reply.Action})
 		return reply, nil
@@ -173,6 +188,20 @@ func ChatWorkflow(ctx workflow.Context, in ChatInput) error {
 	return workflow.NewContinueAsNewError(ctx, ChatWorkflow, ChatInput{Model: st.Model, Summary: strings.TrimSpace(summary), Messages: keep})
 }
 
+// chatGuardChange is the workflow.GetVersion change that added the
+// workflow's own check of a chat action (chatAsked).
+const chatGuardChange = "chat-guard"
+
+// sender names who sent a chat message, for the events of what the chat
+// does for them: their token ID and the chat.
+func sender(from Caller, chatID string) string {
+	by := from.By
+	if by == "" {
+		by = "an unknown sender"
+	}
+	return by + " in chat " + chatID
+}
+
 func lastMessages(ms []ChatMessage, n int) []ChatMessage {
 	if len(ms) > n {
 		ms = ms[len(ms)-n:]
@@ -207,7 +236,8 @@ func runChatAction(ctx workflow.Context, chatID, model string, from Caller, act 
 		id += "-" + chatID[max(0, len(chatID)-4):]
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: id, TaskQueue: TaskQueue,
 			ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON})
-		child := workflow.ExecuteChildWorkflow(cctx, CampaignWorkflowName, CampaignInput{Challenge: act.Challenge, Budget: act.Budget, Model: model})
+		child := workflow.ExecuteChildWorkflow(cctx, CampaignWorkflowName, CampaignInput{Challenge: act.Challenge, Budget: act.Budget, Model: model,
+			StartedBy: sender(from, chatID)})
 		var exec workflow.Execution
 		if err := child.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {
 			return "Starting the campaign failed: " + shortenErr(err)
@@ -215,12 +245,12 @@ func runChatAction(ctx workflow.Context, chatID, model string, from Caller, act 
 		act.CampaignID = exec.ID
 		return fmt.Sprintf("I started campaign %s on %s (budget %d). Watch it in the web UI or with `genesis campaign watch %s`.", exec.ID, act.Challenge, act.Budget, exec.ID)
 	case "stop_campaign":
-		if err := workflow.SignalExternalWorkflow(ctx, act.CampaignID, "", SignalStop, "stopped from the chat").Get(ctx, nil); err != nil {
+		if err := workflow.SignalExternalWorkflow(ctx, act.CampaignID, "", SignalStop, "stopped by "+sender(from, chatID)).Get(ctx, nil); err != nil {
 			return fmt.Sprintf("Stopping %s failed: %s", act.CampaignID, shortenErr(err))
 		}
 		return fmt.Sprintf("I asked campaign %s to stop; it finishes its current step and reports.", act.CampaignID)
 	case "approve_runs", "reject_runs":
-		d := Decision{Approve: act.Kind == "approve_runs", By: "chat " + chatID, Iteration: act.Iteration}
+		d := Decision{Approve: act.Kind == "approve_runs", By: sender(from, chatID), Iteration: act.Iteration}
 		if err := workflow.SignalExternalWorkflow(ctx, act.CampaignID, "", SignalDecision, d).Get(ctx, nil); err != nil {
 			return fmt.Sprintf("Passing your decision to %s failed: %s", act.CampaignID, shortenErr(err))
 		}

@@ -61,7 +61,7 @@ func TestChatSession(t *testing.T) {
 	}
 	send(time.Second, "what is the crossed barrel challenge?")
 	send(2*time.Second, "")
-	send(3*time.Second, "please start a campaign on it")
+	send(3*time.Second, "please start a campaign on crossed-barrel-toughness")
 	send(4*time.Minute, "start one on an unknown challenge")
 	send(5*time.Minute, "give me a long answer")
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalClose, nil) }, 10*time.Minute)

@@ -155,11 +155,20 @@ Liang et al.'s GP-LCB2 protocol.`,
 			so.hpc = spec.HPC
 			so.timeScale = 1e-6 // the lab answers at once: evals measure decisions, not waiting
 			so.poll = 5 * time.Millisecond
+			// Beside a running `genesis dev` the eval starts a server of
+			// its own, with its state (and memory, when the shared one is
+			// in use) in the eval's directory, so the resume command finds
+			// the runs left running there.
+			so.share, so.fixedPorts = true, cmd.Flags().Changed("temporal-port") || cmd.Flags().Changed("ui-port")
+			so.altHome = out
 			st, err := startStack(ctx, cfg, cat, so)
 			if err != nil {
 				return err
 			}
 			defer st.close()
+			for _, n := range st.notes {
+				fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
+			}
 
 			w := cmd.ErrOrStderr()
 			total := len(spec.Challenges) * len(spec.Strategies) * spec.Seeds
@@ -202,9 +211,9 @@ Liang et al.'s GP-LCB2 protocol.`,
 	f.IntVar(&spec.Batch, "batch", 0, "experiments bo chooses together per lab round (default 1); the report gives Top% per experiment and per round")
 	f.IntVar(&parallel, "parallel", 0, "runs at a time (default: 1 when a strategy calls the model, which serves one request at a time; CPUs + 1 otherwise)")
 	f.StringVar(&out, "out", "", "output directory (default $GENESIS_HOME/evals/eval-<spec hash>; the same flags resume the same eval)")
-	f.StringVar(&so.temporal, "temporal", os.Getenv("TEMPORAL_ADDRESS"), "use this Temporal (HOST:PORT) instead of starting a dev server")
-	f.IntVar(&so.tport, "temporal-port", 7233, "port of the dev server")
-	f.IntVar(&so.uiPort, "ui-port", 8233, "Temporal web UI port (0 = no UI)")
+	f.StringVar(&so.temporal, "temporal", os.Getenv("TEMPORAL_ADDRESS"), "use this Temporal (HOST:PORT, or dev for the running `genesis dev`'s) instead of starting a dev server")
+	f.IntVar(&so.tport, "temporal-port", 7233, "port of the dev server (when left out and taken, a free one)")
+	f.IntVar(&so.uiPort, "ui-port", 8233, "Temporal web UI port (0 = no UI; when left out and taken, a free one)")
 	f.StringVar(&spec.HPC, "hpc", "", "executor for the agents' simulations: local or slurm (default: local)")
 	embedderFlag(f, &so.embedder, &so.qdrantURL)
 	return c

@@ -33,7 +33,7 @@ func runCmd(cfg *config) *cobra.Command {
 		Example: `  genesis run
   genesis run --challenge crossed-barrel-toughness --model ollama:gemma3:270m --budget 20 --seed 7
   genesis run --strategy bo --batch 2 --init random:2   # Bayesian optimisation, no model
-  genesis run --temporal 127.0.0.1:7233   # use the Temporal of a running "genesis dev"`,
+  genesis run --temporal dev   # use the Temporal of the running "genesis dev" (by default run starts its own, on free ports)`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			start := time.Now()
 			cat, err := cfg.catalog()
@@ -86,11 +86,15 @@ func runCmd(cfg *config) *cobra.Command {
 				}
 			}
 			so.worker = true
+			so.share, so.fixedPorts = true, cmd.Flags().Changed("temporal-port") || cmd.Flags().Changed("ui-port")
 			st, err := startStack(ctx, cfg, cat, so)
 			if err != nil {
 				return err
 			}
 			defer st.close()
+			for _, n := range st.notes {
+				fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
+			}
 			id := api.NewCampaignID(ch.ID)
 			wr, err := st.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.CampaignWorkflowName, in)
 			if err != nil {
@@ -122,9 +126,9 @@ func runCmd(cfg *config) *cobra.Command {
 	f.IntVar(&in.Seed, "seed", 1, "random seed for the optimiser and the model")
 	f.IntVar(&in.MaxBatch, "max-batch", 4, "agents, agents-noopt and random: at most this many lab runs per iteration")
 	strategyFlags(f, &in.Strategy, &in.Acquisition, &in.Init, &in.Batch)
-	f.StringVar(&so.temporal, "temporal", os.Getenv("TEMPORAL_ADDRESS"), "use this Temporal (HOST:PORT) instead of starting a dev server (env TEMPORAL_ADDRESS)")
-	f.IntVar(&so.tport, "temporal-port", 7233, "port of the dev server genesis starts")
-	f.IntVar(&so.uiPort, "ui-port", 8233, "Temporal web UI port of the dev server (0 = no UI)")
+	f.StringVar(&so.temporal, "temporal", os.Getenv("TEMPORAL_ADDRESS"), "use this Temporal (HOST:PORT, or dev for the running `genesis dev`'s) instead of starting a dev server (env TEMPORAL_ADDRESS)")
+	f.IntVar(&so.tport, "temporal-port", 7233, "port of the dev server genesis starts (when left out and taken, a free one)")
+	f.IntVar(&so.uiPort, "ui-port", 8233, "Temporal web UI port of the dev server (0 = no UI; when left out and taken, a free one)")
 	f.StringVar(&so.labURL, "lab", os.Getenv("GENESIS_LAB_URL"), "use this lab service URL instead of an in-process one (env GENESIS_LAB_URL)")
 	f.StringVar(&so.labToken, "lab-token-file", "", "file with the lab's bearer token (default GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token)")
 	f.Float64Var(&so.timeScale, "time-scale", 0.002, "lab time scale: real seconds per lab second")

@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/spf13/pflag"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
@@ -51,6 +54,17 @@ type stackOptions struct {
 	// relaxedSync: the dev server started here trades durability against
 	// power loss for commit speed (devserver.Options.RelaxedSync).
 	relaxedSync bool
+	// share lets a command that runs beside `genesis dev` (run, eval) start
+	// its own dev server when the default one's port, UI port or state
+	// file is taken — on free ports, with its state in altHome — and keep
+	// its own memory there when $GENESIS_HOME's is in use. altHome ""
+	// is a directory of its own, removed on close. Without share a taken
+	// port, state file or memory is an error that says what to do.
+	share   bool
+	altHome string
+	// fixedPorts: the user chose the ports (--temporal-port, --ui-port);
+	// a taken one is then an error, not moved.
+	fixedPorts bool
 }
 
 // stack is a running set of parts; close stops them in reverse order.
@@ -70,6 +84,11 @@ type stack struct {
 	closers  []func()
 	logger   *slog.Logger
 	temporal string
+	// notes say what start-up chose that the user did not ask for (a free
+	// port instead of a taken one); the command prints them.
+	notes []string
+	// tmpHome is the directory of the command's own (see ownHome).
+	tmpHome string
 }
 
 func (s *stack) close() {
@@ -79,7 +98,9 @@ func (s *stack) close() {
 	s.closers = nil
 }
 
-func startStack(ctx context.Context, cfg *config, cat *challenges.Catalog, o stackOptions) (st *stack, err error) {
+// startStack brings up the parts o asks for. On an error it stops what it
+// started, and the error says what failed and what to do.
+func startStack(ctx context.Context, cfg *config, cat *challenges.Catalog, o stackOptions) (_ *stack, err error) {
 	if o.hpc != "" && o.hpc != "local" && o.hpc != "slurm" {
 		return nil, fmt.Errorf("--hpc %q: want local or slurm", o.hpc)
 	}
@@ -98,7 +119,9 @@ func startStack(ctx context.Context, cfg *config, cat *challenges.Catalog, o sta
 		return nil, err
 	}
 	logger := slog.New(slog.NewTextHandler(lf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	st = &stack{cfg: cfg, cat: cat, logger: logger}
+	// st is not the named result: `return nil, err` must leave it set for
+	// the deferred close below.
+	st := &stack{cfg: cfg, cat: cat, logger: logger}
 	st.closers = append(st.closers, func() { lf.Close() })
 	defer func() {
 		if err != nil {
@@ -107,18 +130,16 @@ func startStack(ctx context.Context, cfg *config, cat *challenges.Catalog, o sta
 	}()
 
 	st.temporal = o.temporal
-	if st.temporal == "" {
-		port := o.tport
-		if port == 0 {
-			port = 7233
-		}
-		st.dev, err = devserver.Start(ctx, devserver.Options{DBFile: filepath.Join(cfg.home, "temporal.db"), Port: port, UIPort: o.uiPort,
-			LogFile: filepath.Join(cfg.home, "logs", "temporal.log"), RelaxedSync: o.relaxedSync})
-		if err != nil {
+	if st.temporal == devTemporal {
+		if st.temporal, err = runningDev(cfg.home); err != nil {
 			return nil, err
 		}
-		st.closers = append(st.closers, func() { _ = st.dev.Stop() })
-		st.temporal = st.dev.Addr()
+		st.notes = append(st.notes, "using the Temporal of the running `genesis dev` at "+st.temporal)
+	}
+	if st.temporal == "" {
+		if err := st.startDev(ctx, o); err != nil {
+			return nil, err
+		}
 	}
 	copts := devserver.ClientOptions(st.temporal)
 	copts.Logger = log.NewStructuredLogger(logger)
@@ -164,8 +185,200 @@ func startStack(ctx context.Context, cfg *config, cat *challenges.Catalog, o sta
 	return st, nil
 }
 
+// devTemporal, as the value of --temporal, names the Temporal server of the
+// `genesis dev` running on the same data directory.
+const devTemporal = "dev"
+
+// startDev starts a Temporal dev server for the stack. Its state file is
+// locked while it runs: two servers on one SQLite file would corrupt it.
+// A command that may run beside `genesis dev` (o.share) moves to a state
+// file and ports of its own when the default ones are taken, and says so.
+func (s *stack) startDev(ctx context.Context, o stackOptions) error {
+	const ip = "127.0.0.1"
+	db := filepath.Join(s.cfg.home, "temporal.db")
+	lock, holder, err := lockDev(db)
+	if err != nil {
+		return err
+	}
+	if lock == nil {
+		if !o.share {
+			return fmt.Errorf("another Genesis process (%s) runs a Temporal dev server on %s: stop it first, or use its server with --temporal %s",
+				holder, db, holder.addrOr(ip+":7233"))
+		}
+		dir, err := s.ownHome(o)
+		if err != nil {
+			return err
+		}
+		db = filepath.Join(dir, "temporal.db")
+		var other devHolder
+		if lock, other, err = lockDev(db); err != nil {
+			return err
+		}
+		if lock == nil {
+			return fmt.Errorf("another Genesis process (%s) runs a Temporal dev server on %s: wait for it to finish or stop it", other, db)
+		}
+		s.notes = append(s.notes, fmt.Sprintf("Temporal: %s keeps %s; this command's server keeps its state in %s (--temporal %s would use that server instead)",
+			holder, filepath.Join(s.cfg.home, "temporal.db"), db, holder.addrOr(devTemporal)))
+	}
+	s.closers = append(s.closers, lock.release)
+	port, uiPort := o.tport, o.uiPort
+	if port == 0 {
+		port = 7233
+	}
+	if o.share && !o.fixedPorts {
+		if !devserver.PortFree(ip, port) {
+			free, err := freeTCPPort(ip)
+			if err != nil {
+				return err
+			}
+			s.notes = append(s.notes, fmt.Sprintf("Temporal: port %d is taken (by `genesis dev`?); this command's server listens on %s:%d (--temporal %s:%d would use the running one instead)",
+				port, ip, free, ip, port))
+			port = free
+		}
+		if uiPort != 0 && !devserver.PortFree(ip, uiPort) {
+			free, err := freeTCPPort(ip)
+			if err != nil {
+				return err
+			}
+			s.notes = append(s.notes, fmt.Sprintf("Temporal web UI: port %d is taken; this command's UI is on port %d", uiPort, free))
+			uiPort = free
+		}
+	}
+	s.dev, err = devserver.Start(ctx, devserver.Options{DBFile: db, IP: ip, Port: port, UIPort: uiPort,
+		LogFile: filepath.Join(s.cfg.home, "logs", "temporal.log"), RelaxedSync: o.relaxedSync})
+	if err != nil {
+		return err
+	}
+	s.closers = append(s.closers, func() { _ = s.dev.Stop() })
+	s.temporal = s.dev.Addr()
+	lock.record(s.temporal)
+	return nil
+}
+
+// ownHome is where a command beside `genesis dev` keeps what it cannot
+// share: o.altHome, or a directory of its own under the data directory,
+// made once and removed on close.
+func (s *stack) ownHome(o stackOptions) (string, error) {
+	if o.altHome != "" {
+		return o.altHome, os.MkdirAll(o.altHome, 0o755)
+	}
+	if s.tmpHome == "" {
+		dir, err := os.MkdirTemp(s.cfg.home, "own-")
+		if err != nil {
+			return "", fmt.Errorf("a state directory of this command's own: %w", err)
+		}
+		s.tmpHome = dir
+		s.closers = append(s.closers, func() { _ = os.RemoveAll(dir) })
+	}
+	return s.tmpHome, nil
+}
+
+// freeTCPPort asks the kernel for a free port on ip. Another process may
+// take it before the dev server binds it; the server then fails to start
+// and says so.
+func freeTCPPort(ip string) (int, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port for Temporal: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// devLock is an exclusive lock (flock) on a dev server's state file, held
+// while the server runs. The lock file names the holder's PID and, once it
+// answers, its server's address, for the messages of those who find it held.
+type devLock struct{ f *os.File }
+
+// devHolder is what a held lock file says about its holder.
+type devHolder struct {
+	PID  int
+	Addr string
+}
+
+func (h devHolder) String() string {
+	if h.PID == 0 {
+		return "PID unknown"
+	}
+	return fmt.Sprintf("PID %d", h.PID)
+}
+
+func (h devHolder) addrOr(def string) string {
+	if h.Addr != "" {
+		return h.Addr
+	}
+	return def
+}
+
+// lockDev takes the lock of state file db; when another process holds it,
+// the lock is nil and the holder says who.
+func lockDev(db string) (*devLock, devHolder, error) {
+	path := db + ".lock"
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, devHolder{}, fmt.Errorf("the Temporal state directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, devHolder{}, fmt.Errorf("the Temporal state lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		var h devHolder
+		if b, rerr := io.ReadAll(io.LimitReader(f, 256)); rerr == nil {
+			_, _ = fmt.Sscanf(string(b), "pid=%d addr=%s", &h.PID, &h.Addr)
+		}
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, h, nil
+		}
+		return nil, devHolder{}, fmt.Errorf("the Temporal state lock %s: %w", path, err)
+	}
+	l := &devLock{f}
+	l.record("")
+	return l, devHolder{}, nil
+}
+
+func (l *devLock) record(addr string) {
+	_ = l.f.Truncate(0)
+	_, _ = l.f.WriteAt(fmt.Appendf(nil, "pid=%d addr=%s\n", os.Getpid(), addr), 0)
+}
+
+func (l *devLock) release() {
+	_ = l.f.Truncate(0)
+	_ = l.f.Close() // closing the file releases the lock
+}
+
+// runningDev is the address of the Temporal dev server that a `genesis dev`
+// (or run, or eval) on this data directory runs.
+func runningDev(home string) (string, error) {
+	db := filepath.Join(home, "temporal.db")
+	lock, holder, err := lockDev(db)
+	if err != nil {
+		return "", err
+	}
+	if lock != nil {
+		lock.release()
+		return "", fmt.Errorf("--temporal dev: no Genesis process runs a Temporal dev server on %s; start `genesis dev` first, pass --temporal HOST:PORT, or leave --temporal out to start a server of its own", db)
+	}
+	if holder.Addr == "" {
+		return "", fmt.Errorf("--temporal dev: the Temporal dev server of %s on %s is still starting; try again in a few seconds", holder, db)
+	}
+	return holder.Addr, nil
+}
+
 func (s *stack) startWorker(o stackOptions) error {
 	emb, mem, err := openMemory(context.Background(), s.cfg.home, o.embedder, o.qdrantURL, s.logger)
+	if errors.Is(err, embedded.ErrInUse) && o.share {
+		// Beside a running worker (`genesis dev`): a memory of its own,
+		// since two writers would destroy the shared one.
+		dir, derr := s.ownHome(o)
+		if derr != nil {
+			return derr
+		}
+		if emb, mem, err = openMemory(context.Background(), dir, o.embedder, o.qdrantURL, s.logger); err == nil {
+			s.notes = append(s.notes, fmt.Sprintf("memory: %s's memory is in use by another Genesis process; this command's agents use a memory of their own in %s (what they learn there is not shared)",
+				s.cfg.home, filepath.Join(dir, "memory")))
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -465,7 +465,9 @@ func TestChatApprovesPendingRuns(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	_, chat := call("POST", "/api/v1/chats", `{}`)
-	code, reply := call("POST", "/api/v1/chats/"+chat["id"].(string)+"/messages", `{"text":"please approve the waiting runs"}`)
+	// The message names the campaign: the chat acts only on what it is
+	// asked for by name.
+	code, reply := call("POST", "/api/v1/chats/"+chat["id"].(string)+"/messages", `{"text":"please approve the waiting runs of `+id+`"}`)
 	if code != 200 || !strings.Contains(fmt.Sprint(reply["text"]), "I approved the lab runs campaign "+id) {
 		t.Fatalf("chat reply: %d %v", code, reply)
 	}
