@@ -78,10 +78,6 @@ func (s *Server) startPortfolio(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("id %s must be letters, digits, '.', '_' or '-' (at most 81)", quoteShort(id)))
 		return
 	default:
-		if why := s.reservedID(id); why != "" {
-			writeErr(w, http.StatusUnprocessableEntity, "reserved_id", fmt.Sprintf("id %q %s; pick another id or leave it out", id, why))
-			return
-		}
 		// A finished workflow's ID could be reused: the portfolio would
 		// then hide that campaign or chat from every list and query.
 		err := s.requireKind(r.Context(), workflows.PortfolioWorkflowName, id)
@@ -93,6 +89,10 @@ func (s *Server) startPortfolio(w http.ResponseWriter, r *http.Request) {
 			return
 		case err != nil && !errors.As(err, &nf):
 			s.writeTemporalErr(w, r, err, workflows.PortfolioWorkflowName, id, "")
+			return
+		}
+		if why := s.reservedID(id); why != "" {
+			writeErr(w, http.StatusUnprocessableEntity, "reserved_id", fmt.Sprintf("id %q %s; pick another id or leave it out", id, why))
 			return
 		}
 	}

@@ -15,11 +15,21 @@ fi
 # The newest Python 3 that runs here (3.10 at least, for schemathesis 4).
 python=""
 for py in python3.13 python3.12 python3; do
-	if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import sys, venv; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1; then
+	if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1; then
 		python="$py"
 		break
 	fi
 done
+if [[ -z "$python" ]] && command -v apt-get >/dev/null 2>&1; then
+	# A fresh Debian has python3 but not its venv module (ensurepip).
+	echo "fuzz: installing python3-venv (apt)" >&2
+	SUDO=$([[ "$(id -u)" = 0 ]] || echo "sudo -n")
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends python3 python3-venv >/tmp/genesis-python-apt.log 2>&1 ||
+		{ $SUDO apt-get update -q >>/tmp/genesis-python-apt.log 2>&1 &&
+			DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends python3 python3-venv >>/tmp/genesis-python-apt.log 2>&1; } ||
+		{ tail -20 /tmp/genesis-python-apt.log >&2; }
+	python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1 && python=python3
+fi
 [[ -n "$python" ]] || { echo "fuzz: Python 3.10 or newer with venv is needed (apt-get install python3 python3-venv)" >&2; exit 1; }
 mkdir -p "$home"
 # One installer at a time: make test may run in two checkouts on one home.
