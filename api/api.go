@@ -143,7 +143,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no endpoint %s %s; see GET /openapi.json", r.Method, quoteShort(r.URL.Path)))
 	})
-	return &handler{Handler: securityHeaders(http.MaxBytesHandler(mux, maxBody)), conns: s.conns}
+	return &handler{Handler: securityHeaders(recoverPanics(http.MaxBytesHandler(mux, maxBody))), conns: s.conns}
 }
 
 type apiError struct {
