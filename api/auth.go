@@ -363,8 +363,7 @@ func (r *statusRecorder) Flush() {
 	}
 }
 
-// Unwrap lets http.ResponseController reach the connection (streams lift
-// the read deadline through it).
+// Unwrap lets http.ResponseController reach the connection.
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // bearerToken returns the token of an "Authorization: Bearer <token>"

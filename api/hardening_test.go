@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -11,10 +12,17 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/workflows"
 )
 
 // authServer is an API with tokens and an audit log over a Temporal
@@ -337,25 +345,16 @@ func TestWebUIHasNoHTMLSinks(t *testing.T) {
 	}
 }
 
-// Slow and anonymous clients: a client that trickles its headers, or
-// holds an idle connection, is cut off; connections that have not shown a
-// valid token are capped (the next gets 503 at once), while a client that
-// has shown one keeps its connection.
+// Slow and anonymous clients: a client that trickles its headers, stays
+// silent or holds an idle connection is cut off; connections that have not
+// shown a valid token are capped (the next gets 503 at once), while a
+// client that has shown one keeps its connection.
 func TestSlowClientsAreCutOff(t *testing.T) {
 	if s := NewHTTPServer(http.NotFoundHandler()); s.ReadHeaderTimeout <= 0 || s.ReadTimeout <= 0 || s.IdleTimeout <= 0 {
 		t.Fatalf("the API server has no timeouts: %+v", s)
 	}
 	a := newAuthServer(t)
-	lim := Limits{ReadHeader: 300 * time.Millisecond, Read: time.Second, Idle: 500 * time.Millisecond, MaxUnauthConns: 4}
-	srv := NewHTTPServerLimits(a.srv.Handler(), lim)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close() })
-	addr := ln.Addr().String()
-	dial := func() net.Conn {
+	dial := func(addr string) net.Conn {
 		t.Helper()
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -370,12 +369,15 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 		_, err := io.ReadAll(c)
 		return err == nil // EOF: closed by the server (a timeout is an error)
 	}
-	// A client that has shown a token, on a kept-alive connection.
-	authed := dial()
+
+	// The cap, with timeouts long enough not to interfere.
+	capped := &Server{Temporal: a.rec, Catalog: a.srv.Catalog, Tokens: a.toks}
+	addr := serveLimits(t, capped.Handler(), Limits{ReadHeader: time.Minute, Read: time.Minute, Idle: time.Minute, MaxUnauthConns: 4})
+	authed := dial(addr)
 	br := bufio.NewReader(authed)
 	get := func() int {
 		t.Helper()
-		_ = authed.SetDeadline(time.Now().Add(2 * time.Second))
+		_ = authed.SetDeadline(time.Now().Add(5 * time.Second))
 		if _, err := io.WriteString(authed, "GET /api/v1/challenges HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+a.admin+"\r\n\r\n"); err != nil {
 			t.Fatal(err)
 		}
@@ -390,8 +392,38 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 	if code := get(); code != 200 {
 		t.Fatalf("authenticated request: %d", code)
 	}
+	var silent []net.Conn
+	for range 4 {
+		silent = append(silent, dial(addr))
+	}
+	time.Sleep(100 * time.Millisecond) // let the server take them in
+	over := dial(addr)
+	_ = over.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(over), nil)
+	if err != nil || resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		open, refused := capped.conns.counts()
+		t.Fatalf("a connection over the cap: %v %v (%d held, %d refused)", resp, err, open, refused)
+	}
+	if code := get(); code != 200 {
+		t.Errorf("authenticated request while the cap is full: %d", code)
+	}
+	for _, c := range silent {
+		c.Close()
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if open, _ := capped.conns.counts(); open == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("closed connections still hold their slots")
+		}
+	}
+
+	// The timeouts, short.
+	short := &Server{Temporal: a.rec, Catalog: a.srv.Catalog, Tokens: a.toks}
+	addr = serveLimits(t, short.Handler(), Limits{ReadHeader: 300 * time.Millisecond, Read: time.Second, Idle: 300 * time.Millisecond, MaxUnauthConns: 4})
 	// Headers trickled a byte at a time are cut off.
-	trickle := dial()
+	trickle := dial(addr)
 	go func() {
 		for _, b := range []byte("GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ") {
 			if _, err := trickle.Write([]byte{b}); err != nil {
@@ -406,34 +438,14 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}()
-	if !closedWithin(trickle, 5*time.Second) {
+	if !closedWithin(trickle, 10*time.Second) {
 		t.Error("a client trickling its headers was not cut off")
 	}
-	// Fill the cap with silent connections: the next is refused with 503.
-	for range lim.MaxUnauthConns {
-		dial()
-	}
-	time.Sleep(100 * time.Millisecond) // let the server take them in
-	over := dial()
-	_ = over.SetReadDeadline(time.Now().Add(2 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(over), nil)
-	if err != nil || resp.StatusCode != 503 {
-		t.Fatalf("a connection over the cap: %v %v", resp, err)
-	}
-	// The authenticated client is not affected by the cap.
-	if code := get(); code != 200 {
-		t.Errorf("authenticated request while the cap is full: %d", code)
-	}
-	if _, refused := a.srv.conns.counts(); refused < 1 {
-		t.Errorf("no refusal counted")
-	}
-	// The silent ones are cut off (header timeout), and the slots free up.
-	time.Sleep(lim.ReadHeader + 200*time.Millisecond)
-	if open, _ := a.srv.conns.counts(); open != 0 {
-		t.Errorf("%d unauthenticated connections still held after the header timeout", open)
+	if !closedWithin(dial(addr), 10*time.Second) {
+		t.Error("a silent client was not cut off")
 	}
 	// An idle kept-alive connection is closed after the idle timeout.
-	idle := dial()
+	idle := dial(addr)
 	if _, err := io.WriteString(idle, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -443,8 +455,83 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 	} else {
 		_, _ = io.Copy(io.Discard, resp.Body)
 	}
-	_ = idle.SetReadDeadline(time.Now().Add(3 * time.Second))
+	_ = idle.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := ibr.ReadByte(); err != io.EOF {
 		t.Errorf("an idle connection was not closed: %v", err)
+	}
+}
+
+// serveLimits serves h with limits on a loopback port for the test.
+func serveLimits(t *testing.T, h http.Handler, lim Limits) string {
+	t.Helper()
+	srv := NewHTTPServerLimits(h, lim)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// liveCampaign is a Temporal client with one running campaign whose
+// status changes on every query.
+type liveCampaign struct {
+	client.Client
+	n atomic.Int32
+}
+
+func (f *liveCampaign) QueryWorkflow(_ context.Context, id, _, query string, _ ...any) (converter.EncodedValue, error) {
+	if query != workflows.QueryStatus {
+		panic("unexpected query " + query)
+	}
+	return encoded{workflows.Status{CampaignID: id, Iteration: int(f.n.Add(1))}}, nil
+}
+
+func (f *liveCampaign) GetWorkflowHistory(context.Context, string, string, bool, enumspb.HistoryEventFilterType) client.HistoryEventIterator {
+	return noHistory{}
+}
+
+type noHistory struct{}
+
+func (noHistory) HasNext() bool                          { return false }
+func (noHistory) Next() (*historypb.HistoryEvent, error) { return nil, io.EOF }
+
+// encoded is a query result.
+type encoded struct{ v any }
+
+func (e encoded) HasValue() bool { return true }
+func (e encoded) Get(p any) error {
+	b, err := json.Marshal(e.v)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, p)
+}
+
+// A watch stream outlives the server's read timeout, which bounds how long
+// a client may take to send its request, not how long it may listen (the
+// server lifts the deadline once the request is read).
+func TestWatchOutlivesTheReadTimeout(t *testing.T) {
+	cat, err := challenges.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Temporal: &liveCampaign{}, Catalog: cat, WatchEvery: 100 * time.Millisecond}
+	addr := serveLimits(t, s.Handler(), Limits{ReadHeader: 200 * time.Millisecond, Read: 300 * time.Millisecond, Idle: time.Second, MaxUnauthConns: 4})
+	resp, err := http.Get("http://" + addr + "/api/v1/campaigns/campaign-x/watch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	start, events := time.Now(), 0
+	for sc.Scan() && time.Since(start) < 1500*time.Millisecond {
+		if strings.HasPrefix(sc.Text(), "event: status") {
+			events++
+		}
+	}
+	if elapsed := time.Since(start); elapsed < 1500*time.Millisecond || events < 3 {
+		t.Errorf("the stream ended after %s with %d status events (read timeout 300ms): %v", elapsed.Round(time.Millisecond), events, sc.Err())
 	}
 }

@@ -203,7 +203,6 @@ func (s *Server) watchCampaign(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if out == nil {
-			liftReadDeadline(w)
 			stream := startSSE(w)
 			out = &stream
 		} else if !s.stillValid(r) {
@@ -577,7 +576,6 @@ func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text
 		s.writeTemporalErr(w, r, err, workflows.ChatWorkflowName, id, fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
 		return
 	}
-	liftReadDeadline(w)
 	type result struct {
 		reply workflows.ChatReply
 		err   error

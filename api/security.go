@@ -56,8 +56,8 @@ func recoverPanics(next http.Handler) http.Handler {
 // NewHTTPServer).
 type Limits struct {
 	// ReadHeader bounds the time to read a request's headers, Read the
-	// whole request (headers and body; streams lift it once they start),
-	// Idle a kept-alive connection between requests.
+	// whole request (headers and body; not the answer, so streams are not
+	// cut), Idle a kept-alive connection between requests.
 	ReadHeader, Read, Idle time.Duration
 	// MaxUnauthConns caps the connections open at once that have not yet
 	// shown a valid token; more are answered 503 and closed at once.
@@ -169,10 +169,4 @@ func (g *connGuard) counts() (open, refused int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.unauth), g.refused
-}
-
-// liftReadDeadline lets a long-lived answer (a stream) outlive the
-// server's read timeout, which would otherwise end its context.
-func liftReadDeadline(w http.ResponseWriter) {
-	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 }
