@@ -65,8 +65,8 @@ unit: ## unit tests (race detector)
 e2e: ## end-to-end tests on a real in-process Temporal server
 	$(GO) test -count=1 -timeout 20m -skip RealModel ./workflows/e2e/
 
-# Test cases per API operation for make fuzz (about 30 s for both specs at 25 on 2 cores).
-FUZZ_EXAMPLES ?= 25
+# Test cases per API operation for make fuzz (about 80 s for both specs at 100 on 2 cores).
+FUZZ_EXAMPLES ?= 100
 fuzz: ## property-based fuzzing of the API and the lab against their OpenAPI specs (schemathesis, installed into $GENESIS_HOME/venv-fuzz)
 	@exe=$$(bash deploy/fuzz/install.sh) && \
 	GENESIS_SCHEMATHESIS=$$exe GENESIS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(GO) test -count=1 -timeout 15m -v -run '^TestOpenAPIFuzz$$' ./workflows/e2e/

@@ -72,14 +72,26 @@ func OpenTokens(home string) (*Tokens, error) {
 	t.mu.Lock()
 	hasAdmin := slices.ContainsFunc(t.list, func(x Token) bool { return x.Role == RoleAdmin })
 	t.mu.Unlock()
-	if !hasAdmin {
-		tok, err := t.Create(RoleAdmin, "first admin")
+	if hasAdmin {
+		return t, nil
+	}
+	// Under the store's lock, so two processes starting at once make one
+	// first admin between them.
+	err := t.update(func(list []Token) ([]Token, error) {
+		if slices.ContainsFunc(list, func(x Token) bool { return x.Role == RoleAdmin }) {
+			return list, nil
+		}
+		tok, entry, err := newToken(RoleAdmin, "first admin")
 		if err != nil {
 			return nil, err
 		}
 		if err := writeSecret(AdminTokenFile(home), tok); err != nil {
 			return nil, err
 		}
+		return append(list, entry), nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return t, nil
 }
@@ -219,19 +231,28 @@ func (t *Tokens) Issue(role, name string) (string, Token, error) {
 	if err := ValidateTokenName(name); err != nil {
 		return "", Token{}, err
 	}
+	tok, entry, err := newToken(role, name)
+	if err != nil {
+		return "", Token{}, err
+	}
+	if err := t.update(func(list []Token) ([]Token, error) { return append(list, entry), nil }); err != nil {
+		return "", Token{}, err
+	}
+	return tok, entry, nil
+}
+
+// newToken makes a secret and its entry (hash only).
+func newToken(role, name string) (string, Token, error) {
 	var raw [24]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", Token{}, err
 	}
 	tok := "gns_" + hex.EncodeToString(raw[:])
 	var id [4]byte
-	_, _ = rand.Read(id[:])
-	entry := Token{ID: "tok-" + hex.EncodeToString(id[:]), Name: name, Role: role, Hash: hashToken(tok), Created: time.Now().UTC()}
-	err := t.update(func(list []Token) ([]Token, error) { return append(list, entry), nil })
-	if err != nil {
+	if _, err := rand.Read(id[:]); err != nil {
 		return "", Token{}, err
 	}
-	return tok, entry, nil
+	return tok, Token{ID: "tok-" + hex.EncodeToString(id[:]), Name: name, Role: role, Hash: hashToken(tok), Created: time.Now().UTC()}, nil
 }
 
 // Errors of Revoke.
