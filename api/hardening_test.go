@@ -535,3 +535,45 @@ func TestWatchOutlivesTheReadTimeout(t *testing.T) {
 		t.Errorf("the stream ended after %s with %d status events (read timeout 300ms): %v", elapsed.Round(time.Millisecond), events, sc.Err())
 	}
 }
+
+// A watch stream opened with a token ends once the token is revoked.
+func TestRevocationEndsAWatch(t *testing.T) {
+	cat, err := challenges.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	toks, err := OpenTokens(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Temporal: &liveCampaign{}, Catalog: cat, Tokens: toks, WatchEvery: 50 * time.Millisecond}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	tok, entry, err := toks.Issue(RoleViewer, "watcher")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/campaigns/campaign-x/watch", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("watch: %v %v", resp, err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "event: status") {
+	}
+	other, _ := OpenTokens(home) // genesis token revoke, in another process
+	if _, err := other.Revoke(entry.ID); err != nil {
+		t.Fatal(err)
+	}
+	revokedAt := time.Now()
+	var said bool
+	for sc.Scan() {
+		said = said || strings.Contains(sc.Text(), "the token was revoked")
+	}
+	if !said || time.Since(revokedAt) > 2*time.Second {
+		t.Errorf("the stream went on %s after the revocation (said so: %v)", time.Since(revokedAt).Round(time.Millisecond), said)
+	}
+}
