@@ -13,7 +13,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 STATICCHECK_VERSION := v0.8.2
 ARGS ?=
 
-.PHONY: run test build deps temporal ollama slurm slurm-stop chromium lint unit e2e models-test bench bench-agents bench-search bench-botorch clean help
+.PHONY: run test build deps temporal ollama slurm slurm-stop chromium lint unit e2e fuzz models-test bench bench-agents bench-search bench-botorch clean help
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -65,6 +65,12 @@ unit: ## unit tests (race detector)
 e2e: ## end-to-end tests on a real in-process Temporal server
 	$(GO) test -count=1 -timeout 20m -skip RealModel ./workflows/e2e/
 
+# Test cases per API operation for make fuzz (about 80 s for both specs at 100 on 2 cores).
+FUZZ_EXAMPLES ?= 100
+fuzz: ## property-based fuzzing of the API and the lab against their OpenAPI specs (schemathesis, installed into $GENESIS_HOME/venv-fuzz)
+	@exe=$$(bash deploy/fuzz/install.sh) && \
+	GENESIS_SCHEMATHESIS=$$exe GENESIS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(GO) test -count=1 -timeout 15m -v -run '^TestOpenAPIFuzz$$' ./workflows/e2e/
+
 models-test: ## tests against the real local model in Ollama
 	GENESIS_OLLAMA_TEST=1 GENESIS_TEST_MODEL=$(MODEL) $(GO) test -count=1 -timeout 30m ./agents/llm/realtest/
 	GENESIS_OLLAMA_TEST=1 GENESIS_TEST_MODEL=$(MODEL) $(GO) test -count=1 -timeout 30m -run RealModel -v ./workflows/e2e/
@@ -72,7 +78,7 @@ models-test: ## tests against the real local model in Ollama
 # make test requires the Slurm tests to run (they skip when Slurm is absent elsewhere).
 test: export GENESIS_SLURM_TEST := 1
 test: export GENESIS_BROWSER_TEST := 1
-test: deps slurm chromium lint unit e2e models-test ## set up everything and run every test tier
+test: deps slurm chromium lint unit e2e fuzz models-test ## set up everything and run every test tier
 
 bench: temporal ## benchmarks (orchestration overhead, optimiser, lab submit throughput, HPC executors, eval overhead, portfolio grants; the agent loop with the real model: make bench-agents)
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./workflows/ ./tools/optimizer/

@@ -5,16 +5,18 @@
 package api
 
 import (
+	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/genesis-sci/genesis/challenges"
@@ -44,6 +46,8 @@ type Server struct {
 	Streams *workflows.Streams
 
 	statusCache
+	// conns guards the connections of the server NewHTTPServer makes.
+	conns *connGuard
 }
 
 // maxBody bounds request bodies.
@@ -92,24 +96,54 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/portfolios/{id}/approvals/{approval}/reject", RoleOperator, s.decidePortfolio(false)},
 		{"GET", "/api/v1/tokens", RoleAdmin, s.listTokens},
 		{"POST", "/api/v1/tokens", RoleAdmin, s.createToken},
+		{"DELETE", "/api/v1/tokens/{id}", RoleAdmin, s.revokeToken},
 	}
 }
 
-// Handler returns the HTTP handler.
+// Handler returns the HTTP handler: the routes, the web UI, JSON 405s
+// (with Allow) for known paths asked with another method, a JSON 404 for
+// everything else, and the security headers on every answer. Serve it
+// with NewHTTPServer, which adds timeouts and caps unauthenticated
+// connections.
 func (s *Server) Handler() http.Handler {
+	if s.conns == nil {
+		s.conns = &connGuard{}
+	}
 	mux := http.NewServeMux()
+	allow := map[string][]string{}
+	var paths []string
+	add := func(method, pattern string, h http.HandlerFunc) {
+		mux.HandleFunc(method+" "+pattern, h)
+		if _, ok := allow[pattern]; !ok {
+			paths = append(paths, pattern)
+		}
+		allow[pattern] = append(allow[pattern], method)
+	}
 	for _, rt := range s.routes() {
 		h := rt.h
 		if rt.role != "" {
 			h = s.require(rt.role, h)
 		}
-		mux.HandleFunc(rt.method+" "+rt.pattern, h)
+		add(rt.method, rt.pattern, h)
 	}
-	mux.HandleFunc("GET /{$}", serveUI)
+	for path, asset := range webAssets {
+		add("GET", path, asset.serve)
+	}
+	for _, p := range paths {
+		methods := allow[p]
+		if slices.Contains(methods, "GET") {
+			methods = append(methods, "HEAD")
+		}
+		list := strings.Join(methods, ", ")
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", list)
+			writeErr(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s is not supported on %s; use %s (see GET /openapi.json)", r.Method, r.URL.Path, list))
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no endpoint %s %s; see GET /openapi.json", r.Method, r.URL.Path))
+		writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no endpoint %s %s; see GET /openapi.json", r.Method, quoteShort(r.URL.Path)))
 	})
-	return http.MaxBytesHandler(mux, maxBody)
+	return &handler{Handler: securityHeaders(recoverPanics(http.MaxBytesHandler(mux, maxBody))), conns: s.conns}
 }
 
 type apiError struct {
@@ -123,38 +157,56 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// writeTemporalErr answers a failed Temporal call: 404 with notFound when
-// the workflow does not exist (or is closed, for signals and updates), 503
-// otherwise.
-func writeTemporalErr(w http.ResponseWriter, err error, notFound string) {
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
-		writeErr(w, http.StatusNotFound, "not_found", notFound)
-		return
-	}
-	writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
-}
-
-// decodeBody decodes a JSON request body into v, refusing unknown fields.
-// An optional body may be empty. On failure it answers (413 for a body over
-// maxBody, else 400 saying the body must be want) and returns false.
+// decodeBody decodes a JSON request body into v, refusing unknown fields,
+// fields set to null (leave a field out to mean its default) and anything
+// after the object. An optional body may be empty. On failure it answers
+// (413 for a body over maxBody, else 400 saying the body must be want) and
+// returns false.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool, want string) bool {
-	if optional && r.ContentLength == 0 {
-		return true
-	}
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	b, err := io.ReadAll(r.Body)
 	var tooBig *http.MaxBytesError
 	switch {
-	case err == nil, optional && errors.Is(err, io.EOF):
-		return true
 	case errors.As(err, &tooBig):
 		writeErr(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", maxBody))
-	default:
-		writeErr(w, http.StatusBadRequest, "malformed_request", "body must be "+want+": "+err.Error())
+		return false
+	case err != nil:
+		writeErr(w, http.StatusBadRequest, "malformed_request", "reading the body: "+err.Error())
+		return false
+	case len(bytes.TrimSpace(b)) == 0:
+		if optional {
+			return true
+		}
+		writeErr(w, http.StatusBadRequest, "malformed_request", "the body is empty; it must be "+want)
+		return false
 	}
-	return false
+	if bytes.TrimSpace(b)[0] != '{' {
+		writeErr(w, http.StatusBadRequest, "malformed_request", "the body must be a JSON object: "+want)
+		return false
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(b, &fields) == nil {
+		var nulls []string
+		for k, raw := range fields {
+			if string(raw) == "null" {
+				nulls = append(nulls, k)
+			}
+		}
+		if len(nulls) > 0 {
+			slices.Sort(nulls)
+			writeErr(w, http.StatusBadRequest, "malformed_request", fmt.Sprintf("field(s) %s are null: leave a field out for its default, or give a value; the body must be %s", strings.Join(nulls, ", "), want))
+			return false
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err = dec.Decode(v); err == nil && dec.More() {
+		err = errors.New("data after the JSON object")
+	}
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "malformed_request", "body must be "+want+": "+err.Error())
+		return false
+	}
+	return true
 }
 
 func writeErr(w http.ResponseWriter, status int, code, msg string) {
@@ -233,6 +285,7 @@ func (s *Server) startCampaign(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", "could not start the campaign workflow: "+err.Error())
 		return
 	}
+	noteCreated(r, run.GetID(), "strategy "+cmp.Or(in.Strategy, workflows.StrategyAgents))
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": run.GetID(), "run_id": run.GetRunID()})
 }
 
@@ -246,9 +299,12 @@ func NewCampaignID(challenge string) string {
 
 func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if !checkID(w, "campaign", id) {
+		return
+	}
 	st, err := s.status(r, id)
 	if err != nil {
-		writeTemporalErr(w, err, fmt.Sprintf("no campaign %q", id))
+		s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no campaign %q", id))
 		return
 	}
 	writeJSON(w, http.StatusOK, s.campaignStatus(r.Context(), id, st))
@@ -256,8 +312,11 @@ func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) stopCampaign(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if !checkID(w, "campaign", id) {
+		return
+	}
 	if err := s.signalKind(r, workflows.CampaignWorkflowName, id, workflows.SignalStop, "stopped through the API"); err != nil {
-		writeTemporalErr(w, err, fmt.Sprintf("no running campaign %q", id))
+		s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no running campaign %q", id))
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "stopping"})

@@ -3,8 +3,9 @@ package api
 import (
 	"context"
 	crand "crypto/rand"
-	_ "embed"
+	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -34,17 +35,40 @@ import (
 //go:embed openapi.json
 var openAPI []byte
 
-// webUI is the single-page web UI served at / (no build step: plain HTML,
-// CSS and JavaScript, embedded in the binary).
+// webFiles is the single-page web UI (no build step: plain HTML, CSS and
+// JavaScript, embedded in the binary). Script and style are files of their
+// own so the content security policy can forbid inline code.
 //
-//go:embed web/index.html
-var webUI []byte
+//go:embed web/index.html web/app.js web/app.css
+var webFiles embed.FS
 
-func serveUI(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-cache")
-	_, _ = w.Write(webUI)
+// webAsset is one file of the web UI.
+type webAsset struct {
+	contentType string
+	body        []byte
 }
+
+func (a webAsset) serve(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", a.contentType)
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(a.body)
+}
+
+// webAssets maps the UI's URL patterns to its files.
+var webAssets = func() map[string]webAsset {
+	read := func(name, ct string) webAsset {
+		b, err := webFiles.ReadFile("web/" + name)
+		if err != nil {
+			panic(err) // embedded: cannot fail
+		}
+		return webAsset{ct, b}
+	}
+	return map[string]webAsset{
+		"/{$}":     read("index.html", "text/html; charset=utf-8"),
+		"/app.js":  read("app.js", "text/javascript; charset=utf-8"),
+		"/app.css": read("app.css", "text/css; charset=utf-8"),
+	}
+}()
 
 func (s *Server) getChallenge(w http.ResponseWriter, r *http.Request) {
 	c, err := s.Catalog.Get(r.PathValue("id"))
@@ -70,7 +94,8 @@ type CampaignSummary struct {
 
 func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
 	limit := 50
-	if v := r.URL.Query().Get("limit"); v != "" {
+	if q := r.URL.Query(); q.Has("limit") {
+		v := q.Get("limit")
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
 			writeErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("limit %q must be an integer in [1, 500]", v))
@@ -153,6 +178,9 @@ func (s sse) event(name string, v any) {
 // "status" event whenever it changes, then "done" when the campaign ends.
 func (s *Server) watchCampaign(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if !checkID(w, "campaign", id) {
+		return
+	}
 	if _, ok := w.(http.Flusher); !ok {
 		writeErr(w, http.StatusInternalServerError, "internal", "streaming is not supported here")
 		return
@@ -169,7 +197,7 @@ func (s *Server) watchCampaign(w http.ResponseWriter, r *http.Request) {
 		st, err := s.status(r, id)
 		if err != nil {
 			if out == nil {
-				writeTemporalErr(w, err, fmt.Sprintf("no campaign %q", id))
+				s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no campaign %q", id))
 				return
 			}
 			out.event("error", map[string]string{"message": err.Error()})
@@ -178,6 +206,10 @@ func (s *Server) watchCampaign(w http.ResponseWriter, r *http.Request) {
 		if out == nil {
 			stream := startSSE(w)
 			out = &stream
+		} else if !s.stillValid(r) {
+			// A token revoked mid-stream ends the stream at once.
+			out.event("error", map[string]string{"message": "the token was revoked"})
+			return
 		}
 		b, _ := json.Marshal(s.campaignStatus(r.Context(), id, st))
 		if string(b) != last {
@@ -266,12 +298,13 @@ func (s *Server) searchMemory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := memory.Filter{Kind: q.Get("kind"), Challenge: q.Get("challenge"), Campaign: q.Get("campaign"), Agent: q.Get("agent")}
-	if f.Kind != "" && !contains(memory.Kinds, f.Kind) {
+	if q.Has("kind") && !contains(memory.Kinds, f.Kind) {
 		writeErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("kind %q: want one of %s", f.Kind, strings.Join(memory.Kinds, ", ")))
 		return
 	}
 	k := 5
-	if v := q.Get("k"); v != "" {
+	if q.Has("k") {
+		v := q.Get("k")
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 50 {
 			writeErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("k %q must be an integer in [1, 50]", v))
@@ -335,6 +368,16 @@ func (s *Server) getEval(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
+// stillValid says whether the request's token (if the server checks
+// tokens) still authenticates: a long stream checks it as it goes.
+func (s *Server) stillValid(r *http.Request) bool {
+	if s.Tokens == nil {
+		return true
+	}
+	_, ok := s.Tokens.lookupRequest(r)
+	return ok
+}
+
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 	list := s.Tokens.List()
 	for i := range list {
@@ -351,20 +394,53 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req, false, `JSON like {"role": "viewer", "name": "dashboard"}`) {
 		return
 	}
-	tok, err := s.Tokens.Create(req.Role, req.Name)
-	if err != nil {
-		writeErr(w, http.StatusUnprocessableEntity, "invalid_role", err.Error())
+	if rank(req.Role) < 0 {
+		writeErr(w, http.StatusUnprocessableEntity, "invalid_role", fmt.Sprintf("role %q: want one of %s", req.Role, strings.Join(Roles, ", ")))
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]string{"token": tok, "role": req.Role})
+	if err := ValidateTokenName(req.Name); err != nil {
+		writeErr(w, http.StatusUnprocessableEntity, "invalid_name", err.Error())
+		return
+	}
+	tok, entry, err := s.Tokens.Issue(req.Role, req.Name)
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, "internal", "could not store the token: "+err.Error())
+		return
+	}
+	noteCreated(r, entry.ID, "token role "+entry.Role)
+	writeJSON(w, http.StatusCreated, map[string]string{"token": tok, "id": entry.ID, "role": entry.Role, "name": entry.Name})
+}
+
+// revokeToken deletes a token; from the next request on it authenticates
+// nothing (streams it opened end at their next check).
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	gone, err := s.Tokens.Revoke(id)
+	switch {
+	case errors.Is(err, ErrNoToken):
+		writeErr(w, http.StatusNotFound, "not_found", err.Error())
+		return
+	case errors.Is(err, ErrLastAdmin):
+		writeErr(w, http.StatusConflict, "last_admin", err.Error())
+		return
+	case err != nil:
+		writeErr(w, http.StatusInternalServerError, "internal", "could not update the token store: "+err.Error())
+		return
+	}
+	noteCreated(r, gone.ID, "revoked token role "+gone.Role)
+	gone.Hash = ""
+	writeJSON(w, http.StatusOK, map[string]any{"revoked": gone})
 }
 
 // signal sends a campaign a signal without payload (pause, resume).
 func (s *Server) signal(name, done string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
+		if !checkID(w, "campaign", id) {
+			return
+		}
 		if err := s.signalKind(r, workflows.CampaignWorkflowName, id, name, nil); err != nil {
-			writeTemporalErr(w, err, fmt.Sprintf("no running campaign %q", id))
+			s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no running campaign %q", id))
 			return
 		}
 		writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": done})
@@ -375,6 +451,9 @@ func (s *Server) signal(name, done string) http.HandlerFunc {
 func (s *Server) decide(approve bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
+		if !checkID(w, "campaign", id) {
+			return
+		}
 		var body struct {
 			Reason string `json:"reason"`
 			// Iteration, when given, is the pending runs' iteration the
@@ -386,7 +465,7 @@ func (s *Server) decide(approve bool) http.HandlerFunc {
 		}
 		st, err := s.status(r, id)
 		if err != nil {
-			writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no campaign %q", id))
+			s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no campaign %q", id))
 			return
 		}
 		if st.Pending == nil {
@@ -401,7 +480,7 @@ func (s *Server) decide(approve bool) http.HandlerFunc {
 		// them meanwhile are not decided by it.
 		d := workflows.Decision{Approve: approve, By: s.caller(r).By, Reason: body.Reason, Iteration: st.Pending.Iteration}
 		if err := s.Temporal.SignalWorkflow(r.Context(), id, "", workflows.SignalDecision, d); err != nil {
-			writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", err.Error())
+			s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no running campaign %q", id))
 			return
 		}
 		verdict := "rejected"
@@ -434,11 +513,15 @@ func (s *Server) createChat(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", "could not start the chat: "+err.Error())
 		return
 	}
+	noteCreated(r, run.GetID(), "")
 	writeJSON(w, http.StatusCreated, map[string]string{"id": run.GetID(), "model": req.Model})
 }
 
 func (s *Server) sendChat(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if !checkID(w, "chat", id) {
+		return
+	}
 	var req struct {
 		Text string `json:"text"`
 	}
@@ -449,6 +532,12 @@ func (s *Server) sendChat(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusUnprocessableEntity, "invalid_message", err.Error())
 		return
 	}
+	// An update to another kind's workflow fails only once it reaches the
+	// worker, with a message about update names: check the kind first.
+	if err := s.requireKind(r.Context(), workflows.ChatWorkflowName, id); err != nil {
+		s.writeTemporalErr(w, r, err, workflows.ChatWorkflowName, id, fmt.Sprintf("no chat %q; start one with POST /api/v1/chats", id))
+		return
+	}
 	if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
 		s.sendChatStream(w, r, id, req.Text)
 		return
@@ -456,7 +545,7 @@ func (s *Server) sendChat(w http.ResponseWriter, r *http.Request) {
 	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateSend,
 		Args: []any{req.Text, s.caller(r)}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	if err != nil {
-		writeTemporalErr(w, err, fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
+		s.writeTemporalErr(w, r, err, workflows.ChatWorkflowName, id, fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
 		return
 	}
 	var reply workflows.ChatReply
@@ -488,7 +577,7 @@ func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text
 	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateSend,
 		Args: []any{text, s.caller(r)}, WaitForStage: client.WorkflowUpdateStageAccepted})
 	if err != nil {
-		writeTemporalErr(w, err, fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
+		s.writeTemporalErr(w, r, err, workflows.ChatWorkflowName, id, fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
 		return
 	}
 	type result struct {
@@ -592,9 +681,12 @@ func (s *Server) heartbeatPartials(ctx context.Context, id string, localSeen *at
 
 func (s *Server) getChat(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if !checkID(w, "chat", id) {
+		return
+	}
 	v, err := s.Temporal.QueryWorkflow(r.Context(), id, "", workflows.QueryChat)
 	if err != nil {
-		writeTemporalErr(w, err, fmt.Sprintf("no chat %q", id))
+		s.writeTemporalErr(w, r, err, workflows.ChatWorkflowName, id, fmt.Sprintf("no chat %q", id))
 		return
 	}
 	var st workflows.ChatState

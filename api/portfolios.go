@@ -75,8 +75,26 @@ func (s *Server) startPortfolio(w http.ResponseWriter, r *http.Request) {
 	case id == "":
 		id = NewPortfolioID(spec.Name)
 	case !portfolioIDPattern.MatchString(id):
-		writeErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("id %q must be letters, digits, '.', '_' or '-' (at most 81)", id))
+		writeErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("id %s must be letters, digits, '.', '_' or '-' (at most 81)", quoteShort(id)))
 		return
+	default:
+		// A finished workflow's ID could be reused: the portfolio would
+		// then hide that campaign or chat from every list and query.
+		err := s.requireKind(r.Context(), workflows.PortfolioWorkflowName, id)
+		var nf *serviceerror.NotFound
+		var wk *wrongKind
+		switch {
+		case errors.As(err, &wk):
+			writeErr(w, http.StatusConflict, "id_taken", fmt.Sprintf("id %q already names a %s; pick another id or leave it out", id, kindName(wk.is)))
+			return
+		case err != nil && !errors.As(err, &nf):
+			s.writeTemporalErr(w, r, err, workflows.PortfolioWorkflowName, id, "")
+			return
+		}
+		if why := s.reservedID(id); why != "" {
+			writeErr(w, http.StatusUnprocessableEntity, "reserved_id", fmt.Sprintf("id %q %s; pick another id or leave it out", id, why))
+			return
+		}
 	}
 	run, err := s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue,
 		WorkflowExecutionErrorWhenAlreadyStarted: true},
@@ -90,7 +108,23 @@ func (s *Server) startPortfolio(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", "could not start the portfolio workflow: "+err.Error())
 		return
 	}
+	noteCreated(r, run.GetID(), fmt.Sprintf("%d campaigns", len(spec.Campaigns)))
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": run.GetID(), "run_id": run.GetRunID(), "campaigns": len(spec.Campaigns)})
+}
+
+// reservedID says why a portfolio may not take id, or "": it has the
+// shape of the IDs the API and the portfolio give campaigns and chats, so
+// a later campaign could collide with it.
+func (s *Server) reservedID(id string) string {
+	for _, prefix := range []string{"campaign-", "chat-"} {
+		if strings.HasPrefix(id, prefix) {
+			return fmt.Sprintf("starts with %q, which campaign and chat IDs use", prefix)
+		}
+	}
+	if s.portfolioChallenge(id) != "" {
+		return "has the shape of a portfolio's campaign ID (<portfolio>-NN-<challenge>)"
+	}
+	return ""
 }
 
 func (s *Server) listPortfolios(w http.ResponseWriter, r *http.Request) {
@@ -124,9 +158,12 @@ func (s *Server) portfolioStatus(r *http.Request, id string) (workflows.Portfoli
 
 func (s *Server) getPortfolio(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if !checkID(w, "portfolio", id) {
+		return
+	}
 	st, err := s.portfolioStatus(r, id)
 	if err != nil {
-		writeTemporalErr(w, err, fmt.Sprintf("no portfolio %q", id))
+		s.writeTemporalErr(w, r, err, workflows.PortfolioWorkflowName, id, fmt.Sprintf("no portfolio %q", id))
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
@@ -134,8 +171,11 @@ func (s *Server) getPortfolio(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) stopPortfolio(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if !checkID(w, "portfolio", id) {
+		return
+	}
 	if err := s.signalKind(r, workflows.PortfolioWorkflowName, id, workflows.SignalStop, "stopped through the API"); err != nil {
-		writeTemporalErr(w, err, fmt.Sprintf("no running portfolio %q", id))
+		s.writeTemporalErr(w, r, err, workflows.PortfolioWorkflowName, id, fmt.Sprintf("no running portfolio %q", id))
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "stopping"})
@@ -145,12 +185,8 @@ func (s *Server) stopPortfolio(w http.ResponseWriter, r *http.Request) {
 // the campaign routes must not stop or pause a portfolio, nor the
 // portfolio routes a campaign (both take the stop signal).
 func (s *Server) signalKind(r *http.Request, kind, id, name string, arg any) error {
-	d, err := s.Temporal.DescribeWorkflowExecution(r.Context(), id, "")
-	if err != nil {
+	if err := s.requireKind(r.Context(), kind, id); err != nil {
 		return err
-	}
-	if d.GetWorkflowExecutionInfo().GetType().GetName() != kind {
-		return serviceerror.NewNotFound(id + " is not a " + kind)
 	}
 	return s.Temporal.SignalWorkflow(r.Context(), id, "", name, arg)
 }
@@ -161,9 +197,12 @@ func (s *Server) pausePortfolio(pause bool) http.HandlerFunc {
 	status := map[bool]string{true: "paused", false: "resumed"}[pause]
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
+		if !checkID(w, "portfolio", id) {
+			return
+		}
 		req := workflows.PauseRequest{Pause: pause, By: s.caller(r).By}
 		if err := s.signalKind(r, workflows.PortfolioWorkflowName, id, workflows.SignalPortfolioPause, req); err != nil {
-			writeTemporalErr(w, err, fmt.Sprintf("no running portfolio %q", id))
+			s.writeTemporalErr(w, r, err, workflows.PortfolioWorkflowName, id, fmt.Sprintf("no running portfolio %q", id))
 			return
 		}
 		writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": status})
@@ -175,10 +214,17 @@ func (s *Server) pausePortfolio(pause bool) http.HandlerFunc {
 func (s *Server) decidePortfolio(approve bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, aid := r.PathValue("id"), r.PathValue("approval")
+		if !checkID(w, "portfolio", id) {
+			return
+		}
 		var body struct {
 			Reason string `json:"reason"`
 		}
 		if !decodeBody(w, r, &body, true, `empty or {"reason": "..."}`) {
+			return
+		}
+		if err := s.requireKind(r.Context(), workflows.PortfolioWorkflowName, id); err != nil {
+			s.writeTemporalErr(w, r, err, workflows.PortfolioWorkflowName, id, fmt.Sprintf("no running portfolio %q", id))
 			return
 		}
 		from := s.caller(r)
@@ -191,8 +237,14 @@ func (s *Server) decidePortfolio(approve bool) http.HandlerFunc {
 		}
 		if err != nil {
 			var nf *serviceerror.NotFound
-			if errors.As(err, &nf) {
+			var se serviceerror.ServiceError
+			switch {
+			case errors.As(err, &nf):
 				writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no running portfolio %q", id))
+				return
+			case errors.As(err, &se):
+				// Temporal itself failed, not the workflow's validator.
+				s.writeTemporalErr(w, r, err, workflows.PortfolioWorkflowName, id, fmt.Sprintf("no running portfolio %q", id))
 				return
 			}
 			// The workflow's validator refused it: unknown approval, or escalated.

@@ -98,7 +98,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		// The scheme is case-insensitive (RFC 7235 section 2.1).
+		scheme, got, ok := strings.Cut(strings.TrimLeft(r.Header.Get("Authorization"), " "), " ")
+		ok = ok && strings.EqualFold(scheme, "Bearer")
 		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="genesis-lab"`)
 			msg := "this lab requires a bearer token: send \"Authorization: Bearer <token>\" with the token the lab was started with (GENESIS_LAB_TOKEN or --token-file)"
@@ -427,7 +429,8 @@ const maxWait = 20 * time.Second
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var wait time.Duration
-	if v := r.URL.Query().Get("wait"); v != "" {
+	if q := r.URL.Query(); q.Has("wait") {
+		v := q.Get("wait")
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
 			writeError(w, http.StatusBadRequest, api.CodeMalformedRequest, fmt.Sprintf("wait %q must be a duration such as 10s (at most %s)", v, maxWait))
@@ -533,7 +536,9 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if f.status != "" && !f.status.Valid() {
+	// status= (empty) is no run status: refused like any other, not
+	// taken as "every status".
+	if q.Has("status") && !f.status.Valid() {
 		names := make([]string, len(api.Statuses))
 		for i, st := range api.Statuses {
 			names[i] = string(st)
@@ -542,7 +547,8 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("status %q is not a run status; use one of %s", f.status, strings.Join(names, ", ")))
 		return
 	}
-	if v := q.Get("limit"); v != "" {
+	if q.Has("limit") {
+		v := q.Get("limit")
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxListLen {
 			writeError(w, http.StatusBadRequest, api.CodeMalformedRequest,
@@ -593,7 +599,8 @@ func (s *Server) handleInstruments(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleFaults(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit := defaultListLen
-	if v := q.Get("limit"); v != "" {
+	if q.Has("limit") {
+		v := q.Get("limit")
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxListLen {
 			writeError(w, http.StatusBadRequest, api.CodeMalformedRequest, fmt.Sprintf("limit %q must be an integer in [1, %d]", v, maxListLen))

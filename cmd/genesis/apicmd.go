@@ -60,49 +60,6 @@ func serveAPI(cfg *config, st *stack, cat *challenges.Catalog, addr string) (bou
 	return bound, func() { stopHTTP(); closeAPI() }, nil
 }
 
-func tokenCmd(cfg *config) *cobra.Command {
-	c := &cobra.Command{Use: "token", Short: "Manage API tokens (stored hashed in $GENESIS_HOME/api/tokens.json)"}
-	var role, name string
-	create := &cobra.Command{
-		Use:   "create --role viewer|operator|admin",
-		Short: "Create an API token and print it (it is shown only once)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			toks, err := api.OpenTokens(cfg.home)
-			if err != nil {
-				return err
-			}
-			tok, err := toks.Create(role, name)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), tok)
-			return nil
-		},
-	}
-	create.Flags().StringVar(&role, "role", "viewer", "viewer (read), operator (start, stop, approve, chat) or admin (tokens)")
-	create.Flags().StringVar(&name, "name", "", "what the token is for")
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List API tokens (IDs, roles, names; never the secrets)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			toks, err := api.OpenTokens(cfg.home)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tROLE\tCREATED\tNAME")
-			for _, t := range toks.List() {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.Role, t.Created.Local().Format("2006-01-02 15:04"), t.Name)
-			}
-			return tw.Flush()
-		},
-	}
-	c.AddCommand(create, list)
-	return c
-}
-
 // apiClient is the terminal's client of the API.
 type apiClient struct {
 	base, token string

@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/api"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/devserver"
 	"github.com/genesis-sci/genesis/lab"
@@ -431,7 +432,7 @@ func serveHTTP(addr string, h http.Handler) (string, func(), error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("listening on %s: %w (choose another with --addr)", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := api.NewHTTPServer(h) // timeouts; caps connections without a valid token
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			fmt.Fprintln(os.Stderr, "http:", err)

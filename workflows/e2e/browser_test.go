@@ -63,6 +63,13 @@ func browser(t *testing.T, exe string) context.Context {
 	return ctx
 }
 
+// openUI opens the web UI at hash and enters the token as a person does
+// (the page takes no token from its address).
+func openUI(base, tok, hash string) chromedp.Tasks {
+	return chromedp.Tasks{chromedp.Navigate(base + "/" + hash), chromedp.WaitReady(`#save-token`, chromedp.ByQuery),
+		chromedp.SetValue(`#token`, tok, chromedp.ByQuery), chromedp.Click(`#save-token`, chromedp.ByQuery)}
+}
+
 // The web UI in a real headless Chromium: start a campaign that needs
 // approval from the page, approve its lab runs, watch the convergence plot
 // fill in live, stop the campaign, and chat with the team.
@@ -85,7 +92,7 @@ func TestWebUIInChromium(t *testing.T) {
 	ctx := browser(t, exe)
 	var options int
 	if err := chromedp.Run(ctx,
-		chromedp.Navigate(srv.URL+"/?token="+op),
+		openUI(srv.URL, op, ""),
 		chromedp.WaitReady(`#challenge option[value="crossed-barrel-toughness"]`, chromedp.ByQuery),
 		chromedp.Evaluate(`document.querySelectorAll('#challenge option').length`, &options),
 	); err != nil {
@@ -187,7 +194,7 @@ func TestStartBOFromWebUI(t *testing.T) {
 	var offered []string
 	var boHidden bool
 	if err := chromedp.Run(ctx,
-		chromedp.Navigate(h.url+"/?token="+h.tok),
+		openUI(h.url, h.tok, ""),
 		chromedp.WaitReady(`#challenge option[value="crossed-barrel-toughness"]`, chromedp.ByQuery),
 		chromedp.Evaluate(`[...document.querySelectorAll('#strategy option')].map(o => o.value)`, &offered),
 		chromedp.Evaluate(`document.getElementById('bo-settings').hidden && document.getElementById('strategy').value === 'agents'`, &boHidden),
@@ -284,7 +291,7 @@ campaigns:
 	ctx := browser(t, exe)
 	var waiting string
 	if err := chromedp.Run(ctx,
-		chromedp.Navigate(h.url+"/?token="+h.tok+"#portfolio=pf-ui"),
+		openUI(h.url, h.tok, "#portfolio=pf-ui"),
 		chromedp.WaitVisible(`#pf-pending`, chromedp.ByQuery),
 		chromedp.Text(`#pf-campaigns`, &waiting, chromedp.ByQuery),
 	); err != nil {
