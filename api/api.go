@@ -266,7 +266,8 @@ func (s *Server) startCampaign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in := workflows.CampaignInput{Challenge: req.Challenge, Model: req.Model, Budget: req.Budget, TokenBudget: req.TokenBudget, Seed: req.Seed, HPC: req.HPC,
-		RequireApproval: req.RequireApproval, Strategy: req.Strategy, Acquisition: req.Acquisition, Init: req.Init, Batch: req.Batch}
+		RequireApproval: req.RequireApproval, Strategy: req.Strategy, Acquisition: req.Acquisition, Init: req.Init, Batch: req.Batch,
+		StartedBy: s.caller(r).By + " through the API"}
 	if err := CheckStrategy(&in); err != nil {
 		field := "strategy"
 		if se := (*StrategyError)(nil); errors.As(err, &se) {
