@@ -104,7 +104,11 @@ func runCmd(cfg *config) *cobra.Command {
 			if budget == 0 {
 				budget = ch.Budget.Experiments
 			}
-			fmt.Fprintf(out, "Genesis: campaign %s\n  challenge %s — %s %s, budget %d lab experiments, model %s\n", id, ch.ID, ch.Primary().Direction, ch.Primary().Name, budget, in.Model)
+			who := "model " + in.Model
+			if classicalStrategy(in.Strategy) {
+				who = "strategy " + in.Strategy + " (no model)"
+			}
+			fmt.Fprintf(out, "Genesis: campaign %s\n  challenge %s — %s %s, budget %d lab experiments, %s\n", id, ch.ID, ch.Primary().Direction, ch.Primary().Name, budget, who)
 			if st.dev != nil && st.dev.UI() != "" {
 				fmt.Fprintf(out, "  watch it live in the Temporal UI: %s/namespaces/default/workflows/%s\n", st.dev.UI(), id)
 			}
