@@ -397,7 +397,11 @@ func TestMemoryCommands(t *testing.T) {
 		if i == 1 {
 			kind = memory.KindObservation
 		}
-		if err := st.Upsert(context.Background(), []memory.Record{{ID: fmt.Sprint(i), Text: tx, Vector: vecs[i], Kind: kind, Challenge: "crossed-barrel-toughness", Agent: "analyst"}}); err != nil {
+		scope := ""
+		if i == 2 {
+			scope = "eval-x/run-1"
+		}
+		if err := st.Upsert(context.Background(), []memory.Record{{ID: fmt.Sprint(i), Text: tx, Vector: vecs[i], Kind: kind, Challenge: "crossed-barrel-toughness", Agent: "analyst", Scope: scope}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -413,6 +417,10 @@ func TestMemoryCommands(t *testing.T) {
 	code, out, _ = run("memory", "search", "walls", "--kind", "observation")
 	if code != 0 || !strings.Contains(out, "gripper") || strings.Contains(out, "thicker") {
 		t.Errorf("search --kind: %d\n%s", code, out)
+	}
+	code, out, _ = run("memory", "search", "walls", "--scope", "eval-x/run-1")
+	if code != 0 || !strings.Contains(out, "twisted columns") || !strings.Contains(out, "scope eval-x/run-1") || strings.Contains(out, "thicker") {
+		t.Errorf("search --scope: %d\n%s", code, out)
 	}
 	if code, _, errs = run("memory", "search", "x", "--kind", "gossip"); code == 0 || !strings.Contains(errs, `--kind "gossip"`) {
 		t.Errorf("bad kind: %d %q", code, errs)

@@ -144,6 +144,7 @@ func memorySearchCmd(cfg *config) *cobra.Command {
 	cmd.Flags().StringVar(&f.Kind, "kind", "", "only this kind: "+strings.Join(memory.Kinds, ", "))
 	cmd.Flags().StringVar(&f.Campaign, "campaign", "", "only this campaign")
 	cmd.Flags().StringVar(&f.Agent, "agent", "", "only this agent")
+	cmd.Flags().StringVar(&f.Scope, "scope", "", "only this memory scope (an eval run's or a family sequence's, as report.json names it)")
 	cmd.Flags().IntVar(&k, "k", 5, "how many results")
 	cmd.Flags().StringVar(&embedder, "embedder", "", "the store of this embedder (default: the most recently written)")
 	return cmd
@@ -151,7 +152,7 @@ func memorySearchCmd(cfg *config) *cobra.Command {
 
 func printHit(w io.Writer, n int, h memory.Hit) {
 	meta := []string{h.Kind}
-	for _, s := range []string{h.Agent, h.Challenge, h.Campaign} {
+	for _, s := range []string{h.Agent, h.Challenge, h.Campaign, scopeText(h.Scope)} {
 		if s != "" {
 			meta = append(meta, s)
 		}
@@ -255,4 +256,11 @@ func topCounts(m map[string]int, n int) string {
 		parts = append(parts, fmt.Sprintf("%s %d", x.k, x.v))
 	}
 	return strings.Join(parts, ", ")
+}
+
+func scopeText(scope string) string {
+	if scope == "" {
+		return ""
+	}
+	return "scope " + scope
 }
