@@ -3,6 +3,7 @@ package agents
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -157,7 +158,7 @@ func viewBrief(c *challenges.Challenge, b Brief) BriefView {
 	}
 	label := func(r Result) string {
 		for i, x := range b.Candidates {
-			if equal(x.Point, r.Point) {
+			if slices.Equal(x.Point, r.Point) {
 				return fmt.Sprintf("candidate %d", i+1)
 			}
 		}
@@ -216,18 +217,6 @@ func viewBrief(c *challenges.Challenge, b Brief) BriefView {
 		}
 	}
 	return v
-}
-
-func equal(a, b challenges.Point) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // RecallQuery is what a step asks the team's memory. It names the

@@ -62,26 +62,6 @@ func writeBig(t testing.TB, n int, lab string) string {
 	return dir
 }
 
-// peakRSS is the process's peak resident set since resetPeak.
-func peakRSS(t testing.TB) int64 {
-	t.Helper()
-	n, err := peakrss.Peak()
-	if err != nil {
-		t.Skipf("no peak RSS: %v", err)
-	}
-	return n
-}
-
-// resetPeak starts a new peak-RSS window and returns the resident set now.
-func resetPeak(t testing.TB) int64 {
-	t.Helper()
-	n, err := peakrss.Reset()
-	if err != nil {
-		t.Skipf("cannot reset the peak RSS: %v", err)
-	}
-	return n
-}
-
 // A 20,000-row gp challenge once validated OK, then `challenges show` ran
 // over a minute at 2 GB and the lab died fitting it. Validation now
 // refuses it, naming the size, the bound and the fix, and so does loading
@@ -90,7 +70,7 @@ func resetPeak(t testing.TB) int64 {
 func TestLargeGPChallengeRefused(t *testing.T) {
 	const n = 20_000
 	dir := writeBig(t, n, "{kind: gp, noise: fixed, noise_sd: 0.02, duration_seconds: 1, rationale: smooth}")
-	base := resetPeak(t)
+	base := peakrss.ResetOrSkip(t)
 	start := time.Now()
 	vs := ValidatePaths([]string{dir})
 	took := time.Since(start)
@@ -103,7 +83,7 @@ func TestLargeGPChallengeRefused(t *testing.T) {
 			msg = p.String()
 		}
 	}
-	t.Logf("validating %d rows took %v, peak RSS +%d MB: %s", n, took.Round(time.Millisecond), (peakRSS(t)-base)>>20, msg)
+	t.Logf("validating %d rows took %v, peak RSS +%d MB: %s", n, took.Round(time.Millisecond), (peakrss.PeakOrSkip(t)-base)>>20, msg)
 	for _, want := range []string{"big.yaml", "lab.kind", "20000", strconv.Itoa(MaxGPPoints), "kind: knn", "subsample"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("the refusal should say %q: %q (problems %v)", want, msg, vs[0].Problems)
@@ -125,7 +105,7 @@ func TestLargeGPChallengeRefused(t *testing.T) {
 	// The same data with a knn lab: loads, cross-validates on a bounded
 	// sample, measures and simulates.
 	knn := writeBig(t, n, "{kind: knn, neighbors: 5, noise: fixed, noise_sd: 0.02, duration_seconds: 1, rationale: dense data}")
-	base = resetPeak(t)
+	base = peakrss.ResetOrSkip(t)
 	start = time.Now()
 	cat, err := Open(knn)
 	if err != nil {
@@ -149,7 +129,7 @@ func TestLargeGPChallengeRefused(t *testing.T) {
 	if _, err := c.Simulate(pt, "k1"); err != nil {
 		t.Fatal(err)
 	}
-	grew := peakRSS(t) - base
+	grew := peakrss.PeakOrSkip(t) - base
 	t.Logf("knn on %d rows: load + holdout (R² %.2f) + a run + a simulation took %v, peak RSS +%d MB", n, h.R2[0], time.Since(start).Round(time.Millisecond), grew>>20)
 	if grew > 512<<20 {
 		t.Errorf("knn at %d rows grew the peak RSS by %d MB", n, grew>>20)

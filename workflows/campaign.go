@@ -1390,7 +1390,7 @@ func rankBySim(cands []agents.Candidate, sims []agents.Result, score func([]floa
 	for i, c := range cands {
 		xs[i] = scored{i: i}
 		for _, r := range sims {
-			if len(r.Values) > 0 && equalPoint(r.Point, c.Point) {
+			if len(r.Values) > 0 && slices.Equal(r.Point, c.Point) {
 				xs[i].v, xs[i].has = score(r.Values), true
 			}
 		}
@@ -1408,18 +1408,6 @@ func rankBySim(cands []agents.Candidate, sims []agents.Result, score func([]floa
 		}
 	}
 	return out
-}
-
-func equalPoint(a, b challenges.Point) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func shorten(s string, n int) string {

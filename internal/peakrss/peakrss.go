@@ -40,3 +40,30 @@ func Reset() (int64, error) {
 	}
 	return Peak()
 }
+
+// TB is the part of testing.TB the helpers below need.
+type TB interface {
+	Helper()
+	Skipf(format string, args ...any)
+}
+
+// PeakOrSkip is Peak for a test: where the peak cannot be read, the test
+// is skipped rather than failed.
+func PeakOrSkip(t TB) int64 {
+	t.Helper()
+	n, err := Peak()
+	if err != nil {
+		t.Skipf("no peak RSS: %v", err)
+	}
+	return n
+}
+
+// ResetOrSkip is Reset for a test, skipping it where the peak cannot be reset.
+func ResetOrSkip(t TB) int64 {
+	t.Helper()
+	n, err := Reset()
+	if err != nil {
+		t.Skipf("cannot reset the peak RSS: %v", err)
+	}
+	return n
+}
