@@ -135,9 +135,26 @@ func TestResumeSkipsFinishedRuns(t *testing.T) {
 	}
 	// A different spec in the same directory is refused.
 	other := spec
-	other.Seeds = 3
+	other.Budget = 7
 	if _, err := r.Execute(context.Background(), other); err == nil || !strings.Contains(err.Error(), "different specification") {
 		t.Errorf("other spec: %v", err)
+	}
+	// More seeds of the same spec keep the finished runs: only seed 3 runs.
+	more := spec
+	more.Seeds = 3
+	d.calls = 0
+	r.Progress = nil
+	grown, err := r.Execute(context.Background(), more)
+	if err != nil || len(grown) != 12 || d.calls != 4 {
+		t.Fatalf("more seeds: %d runs, %d campaigns, %v", len(grown), d.calls, err)
+	}
+	if grown[0].MemoryScope != runs[0].MemoryScope {
+		t.Errorf("a kept run's memory scope changed: %q, was %q", grown[0].MemoryScope, runs[0].MemoryScope)
+	}
+	// And the manifest now describes the grown eval: the original spec
+	// (2 seeds) resumes too, from the same runs.
+	if again, err := r.Execute(context.Background(), spec); err != nil || len(again) != 8 {
+		t.Fatalf("back to 2 seeds: %d runs, %v", len(again), err)
 	}
 
 	// The reports parse and hold every run.

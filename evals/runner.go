@@ -212,6 +212,14 @@ func (s Spec) Key() string {
 	return hex.EncodeToString(h[:])[:10]
 }
 
+// sameButSeeds reports whether two specs differ at most in their number
+// of seeds: runs are per seed, so an eval can grow (or shrink) its seeds
+// and keep every run it finished.
+func sameButSeeds(a, b Spec) bool {
+	a.Seeds, b.Seeds = 0, 0
+	return a.Key() == b.Key()
+}
+
 // job is one planned run.
 type job struct {
 	challenge, strategy string
@@ -291,8 +299,17 @@ func (r *Runner) Execute(ctx context.Context, spec Spec) ([]Run, error) {
 	mpath := filepath.Join(r.Out, "spec.json")
 	var m manifest
 	if b, err := os.ReadFile(mpath); err == nil && json.Unmarshal(b, &m) == nil {
-		if m.Key != key {
-			return nil, fmt.Errorf("%s holds an eval with a different specification (%s); resume it with the same flags or use another --out", r.Out, mpath)
+		if m.Key != key && !sameButSeeds(m.Spec, spec) {
+			return nil, fmt.Errorf("%s holds an eval with a different specification (%s); resume it with the same flags or use another --out (only --seeds may change: the finished seeds are kept)", r.Out, mpath)
+		}
+		if m.Key != key && m.Nonce != "" {
+			// More (or fewer) seeds of the same eval: the finished runs
+			// stay valid, and the memory scopes keep the nonce.
+			m.Key, m.Spec = key, spec
+			b, _ := json.MarshalIndent(m, "", "  ")
+			if err := writeAtomic(mpath, b); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if m.Nonce == "" {

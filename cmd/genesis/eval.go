@@ -71,7 +71,8 @@ func evalCmd(cfg *config) *cobra.Command {
 		Short: "Score strategies (random, bo, agents, agents-noopt) on challenges: Top%, EF, AF, regret, plots",
 		Long: `Runs every (challenge × strategy × seed) as a real campaign workflow and writes report.md,
 report.html (tables and convergence plots) and report.json into --out. Finished runs are kept in
---out/runs, so running the same command again after an interruption resumes where it stopped.
+--out/runs, so running the same command again after an interruption resumes where it stopped,
+and the same command with more --seeds (and the same --out) adds seeds to the runs it has.
 Best and regret are scored on the truth of the points measured (the pool value, or the emulator's
 noise-free value), with the best measurement beside it. Every run has its own agents' memory scope.
 
