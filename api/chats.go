@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/workflows"
 )
 
@@ -25,7 +25,7 @@ func (s *Server) createChat(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Model == "" {
 		req.Model = s.DefaultModel
-	} else if err := agents.CheckModelSpec(req.Model); err != nil {
+	} else if _, err := llm.ParseSpec(req.Model); err != nil {
 		writeErr(w, http.StatusUnprocessableEntity, "invalid_model", err.Error())
 		return
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/genesis-sci/genesis/api"
 	"github.com/genesis-sci/genesis/api/apiclient"
+	"github.com/genesis-sci/genesis/config"
 )
 
 // clientFunc makes the API client of a command from its flags (after
@@ -23,17 +24,17 @@ type clientFunc func() (*apiclient.Client, error)
 
 // apiClientFlags adds --api and --token-file to f and returns how to make
 // the client they describe.
-func apiClientFlags(cfg *config, f *pflag.FlagSet) clientFunc {
+func apiClientFlags(cfg *globals, f *pflag.FlagSet) clientFunc {
 	var base, tokenFile string
-	f.StringVar(&base, "api", envOr("GENESIS_API", "http://127.0.0.1:8080"), "Genesis API URL (env GENESIS_API)")
-	f.StringVar(&tokenFile, "token-file", "", "file with an API token (default GENESIS_TOKEN, else $GENESIS_HOME/admin.token)")
+	config.API.StringVar(f, &base, "")
+	config.Token.FileVar(f, &tokenFile, "file with an API token (default GENESIS_TOKEN, else $GENESIS_HOME/admin.token)")
 	return func() (*apiclient.Client, error) { return newAPIClient(cfg, base, tokenFile) }
 }
 
 // newAPIClient is a client of the API at base with the token from
 // tokenFile, else GENESIS_TOKEN, else the admin token `genesis dev` wrote.
-func newAPIClient(cfg *config, base, tokenFile string) (*apiclient.Client, error) {
-	tok := strings.TrimSpace(os.Getenv("GENESIS_TOKEN"))
+func newAPIClient(cfg *globals, base, tokenFile string) (*apiclient.Client, error) {
+	tok := config.Token.Value()
 	if tokenFile == "" && tok == "" {
 		tokenFile = api.AdminTokenFile(cfg.home)
 	}

@@ -13,12 +13,13 @@ import (
 
 	"github.com/genesis-sci/genesis/api"
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/config"
 	"github.com/genesis-sci/genesis/devserver"
 )
 
 // newAPIServer builds the API over a running stack: tokens (an admin token
 // is created on first start), the audit log, memory and eval reports.
-func newAPIServer(cfg *config, st *stack, cat *challenges.Catalog) (*api.Server, func(), error) {
+func newAPIServer(cfg *globals, st *stack, cat *challenges.Catalog) (*api.Server, func(), error) {
 	toks, err := api.OpenTokens(cfg.home)
 	if err != nil {
 		return nil, nil, err
@@ -34,7 +35,7 @@ func newAPIServer(cfg *config, st *stack, cat *challenges.Catalog) (*api.Server,
 
 // serveAPI serves the API and web UI over a stack on addr; stop shuts the
 // server down and closes the audit log.
-func serveAPI(cfg *config, st *stack, cat *challenges.Catalog, addr string) (bound string, stop func(), err error) {
+func serveAPI(cfg *globals, st *stack, cat *challenges.Catalog, addr string) (bound string, stop func(), err error) {
 	a, closeAPI, err := newAPIServer(cfg, st, cat)
 	if err != nil {
 		return "", nil, err
@@ -47,7 +48,7 @@ func serveAPI(cfg *config, st *stack, cat *challenges.Catalog, addr string) (bou
 	return bound, func() { stopHTTP(); closeAPI() }, nil
 }
 
-func apiCmd(cfg *config) *cobra.Command {
+func apiCmd(cfg *globals) *cobra.Command {
 	var addr, temporal, qdrantURL, embedder string
 	c := &cobra.Command{
 		Use:   "api",
@@ -73,7 +74,7 @@ works when the memory is in Qdrant (--qdrant); the embedded store belongs to a w
 			defer tc.Close()
 			st := &stack{cfg: cfg, tc: tc}
 			if qdrantURL != "" {
-				emb, mem, err := openMemory(ctx, cfg.home, embedder, qdrantURL, nil)
+				emb, mem, err := openMemory(ctx, cfg.home, embedder, qdrantURL, cfg.models, nil)
 				if err != nil {
 					return err
 				}
@@ -91,8 +92,8 @@ works when the memory is in Qdrant (--qdrant); the embedded store belongs to a w
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&addr, "addr", envOr("GENESIS_ADDR", "127.0.0.1:8080"), "listen address (env GENESIS_ADDR)")
-	f.StringVar(&temporal, "temporal", os.Getenv("TEMPORAL_ADDRESS"), "Temporal frontend HOST:PORT (env TEMPORAL_ADDRESS)")
+	config.Addr.StringVar(f, &addr, "")
+	config.Temporal.StringVar(f, &temporal, "")
 	embedderFlag(f, &embedder, &qdrantURL)
 	return c
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/genesis-sci/genesis/api/apiclient"
 )
 
-func approvalsCmd(cfg *config) *cobra.Command {
+func approvalsCmd(cfg *globals) *cobra.Command {
 	var client clientFunc
 	var asJSON, watch bool
 	var every time.Duration

@@ -16,7 +16,7 @@ import (
 	"github.com/genesis-sci/genesis/workflows"
 )
 
-func campaignCmd(cfg *config) *cobra.Command {
+func campaignCmd(cfg *globals) *cobra.Command {
 	c := &cobra.Command{Use: "campaign", Short: "Start, list, watch and stop campaigns through the API (a running genesis dev)"}
 	client := apiClientFlags(cfg, c.PersistentFlags())
 

@@ -12,7 +12,7 @@ import (
 	"github.com/genesis-sci/genesis/challenges"
 )
 
-func challengesCmd(cfg *config) *cobra.Command {
+func challengesCmd(cfg *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "challenges",
 		Short: "List, inspect and validate challenges",
@@ -24,7 +24,7 @@ compiled into genesis; add your own with --challenges-dir DIR (see challenges/RE
 	return c
 }
 
-func challengesListCmd(cfg *config) *cobra.Command {
+func challengesListCmd(cfg *globals) *cobra.Command {
 	var asJSON bool
 	var domain string
 	cmd := &cobra.Command{
@@ -146,7 +146,7 @@ func shortSource(ch *challenges.Challenge) string {
 	return s
 }
 
-func challengesShowCmd(cfg *config) *cobra.Command {
+func challengesShowCmd(cfg *globals) *cobra.Command {
 	var asJSON, noHoldout bool
 	cmd := &cobra.Command{
 		Use:   "show ID",
@@ -400,7 +400,7 @@ func wrap(s string, width int, indent string) string {
 	return b.String()
 }
 
-func challengesValidateCmd(cfg *config) *cobra.Command {
+func challengesValidateCmd(cfg *globals) *cobra.Command {
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "validate [PATH...]",

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func chatCmd(cfg *config) *cobra.Command {
+func chatCmd(cfg *globals) *cobra.Command {
 	var session, model string
 	var client clientFunc
 	c := &cobra.Command{

@@ -9,15 +9,14 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/genesis-sci/genesis/api/apiclient"
-
 	"github.com/spf13/cobra"
 
+	"github.com/genesis-sci/genesis/api/apiclient"
 	"github.com/genesis-sci/genesis/portfolio"
 	"github.com/genesis-sci/genesis/workflows"
 )
 
-func portfolioCmd(cfg *config) *cobra.Command {
+func portfolioCmd(cfg *globals) *cobra.Command {
 	c := &cobra.Command{Use: "portfolio", Short: "Run many challenges at once under priorities, shared capacity, budgets and an approval policy",
 		Long: `A portfolio runs one campaign per challenge of a portfolio file and shares the lab
 instruments, HPC slots and model calls among them by priority; every spend is

@@ -15,7 +15,7 @@ import (
 
 // tokenCmd manages API tokens on this machine; each change is written to
 // the API's audit log with the OS user who made it.
-func tokenCmd(cfg *config) *cobra.Command {
+func tokenCmd(cfg *globals) *cobra.Command {
 	c := &cobra.Command{Use: "token", Short: "Manage API tokens (stored hashed in $GENESIS_HOME/api/tokens.json)"}
 	var role, name string
 	create := &cobra.Command{

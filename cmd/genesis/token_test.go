@@ -91,7 +91,7 @@ func TestServeAPICapsUnauthenticatedConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config{home: t.TempDir()}
+	cfg := &globals{home: t.TempDir()}
 	bound, stop, err := serveAPI(cfg, &stack{cfg: cfg}, cat, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
