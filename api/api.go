@@ -17,6 +17,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/genesis-sci/genesis/api/access"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/workflows"
@@ -30,8 +31,8 @@ type Server struct {
 	DefaultModel string
 	// Tokens authenticates callers (nil disables auth: tests of the bare
 	// handlers only); Audit records every state-changing call.
-	Tokens *Tokens
-	Audit  *Audit
+	Tokens *access.Tokens
+	Audit  *access.Audit
 	// Memory and Embedder serve memory search (optional).
 	Memory   memory.Store
 	Embedder memory.Embedder
@@ -66,35 +67,35 @@ func (s *Server) routes() []route {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write(openAPI)
 		}},
-		{"GET", "/api/v1/challenges", RoleViewer, s.listChallenges},
-		{"GET", "/api/v1/challenges/{id}", RoleViewer, s.getChallenge},
-		{"GET", "/api/v1/campaigns", RoleViewer, s.listCampaigns},
-		{"POST", "/api/v1/campaigns", RoleOperator, s.startCampaign},
-		{"GET", "/api/v1/campaigns/{id}", RoleViewer, s.getCampaign},
-		{"GET", "/api/v1/campaigns/{id}/watch", RoleViewer, s.watchCampaign},
-		{"POST", "/api/v1/campaigns/{id}/stop", RoleOperator, s.stopCampaign},
-		{"POST", "/api/v1/campaigns/{id}/pause", RoleOperator, s.signal(workflows.SignalPause, "paused")},
-		{"POST", "/api/v1/campaigns/{id}/resume", RoleOperator, s.signal(workflows.SignalResume, "resumed")},
-		{"POST", "/api/v1/campaigns/{id}/approve", RoleOperator, s.decide(true)},
-		{"POST", "/api/v1/campaigns/{id}/reject", RoleOperator, s.decide(false)},
-		{"POST", "/api/v1/chats", RoleOperator, s.createChat},
-		{"GET", "/api/v1/chats/{id}", RoleViewer, s.getChat},
-		{"POST", "/api/v1/chats/{id}/messages", RoleOperator, s.sendChat},
-		{"GET", "/api/v1/memory/search", RoleViewer, s.searchMemory},
-		{"GET", "/api/v1/evals", RoleViewer, s.listEvals},
-		{"GET", "/api/v1/evals/{id}", RoleViewer, s.getEval},
-		{"GET", "/api/v1/approvals", RoleViewer, s.listPendingDecisions},
-		{"GET", "/api/v1/portfolios", RoleViewer, s.listPortfolios},
-		{"POST", "/api/v1/portfolios", RoleOperator, s.startPortfolio},
-		{"GET", "/api/v1/portfolios/{id}", RoleViewer, s.getPortfolio},
-		{"POST", "/api/v1/portfolios/{id}/stop", RoleOperator, s.stopPortfolio},
-		{"POST", "/api/v1/portfolios/{id}/pause", RoleOperator, s.pausePortfolio(true)},
-		{"POST", "/api/v1/portfolios/{id}/resume", RoleOperator, s.pausePortfolio(false)},
-		{"POST", "/api/v1/portfolios/{id}/approvals/{approval}/approve", RoleOperator, s.decidePortfolio(true)},
-		{"POST", "/api/v1/portfolios/{id}/approvals/{approval}/reject", RoleOperator, s.decidePortfolio(false)},
-		{"GET", "/api/v1/tokens", RoleAdmin, s.listTokens},
-		{"POST", "/api/v1/tokens", RoleAdmin, s.createToken},
-		{"DELETE", "/api/v1/tokens/{id}", RoleAdmin, s.revokeToken},
+		{"GET", "/api/v1/challenges", access.RoleViewer, s.listChallenges},
+		{"GET", "/api/v1/challenges/{id}", access.RoleViewer, s.getChallenge},
+		{"GET", "/api/v1/campaigns", access.RoleViewer, s.listCampaigns},
+		{"POST", "/api/v1/campaigns", access.RoleOperator, s.startCampaign},
+		{"GET", "/api/v1/campaigns/{id}", access.RoleViewer, s.getCampaign},
+		{"GET", "/api/v1/campaigns/{id}/watch", access.RoleViewer, s.watchCampaign},
+		{"POST", "/api/v1/campaigns/{id}/stop", access.RoleOperator, s.stopCampaign},
+		{"POST", "/api/v1/campaigns/{id}/pause", access.RoleOperator, s.signal(workflows.SignalPause, "paused")},
+		{"POST", "/api/v1/campaigns/{id}/resume", access.RoleOperator, s.signal(workflows.SignalResume, "resumed")},
+		{"POST", "/api/v1/campaigns/{id}/approve", access.RoleOperator, s.decide(true)},
+		{"POST", "/api/v1/campaigns/{id}/reject", access.RoleOperator, s.decide(false)},
+		{"POST", "/api/v1/chats", access.RoleOperator, s.createChat},
+		{"GET", "/api/v1/chats/{id}", access.RoleViewer, s.getChat},
+		{"POST", "/api/v1/chats/{id}/messages", access.RoleOperator, s.sendChat},
+		{"GET", "/api/v1/memory/search", access.RoleViewer, s.searchMemory},
+		{"GET", "/api/v1/evals", access.RoleViewer, s.listEvals},
+		{"GET", "/api/v1/evals/{id}", access.RoleViewer, s.getEval},
+		{"GET", "/api/v1/approvals", access.RoleViewer, s.listPendingDecisions},
+		{"GET", "/api/v1/portfolios", access.RoleViewer, s.listPortfolios},
+		{"POST", "/api/v1/portfolios", access.RoleOperator, s.startPortfolio},
+		{"GET", "/api/v1/portfolios/{id}", access.RoleViewer, s.getPortfolio},
+		{"POST", "/api/v1/portfolios/{id}/stop", access.RoleOperator, s.stopPortfolio},
+		{"POST", "/api/v1/portfolios/{id}/pause", access.RoleOperator, s.pausePortfolio(true)},
+		{"POST", "/api/v1/portfolios/{id}/resume", access.RoleOperator, s.pausePortfolio(false)},
+		{"POST", "/api/v1/portfolios/{id}/approvals/{approval}/approve", access.RoleOperator, s.decidePortfolio(true)},
+		{"POST", "/api/v1/portfolios/{id}/approvals/{approval}/reject", access.RoleOperator, s.decidePortfolio(false)},
+		{"GET", "/api/v1/tokens", access.RoleAdmin, s.listTokens},
+		{"POST", "/api/v1/tokens", access.RoleAdmin, s.createToken},
+		{"DELETE", "/api/v1/tokens/{id}", access.RoleAdmin, s.revokeToken},
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/genesis-sci/genesis/agents/llm"
+	"github.com/genesis-sci/genesis/api/access"
 	"github.com/genesis-sci/genesis/workflows"
 )
 
@@ -152,8 +153,8 @@ func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text
 // decision, a chat message): the token's ID and role, or an admin named
 // "api" when the API runs without tokens.
 func (s *Server) caller(r *http.Request) workflows.Caller {
-	from := workflows.Caller{By: "api", Role: RoleAdmin}
-	if t, ok := s.Tokens.lookupRequest(r); ok {
+	from := workflows.Caller{By: "api", Role: access.RoleAdmin}
+	if t, ok := lookupRequest(s.Tokens, r); ok {
 		from = workflows.Caller{By: t.ID, Role: t.Role}
 	}
 	return from

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/genesis-sci/genesis/api/access"
 )
 
 // stillValid says whether the request's token (if the server checks
@@ -13,7 +15,7 @@ func (s *Server) stillValid(r *http.Request) bool {
 	if s.Tokens == nil {
 		return true
 	}
-	_, ok := s.Tokens.lookupRequest(r)
+	_, ok := lookupRequest(s.Tokens, r)
 	return ok
 }
 
@@ -33,11 +35,11 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req, false, `JSON like {"role": "viewer", "name": "dashboard"}`) {
 		return
 	}
-	if rank(req.Role) < 0 {
-		writeErr(w, http.StatusUnprocessableEntity, "invalid_role", fmt.Sprintf("role %q: want one of %s", req.Role, strings.Join(Roles, ", ")))
+	if access.Rank(req.Role) < 0 {
+		writeErr(w, http.StatusUnprocessableEntity, "invalid_role", fmt.Sprintf("role %q: want one of %s", req.Role, strings.Join(access.Roles, ", ")))
 		return
 	}
-	if err := ValidateTokenName(req.Name); err != nil {
+	if err := access.ValidateTokenName(req.Name); err != nil {
 		writeErr(w, http.StatusUnprocessableEntity, "invalid_name", err.Error())
 		return
 	}
@@ -56,10 +58,10 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	gone, err := s.Tokens.Revoke(id)
 	switch {
-	case errors.Is(err, ErrNoToken):
+	case errors.Is(err, access.ErrNoToken):
 		writeErr(w, http.StatusNotFound, "not_found", err.Error())
 		return
-	case errors.Is(err, ErrLastAdmin):
+	case errors.Is(err, access.ErrLastAdmin):
 		writeErr(w, http.StatusConflict, "last_admin", err.Error())
 		return
 	case err != nil:

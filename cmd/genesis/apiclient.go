@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/api/access"
 	"github.com/genesis-sci/genesis/api/apiclient"
 	"github.com/genesis-sci/genesis/config"
 )
@@ -36,12 +36,12 @@ func apiClientFlags(cfg *globals, f *pflag.FlagSet) clientFunc {
 func newAPIClient(cfg *globals, base, tokenFile string) (*apiclient.Client, error) {
 	tok := config.Token.Value()
 	if tokenFile == "" && tok == "" {
-		tokenFile = api.AdminTokenFile(cfg.home)
+		tokenFile = access.AdminTokenFile(cfg.home)
 	}
 	if tokenFile != "" {
 		b, err := os.ReadFile(tokenFile)
 		if err != nil {
-			return nil, fmt.Errorf("API token: %w (set GENESIS_TOKEN, pass --token-file, or start `genesis dev` once to create %s)", err, api.AdminTokenFile(cfg.home))
+			return nil, fmt.Errorf("API token: %w (set GENESIS_TOKEN, pass --token-file, or start `genesis dev` once to create %s)", err, access.AdminTokenFile(cfg.home))
 		}
 		tok = strings.TrimSpace(string(b))
 	}

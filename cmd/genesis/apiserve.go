@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/api/access"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/config"
 	"github.com/genesis-sci/genesis/devserver"
@@ -20,11 +21,11 @@ import (
 // newAPIServer builds the API over a running stack: tokens (an admin token
 // is created on first start), the audit log, memory and eval reports.
 func newAPIServer(cfg *globals, st *stack, cat *challenges.Catalog) (*api.Server, func(), error) {
-	toks, err := api.OpenTokens(cfg.home)
+	toks, err := access.OpenTokens(cfg.home)
 	if err != nil {
 		return nil, nil, err
 	}
-	audit, err := api.OpenAudit(cfg.home)
+	audit, err := access.OpenAudit(cfg.home)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -86,7 +87,7 @@ works when the memory is in Qdrant (--qdrant); the embedded store belongs to a w
 				return err
 			}
 			defer stop()
-			fmt.Fprintf(cmd.OutOrStdout(), "Genesis API and web UI on http://%s (Temporal %s; admin token in %s)\n", bound, temporal, api.AdminTokenFile(cfg.home))
+			fmt.Fprintf(cmd.OutOrStdout(), "Genesis API and web UI on http://%s (Temporal %s; admin token in %s)\n", bound, temporal, access.AdminTokenFile(cfg.home))
 			<-ctx.Done()
 			return nil
 		},

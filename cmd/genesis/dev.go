@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/api/access"
 	"github.com/genesis-sci/genesis/config"
 )
 
@@ -44,7 +44,7 @@ running when it stopped resume when it starts again.`,
 			defer stop()
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "Genesis dev is up (data in %s)\n", cfg.home)
-			fmt.Fprintf(out, "  API:         http://%s  (OpenAPI at /openapi.json; admin token in %s)\n", bound, api.AdminTokenFile(cfg.home))
+			fmt.Fprintf(out, "  API:         http://%s  (OpenAPI at /openapi.json; admin token in %s)\n", bound, access.AdminTokenFile(cfg.home))
 			fmt.Fprintf(out, "               try: genesis campaign start --challenge crossed-barrel-toughness --api http://%s\n", bound)
 			fmt.Fprintf(out, "  lab service: %s\n", st.labURL)
 			if st.dev != nil && st.dev.UI() != "" {
