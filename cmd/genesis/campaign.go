@@ -19,7 +19,20 @@ import (
 func campaignCmd(cfg *globals) *cobra.Command {
 	c := &cobra.Command{Use: "campaign", Short: "Start, list, watch and stop campaigns through the API (a running genesis dev)"}
 	client := apiClientFlags(cfg, c.PersistentFlags())
+	list := listCmd("List campaigns", client, true, func(ctx context.Context, cl *apiclient.Client) ([]listed, error) {
+		cs, err := cl.Campaigns(ctx, 0)
+		out := make([]listed, len(cs))
+		for i, s := range cs {
+			out[i] = listed{ID: s.ID, Strategy: cmp.Or(s.Strategy, "?"), Status: s.Status, Started: s.Started}
+		}
+		return out, err
+	})
+	c.AddCommand(campaignStartCmd(client), list, campaignStatusCmd(client), campaignWatchCmd(client))
+	c.AddCommand(campaignActionCmds(client)...)
+	return c
+}
 
+func campaignStartCmd(client clientFunc) *cobra.Command {
 	var req apiclient.StartRequest
 	start := &cobra.Command{
 		Use:   "start --challenge ID",
@@ -47,16 +60,11 @@ func campaignCmd(cfg *globals) *cobra.Command {
 	start.Flags().StringVar(&req.HPC, "hpc", "", "simulation executor: local or slurm")
 	start.Flags().BoolVar(&req.RequireApproval, "require-approval", false, "hold every set of lab runs until approved (genesis campaign approve ID)")
 	strategyFlags(start.Flags(), &req.Strategy, &req.Acquisition, &req.Init, &req.Batch)
+	return start
+}
 
-	list := listCmd("List campaigns", client, true, func(ctx context.Context, cl *apiclient.Client) ([]listed, error) {
-		cs, err := cl.Campaigns(ctx, 0)
-		out := make([]listed, len(cs))
-		for i, s := range cs {
-			out[i] = listed{ID: s.ID, Strategy: cmp.Or(s.Strategy, "?"), Status: s.Status, Started: s.Started}
-		}
-		return out, err
-	})
-	status := &cobra.Command{
+func campaignStatusCmd(client clientFunc) *cobra.Command {
+	return &cobra.Command{
 		Use:   "status ID",
 		Short: "Show a campaign's status",
 		Args:  cobra.ExactArgs(1),
@@ -73,7 +81,10 @@ func campaignCmd(cfg *globals) *cobra.Command {
 			return nil
 		},
 	}
-	watch := &cobra.Command{
+}
+
+func campaignWatchCmd(client clientFunc) *cobra.Command {
+	return &cobra.Command{
 		Use:   "watch ID",
 		Short: "Follow a campaign live until it ends",
 		Args:  cobra.ExactArgs(1),
@@ -85,34 +96,41 @@ func campaignCmd(cfg *globals) *cobra.Command {
 			return watchCampaign(cmd.Context(), cl, args[0], cmd.OutOrStdout())
 		},
 	}
+}
+
+// campaignActionCmds are stop, pause, resume, approve and reject.
+func campaignActionCmds(client clientFunc) []*cobra.Command {
+	type act = func(ctx context.Context, cl *apiclient.Client, id, reason string) error
 	decision := func(reason string) apiclient.CampaignDecision { return apiclient.CampaignDecision{Reason: reason} }
-	c.AddCommand(start, list, status, watch,
-		idCmd(client, "stop", "Stop a campaign (it finishes its current step and reports)", "stopping", false,
-			func(ctx context.Context, cl *apiclient.Client, id, _ string) error {
-				_, err := cl.StopCampaign(ctx, id)
-				return err
-			}),
-		idCmd(client, "pause", "Pause a campaign before its next iteration", "paused", false,
-			func(ctx context.Context, cl *apiclient.Client, id, _ string) error {
-				_, err := cl.PauseCampaign(ctx, id)
-				return err
-			}),
-		idCmd(client, "resume", "Resume a paused campaign", "resumed", false,
-			func(ctx context.Context, cl *apiclient.Client, id, _ string) error {
-				_, err := cl.ResumeCampaign(ctx, id)
-				return err
-			}),
-		idCmd(client, "approve", "Approve the lab runs a campaign is waiting on (started with --require-approval)", "approved the pending lab runs of", true,
-			func(ctx context.Context, cl *apiclient.Client, id, reason string) error {
-				_, err := cl.ApproveCampaign(ctx, id, decision(reason))
-				return err
-			}),
-		idCmd(client, "reject", "Reject the lab runs a campaign is waiting on", "rejected the pending lab runs of", true,
-			func(ctx context.Context, cl *apiclient.Client, id, reason string) error {
-				_, err := cl.RejectCampaign(ctx, id, decision(reason))
-				return err
-			}))
-	return c
+	var (
+		stop act = func(ctx context.Context, cl *apiclient.Client, id, _ string) error {
+			_, err := cl.StopCampaign(ctx, id)
+			return err
+		}
+		pause act = func(ctx context.Context, cl *apiclient.Client, id, _ string) error {
+			_, err := cl.PauseCampaign(ctx, id)
+			return err
+		}
+		resume act = func(ctx context.Context, cl *apiclient.Client, id, _ string) error {
+			_, err := cl.ResumeCampaign(ctx, id)
+			return err
+		}
+		approve act = func(ctx context.Context, cl *apiclient.Client, id, reason string) error {
+			_, err := cl.ApproveCampaign(ctx, id, decision(reason))
+			return err
+		}
+		reject act = func(ctx context.Context, cl *apiclient.Client, id, reason string) error {
+			_, err := cl.RejectCampaign(ctx, id, decision(reason))
+			return err
+		}
+	)
+	return []*cobra.Command{
+		idCmd(client, "stop", "Stop a campaign (it finishes its current step and reports)", "stopping", false, stop),
+		idCmd(client, "pause", "Pause a campaign before its next iteration", "paused", false, pause),
+		idCmd(client, "resume", "Resume a paused campaign", "resumed", false, resume),
+		idCmd(client, "approve", "Approve the lab runs a campaign is waiting on (started with --require-approval)", "approved the pending lab runs of", true, approve),
+		idCmd(client, "reject", "Reject the lab runs a campaign is waiting on", "rejected the pending lab runs of", true, reject),
+	}
 }
 
 // strategyFlags adds the flags that choose how a campaign picks

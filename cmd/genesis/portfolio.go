@@ -24,7 +24,20 @@ charged to a ledger and checked against the budgets before it happens; lab runs
 outside a routine region or above a cost wait for an operator. See the README's
 "Portfolios" section for the file format.`}
 	client := apiClientFlags(cfg, c.PersistentFlags())
+	list := listCmd("List portfolios", client, false, func(ctx context.Context, cl *apiclient.Client) ([]listed, error) {
+		ps, err := cl.Portfolios(ctx)
+		out := make([]listed, len(ps))
+		for i, s := range ps {
+			out[i] = listed{ID: s.ID, Status: s.Status, Started: s.Started}
+		}
+		return out, err
+	})
+	c.AddCommand(portfolioStartCmd(cfg, client), portfolioStatusCmd(client), list)
+	c.AddCommand(portfolioActionCmds(client)...)
+	return c
+}
 
+func portfolioStartCmd(cfg *globals, client clientFunc) *cobra.Command {
 	var id string
 	var watch bool
 	start := &cobra.Command{
@@ -62,8 +75,11 @@ outside a routine region or above a cost wait for an operator. See the README's
 	}
 	start.Flags().StringVar(&id, "id", "", "portfolio ID (default: made from its name)")
 	start.Flags().BoolVar(&watch, "watch", false, "follow the portfolio until it ends")
+	return start
+}
 
-	var asJSON bool
+func portfolioStatusCmd(client clientFunc) *cobra.Command {
+	var asJSON, watch bool
 	var every time.Duration
 	status := &cobra.Command{
 		Use:   "status ID",
@@ -91,15 +107,11 @@ outside a routine region or above a cost wait for an operator. See the README's
 	status.Flags().BoolVar(&asJSON, "json", false, "print the whole status as JSON")
 	status.Flags().BoolVar(&watch, "watch", false, "refresh until the portfolio ends")
 	status.Flags().DurationVar(&every, "every", 2*time.Second, "refresh interval with --watch")
+	return status
+}
 
-	list := listCmd("List portfolios", client, false, func(ctx context.Context, cl *apiclient.Client) ([]listed, error) {
-		ps, err := cl.Portfolios(ctx)
-		out := make([]listed, len(ps))
-		for i, s := range ps {
-			out[i] = listed{ID: s.ID, Status: s.Status, Started: s.Started}
-		}
-		return out, err
-	})
+// portfolioActionCmds are stop, pause, resume, approve and reject.
+func portfolioActionCmds(client clientFunc) []*cobra.Command {
 	stop := idCmd(client, "stop", "Stop every campaign of a portfolio", "stopping", false,
 		func(ctx context.Context, cl *apiclient.Client, id, _ string) error {
 			_, err := cl.StopPortfolio(ctx, id)
@@ -123,8 +135,7 @@ outside a routine region or above a cost wait for an operator. See the README's
 			},
 			func(args []string) string { return fmt.Sprintf("%sd %s of %s", verb, args[1], args[0]) })
 	}
-	c.AddCommand(start, status, list, stop, pause, resume, decide("approve"), decide("reject"))
-	return c
+	return []*cobra.Command{stop, pause, resume, decide("approve"), decide("reject")}
 }
 
 // watchPortfolio prints the status whenever it changes, until the end.
