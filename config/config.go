@@ -167,10 +167,10 @@ var (
 		Shown: "the cluster's default", Usage: "Slurm partition for simulation jobs"}
 	SlurmAccount = Var{Title: "Slurm account", Flag: "slurm-account", Commands: "run, dev, worker", Env: "GENESIS_SLURM_ACCOUNT",
 		Shown: "the user's default", Usage: "Slurm account to charge"}
-	Embedder = Var{Title: "memory embedder", Flag: "embedder", Commands: "run, eval, dev, worker, api, memory", Env: "GENESIS_EMBEDDER", Default: "auto",
+	Embedder = Var{Title: "memory embedder", Flag: "embedder", Commands: "run, eval, dev, worker, api", Env: "GENESIS_EMBEDDER", Default: "auto",
 		Shown: "`auto`: Ollama's `all-minilm` when it answers, else `hashing`",
 		Usage: "memory embedder: auto (Ollama's all-minilm when it answers, else hashing), hashing, ollama:MODEL or openai:MODEL"}
-	Qdrant = Var{Title: "memory in Qdrant", Flag: "qdrant", Commands: "run, eval, dev, worker, api, memory", Env: "GENESIS_QDRANT_URL",
+	Qdrant = Var{Title: "memory in Qdrant", Flag: "qdrant", Commands: "run, eval, dev, worker, api", Env: "GENESIS_QDRANT_URL",
 		Shown: "the embedded store, `$GENESIS_HOME/memory/<embedder>`",
 		Usage: "keep the memory in Qdrant at this gRPC URL (e.g. http://127.0.0.1:6334; key from QDRANT_API_KEY) instead of the embedded store"}
 	QdrantAPIKey = Var{Title: "Qdrant's key", Env: "QDRANT_API_KEY", Secret: true, Usage: "Qdrant API key"}
