@@ -37,7 +37,20 @@ func main() {
 
 // execute runs the command line and returns the exit code.
 func execute(args []string, stdout, stderr io.Writer) int {
-	cfg := &globals{models: providers.ConfigFromEnv()}
+	root := rootCmd(&globals{models: providers.ConfigFromEnv()})
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetIn(stdin)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(stderr, "genesis:", err)
+		return 1
+	}
+	return 0
+}
+
+// rootCmd is the command tree.
+func rootCmd(cfg *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "genesis",
 		Short: "AI agents running closed-loop scientific discovery, durably, on Temporal",
@@ -55,15 +68,7 @@ Quick start:  genesis run            (one campaign on the default challenge, wit
 	config.ChallengesDir.StringVar(root.PersistentFlags(), &cfg.challengesDir, "")
 
 	root.AddCommand(runCmd(cfg), devCmd(cfg), benchCmd(cfg), workerCmd(cfg), labCmd(cfg), simCmd(), challengesCmd(cfg), evalCmd(cfg), memoryCmd(cfg), tokenCmd(cfg), campaignCmd(cfg), portfolioCmd(cfg), approvalsCmd(cfg), apiCmd(cfg), chatCmd(cfg), configCmd())
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	root.SetIn(stdin)
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(stderr, "genesis:", err)
-		return 1
-	}
-	return 0
+	return root
 }
 
 func simCmd() *cobra.Command {
