@@ -1,7 +1,16 @@
-// Package api is Genesis's HTTP API, served by `genesis dev`. It starts
-// campaigns as Temporal workflows and reports their live status from the
-// workflow's status query. The API issue grows it (auth, chat, watch, UI);
-// what is here is real and tested.
+// Package api is Genesis's HTTP API, served by `genesis dev` and
+// `genesis api`. It starts campaigns, portfolios and chats as Temporal
+// workflows and reports on them through their queries; the OpenAPI
+// document (openapi.json, checked against the route table) describes it.
+//
+// This file holds the server, its route table and the request and error
+// helpers; each resource has a file of its own (campaigns.go, watch.go for
+// the server-sent events, chats.go, portfolios.go, memory.go, evals.go,
+// tokens.go, challenges.go, web.go for the UI), with auth.go (the bearer
+// middleware and audit), security.go (limits and headers) and
+// statuscache.go. The request and answer types are the client's
+// (package apiclient, which the CLI and the tests use); the token store
+// and audit log are package access.
 package api
 
 import (
