@@ -74,7 +74,7 @@ func (c *Client) campaignAction(ctx context.Context, id, verb string, body any) 
 
 // WatchCampaign follows a campaign live until it ends, and returns why it
 // ended. onStatus gets the status whenever it changes (first the status
-// as it is). A dropped stream is reopened (see Reconnect), so onStatus may
+// as it is). A dropped stream is reopened (see WithReconnect), so onStatus may
 // see a status again; Status.Events carry sequence numbers to tell what
 // is new. An "error" event from the server (a revoked token, a campaign
 // that can no longer be queried) ends the watch with that error.

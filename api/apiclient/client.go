@@ -27,9 +27,10 @@ import (
 
 // Client calls one Genesis API. It is safe for concurrent use.
 type Client struct {
-	base  string // scheme://host[:port][/prefix], no trailing slash
-	token string
-	http  *http.Client
+	base      string // scheme://host[:port][/prefix], no trailing slash
+	token     string
+	http      *http.Client
+	reconnect Reconnect
 }
 
 // Option changes how a Client is made.
@@ -47,7 +48,7 @@ func New(base, token string, opts ...Option) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("API URL %q: want http(s)://HOST[:PORT], e.g. http://127.0.0.1:8080", base)
 	}
-	c := &Client{base: strings.TrimRight(u.String(), "/"), token: token, http: &http.Client{}}
+	c := &Client{base: strings.TrimRight(u.String(), "/"), token: token, http: &http.Client{}, reconnect: DefaultReconnect}
 	for _, o := range opts {
 		o(c)
 	}

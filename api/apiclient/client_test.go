@@ -20,7 +20,7 @@ func newClient(t *testing.T, h http.HandlerFunc) *apiclient.Client {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	cl, err := apiclient.New(srv.URL+"/", "gns_test")
+	cl, err := apiclient.New(srv.URL+"/", "gns_test", apiclient.WithReconnect(apiclient.Reconnect{First: 10 * time.Millisecond, Max: 50 * time.Millisecond, MaxElapsed: 5 * time.Second}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,6 @@ func TestRequestsAreWhatTheAPIDocuments(t *testing.T) {
 // A watch that drops is reopened with Last-Event-ID; events with data
 // over several lines arrive whole; "done" ends it with the reason.
 func TestWatchReconnectsWithLastEventID(t *testing.T) {
-	apiclient.Reconnect.First = 10 * time.Millisecond
 	var mu sync.Mutex
 	var lastIDs []string
 	cl := newClient(t, func(w http.ResponseWriter, r *http.Request) {
@@ -151,7 +150,6 @@ func TestWatchReconnectsWithLastEventID(t *testing.T) {
 // A refused watch is not retried; an "error" event ends the watch with
 // the server's message.
 func TestWatchErrors(t *testing.T) {
-	apiclient.Reconnect.First = 10 * time.Millisecond
 	var mu sync.Mutex
 	calls := 0
 	cl := newClient(t, func(w http.ResponseWriter, r *http.Request) {
@@ -174,6 +172,12 @@ func TestWatchErrors(t *testing.T) {
 	var e *apiclient.Error
 	if !errors.As(err, &e) || e.Message != "the token was revoked" || calls != 2 {
 		t.Errorf("error event: %v after %d calls", err, calls)
+	}
+	down, _ := apiclient.New("http://127.0.0.1:1", "")
+	start := time.Now()
+	if _, err := down.WatchCampaign(context.Background(), "x", func(apiclient.CampaignStatus) {}); err == nil ||
+		!strings.Contains(err.Error(), "cannot reach the Genesis API at http://127.0.0.1:1") || time.Since(start) > 5*time.Second {
+		t.Errorf("a server that never answered: %v after %s (want the error at once, not after the reconnect budget)", err, time.Since(start))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -17,11 +18,17 @@ const maxEvent = 16 << 20
 
 // Reconnect is how a watch stream that drops (a restarted server, a
 // flaky network) is reopened: with Last-Event-ID set to the last id the
-// server sent, after a growing wait, for at most MaxElapsed since the
-// stream last worked.
-var Reconnect = struct {
+// server sent, after a wait that starts at First and grows to Max, for at
+// most MaxElapsed since the stream last worked.
+type Reconnect struct {
 	First, Max, MaxElapsed time.Duration
-}{First: 500 * time.Millisecond, Max: 5 * time.Second, MaxElapsed: 30 * time.Second}
+}
+
+// DefaultReconnect rides out a restart of `genesis dev`.
+var DefaultReconnect = Reconnect{First: 500 * time.Millisecond, Max: 5 * time.Second, MaxElapsed: 30 * time.Second}
+
+// WithReconnect reopens dropped watch streams as r says.
+func WithReconnect(r Reconnect) Option { return func(c *Client) { c.reconnect = r } }
 
 // streamError is the payload of an "error" event: {"code", "message"}
 // (code may be missing).
@@ -50,9 +57,10 @@ func validate(resp *http.Response) error {
 }
 
 // follow opens the event stream at path and hands each event to on until
-// on says stop, ctx ends, or the stream cannot be reopened. The stream is
-// reopened as Reconnect says; only a GET can be, so follow is for streams
-// that are safe to ask for again.
+// on says stop, ctx ends, or the stream cannot be reopened. A stream that
+// worked and dropped is reopened as c.reconnect says (only a GET can be,
+// so follow is for streams that are safe to ask for again); a server that
+// cannot be reached at all is an error at once.
 func (c *Client) follow(ctx context.Context, path string, on func(sse.Event) (stop bool, err error)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -60,8 +68,22 @@ func (c *Client) follow(ctx context.Context, path string, on func(sse.Event) (st
 	if err != nil {
 		return err
 	}
-	cl := &sse.Client{HTTPClient: c.http, ResponseValidator: validate,
-		Backoff: sse.Backoff{InitialInterval: Reconnect.First, Multiplier: 1.5, Jitter: 0.5, MaxInterval: Reconnect.Max, MaxElapsedTime: Reconnect.MaxElapsed}}
+	// go-sse calls the validator and OnRetry on this goroutine (Connect's).
+	var connected bool
+	var unreachable error
+	cl := &sse.Client{HTTPClient: c.http,
+		ResponseValidator: func(r *http.Response) error {
+			err := validate(r)
+			connected = connected || err == nil
+			return err
+		},
+		OnRetry: func(err error, _ time.Duration) {
+			if !connected {
+				unreachable = err
+				cancel()
+			}
+		},
+		Backoff: sse.Backoff{InitialInterval: c.reconnect.First, Multiplier: 1.5, Jitter: 0.5, MaxInterval: c.reconnect.Max, MaxElapsedTime: c.reconnect.MaxElapsed}}
 	conn := cl.NewConnection(req)
 	conn.Buffer(nil, maxEvent)
 	var stopped bool
@@ -79,6 +101,8 @@ func (c *Client) follow(ctx context.Context, path string, on func(sse.Event) (st
 	switch {
 	case stopped:
 		return onErr
+	case unreachable != nil:
+		return fmt.Errorf("cannot reach the Genesis API at %s: %w (is `genesis dev` running? --api URL)", c.base, errors.Unwrap(unreachable))
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		return err
 	}
