@@ -1,13 +1,20 @@
-// Package api is Genesis's HTTP API, served by `genesis dev`. It starts
-// campaigns as Temporal workflows and reports their live status from the
-// workflow's status query. The API issue grows it (auth, chat, watch, UI);
-// what is here is real and tested.
+// Package api is Genesis's HTTP API, served by `genesis dev` and
+// `genesis api`. It starts campaigns, portfolios and chats as Temporal
+// workflows and reports on them through their queries; the OpenAPI
+// document (openapi.json, checked against the route table) describes it.
+//
+// This file holds the server, its route table and the request and error
+// helpers; each resource has a file of its own (campaigns.go, watch.go for
+// the server-sent events, chats.go, portfolios.go, memory.go, evals.go,
+// tokens.go, challenges.go, web.go for the UI), with auth.go (the bearer
+// middleware and audit), security.go (limits and headers) and
+// statuscache.go. The request and answer types are the client's
+// (package apiclient, which the CLI and the tests use); the token store
+// and audit log are package access.
 package api
 
 import (
 	"bytes"
-	"cmp"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +26,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/genesis-sci/genesis/api/access"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/workflows"
@@ -32,8 +40,8 @@ type Server struct {
 	DefaultModel string
 	// Tokens authenticates callers (nil disables auth: tests of the bare
 	// handlers only); Audit records every state-changing call.
-	Tokens *Tokens
-	Audit  *Audit
+	Tokens *access.Tokens
+	Audit  *access.Audit
 	// Memory and Embedder serve memory search (optional).
 	Memory   memory.Store
 	Embedder memory.Embedder
@@ -68,35 +76,35 @@ func (s *Server) routes() []route {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write(openAPI)
 		}},
-		{"GET", "/api/v1/challenges", RoleViewer, s.listChallenges},
-		{"GET", "/api/v1/challenges/{id}", RoleViewer, s.getChallenge},
-		{"GET", "/api/v1/campaigns", RoleViewer, s.listCampaigns},
-		{"POST", "/api/v1/campaigns", RoleOperator, s.startCampaign},
-		{"GET", "/api/v1/campaigns/{id}", RoleViewer, s.getCampaign},
-		{"GET", "/api/v1/campaigns/{id}/watch", RoleViewer, s.watchCampaign},
-		{"POST", "/api/v1/campaigns/{id}/stop", RoleOperator, s.stopCampaign},
-		{"POST", "/api/v1/campaigns/{id}/pause", RoleOperator, s.signal(workflows.SignalPause, "paused")},
-		{"POST", "/api/v1/campaigns/{id}/resume", RoleOperator, s.signal(workflows.SignalResume, "resumed")},
-		{"POST", "/api/v1/campaigns/{id}/approve", RoleOperator, s.decide(true)},
-		{"POST", "/api/v1/campaigns/{id}/reject", RoleOperator, s.decide(false)},
-		{"POST", "/api/v1/chats", RoleOperator, s.createChat},
-		{"GET", "/api/v1/chats/{id}", RoleViewer, s.getChat},
-		{"POST", "/api/v1/chats/{id}/messages", RoleOperator, s.sendChat},
-		{"GET", "/api/v1/memory/search", RoleViewer, s.searchMemory},
-		{"GET", "/api/v1/evals", RoleViewer, s.listEvals},
-		{"GET", "/api/v1/evals/{id}", RoleViewer, s.getEval},
-		{"GET", "/api/v1/approvals", RoleViewer, s.listPendingDecisions},
-		{"GET", "/api/v1/portfolios", RoleViewer, s.listPortfolios},
-		{"POST", "/api/v1/portfolios", RoleOperator, s.startPortfolio},
-		{"GET", "/api/v1/portfolios/{id}", RoleViewer, s.getPortfolio},
-		{"POST", "/api/v1/portfolios/{id}/stop", RoleOperator, s.stopPortfolio},
-		{"POST", "/api/v1/portfolios/{id}/pause", RoleOperator, s.pausePortfolio(true)},
-		{"POST", "/api/v1/portfolios/{id}/resume", RoleOperator, s.pausePortfolio(false)},
-		{"POST", "/api/v1/portfolios/{id}/approvals/{approval}/approve", RoleOperator, s.decidePortfolio(true)},
-		{"POST", "/api/v1/portfolios/{id}/approvals/{approval}/reject", RoleOperator, s.decidePortfolio(false)},
-		{"GET", "/api/v1/tokens", RoleAdmin, s.listTokens},
-		{"POST", "/api/v1/tokens", RoleAdmin, s.createToken},
-		{"DELETE", "/api/v1/tokens/{id}", RoleAdmin, s.revokeToken},
+		{"GET", "/api/v1/challenges", access.RoleViewer, s.listChallenges},
+		{"GET", "/api/v1/challenges/{id}", access.RoleViewer, s.getChallenge},
+		{"GET", "/api/v1/campaigns", access.RoleViewer, s.listCampaigns},
+		{"POST", "/api/v1/campaigns", access.RoleOperator, s.startCampaign},
+		{"GET", "/api/v1/campaigns/{id}", access.RoleViewer, s.getCampaign},
+		{"GET", "/api/v1/campaigns/{id}/watch", access.RoleViewer, s.watchCampaign},
+		{"POST", "/api/v1/campaigns/{id}/stop", access.RoleOperator, s.stopCampaign},
+		{"POST", "/api/v1/campaigns/{id}/pause", access.RoleOperator, s.signal(workflows.SignalPause, "paused")},
+		{"POST", "/api/v1/campaigns/{id}/resume", access.RoleOperator, s.signal(workflows.SignalResume, "resumed")},
+		{"POST", "/api/v1/campaigns/{id}/approve", access.RoleOperator, s.decide(true)},
+		{"POST", "/api/v1/campaigns/{id}/reject", access.RoleOperator, s.decide(false)},
+		{"POST", "/api/v1/chats", access.RoleOperator, s.createChat},
+		{"GET", "/api/v1/chats/{id}", access.RoleViewer, s.getChat},
+		{"POST", "/api/v1/chats/{id}/messages", access.RoleOperator, s.sendChat},
+		{"GET", "/api/v1/memory/search", access.RoleViewer, s.searchMemory},
+		{"GET", "/api/v1/evals", access.RoleViewer, s.listEvals},
+		{"GET", "/api/v1/evals/{id}", access.RoleViewer, s.getEval},
+		{"GET", "/api/v1/approvals", access.RoleViewer, s.listPendingDecisions},
+		{"GET", "/api/v1/portfolios", access.RoleViewer, s.listPortfolios},
+		{"POST", "/api/v1/portfolios", access.RoleOperator, s.startPortfolio},
+		{"GET", "/api/v1/portfolios/{id}", access.RoleViewer, s.getPortfolio},
+		{"POST", "/api/v1/portfolios/{id}/stop", access.RoleOperator, s.stopPortfolio},
+		{"POST", "/api/v1/portfolios/{id}/pause", access.RoleOperator, s.pausePortfolio(true)},
+		{"POST", "/api/v1/portfolios/{id}/resume", access.RoleOperator, s.pausePortfolio(false)},
+		{"POST", "/api/v1/portfolios/{id}/approvals/{approval}/approve", access.RoleOperator, s.decidePortfolio(true)},
+		{"POST", "/api/v1/portfolios/{id}/approvals/{approval}/reject", access.RoleOperator, s.decidePortfolio(false)},
+		{"GET", "/api/v1/tokens", access.RoleAdmin, s.listTokens},
+		{"POST", "/api/v1/tokens", access.RoleAdmin, s.createToken},
+		{"DELETE", "/api/v1/tokens/{id}", access.RoleAdmin, s.revokeToken},
 	}
 }
 
@@ -211,114 +219,4 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool, wa
 
 func writeErr(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]apiError{"error": {Code: code, Message: msg}})
-}
-
-func (s *Server) listChallenges(w http.ResponseWriter, r *http.Request) {
-	type item struct {
-		ID, Title, Domain, Objective, Direction string
-		PoolSize                                int
-	}
-	var out []item
-	for _, c := range s.Catalog.All() {
-		out = append(out, item{c.ID, c.Title, c.Domain, c.Primary().Name, c.Primary().Direction, c.Pool().Len()})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"challenges": out})
-}
-
-// StartRequest is the body of POST /api/v1/campaigns.
-type StartRequest struct {
-	Challenge   string `json:"challenge"`
-	Model       string `json:"model,omitempty"`
-	Budget      int    `json:"budget,omitempty"`
-	TokenBudget int    `json:"token_budget,omitempty"`
-	Seed        int    `json:"seed,omitempty"`
-	// HPC picks the executor for simulation jobs: "local" or "slurm" ("" = the worker's default).
-	HPC string `json:"hpc,omitempty"`
-	// RequireApproval holds each set of lab runs until an operator approves it.
-	RequireApproval bool `json:"require_approval,omitempty"`
-	// Strategy is how the campaign chooses experiments: agents (the
-	// default), agents-noopt, bo or random (see workflows.CampaignInput).
-	Strategy string `json:"strategy,omitempty"`
-	// Acquisition ("ei" or "ucb") and Batch (1 to 64 experiments chosen
-	// together) steer bo; Init ("auto", "medoids[:N]", "maximin[:N]" or
-	// "random:N") is the optimiser's start design, for bo and for the
-	// suggestions the agents see. Empty or 0: the defaults (ei, auto, 1).
-	Acquisition string `json:"acquisition,omitempty"`
-	Init        string `json:"init,omitempty"`
-	Batch       int    `json:"batch,omitempty"`
-}
-
-func (s *Server) startCampaign(w http.ResponseWriter, r *http.Request) {
-	var req StartRequest
-	if !decodeBody(w, r, &req, false, `JSON like {"challenge": "crossed-barrel-toughness", "budget": 30}`) {
-		return
-	}
-	if _, err := s.Catalog.Get(req.Challenge); err != nil {
-		writeErr(w, http.StatusUnprocessableEntity, "unknown_challenge", err.Error())
-		return
-	}
-	if req.Budget < 0 || req.TokenBudget < 0 {
-		writeErr(w, http.StatusUnprocessableEntity, "invalid_budget", "budget and token_budget must be ≥ 0 (0 means the challenge's default)")
-		return
-	}
-	if req.HPC != "" && req.HPC != "local" && req.HPC != "slurm" {
-		writeErr(w, http.StatusUnprocessableEntity, "invalid_hpc", fmt.Sprintf("hpc %q must be \"local\" or \"slurm\" (or empty for the worker's default)", req.HPC))
-		return
-	}
-	in := workflows.CampaignInput{Challenge: req.Challenge, Model: req.Model, Budget: req.Budget, TokenBudget: req.TokenBudget, Seed: req.Seed, HPC: req.HPC,
-		RequireApproval: req.RequireApproval, Strategy: req.Strategy, Acquisition: req.Acquisition, Init: req.Init, Batch: req.Batch,
-		StartedBy: s.caller(r).By + " through the API"}
-	if err := CheckStrategy(&in); err != nil {
-		field := "strategy"
-		if se := (*StrategyError)(nil); errors.As(err, &se) {
-			field = se.Field
-		}
-		writeErr(w, http.StatusUnprocessableEntity, "invalid_"+field, err.Error())
-		return
-	}
-	// bo and random call no model: none is named for them.
-	if in.Model == "" && in.Strategy != workflows.StrategyBO && in.Strategy != workflows.StrategyRandom {
-		in.Model = s.DefaultModel
-	}
-	id := NewCampaignID(req.Challenge)
-	run, err := s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.CampaignWorkflowName, in)
-	if err != nil {
-		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", "could not start the campaign workflow: "+err.Error())
-		return
-	}
-	noteCreated(r, run.GetID(), "strategy "+cmp.Or(in.Strategy, workflows.StrategyAgents))
-	writeJSON(w, http.StatusAccepted, map[string]string{"id": run.GetID(), "run_id": run.GetRunID()})
-}
-
-// NewCampaignID makes a readable, unique campaign (workflow) ID.
-// A random suffix keeps IDs unique when many start in the same millisecond.
-func NewCampaignID(challenge string) string {
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("campaign-%s-%s%x", challenge, strings.ToLower(time.Now().UTC().Format("20060102T150405.000")), b)
-}
-
-func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !checkID(w, "campaign", id) {
-		return
-	}
-	st, err := s.status(r, id)
-	if err != nil {
-		s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no campaign %q", id))
-		return
-	}
-	writeJSON(w, http.StatusOK, s.campaignStatus(r.Context(), id, st))
-}
-
-func (s *Server) stopCampaign(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !checkID(w, "campaign", id) {
-		return
-	}
-	if err := s.signalKind(r, workflows.CampaignWorkflowName, id, workflows.SignalStop, "stopped through the API"); err != nil {
-		s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no running campaign %q", id))
-		return
-	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "stopping"})
 }

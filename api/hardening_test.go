@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/genesis-sci/genesis/api/access"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/workflows"
 )
@@ -30,7 +31,7 @@ import (
 type authServer struct {
 	url, home string
 	admin     string
-	toks      *Tokens
+	toks      *access.Tokens
 	rec       *startRecorder
 	srv       *Server
 }
@@ -42,11 +43,11 @@ func newAuthServer(t *testing.T) *authServer {
 		t.Fatal(err)
 	}
 	home := t.TempDir()
-	toks, err := OpenTokens(home)
+	toks, err := access.OpenTokens(home)
 	if err != nil {
 		t.Fatal(err)
 	}
-	audit, err := OpenAudit(home)
+	audit, err := access.OpenAudit(home)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func newAuthServer(t *testing.T) *authServer {
 	s := &Server{Temporal: rec, Catalog: cat, DefaultModel: "ollama:tiny", Tokens: toks, Audit: audit, EvalsDir: t.TempDir()}
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
-	return &authServer{url: hs.URL, home: home, admin: mustRead(t, AdminTokenFile(home)), toks: toks, rec: rec, srv: s}
+	return &authServer{url: hs.URL, home: home, admin: mustRead(t, access.AdminTokenFile(home)), toks: toks, rec: rec, srv: s}
 }
 
 // call makes a request with an Authorization header (none if auth is "")
@@ -79,15 +80,15 @@ func (a *authServer) call(t *testing.T, method, path, auth, body string) (int, h
 	return resp.StatusCode, resp.Header, m
 }
 
-func (a *authServer) auditLog(t *testing.T) []AuditEntry {
+func (a *authServer) auditLog(t *testing.T) []access.AuditEntry {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(a.home, "api", "audit.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []AuditEntry
+	var out []access.AuditEntry
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var e AuditEntry
+		var e access.AuditEntry
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatalf("audit line %q: %v", line, err)
 		}
@@ -145,7 +146,7 @@ func TestTokenRevocationIsImmediate(t *testing.T) {
 	}
 	var adminID string
 	for _, tk := range a.toks.List() {
-		if tk.Role == RoleAdmin {
+		if tk.Role == access.RoleAdmin {
 			adminID = tk.ID
 		}
 	}
@@ -154,12 +155,12 @@ func TestTokenRevocationIsImmediate(t *testing.T) {
 	}
 	// Another process: its own store on the same files. Create and revoke
 	// within the same clock tick, many times: never missed.
-	other, err := OpenTokens(a.home)
+	other, err := access.OpenTokens(a.home)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 50 {
-		tok, entry, err := a.toks.Issue(RoleViewer, "quick")
+		tok, entry, err := a.toks.Issue(access.RoleViewer, "quick")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +182,7 @@ func TestTokenRevocationIsImmediate(t *testing.T) {
 			s = other
 		}
 		go func() {
-			tok, _, err := s.Issue(RoleViewer, "concurrent")
+			tok, _, err := s.Issue(access.RoleViewer, "concurrent")
 			if err != nil {
 				t.Error(err)
 			}
@@ -202,13 +203,13 @@ func TestTokenRevocationIsImmediate(t *testing.T) {
 func TestTokenNamesAreChecked(t *testing.T) {
 	a := newAuthServer(t)
 	admin := "Bearer " + a.admin
-	for _, name := range []string{"line\nforged", "esc\x1b[31m", "tab\there", "rtl\u202Eevil", strings.Repeat("x", 60<<10), strings.Repeat("é", MaxTokenNameLen+1)} {
+	for _, name := range []string{"line\nforged", "esc\x1b[31m", "tab\there", "rtl\u202Eevil", strings.Repeat("x", 60<<10), strings.Repeat("é", access.MaxTokenNameLen+1)} {
 		body, _ := json.Marshal(map[string]string{"role": "viewer", "name": name})
 		code, _, m := a.call(t, "POST", "/api/v1/tokens", admin, string(body))
 		if code != 422 || m["error"].(map[string]any)["code"] != "invalid_name" {
 			t.Errorf("name %q: %d %v", name[:min(len(name), 20)], code, m)
 		}
-		if _, _, err := a.toks.Issue(RoleViewer, name); err == nil {
+		if _, _, err := a.toks.Issue(access.RoleViewer, name); err == nil {
 			t.Errorf("the store took name %q", name[:min(len(name), 20)])
 		}
 	}
@@ -216,7 +217,7 @@ func TestTokenNamesAreChecked(t *testing.T) {
 		t.Errorf("a plain name: %d %v", code, m)
 	}
 	for _, tk := range a.toks.List() {
-		if strings.ContainsAny(tk.Name, "\n\x1b\t\u202E") || len(tk.Name) > 4*MaxTokenNameLen {
+		if strings.ContainsAny(tk.Name, "\n\x1b\t\u202E") || len(tk.Name) > 4*access.MaxTokenNameLen {
 			t.Errorf("stored name %q", tk.Name)
 		}
 	}
@@ -228,7 +229,7 @@ func TestTokenNamesAreChecked(t *testing.T) {
 func TestAuditRecordsRefusalsAndCreatedIDs(t *testing.T) {
 	a := newAuthServer(t)
 	admin := "Bearer " + a.admin
-	op, _ := a.toks.Create(RoleOperator, "op")
+	op, _ := a.toks.Create(access.RoleOperator, "op")
 	a.call(t, "GET", "/api/v1/campaigns", "", "")
 	a.call(t, "GET", "/api/v1/challenges", "Bearer gns_forged", "")
 	code, _, m := a.call(t, "POST", "/api/v1/campaigns", "Bearer "+op, `{"challenge":"crossed-barrel-toughness","strategy":"bo","budget":5}`)
@@ -250,7 +251,7 @@ func TestAuditRecordsRefusalsAndCreatedIDs(t *testing.T) {
 			noToken = true
 		case e.Status == 401 && e.Path == "/api/v1/challenges" && strings.Contains(e.Detail, "unknown or revoked"):
 			badToken = true
-		case e.Method == "POST" && e.Path == "/api/v1/campaigns" && e.Status == 202 && e.Resource == campaign && e.Role == RoleOperator:
+		case e.Method == "POST" && e.Path == "/api/v1/campaigns" && e.Status == 202 && e.Resource == campaign && e.Role == access.RoleOperator:
 			started = true
 		case e.Method == "POST" && e.Path == "/api/v1/tokens" && e.Status == 201 && e.Resource == tokID:
 			created = true
@@ -272,7 +273,7 @@ func TestAuditRecordsRefusalsAndCreatedIDs(t *testing.T) {
 // null, hold null fields or trail data are refused with 400.
 func TestMalformedRequestsAreRefusedAtTheDoor(t *testing.T) {
 	a := newAuthServer(t)
-	op, _ := a.toks.Create(RoleOperator, "op")
+	op, _ := a.toks.Create(access.RoleOperator, "op")
 	auth := "Bearer " + op
 	for _, c := range []struct{ method, path, body string }{
 		{"GET", "/api/v1/campaigns/a%01b", ""},
@@ -543,14 +544,14 @@ func TestRevocationEndsAWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	home := t.TempDir()
-	toks, err := OpenTokens(home)
+	toks, err := access.OpenTokens(home)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &Server{Temporal: &liveCampaign{}, Catalog: cat, Tokens: toks, WatchEvery: 50 * time.Millisecond}
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
-	tok, entry, err := toks.Issue(RoleViewer, "watcher")
+	tok, entry, err := toks.Issue(access.RoleViewer, "watcher")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -564,7 +565,7 @@ func TestRevocationEndsAWatch(t *testing.T) {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() && !strings.HasPrefix(sc.Text(), "event: status") {
 	}
-	other, _ := OpenTokens(home) // genesis token revoke, in another process
+	other, _ := access.OpenTokens(home) // genesis token revoke, in another process
 	if _, err := other.Revoke(entry.ID); err != nil {
 		t.Fatal(err)
 	}

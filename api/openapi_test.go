@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/genesis-sci/genesis/api/access"
 	"github.com/genesis-sci/genesis/challenges"
 )
 
@@ -70,21 +71,21 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 
 func TestTokens(t *testing.T) {
 	home := t.TempDir()
-	toks, err := OpenTokens(home)
+	toks, err := access.OpenTokens(home)
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := mustRead(t, AdminTokenFile(home))
-	if tk, ok := toks.Lookup(admin); !ok || tk.Role != RoleAdmin {
+	admin := mustRead(t, access.AdminTokenFile(home))
+	if tk, ok := toks.Lookup(admin); !ok || tk.Role != access.RoleAdmin {
 		t.Fatalf("the first admin token does not authenticate: %+v", tk)
 	}
-	v, err := toks.Create(RoleViewer, "dash")
+	v, err := toks.Create(access.RoleViewer, "dash")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A second process (genesis token create) sees the same store.
-	again, _ := OpenTokens(home)
-	if tk, ok := again.Lookup(v); !ok || tk.Role != RoleViewer || tk.Name != "dash" {
+	again, _ := access.OpenTokens(home)
+	if tk, ok := again.Lookup(v); !ok || tk.Role != access.RoleViewer || tk.Name != "dash" {
 		t.Errorf("viewer token: %+v %v", tk, ok)
 	}
 	if _, ok := again.Lookup("gns_nope"); ok {
@@ -98,7 +99,7 @@ func TestTokens(t *testing.T) {
 	if _, err := toks.Create("superuser", ""); err == nil {
 		t.Error("an unknown role was accepted")
 	}
-	if again2 := mustRead(t, AdminTokenFile(home)); again2 != admin {
+	if again2 := mustRead(t, access.AdminTokenFile(home)); again2 != admin {
 		t.Error("reopening the store replaced the admin token")
 	}
 }

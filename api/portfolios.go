@@ -20,14 +20,6 @@ import (
 	"github.com/genesis-sci/genesis/workflows"
 )
 
-// PortfolioSummary is one line of GET /api/v1/portfolios.
-type PortfolioSummary struct {
-	ID      string    `json:"id"`
-	Status  string    `json:"status"`
-	Started time.Time `json:"started"`
-	Closed  time.Time `json:"closed,omitempty"`
-}
-
 var (
 	portfolioIDPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,80}$`)
 	notSlug            = regexp.MustCompile(`[^a-z0-9]+`)
@@ -257,22 +249,6 @@ func (s *Server) decidePortfolio(approve bool) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"id": id, "approval": aid, "status": verdict})
 	}
-}
-
-// PendingDecisionItem is one decision people owe, with the API paths that
-// decide it (POST; for a campaign, send {"iteration": N} so only these
-// runs are decided).
-type PendingDecisionItem struct {
-	workflows.PendingDecision
-	Approve string `json:"approve"`
-	Reject  string `json:"reject"`
-}
-
-// PendingDecisions is what GET /api/v1/approvals answers.
-type PendingDecisions struct {
-	Approvals []PendingDecisionItem `json:"approvals"`
-	// Truncated says more running workflows exist than one listing queries.
-	Truncated bool `json:"truncated,omitempty"`
 }
 
 // pendingTTL is how long a listing of pending decisions is reused: every

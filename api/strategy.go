@@ -82,19 +82,6 @@ func CheckStrategy(in *workflows.CampaignInput) error {
 	return nil
 }
 
-// CampaignStatus is a campaign's status as the API shows it: the
-// workflow's status query and how the campaign chooses experiments (read
-// from its start input; the status query does not carry it). The settings
-// are fields of their own, not an embedded struct, so they win over (and
-// never cancel out) fields of the same name the status query may gain.
-type CampaignStatus struct {
-	workflows.Status
-	Strategy    string `json:"strategy,omitempty"`
-	Acquisition string `json:"acquisition,omitempty"`
-	Init        string `json:"init,omitempty"`
-	Batch       int    `json:"batch,omitempty"`
-}
-
 // CampaignSettings is how a campaign chooses experiments. For bo the
 // optimiser's settings are shown as they take effect (defaults filled in,
 // init as KIND:SIZE); for agents, init only when it was set.

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -19,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/genesis-sci/genesis/api/apiclient"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/workflows"
 )
@@ -76,32 +78,38 @@ func postJSON(t *testing.T, url, body string) (int, map[string]map[string]string
 // is allowed.
 func TestStartRefusesBadStrategySettings(t *testing.T) {
 	srv, rec := newStartServer(t)
-	const ch = `"challenge":"crossed-barrel-toughness"`
+	cl, err := apiclient.New(srv.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ch = "crossed-barrel-toughness"
 	for _, c := range []struct {
-		body, code, msg string
+		req       apiclient.StartRequest
+		code, msg string
 	}{
-		{`{` + ch + `,"strategy":"genetic"}`, "invalid_strategy", `strategy "genetic": want one of agents, agents-noopt, bo, random`},
-		{`{` + ch + `,"strategy":"bo","acquisition":"pi"}`, "invalid_acquisition", `acquisition "pi": want ei (expected improvement`},
-		{`{` + ch + `,"strategy":"bo","init":"sobol:4"}`, "invalid_init", `init: start design "sobol:4": want auto, medoids[:N], maximin[:N] or random:N`},
-		{`{` + ch + `,"strategy":"bo","init":"random"}`, "invalid_init", `say how many random points, e.g. random:2`},
-		{`{` + ch + `,"strategy":"bo","init":"maximin:0"}`, "invalid_init", `the size must be a whole number from 1 to 1000`},
-		{`{` + ch + `,"strategy":"bo","batch":65}`, "invalid_batch", `batch 65: want 1 to 64 experiments chosen together`},
-		{`{` + ch + `,"strategy":"bo","batch":-1}`, "invalid_batch", `batch -1: want 1 to 64`},
-		{`{` + ch + `,"acquisition":"ucb"}`, "invalid_acquisition", `acquisition applies only to strategy bo, not agents`},
-		{`{` + ch + `,"strategy":"random","batch":2}`, "invalid_batch", `batch applies only to strategy bo, not random`},
-		{`{` + ch + `,"strategy":"agents-noopt","init":"random:2"}`, "invalid_init", `init applies only to strategy bo or agents, not agents-noopt`},
-		{`{` + ch + `,"strategy":"random","init":"auto"}`, "invalid_init", `init applies only to strategy bo or agents, not random`},
+		{apiclient.StartRequest{Challenge: ch, Strategy: "genetic"}, "invalid_strategy", `strategy "genetic": want one of agents, agents-noopt, bo, random`},
+		{apiclient.StartRequest{Challenge: ch, Strategy: "bo", Acquisition: "pi"}, "invalid_acquisition", `acquisition "pi": want ei (expected improvement`},
+		{apiclient.StartRequest{Challenge: ch, Strategy: "bo", Init: "sobol:4"}, "invalid_init", `init: start design "sobol:4": want auto, medoids[:N], maximin[:N] or random:N`},
+		{apiclient.StartRequest{Challenge: ch, Strategy: "bo", Init: "random"}, "invalid_init", `say how many random points, e.g. random:2`},
+		{apiclient.StartRequest{Challenge: ch, Strategy: "bo", Init: "maximin:0"}, "invalid_init", `the size must be a whole number from 1 to 1000`},
+		{apiclient.StartRequest{Challenge: ch, Strategy: "bo", Batch: 65}, "invalid_batch", `batch 65: want 1 to 64 experiments chosen together`},
+		{apiclient.StartRequest{Challenge: ch, Strategy: "bo", Batch: -1}, "invalid_batch", `batch -1: want 1 to 64`},
+		{apiclient.StartRequest{Challenge: ch, Acquisition: "ucb"}, "invalid_acquisition", `acquisition applies only to strategy bo, not agents`},
+		{apiclient.StartRequest{Challenge: ch, Strategy: "random", Batch: 2}, "invalid_batch", `batch applies only to strategy bo, not random`},
+		{apiclient.StartRequest{Challenge: ch, Strategy: "agents-noopt", Init: "random:2"}, "invalid_init", `init applies only to strategy bo or agents, not agents-noopt`},
+		{apiclient.StartRequest{Challenge: ch, Strategy: "random", Init: "auto"}, "invalid_init", `init applies only to strategy bo or agents, not random`},
 	} {
-		status, m := postJSON(t, srv.URL+"/api/v1/campaigns", c.body)
-		if status != http.StatusUnprocessableEntity || m["error"]["code"] != c.code || !strings.Contains(m["error"]["message"], c.msg) {
-			t.Errorf("%s: %d %v, want 422 %s saying %q", c.body, status, m, c.code, c.msg)
+		_, err := cl.StartCampaign(t.Context(), c.req)
+		var e *apiclient.Error
+		if !errors.As(err, &e) || e.Status != http.StatusUnprocessableEntity || e.Code != c.code || !strings.Contains(e.Message, c.msg) {
+			t.Errorf("%+v: %v, want 422 %s saying %q", c.req, err, c.code, c.msg)
 		}
 	}
 	if len(rec.started) != 0 {
 		t.Errorf("bad input started %d workflows", len(rec.started))
 	}
 	// A setting of the wrong JSON type makes a malformed body.
-	if status, _ := postJSON(t, srv.URL+"/api/v1/campaigns", `{`+ch+`,"batch":"two"}`); status != http.StatusBadRequest {
+	if status, _ := postJSON(t, srv.URL+"/api/v1/campaigns", `{"challenge":"`+ch+`","batch":"two"}`); status != http.StatusBadRequest {
 		t.Errorf("batch as a string: %d, want 400", status)
 	}
 }

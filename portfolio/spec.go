@@ -22,7 +22,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/tools/optimizer"
 )
@@ -510,7 +510,7 @@ func (s *Spec) Validate(cat Challenges) error {
 	}
 	checkAmount("budget", s.Budget, portfolioMax)
 	if s.Model != "" {
-		if err := agents.CheckModelSpec(s.Model); err != nil {
+		if _, err := llm.ParseSpec(s.Model); err != nil {
 			bad("model", "%v", err)
 		}
 	}
@@ -587,7 +587,7 @@ func (s *Spec) Validate(cat Challenges) error {
 			bad(f+".max_batch", "is %d; want 1 to %d lab runs per iteration (absent: the default)", c.MaxBatch, maxLabBatch)
 		}
 		if c.Model != "" && c.Model != s.Model {
-			if err := agents.CheckModelSpec(c.Model); err != nil {
+			if _, err := llm.ParseSpec(c.Model); err != nil {
 				bad(f+".model", "%v", err)
 			}
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/agents/llm"
+	"github.com/genesis-sci/genesis/agents/providers"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/portfolio"
@@ -39,8 +40,8 @@ const ErrUnknownChallenge = "UnknownChallenge"
 // every activity of a worker; its methods are safe for concurrent use.
 type Activities struct {
 	Catalog     *challenges.Catalog
-	ModelConfig agents.ModelConfig
-	// NewModel builds a model from a spec; nil means agents.NewModel.
+	ModelConfig providers.Config
+	// NewModel builds a model from a spec; nil means providers.NewModel.
 	NewModel func(spec string) (llm.Model, error)
 	Lab      *labclient.Client
 	// HPC is the default executor for simulation jobs; Executors names
@@ -162,7 +163,7 @@ func (a *Activities) model(spec string) (llm.Model, error) {
 	if a.NewModel != nil {
 		m, err = a.NewModel(spec)
 	} else {
-		m, err = agents.NewModel(spec, a.ModelConfig)
+		m, err = providers.NewModel(spec, a.ModelConfig)
 	}
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), llm.KindBadRequest, nil)

@@ -3,7 +3,7 @@ package workflows
 import (
 	"fmt"
 
-	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/challenges"
 )
 
@@ -48,7 +48,7 @@ func (in CampaignInput) Validate() error {
 	// The workflow leaves the model to its worker's factory (which may
 	// know other names: tests' scripted models); the edge takes only specs.
 	if in.Model != "" && !classical(in.Strategy) { // bo and random call no model
-		if err := agents.CheckModelSpec(in.Model); err != nil {
+		if _, err := llm.ParseSpec(in.Model); err != nil {
 			return fieldErr("model", "%v", err)
 		}
 	}

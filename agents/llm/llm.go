@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 )
 
@@ -164,28 +163,3 @@ func AsError(err error) (*Error, bool) {
 	ok := errors.As(err, &e)
 	return e, ok
 }
-
-// Spec is a parsed model spec such as "ollama:gemma3:270m".
-type Spec struct {
-	Provider string // ollama, openai, langchaingo
-	Model    string // the rest; for langchaingo "backend:model"
-}
-
-// Providers lists the supported provider prefixes.
-var Providers = []string{"ollama", "openai", "langchaingo"}
-
-// ParseSpec parses PROVIDER:MODEL.
-func ParseSpec(s string) (Spec, error) {
-	prov, model, ok := strings.Cut(strings.TrimSpace(s), ":")
-	if !ok || model == "" {
-		return Spec{}, fmt.Errorf("model %q: want PROVIDER:MODEL, for example ollama:gemma3:270m, openai:gpt-4o-mini or langchaingo:ollama:gemma3:270m", s)
-	}
-	for _, p := range Providers {
-		if p == prov {
-			return Spec{Provider: prov, Model: model}, nil
-		}
-	}
-	return Spec{}, fmt.Errorf("model %q: unknown provider %q; use one of %s", s, prov, strings.Join(Providers, ", "))
-}
-
-func (s Spec) String() string { return s.Provider + ":" + s.Model }

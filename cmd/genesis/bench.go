@@ -19,7 +19,7 @@ import (
 	"github.com/genesis-sci/genesis/tools/optimizer"
 )
 
-func benchCmd(cfg *config) *cobra.Command {
+func benchCmd(cfg *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "bench",
 		Short: "Benchmarks that print figures (search quality and speed)",
@@ -160,7 +160,7 @@ func summarise(c *challenges.Challenge, name string, traces [][]evals.Point, bud
 	return row
 }
 
-func benchSearchCmd(cfg *config) *cobra.Command {
+func benchSearchCmd(cfg *globals) *cobra.Command {
 	var (
 		chList, cfgList, acq, initS, exportF, picksF, jsonF string
 		seeds, budget, batch, parallel                      int

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -12,7 +14,7 @@ import (
 	"github.com/genesis-sci/genesis/challenges"
 )
 
-func challengesCmd(cfg *config) *cobra.Command {
+func challengesCmd(cfg *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "challenges",
 		Short: "List, inspect and validate challenges",
@@ -24,7 +26,7 @@ compiled into genesis; add your own with --challenges-dir DIR (see challenges/RE
 	return c
 }
 
-func challengesListCmd(cfg *config) *cobra.Command {
+func challengesListCmd(cfg *globals) *cobra.Command {
 	var asJSON bool
 	var domain string
 	cmd := &cobra.Command{
@@ -146,7 +148,7 @@ func shortSource(ch *challenges.Challenge) string {
 	return s
 }
 
-func challengesShowCmd(cfg *config) *cobra.Command {
+func challengesShowCmd(cfg *globals) *cobra.Command {
 	var asJSON, noHoldout bool
 	cmd := &cobra.Command{
 		Use:   "show ID",
@@ -173,7 +175,23 @@ func challengesShowCmd(cfg *config) *cobra.Command {
 }
 
 func showChallenge(w io.Writer, ch *challenges.Challenge, holdout bool) error {
-	pool := ch.Pool()
+	showAbout(w, ch)
+	showObjectives(w, ch)
+	showDesignSpace(w, ch)
+	showDescriptors(w, ch)
+	showData(w, ch)
+	showScoring(w, ch)
+	showBudget(w, ch)
+	if err := showLabModel(w, ch, holdout); err != nil {
+		return err
+	}
+	showSimulation(w, ch)
+	showSafety(w, ch)
+	return nil
+}
+
+// showAbout: the title, domain, family and description.
+func showAbout(w io.Writer, ch *challenges.Challenge) {
 	fmt.Fprintf(w, "%s — %s\n", ch.ID, ch.Title)
 	fmt.Fprintf(w, "domain: %s\n", ch.Domain)
 	if f := ch.Family; f != nil {
@@ -181,7 +199,12 @@ func showChallenge(w io.Writer, ch *challenges.Challenge, holdout bool) error {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, wrap(strings.TrimSpace(ch.Description), 96, ""))
+}
 
+// showObjectives: each objective with its measured range (and weight, for
+// several).
+func showObjectives(w io.Writer, ch *challenges.Challenge) {
+	pool := ch.Pool()
 	fmt.Fprintln(w, "\nObjectives")
 	sc := ch.Scalarizer()
 	for k, o := range ch.Objectives {
@@ -201,23 +224,15 @@ func showChallenge(w io.Writer, ch *challenges.Challenge, holdout bool) error {
 	if ch.MultiObjective() {
 		fmt.Fprintln(w, "  score: weighted sum of the objectives, each min–max normalised over the measured data and oriented so higher is better")
 	}
+}
 
+// showDesignSpace: the parameters and their domains, the constraints, and
+// which points the lab runs.
+func showDesignSpace(w io.Writer, ch *challenges.Challenge) {
 	fmt.Fprintln(w, "\nDesign space")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, p := range ch.Parameters {
-		var dom string
-		switch p.Kind {
-		case challenges.Categorical:
-			dom = fmt.Sprintf("%d options: %s", len(p.Options), strings.Join(p.Options, ", "))
-		case challenges.Discrete:
-			vs := make([]string, len(p.Values))
-			for i, v := range p.Values {
-				vs[i] = fmt.Sprint(v)
-			}
-			dom = strings.Join(vs, ", ")
-		default:
-			dom = fmt.Sprintf("[%g, %g]", *p.Low, *p.High)
-		}
+		dom := domainText(p)
 		if p.Unit != "" {
 			dom += " " + p.Unit
 		}
@@ -228,13 +243,31 @@ func showChallenge(w io.Writer, ch *challenges.Challenge, holdout bool) error {
 		fmt.Fprintf(w, "  constraint: %s\n", k)
 	}
 	if ch.Finite() {
-		fmt.Fprintf(w, "  the lab runs only the %d measured points (pool-based)\n", pool.Len())
+		fmt.Fprintf(w, "  the lab runs only the %d measured points (pool-based)\n", ch.Pool().Len())
 	} else {
-		fmt.Fprintf(w, "  the lab runs any point inside the bounds (emulated from %d measured points)\n", pool.Len())
+		fmt.Fprintf(w, "  the lab runs any point inside the bounds (emulated from %d measured points)\n", ch.Pool().Len())
 	}
+}
 
-	showDescriptors(w, ch)
+// domainText is a parameter's options, values or bounds.
+func domainText(p challenges.Parameter) string {
+	switch p.Kind {
+	case challenges.Categorical:
+		return fmt.Sprintf("%d options: %s", len(p.Options), strings.Join(p.Options, ", "))
+	case challenges.Discrete:
+		vs := make([]string, len(p.Values))
+		for i, v := range p.Values {
+			vs[i] = fmt.Sprint(v)
+		}
+		return strings.Join(vs, ", ")
+	default:
+		return fmt.Sprintf("[%g, %g]", *p.Low, *p.High)
+	}
+}
 
+// showData: the data file, its source, license and citation.
+func showData(w io.Writer, ch *challenges.Challenge) {
+	pool := ch.Pool()
 	fmt.Fprintln(w, "\nData")
 	fmt.Fprintf(w, "  file:      %s (%d rows, %d distinct points, %d with replicates)\n", ch.Data.File, pool.Rows, pool.Len(), pool.Replicated)
 	fmt.Fprintf(w, "  source:    %s\n", wrap(ch.Data.Source, 84, "             "))
@@ -245,26 +278,37 @@ func showChallenge(w io.Writer, ch *challenges.Challenge, holdout bool) error {
 	if ch.Data.Notes != "" {
 		fmt.Fprintf(w, "  notes:     %s\n", wrap(strings.TrimSpace(ch.Data.Notes), 84, "             "))
 	}
+}
 
+// showScoring: the top set and the threshold a campaign must reach.
+func showScoring(w io.Writer, ch *challenges.Challenge) {
+	pool := ch.Pool()
 	top := ch.TopSet()
 	fmt.Fprintf(w, "\nScoring\n  top set: the %d best of %d measured points (top %g%%)\n", len(top), pool.Len(), 100*ch.Scoring.TopFraction)
 	o := ch.Primary()
 	if ch.MultiObjective() {
 		fmt.Fprintf(w, "  threshold: score ≥ %.4g; best measured score %.4g (%s = %.4g)\n", ch.Threshold(), ch.Score(pool.Values[top[0]]), o.Name, ch.BestValue())
-	} else {
-		cmp := "≥"
-		if o.Direction == challenges.Minimize {
-			cmp = "≤"
-		}
-		fmt.Fprintf(w, "  threshold: %s %s %.4g %s; best measured %.4g %s\n", o.Name, cmp, ch.Threshold(), o.Unit, ch.BestValue(), o.Unit)
+		return
 	}
+	cmp := "≥"
+	if o.Direction == challenges.Minimize {
+		cmp = "≤"
+	}
+	fmt.Fprintf(w, "  threshold: %s %s %.4g %s; best measured %.4g %s\n", o.Name, cmp, ch.Threshold(), o.Unit, ch.BestValue(), o.Unit)
+}
 
+func showBudget(w io.Writer, ch *challenges.Challenge) {
 	fmt.Fprintf(w, "\nBudget\n  %d lab experiments, %d simulations", ch.Budget.Experiments, ch.Budget.Simulations)
 	if ch.Budget.Tokens > 0 {
 		fmt.Fprintf(w, ", %d model tokens", ch.Budget.Tokens)
 	}
 	fmt.Fprintln(w)
+}
 
+// showLabModel: how the lab answers, its noise and duration, and with
+// holdout the emulator's cross-validated error.
+func showLabModel(w io.Writer, ch *challenges.Challenge, holdout bool) error {
+	pool := ch.Pool()
 	fmt.Fprintln(w, "\nLab model")
 	switch ch.Lab.Kind {
 	case challenges.LabPool:
@@ -277,57 +321,63 @@ func showChallenge(w io.Writer, ch *challenges.Challenge, holdout bool) error {
 	if ch.Lab.Rationale != "" {
 		fmt.Fprintf(w, "  why: %s\n", wrap(ch.Lab.Rationale, 90, "       "))
 	}
-	if ch.Lab.Noise == challenges.NoiseReplicate {
-		fmt.Fprintf(w, "  noise: a replicated point's own SD; otherwise ")
-		if pool.NoiseCV[0] > 0 {
-			fmt.Fprintf(w, "%.3g × its value (median coefficient of variation)\n", pool.NoiseCV[0])
-		} else {
-			fmt.Fprintf(w, "the median replicate SD %s\n", fmtList(pool.MedianSD))
-		}
-	} else {
+	switch {
+	case ch.Lab.Noise != challenges.NoiseReplicate:
 		fmt.Fprintf(w, "  noise: fixed, %.3g × each objective's range\n", ch.Lab.NoiseSD)
+	case pool.NoiseCV[0] > 0:
+		fmt.Fprintf(w, "  noise: a replicated point's own SD; otherwise %.3g × its value (median coefficient of variation)\n", pool.NoiseCV[0])
+	default:
+		fmt.Fprintf(w, "  noise: a replicated point's own SD; otherwise the median replicate SD %s\n", fmtList(pool.MedianSD))
 	}
 	fmt.Fprintf(w, "  one run takes %gs (at time scale 1)\n", ch.Lab.DurationSeconds)
-	if holdout && !ch.Finite() {
-		h, err := ch.Holdout(5)
-		if err != nil {
-			return err
-		}
-		for k, o := range ch.Objectives {
-			fmt.Fprintf(w, "  held-out error (%d-fold CV) on %s: RMSE %.4g (%.1f%% of range), R² %.2f\n", h.Folds, o.Name, h.RMSE[k], 100*h.NRMSE[k], h.R2[k])
-		}
-		if h.Tested < pool.Len() {
-			fmt.Fprintf(w, "  (predicted at %d of the %d measured points, a fixed random sample)\n", h.Tested, pool.Len())
-		}
+	if !holdout || ch.Finite() {
+		return nil
 	}
+	h, err := ch.Holdout(5)
+	if err != nil {
+		return err
+	}
+	for k, o := range ch.Objectives {
+		fmt.Fprintf(w, "  held-out error (%d-fold CV) on %s: RMSE %.4g (%.1f%% of range), R² %.2f\n", h.Folds, o.Name, h.RMSE[k], 100*h.NRMSE[k], h.R2[k])
+	}
+	if h.Tested < pool.Len() {
+		fmt.Fprintf(w, "  (predicted at %d of the %d measured points, a fixed random sample)\n", h.Tested, pool.Len())
+	}
+	return nil
+}
 
+func showSimulation(w io.Writer, ch *challenges.Challenge) {
 	fmt.Fprintln(w, "\nSimulation model")
 	s := ch.Simulation
 	fmt.Fprintf(w, "  %s: leave-one-out estimate from the %d nearest measured points, bias %+.3g and noise SD %.3g (fractions of the range)\n", s.Kind, s.Neighbors, s.Bias, s.NoiseSD)
 	fmt.Fprintf(w, "  cost %.3g of a lab run; one job takes %gs\n", s.Cost, s.DurationSeconds)
+}
 
-	if len(ch.Safety) > 0 {
-		fmt.Fprintln(w, "\nSafety limits (the lab refuses)")
-		for _, l := range ch.Safety {
-			lo, hi := "-∞", "+∞"
-			if l.Min != nil {
-				lo = fmt.Sprint(*l.Min)
-			}
-			if l.Max != nil {
-				hi = fmt.Sprint(*l.Max)
-			}
-			cond := ""
-			if len(l.When) > 0 {
-				var parts []string
-				for k, v := range l.When {
-					parts = append(parts, fmt.Sprintf("%s=%v", k, v))
-				}
-				cond = " when " + strings.Join(parts, ", ")
-			}
-			fmt.Fprintf(w, "  %s outside [%s, %s]%s: %s\n", l.Parameter, lo, hi, cond, l.Reason)
-		}
+// showSafety: the limits the lab refuses to cross. A limit's conditions
+// are listed in name order, so the output is the same every time.
+func showSafety(w io.Writer, ch *challenges.Challenge) {
+	if len(ch.Safety) == 0 {
+		return
 	}
-	return nil
+	fmt.Fprintln(w, "\nSafety limits (the lab refuses)")
+	for _, l := range ch.Safety {
+		lo, hi := "-∞", "+∞"
+		if l.Min != nil {
+			lo = fmt.Sprint(*l.Min)
+		}
+		if l.Max != nil {
+			hi = fmt.Sprint(*l.Max)
+		}
+		cond := ""
+		if len(l.When) > 0 {
+			var parts []string
+			for _, k := range slices.Sorted(maps.Keys(l.When)) {
+				parts = append(parts, fmt.Sprintf("%s=%v", k, l.When[k]))
+			}
+			cond = " when " + strings.Join(parts, ", ")
+		}
+		fmt.Fprintf(w, "  %s outside [%s, %s]%s: %s\n", l.Parameter, lo, hi, cond, l.Reason)
+	}
 }
 
 // showDescriptors lists, for each categorical parameter, the numeric
@@ -400,7 +450,7 @@ func wrap(s string, width int, indent string) string {
 	return b.String()
 }
 
-func challengesValidateCmd(cfg *config) *cobra.Command {
+func challengesValidateCmd(cfg *globals) *cobra.Command {
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "validate [PATH...]",

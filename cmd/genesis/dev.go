@@ -9,10 +9,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/api/access"
+	"github.com/genesis-sci/genesis/config"
 )
 
-func devCmd(cfg *config) *cobra.Command {
+func devCmd(cfg *globals) *cobra.Command {
 	var (
 		so   stackOptions
 		addr string
@@ -43,7 +44,7 @@ running when it stopped resume when it starts again.`,
 			defer stop()
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "Genesis dev is up (data in %s)\n", cfg.home)
-			fmt.Fprintf(out, "  API:         http://%s  (OpenAPI at /openapi.json; admin token in %s)\n", bound, api.AdminTokenFile(cfg.home))
+			fmt.Fprintf(out, "  API:         http://%s  (OpenAPI at /openapi.json; admin token in %s)\n", bound, access.AdminTokenFile(cfg.home))
 			fmt.Fprintf(out, "               try: genesis campaign start --challenge crossed-barrel-toughness --api http://%s\n", bound)
 			fmt.Fprintf(out, "  lab service: %s\n", st.labURL)
 			if st.dev != nil && st.dev.UI() != "" {
@@ -58,13 +59,13 @@ running when it stopped resume when it starts again.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&addr, "addr", envOr("GENESIS_ADDR", "127.0.0.1:8080"), "HTTP API address (env GENESIS_ADDR)")
-	f.StringVar(&so.temporal, "temporal", os.Getenv("TEMPORAL_ADDRESS"), "use this Temporal (HOST:PORT) instead of starting a dev server (env TEMPORAL_ADDRESS)")
+	config.Addr.StringVar(f, &addr, "HTTP API address")
+	config.Temporal.StringVar(f, &so.temporal, "use this Temporal (HOST:PORT) instead of starting a dev server")
 	f.IntVar(&so.tport, "temporal-port", 7233, "port of the dev server")
 	f.IntVar(&so.uiPort, "ui-port", 8233, "Temporal web UI port (0 = no UI)")
-	f.StringVar(&so.labURL, "lab", os.Getenv("GENESIS_LAB_URL"), "use this lab service URL instead of the in-process one")
-	f.StringVar(&so.labToken, "lab-token-file", "", "file with the lab's bearer token (default GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token)")
-	f.Float64Var(&so.faultRate, "fault-rate", 0, "in-process lab: probability that a run hits an instrument fault")
+	config.Lab.StringVar(f, &so.labURL, "use this lab service URL instead of the in-process one")
+	labTokenFlag(f, &so.labToken)
+	config.FaultRate.Float64Var(f, &so.faultRate, "in-process lab: probability that a run hits an instrument fault")
 	f.StringVar(&so.labAddr, "lab-addr", "127.0.0.1:8090", "address of the in-process lab service")
 	f.Float64Var(&so.timeScale, "time-scale", 0.01, "lab time scale: real seconds per lab second")
 	f.Float64Var(&so.simScale, "sim-time-scale", 0, "simulation time scale (0 = as fast as possible)")
@@ -72,7 +73,7 @@ running when it stopped resume when it starts again.`,
 	return c
 }
 
-func workerCmd(cfg *config) *cobra.Command {
+func workerCmd(cfg *globals) *cobra.Command {
 	var so stackOptions
 	c := &cobra.Command{
 		Use:   "worker",
@@ -99,9 +100,9 @@ func workerCmd(cfg *config) *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&so.temporal, "temporal", os.Getenv("TEMPORAL_ADDRESS"), "Temporal frontend HOST:PORT (env TEMPORAL_ADDRESS)")
-	f.StringVar(&so.labURL, "lab", os.Getenv("GENESIS_LAB_URL"), "lab service URL (env GENESIS_LAB_URL)")
-	f.StringVar(&so.labToken, "lab-token-file", "", "file with the lab's bearer token (default GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token)")
+	config.Temporal.StringVar(f, &so.temporal, "")
+	config.Lab.StringVar(f, &so.labURL, "")
+	labTokenFlag(f, &so.labToken)
 	f.Float64Var(&so.simScale, "sim-time-scale", 0, "simulation time scale (0 = as fast as possible)")
 	hpcFlags(f, &so)
 	return c

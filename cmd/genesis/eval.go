@@ -17,8 +17,9 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/agents/providers"
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/config"
 	"github.com/genesis-sci/genesis/evals"
 	"github.com/genesis-sci/genesis/workflows"
 )
@@ -58,7 +59,7 @@ func (t temporalCampaigns) Result(ctx context.Context, id string) (*workflows.Ca
 	return &res, nil
 }
 
-func evalCmd(cfg *config) *cobra.Command {
+func evalCmd(cfg *globals) *cobra.Command {
 	var (
 		spec          evals.Spec
 		chList, strat string
@@ -136,7 +137,7 @@ Liang et al.'s GP-LCB2 protocol.`,
 			}()
 			if spec.UsesModel() {
 				cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
-				err := agents.CheckModel(cctx, spec.Model, agents.ModelConfigFromEnv())
+				err := providers.CheckModel(cctx, spec.Model, cfg.models)
 				ccancel()
 				if err != nil {
 					return err
@@ -203,7 +204,7 @@ Liang et al.'s GP-LCB2 protocol.`,
 	f := c.Flags()
 	f.StringVar(&chList, "challenges", "all", "challenge IDs, comma-separated, or all")
 	f.StringVar(&strat, "strategies", "random,bo", "strategies, comma-separated: random, bo, agents, agents-noopt")
-	f.StringVar(&spec.Model, "model", defaultModel(), "model for the agent strategies (env GENESIS_MODEL)")
+	config.Model.StringVar(f, &spec.Model, "model for the agent strategies")
 	f.IntVar(&spec.Seeds, "seeds", 3, "seeds per (challenge, strategy)")
 	f.IntVar(&spec.Budget, "budget", 0, "lab experiments per run (0 = each challenge's own budget)")
 	f.StringVar(&spec.Acquisition, "acquisition", "", "bo's acquisition: ei (expected improvement, the default; q-EI for batches) or ucb (κ = 2; GP-BUCB for batches)")
@@ -212,7 +213,7 @@ Liang et al.'s GP-LCB2 protocol.`,
 	f.IntVar(&spec.Batch, "batch", 0, "experiments bo chooses together per lab round (default 1); the report gives Top% per experiment and per round")
 	f.IntVar(&parallel, "parallel", 0, "runs at a time (default: 1 when a strategy calls the model, which serves one request at a time; CPUs + 1 otherwise)")
 	f.StringVar(&out, "out", "", "output directory (default $GENESIS_HOME/evals/eval-<spec hash>; the same flags resume the same eval)")
-	f.StringVar(&so.temporal, "temporal", os.Getenv("TEMPORAL_ADDRESS"), "use this Temporal (HOST:PORT, or dev for the running `genesis dev`'s) instead of starting a dev server")
+	config.Temporal.StringVar(f, &so.temporal, "use this Temporal (HOST:PORT, or dev for the running `genesis dev`'s) instead of starting a dev server")
 	f.IntVar(&so.tport, "temporal-port", 7233, "port of the dev server (when left out and taken, a free one)")
 	f.IntVar(&so.uiPort, "ui-port", 8233, "Temporal web UI port (0 = no UI; when left out and taken, a free one)")
 	f.StringVar(&spec.HPC, "hpc", "", "executor for the agents' simulations: local or slurm (default: local)")

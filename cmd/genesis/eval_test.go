@@ -39,7 +39,7 @@ func (l *lockedBuffer) String() string {
 // still says how to resume; one that stopped after some runs writes the
 // report of those, marked incomplete, and prints the resume command.
 func TestFinishEvalAfterAnInterrupt(t *testing.T) {
-	cat, err := (&config{}).catalog()
+	cat, err := (&globals{}).catalog()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/config"
 	"github.com/genesis-sci/genesis/lab"
 	labclient "github.com/genesis-sci/genesis/tools/lab"
 )
@@ -43,7 +44,7 @@ func labToken(home, file string, create bool) (string, error) {
 		}
 		return tok, nil
 	}
-	if tok := strings.TrimSpace(os.Getenv("GENESIS_LAB_TOKEN")); tok != "" {
+	if tok := config.LabToken.Value(); tok != "" {
 		return tok, nil
 	}
 	path := labTokenFile(home)
@@ -99,7 +100,7 @@ func loadInstruments(path string, cat *challenges.Catalog) ([]lab.Instrument, er
 	return ins, nil
 }
 
-func labCmd(cfg *config) *cobra.Command {
+func labCmd(cfg *globals) *cobra.Command {
 	c := &cobra.Command{Use: "lab", Short: "The emulated robotic lab service"}
 	var (
 		addr, db, tokenFile, instrumentsFile string
@@ -161,7 +162,7 @@ runs, lose samples or go offline. Every request but GET /health needs the bearer
 			switch {
 			case tokenFile != "":
 				fmt.Fprintf(out, "  bearer token from %s\n", tokenFile)
-			case os.Getenv("GENESIS_LAB_TOKEN") != "":
+			case config.LabToken.Value() != "":
 				fmt.Fprintln(out, "  bearer token from GENESIS_LAB_TOKEN")
 			default:
 				fmt.Fprintf(out, "  bearer token in %s (clients: GENESIS_LAB_TOKEN=$(cat %s))\n", labTokenFile(cfg.home), labTokenFile(cfg.home))
@@ -172,10 +173,10 @@ runs, lose samples or go offline. Every request but GET /health needs the bearer
 		},
 	}
 	f := serve.Flags()
-	f.StringVar(&addr, "addr", envOr("GENESIS_LAB_ADDR", "127.0.0.1:8090"), "listen address (env GENESIS_LAB_ADDR)")
+	config.LabAddr.StringVar(f, &addr, "")
 	f.StringVar(&db, "db", "", "SQLite file for runs, queues and faults (default $GENESIS_HOME/lab.db)")
 	f.Float64Var(&scale, "time-scale", 0.01, "real seconds per lab second (1 = real time)")
-	f.Float64Var(&faultRate, "fault-rate", 0, "probability that a run hits an instrument fault: an error, a lost sample or the instrument going offline")
+	config.FaultRate.Float64Var(f, &faultRate, "probability that a run hits an instrument fault: an error, a lost sample or the instrument going offline")
 	f.Float64Var(&offline, "offline-seconds", lab.DefaultOfflineSeconds, "lab seconds an instrument stays offline after an offline fault")
 	f.StringVar(&tokenFile, "token-file", "", "file holding the bearer token clients must send (default GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token)")
 	f.StringSliceVar(&only, "challenges", nil, "only offer these challenge IDs (comma-separated; default all)")
@@ -184,7 +185,7 @@ runs, lose samples or go offline. Every request but GET /health needs the bearer
 	return c
 }
 
-func labStatusCmd(cfg *config) *cobra.Command {
+func labStatusCmd(cfg *globals) *cobra.Command {
 	var url, tokenFile string
 	var nFaults int
 	cmd := &cobra.Command{
@@ -234,7 +235,7 @@ func labStatusCmd(cfg *config) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&url, "lab", envOr("GENESIS_LAB_URL", "http://127.0.0.1:8090"), "lab service URL (env GENESIS_LAB_URL)")
+	config.Lab.WithDefault("http://127.0.0.1:8090").StringVar(cmd.Flags(), &url, "")
 	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file with the lab's bearer token (default GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token)")
 	cmd.Flags().IntVar(&nFaults, "faults", 10, "how many recent faults to show")
 	return cmd

@@ -6,41 +6,25 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/agents/providers"
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/config"
 	"github.com/genesis-sci/genesis/tools/sim"
 )
 
-// config is the configuration every command shares. Each field is a flag
-// with an environment variable behind its default.
-type config struct {
-	home          string // --home, GENESIS_HOME
-	challengesDir string // --challenges-dir, GENESIS_CHALLENGES_DIR
+// globals is what every command shares: the root's flags and the model
+// providers' settings, read once from the environment (package config
+// declares them all).
+type globals struct {
+	home          string // config.Home
+	challengesDir string // config.ChallengesDir
+	models        providers.Config
 }
 
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
-func defaultHome() string {
-	if h := os.Getenv("GENESIS_HOME"); h != "" {
-		return h
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ".genesis"
-	}
-	return filepath.Join(home, ".genesis")
-}
-
-func (c *config) catalog() (*challenges.Catalog, error) {
+func (c *globals) catalog() (*challenges.Catalog, error) {
 	return challenges.Open(c.challengesDir)
 }
 
@@ -53,7 +37,20 @@ func main() {
 
 // execute runs the command line and returns the exit code.
 func execute(args []string, stdout, stderr io.Writer) int {
-	cfg := &config{}
+	root := rootCmd(&globals{models: providers.ConfigFromEnv()})
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetIn(stdin)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(stderr, "genesis:", err)
+		return 1
+	}
+	return 0
+}
+
+// rootCmd is the command tree.
+func rootCmd(cfg *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "genesis",
 		Short: "AI agents running closed-loop scientific discovery, durably, on Temporal",
@@ -67,19 +64,11 @@ Quick start:  genesis run            (one campaign on the default challenge, wit
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&cfg.home, "home", defaultHome(), "data directory (env GENESIS_HOME)")
-	root.PersistentFlags().StringVar(&cfg.challengesDir, "challenges-dir", os.Getenv("GENESIS_CHALLENGES_DIR"), "extra challenge definitions (YAML) to load beside the built-in ones (env GENESIS_CHALLENGES_DIR)")
+	config.Home.StringVar(root.PersistentFlags(), &cfg.home, "")
+	config.ChallengesDir.StringVar(root.PersistentFlags(), &cfg.challengesDir, "")
 
-	root.AddCommand(runCmd(cfg), devCmd(cfg), benchCmd(cfg), workerCmd(cfg), labCmd(cfg), simCmd(), challengesCmd(cfg), evalCmd(cfg), memoryCmd(cfg), tokenCmd(cfg), campaignCmd(cfg), portfolioCmd(cfg), approvalsCmd(cfg), apiCmd(cfg), chatCmd(cfg))
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	root.SetIn(stdin)
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(stderr, "genesis:", err)
-		return 1
-	}
-	return 0
+	root.AddCommand(runCmd(cfg), devCmd(cfg), benchCmd(cfg), workerCmd(cfg), labCmd(cfg), simCmd(), challengesCmd(cfg), evalCmd(cfg), memoryCmd(cfg), tokenCmd(cfg), campaignCmd(cfg), portfolioCmd(cfg), approvalsCmd(cfg), apiCmd(cfg), chatCmd(cfg), configCmd())
+	return root
 }
 
 func simCmd() *cobra.Command {
@@ -96,5 +85,6 @@ func simCmd() *cobra.Command {
 	}
 }
 
-// defaultModel is the model used when --model is not given.
-func defaultModel() string { return envOr("GENESIS_MODEL", agents.DefaultModel) }
+// defaultModel is the model used when --model is not given, and by the
+// API for campaigns and chats that name none.
+func defaultModel() string { return config.Model.Value() }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/api/access"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/lab"
 	"github.com/genesis-sci/genesis/memory"
@@ -437,11 +438,11 @@ func TestTokenCreate(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	tok := strings.TrimSpace(out.String())
-	toks, err := api.OpenTokens(home)
+	toks, err := access.OpenTokens(home)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tk, ok := toks.Lookup(tok); !ok || tk.Role != api.RoleOperator || tk.Name != "ci" {
+	if tk, ok := toks.Lookup(tok); !ok || tk.Role != access.RoleOperator || tk.Name != "ci" {
 		t.Errorf("created token does not authenticate as operator: %+v", tk)
 	}
 	if code := execute([]string{"token", "create", "--role", "root", "--home", home}, &out, &errb); code == 0 || !strings.Contains(errb.String(), `role "root"`) {

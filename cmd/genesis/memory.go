@@ -13,12 +13,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/agents/providers"
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/memory/embedded"
 )
 
-func memoryCmd(cfg *config) *cobra.Command {
+func memoryCmd(cfg *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "memory",
 		Short: "Search and inspect the agents' shared memory",
@@ -86,7 +86,7 @@ func modTime(dir string) time.Time {
 	return st.ModTime()
 }
 
-func memorySearchCmd(cfg *config) *cobra.Command {
+func memorySearchCmd(cfg *globals) *cobra.Command {
 	var (
 		f        memory.Filter
 		k        int
@@ -119,7 +119,7 @@ func memorySearchCmd(cfg *config) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
-			emb, err := agents.NewEmbedder(ctx, st.Embedder(), agents.ModelConfigFromEnv())
+			emb, err := providers.NewEmbedder(ctx, st.Embedder(), cfg.models)
 			if err != nil {
 				return fmt.Errorf("the store was built with %s: %w", st.Embedder(), err)
 			}
@@ -173,7 +173,7 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
-func memoryStatsCmd(cfg *config) *cobra.Command {
+func memoryStatsCmd(cfg *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "stats",
 		Short: "How much the agents remember: records by kind, challenge and agent, per store",

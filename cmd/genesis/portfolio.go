@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -13,22 +11,33 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/genesis-sci/genesis/api/apiclient"
 	"github.com/genesis-sci/genesis/portfolio"
 	"github.com/genesis-sci/genesis/workflows"
 )
 
-func portfolioCmd(cfg *config) *cobra.Command {
-	var base, tokenFile string
+func portfolioCmd(cfg *globals) *cobra.Command {
 	c := &cobra.Command{Use: "portfolio", Short: "Run many challenges at once under priorities, shared capacity, budgets and an approval policy",
 		Long: `A portfolio runs one campaign per challenge of a portfolio file and shares the lab
 instruments, HPC slots and model calls among them by priority; every spend is
 charged to a ledger and checked against the budgets before it happens; lab runs
 outside a routine region or above a cost wait for an operator. See the README's
 "Portfolios" section for the file format.`}
-	c.PersistentFlags().StringVar(&base, "api", envOr("GENESIS_API", "http://127.0.0.1:8080"), "Genesis API URL (env GENESIS_API)")
-	c.PersistentFlags().StringVar(&tokenFile, "token-file", "", "file with an API token (default GENESIS_TOKEN, else $GENESIS_HOME/admin.token)")
-	client := func() (*apiClient, error) { return newAPIClient(cfg, base, tokenFile) }
+	client := apiClientFlags(cfg, c.PersistentFlags())
+	list := listCmd("List portfolios", client, false, func(ctx context.Context, cl *apiclient.Client) ([]listed, error) {
+		ps, err := cl.Portfolios(ctx)
+		out := make([]listed, len(ps))
+		for i, s := range ps {
+			out[i] = listed{ID: s.ID, Status: s.Status, Started: s.Started}
+		}
+		return out, err
+	})
+	c.AddCommand(portfolioStartCmd(cfg, client), portfolioStatusCmd(client), list)
+	c.AddCommand(portfolioActionCmds(client)...)
+	return c
+}
 
+func portfolioStartCmd(cfg *globals, client clientFunc) *cobra.Command {
 	var id string
 	var watch bool
 	start := &cobra.Command{
@@ -52,16 +61,12 @@ outside a routine region or above a cost wait for an operator. See the README's
 			if err != nil {
 				return err
 			}
-			path := "/api/v1/portfolios"
-			if id != "" {
-				path += "?id=" + url.QueryEscape(id)
-			}
-			var out map[string]any
-			if err := cl.doRaw(cmd.Context(), http.MethodPost, path, "application/yaml", body, &out); err != nil {
+			out, err := cl.StartPortfolio(cmd.Context(), body, id)
+			if err != nil {
 				return err
 			}
-			pid := fmt.Sprint(out["id"])
-			fmt.Fprintf(cmd.OutOrStdout(), "started %s with %v campaigns\n  status: genesis portfolio status %s [--watch]\n", pid, out["campaigns"], pid)
+			pid := out.ID
+			fmt.Fprintf(cmd.OutOrStdout(), "started %s with %d campaigns\n  status: genesis portfolio status %s [--watch]\n", pid, out.Campaigns, pid)
 			if watch {
 				return watchPortfolio(cmd.Context(), cl, pid, cmd.OutOrStdout(), 2*time.Second)
 			}
@@ -70,8 +75,11 @@ outside a routine region or above a cost wait for an operator. See the README's
 	}
 	start.Flags().StringVar(&id, "id", "", "portfolio ID (default: made from its name)")
 	start.Flags().BoolVar(&watch, "watch", false, "follow the portfolio until it ends")
+	return start
+}
 
-	var asJSON bool
+func portfolioStatusCmd(client clientFunc) *cobra.Command {
+	var asJSON, watch bool
 	var every time.Duration
 	status := &cobra.Command{
 		Use:   "status ID",
@@ -85,8 +93,8 @@ outside a routine region or above a cost wait for an operator. See the README's
 			if watch {
 				return watchPortfolio(cmd.Context(), cl, args[0], cmd.OutOrStdout(), every)
 			}
-			var st workflows.PortfolioStatus
-			if err := cl.do(cmd.Context(), http.MethodGet, "/api/v1/portfolios/"+url.PathEscape(args[0]), nil, &st); err != nil {
+			st, err := cl.Portfolio(cmd.Context(), args[0])
+			if err != nil {
 				return err
 			}
 			if asJSON {
@@ -99,29 +107,43 @@ outside a routine region or above a cost wait for an operator. See the README's
 	status.Flags().BoolVar(&asJSON, "json", false, "print the whole status as JSON")
 	status.Flags().BoolVar(&watch, "watch", false, "refresh until the portfolio ends")
 	status.Flags().DurationVar(&every, "every", 2*time.Second, "refresh interval with --watch")
+	return status
+}
 
-	list := listCmd("List portfolios", "/api/v1/portfolios", "portfolios", client)
-	const prefix = "/api/v1/portfolios/"
-	stop := postIDCmd(client, "stop", "Stop every campaign of a portfolio", "stopping", prefix, false)
-	pause := postIDCmd(client, "pause", "Pause a portfolio: nothing more is granted until it resumes (work already granted finishes)", "paused", prefix, false)
-	resume := postIDCmd(client, "resume", "Resume a paused portfolio", "resumed", prefix, false)
+// portfolioActionCmds are stop, pause, resume, approve and reject.
+func portfolioActionCmds(client clientFunc) []*cobra.Command {
+	stop := idCmd(client, "stop", "Stop every campaign of a portfolio", "stopping", false,
+		func(ctx context.Context, cl *apiclient.Client, id, _ string) error {
+			_, err := cl.StopPortfolio(ctx, id)
+			return err
+		})
+	pause := idCmd(client, "pause", "Pause a portfolio: nothing more is granted until it resumes (work already granted finishes)", "paused", false,
+		func(ctx context.Context, cl *apiclient.Client, id, _ string) error {
+			_, err := cl.PausePortfolio(ctx, id)
+			return err
+		})
+	resume := idCmd(client, "resume", "Resume a paused portfolio", "resumed", false,
+		func(ctx context.Context, cl *apiclient.Client, id, _ string) error {
+			_, err := cl.ResumePortfolio(ctx, id)
+			return err
+		})
 	decide := func(verb string) *cobra.Command {
-		return postCmd(client, verb+" ID APPROVAL", strings.ToUpper(verb[:1])+verb[1:]+" a pending approval (its ID is in `genesis portfolio status`)", true,
-			func(args []string) string {
-				return fmt.Sprintf("%s%s/approvals/%s/%s", prefix, url.PathEscape(args[0]), url.PathEscape(args[1]), verb)
+		return actionCmd(client, verb+" ID APPROVAL", strings.ToUpper(verb[:1])+verb[1:]+" a pending approval (its ID is in `genesis portfolio status`)", true,
+			func(ctx context.Context, cl *apiclient.Client, args []string, reason string) error {
+				_, err := cl.DecidePortfolio(ctx, args[0], args[1], verb == "approve", reason)
+				return err
 			},
 			func(args []string) string { return fmt.Sprintf("%sd %s of %s", verb, args[1], args[0]) })
 	}
-	c.AddCommand(start, status, list, stop, pause, resume, decide("approve"), decide("reject"))
-	return c
+	return []*cobra.Command{stop, pause, resume, decide("approve"), decide("reject")}
 }
 
 // watchPortfolio prints the status whenever it changes, until the end.
-func watchPortfolio(ctx context.Context, cl *apiClient, id string, w io.Writer, every time.Duration) error {
+func watchPortfolio(ctx context.Context, cl *apiclient.Client, id string, w io.Writer, every time.Duration) error {
 	last := ""
 	for {
-		var st workflows.PortfolioStatus
-		if err := cl.do(ctx, http.MethodGet, "/api/v1/portfolios/"+url.PathEscape(id), nil, &st); err != nil {
+		st, err := cl.Portfolio(ctx, id)
+		if err != nil {
 			return err
 		}
 		var b strings.Builder

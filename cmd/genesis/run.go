@@ -16,12 +16,14 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/agents/providers"
 	"github.com/genesis-sci/genesis/api"
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/config"
 	"github.com/genesis-sci/genesis/workflows"
 )
 
-func runCmd(cfg *config) *cobra.Command {
+func runCmd(cfg *globals) *cobra.Command {
 	var (
 		in    workflows.CampaignInput
 		so    stackOptions
@@ -55,13 +57,13 @@ func runCmd(cfg *config) *cobra.Command {
 			}
 			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer cancel()
-			mcfg := agents.ModelConfigFromEnv()
+			mcfg := cfg.models
 			mcfg.OllamaPIDFile = filepath.Join(cfg.home, "ollama.pid")
 			if in.Strategy == workflows.StrategyBO || in.Strategy == workflows.StrategyRandom {
 				in.Model = "" // they call no model
 			} else {
 				cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
-				err = agents.CheckModel(cctx, in.Model, mcfg)
+				err = providers.CheckModel(cctx, in.Model, mcfg)
 				ccancel()
 				if err != nil {
 					return err
@@ -73,7 +75,7 @@ func runCmd(cfg *config) *cobra.Command {
 				// (this also loads the model): a server that will not
 				// reuse its prompt cache is said now, not found slow later.
 				cctx, ccancel := context.WithTimeout(ctx, time.Minute)
-				line, problems, err := agents.CheckServing(cctx, in.Model, mcfg)
+				line, problems, err := providers.CheckServing(cctx, in.Model, mcfg)
 				ccancel()
 				switch {
 				case err != nil:
@@ -124,17 +126,17 @@ func runCmd(cfg *config) *cobra.Command {
 	}
 	f := c.Flags()
 	f.StringVar(&in.Challenge, "challenge", challenges.DefaultID, "challenge ID (see `genesis challenges list`)")
-	f.StringVar(&in.Model, "model", defaultModel(), "model spec: ollama:MODEL, openai:MODEL or langchaingo:ollama|openai:MODEL (env GENESIS_MODEL)")
+	config.Model.StringVar(f, &in.Model, "")
 	f.IntVar(&in.Budget, "budget", 0, "lab experiments to spend (0 = the challenge's default)")
 	f.IntVar(&in.TokenBudget, "token-budget", 0, "stop after this many model tokens (0 = the challenge's default; none if unset there)")
 	f.IntVar(&in.Seed, "seed", 1, "random seed for the optimiser and the model")
 	f.IntVar(&in.MaxBatch, "max-batch", 4, "agents, agents-noopt and random: at most this many lab runs per iteration")
 	strategyFlags(f, &in.Strategy, &in.Acquisition, &in.Init, &in.Batch)
-	f.StringVar(&so.temporal, "temporal", os.Getenv("TEMPORAL_ADDRESS"), "use this Temporal (HOST:PORT, or dev for the running `genesis dev`'s) instead of starting a dev server (env TEMPORAL_ADDRESS)")
+	config.Temporal.StringVar(f, &so.temporal, "use this Temporal (HOST:PORT, or dev for the running `genesis dev`'s) instead of starting a dev server")
 	f.IntVar(&so.tport, "temporal-port", 7233, "port of the dev server genesis starts (when left out and taken, a free one)")
 	f.IntVar(&so.uiPort, "ui-port", 8233, "Temporal web UI port of the dev server (0 = no UI; when left out and taken, a free one)")
-	f.StringVar(&so.labURL, "lab", os.Getenv("GENESIS_LAB_URL"), "use this lab service URL instead of an in-process one (env GENESIS_LAB_URL)")
-	f.StringVar(&so.labToken, "lab-token-file", "", "file with the lab's bearer token (default GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token)")
+	config.Lab.StringVar(f, &so.labURL, "use this lab service URL instead of an in-process one")
+	labTokenFlag(f, &so.labToken)
 	f.Float64Var(&so.timeScale, "time-scale", 0.002, "lab time scale: real seconds per lab second")
 	f.Float64Var(&so.simScale, "sim-time-scale", 0, "simulation time scale (0 = as fast as possible)")
 	hpcFlags(f, &so)

@@ -15,14 +15,14 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/agents/providers"
 	"github.com/genesis-sci/genesis/api"
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/config"
 	"github.com/genesis-sci/genesis/devserver"
 	"github.com/genesis-sci/genesis/lab"
 	"github.com/genesis-sci/genesis/memory"
@@ -70,7 +70,7 @@ type stackOptions struct {
 
 // stack is a running set of parts; close stops them in reverse order.
 type stack struct {
-	cfg      *config
+	cfg      *globals
 	cat      *challenges.Catalog
 	dev      *devserver.Server
 	tc       client.Client
@@ -101,7 +101,7 @@ func (s *stack) close() {
 
 // startStack brings up the parts o asks for. On an error it stops what it
 // started, and the error says what failed and what to do.
-func startStack(ctx context.Context, cfg *config, cat *challenges.Catalog, o stackOptions) (_ *stack, err error) {
+func startStack(ctx context.Context, cfg *globals, cat *challenges.Catalog, o stackOptions) (_ *stack, err error) {
 	if o.hpc != "" && o.hpc != "local" && o.hpc != "slurm" {
 		return nil, fmt.Errorf("--hpc %q: want local or slurm", o.hpc)
 	}
@@ -367,7 +367,7 @@ func runningDev(home string) (string, error) {
 }
 
 func (s *stack) startWorker(o stackOptions) error {
-	emb, mem, err := openMemory(context.Background(), s.cfg.home, o.embedder, o.qdrantURL, s.logger)
+	emb, mem, err := openMemory(context.Background(), s.cfg.home, o.embedder, o.qdrantURL, s.cfg.models, s.logger)
 	if errors.Is(err, embedded.ErrInUse) && o.share {
 		// Beside a running worker (`genesis dev`): a memory of its own,
 		// since two writers would destroy the shared one.
@@ -375,7 +375,7 @@ func (s *stack) startWorker(o stackOptions) error {
 		if derr != nil {
 			return derr
 		}
-		if emb, mem, err = openMemory(context.Background(), dir, o.embedder, o.qdrantURL, s.logger); err == nil {
+		if emb, mem, err = openMemory(context.Background(), dir, o.embedder, o.qdrantURL, s.cfg.models, s.logger); err == nil {
 			s.notes = append(s.notes, fmt.Sprintf("memory: %s's memory is in use by another Genesis process; this command's agents use a memory of their own in %s (what they learn there is not shared)",
 				s.cfg.home, filepath.Join(dir, "memory")))
 		}
@@ -411,7 +411,7 @@ func (s *stack) startWorker(o stackOptions) error {
 		return err
 	}
 	acts := &workflows.Activities{
-		Catalog: s.cat, ModelConfig: agents.ModelConfigFromEnv(),
+		Catalog: s.cat, ModelConfig: s.cfg.models,
 		Lab: labclient.New(s.labURL, &http.Client{Timeout: 30 * time.Second}).WithToken(s.labToken), HPC: ex, Executors: executors, SimCommand: []string{self, "sim"}, Temporal: s.tc,
 		ChallengesDir: s.cfg.challengesDir, SimTimeScale: o.simScale, Poll: o.poll, Memory: mem, Embedder: emb, DataDir: s.cfg.home, Temperature: 0.2,
 		Streams: workflows.NewStreams(),
@@ -470,10 +470,10 @@ func (o slurmOptions) open(home string) (*hpc.Slurm, error) {
 func hpcFlags(f *pflag.FlagSet, so *stackOptions) {
 	embedderFlag(f, &so.embedder, &so.qdrantURL)
 	f.IntVar(&so.hpcSlots, "hpc-slots", 2, "simulation jobs that may run at once on the local executor")
-	f.StringVar(&so.hpc, "hpc", envOr("GENESIS_HPC", "local"), "executor for simulation jobs: local (subprocesses) or slurm (sbatch on the cluster this machine submits to) (env GENESIS_HPC)")
-	f.StringVar(&so.slurm.dir, "slurm-dir", os.Getenv("GENESIS_SLURM_DIR"), "Slurm job directories, on a file system the compute nodes share (default $GENESIS_HOME/slurm-jobs; env GENESIS_SLURM_DIR)")
-	f.StringVar(&so.slurm.partition, "slurm-partition", os.Getenv("GENESIS_SLURM_PARTITION"), "Slurm partition for simulation jobs (env GENESIS_SLURM_PARTITION)")
-	f.StringVar(&so.slurm.account, "slurm-account", os.Getenv("GENESIS_SLURM_ACCOUNT"), "Slurm account to charge (env GENESIS_SLURM_ACCOUNT)")
+	config.HPC.StringVar(f, &so.hpc, "")
+	config.SlurmDir.StringVar(f, &so.slurm.dir, "Slurm job directories, on a file system the compute nodes share (default $GENESIS_HOME/slurm-jobs; env GENESIS_SLURM_DIR)")
+	config.SlurmPartition.StringVar(f, &so.slurm.partition, "")
+	config.SlurmAccount.StringVar(f, &so.slurm.account, "")
 }
 
 // openMemory opens the embedded memory store for an embedder spec. "auto"
@@ -484,14 +484,13 @@ func hpcFlags(f *pflag.FlagSet, so *stackOptions) {
 //
 // With qdrantURL the memory lives in Qdrant instead (collection
 // genesis-memory-<embedder>), shared by every worker that points at it.
-func openMemory(ctx context.Context, home, spec, qdrantURL string, logger *slog.Logger) (memory.Embedder, memory.Store, error) {
-	cfg := agents.ModelConfigFromEnv()
+func openMemory(ctx context.Context, home, spec, qdrantURL string, models providers.Config, logger *slog.Logger) (memory.Embedder, memory.Store, error) {
 	var emb memory.Embedder
 	var err error
 	switch spec {
 	case "", "auto":
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		emb, err = agents.NewEmbedder(pctx, agents.DefaultEmbedder, cfg)
+		emb, err = providers.NewEmbedder(pctx, providers.DefaultEmbedder, models)
 		cancel()
 		if err != nil {
 			if logger != nil {
@@ -501,7 +500,7 @@ func openMemory(ctx context.Context, home, spec, qdrantURL string, logger *slog.
 		}
 	default:
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		emb, err = agents.NewEmbedder(pctx, spec, cfg)
+		emb, err = providers.NewEmbedder(pctx, spec, models)
 		cancel()
 	}
 	if err != nil {
@@ -510,7 +509,7 @@ func openMemory(ctx context.Context, home, spec, qdrantURL string, logger *slog.
 	if qdrantURL != "" {
 		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		st, err := qdrant.Open(qctx, qdrant.Config{URL: qdrantURL, APIKey: os.Getenv("QDRANT_API_KEY"), Dim: emb.Dim(), Embedder: emb.Name()})
+		st, err := qdrant.Open(qctx, qdrant.Config{URL: qdrantURL, APIKey: config.QdrantAPIKey.Value(), Dim: emb.Dim(), Embedder: emb.Name()})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -539,6 +538,11 @@ func safeDirName(s string) string {
 
 // embedderFlag adds --embedder to commands that open the memory.
 func embedderFlag(f *pflag.FlagSet, spec, qdrantURL *string) {
-	f.StringVar(qdrantURL, "qdrant", os.Getenv("GENESIS_QDRANT_URL"), "keep the memory in Qdrant at this gRPC URL (e.g. http://127.0.0.1:6334; key from QDRANT_API_KEY) instead of the embedded store (env GENESIS_QDRANT_URL)")
-	f.StringVar(spec, "embedder", envOr("GENESIS_EMBEDDER", "auto"), "memory embedder: auto (Ollama's all-minilm when it answers, else hashing), hashing, ollama:MODEL or openai:MODEL (env GENESIS_EMBEDDER)")
+	config.Qdrant.StringVar(f, qdrantURL, "")
+	config.Embedder.StringVar(f, spec, "")
+}
+
+// labTokenFlag adds --lab-token-file to the commands that call the lab.
+func labTokenFlag(f *pflag.FlagSet, file *string) {
+	config.LabToken.FileVar(f, file, "file with the lab's bearer token (default GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token)")
 }

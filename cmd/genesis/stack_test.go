@@ -107,7 +107,7 @@ func TestStackBesideDev(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config{home: home}
+	cfg := &globals{home: home}
 	st, err := startStack(context.Background(), cfg, cat, stackOptions{tport: taken, share: true, worker: true, embedder: "hashing"})
 	if err != nil {
 		t.Fatal(err)

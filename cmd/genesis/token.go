@@ -10,12 +10,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/api/access"
 )
 
 // tokenCmd manages API tokens on this machine; each change is written to
 // the API's audit log with the OS user who made it.
-func tokenCmd(cfg *config) *cobra.Command {
+func tokenCmd(cfg *globals) *cobra.Command {
 	c := &cobra.Command{Use: "token", Short: "Manage API tokens (stored hashed in $GENESIS_HOME/api/tokens.json)"}
 	var role, name string
 	create := &cobra.Command{
@@ -23,7 +23,7 @@ func tokenCmd(cfg *config) *cobra.Command {
 		Short: "Create an API token and print it (it is shown only once)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			toks, err := api.OpenTokens(cfg.home)
+			toks, err := access.OpenTokens(cfg.home)
 			if err != nil {
 				return err
 			}
@@ -40,13 +40,13 @@ func tokenCmd(cfg *config) *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&role, "role", "viewer", "viewer (read), operator (start, stop, approve, chat) or admin (tokens)")
-	create.Flags().StringVar(&name, "name", "", fmt.Sprintf("what the token is for (at most %d characters, no control characters)", api.MaxTokenNameLen))
+	create.Flags().StringVar(&name, "name", "", fmt.Sprintf("what the token is for (at most %d characters, no control characters)", access.MaxTokenNameLen))
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List API tokens (IDs, roles, names; never the secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			toks, err := api.OpenTokens(cfg.home)
+			toks, err := access.OpenTokens(cfg.home)
 			if err != nil {
 				return err
 			}
@@ -65,7 +65,7 @@ func tokenCmd(cfg *config) *cobra.Command {
 		Short: "Revoke an API token at once (running servers refuse it from their next request)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			toks, err := api.OpenTokens(cfg.home)
+			toks, err := access.OpenTokens(cfg.home)
 			if err != nil {
 				return err
 			}
@@ -87,7 +87,7 @@ func tokenCmd(cfg *config) *cobra.Command {
 // auditCLI writes a command's change to the API's audit log, with the OS
 // user and host who ran it.
 func auditCLI(home, command, resource, detail string) error {
-	a, err := api.OpenAudit(home)
+	a, err := access.OpenAudit(home)
 	if err != nil {
 		return err
 	}
@@ -97,6 +97,6 @@ func auditCLI(home, command, resource, detail string) error {
 		who = u.Username
 	}
 	host, _ := os.Hostname()
-	return a.Write(api.AuditEntry{Time: time.Now().UTC(), Method: "CLI", Path: command, Resource: resource, Detail: detail,
+	return a.Write(access.AuditEntry{Time: time.Now().UTC(), Method: "CLI", Path: command, Resource: resource, Detail: detail,
 		Actor: who + "@" + cmp.Or(host, "localhost")})
 }

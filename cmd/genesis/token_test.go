@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/api/access"
 	"github.com/genesis-sci/genesis/challenges"
 )
 
@@ -33,7 +33,7 @@ func TestTokenCommands(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(tok, "gns_") || !strings.Contains(errs, "genesis token revoke tok-") {
 		t.Fatalf("create: exit %d, %q %q", code, tok, errs)
 	}
-	server, err := api.OpenTokens(home) // a running server's view
+	server, err := access.OpenTokens(home) // a running server's view
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestTokenCommands(t *testing.T) {
 	}
 	var adminID string
 	for _, tk := range server.List() {
-		if tk.Role == api.RoleAdmin {
+		if tk.Role == access.RoleAdmin {
 			adminID = tk.ID
 		}
 	}
@@ -71,7 +71,7 @@ func TestTokenCommands(t *testing.T) {
 	}
 	var created, revoked bool
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var e api.AuditEntry
+		var e access.AuditEntry
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatalf("audit line %q: %v", line, err)
 		}
@@ -91,13 +91,13 @@ func TestServeAPICapsUnauthenticatedConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config{home: t.TempDir()}
+	cfg := &globals{home: t.TempDir()}
 	bound, stop, err := serveAPI(cfg, &stack{cfg: cfg}, cat, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
-	admin, _ := os.ReadFile(api.AdminTokenFile(cfg.home))
+	admin, _ := os.ReadFile(access.AdminTokenFile(cfg.home))
 	authed := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
 	get := func() int {
 		req, _ := http.NewRequest("GET", "http://"+bound+"/api/v1/challenges", nil)

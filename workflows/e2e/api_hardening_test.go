@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/api/apiclient"
 	"github.com/genesis-sci/genesis/portfolio"
 	"github.com/genesis-sci/genesis/workflows"
 )
@@ -32,19 +33,20 @@ func TestAPIHostileAndForeignIDs(t *testing.T) {
 	e := newEnv(t)
 	e.worker(t, team(0), openMemory(t, e.dir))
 	h := newOperatorAPI(t, e)
-	code, m := h.call("POST", "/api/v1/campaigns", `{"challenge":"crossed-barrel-toughness","strategy":"random","budget":2}`)
-	if code != http.StatusAccepted {
-		t.Fatalf("start: %d %v", code, m)
+	cl := h.client()
+	started, err := cl.StartCampaign(t.Context(), apiclient.StartRequest{Challenge: "crossed-barrel-toughness", Strategy: "random", Budget: 2})
+	if err != nil {
+		t.Fatalf("start: %v", err)
 	}
-	campaign := m["id"].(string)
+	campaign := started.ID
 	if err := e.ts.GetDefaultClient().GetWorkflow(t.Context(), campaign, "").Get(t.Context(), nil); err != nil {
 		t.Fatal(err)
 	}
-	code, m = h.call("POST", "/api/v1/chats", "")
-	if code != http.StatusCreated {
-		t.Fatalf("chat: %d %v", code, m)
+	created, err := cl.CreateChat(t.Context(), "")
+	if err != nil {
+		t.Fatalf("chat: %v", err)
 	}
-	chat := m["id"].(string)
+	chat := created.ID
 
 	for _, c := range []struct {
 		method, path, body string

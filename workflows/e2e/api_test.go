@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -24,6 +23,7 @@ import (
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/agents/llm/scripted"
 	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/api/apiclient"
 	"github.com/genesis-sci/genesis/memory"
 	labclient "github.com/genesis-sci/genesis/tools/lab"
 	"github.com/genesis-sci/genesis/workflows"
@@ -155,47 +155,29 @@ func TestAPIAuthWatchAndAudit(t *testing.T) {
 			t.Errorf("%s: %d %v, want %d", c.name, got, m, c.want)
 		}
 	}
-	code, m := call("POST", "/api/v1/campaigns", operator, start)
-	if code != http.StatusAccepted {
-		t.Fatalf("operator start: %d %v", code, m)
+	asOperator, _ := apiclient.New(srv.URL, operator)
+	asViewer, _ := apiclient.New(srv.URL, viewer)
+	started, err := asOperator.StartCampaign(t.Context(), apiclient.StartRequest{Challenge: "crossed-barrel-toughness", Budget: 3})
+	if err != nil {
+		t.Fatalf("operator start: %v", err)
 	}
-	id := m["id"].(string)
+	id := started.ID
 
 	// Watch: status events as the campaign runs, then done.
-	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/campaigns/"+id+"/watch", nil)
-	req.Header.Set("Authorization", "Bearer "+viewer)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		t.Fatalf("watch: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	statuses, done, maxUsed := 0, false, 0
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "data: {\"campaign_id\"") {
-			statuses++
-			var st workflows.Status
-			_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &st)
-			maxUsed = max(maxUsed, st.ExperimentsUsed)
-		}
-		if line == "event: done" {
-			done = true
-		}
-	}
-	resp.Body.Close()
-	if !done || statuses < 2 || maxUsed != 3 {
-		t.Errorf("watch saw %d status events, done %v, %d experiments", statuses, done, maxUsed)
+	statuses, maxUsed := 0, 0
+	reason, err := asViewer.WatchCampaign(t.Context(), id, func(st apiclient.CampaignStatus) {
+		statuses++
+		maxUsed = max(maxUsed, st.ExperimentsUsed)
+	})
+	if err != nil || statuses < 2 || maxUsed != 3 {
+		t.Errorf("watch saw %d status events, ended %q (%v), %d experiments", statuses, reason, err, maxUsed)
 	}
 	// List shows it; a viewer cannot stop it.
-	if code, m := call("GET", "/api/v1/campaigns", viewer, ""); code != 200 || !strings.Contains(fmt.Sprint(m["campaigns"]), id) {
-		t.Errorf("list: %d %v", code, m)
+	if list, err := asViewer.Campaigns(t.Context(), 0); err != nil || !slices.ContainsFunc(list, func(c apiclient.CampaignSummary) bool { return c.ID == id }) {
+		t.Errorf("list: %v %+v", err, list)
 	}
-	if code, _ := call("POST", "/api/v1/campaigns/"+id+"/stop", viewer, ""); code != http.StatusForbidden {
-		t.Errorf("viewer stop: %d", code)
+	if _, err := asViewer.StopCampaign(t.Context(), id); !apiclient.IsStatus(err, http.StatusForbidden) {
+		t.Errorf("viewer stop: %v", err)
 	}
 	// The audit log holds the start (202) and the refusals (403), with who did them.
 	b, _ := os.ReadFile(filepath.Join(home, "api", "audit.log"))
@@ -222,11 +204,10 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 	e := newEnv(t)
 	e.worker(t, team(5*time.Millisecond), openMemory(t, e.dir))
 	h := newOperatorAPI(t, e)
-	call := h.call
+	cl, ctx := h.client(), t.Context()
 	status := func(id string) workflows.Status {
-		var st workflows.Status
-		h.get("/api/v1/campaigns/"+id, &st)
-		return st
+		st, _ := cl.Campaign(ctx, id)
+		return st.Status
 	}
 	waitFor := func(id, what string, cond func(workflows.Status) bool) workflows.Status {
 		deadline := time.Now().Add(time.Minute)
@@ -241,43 +222,43 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	code, m := call("POST", "/api/v1/campaigns", `{"challenge":"crossed-barrel-toughness","budget":10,"require_approval":true}`)
-	if code != 202 {
-		t.Fatalf("start: %d %v", code, m)
+	started, err := cl.StartCampaign(ctx, apiclient.StartRequest{Challenge: "crossed-barrel-toughness", Budget: 10, RequireApproval: true})
+	if err != nil {
+		t.Fatalf("start: %v", err)
 	}
-	id := m["id"].(string)
+	id := started.ID
 	st := waitFor(id, "asked for approval", func(s workflows.Status) bool { return s.Pending != nil })
 	if len(st.Pending.Points) == 0 || st.ExperimentsUsed != 0 {
 		t.Fatalf("pending %+v with %d experiments", st.Pending, st.ExperimentsUsed)
 	}
 	// The list of what waits for a person has it, with where to decide.
-	var owed api.PendingDecisions
-	if code := h.get("/api/v1/approvals", &owed); code != 200 || len(owed.Approvals) != 1 {
-		t.Fatalf("approvals: %d %+v", code, owed)
+	owed, err := cl.PendingDecisions(ctx)
+	if err != nil || len(owed.Approvals) != 1 {
+		t.Fatalf("approvals: %v %+v", err, owed)
 	}
 	if a := owed.Approvals[0]; a.Kind != "campaign" || a.Campaign != id || len(a.Points) != len(st.Pending.Points) ||
 		a.Reject != "/api/v1/campaigns/"+id+"/reject" || a.Command != "genesis campaign approve|reject "+id || !strings.HasPrefix(a.Why, "lab-operator: ") || a.Iteration != st.Pending.Iteration {
 		t.Errorf("approval item %+v", a)
 	}
 	// A decision about runs other than those pending is refused.
-	if code, m := call("POST", "/api/v1/campaigns/"+id+"/approve", fmt.Sprintf(`{"iteration":%d}`, st.Pending.Iteration+1)); code != http.StatusConflict {
-		t.Fatalf("approving runs that are not pending: %d %v", code, m)
+	if _, err := cl.ApproveCampaign(ctx, id, apiclient.CampaignDecision{Iteration: st.Pending.Iteration + 1}); !apiclient.IsStatus(err, http.StatusConflict) {
+		t.Fatalf("approving runs that are not pending: %v", err)
 	}
 	// Reject: nothing runs this iteration; the next one asks again; approve that.
-	if code, m := call("POST", "/api/v1/campaigns/"+id+"/reject", `{"reason":"too hot"}`); code != 202 {
-		t.Fatalf("reject: %d %v", code, m)
+	if _, err := cl.RejectCampaign(ctx, id, apiclient.CampaignDecision{Reason: "too hot"}); err != nil {
+		t.Fatalf("reject: %v", err)
 	}
 	waitFor(id, "asked again", func(s workflows.Status) bool { return s.Pending != nil && s.Pending.Iteration == 2 })
 	if st := status(id); st.ExperimentsUsed != 0 {
 		t.Errorf("a rejected run ran: %d experiments", st.ExperimentsUsed)
 	}
-	if code, _ := call("POST", "/api/v1/campaigns/"+id+"/approve", ``); code != 202 {
-		t.Fatalf("approve: %d", code)
+	if _, err := cl.ApproveCampaign(ctx, id, apiclient.CampaignDecision{}); err != nil {
+		t.Fatalf("approve: %v", err)
 	}
 	waitFor(id, "ran the approved runs", func(s workflows.Status) bool { return s.ExperimentsUsed >= 2 })
 	// Pause: it stops before the next iteration; resume: it goes on.
-	if code, _ := call("POST", "/api/v1/campaigns/"+id+"/pause", ``); code != 202 {
-		t.Fatal("pause")
+	if _, err := cl.PauseCampaign(ctx, id); err != nil {
+		t.Fatalf("pause: %v", err)
 	}
 	// It may first ask about the runs of the iteration under way: approve
 	// those; it pauses before the next iteration.
@@ -286,7 +267,7 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 		if st.Phase == "paused" {
 			break
 		}
-		call("POST", "/api/v1/campaigns/"+id+"/approve", ``)
+		_, _ = cl.ApproveCampaign(ctx, id, apiclient.CampaignDecision{})
 		time.Sleep(250 * time.Millisecond) // the status cache's lifetime
 	}
 	used := st.ExperimentsUsed
@@ -294,8 +275,8 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 	if st := status(id); st.ExperimentsUsed != used || st.Phase != "paused" {
 		t.Errorf("a paused campaign went on: %+v", st)
 	}
-	if code, _ := call("POST", "/api/v1/campaigns/"+id+"/resume", ``); code != 202 {
-		t.Fatal("resume")
+	if _, err := cl.ResumeCampaign(ctx, id); err != nil {
+		t.Fatalf("resume: %v", err)
 	}
 	waitFor(id, "resumed", func(s workflows.Status) bool { return !s.Paused && s.Phase != "paused" })
 	// Nothing pending now or soon: approving out of turn is a conflict, or it is asked again.
@@ -304,11 +285,11 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 		if st.Done {
 			break
 		}
-		call("POST", "/api/v1/campaigns/"+id+"/approve", ``)
+		_, _ = cl.ApproveCampaign(ctx, id, apiclient.CampaignDecision{})
 		time.Sleep(30 * time.Millisecond)
 	}
-	if code, m := call("POST", "/api/v1/campaigns/"+id+"/approve", ``); code != http.StatusConflict && code != http.StatusNotFound {
-		t.Errorf("approve with nothing pending: %d %v", code, m)
+	if _, err := cl.ApproveCampaign(ctx, id, apiclient.CampaignDecision{}); !apiclient.IsStatus(err, http.StatusConflict) && !apiclient.IsStatus(err, http.StatusNotFound) {
+		t.Errorf("approve with nothing pending: %v", err)
 	}
 }
 
@@ -410,37 +391,36 @@ func TestAPIChatSurvivesWorkerRestart(t *testing.T) {
 	e := newEnv(t)
 	w1 := e.worker(t, team(time.Second), nil)
 	h := newOperatorAPI(t, e)
-	call := h.call
-	code, m := call("POST", "/api/v1/chats", `{}`)
-	if code != 201 {
-		t.Fatalf("create chat: %d %v", code, m)
+	cl, ctx := h.client(), t.Context()
+	created, err := cl.CreateChat(ctx, "")
+	if err != nil {
+		t.Fatalf("create chat: %v", err)
 	}
-	id := m["id"].(string)
-	if code, _ := call("POST", "/api/v1/chats/"+id+"/messages", `{"text":""}`); code != http.StatusUnprocessableEntity {
-		t.Errorf("empty message: %d", code)
+	id := created.ID
+	if _, err := cl.SendChat(ctx, id, ""); !apiclient.IsStatus(err, http.StatusUnprocessableEntity) {
+		t.Errorf("empty message: %v", err)
 	}
-	done := make(chan map[string]any, 1)
+	done := make(chan workflows.ChatReply, 1)
 	go func() {
-		code, m := call("POST", "/api/v1/chats/"+id+"/messages", `{"text":"what is the crossed barrel challenge?"}`)
-		if code != 200 {
-			t.Errorf("send: %d %v", code, m)
+		reply, err := cl.SendChat(ctx, id, "what is the crossed barrel challenge?")
+		if err != nil {
+			t.Errorf("send: %v", err)
 		}
-		done <- m
+		done <- reply
 	}()
 	time.Sleep(400 * time.Millisecond) // the turn's model call is under way
 	w1.Stop()
 	e.worker(t, team(time.Second), nil)
 	select {
-	case m := <-done:
-		if !strings.Contains(fmt.Sprint(m["text"]), "46.7 J") {
-			t.Errorf("reply %v", m)
+	case reply := <-done:
+		if !strings.Contains(reply.Text, "46.7 J") {
+			t.Errorf("reply %+v", reply)
 		}
 	case <-time.After(2 * time.Minute):
 		t.Fatal("the turn was lost in the worker restart")
 	}
-	code, m = call("GET", "/api/v1/chats/"+id, "")
-	if code != 200 || len(m["messages"].([]any)) != 2 {
-		t.Errorf("conversation: %d %v", code, m)
+	if st, err := cl.Chat(ctx, id); err != nil || len(st.Messages) != 2 {
+		t.Errorf("conversation: %v %+v", err, st)
 	}
 }
 
@@ -450,26 +430,32 @@ func TestChatApprovesPendingRuns(t *testing.T) {
 	c := e.ts.GetDefaultClient()
 	e.worker(t, team(0), nil)
 	h := newOperatorAPI(t, e)
-	call := h.call
-	_, m := call("POST", "/api/v1/campaigns", `{"challenge":"crossed-barrel-toughness","budget":2,"require_approval":true}`)
-	id := m["id"].(string)
+	cl, ctx := h.client(), t.Context()
+	started, err := cl.StartCampaign(ctx, apiclient.StartRequest{Challenge: "crossed-barrel-toughness", Budget: 2, RequireApproval: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := started.ID
 	deadline := time.Now().Add(time.Minute)
 	for {
-		_, st := call("GET", "/api/v1/campaigns/"+id, "")
-		if st["pending"] != nil {
+		st, err := cl.Campaign(ctx, id)
+		if st.Pending != nil {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("never pending: %v", st)
+			t.Fatalf("never pending: %v %+v", err, st)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	_, chat := call("POST", "/api/v1/chats", `{}`)
+	chat, err := cl.CreateChat(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The message names the campaign: the chat acts only on what it is
 	// asked for by name.
-	code, reply := call("POST", "/api/v1/chats/"+chat["id"].(string)+"/messages", `{"text":"please approve the waiting runs of `+id+`"}`)
-	if code != 200 || !strings.Contains(fmt.Sprint(reply["text"]), "I approved the lab runs campaign "+id) {
-		t.Fatalf("chat reply: %d %v", code, reply)
+	reply, err := cl.SendChat(ctx, chat.ID, "please approve the waiting runs of "+id)
+	if err != nil || !strings.Contains(reply.Text, "I approved the lab runs campaign "+id) {
+		t.Fatalf("chat reply: %v %+v", err, reply)
 	}
 	var res workflows.CampaignResult
 	if err := c.GetWorkflow(t.Context(), id, "").Get(t.Context(), &res); err != nil {
@@ -488,12 +474,13 @@ func TestChatDecidesPortfolioApproval(t *testing.T) {
 	e.worker(t, team(0), nil)
 	h := newOperatorAPI(t, e)
 	file := "name: chat\napproval: {lab_runs: review, timeout: 1s, escalation_timeout: 1h}\nstall: {patience: 50}\ncampaigns:\n  - {challenge: crossed-barrel-toughness, strategy: random, budget: {lab_runs: 2}, max_batch: 2}\n"
-	if code, body := h.call("POST", "/api/v1/portfolios?id=pf-chat", file); code != 202 {
-		t.Fatalf("start: %d %v", code, body)
+	cl, ctx := h.client(), t.Context()
+	if _, err := cl.StartPortfolio(ctx, []byte(file), "pf-chat"); err != nil {
+		t.Fatalf("start: %v", err)
 	}
 	var st workflows.PortfolioStatus
 	deadline := time.Now().Add(time.Minute)
-	for h.get("/api/v1/portfolios/pf-chat", &st); len(st.Pending) == 0 || st.Pending[0].Role != "admin"; h.get("/api/v1/portfolios/pf-chat", &st) {
+	for st, _ = cl.Portfolio(ctx, "pf-chat"); len(st.Pending) == 0 || st.Pending[0].Role != "admin"; st, _ = cl.Portfolio(ctx, "pf-chat") {
 		if time.Now().After(deadline) {
 			t.Fatalf("no escalated approval pending: %+v", st)
 		}
@@ -501,12 +488,15 @@ func TestChatDecidesPortfolioApproval(t *testing.T) {
 	}
 	aid := st.Pending[0].ID
 	ask := func(who *operatorAPI, text string) string {
-		_, chat := who.call("POST", "/api/v1/chats", `{}`)
-		code, reply := who.call("POST", "/api/v1/chats/"+chat["id"].(string)+"/messages", `{"text":"`+text+`"}`)
-		if code != 200 {
-			t.Fatalf("chat: %d %v", code, reply)
+		chat, err := who.client().CreateChat(ctx, "")
+		if err != nil {
+			t.Fatalf("chat: %v", err)
 		}
-		return fmt.Sprint(reply["text"])
+		reply, err := who.client().SendChat(ctx, chat.ID, text)
+		if err != nil {
+			t.Fatalf("chat: %v", err)
+		}
+		return reply.Text
 	}
 	admin := h.as(h.admin)
 	// The message must name the approval: the sender's role is spent
@@ -522,7 +512,7 @@ func TestChatDecidesPortfolioApproval(t *testing.T) {
 	}
 	var log []string
 	for deadline := time.Now().Add(time.Minute); ; {
-		h.get("/api/v1/portfolios/pf-chat", &st)
+		st, _ = cl.Portfolio(ctx, "pf-chat")
 		log = log[:0]
 		for _, r := range st.Log {
 			log = append(log, r.Detail)
@@ -549,6 +539,17 @@ type operatorAPI struct {
 
 // as returns the caller with another token.
 func (h *operatorAPI) as(tok string) *operatorAPI { c := *h; c.tok = tok; return &c }
+
+// client is the typed API client with the caller's token; call and do
+// remain for requests the client would not make (malformed bodies,
+// hostile IDs, other methods).
+func (h *operatorAPI) client() *apiclient.Client {
+	cl, err := apiclient.New(h.url, h.tok)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return cl
+}
 
 func newOperatorAPI(t *testing.T, e *env) *operatorAPI {
 	t.Helper()
@@ -626,11 +627,12 @@ func TestAPIStartsBOCampaign(t *testing.T) {
 		return "", errors.New("bo calls no model")
 	}}, openMemory(t, e.dir))
 	h := newOperatorAPI(t, e)
-	code, m := h.call("POST", "/api/v1/campaigns", `{"challenge":"crossed-barrel-toughness","budget":15,"strategy":"bo","acquisition":"ucb","init":"random:2","batch":2}`)
-	if code != http.StatusAccepted {
-		t.Fatalf("start: %d %v", code, m)
+	cl := h.client()
+	started, err := cl.StartCampaign(t.Context(), apiclient.StartRequest{Challenge: "crossed-barrel-toughness", Budget: 15, Strategy: "bo", Acquisition: "ucb", Init: "random:2", Batch: 2})
+	if err != nil {
+		t.Fatalf("start: %v", err)
 	}
-	id, _ := m["id"].(string)
+	id := started.ID
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	var res workflows.CampaignResult
@@ -644,27 +646,19 @@ func TestAPIStartsBOCampaign(t *testing.T) {
 	if got := fmt.Sprint(roundSizes(t, e, id)); got != "[2 2 2 2 2 2 2 1]" {
 		t.Errorf("lab runs per round %s, want [2 2 2 2 2 2 2 1]", got)
 	}
-	var st api.CampaignStatus
-	if code := h.get("/api/v1/campaigns/"+id, &st); code != http.StatusOK || !st.Done || st.Strategy != "bo" || st.Acquisition != "ucb" || st.Init != "random:2" || st.Batch != 2 {
-		t.Errorf("status %d: done %v, strategy %q acquisition %q init %q batch %d", code, st.Done, st.Strategy, st.Acquisition, st.Init, st.Batch)
+	st, err := cl.Campaign(ctx, id)
+	if err != nil || !st.Done || st.Strategy != "bo" || st.Acquisition != "ucb" || st.Init != "random:2" || st.Batch != 2 {
+		t.Errorf("status %v: done %v, strategy %q acquisition %q init %q batch %d", err, st.Done, st.Strategy, st.Acquisition, st.Init, st.Batch)
 	}
-	req, err := http.NewRequest("GET", h.url+"/api/v1/campaigns/"+id+"/watch", nil)
-	if err != nil {
-		t.Fatal(err)
+	var watched []apiclient.CampaignStatus
+	if _, err := cl.WatchCampaign(ctx, id, func(st apiclient.CampaignStatus) { watched = append(watched, st) }); err != nil || len(watched) == 0 {
+		t.Fatalf("watch: %v, %d statuses", err, len(watched))
 	}
-	req.Header.Set("Authorization", "Bearer "+h.tok)
-	r, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	if w := watched[len(watched)-1]; w.Strategy != "bo" || w.Acquisition != "ucb" || w.Init != "random:2" || w.Batch != 2 {
+		t.Errorf("the watch stream does not show the settings: %+v", w)
 	}
-	b, _ := io.ReadAll(r.Body)
-	r.Body.Close()
-	if !strings.Contains(string(b), `"strategy":"bo","acquisition":"ucb","init":"random:2","batch":2`) {
-		t.Errorf("the watch stream does not show the settings: %s", b)
-	}
-	var list struct{ Campaigns []api.CampaignSummary }
-	h.get("/api/v1/campaigns", &list)
-	if len(list.Campaigns) != 1 || list.Campaigns[0].ID != id || list.Campaigns[0].Strategy != "bo" {
-		t.Errorf("list %+v", list.Campaigns)
+	list, err := cl.Campaigns(ctx, 0)
+	if err != nil || len(list) != 1 || list[0].ID != id || list[0].Strategy != "bo" {
+		t.Errorf("list %v %+v", err, list)
 	}
 }

@@ -285,8 +285,8 @@ campaigns:
   - {challenge: crossed-barrel-toughness, strategy: random, priority: 3, budget: {lab_runs: 2}, max_batch: 2, routine: {theta: {max: -1}}}
   - {challenge: agnp-spectrum-loss, strategy: random, budget: {lab_runs: 4}}
 `
-	if code, body := h.call("POST", "/api/v1/portfolios?id=pf-ui", file); code != 202 {
-		t.Fatalf("start: %d %v", code, body)
+	if _, err := h.client().StartPortfolio(t.Context(), []byte(file), "pf-ui"); err != nil {
+		t.Fatalf("start: %v", err)
 	}
 	ctx := browser(t, exe)
 	var waiting string

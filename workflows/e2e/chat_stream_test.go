@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -72,47 +69,15 @@ func streamChat(t *testing.T, apiStreams, workerStreams *workflows.Streams, dela
 	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Streams: streams}).Handler())
 	defer srv.Close()
 	op, _ := toks.Create(api.RoleOperator, "o")
-	h := &operatorAPI{t: t, url: srv.URL, tok: op}
-	code, created := h.call("POST", "/api/v1/chats", "")
-	if code != 201 && code != 200 {
-		t.Fatalf("create chat: %d %v", code, created)
-	}
-	id, _ := created["id"].(string)
-
-	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/chats/"+id+"/messages", strings.NewReader(`{"text":"what is the crossed barrel challenge about?"}`))
-	req.Header.Set("Authorization", "Bearer "+op)
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := http.DefaultClient.Do(req)
+	cl := (&operatorAPI{t: t, url: srv.URL, tok: op}).client()
+	created, err := cl.CreateChat(t.Context(), "")
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		t.Fatalf("status %d, content type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+		t.Fatalf("create chat: %v", err)
 	}
 	var deltas []string
-	var reply workflows.ChatReply
-	event := ""
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if name, ok := strings.CutPrefix(line, "event: "); ok {
-			event = name
-		} else if data, ok := strings.CutPrefix(line, "data: "); ok {
-			switch event {
-			case "delta":
-				var d struct{ Text string }
-				_ = json.Unmarshal([]byte(data), &d)
-				deltas = append(deltas, d.Text)
-			case "reply":
-				_ = json.Unmarshal([]byte(data), &reply)
-			case "error":
-				t.Fatalf("error event: %s", data)
-			}
-		}
-		if reply.Text != "" {
-			break
-		}
+	reply, err := cl.SendChatStream(t.Context(), created.ID, "what is the crossed barrel challenge about?", func(p string) { deltas = append(deltas, p) })
+	if err != nil {
+		t.Fatalf("streamed send: %v", err)
 	}
 	if !strings.Contains(reply.Text, "46.7 J") {
 		t.Fatalf("reply %q", reply.Text)

@@ -24,6 +24,7 @@ import (
 	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/agents/llm/scripted"
+	"github.com/genesis-sci/genesis/agents/providers"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/lab"
 	"github.com/genesis-sci/genesis/memory"
@@ -286,13 +287,13 @@ func realModel(t testing.TB) (string, llm.Model) {
 	}
 	spec := os.Getenv("GENESIS_TEST_MODEL")
 	if spec == "" {
-		spec = agents.DefaultModel
+		spec = providers.DefaultModel
 	}
-	cfg := agents.ModelConfigFromEnv()
-	if err := agents.CheckModel(context.Background(), spec, cfg); err != nil {
+	cfg := providers.ConfigFromEnv()
+	if err := providers.CheckModel(context.Background(), spec, cfg); err != nil {
 		t.Fatal(err)
 	}
-	model, err := agents.NewModel(spec, cfg)
+	model, err := providers.NewModel(spec, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

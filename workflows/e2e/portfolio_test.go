@@ -18,7 +18,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/genesis-sci/genesis/agents/llm"
-	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/api/apiclient"
 	"github.com/genesis-sci/genesis/devserver"
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/portfolio"
@@ -240,9 +240,10 @@ func TestPortfolioThroughAPI(t *testing.T) {
 	mem := openMemory(t, e.dir)
 	w := e.worker(t, team(0), mem)
 	h := newOperatorAPI(t, e)
-	code, body := h.call("POST", "/api/v1/portfolios", "name: x\ncampaigns:\n  - {challenge: nope}\n  - {challenge: crossed-barrel-toughness, priority: 0.5}\n")
-	if code != 422 || !strings.Contains(fmt.Sprint(body), "not in the catalog") {
-		t.Fatalf("bad file: %d %v", code, body)
+	cl, ctx := h.client(), t.Context()
+	_, err := cl.StartPortfolio(ctx, []byte("name: x\ncampaigns:\n  - {challenge: nope}\n  - {challenge: crossed-barrel-toughness, priority: 0.5}\n"), "")
+	if !apiclient.IsStatus(err, 422) || !strings.Contains(err.Error(), "not in the catalog") {
+		t.Fatalf("bad file: %v", err)
 	}
 	const file = `
 name: api test
@@ -251,18 +252,17 @@ stall: {patience: 50}
 campaigns:
   - {challenge: crossed-barrel-toughness, strategy: random, budget: {lab_runs: 4}, max_batch: 2, routine: {theta: {max: -1}}}
 `
-	code, body = h.call("POST", "/api/v1/portfolios?id=pf-api", file)
-	if code != 202 || body["id"] != "pf-api" {
-		t.Fatalf("start: %d %v", code, body)
+	started, err := cl.StartPortfolio(ctx, []byte(file), "pf-api")
+	if err != nil || started.ID != "pf-api" {
+		t.Fatalf("start: %v %+v", err, started)
 	}
-	if code, _ := h.call("POST", "/api/v1/portfolios?id=pf-api", file); code != 409 {
-		t.Errorf("a second start with the same id: %d", code)
+	if _, err := cl.StartPortfolio(ctx, []byte(file), "pf-api"); !apiclient.IsStatus(err, 409) {
+		t.Errorf("a second start with the same id: %v", err)
 	}
 	pending := func(role string) workflows.PortfolioStatus {
 		deadline := time.Now().Add(time.Minute)
 		for {
-			var st workflows.PortfolioStatus
-			h.get("/api/v1/portfolios/pf-api", &st)
+			st, _ := cl.Portfolio(ctx, "pf-api")
 			if len(st.Pending) > 0 && st.Pending[0].Role == role {
 				return st
 			}
@@ -281,22 +281,22 @@ campaigns:
 	if !strings.Contains(st.Campaigns[0].Waiting, "operator's approval") || !strings.Contains(a.Reasons[0], "outside the routine region") {
 		t.Errorf("waiting %q reasons %v", st.Campaigns[0].Waiting, a.Reasons)
 	}
-	if code, _ := h.call("POST", "/api/v1/portfolios/pf-api/approvals/a999/approve", ""); code != 409 {
-		t.Errorf("unknown approval: %d", code)
+	if _, err := cl.DecidePortfolio(ctx, "pf-api", "a999", true, ""); !apiclient.IsStatus(err, 409) {
+		t.Errorf("unknown approval: %v", err)
 	}
-	if code, body := h.call("POST", "/api/v1/portfolios/pf-api/approvals/"+a.ID+"/approve", `{"reason":"fine"}`); code != 200 || body["status"] != "approved" {
-		t.Fatalf("approve: %d %v", code, body)
+	if d, err := cl.DecidePortfolio(ctx, "pf-api", a.ID, true, "fine"); err != nil || d.Status != "approved" {
+		t.Fatalf("approve: %v %+v", err, d)
 	}
 	st = pending("admin") // the next batch, after its 15 s
 	a = st.Pending[0]
-	if code, body := h.call("POST", "/api/v1/portfolios/pf-api/approvals/"+a.ID+"/reject", ""); code != 403 || !strings.Contains(fmt.Sprint(body), "only an admin") {
-		t.Fatalf("an operator decided an escalated approval: %d %v", code, body)
+	if _, err := cl.DecidePortfolio(ctx, "pf-api", a.ID, false, ""); !apiclient.IsStatus(err, 403) || !strings.Contains(err.Error(), "only an admin") {
+		t.Fatalf("an operator decided an escalated approval: %v", err)
 	}
-	if code, body := h.as(h.admin).call("POST", "/api/v1/portfolios/pf-api/approvals/"+a.ID+"/approve", ""); code != 200 {
-		t.Fatalf("admin approve: %d %v", code, body)
+	if _, err := h.as(h.admin).client().DecidePortfolio(ctx, "pf-api", a.ID, true, ""); err != nil {
+		t.Fatalf("admin approve: %v", err)
 	}
-	if code, _ := h.call("POST", "/api/v1/portfolios/pf-api/stop", ""); code != 202 {
-		t.Fatalf("stop: %d", code)
+	if _, err := cl.StopPortfolio(ctx, "pf-api"); err != nil {
+		t.Fatalf("stop: %v", err)
 	}
 	var res workflows.PortfolioStatus
 	if err := e.ts.GetDefaultClient().GetWorkflow(context.Background(), "pf-api", "").Get(context.Background(), &res); err != nil {
@@ -305,11 +305,8 @@ campaigns:
 	if res.Spent.LabRuns != 4 {
 		t.Errorf("two approved batches of 2 should have run: %v, %s", res.Spent, res.Campaigns[0].Reason)
 	}
-	var list struct {
-		Portfolios []api.PortfolioSummary `json:"portfolios"`
-	}
-	if h.get("/api/v1/portfolios", &list); len(list.Portfolios) != 1 || list.Portfolios[0].ID != "pf-api" {
-		t.Errorf("list: %+v", list)
+	if list, err := cl.Portfolios(ctx); err != nil || len(list) != 1 || list[0].ID != "pf-api" {
+		t.Errorf("list: %v %+v", err, list)
 	}
 	checkLedger(t, e, res)
 }

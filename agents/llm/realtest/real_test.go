@@ -14,15 +14,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/agents/llm/ollama"
+	"github.com/genesis-sci/genesis/agents/providers"
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/tools"
 )
 
 func host() string {
-	cfg := agents.ModelConfigFromEnv()
+	cfg := providers.ConfigFromEnv()
 	if cfg.OllamaHost == "" {
 		return ollama.DefaultHost
 	}
@@ -35,7 +35,7 @@ func modelName(t *testing.T) string {
 	}
 	spec := os.Getenv("GENESIS_TEST_MODEL")
 	if spec == "" {
-		spec = agents.DefaultModel
+		spec = providers.DefaultModel
 	}
 	s, err := llm.ParseSpec(spec)
 	if err != nil || s.Provider != "ollama" {
@@ -93,7 +93,7 @@ func TestOllamaNative(t *testing.T) {
 
 func TestOpenAICompatibleEndpoint(t *testing.T) {
 	name := modelName(t)
-	m, err := agents.NewModel("openai:"+name, agents.ModelConfig{OpenAIBaseURL: host() + "/v1", OpenAIKey: "ollama"})
+	m, err := providers.NewModel("openai:"+name, providers.Config{OpenAIBaseURL: host() + "/v1", OpenAIKey: "ollama"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestOpenAICompatibleEndpoint(t *testing.T) {
 
 func TestLangchaingoBridge(t *testing.T) {
 	name := modelName(t)
-	m, err := agents.NewModel("langchaingo:ollama:"+name, agents.ModelConfig{OllamaHost: host()})
+	m, err := providers.NewModel("langchaingo:ollama:"+name, providers.Config{OllamaHost: host()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,15 +145,15 @@ func TestEmbedders(t *testing.T) {
 	modelName(t) // skips unless GENESIS_OLLAMA_TEST=1
 	for _, c := range []struct {
 		spec string
-		cfg  agents.ModelConfig
+		cfg  providers.Config
 	}{
-		{agents.DefaultEmbedder, agents.ModelConfig{OllamaHost: host()}},
-		{"openai:all-minilm", agents.ModelConfig{OpenAIBaseURL: host() + "/v1", OpenAIKey: "ollama"}},
+		{providers.DefaultEmbedder, providers.Config{OllamaHost: host()}},
+		{"openai:all-minilm", providers.Config{OpenAIBaseURL: host() + "/v1", OpenAIKey: "ollama"}},
 	} {
 		t.Run(c.spec, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			emb, err := agents.NewEmbedder(ctx, c.spec, c.cfg)
+			emb, err := providers.NewEmbedder(ctx, c.spec, c.cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -171,7 +171,7 @@ func TestEmbedders(t *testing.T) {
 			}
 		})
 	}
-	if _, err := agents.NewEmbedder(context.Background(), "ollama:no-such-embedder", agents.ModelConfig{OllamaHost: host()}); err == nil {
+	if _, err := providers.NewEmbedder(context.Background(), "ollama:no-such-embedder", providers.Config{OllamaHost: host()}); err == nil {
 		t.Error("a missing embedding model was accepted")
 	}
 }
@@ -182,10 +182,10 @@ func TestEmbedders(t *testing.T) {
 // that add up to the whole, which is JSON, with the token usage reported.
 func TestProvidersStream(t *testing.T) {
 	name := modelName(t)
-	cfg := agents.ModelConfig{OllamaHost: host(), OpenAIBaseURL: host() + "/v1", OpenAIKey: "ollama"}
+	cfg := providers.Config{OllamaHost: host(), OpenAIBaseURL: host() + "/v1", OpenAIKey: "ollama"}
 	for _, spec := range []string{"ollama:" + name, "openai:" + name, "langchaingo:ollama:" + name, "langchaingo:openai:" + name} {
 		t.Run(spec, func(t *testing.T) {
-			m, err := agents.NewModel(spec, cfg)
+			m, err := providers.NewModel(spec, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package agents
+package providers
 
 import (
 	"context"
@@ -53,7 +53,7 @@ func (e *modelEmbedder) Embed(ctx context.Context, texts []string) ([][]float32,
 // ollama:all-minilm) or "openai:MODEL" (any OpenAI-compatible
 // /embeddings endpoint). Model embedders are probed once to learn their
 // dimension, so an unreachable server or a missing model is reported here.
-func NewEmbedder(ctx context.Context, spec string, cfg ModelConfig) (memory.Embedder, error) {
+func NewEmbedder(ctx context.Context, spec string, cfg Config) (memory.Embedder, error) {
 	provider, name, _ := strings.Cut(strings.TrimSpace(spec), ":")
 	var embed func(ctx context.Context, texts []string) ([][]float32, error)
 	switch provider {
