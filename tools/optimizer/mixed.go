@@ -57,9 +57,6 @@ type Model struct {
 	// Note is non-empty when the fit fell back to the priors' modes because
 	// no start gave a finite posterior.
 	Note string
-	// DescriptorsDropped says this model leaves the space's descriptor
-	// tables out (see fitSurrogate).
-	DescriptorsDropped bool
 }
 
 // Hyper are a Model's hyperparameters, all as natural logarithms.

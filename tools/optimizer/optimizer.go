@@ -89,10 +89,6 @@ type Options struct {
 	// the two agree. With related data there is no start design: the
 	// model chooses from the first experiment.
 	Related []Observation
-	// Descriptors is how the surrogate uses the space's descriptor tables:
-	// DescriptorsAlways (the default, "") or DescriptorsSelect (with them
-	// or without, whichever the data support; see fitSurrogate).
-	Descriptors string
 }
 
 // Surrogates and start designs.
@@ -157,10 +153,6 @@ type Result struct {
 	Hyper *Hyper
 	// Note reports a degenerate fit that fell back to the priors.
 	Note string
-	// DescriptorsDropped says the surrogate left the space's descriptor
-	// tables out: the data supported the model without them better (see
-	// Options.Descriptors).
-	DescriptorsDropped bool
 }
 
 // Phases of Result.
@@ -279,7 +271,7 @@ func Run(obs []Observation, candidates [][]float64, k int, opt Options) (*Result
 		return nil, err
 	}
 	h := m.Hyper()
-	res.Hyper, res.Note, res.DescriptorsDropped = &h, m.Note, m.DescriptorsDropped
+	res.Hyper, res.Note = &h, m.Note
 	extPoints := func(idx []int) [][]float64 {
 		pts := pointsOf(candidates, idx)
 		for i := range pts {
@@ -330,7 +322,13 @@ func fitFor(space *Space, obs []Observation, opt Options) (*Model, func([]float6
 			fitObs = append(fitObs, Observation{X: ext(ob.X), Y: ob.Y})
 		}
 	}
-	m, err := fitSurrogate(fitSpace, fitObs, FitOptions{Warm: opt.Warm, Subset: opt.FitSubset}, opt)
+	enc := newEncoding(fitSpace)
+	fo := FitOptions{Warm: opt.Warm, Subset: opt.FitSubset}
+	if opt.Priors != nil {
+		pr := opt.Priors(enc.nNum, len(enc.catDim))
+		fo.Priors = &pr
+	}
+	m, err := fitModel(enc, fitObs, fo)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -636,11 +634,6 @@ func normaliseOptions(opt Options) (opts, error) {
 	case SurrogateGP, SurrogateOneHot:
 	default:
 		return o, fmt.Errorf("optimizer: unknown surrogate %q (want %q or %q)", opt.Surrogate, SurrogateGP, SurrogateOneHot)
-	}
-	switch opt.Descriptors {
-	case "", DescriptorsSelect, DescriptorsAlways:
-	default:
-		return o, fmt.Errorf("optimizer: unknown descriptor use %q (want %q or %q)", opt.Descriptors, DescriptorsAlways, DescriptorsSelect)
 	}
 	switch o.start {
 	case "":
