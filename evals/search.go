@@ -6,7 +6,7 @@ import (
 	"sync"
 
 	"github.com/genesis-sci/genesis/challenges"
-	"github.com/genesis-sci/genesis/tools/optimizer"
+	"github.com/genesis-sci/genesis/optimizer"
 )
 
 // SearchConfig is one optimiser configuration for SimulateSearch: the

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/genesis-sci/genesis/challenges"
-	"github.com/genesis-sci/genesis/tools/optimizer"
+	"github.com/genesis-sci/genesis/optimizer"
 )
 
 var devConfigs = map[string]SearchConfig{

@@ -6,7 +6,7 @@
 // by the run's idempotency key). Runs live in SQLite and survive restarts.
 //
 // The JSON types are shared with the client in
-// github.com/genesis-sci/genesis/tools/lab.
+// github.com/genesis-sci/genesis/tools/labclient.
 package lab
 
 import (
@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"github.com/genesis-sci/genesis/challenges"
-	api "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/tools/labclient"
 )
 
 // DefaultTimeScale is the real seconds per lab second when Config.TimeScale is 0.
@@ -57,7 +57,7 @@ type Config struct {
 	// fault (0 disables faults; at most 1).
 	FaultRate float64
 	// FaultKinds limits which faults happen (default every kind in
-	// api.FaultKinds, equally likely).
+	// labclient.FaultKinds, equally likely).
 	FaultKinds []string
 	// OfflineSeconds is how long an instrument stays offline after an
 	// offline fault, in lab seconds scaled by TimeScale (default 600).
@@ -215,11 +215,11 @@ func New(cfg Config) (*Server, error) {
 		s.cfg.OfflineSeconds = DefaultOfflineSeconds
 	}
 	if len(cfg.FaultKinds) == 0 {
-		s.cfg.FaultKinds = api.FaultKinds
+		s.cfg.FaultKinds = labclient.FaultKinds
 	}
 	for _, k := range s.cfg.FaultKinds {
-		if !slices.Contains(api.FaultKinds, k) {
-			return nil, fmt.Errorf("lab: unknown fault kind %q; kinds: %s", k, strings.Join(api.FaultKinds, ", "))
+		if !slices.Contains(labclient.FaultKinds, k) {
+			return nil, fmt.Errorf("lab: unknown fault kind %q; kinds: %s", k, strings.Join(labclient.FaultKinds, ", "))
 		}
 	}
 	seed := cfg.FaultSeed
@@ -316,7 +316,7 @@ func (s *Server) recover() error {
 	for _, r := range recs {
 		fail := func(msg string) error {
 			s.log.Warn("failing recovered run", "run", r.ID, "reason", msg)
-			_, err := s.st.finish(ctx, r.ID, api.Failed, nil, msg, time.Now(), api.Queued)
+			_, err := s.st.finish(ctx, r.ID, labclient.Failed, nil, msg, time.Now(), labclient.Queued)
 			return err
 		}
 		ch, err := s.cat.Get(r.Challenge)
@@ -427,7 +427,7 @@ func (s *Server) duration(in *instrument, ch *challenges.Challenge) time.Duratio
 // at what fraction of the run's duration.
 func (s *Server) drawFault(run string) (kind string, at float64) {
 	if s.cfg.FaultFunc != nil {
-		if k := s.cfg.FaultFunc(run); slices.Contains(api.FaultKinds, k) {
+		if k := s.cfg.FaultFunc(run); slices.Contains(labclient.FaultKinds, k) {
 			return k, 0.5
 		}
 		return "", 1
@@ -445,9 +445,9 @@ func (s *Server) drawFault(run string) (kind string, at float64) {
 
 // Messages for faults, picked by the run's ID so they vary but reproduce.
 var faultReasons = map[string][]string{
-	api.FaultInstrumentError: {"gripper failed to pick up the vial", "dispensing pump pressure out of range", "heater did not reach the set point", "stage position error"},
-	api.FaultSampleLost:      {"vial dropped during transfer", "sample evaporated before measurement", "sample contaminated; measurement discarded"},
-	api.FaultOffline:         {"emergency stop pressed", "lost connection to the controller", "scheduled recalibration"},
+	labclient.FaultInstrumentError: {"gripper failed to pick up the vial", "dispensing pump pressure out of range", "heater did not reach the set point", "stage position error"},
+	labclient.FaultSampleLost:      {"vial dropped during transfer", "sample evaporated before measurement", "sample contaminated; measurement discarded"},
+	labclient.FaultOffline:         {"emergency stop pressed", "lost connection to the controller", "scheduled recalibration"},
 }
 
 func faultReason(kind, id string) string {
@@ -491,12 +491,12 @@ func (s *Server) execute(ctx context.Context, in *instrument, j *job) {
 
 	values, err := j.ch.Measure(j.point, j.key)
 	s.measurements.Add(1)
-	status, msg := api.Succeeded, ""
-	var result *api.Result
+	status, msg := labclient.Succeeded, ""
+	var result *labclient.Result
 	if err != nil {
-		status, msg = api.Failed, "measurement failed: "+err.Error()
+		status, msg = labclient.Failed, "measurement failed: "+err.Error()
 	} else {
-		result = &api.Result{Values: make(map[string]float64, len(values))}
+		result = &labclient.Result{Values: make(map[string]float64, len(values))}
 		for k, o := range j.ch.Objectives {
 			result.Values[o.Name] = values[k]
 		}
@@ -505,7 +505,7 @@ func (s *Server) execute(ctx context.Context, in *instrument, j *job) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ctx.Err() == nil { // not aborted, closed or interrupted while measuring
-		if _, err := s.st.finish(context.Background(), j.id, status, result, msg, time.Now(), api.Running); err != nil {
+		if _, err := s.st.finish(context.Background(), j.id, status, result, msg, time.Now(), labclient.Running); err != nil {
 			// The run stays "running" in the database; a restart re-runs it.
 			s.log.Error("cannot store run result", "run", j.id, "err", err)
 		} else {
@@ -522,7 +522,7 @@ func (s *Server) execute(ctx context.Context, in *instrument, j *job) {
 // run's state; on Close it stays "running" for the next start).
 func (s *Server) interruptedLocked(ctx context.Context, in *instrument, j *job) {
 	if errors.Is(context.Cause(ctx), errOffline) && !s.closed {
-		s.requeueLocked(in, j, api.Fault{At: time.Now().UTC(), Instrument: in.Name, Run: j.id, Kind: api.FaultOffline,
+		s.requeueLocked(in, j, labclient.Fault{At: time.Now().UTC(), Instrument: in.Name, Run: j.id, Kind: labclient.FaultOffline,
 			Message: fmt.Sprintf("instrument %s went offline during the run; the run is queued again", in.Name)})
 	}
 }
@@ -531,13 +531,13 @@ func (s *Server) interruptedLocked(ctx context.Context, in *instrument, j *job) 
 func (s *Server) faultLocked(in *instrument, j *job, kind string) {
 	now := time.Now().UTC()
 	in.faults++
-	f := api.Fault{At: now, Instrument: in.Name, Run: j.id, Kind: kind}
+	f := labclient.Fault{At: now, Instrument: in.Name, Run: j.id, Kind: kind}
 	switch kind {
-	case api.FaultInstrumentError:
+	case labclient.FaultInstrumentError:
 		f.Message = fmt.Sprintf("instrument %s fault: %s; nothing was measured. Submit again with a new idempotency key to retry", in.Name, faultReason(kind, j.id))
-	case api.FaultSampleLost:
+	case labclient.FaultSampleLost:
 		f.Message = fmt.Sprintf("sample lost on %s: %s; nothing was measured. Submit again with a new idempotency key to retry", in.Name, faultReason(kind, j.id))
-	case api.FaultOffline:
+	case labclient.FaultOffline:
 		off := time.Duration(s.cfg.OfflineSeconds * s.cfg.TimeScale * float64(time.Second))
 		in.offlineUntil = now.Add(off)
 		f.Message = fmt.Sprintf("instrument %s went offline (%s) until %s; the run is queued again", in.Name, faultReason(kind, j.id), in.offlineUntil.Format(time.RFC3339))
@@ -581,7 +581,7 @@ func (s *Server) faultLocked(in *instrument, j *job, kind string) {
 
 // requeueLocked puts an interrupted run back in a queue: on another
 // online instrument that can run it, else at the head of its own queue.
-func (s *Server) requeueLocked(in *instrument, j *job, f api.Fault) {
+func (s *Server) requeueLocked(in *instrument, j *job, f labclient.Fault) {
 	to := s.pickExceptLocked(j.ch.ID, in)
 	if to == nil || !to.online(time.Now()) {
 		to = in

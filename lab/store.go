@@ -18,7 +18,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/genesis-sci/genesis/challenges"
-	api "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/tools/labclient"
 )
 
 // schemaVersion is stored in PRAGMA user_version. Bump it and add a step to
@@ -37,7 +37,7 @@ var migrations = []string{
 		instrument      TEXT NOT NULL,
 		requester       TEXT NOT NULL,
 		status          TEXT NOT NULL,
-		result          TEXT,          -- JSON object, api.Result
+		result          TEXT,          -- JSON object, labclient.Result
 		error           TEXT NOT NULL DEFAULT '',
 		attempts        INTEGER NOT NULL DEFAULT 0,
 		submitted_at    TEXT NOT NULL, -- RFC 3339, UTC
@@ -72,7 +72,7 @@ type store struct {
 
 // record is a stored run: the API view plus what the scheduler needs.
 type record struct {
-	api.Run
+	labclient.Run
 	seq   int64
 	point challenges.Point
 }
@@ -219,7 +219,7 @@ func scanRecord(sc scanner) (*record, error) {
 		&status, &result, &errMsg, &r.Attempts, &submitted, &started, &finished, &r.Fault); err != nil {
 		return nil, err
 	}
-	r.Instrument, r.Requester, r.Status, r.Error = instr, reqr, api.Status(status), errMsg
+	r.Instrument, r.Requester, r.Status, r.Error = instr, reqr, labclient.Status(status), errMsg
 	if err := json.Unmarshal([]byte(point), &r.point); err != nil {
 		return nil, fmt.Errorf("run %s: bad stored point: %w", r.ID, err)
 	}
@@ -227,7 +227,7 @@ func scanRecord(sc scanner) (*record, error) {
 		return nil, fmt.Errorf("run %s: bad stored parameters: %w", r.ID, err)
 	}
 	if result.Valid {
-		r.Result = new(api.Result)
+		r.Result = new(labclient.Result)
 		if err := json.Unmarshal([]byte(result.String), r.Result); err != nil {
 			return nil, fmt.Errorf("run %s: bad stored result: %w", r.ID, err)
 		}
@@ -325,7 +325,7 @@ func (s *store) get(ctx context.Context, id string) (*record, error) {
 // filter selects runs for list; zero fields do not filter.
 type filter struct {
 	requester, challenge, instrument string
-	status                           api.Status
+	status                           labclient.Status
 	limit                            int
 }
 
@@ -368,13 +368,13 @@ func (s *store) list(ctx context.Context, f filter) ([]*record, error) {
 // false when the run was not queued.
 func (s *store) start(ctx context.Context, id string, at time.Time) (bool, error) {
 	res, err := s.exec(ctx, nil, `UPDATE runs SET status = ?, started_at = ?, attempts = attempts + 1
-		WHERE id = ? AND status = ?`, string(api.Running), fmtTime(at), id, string(api.Queued))
+		WHERE id = ? AND status = ?`, string(labclient.Running), fmtTime(at), id, string(labclient.Queued))
 	return affected(res, err)
 }
 
 // finish moves a run in one of the from states to a terminal state. It
 // reports false when the run was in none of them.
-func (s *store) finish(ctx context.Context, id string, to api.Status, result *api.Result, msg string, at time.Time, from ...api.Status) (bool, error) {
+func (s *store) finish(ctx context.Context, id string, to labclient.Status, result *labclient.Result, msg string, at time.Time, from ...labclient.Status) (bool, error) {
 	var res sql.NullString
 	if result != nil {
 		b, err := json.Marshal(result)
@@ -399,7 +399,7 @@ func (s *store) finish(ctx context.Context, id string, to api.Status, result *ap
 // offline instrument; the run will be measured later) or fail it (an
 // instrument error or a lost sample; msg becomes the run's error). It
 // reports false, recording nothing, when the run was no longer running.
-func (s *store) fault(ctx context.Context, f api.Fault, requeueOn string) (bool, error) {
+func (s *store) fault(ctx context.Context, f labclient.Fault, requeueOn string) (bool, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
@@ -408,10 +408,10 @@ func (s *store) fault(ctx context.Context, f api.Fault, requeueOn string) (bool,
 	var res sql.Result
 	if requeueOn != "" {
 		res, err = s.exec(ctx, tx, `UPDATE runs SET status = ?, started_at = NULL, instrument = ?, fault = ?
-			WHERE id = ? AND status = ?`, string(api.Queued), requeueOn, f.Kind, f.Run, string(api.Running))
+			WHERE id = ? AND status = ?`, string(labclient.Queued), requeueOn, f.Kind, f.Run, string(labclient.Running))
 	} else {
 		res, err = s.exec(ctx, tx, `UPDATE runs SET status = ?, error = ?, finished_at = ?, fault = ?
-			WHERE id = ? AND status = ?`, string(api.Failed), f.Message, fmtTime(f.At), f.Kind, f.Run, string(api.Running))
+			WHERE id = ? AND status = ?`, string(labclient.Failed), f.Message, fmtTime(f.At), f.Kind, f.Run, string(labclient.Running))
 	}
 	if ok, err := affected(res, err); !ok || err != nil {
 		return false, err
@@ -424,7 +424,7 @@ func (s *store) fault(ctx context.Context, f api.Fault, requeueOn string) (bool,
 }
 
 // faults lists recorded faults, oldest first; run selects one run's.
-func (s *store) faults(ctx context.Context, run string, limit int) ([]api.Fault, error) {
+func (s *store) faults(ctx context.Context, run string, limit int) ([]labclient.Fault, error) {
 	q := "SELECT seq, at, instrument, run_id, kind, message FROM faults"
 	var args []any
 	if run != "" {
@@ -438,9 +438,9 @@ func (s *store) faults(ctx context.Context, run string, limit int) ([]api.Fault,
 		return nil, err
 	}
 	defer rows.Close()
-	out := []api.Fault{}
+	out := []labclient.Fault{}
 	for rows.Next() {
-		var f api.Fault
+		var f labclient.Fault
 		var at string
 		if err := rows.Scan(&f.Seq, &at, &f.Instrument, &f.Run, &f.Kind, &f.Message); err != nil {
 			return nil, err
@@ -457,7 +457,7 @@ func (s *store) faults(ctx context.Context, run string, limit int) ([]api.Fault,
 // when its instrument is no longer configured).
 func (s *store) setInstrument(ctx context.Context, id, instrument string) error {
 	_, err := s.exec(ctx, nil, `UPDATE runs SET instrument = ? WHERE id = ? AND status = ?`,
-		instrument, id, string(api.Queued))
+		instrument, id, string(labclient.Queued))
 	return err
 }
 
@@ -471,7 +471,7 @@ func (s *store) recover(ctx context.Context) (requeued int, queued []*record, er
 	}
 	defer tx.Rollback()
 	res, err := s.exec(ctx, tx, `UPDATE runs SET status = ?, started_at = NULL WHERE status = ?`,
-		string(api.Queued), string(api.Running))
+		string(labclient.Queued), string(labclient.Running))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -479,7 +479,7 @@ func (s *store) recover(ctx context.Context) (requeued int, queued []*record, er
 	if err != nil {
 		return 0, nil, err
 	}
-	rows, err := s.query(ctx, tx, "SELECT "+runColumns+" FROM runs WHERE status = ? ORDER BY seq", string(api.Queued))
+	rows, err := s.query(ctx, tx, "SELECT "+runColumns+" FROM runs WHERE status = ? ORDER BY seq", string(labclient.Queued))
 	if err != nil {
 		return 0, nil, err
 	}

@@ -4,9 +4,10 @@
 // back to the agent as an observation, never as a crash.
 //
 // The tools themselves live in subpackages named for what they drive:
-// tools/lab (the lab service), tools/hpc (job executors), tools/dataset (SQL
-// over a challenge's data), tools/optimizer (Bayesian optimisation) and
-// tools/sim (the simulation program an HPC job runs).
+// tools/labclient (the lab service's client), tools/hpc (job executors),
+// tools/dataset (SQL over a challenge's data) and tools/sim (the simulation
+// program an HPC job runs). The optimizer_suggest tool wraps the top-level
+// package optimizer, a numerics library that is not a tool of its own.
 package tools
 
 import (

@@ -16,7 +16,7 @@ import (
 
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/evals"
-	"github.com/genesis-sci/genesis/tools/optimizer"
+	"github.com/genesis-sci/genesis/optimizer"
 )
 
 func benchCmd(cfg *config) *cobra.Command {

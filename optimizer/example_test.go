@@ -3,7 +3,7 @@ package optimizer_test
 import (
 	"fmt"
 
-	"github.com/genesis-sci/genesis/tools/optimizer"
+	"github.com/genesis-sci/genesis/optimizer"
 )
 
 // Suggest a batch of 3 experiments in a continuous 2-D space: sample

@@ -21,6 +21,13 @@
 // Objectives are oriented so that higher is better. Everything is
 // deterministic given Options.Seed: no global random source, map iteration
 // or wall clock affects the result.
+//
+// It is a top-level package, not one of tools/, because it is a numerics
+// library that every layer uses: the challenges' lab emulators (data), the
+// portfolio's routine regions (policy), the campaign's bo strategy and guard
+// (workflows), the optimizer_suggest tool and the search benchmarks (evals).
+// Under tools/ it made the data layer import the tool layer. It imports
+// nothing of Genesis.
 package optimizer
 
 import (
