@@ -197,85 +197,112 @@ func Run(obs []Observation, candidates [][]float64, k int, opt Options) (*Result
 		return nil, errors.New("optimizer: no candidates")
 	}
 	if o.surrogate == SurrogateOneHot {
-		if opt.Space != nil {
-			return nil, errors.New("optimizer: the one-hot surrogate takes numeric points only (no Space)")
-		}
-		if o.start != StartRandom || o.startSize != 2 {
-			return nil, errors.New("optimizer: the one-hot surrogate has only its own start (2 random points)")
-		}
-		s, err := suggestLegacy(obs, candidates, k, opt)
-		if err != nil {
-			return nil, err
-		}
-		phase := PhaseModel
-		if o.acq == AcqRandom {
-			phase = PhaseRandom
-		} else if len(obs) < 2 {
-			phase = PhaseStart
-		}
-		return &Result{Suggestions: s, Phase: phase}, nil
+		return runOneHot(obs, candidates, k, opt, o)
 	}
 	space := opt.Space
 	if space == nil {
 		space = NumericSpace(len(candidates[0]))
 	}
-	if err := space.Validate(); err != nil {
+	if err := checkInputs(space, obs, candidates, opt.Related); err != nil {
 		return nil, err
 	}
-	for i, c := range candidates {
-		if err := space.checkPointIn(c, fmt.Sprintf("candidate %d", i)); err != nil {
-			return nil, err
-		}
-	}
-	for i, ob := range obs {
-		if err := space.checkPointIn(ob.X, fmt.Sprintf("observation %d", i)); err != nil {
-			return nil, err
-		}
-		if math.IsNaN(ob.Y) || math.IsInf(ob.Y, 0) {
-			return nil, fmt.Errorf("optimizer: observation %d: Y is %v, want a finite number", i, ob.Y)
-		}
-	}
-
-	for i, ob := range opt.Related {
-		if err := space.checkPointIn(ob.X, fmt.Sprintf("related observation %d", i)); err != nil {
-			return nil, err
-		}
-		if math.IsNaN(ob.Y) || math.IsInf(ob.Y, 0) {
-			return nil, fmt.Errorf("optimizer: related observation %d: Y is %v, want a finite number", i, ob.Y)
-		}
-	}
-
 	avail := unobserved(obs, candidates)
-	rng := rand.New(rand.NewPCG(opt.Seed, 0x9e3779b97f4a7c15))
-	prio := make([]int, len(candidates))
-	for r, i := range rng.Perm(len(candidates)) {
-		prio[i] = r
-	}
-	res := &Result{}
+	prio := priorities(opt.Seed, len(candidates))
 	switch {
 	case o.acq == AcqRandom:
-		res.Phase = PhaseRandom
-		res.Suggestions = randomPicks(avail, candidates, prio, k)
-		return res, nil
+		return &Result{Phase: PhaseRandom, Suggestions: randomPicks(avail, candidates, prio, k)}, nil
 	case len(obs) < o.startSize && len(opt.Related) == 0:
-		res.Phase = PhaseStart
-		switch o.start {
-		case StartRandom:
-			res.Suggestions = randomPicks(avail, candidates, prio, k)
-		case StartMedoids:
-			res.Suggestions = medoids(space, obs, candidates, avail, prio, k)
-		default:
-			res.Suggestions = maximin(space, obs, candidates, avail, prio, k)
-		}
-		return res, nil
+		return &Result{Phase: PhaseStart, Suggestions: startDesign(o.start, space, obs, candidates, avail, prio, k)}, nil
 	}
-	res.Phase = PhaseModel
+	res := &Result{Phase: PhaseModel}
 	if len(avail) == 0 {
 		return res, nil
 	}
-	m, ext, err := fitFor(space, obs, opt)
+	if err := res.rank(space, obs, candidates, avail, prio, k, opt, o); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// runOneHot is Run with the one-hot surrogate, which has its own start.
+func runOneHot(obs []Observation, candidates [][]float64, k int, opt Options, o opts) (*Result, error) {
+	if opt.Space != nil {
+		return nil, errors.New("optimizer: the one-hot surrogate takes numeric points only (no Space)")
+	}
+	if o.start != StartRandom || o.startSize != 2 {
+		return nil, errors.New("optimizer: the one-hot surrogate has only its own start (2 random points)")
+	}
+	s, err := suggestLegacy(obs, candidates, k, opt)
 	if err != nil {
 		return nil, err
+	}
+	phase := PhaseModel
+	if o.acq == AcqRandom {
+		phase = PhaseRandom
+	} else if len(obs) < 2 {
+		phase = PhaseStart
+	}
+	return &Result{Suggestions: s, Phase: phase}, nil
+}
+
+// checkInputs checks the space and that every candidate and observation
+// (this task's and the related tasks') lies in it with a finite Y.
+func checkInputs(space *Space, obs []Observation, candidates [][]float64, related []Observation) error {
+	if err := space.Validate(); err != nil {
+		return err
+	}
+	for i, c := range candidates {
+		if err := space.checkPointIn(c, fmt.Sprintf("candidate %d", i)); err != nil {
+			return err
+		}
+	}
+	for _, set := range []struct {
+		what string
+		obs  []Observation
+	}{{"observation", obs}, {"related observation", related}} {
+		for i, ob := range set.obs {
+			if err := space.checkPointIn(ob.X, fmt.Sprintf("%s %d", set.what, i)); err != nil {
+				return err
+			}
+			if math.IsNaN(ob.Y) || math.IsInf(ob.Y, 0) {
+				return fmt.Errorf("optimizer: %s %d: Y is %v, want a finite number", set.what, i, ob.Y)
+			}
+		}
+	}
+	return nil
+}
+
+// priorities are seeded tie-break ranks of the candidates (lower is
+// preferred), so equal scores are broken the same way for the same seed.
+func priorities(seed uint64, n int) []int {
+	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	prio := make([]int, n)
+	for r, i := range rng.Perm(n) {
+		prio[i] = r
+	}
+	return prio
+}
+
+// startDesign picks the start design's points among the available
+// candidates.
+func startDesign(start string, space *Space, obs []Observation, candidates [][]float64, avail, prio []int, k int) []Suggestion {
+	switch start {
+	case StartRandom:
+		return randomPicks(avail, candidates, prio, k)
+	case StartMedoids:
+		return medoids(space, obs, candidates, avail, prio, k)
+	default:
+		return maximin(space, obs, candidates, avail, prio, k)
+	}
+}
+
+// rank fits the surrogate and fills res with the acquisition's best k of
+// the available candidates (a shortlist of them when predicting at all
+// would cost too much).
+func (res *Result) rank(space *Space, obs []Observation, candidates [][]float64, avail, prio []int, k int, opt Options, o opts) error {
+	m, ext, err := fitFor(space, obs, opt)
+	if err != nil {
+		return err
 	}
 	h := m.Hyper()
 	res.Hyper, res.Note = &h, m.Note
@@ -299,7 +326,7 @@ func Run(obs []Observation, candidates [][]float64, k int, opt Options) (*Result
 		pk.Index = avail[pk.Index]
 		res.Suggestions = append(res.Suggestions, pk)
 	}
-	return res, nil
+	return nil
 }
 
 func pointsOf(candidates [][]float64, idx []int) [][]float64 {
@@ -481,7 +508,6 @@ func suggestLegacy(obs []Observation, candidates [][]float64, k int, opt Options
 	if err != nil {
 		return nil, err
 	}
-	acq, kappa, xi := o.acq, o.kappa, o.xi
 	if k < 1 {
 		return nil, fmt.Errorf("optimizer: k must be at least 1, got %d", k)
 	}
@@ -500,74 +526,38 @@ func suggestLegacy(obs []Observation, candidates [][]float64, k int, opt Options
 	if _, err := validateObservations(obs, d); err != nil {
 		return nil, err
 	}
-
-	// Unobserved candidates.
-	avail := make([]int, 0, len(candidates))
-	for i, c := range candidates {
-		seen := false
-		for _, o := range obs {
-			if samePoint(c, o.X) {
-				seen = true
-				break
-			}
-		}
-		if !seen {
-			avail = append(avail, i)
-		}
-	}
-
-	// Seeded tie-break priorities (lower is preferred).
-	rng := rand.New(rand.NewPCG(opt.Seed, 0x9e3779b97f4a7c15))
-	prio := make([]int, len(candidates))
-	for r, i := range rng.Perm(len(candidates)) {
-		prio[i] = r
-	}
-
-	out := make([]Suggestion, 0, min(k, len(avail)))
-	chosenDup := func(c []float64) bool {
-		for _, s := range out {
-			if samePoint(c, candidates[s.Index]) {
-				return true
-			}
-		}
-		return false
-	}
-
-	if acq == AcqRandom || len(obs) < 2 {
-		order := append([]int(nil), avail...)
-		sortByPrio(order, prio)
-		for _, i := range order {
-			if len(out) == k {
-				break
-			}
-			if chosenDup(candidates[i]) {
-				continue
-			}
-			out = append(out, Suggestion{Index: i})
+	avail := unobserved(obs, candidates)
+	prio := priorities(opt.Seed, len(candidates))
+	if o.acq == AcqRandom || len(obs) < 2 {
+		out := randomPicks(avail, candidates, prio, k)
+		if out == nil {
+			out = []Suggestion{}
 		}
 		return out, nil
 	}
 	if len(avail) == 0 {
-		return out, nil
+		return []Suggestion{}, nil
 	}
-
 	g, err := fit(obs, d)
 	if err != nil {
 		return nil, err
 	}
-	pts := make([][]float64, len(avail))
-	for a, i := range avail {
-		pts[a] = candidates[i]
-	}
-	p := g.predict(pts)
-	m := len(avail)
+	return believerBatch(g, pointsOf(candidates, avail), avail, prio, k, o), nil
+}
 
+// believerBatch ranks the points by the acquisition and builds the batch
+// greedily with the kriging believer (see suggestLegacy); avail maps a
+// point to its candidate index.
+func believerBatch(g *GP, pts [][]float64, avail, prio []int, k int, o opts) []Suggestion {
+	p := g.predict(pts)
+	m := len(pts)
 	best := math.Inf(-1)
 	for _, y := range g.ys {
 		best = math.Max(best, y)
 	}
 	b := newBeliever(g, p, pts)
 	taken := make([]bool, m)
+	out := make([]Suggestion, 0, min(k, m))
 	for len(out) < k {
 		bestA, bestScore, bestAcq := -1, math.Inf(-1), 0.0
 		for a := range m {
@@ -576,13 +566,13 @@ func suggestLegacy(obs []Observation, candidates [][]float64, k int, opt Options
 			}
 			sd := math.Sqrt(b.vr[a])
 			var score, val float64
-			switch acq {
+			switch o.acq {
 			case AcqEI:
-				imp := p.mean[a] - best - xi
+				imp := p.mean[a] - best - o.xi
 				score = logEI(imp, sd)
 				val = ei(imp, sd) * g.yScale
 			case AcqUCB:
-				score = p.mean[a] + kappa*sd
+				score = p.mean[a] + o.kappa*sd
 				val = g.yMean + g.yScale*score
 			}
 			if bestA < 0 || score > bestScore || (score == bestScore && prio[avail[a]] < prio[avail[bestA]]) {
@@ -611,7 +601,7 @@ func suggestLegacy(obs []Observation, candidates [][]float64, k int, opt Options
 		best = math.Max(best, p.mean[bestA])
 		b.condition(bestA)
 	}
-	return out, nil
+	return out
 }
 
 // opts are Options with defaults applied.
