@@ -19,6 +19,8 @@ import (
 
 	"github.com/invopop/jsonschema"
 	sjs "github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // Spec describes one tool to a model.
@@ -94,13 +96,17 @@ func Validate(s *sjs.Schema, raw []byte) error {
 	return nil
 }
 
+// english words a schema error the way the library's own output does; a
+// bare ErrorKind prints as a Go struct ("&{[sql]}"), which a model cannot act on.
+var english = message.NewPrinter(language.English)
+
 func flatten(ve *sjs.ValidationError) string {
 	var parts []string
 	var walk func(e *sjs.ValidationError)
 	walk = func(e *sjs.ValidationError) {
 		if len(e.Causes) == 0 {
 			loc := "/" + strings.Join(e.InstanceLocation, "/")
-			parts = append(parts, fmt.Sprintf("at %s: %v", loc, e.ErrorKind))
+			parts = append(parts, fmt.Sprintf("at %s: %s", loc, e.ErrorKind.LocalizedString(english)))
 			return
 		}
 		for _, c := range e.Causes {
