@@ -21,6 +21,7 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/evals/metrics"
 	"github.com/genesis-sci/genesis/workflows"
 )
 
@@ -151,8 +152,8 @@ func Summarize(cat *challenges.Catalog, spec Spec, runs []Run) []Summary {
 			continue
 		}
 		rs := by[k]
-		traces := make([][]Point, len(rs))
-		costTraces := make([][]Point, len(rs))
+		traces := make([][]metrics.Point, len(rs))
+		costTraces := make([][]metrics.Point, len(rs))
 		budget := 0
 		usesSims := false
 		var first, best, bestMeas, regret, regretMeas, regretCost, tokens, wall, hv, tpe, wpe, hits, rounds []float64
@@ -163,7 +164,7 @@ func Summarize(cat *challenges.Catalog, spec Spec, runs []Run) []Summary {
 			budget = max(budget, r.Budget)
 			usesSims = usesSims || r.Simulations > 0
 			costTraces[i] = withinCost(r.Trace, float64(r.Budget))
-			first = append(first, FirstTop(r.Trace))
+			first = append(first, metrics.FirstTop(r.Trace))
 			if r.ScoredOn == ScoredOnMeasured {
 				onMeas++
 			}
@@ -177,9 +178,9 @@ func Summarize(cat *challenges.Catalog, spec Spec, runs []Run) []Summary {
 				tpe = append(tpe, float64(r.Tokens)/float64(n))
 				wpe = append(wpe, r.WallS/float64(n))
 			}
-			regret = append(regret, Regret(r.Trace, r.Budget, bestScore, scoreRange))
-			regretMeas = append(regretMeas, RegretMeasured(r.Trace, r.Budget, bestScore, scoreRange))
-			regretCost = append(regretCost, Regret(costTraces[i], r.Budget, bestScore, scoreRange))
+			regret = append(regret, metrics.Regret(r.Trace, r.Budget, bestScore, scoreRange))
+			regretMeas = append(regretMeas, metrics.RegretMeasured(r.Trace, r.Budget, bestScore, scoreRange))
+			regretCost = append(regretCost, metrics.Regret(costTraces[i], r.Budget, bestScore, scoreRange))
 			tokens = append(tokens, float64(r.Tokens))
 			wall = append(wall, r.WallS)
 			if d := len(c.Objectives); d == 2 || d == 3 {
@@ -189,14 +190,14 @@ func Summarize(cat *challenges.Catalog, spec Spec, runs []Run) []Summary {
 		top := len(c.TopSet())
 		s := Summary{Challenge: k[0], Strategy: k[1], Seeds: len(rs), Budget: budget, Finite: c.Finite(), PoolSize: c.Pool().Len(),
 			TopSize: top, UsesSimulations: usesSims, EFAt: map[string]Num{},
-			TopFrac: Num(MeanTopFrac(traces, budget, top)), TopFracCost: Num(MeanTopFrac(costTraces, budget, top)),
-			NFirstTop: Num(Median(first)), TopHitsMedian: Num(Median(hits)), BestTrueMedian: Num(Median(best)), BestMeasuredMedian: Num(Median(bestMeas)),
-			RegretMedian: Num(Median(regret)), RegretMeasuredMedian: Num(Median(regretMeas)), RunsOnMeasurements: onMeas,
-			RegretCostMedian: Num(Median(regretCost)), TokensMedian: Num(Median(tokens)), WallSMedian: Num(Median(wall)),
-			TokensPerExperiment: Num(Median(tpe)), WallSPerExperiment: Num(Median(wpe)), HypervolumeMedian: Num(math.NaN()),
+			TopFrac: Num(metrics.MeanTopFrac(traces, budget, top)), TopFracCost: Num(metrics.MeanTopFrac(costTraces, budget, top)),
+			NFirstTop: Num(metrics.Median(first)), TopHitsMedian: Num(metrics.Median(hits)), BestTrueMedian: Num(metrics.Median(best)), BestMeasuredMedian: Num(metrics.Median(bestMeas)),
+			RegretMedian: Num(metrics.Median(regret)), RegretMeasuredMedian: Num(metrics.Median(regretMeas)), RunsOnMeasurements: onMeas,
+			RegretCostMedian: Num(metrics.Median(regretCost)), TokensMedian: Num(metrics.Median(tokens)), WallSMedian: Num(metrics.Median(wall)),
+			TokensPerExperiment: Num(metrics.Median(tpe)), WallSPerExperiment: Num(metrics.Median(wpe)), HypervolumeMedian: Num(math.NaN()),
 			RoundsMedian: Num(math.NaN())}
 		if len(rounds) == len(rs) {
-			s.RoundsMedian = Num(Median(rounds))
+			s.RoundsMedian = Num(metrics.Median(rounds))
 		}
 		if c.MultiObjective() {
 			var parts []string
@@ -205,27 +206,27 @@ func Summarize(cat *challenges.Catalog, spec Spec, runs []Run) []Summary {
 			}
 			s.Scalarization = "weighted sum of min–max normalised objectives: " + strings.Join(parts, " + ")
 			if len(hv) > 0 {
-				s.HypervolumeMedian = Num(Median(hv))
+				s.HypervolumeMedian = Num(metrics.Median(hv))
 			}
 		}
 		// EF and AF compare with random's expected n/N, which is defined
 		// for a finite pool only.
 		s.EF, s.AF = Num(math.NaN()), Num(math.NaN())
 		if c.Finite() {
-			s.EF = Num(EF(traces, budget, top, c.Pool().Len()))
-			s.AF = Num(AF(traces, 0.5, top, c.Pool().Len(), budget))
+			s.EF = Num(metrics.EF(traces, budget, top, c.Pool().Len()))
+			s.AF = Num(metrics.AF(traces, 0.5, top, c.Pool().Len(), budget))
 			for _, n := range EFPoints {
 				if n <= budget {
-					s.EFAt[fmt.Sprint(n)] = Num(EF(traces, n, top, c.Pool().Len()))
+					s.EFAt[fmt.Sprint(n)] = Num(metrics.EF(traces, n, top, c.Pool().Len()))
 				}
 			}
 			if len(rounds) == len(rs) {
 				s.TopFracAtRounds = map[string]Num{}
 				for _, r := range RoundPoints {
-					if float64(r) <= Median(rounds) {
+					if float64(r) <= metrics.Median(rounds) {
 						var sum float64
 						for _, tr := range traces {
-							sum += TopFracRounds(tr, r, top)
+							sum += metrics.TopFracRounds(tr, r, top)
 						}
 						s.TopFracAtRounds[fmt.Sprint(r)] = Num(sum / float64(len(traces)))
 					}
@@ -239,8 +240,8 @@ func Summarize(cat *challenges.Catalog, spec Spec, runs []Run) []Summary {
 
 // withinCost keeps the trace points whose total cost is within budget,
 // renumbered so that Top%/regret "at n = budget" read as "at that cost".
-func withinCost(trace []Point, budget float64) []Point {
-	var out []Point
+func withinCost(trace []metrics.Point, budget float64) []metrics.Point {
+	var out []metrics.Point
 	for _, p := range trace {
 		if p.Cost <= budget+1e-9 {
 			out = append(out, p)
@@ -263,7 +264,7 @@ func scoreScale(c *challenges.Challenge) (best, rng float64) {
 // measurements of a run recorded before truth scoring) in the normalised,
 // oriented objective space (reference at the origin = the measured worst
 // of every objective).
-func runHypervolume(c *challenges.Challenge, trace []Point) float64 {
+func runHypervolume(c *challenges.Challenge, trace []metrics.Point) float64 {
 	p := c.Pool()
 	var pts [][]float64
 	for _, t := range trace {
@@ -283,7 +284,7 @@ func runHypervolume(c *challenges.Challenge, trace []Point) float64 {
 		}
 		pts = append(pts, x)
 	}
-	return Hypervolume(pts, make([]float64, len(c.Objectives)))
+	return metrics.Hypervolume(pts, make([]float64, len(c.Objectives)))
 }
 
 // WriteReports writes report.json, report.md and report.html of the runs
@@ -491,9 +492,9 @@ func curves(rs []Run, maxN int, value func(Run, int) float64) curve {
 			xs = append(xs, value(r, n))
 		}
 		cv.n = append(cv.n, float64(n))
-		cv.med = append(cv.med, Median(xs))
-		cv.lo = append(cv.lo, Quantile(xs, 0.05))
-		cv.hi = append(cv.hi, Quantile(xs, 0.95))
+		cv.med = append(cv.med, metrics.Median(xs))
+		cv.lo = append(cv.lo, metrics.Quantile(xs, 0.05))
+		cv.hi = append(cv.hi, metrics.Quantile(xs, 0.95))
 	}
 	return cv
 }
@@ -610,10 +611,10 @@ td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f
 			if strings.HasSuffix(s.Strategy, TransferSuffix) {
 				si += len(workflows.Strategies) // its own colour
 			}
-			cb := curves(rs, s.Budget, func(r Run, n int) float64 { return 1 - Regret(r.Trace, n, bestScore, rng) })
+			cb := curves(rs, s.Budget, func(r Run, n int) float64 { return 1 - metrics.Regret(r.Trace, n, bestScore, rng) })
 			cb.strategy, cb.strategyIndex = s.Strategy, si
 			bestCvs = append(bestCvs, cb)
-			ct := curves(rs, s.Budget, func(r Run, n int) float64 { return TopFrac(r.Trace, n, s.TopSize) })
+			ct := curves(rs, s.Budget, func(r Run, n int) float64 { return metrics.TopFrac(r.Trace, n, s.TopSize) })
 			ct.strategy, ct.strategyIndex = s.Strategy, si
 			topCvs = append(topCvs, ct)
 		}

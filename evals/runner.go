@@ -1,3 +1,9 @@
+// Package evals scores discovery quality: it runs strategies (random,
+// Bayesian optimisation, the agent team) on challenges as real campaign
+// workflows — resumably, one file per finished run — and summarises their
+// traces with package evals/metrics into reports (markdown, HTML with
+// plots, JSON). evals/search is the fast loop beside it: the optimiser
+// alone on a challenge, without workflows or a lab service.
 package evals
 
 import (
@@ -19,6 +25,7 @@ import (
 	"time"
 
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/evals/metrics"
 	"github.com/genesis-sci/genesis/workflows"
 )
 
@@ -67,21 +74,21 @@ func (s Spec) Labels() []string {
 
 // Run is one (challenge, strategy, seed) campaign and its trace.
 type Run struct {
-	ID          string         `json:"id"`
-	Challenge   string         `json:"challenge"`
-	Strategy    string         `json:"strategy"`
-	Model       string         `json:"model,omitempty"`
-	Seed        int            `json:"seed"`
-	Budget      int            `json:"budget"`
-	Trace       []Point        `json:"trace"`
-	Tokens      int            `json:"tokens"`
-	ModelCalls  int            `json:"model_calls"`
-	Simulations int            `json:"simulations"`
-	Cost        float64        `json:"cost"`
-	WallS       float64        `json:"wall_s"`
-	StopReason  string         `json:"stop_reason"`
-	Fallbacks   map[string]int `json:"fallbacks,omitempty"`
-	Finished    time.Time      `json:"finished"`
+	ID          string          `json:"id"`
+	Challenge   string          `json:"challenge"`
+	Strategy    string          `json:"strategy"`
+	Model       string          `json:"model,omitempty"`
+	Seed        int             `json:"seed"`
+	Budget      int             `json:"budget"`
+	Trace       []metrics.Point `json:"trace"`
+	Tokens      int             `json:"tokens"`
+	ModelCalls  int             `json:"model_calls"`
+	Simulations int             `json:"simulations"`
+	Cost        float64         `json:"cost"`
+	WallS       float64         `json:"wall_s"`
+	StopReason  string          `json:"stop_reason"`
+	Fallbacks   map[string]int  `json:"fallbacks,omitempty"`
+	Finished    time.Time       `json:"finished"`
 	// MemoryScope is the agents' memory scope the run was given: its own,
 	// so no other run's memories reach it (see workflows.CampaignInput).
 	MemoryScope string `json:"memory_scope,omitempty"`
@@ -482,7 +489,7 @@ func (r *Runner) upgrade(ctx context.Context, path string, run *Run) error {
 }
 
 // legacy reports whether a trace lacks the truth of its points.
-func legacy(trace []Point) bool {
+func legacy(trace []metrics.Point) bool {
 	for _, p := range trace {
 		if len(p.TrueValues) == 0 {
 			return true
@@ -491,7 +498,7 @@ func legacy(trace []Point) bool {
 	return false
 }
 
-func sameMeasurements(a, b []Point) bool {
+func sameMeasurements(a, b []metrics.Point) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -571,9 +578,9 @@ func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, e
 // point, its measured values and their truth with their scores, the best
 // so far on either, how much of the top set was found, and the total cost
 // so far (lab runs plus simulations at their price).
-func TraceOf(c *challenges.Challenge, res *workflows.CampaignResult) ([]Point, error) {
+func TraceOf(c *challenges.Challenge, res *workflows.CampaignResult) ([]metrics.Point, error) {
 	found := map[string]bool{}
-	var out []Point
+	var out []metrics.Point
 	for i, e := range res.Trace {
 		if len(e.Values) == 0 {
 			continue
@@ -582,7 +589,7 @@ func TraceOf(c *challenges.Challenge, res *workflows.CampaignResult) ([]Point, e
 		if err != nil {
 			return nil, fmt.Errorf("the truth of experiment %d (%s): %w", len(out)+1, c.Format(e.Point), err)
 		}
-		p := Point{N: len(out) + 1, Point: c.Map(e.Point), Value: e.Values[0], Values: e.Values, Score: c.Score(e.Values),
+		p := metrics.Point{N: len(out) + 1, Point: c.Map(e.Point), Value: e.Values[0], Values: e.Values, Score: c.Score(e.Values),
 			TrueValue: truth[0], TrueValues: truth, TrueScore: c.Score(truth)}
 		if i < len(res.Rounds) {
 			p.Round = res.Rounds[i]

@@ -1,4 +1,8 @@
-package evals
+// Package search runs the optimiser alone on a challenge, without
+// workflows or a lab service (genesis bench search): the fast loop for
+// judging search settings, scored with evals/metrics on the same truth as
+// genesis eval's campaigns, and the scorer of a reference optimiser's picks.
+package search
 
 import (
 	"fmt"
@@ -6,12 +10,13 @@ import (
 	"sync"
 
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/evals/metrics"
 	"github.com/genesis-sci/genesis/optimizer"
 )
 
-// SearchConfig is one optimiser configuration for SimulateSearch: the
+// Config is one optimiser configuration for Simulate: the
 // optimiser's own settings, the start design and the batch size.
-type SearchConfig struct {
+type Config struct {
 	Name string
 	// Options are passed to the optimiser (Seed is set per call).
 	Options optimizer.Options
@@ -29,25 +34,25 @@ type SearchConfig struct {
 	NoDescriptors bool
 }
 
-// SearchRun is one simulated campaign: per experiment, the truth (pool or
+// Run is one simulated campaign: per experiment, the truth (pool or
 // noise-free emulator value, oriented score) of the measured point.
-type SearchRun struct {
+type Run struct {
 	Seed  int
-	Trace []Point
+	Trace []metrics.Point
 	// Picks are the pool indices measured, in order (pool challenges).
 	Picks   []int
 	Seconds float64 // optimiser time
 	Notes   []string
 }
 
-// SimulateSearch runs the optimiser alone on a challenge, without
+// Simulate runs the optimiser alone on a challenge, without
 // workflows or a lab service: a pool challenge's candidates are its
 // untested pool members, an emulator challenge's a fresh sample of the space
 // per round. Trace points are scored on the truth. It is the fast loop for
 // judging search settings; genesis eval measures the same through real
 // campaigns.
-func SimulateSearch(c *challenges.Challenge, cfg SearchConfig, budget, seed int, clock func() float64) (SearchRun, error) {
-	run := SearchRun{Seed: seed}
+func Simulate(c *challenges.Challenge, cfg Config, budget, seed int, clock func() float64) (Run, error) {
+	run := Run{Seed: seed}
 	space := c.SearchSpace()
 	if cfg.NoDescriptors {
 		for j := range space.Dims {
@@ -145,7 +150,7 @@ func SimulateSearch(c *challenges.Challenge, cfg SearchConfig, budget, seed int,
 			if ms > bestMeasuredScore {
 				bestMeasuredScore, bestMeasured = ms, y[0]
 			}
-			run.Trace = append(run.Trace, Point{N: len(run.Trace) + 1, Value: y[0], Values: y, Score: ms,
+			run.Trace = append(run.Trace, metrics.Point{N: len(run.Trace) + 1, Value: y[0], Values: y, Score: ms,
 				TrueValue: truth[0], TrueValues: truth, TrueScore: ts, BestTrue: best, BestTrueScore: bestScore,
 				BestMeasured: bestMeasured, BestMeasuredScore: bestMeasuredScore, TopFound: topFound, Cost: float64(len(run.Trace) + 1)})
 		}
@@ -153,9 +158,9 @@ func SimulateSearch(c *challenges.Challenge, cfg SearchConfig, budget, seed int,
 	return run, nil
 }
 
-// SimulateSearchSeeds runs seeds 1..seeds, parallel goroutines at a time.
-func SimulateSearchSeeds(c *challenges.Challenge, cfg SearchConfig, budget, seeds, parallel int, clock func() float64) ([]SearchRun, error) {
-	runs := make([]SearchRun, seeds)
+// SimulateSeeds runs seeds 1..seeds, parallel goroutines at a time.
+func SimulateSeeds(c *challenges.Challenge, cfg Config, budget, seeds, parallel int, clock func() float64) ([]Run, error) {
+	runs := make([]Run, seeds)
 	errs := make([]error, seeds)
 	sem := make(chan struct{}, max(parallel, 1))
 	var wg sync.WaitGroup
@@ -165,7 +170,7 @@ func SimulateSearchSeeds(c *challenges.Challenge, cfg SearchConfig, budget, seed
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			runs[s], errs[s] = SimulateSearch(c, cfg, budget, s+1, clock)
+			runs[s], errs[s] = Simulate(c, cfg, budget, s+1, clock)
 		}()
 	}
 	wg.Wait()
@@ -178,15 +183,15 @@ func SimulateSearchSeeds(c *challenges.Challenge, cfg SearchConfig, budget, seed
 }
 
 // ScorePicks is the trace of a run that measured the given pool members in
-// order, scored like SimulateSearch (noise-free pool values): the way runs
+// order, scored like Simulate (noise-free pool values): the way runs
 // of a reference optimiser outside Genesis are scored.
-func ScorePicks(c *challenges.Challenge, picks []int) ([]Point, error) {
+func ScorePicks(c *challenges.Challenge, picks []int) ([]metrics.Point, error) {
 	if !c.Finite() {
 		return nil, fmt.Errorf("%s is not a pool challenge", c.ID)
 	}
 	pool := c.Pool()
 	sc := c.Scalarizer()
-	var trace []Point
+	var trace []metrics.Point
 	seen := map[int]bool{}
 	bestScore, best, topFound := math.Inf(-1), 0.0, 0
 	for _, i := range picks {
@@ -205,7 +210,7 @@ func ScorePicks(c *challenges.Challenge, picks []int) ([]Point, error) {
 		if ts > bestScore {
 			bestScore, best = ts, v[0]
 		}
-		trace = append(trace, Point{N: len(trace) + 1, Value: v[0], Values: v, Score: ts, TrueValue: v[0], TrueValues: v, TrueScore: ts,
+		trace = append(trace, metrics.Point{N: len(trace) + 1, Value: v[0], Values: v, Score: ts, TrueValue: v[0], TrueValues: v, TrueScore: ts,
 			BestTrue: best, BestTrueScore: bestScore, BestMeasured: best, BestMeasuredScore: bestScore, TopFound: topFound, Cost: float64(len(trace) + 1)})
 	}
 	return trace, nil
