@@ -20,6 +20,7 @@ import (
 	"unicode"
 
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/lab/internal/runstore"
 	"github.com/genesis-sci/genesis/tools/labclient"
 )
 
@@ -337,7 +338,7 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 
 // submit stores and enqueues a validated request, or returns the run
 // already stored under its idempotency key.
-func (s *Server) submit(ctx context.Context, req labclient.SubmitRequest, ch *challenges.Challenge, pt challenges.Point) (*record, bool, *refusal, error) {
+func (s *Server) submit(ctx context.Context, req labclient.SubmitRequest, ch *challenges.Challenge, pt challenges.Point) (*runstore.Record, bool, *refusal, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -355,7 +356,7 @@ func (s *Server) submit(ctx context.Context, req labclient.SubmitRequest, ch *ch
 		return nil, false, refuse(http.StatusUnprocessableEntity, labclient.CodeUnknownInstrument,
 			"no instrument in this lab can run challenge %s", ch.ID), nil
 	}
-	rec := &record{
+	rec := &runstore.Record{
 		Run: labclient.Run{
 			ID:             newRunID(),
 			IdempotencyKey: req.IdempotencyKey,
@@ -366,9 +367,9 @@ func (s *Server) submit(ctx context.Context, req labclient.SubmitRequest, ch *ch
 			Status:         labclient.Queued,
 			SubmittedAt:    time.Now().UTC(),
 		},
-		point: pt,
+		Point: pt,
 	}
-	got, created, err := s.st.insertOrGet(ctx, rec)
+	got, created, err := s.st.InsertOrGet(ctx, rec)
 	if err != nil {
 		return nil, false, nil, err
 	}
@@ -382,7 +383,7 @@ func (s *Server) submit(ctx context.Context, req labclient.SubmitRequest, ch *ch
 	}
 	in.queue = append(in.queue, &job{id: rec.ID, key: rec.IdempotencyKey, ch: ch, point: pt})
 	s.dispatchLocked()
-	if cur, err := s.st.get(ctx, rec.ID); err == nil {
+	if cur, err := s.st.Get(ctx, rec.ID); err == nil {
 		rec = cur // report "running" when it started at once
 	}
 	return rec, true, nil, nil
@@ -390,12 +391,12 @@ func (s *Server) submit(ctx context.Context, req labclient.SubmitRequest, ch *ch
 
 // conflict names what differs between a stored run and a resubmission
 // under the same key, or returns "".
-func conflict(got *record, req labclient.SubmitRequest, ch *challenges.Challenge, pt challenges.Point) string {
+func conflict(got *runstore.Record, req labclient.SubmitRequest, ch *challenges.Challenge, pt challenges.Point) string {
 	switch {
 	case got.Challenge != ch.ID:
 		return fmt.Sprintf("challenge (%s)", got.Challenge)
-	case ch.Key(got.point) != ch.Key(pt):
-		return fmt.Sprintf("design (%s)", ch.Format(got.point))
+	case ch.Key(got.Point) != ch.Key(pt):
+		return fmt.Sprintf("design (%s)", ch.Format(got.Point))
 	case got.Requester != req.Requester:
 		return fmt.Sprintf("requester (%s)", got.Requester)
 	case req.Instrument != "" && got.Instrument != req.Instrument:
@@ -443,9 +444,9 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		// Take the change signal before reading, so a run that ends in
 		// between is not missed.
 		changed := s.changes()
-		rec, err := s.st.get(r.Context(), id)
+		rec, err := s.st.Get(r.Context(), id)
 		switch {
-		case errors.Is(err, errNotFound):
+		case errors.Is(err, runstore.ErrNotFound):
 			notFound(w, id)
 			return
 		case err != nil:
@@ -483,11 +484,11 @@ func (s *Server) handleAbort(w http.ResponseWriter, r *http.Request) {
 }
 
 // abort stops a queued or running run.
-func (s *Server) abort(ctx context.Context, id string) (*record, *refusal, error) {
+func (s *Server) abort(ctx context.Context, id string) (*runstore.Record, *refusal, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec, err := s.st.get(ctx, id)
-	if errors.Is(err, errNotFound) {
+	rec, err := s.st.Get(ctx, id)
+	if errors.Is(err, runstore.ErrNotFound) {
 		return nil, refuse(http.StatusNotFound, labclient.CodeNotFound, "no run with id %q; list runs with GET /runs?requester=...", id), nil
 	}
 	if err != nil {
@@ -496,7 +497,7 @@ func (s *Server) abort(ctx context.Context, id string) (*record, *refusal, error
 	if rec.Status.Terminal() {
 		return nil, refuse(http.StatusConflict, labclient.CodeRunFinished, "run %s has already %s; there is nothing to abort", id, rec.Status), nil
 	}
-	ok, err := s.st.finish(ctx, id, labclient.Aborted, nil, "aborted on request", time.Now(), labclient.Queued, labclient.Running)
+	ok, err := s.st.Finish(ctx, id, labclient.Aborted, nil, "aborted on request", time.Now(), labclient.Queued, labclient.Running)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -510,7 +511,7 @@ func (s *Server) abort(ctx context.Context, id string) (*record, *refusal, error
 		cancel(nil) // the run goroutine frees the slot
 	}
 	s.notifyLocked()
-	rec, err = s.st.get(ctx, id)
+	rec, err = s.st.Get(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -520,12 +521,12 @@ func (s *Server) abort(ctx context.Context, id string) (*record, *refusal, error
 
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := filter{
-		requester:  q.Get("requester"),
-		challenge:  q.Get("challenge"),
-		instrument: q.Get("instrument"),
-		status:     labclient.Status(q.Get("status")),
-		limit:      defaultListLen,
+	f := runstore.Filter{
+		Requester:  q.Get("requester"),
+		Challenge:  q.Get("challenge"),
+		Instrument: q.Get("instrument"),
+		Status:     labclient.Status(q.Get("status")),
+		Limit:      defaultListLen,
 	}
 	for k := range q {
 		switch k {
@@ -538,13 +539,13 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	}
 	// status= (empty) is no run status: refused like any other, not
 	// taken as "every status".
-	if q.Has("status") && !f.status.Valid() {
+	if q.Has("status") && !f.Status.Valid() {
 		names := make([]string, len(labclient.Statuses))
 		for i, st := range labclient.Statuses {
 			names[i] = string(st)
 		}
 		writeError(w, http.StatusBadRequest, labclient.CodeMalformedRequest,
-			fmt.Sprintf("status %q is not a run status; use one of %s", f.status, strings.Join(names, ", ")))
+			fmt.Sprintf("status %q is not a run status; use one of %s", f.Status, strings.Join(names, ", ")))
 		return
 	}
 	if q.Has("limit") {
@@ -555,9 +556,9 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 				fmt.Sprintf("limit %q must be an integer from 1 to %d", v, maxListLen))
 			return
 		}
-		f.limit = n
+		f.Limit = n
 	}
-	recs, err := s.st.list(r.Context(), f)
+	recs, err := s.st.List(r.Context(), f)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -608,7 +609,7 @@ func (s *Server) handleFaults(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	fs, err := s.st.faults(r.Context(), q.Get("run"), limit)
+	fs, err := s.st.Faults(r.Context(), q.Get("run"), limit)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -622,7 +623,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		h.Queued += in.Queued
 		h.Running += in.Busy
 	}
-	if err := s.st.db.PingContext(r.Context()); err != nil {
+	if err := s.st.Ping(r.Context()); err != nil {
 		writeError(w, http.StatusServiceUnavailable, labclient.CodeUnavailable, "the lab database is unavailable: "+err.Error()+"; retry later")
 		return
 	}

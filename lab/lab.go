@@ -3,7 +3,8 @@
 // own queue with a fixed number of slots; a run takes the challenge's lab
 // duration, scaled by Config.TimeScale, and then measures the point with the
 // challenge's lab model (the pool value plus replicate noise, reproducible
-// by the run's idempotency key). Runs live in SQLite and survive restarts.
+// by the run's idempotency key). Runs live in SQLite (package
+// lab/internal/runstore) and survive restarts.
 //
 // The JSON types are shared with the client in
 // github.com/genesis-sci/genesis/tools/labclient.
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/lab/internal/runstore"
 	"github.com/genesis-sci/genesis/tools/labclient"
 )
 
@@ -110,7 +112,7 @@ func DefaultInstruments(cat *challenges.Catalog) []Instrument {
 type Server struct {
 	cfg     Config
 	cat     *challenges.Catalog
-	st      *store
+	st      *runstore.Store
 	log     *slog.Logger
 	handler http.Handler
 
@@ -260,7 +262,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	st, err := openStore(cfg.DBPath)
+	st, err := runstore.Open(cfg.DBPath)
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
@@ -307,7 +309,7 @@ func (s *Server) fitEmulators() error {
 // instrument queues and starts whatever fits.
 func (s *Server) recover() error {
 	ctx := context.Background()
-	requeued, recs, err := s.st.recover(ctx)
+	requeued, recs, err := s.st.Recover(ctx)
 	if err != nil {
 		return err
 	}
@@ -316,7 +318,7 @@ func (s *Server) recover() error {
 	for _, r := range recs {
 		fail := func(msg string) error {
 			s.log.Warn("failing recovered run", "run", r.ID, "reason", msg)
-			_, err := s.st.finish(ctx, r.ID, labclient.Failed, nil, msg, time.Now(), labclient.Queued)
+			_, err := s.st.Finish(ctx, r.ID, labclient.Failed, nil, msg, time.Now(), labclient.Queued)
 			return err
 		}
 		ch, err := s.cat.Get(r.Challenge)
@@ -326,7 +328,7 @@ func (s *Server) recover() error {
 			}
 			continue
 		}
-		if err := ch.CheckPoint(r.point); err != nil {
+		if err := ch.CheckPoint(r.Point); err != nil {
 			if err := fail("stored point no longer fits the challenge: " + err.Error()); err != nil {
 				return err
 			}
@@ -341,12 +343,12 @@ func (s *Server) recover() error {
 				}
 				continue
 			}
-			if err := s.st.setInstrument(ctx, r.ID, in.Name); err != nil {
+			if err := s.st.SetInstrument(ctx, r.ID, in.Name); err != nil {
 				return err
 			}
 			s.log.Info("moved recovered run to another instrument", "run", r.ID, "from", r.Instrument, "to", in.Name)
 		}
-		in.queue = append(in.queue, &job{id: r.ID, key: r.IdempotencyKey, ch: ch, point: r.point})
+		in.queue = append(in.queue, &job{id: r.ID, key: r.IdempotencyKey, ch: ch, point: r.Point})
 	}
 	if len(recs) > 0 {
 		s.log.Info("recovered runs", "queued", len(recs), "interrupted", requeued)
@@ -392,7 +394,7 @@ func (s *Server) dispatchLocked() {
 	for _, in := range s.insts {
 		for in.online(now) && in.busy < in.Capacity && len(in.queue) > 0 {
 			j := in.queue[0]
-			ok, err := s.st.start(context.Background(), j.id, time.Now())
+			ok, err := s.st.Start(context.Background(), j.id, time.Now())
 			if err != nil {
 				// Leave it at the head of the queue; the next event
 				// (submit, finish, abort) tries again.
@@ -505,7 +507,7 @@ func (s *Server) execute(ctx context.Context, in *instrument, j *job) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ctx.Err() == nil { // not aborted, closed or interrupted while measuring
-		if _, err := s.st.finish(context.Background(), j.id, status, result, msg, time.Now(), labclient.Running); err != nil {
+		if _, err := s.st.Finish(context.Background(), j.id, status, result, msg, time.Now(), labclient.Running); err != nil {
 			// The run stays "running" in the database; a restart re-runs it.
 			s.log.Error("cannot store run result", "run", j.id, "err", err)
 		} else {
@@ -553,7 +555,7 @@ func (s *Server) faultLocked(in *instrument, j *job, kind string) {
 		var keep []*job
 		for _, q := range in.queue {
 			if to := s.pickExceptLocked(q.ch.ID, in); to != nil && to.online(now) {
-				if err := s.st.setInstrument(context.Background(), q.id, to.Name); err == nil {
+				if err := s.st.SetInstrument(context.Background(), q.id, to.Name); err == nil {
 					to.queue = append(to.queue, q)
 					continue
 				}
@@ -571,7 +573,7 @@ func (s *Server) faultLocked(in *instrument, j *job, kind string) {
 		})
 		return
 	}
-	if ok, err := s.st.fault(context.Background(), f, ""); err != nil {
+	if ok, err := s.st.Fault(context.Background(), f, ""); err != nil {
 		// The run stays "running" in the database; a restart re-runs it.
 		s.log.Error("cannot store fault", "run", j.id, "err", err)
 	} else if ok {
@@ -586,7 +588,7 @@ func (s *Server) requeueLocked(in *instrument, j *job, f labclient.Fault) {
 	if to == nil || !to.online(time.Now()) {
 		to = in
 	}
-	ok, err := s.st.fault(context.Background(), f, to.Name)
+	ok, err := s.st.Fault(context.Background(), f, to.Name)
 	if err != nil {
 		s.log.Error("cannot requeue interrupted run", "run", j.id, "err", err)
 		return
