@@ -7,6 +7,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/genesis-sci/genesis/optimizer/internal/gp"
+	"github.com/genesis-sci/genesis/optimizer/internal/space"
 )
 
 // choose ranks the candidate points pts by the acquisition and returns up
@@ -53,15 +56,15 @@ func (m *Model) choose(pts [][]float64, k int, o opts, less func(a, b int) bool,
 				val = m.yMean + m.yStd*score
 			case len(picks) == 0:
 				imp := p.mean[a] - best - o.xi
-				score = logEI(imp, sd)
-				val = ei(imp, sd) * m.yStd
+				score = gp.LogEI(imp, sd)
+				val = gp.EI(imp, sd) * m.yStd
 			default:
 				// log of the mean over samples of EI given each sample's
 				// level: the batch's expected gain from adding a.
 				mx := math.Inf(-1)
 				lv := make([]float64, len(level))
 				for s, l := range level {
-					lv[s] = logEI(p.mean[a]+shift[a][s]-l-o.xi, sd)
+					lv[s] = gp.LogEI(p.mean[a]+shift[a][s]-l-o.xi, sd)
 					mx = math.Max(mx, lv[s])
 				}
 				if math.IsInf(mx, -1) {
@@ -85,7 +88,7 @@ func (m *Model) choose(pts [][]float64, k int, o opts, less func(a, b int) bool,
 		c := bestA
 		taken[c] = true
 		for a := range nc {
-			if !taken[a] && samePoint(pts[a], pts[c]) {
+			if !taken[a] && space.Same(pts[a], pts[c]) {
 				taken[a] = true
 			}
 		}
@@ -188,137 +191,6 @@ func normalSamples(n, q int, seed uint64) [][]float64 {
 	return out
 }
 
-// startDistance is the start design's squared distance between two points:
-// numeric coordinates by their squared difference in [0,1], a differing
-// categorical option as a whole unit.
-func startDistance(space *Space, a, b []float64) float64 {
-	var d float64
-	for j, v := range a {
-		if space.Categorical(j) {
-			if v != b[j] {
-				d++
-			}
-			continue
-		}
-		d += (v - b[j]) * (v - b[j])
-	}
-	return d
-}
-
-// maximin chooses up to k available candidates greedily, each as far as
-// possible from the observations and the earlier picks (the first, with
-// nothing observed, by the seeded order), so the start covers every
-// categorical parameter's options as evenly as the pool allows. Ties go by
-// the seeded order.
-func maximin(space *Space, obs []Observation, candidates [][]float64, avail, prio []int, k int) []Suggestion {
-	minD := make([]float64, len(avail))
-	for a := range minD {
-		minD[a] = math.Inf(1)
-	}
-	taken := make([]bool, len(avail))
-	update := func(x []float64) {
-		for a, i := range avail {
-			if d := startDistance(space, candidates[i], x); d < minD[a] {
-				minD[a] = d
-			}
-		}
-	}
-	for _, o := range obs {
-		update(o.X)
-	}
-	var out []Suggestion
-	for len(out) < k {
-		bestA := -1
-		for a, i := range avail {
-			if taken[a] || minD[a] <= sameTol*sameTol {
-				continue
-			}
-			if bestA < 0 || minD[a] > minD[bestA] || (minD[a] == minD[bestA] && prio[i] < prio[avail[bestA]]) {
-				bestA = a
-			}
-		}
-		if bestA < 0 {
-			break
-		}
-		taken[bestA] = true
-		out = append(out, Suggestion{Index: avail[bestA]})
-		update(candidates[avail[bestA]])
-	}
-	return out
-}
-
-// medoids refines a maximin start into k-medoids of the candidates: each
-// start point becomes the member of its cluster (the candidates nearer to
-// it than to any other start point or observation) with the least total
-// distance to the rest. Maximin alone pushes points to the edges of the
-// space, where numeric parameters are at their extremes and the response
-// is rarely typical; medoids sit inside the regions they stand for, and
-// keep maximin's spread over categorical options. A few rounds of
-// assignment and update, deterministic.
-func medoids(space *Space, obs []Observation, candidates [][]float64, avail, prio []int, k int) []Suggestion {
-	start := maximin(space, obs, candidates, avail, prio, k)
-	if len(start) == 0 {
-		return start
-	}
-	cur := make([]int, len(start)) // candidate indices of the medoids
-	for j, s := range start {
-		cur[j] = s.Index
-	}
-	dist := func(a, b []float64) float64 { return math.Sqrt(startDistance(space, a, b)) }
-	for range 10 {
-		// Assign every available candidate to its nearest centre; an
-		// observation counts as a fixed centre whose cluster is left alone.
-		members := make([][]int, len(cur))
-		for _, i := range avail {
-			best, bestD := -1, math.Inf(1)
-			for j, c := range cur {
-				if d := dist(candidates[i], candidates[c]); d < bestD || (d == bestD && best >= 0 && prio[c] < prio[cur[best]]) {
-					best, bestD = j, d
-				}
-			}
-			for _, o := range obs {
-				if d := dist(candidates[i], o.X); d < bestD {
-					best, bestD = -1, d
-				}
-			}
-			if best >= 0 {
-				members[best] = append(members[best], i)
-			}
-		}
-		changed := false
-		for j, ms := range members {
-			if len(ms) == 0 {
-				continue
-			}
-			best, bestSum := cur[j], math.Inf(1)
-			for _, i := range ms {
-				var sum float64
-				for _, o := range ms {
-					sum += dist(candidates[i], candidates[o])
-				}
-				if sum < bestSum || (sum == bestSum && prio[i] < prio[best]) {
-					best, bestSum = i, sum
-				}
-			}
-			dup := false
-			for jj, c := range cur {
-				dup = dup || (jj != j && samePoint(candidates[c], candidates[best]))
-			}
-			if best != cur[j] && !dup {
-				cur[j], changed = best, true
-			}
-		}
-		if !changed {
-			break
-		}
-	}
-	out := make([]Suggestion, len(cur))
-	for j, c := range cur {
-		out[j] = Suggestion{Index: c}
-	}
-	return out
-}
-
 // StartSizeFor is the default start-design size for a space of nParams
 // parameters and a budget of lab experiments: one more point than there are
 // parameters (enough for a first fit to see every direction once), but no
@@ -379,7 +251,7 @@ func (m *Model) shortlist(pts [][]float64, want int, o opts) []int {
 		if o.acq == AcqUCB {
 			return mu + o.kappa*sd
 		}
-		return logEI(mu-best-o.xi, sd)
+		return gp.LogEI(mu-best-o.xi, sd)
 	}
 	mean := make([]float64, nc)
 	ub := make([]float64, nc)

@@ -4,12 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack/lapack64"
 	"gonum.org/v1/gonum/optimize"
+
+	"github.com/genesis-sci/genesis/optimizer/internal/gp"
+	"github.com/genesis-sci/genesis/optimizer/internal/space"
 )
 
 // Model is the mixed-space Gaussian-process surrogate Suggest uses by
@@ -33,7 +37,7 @@ import (
 // targets are standardised (zero mean, unit variance) first. Everything is
 // deterministic.
 type Model struct {
-	enc   *encoding
+	enc   *space.Encoding
 	n     int
 	num   []float64 // n × nNum kernel inputs
 	cat   []int32   // n × nCat option indices
@@ -154,22 +158,22 @@ type FitOptions struct {
 
 // FitModel fits the mixed-space surrogate to observations whose X are
 // points of space (see Space).
-func FitModel(space *Space, obs []Observation, fo FitOptions) (*Model, error) {
-	if err := space.Validate(); err != nil {
+func FitModel(sp *Space, obs []Observation, fo FitOptions) (*Model, error) {
+	if err := sp.Validate(); err != nil {
 		return nil, err
 	}
 	if len(obs) == 0 {
 		return nil, errors.New("optimizer: FitModel needs at least one observation")
 	}
 	for i, o := range obs {
-		if err := space.checkPointIn(o.X, fmt.Sprintf("observation %d", i)); err != nil {
+		if err := sp.CheckPoint(o.X, fmt.Sprintf("observation %d", i)); err != nil {
 			return nil, err
 		}
 		if math.IsNaN(o.Y) || math.IsInf(o.Y, 0) {
 			return nil, fmt.Errorf("optimizer: observation %d: Y is %v, want a finite number", i, o.Y)
 		}
 	}
-	return fitModel(newEncoding(space), obs, fo)
+	return fitModel(space.NewEncoding(sp), obs, fo)
 }
 
 // Large data sets: hyperparameters are fitted on a subset of at most
@@ -187,15 +191,15 @@ const (
 	coldIterations = 60
 )
 
-func fitModel(enc *encoding, obs []Observation, fo FitOptions) (*Model, error) {
+func fitModel(enc *space.Encoding, obs []Observation, fo FitOptions) (*Model, error) {
 	n := len(obs)
 	m := &Model{enc: enc, n: n, ys: make([]float64, n)}
 	for _, o := range obs {
-		m.num, m.cat = enc.encode(o.X, m.num, m.cat)
+		m.num, m.cat = enc.Encode(o.X, m.num, m.cat)
 	}
 	m.yMean, m.yStd = standardise(obs, m.ys)
 
-	nNum, nCat := enc.nNum, len(enc.catDim)
+	nNum, nCat := enc.NumInputs(), enc.CatInputs()
 	pr := DefaultPriors(nNum, nCat)
 	if fo.Priors != nil {
 		pr = *fo.Priors
@@ -256,7 +260,7 @@ func fitModel(enc *encoding, obs []Observation, fo FitOptions) (*Model, error) {
 // subset is the model's data restricted to some observations, with the
 // same standardisation.
 func (m *Model) subset(idx []int) *Model {
-	nNum, nCat := m.enc.nNum, len(m.enc.catDim)
+	nNum, nCat := m.enc.NumInputs(), m.enc.CatInputs()
 	s := &Model{enc: m.enc, n: len(idx), yMean: m.yMean, yStd: m.yStd}
 	for _, i := range idx {
 		s.num = append(s.num, m.num[i*nNum:(i+1)*nNum]...)
@@ -380,7 +384,7 @@ func (m *Model) LogPosterior() float64 { return m.logPost }
 // points of the space, in units of Y.
 func (m *Model) Predict(xs [][]float64) (means, sds []float64, err error) {
 	for i, x := range xs {
-		if err := m.enc.space.checkPointIn(x, fmt.Sprintf("point %d", i)); err != nil {
+		if err := m.enc.Space().CheckPoint(x, fmt.Sprintf("point %d", i)); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -394,6 +398,18 @@ func (m *Model) Predict(xs [][]float64) (means, sds []float64, err error) {
 	return means, sds, nil
 }
 
+// posterior holds standardised predictions at m points plus what is needed
+// for cross-covariances (batch selection).
+type posterior struct {
+	m    int
+	mean []float64 // standardised posterior mean
+	vr   []float64 // standardised latent posterior variance
+	// v is n×m, column i = U⁻ᵀ k(X, x_i) (stored row-major n rows × m cols).
+	v []float64
+	// in are the points' kernel inputs.
+	in kernelInputs
+}
+
 // kernelInputs encodes points for the kernel.
 type kernelInputs struct {
 	num []float64
@@ -403,7 +419,7 @@ type kernelInputs struct {
 func (m *Model) inputs(xs [][]float64) kernelInputs {
 	var in kernelInputs
 	for _, x := range xs {
-		in.num, in.cat = m.enc.encode(x, in.num, in.cat)
+		in.num, in.cat = m.enc.Encode(x, in.num, in.cat)
 	}
 	return in
 }
@@ -425,7 +441,7 @@ func (m *Model) corr(ia kernelInputs, a int, ib kernelInputs, b int) float64 {
 			cs += il
 		}
 	}
-	return matern52(math.Sqrt(r2)) * math.Exp(-cs)
+	return gp.Matern52(math.Sqrt(r2)) * math.Exp(-cs)
 }
 
 func (m *Model) predict(xs [][]float64) *posterior {
@@ -491,7 +507,7 @@ func (e *mixedEval) alloc() {
 
 func (e *mixedEval) prior(i int) prior {
 	switch {
-	case i < len(e.m.enc.plain):
+	case i < e.m.enc.Plain():
 		return e.pr.LS
 	case i < e.nNum:
 		return e.pr.Desc
@@ -596,7 +612,7 @@ func (e *mixedEval) eval(t []float64, grad []float64) (float64, bool) {
 					cs += il
 				}
 			}
-			s := sqrt5 * math.Sqrt(r2)
+			s := gp.Sqrt5 * math.Sqrt(r2)
 			ex := math.Exp(-s)
 			cf := s2 * math.Exp(-cs)
 			kv := cf * (1 + s + s*s/3) * ex
@@ -715,14 +731,14 @@ func (e *mixedEval) localSearch(t0 []float64, iters int) ([]float64, float64) {
 	var lastF float64
 	lastGrad := make([]float64, dim)
 	eval := func(u []float64) {
-		if lastValid && equalSlices(u, lastU) {
+		if lastValid && slices.Equal(u, lastU) {
 			return
 		}
 		copy(lastU, u)
 		lastValid = true
 		for i := range dim {
 			p := e.prior(i)
-			t[i] = toBounded(u[i], p.Lo, p.Hi)
+			t[i] = gp.ToBounded(u[i], p.Lo, p.Hi)
 		}
 		lp, ok := e.eval(t, g)
 		if !ok {
@@ -739,7 +755,7 @@ func (e *mixedEval) localSearch(t0 []float64, iters int) ([]float64, float64) {
 		}
 		for i := range dim {
 			p := e.prior(i)
-			s := sigmoid(u[i])
+			s := gp.Sigmoid(u[i])
 			lastGrad[i] = -g[i] * (p.Hi - p.Lo) * s * (1 - s)
 		}
 	}
@@ -750,7 +766,7 @@ func (e *mixedEval) localSearch(t0 []float64, iters int) ([]float64, float64) {
 	u0 := make([]float64, dim)
 	for i := range dim {
 		p := e.prior(i)
-		u0[i] = fromBounded(t0[i], p.Lo, p.Hi)
+		u0[i] = gp.FromBounded(t0[i], p.Lo, p.Hi)
 	}
 	settings := &optimize.Settings{
 		MajorIterations:   iters,

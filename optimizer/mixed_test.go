@@ -7,6 +7,8 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/genesis-sci/genesis/optimizer/internal/space"
 )
 
 // mixedSpace is a space with a numeric parameter, a plain categorical and a
@@ -22,18 +24,18 @@ func mixedSpace() *Space {
 // TestModelGradient checks the analytic gradient of the log posterior
 // against central finite differences, for every hyperparameter kind.
 func TestModelGradient(t *testing.T) {
-	space := mixedSpace()
+	sp := mixedSpace()
 	var obs []Observation
 	for i := range 11 {
 		x := []float64{float64(i) / 10, float64(i % 3), float64((i * 7) % 4)}
 		obs = append(obs, Observation{X: x, Y: float64(i%3) + x[0]*x[0] + 0.3*float64(i%4)})
 	}
-	m := &Model{enc: newEncoding(space), n: len(obs), ys: make([]float64, len(obs))}
+	m := &Model{enc: space.NewEncoding(sp), n: len(obs), ys: make([]float64, len(obs))}
 	for _, o := range obs {
-		m.num, m.cat = m.enc.encode(o.X, m.num, m.cat)
+		m.num, m.cat = m.enc.Encode(o.X, m.num, m.cat)
 	}
 	m.yMean, m.yStd = standardise(obs, m.ys)
-	e := &mixedEval{m: m, pr: DefaultPriors(m.enc.nNum, len(m.enc.catDim)), nNum: m.enc.nNum, nCat: len(m.enc.catDim)}
+	e := &mixedEval{m: m, pr: DefaultPriors(m.enc.NumInputs(), m.enc.CatInputs()), nNum: m.enc.NumInputs(), nCat: m.enc.CatInputs()}
 	e.alloc()
 	if e.nNum != 2 || e.nCat != 2 {
 		// temperature + 1 descriptor component (the third column is
@@ -167,10 +169,10 @@ func TestConditionMatchesRefit(t *testing.T) {
 	}
 	ref := &Model{enc: m.enc, n: len(aug), ys: make([]float64, len(aug)), yMean: m.yMean, yStd: m.yStd, h: m.h}
 	for i, o := range aug {
-		ref.num, ref.cat = ref.enc.encode(o.X, ref.num, ref.cat)
+		ref.num, ref.cat = ref.enc.Encode(o.X, ref.num, ref.cat)
 		ref.ys[i] = (o.Y - m.yMean) / m.yStd
 	}
-	e := &mixedEval{m: ref, pr: DefaultPriors(m.enc.nNum, len(m.enc.catDim)), nNum: m.enc.nNum, nCat: len(m.enc.catDim)}
+	e := &mixedEval{m: ref, pr: DefaultPriors(m.enc.NumInputs(), m.enc.CatInputs()), nNum: m.enc.NumInputs(), nCat: m.enc.CatInputs()}
 	e.alloc()
 	th := m.h.flat()
 	th[len(th)-1] = math.Log(m.noise)

@@ -36,13 +36,65 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+
+	"github.com/genesis-sci/genesis/optimizer/internal/gp"
+	"github.com/genesis-sci/genesis/optimizer/internal/space"
 )
 
-// Observation is a measured point: X normalised to [0,1]^d, Y oriented so
-// that higher is better.
-type Observation struct {
-	X []float64
-	Y float64
+// Observation is a measured point: X normalised to [0,1]^d (or a point of
+// Options.Space), Y oriented so that higher is better.
+type Observation = gp.Observation
+
+// Space describes a mixed design space to the surrogate, one Dim per
+// parameter: a point is one float64 per Dim, a numeric coordinate
+// normalised to [0,1] or the index of a categorical option. Categorical
+// parameters get an exchangeable kernel with a length-scale each and, with a
+// descriptor table (Dim.Features), a place in a feature space where similar
+// options are near each other.
+type Space = space.Space
+
+// Dim is one parameter of a Space: Levels options (0: numeric) and
+// optional descriptor Features, one row per option.
+type Dim = space.Dim
+
+// GP is the earlier surrogate (numeric inputs, one-hot categoricals, no
+// priors), which the challenges' lab emulators are built with.
+type GP = gp.GP
+
+// Fit fits a GP to observations in [0,1]^d.
+func Fit(obs []Observation) (*GP, error) { return gp.Fit(obs) }
+
+// NumericSpace is the space of d numeric parameters (what Suggest assumes
+// when Options.Space is nil).
+func NumericSpace(d int) *Space { return space.NumericSpace(d) }
+
+// SampleCandidates returns n points in [0,1]^d by Latin hypercube sampling,
+// depending only on (d, n, seed): candidates for Suggest in a continuous
+// space. It returns nil when d < 1 or n < 1.
+func SampleCandidates(d, n int, seed uint64) [][]float64 { return space.SampleCandidates(d, n, seed) }
+
+// DescriptorComponents returns the descriptor components the surrogate uses
+// for categorical dimension j (one row per option, each value in [0,1]), or
+// nil when it has none: for reference optimisers that should see the same
+// features.
+func DescriptorComponents(s *Space, j int) [][]float64 { return space.DescriptorComponents(s, j) }
+
+// picks are candidate indices as suggestions without a model's view.
+func picks(idx []int) []Suggestion {
+	out := make([]Suggestion, len(idx))
+	for j, i := range idx {
+		out[j] = Suggestion{Index: i}
+	}
+	return out
+}
+
+// xsOf are the observations' points.
+func xsOf(obs []Observation) [][]float64 {
+	xs := make([][]float64, len(obs))
+	for i, o := range obs {
+		xs[i] = o.X
+	}
+	return xs
 }
 
 // Options configure Suggest. The zero value means expected improvement with
@@ -131,11 +183,6 @@ const (
 const (
 	defaultKappa = 2.0
 	defaultXi    = 0.01
-	// sameTol is the max per-coordinate difference under which two points are
-	// the same point.
-	sameTol = 1e-9
-	// rangeTol is how far outside [0,1] a coordinate may be.
-	rangeTol = 1e-6
 )
 
 // Suggest returns up to k distinct candidate indices, best first. It is
@@ -252,7 +299,7 @@ func checkInputs(space *Space, obs []Observation, candidates [][]float64, relate
 		return err
 	}
 	for i, c := range candidates {
-		if err := space.checkPointIn(c, fmt.Sprintf("candidate %d", i)); err != nil {
+		if err := space.CheckPoint(c, fmt.Sprintf("candidate %d", i)); err != nil {
 			return err
 		}
 	}
@@ -261,7 +308,7 @@ func checkInputs(space *Space, obs []Observation, candidates [][]float64, relate
 		obs  []Observation
 	}{{"observation", obs}, {"related observation", related}} {
 		for i, ob := range set.obs {
-			if err := space.checkPointIn(ob.X, fmt.Sprintf("%s %d", set.what, i)); err != nil {
+			if err := space.CheckPoint(ob.X, fmt.Sprintf("%s %d", set.what, i)); err != nil {
 				return err
 			}
 			if math.IsNaN(ob.Y) || math.IsInf(ob.Y, 0) {
@@ -285,14 +332,14 @@ func priorities(seed uint64, n int) []int {
 
 // startDesign picks the start design's points among the available
 // candidates.
-func startDesign(start string, space *Space, obs []Observation, candidates [][]float64, avail, prio []int, k int) []Suggestion {
+func startDesign(start string, sp *Space, obs []Observation, candidates [][]float64, avail, prio []int, k int) []Suggestion {
 	switch start {
 	case StartRandom:
 		return randomPicks(avail, candidates, prio, k)
 	case StartMedoids:
-		return medoids(space, obs, candidates, avail, prio, k)
+		return picks(space.Medoids(sp, xsOf(obs), candidates, avail, prio, k))
 	default:
-		return maximin(space, obs, candidates, avail, prio, k)
+		return picks(space.Maximin(sp, xsOf(obs), candidates, avail, prio, k))
 	}
 }
 
@@ -341,12 +388,12 @@ func pointsOf(candidates [][]float64, idx []int) [][]float64 {
 // when there are any) and returns it with the map from a point of the
 // space to the model's inputs (the task dimension appended with related
 // data).
-func fitFor(space *Space, obs []Observation, opt Options) (*Model, func([]float64) []float64, error) {
-	fitSpace, fitObs, ext := space, obs, func(x []float64) []float64 { return x }
+func fitFor(sp *Space, obs []Observation, opt Options) (*Model, func([]float64) []float64, error) {
+	fitSpace, fitObs, ext := sp, obs, func(x []float64) []float64 { return x }
 	if len(opt.Related) > 0 {
 		// Related observations first, this task's after: the model's own
 		// observations are those from firstOwn on.
-		fitSpace = &Space{Dims: append(append([]Dim(nil), space.Dims...), Dim{Name: "task", Levels: 2})}
+		fitSpace = &Space{Dims: append(append([]Dim(nil), sp.Dims...), Dim{Name: "task", Levels: 2})}
 		ext = func(x []float64) []float64 { return append(append(make([]float64, 0, len(x)+1), x...), 0) }
 		fitObs = make([]Observation, 0, len(opt.Related)+len(obs))
 		for _, r := range opt.Related {
@@ -356,10 +403,10 @@ func fitFor(space *Space, obs []Observation, opt Options) (*Model, func([]float6
 			fitObs = append(fitObs, Observation{X: ext(ob.X), Y: ob.Y})
 		}
 	}
-	enc := newEncoding(fitSpace)
+	enc := space.NewEncoding(fitSpace)
 	fo := FitOptions{Warm: opt.Warm, Subset: opt.FitSubset}
 	if opt.Priors != nil {
-		pr := opt.Priors(enc.nNum, len(enc.catDim))
+		pr := opt.Priors(enc.NumInputs(), enc.CatInputs())
 		fo.Priors = &pr
 	}
 	m, err := fitModel(enc, fitObs, fo)
@@ -414,12 +461,12 @@ func Appraise(obs []Observation, points [][]float64, opt Options) ([]Appraisal, 
 		return nil, errors.New("optimizer: nothing observed to appraise points by")
 	}
 	for i, p := range points {
-		if err := space.checkPointIn(p, fmt.Sprintf("point %d", i)); err != nil {
+		if err := space.CheckPoint(p, fmt.Sprintf("point %d", i)); err != nil {
 			return nil, err
 		}
 	}
 	for i, ob := range append(append([]Observation(nil), obs...), opt.Related...) {
-		if err := space.checkPointIn(ob.X, fmt.Sprintf("observation %d", i)); err != nil {
+		if err := space.CheckPoint(ob.X, fmt.Sprintf("observation %d", i)); err != nil {
 			return nil, err
 		}
 		if math.IsNaN(ob.Y) || math.IsInf(ob.Y, 0) {
@@ -439,7 +486,7 @@ func Appraise(obs []Observation, points [][]float64, opt Options) ([]Appraisal, 
 	out := make([]Appraisal, len(points))
 	for i := range points {
 		sd := math.Sqrt(p.vr[i])
-		out[i] = Appraisal{Mean: m.yMean + m.yStd*p.mean[i], SD: m.yStd * sd, EI: m.yStd * ei(p.mean[i]-best-o.xi, sd)}
+		out[i] = Appraisal{Mean: m.yMean + m.yStd*p.mean[i], SD: m.yStd * sd, EI: m.yStd * gp.EI(p.mean[i]-best-o.xi, sd)}
 	}
 	return out, nil
 }
@@ -450,7 +497,7 @@ func unobserved(obs []Observation, candidates [][]float64) []int {
 	for i, c := range candidates {
 		seen := false
 		for _, o := range obs {
-			if samePoint(c, o.X) {
+			if space.Same(c, o.X) {
 				seen = true
 				break
 			}
@@ -473,7 +520,7 @@ func randomPicks(avail []int, candidates [][]float64, prio []int, k int) []Sugge
 		}
 		dup := false
 		for _, s := range out {
-			dup = dup || samePoint(candidates[i], candidates[s.Index])
+			dup = dup || space.Same(candidates[i], candidates[s.Index])
 		}
 		if !dup {
 			out = append(out, Suggestion{Index: i})
@@ -519,11 +566,11 @@ func suggestLegacy(obs []Observation, candidates [][]float64, k int, opt Options
 		return nil, errors.New("optimizer: candidate 0 has dimension 0")
 	}
 	for i, c := range candidates {
-		if err := checkPoint(c, d, fmt.Sprintf("candidate %d", i)); err != nil {
+		if err := gp.CheckPoint(c, d, fmt.Sprintf("candidate %d", i)); err != nil {
 			return nil, err
 		}
 	}
-	if _, err := validateObservations(obs, d); err != nil {
+	if _, err := gp.CheckObservations(obs, d); err != nil {
 		return nil, err
 	}
 	avail := unobserved(obs, candidates)
@@ -538,70 +585,16 @@ func suggestLegacy(obs []Observation, candidates [][]float64, k int, opt Options
 	if len(avail) == 0 {
 		return []Suggestion{}, nil
 	}
-	g, err := fit(obs, d)
+	g, err := gp.Fit(obs)
 	if err != nil {
 		return nil, err
 	}
-	return believerBatch(g, pointsOf(candidates, avail), avail, prio, k, o), nil
-}
-
-// believerBatch ranks the points by the acquisition and builds the batch
-// greedily with the kriging believer (see suggestLegacy); avail maps a
-// point to its candidate index.
-func believerBatch(g *GP, pts [][]float64, avail, prio []int, k int, o opts) []Suggestion {
-	p := g.predict(pts)
-	m := len(pts)
-	best := math.Inf(-1)
-	for _, y := range g.ys {
-		best = math.Max(best, y)
+	ps := g.Batch(pointsOf(candidates, avail), avail, prio, k, o.acq, o.kappa, o.xi)
+	out := make([]Suggestion, len(ps))
+	for i, p := range ps {
+		out[i] = Suggestion(p)
 	}
-	b := newBeliever(g, p, pts)
-	taken := make([]bool, m)
-	out := make([]Suggestion, 0, min(k, m))
-	for len(out) < k {
-		bestA, bestScore, bestAcq := -1, math.Inf(-1), 0.0
-		for a := range m {
-			if taken[a] {
-				continue
-			}
-			sd := math.Sqrt(b.vr[a])
-			var score, val float64
-			switch o.acq {
-			case AcqEI:
-				imp := p.mean[a] - best - o.xi
-				score = logEI(imp, sd)
-				val = ei(imp, sd) * g.yScale
-			case AcqUCB:
-				score = p.mean[a] + o.kappa*sd
-				val = g.yMean + g.yScale*score
-			}
-			if bestA < 0 || score > bestScore || (score == bestScore && prio[avail[a]] < prio[avail[bestA]]) {
-				bestA, bestScore, bestAcq = a, score, val
-			}
-		}
-		if bestA < 0 {
-			break
-		}
-		taken[bestA] = true
-		// Exclude every remaining candidate at the same X.
-		for a := range m {
-			if !taken[a] && samePoint(pts[a], pts[bestA]) {
-				taken[a] = true
-			}
-		}
-		out = append(out, Suggestion{
-			Index:       avail[bestA],
-			Mean:        g.yMean + g.yScale*p.mean[bestA],
-			SD:          g.yScale * math.Sqrt(p.vr[bestA]),
-			Acquisition: bestAcq,
-		})
-		if len(out) == k {
-			break
-		}
-		best = math.Max(best, p.mean[bestA])
-		b.condition(bestA)
-	}
-	return out
+	return out, nil
 }
 
 // opts are Options with defaults applied.
@@ -666,101 +659,6 @@ func normaliseOptions(opt Options) (opts, error) {
 	return o, nil
 }
 
-// believer tracks the posterior variance at the candidates as the GP is
-// conditioned on believed observations at chosen candidates (kriging
-// believer). Conditioning on y = posterior mean leaves the mean unchanged,
-// so only variances need updating: after choosing p,
-//
-//	var'(x) = var(x) − cov(x,p)² / (var(p) + noise),
-//
-// with cov(x,p) itself updated through the earlier picks (an incremental
-// Cholesky of the believed points' covariance). Each pick costs O(n·m).
-type believer struct {
-	g   *GP
-	p   *posterior
-	pts [][]float64
-	vr  []float64   // current latent variance, standardised units
-	us  [][]float64 // one update vector per pick
-}
-
-func newBeliever(g *GP, p *posterior, pts [][]float64) *believer {
-	vr := make([]float64, len(p.vr))
-	copy(vr, p.vr)
-	return &believer{g: g, p: p, pts: pts, vr: vr}
-}
-
-func (b *believer) condition(c int) {
-	g, p, m := b.g, b.p, b.p.m
-	u := make([]float64, m)
-	for i := range g.n {
-		vic := p.v[i*m+c]
-		row := p.v[i*m : (i+1)*m]
-		for a := range m {
-			u[a] -= vic * row[a]
-		}
-	}
-	for a := range m {
-		cov := g.signalVar * (g.corr(b.pts[a], b.pts[c]) + u[a])
-		for _, prev := range b.us {
-			cov -= prev[a] * prev[c]
-		}
-		u[a] = cov
-	}
-	noiseVar := g.signalVar * (g.noiseRatio + g.jitter)
-	den := math.Sqrt(b.vr[c] + noiseVar)
-	if den > 0 {
-		for a := range m {
-			u[a] /= den
-			b.vr[a] = math.Max(b.vr[a]-u[a]*u[a], 0)
-		}
-	}
-	b.us = append(b.us, u)
-}
-
-// validateObservations checks dimensions and finiteness. With d < 0 the
-// dimension is taken from the first observation. It returns the dimension.
-func validateObservations(obs []Observation, d int) (int, error) {
-	for i, o := range obs {
-		if d < 0 {
-			d = len(o.X)
-			if d == 0 {
-				return 0, errors.New("optimizer: observation 0 has dimension 0")
-			}
-		}
-		if err := checkPoint(o.X, d, fmt.Sprintf("observation %d", i)); err != nil {
-			return 0, err
-		}
-		if math.IsNaN(o.Y) || math.IsInf(o.Y, 0) {
-			return 0, fmt.Errorf("optimizer: observation %d: Y is %v, want a finite number", i, o.Y)
-		}
-	}
-	return d, nil
-}
-
-func checkPoint(x []float64, d int, what string) error {
-	if len(x) != d {
-		return fmt.Errorf("optimizer: %s has dimension %d, want %d", what, len(x), d)
-	}
-	for j, v := range x {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("optimizer: %s: X[%d] is %v, want a finite number", what, j, v)
-		}
-		if v < -rangeTol || v > 1+rangeTol {
-			return fmt.Errorf("optimizer: %s: X[%d] = %v is outside [0,1]; normalise inputs first", what, j, v)
-		}
-	}
-	return nil
-}
-
-func samePoint(a, b []float64) bool {
-	for j := range a {
-		if math.Abs(a[j]-b[j]) > sameTol {
-			return false
-		}
-	}
-	return true
-}
-
 // sortByPrio sorts indices by ascending priority (insertion-free: priorities
 // are a permutation, so a counting placement suffices).
 func sortByPrio(idx, prio []int) {
@@ -779,35 +677,3 @@ func sortByPrio(idx, prio []int) {
 		}
 	}
 }
-
-// ei is the expected improvement for improvement imp = μ − best − ξ and
-// posterior sd sigma (standardised units).
-func ei(imp, sigma float64) float64 {
-	if sigma <= 0 {
-		return math.Max(imp, 0)
-	}
-	z := imp / sigma
-	return sigma * (z*normCDF(z) + normPDF(z))
-}
-
-// logEI is log(ei(imp, sigma)), accurate far into the lower tail where ei
-// underflows, so that candidates remain rankable.
-func logEI(imp, sigma float64) float64 {
-	if sigma <= 0 {
-		if imp > 0 {
-			return math.Log(imp)
-		}
-		return math.Inf(-1)
-	}
-	z := imp / sigma
-	if z > -6 {
-		return math.Log(sigma) + math.Log(z*normCDF(z)+normPDF(z))
-	}
-	// z·Φ(z) + φ(z) = φ(z)/z² · (1 − 3/z² + 15/z⁴ − …) as z → −∞.
-	z2 := z * z
-	return math.Log(sigma) - 0.5*z2 - 0.5*math.Log(2*math.Pi) - math.Log(z2) + math.Log1p(-3/z2+15/(z2*z2))
-}
-
-func normCDF(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
-
-func normPDF(z float64) float64 { return math.Exp(-0.5*z*z) / math.Sqrt(2*math.Pi) }

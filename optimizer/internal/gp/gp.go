@@ -1,9 +1,19 @@
-package optimizer
+// Package gp is Gaussian-process regression with a Matérn-5/2 ARD kernel:
+// the earlier surrogate of package optimizer (numeric inputs, categoricals
+// one-hot, maximum marginal likelihood; GP and Fit), which the challenges'
+// lab emulators are built with and the "onehot" baseline runs with its
+// kriging-believer batches (Batch), and the pieces the mixed-space
+// surrogate shares with it: the kernel (Matern52), the bounded
+// reparameterisation of hyperparameters, and expected improvement in closed
+// form. It is internal to the optimizer, which exposes GP, Fit and
+// Observation.
+package gp
 
 import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 
@@ -11,6 +21,8 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack/lapack64"
 	"gonum.org/v1/gonum/optimize"
+
+	"github.com/genesis-sci/genesis/optimizer/internal/space"
 )
 
 // Hyperparameter bounds. Inputs live in [0,1]^d, so length-scales are in
@@ -38,7 +50,8 @@ var (
 )
 
 const (
-	sqrt5 = 2.23606797749978969640917366873127623544061835961152572427089
+	// Sqrt5 is √5, the Matérn-5/2 kernel's scale.
+	Sqrt5 = 2.23606797749978969640917366873127623544061835961152572427089
 	// lbfgsIterations caps the major iterations of each L-BFGS run.
 	lbfgsIterations = 40
 	// lbfgsStarts is the number of L-BFGS runs, each from a grid point.
@@ -81,7 +94,7 @@ type GP struct {
 // Each likelihood evaluation costs O(n³); a fit takes about 1 ms at n=20 and
 // 10–25 ms at n=100 (d=4), and grows cubically beyond that (≈2 s at n=600).
 func Fit(obs []Observation) (*GP, error) {
-	d, err := validateObservations(obs, -1)
+	d, err := CheckObservations(obs, -1)
 	if err != nil {
 		return nil, err
 	}
@@ -227,8 +240,6 @@ type posterior struct {
 	vr   []float64 // standardised latent posterior variance
 	// v is n×m, column i = U⁻ᵀ r(X, x_i) (stored row-major n rows × m cols).
 	v []float64
-	// in are the points' kernel inputs (the mixed Model's predictions).
-	in kernelInputs
 }
 
 func (g *GP) predict(xs [][]float64) *posterior {
@@ -250,7 +261,7 @@ func (g *GP) predict(xs [][]float64) *posterior {
 				t := xi[j]*g.invLS[j] - scaled[j]
 				r2 += t * t
 			}
-			p.v[i*m+c] = matern52(math.Sqrt(r2))
+			p.v[i*m+c] = Matern52(math.Sqrt(r2))
 		}
 	}
 	// Mean = R*ᵀ α.
@@ -292,11 +303,12 @@ func (g *GP) corr(a, b []float64) float64 {
 		t := (a[j] - b[j]) * g.invLS[j]
 		r2 += t * t
 	}
-	return matern52(math.Sqrt(r2))
+	return Matern52(math.Sqrt(r2))
 }
 
-func matern52(r float64) float64 {
-	s := sqrt5 * r
+// Matern52 is the Matérn-5/2 correlation at scaled distance r.
+func Matern52(r float64) float64 {
+	s := Sqrt5 * r
 	return (1 + s + s*s/3) * math.Exp(-s)
 }
 
@@ -352,7 +364,7 @@ func (e *evaluator) factor(logLS []float64, logNoise float64, grad bool) (lml fl
 				t := xa[j] - xb[j]
 				r2 += t * t
 			}
-			s := sqrt5 * math.Sqrt(r2)
+			s := Sqrt5 * math.Sqrt(r2)
 			ex := math.Exp(-s)
 			kv := (1 + s + s*s/3) * ex
 			e.k[a*n+b] = kv
@@ -445,11 +457,14 @@ func (e *evaluator) gradient(logNoise float64, out []float64) bool {
 }
 
 // Bounded reparameterisation: θ = lo + (hi−lo)·σ(u).
-func sigmoid(u float64) float64 { return 1 / (1 + math.Exp(-u)) }
+// Sigmoid is the logistic function.
+func Sigmoid(u float64) float64 { return 1 / (1 + math.Exp(-u)) }
 
-func toBounded(u, lo, hi float64) float64 { return lo + (hi-lo)*sigmoid(u) }
+// ToBounded maps an unbounded u into (lo, hi).
+func ToBounded(u, lo, hi float64) float64 { return lo + (hi-lo)*Sigmoid(u) }
 
-func fromBounded(t, lo, hi float64) float64 {
+// FromBounded is the inverse of ToBounded (t clamped just inside the box).
+func FromBounded(t, lo, hi float64) float64 {
 	p := (t - lo) / (hi - lo)
 	p = math.Min(math.Max(p, 1e-6), 1-1e-6)
 	return math.Log(p / (1 - p))
@@ -572,15 +587,15 @@ func localSearch(x, ys []float64, n, d int, startLS, startNoise float64) (bestLS
 	var lastF float64
 	lastGrad := make([]float64, dim)
 	eval := func(u []float64) {
-		if lastValid && equalSlices(u, lastU) {
+		if lastValid && slices.Equal(u, lastU) {
 			return
 		}
 		copy(lastU, u)
 		lastValid = true
 		for j := range d {
-			lsP[j] = toBounded(u[j], logMinLS, logMaxLS)
+			lsP[j] = ToBounded(u[j], logMinLS, logMaxLS)
 		}
-		nz := toBounded(u[d], logMinNoise, logMaxNoise)
+		nz := ToBounded(u[d], logMinNoise, logMaxNoise)
 		lml, ok, _ := e.factor(lsP, nz, true)
 		if !ok || !e.gradient(nz, gradTheta) {
 			lastF = math.Inf(1)
@@ -597,10 +612,10 @@ func localSearch(x, ys []float64, n, d int, startLS, startNoise float64) (bestLS
 		}
 		// Chain rule through the bounded transform; negate for minimisation.
 		for j := range d {
-			s := sigmoid(u[j])
+			s := Sigmoid(u[j])
 			lastGrad[j] = -gradTheta[j] * (logMaxLS - logMinLS) * s * (1 - s)
 		}
-		s := sigmoid(u[d])
+		s := Sigmoid(u[d])
 		lastGrad[d] = -gradTheta[d] * (logMaxNoise - logMinNoise) * s * (1 - s)
 	}
 	problem := optimize.Problem{
@@ -609,9 +624,9 @@ func localSearch(x, ys []float64, n, d int, startLS, startNoise float64) (bestLS
 	}
 	u0 := make([]float64, dim)
 	for j := range d {
-		u0[j] = fromBounded(startLS, logMinLS, logMaxLS)
+		u0[j] = FromBounded(startLS, logMinLS, logMaxLS)
 	}
-	u0[d] = fromBounded(startNoise, logMinNoise, logMaxNoise)
+	u0[d] = FromBounded(startNoise, logMinNoise, logMaxNoise)
 	settings := &optimize.Settings{
 		MajorIterations:   lbfgsIterations,
 		GradientThreshold: 1e-4,
@@ -624,11 +639,207 @@ func localSearch(x, ys []float64, n, d int, startLS, startNoise float64) (bestLS
 	return bestLS, bestNoise, bestLML
 }
 
-func equalSlices(a, b []float64) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+// Observation is a measured point: X normalised to [0,1]^d, Y oriented so
+// that higher is better.
+type Observation struct {
+	X []float64
+	Y float64
+}
+
+// believer tracks the posterior variance at the candidates as the GP is
+// conditioned on believed observations at chosen candidates (kriging
+// believer). Conditioning on y = posterior mean leaves the mean unchanged,
+// so only variances need updating: after choosing p,
+//
+//	var'(x) = var(x) − cov(x,p)² / (var(p) + noise),
+//
+// with cov(x,p) itself updated through the earlier picks (an incremental
+// Cholesky of the believed points' covariance). Each pick costs O(n·m).
+type believer struct {
+	g   *GP
+	p   *posterior
+	pts [][]float64
+	vr  []float64   // current latent variance, standardised units
+	us  [][]float64 // one update vector per pick
+}
+
+func newBeliever(g *GP, p *posterior, pts [][]float64) *believer {
+	vr := make([]float64, len(p.vr))
+	copy(vr, p.vr)
+	return &believer{g: g, p: p, pts: pts, vr: vr}
+}
+
+func (b *believer) condition(c int) {
+	g, p, m := b.g, b.p, b.p.m
+	u := make([]float64, m)
+	for i := range g.n {
+		vic := p.v[i*m+c]
+		row := p.v[i*m : (i+1)*m]
+		for a := range m {
+			u[a] -= vic * row[a]
 		}
 	}
-	return true
+	for a := range m {
+		cov := g.signalVar * (g.corr(b.pts[a], b.pts[c]) + u[a])
+		for _, prev := range b.us {
+			cov -= prev[a] * prev[c]
+		}
+		u[a] = cov
+	}
+	noiseVar := g.signalVar * (g.noiseRatio + g.jitter)
+	den := math.Sqrt(b.vr[c] + noiseVar)
+	if den > 0 {
+		for a := range m {
+			u[a] /= den
+			b.vr[a] = math.Max(b.vr[a]-u[a]*u[a], 0)
+		}
+	}
+	b.us = append(b.us, u)
 }
+
+// CheckObservations checks dimensions and finiteness. With d < 0 the
+// dimension is taken from the first observation. It returns the dimension.
+func CheckObservations(obs []Observation, d int) (int, error) {
+	for i, o := range obs {
+		if d < 0 {
+			d = len(o.X)
+			if d == 0 {
+				return 0, errors.New("optimizer: observation 0 has dimension 0")
+			}
+		}
+		if err := CheckPoint(o.X, d, fmt.Sprintf("observation %d", i)); err != nil {
+			return 0, err
+		}
+		if math.IsNaN(o.Y) || math.IsInf(o.Y, 0) {
+			return 0, fmt.Errorf("optimizer: observation %d: Y is %v, want a finite number", i, o.Y)
+		}
+	}
+	return d, nil
+}
+
+// rangeTol is how far outside [0,1] a coordinate may be.
+const rangeTol = 1e-6
+
+// CheckPoint checks that x has dimension d and finite coordinates in [0,1].
+func CheckPoint(x []float64, d int, what string) error {
+	if len(x) != d {
+		return fmt.Errorf("optimizer: %s has dimension %d, want %d", what, len(x), d)
+	}
+	for j, v := range x {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("optimizer: %s: X[%d] is %v, want a finite number", what, j, v)
+		}
+		if v < -rangeTol || v > 1+rangeTol {
+			return fmt.Errorf("optimizer: %s: X[%d] = %v is outside [0,1]; normalise inputs first", what, j, v)
+		}
+	}
+	return nil
+}
+
+// Pick is one point Batch chose: Index is the candidate's, Mean and SD the
+// posterior at it in units of Y, Acquisition the value it was chosen with.
+type Pick struct {
+	Index       int
+	Mean, SD    float64
+	Acquisition float64
+}
+
+// Acquisitions Batch ranks by.
+const (
+	AcqEI  = "ei"
+	AcqUCB = "ucb"
+)
+
+// Batch ranks the points by the acquisition (AcqEI with jitter xi, or AcqUCB
+// with weight kappa) and builds a batch of up to k greedily with the
+// kriging believer: after each pick the GP is conditioned on its own
+// posterior mean there, which leaves the mean unchanged and shrinks the
+// variance nearby, and the EI incumbent is updated with the believed value.
+// avail maps a point to its candidate index; prio breaks ties (lower first).
+func (g *GP) Batch(pts [][]float64, avail, prio []int, k int, acq string, kappa, xi float64) []Pick {
+	p := g.predict(pts)
+	m := len(pts)
+	best := math.Inf(-1)
+	for _, y := range g.ys {
+		best = math.Max(best, y)
+	}
+	b := newBeliever(g, p, pts)
+	taken := make([]bool, m)
+	out := make([]Pick, 0, min(k, m))
+	for len(out) < k {
+		bestA, bestScore, bestAcq := -1, math.Inf(-1), 0.0
+		for a := range m {
+			if taken[a] {
+				continue
+			}
+			sd := math.Sqrt(b.vr[a])
+			var score, val float64
+			switch acq {
+			case AcqEI:
+				imp := p.mean[a] - best - xi
+				score = LogEI(imp, sd)
+				val = EI(imp, sd) * g.yScale
+			case AcqUCB:
+				score = p.mean[a] + kappa*sd
+				val = g.yMean + g.yScale*score
+			}
+			if bestA < 0 || score > bestScore || (score == bestScore && prio[avail[a]] < prio[avail[bestA]]) {
+				bestA, bestScore, bestAcq = a, score, val
+			}
+		}
+		if bestA < 0 {
+			break
+		}
+		taken[bestA] = true
+		// Exclude every remaining candidate at the same X.
+		for a := range m {
+			if !taken[a] && space.Same(pts[a], pts[bestA]) {
+				taken[a] = true
+			}
+		}
+		out = append(out, Pick{
+			Index:       avail[bestA],
+			Mean:        g.yMean + g.yScale*p.mean[bestA],
+			SD:          g.yScale * math.Sqrt(p.vr[bestA]),
+			Acquisition: bestAcq,
+		})
+		if len(out) == k {
+			break
+		}
+		best = math.Max(best, p.mean[bestA])
+		b.condition(bestA)
+	}
+	return out
+}
+
+// EI is the expected improvement for improvement imp = μ − best − ξ and
+// posterior sd sigma (standardised units).
+func EI(imp, sigma float64) float64 {
+	if sigma <= 0 {
+		return math.Max(imp, 0)
+	}
+	z := imp / sigma
+	return sigma * (z*normCDF(z) + normPDF(z))
+}
+
+// LogEI is log(EI(imp, sigma)), accurate far into the lower tail where ei
+// underflows, so that candidates remain rankable.
+func LogEI(imp, sigma float64) float64 {
+	if sigma <= 0 {
+		if imp > 0 {
+			return math.Log(imp)
+		}
+		return math.Inf(-1)
+	}
+	z := imp / sigma
+	if z > -6 {
+		return math.Log(sigma) + math.Log(z*normCDF(z)+normPDF(z))
+	}
+	// z·Φ(z) + φ(z) = φ(z)/z² · (1 − 3/z² + 15/z⁴ − …) as z → −∞.
+	z2 := z * z
+	return math.Log(sigma) - 0.5*z2 - 0.5*math.Log(2*math.Pi) - math.Log(z2) + math.Log1p(-3/z2+15/(z2*z2))
+}
+
+func normCDF(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
+
+func normPDF(z float64) float64 { return math.Exp(-0.5*z*z) / math.Sqrt(2*math.Pi) }
