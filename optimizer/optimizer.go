@@ -22,6 +22,14 @@
 // deterministic given Options.Seed: no global random source, map iteration
 // or wall clock affects the result.
 //
+// The numerics live in internal packages, one per idea: internal/space (the
+// design space without a model: encoding, descriptor components, samples,
+// start designs), internal/gp (the earlier GP, the Matérn kernel and closed-
+// form EI) and internal/mixed (the mixed-space Model, its fit and its
+// acquisitions). This package decides which to use when (start design,
+// surrogate, acquisition, related tasks), validates every input, and is the
+// only public face: Space, Model, GP and the rest are its names.
+//
 // It is a top-level package, not one of tools/, because it is a numerics
 // library that every layer uses: the challenges' lab emulators (data), the
 // portfolio's routine regions (policy), the campaign's bo strategy and guard
@@ -38,6 +46,7 @@ import (
 	"strings"
 
 	"github.com/genesis-sci/genesis/optimizer/internal/gp"
+	"github.com/genesis-sci/genesis/optimizer/internal/mixed"
 	"github.com/genesis-sci/genesis/optimizer/internal/space"
 )
 
@@ -78,6 +87,44 @@ func SampleCandidates(d, n int, seed uint64) [][]float64 { return space.SampleCa
 // nil when it has none: for reference optimisers that should see the same
 // features.
 func DescriptorComponents(s *Space, j int) [][]float64 { return space.DescriptorComponents(s, j) }
+
+// Model is the mixed-space Gaussian-process surrogate Suggest uses by
+// default (see the package documentation).
+type Model = mixed.Model
+
+// Hyper are a Model's hyperparameters, all as natural logarithms.
+type Hyper = mixed.Hyper
+
+// Priors are log-normal priors on a Model's hyperparameters and the box
+// each is held in.
+type Priors = mixed.Priors
+
+// FitOptions tune FitModel.
+type FitOptions = mixed.FitOptions
+
+// DefaultPriors returns the priors for a kernel with nNum numeric inputs
+// (numeric parameters and descriptor components) and nCat categorical ones.
+func DefaultPriors(nNum, nCat int) Priors { return mixed.DefaultPriors(nNum, nCat) }
+
+// FitModel fits the mixed-space surrogate to observations whose X are
+// points of sp (see Space).
+func FitModel(sp *Space, obs []Observation, fo FitOptions) (*Model, error) {
+	if err := sp.Validate(); err != nil {
+		return nil, err
+	}
+	if len(obs) == 0 {
+		return nil, errors.New("optimizer: FitModel needs at least one observation")
+	}
+	for i, o := range obs {
+		if err := sp.CheckPoint(o.X, fmt.Sprintf("observation %d", i)); err != nil {
+			return nil, err
+		}
+		if math.IsNaN(o.Y) || math.IsInf(o.Y, 0) {
+			return nil, fmt.Errorf("optimizer: observation %d: Y is %v, want a finite number", i, o.Y)
+		}
+	}
+	return mixed.Fit(space.NewEncoding(sp), obs, fo)
+}
 
 // picks are candidate indices as suggestions without a model's view.
 func picks(idx []int) []Suggestion {
@@ -360,18 +407,19 @@ func (res *Result) rank(space *Space, obs []Observation, candidates [][]float64,
 		}
 		return pts
 	}
-	if float64(m.n)*float64(m.n)*float64(len(avail)) > fullPredict {
-		sl := m.shortlist(extPoints(avail), max(64, 8*k), o)
+	acq := mixed.Acquisition{Kind: o.acq, Kappa: o.kappa, Xi: o.xi, Samples: o.samples}
+	if m.Shortlisted(len(avail)) {
+		sl := m.Shortlist(extPoints(avail), max(64, 8*k), acq)
 		for j, a := range sl {
 			sl[j] = avail[a]
 		}
 		avail = sl
 	}
 	pts := extPoints(avail)
-	picks := m.choose(pts, k, o, func(a, b int) bool { return prio[avail[a]] < prio[avail[b]] }, opt.Seed)
-	for _, pk := range picks {
+	chosen := m.Choose(pts, k, acq, func(a, b int) bool { return prio[avail[a]] < prio[avail[b]] }, opt.Seed)
+	for _, pk := range chosen {
 		pk.Index = avail[pk.Index]
-		res.Suggestions = append(res.Suggestions, pk)
+		res.Suggestions = append(res.Suggestions, Suggestion(pk))
 	}
 	return nil
 }
@@ -409,25 +457,16 @@ func fitFor(sp *Space, obs []Observation, opt Options) (*Model, func([]float64) 
 		pr := opt.Priors(enc.NumInputs(), enc.CatInputs())
 		fo.Priors = &pr
 	}
-	m, err := fitModel(enc, fitObs, fo)
+	m, err := mixed.Fit(enc, fitObs, fo)
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(opt.Related) > 0 {
-		m.firstOwn = len(opt.Related)
-		if len(obs) == 0 {
-			// Nothing measured here yet: the incumbent is the best this
-			// task is predicted to reach where the siblings measured.
-			xs := make([][]float64, len(opt.Related))
-			for i, r := range opt.Related {
-				xs[i] = ext(r.X)
-			}
-			p := m.predict(xs)
-			m.noOwnBest = math.Inf(-1)
-			for _, v := range p.mean {
-				m.noOwnBest = math.Max(m.noOwnBest, v)
-			}
+		xs := make([][]float64, len(opt.Related))
+		for i, r := range opt.Related {
+			xs[i] = ext(r.X)
 		}
+		m.Related(len(opt.Related), xs)
 	}
 	return m, ext, nil
 }
@@ -481,12 +520,10 @@ func Appraise(obs []Observation, points [][]float64, opt Options) ([]Appraisal, 
 	for i, p := range points {
 		xs[i] = ext(p)
 	}
-	p := m.predict(xs)
-	best := m.incumbent()
+	mean, sd, ei := m.Appraise(xs, o.xi)
 	out := make([]Appraisal, len(points))
 	for i := range points {
-		sd := math.Sqrt(p.vr[i])
-		out[i] = Appraisal{Mean: m.yMean + m.yStd*p.mean[i], SD: m.yStd * sd, EI: m.yStd * gp.EI(p.mean[i]-best-o.xi, sd)}
+		out[i] = Appraisal{Mean: mean[i], SD: sd[i], EI: ei[i]}
 	}
 	return out, nil
 }

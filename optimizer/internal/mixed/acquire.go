@@ -1,20 +1,26 @@
-package optimizer
+package mixed
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/genesis-sci/genesis/optimizer/internal/gp"
 	"github.com/genesis-sci/genesis/optimizer/internal/space"
 )
 
-// choose ranks the candidate points pts by the acquisition and returns up
+// Acquisition is how candidates are ranked: Kind gp.gp.AcqEI (expected
+// improvement with jitter Xi; q-EI over Samples quasi-random draws for a
+// batch) or gp.gp.AcqUCB (mean + Kappa·sd; GP-BUCB for a batch).
+type Acquisition struct {
+	Kind      string
+	Kappa, Xi float64
+	Samples   int
+}
+
+// Choose ranks the candidate points pts by the acquisition and returns up
 // to k of them, best first (Index into pts). less breaks ties.
-func (m *Model) choose(pts [][]float64, k int, o opts, less func(a, b int) bool, seed uint64) []Suggestion {
+func (m *Model) Choose(pts [][]float64, k int, o Acquisition, less func(a, b int) bool, seed uint64) []gp.Pick {
 	p := m.predict(pts)
 	nc := len(pts)
 	best := m.incumbent()
@@ -22,7 +28,7 @@ func (m *Model) choose(pts [][]float64, k int, o opts, less func(a, b int) bool,
 	taken := make([]bool, nc)
 	var us [][]float64 // one conditioning vector per pick
 	var picks []int
-	var out []Suggestion
+	var out []gp.Pick
 
 	// q-EI state: for every candidate and sample, the shift of its
 	// conditional mean given the earlier picks' sampled values; for every
@@ -30,13 +36,13 @@ func (m *Model) choose(pts [][]float64, k int, o opts, less func(a, b int) bool,
 	var z [][]float64
 	var shift [][]float64
 	var level []float64
-	if o.acq == AcqEI && k > 1 {
-		z = normalSamples(o.samples, k, seed)
+	if o.Kind == gp.AcqEI && k > 1 {
+		z = normalSamples(o.Samples, k, seed)
 		shift = make([][]float64, nc)
 		for a := range shift {
-			shift[a] = make([]float64, o.samples)
+			shift[a] = make([]float64, o.Samples)
 		}
-		level = make([]float64, o.samples)
+		level = make([]float64, o.Samples)
 		for s := range level {
 			level[s] = best
 		}
@@ -51,11 +57,11 @@ func (m *Model) choose(pts [][]float64, k int, o opts, less func(a, b int) bool,
 			sd := math.Sqrt(vr[a])
 			var score, val float64
 			switch {
-			case o.acq == AcqUCB:
-				score = p.mean[a] + o.kappa*sd
+			case o.Kind == gp.AcqUCB:
+				score = p.mean[a] + o.Kappa*sd
 				val = m.yMean + m.yStd*score
 			case len(picks) == 0:
-				imp := p.mean[a] - best - o.xi
+				imp := p.mean[a] - best - o.Xi
 				score = gp.LogEI(imp, sd)
 				val = gp.EI(imp, sd) * m.yStd
 			default:
@@ -64,7 +70,7 @@ func (m *Model) choose(pts [][]float64, k int, o opts, less func(a, b int) bool,
 				mx := math.Inf(-1)
 				lv := make([]float64, len(level))
 				for s, l := range level {
-					lv[s] = gp.LogEI(p.mean[a]+shift[a][s]-l-o.xi, sd)
+					lv[s] = gp.LogEI(p.mean[a]+shift[a][s]-l-o.Xi, sd)
 					mx = math.Max(mx, lv[s])
 				}
 				if math.IsInf(mx, -1) {
@@ -92,14 +98,14 @@ func (m *Model) choose(pts [][]float64, k int, o opts, less func(a, b int) bool,
 				taken[a] = true
 			}
 		}
-		out = append(out, Suggestion{Index: c, Mean: m.yMean + m.yStd*p.mean[c], SD: m.yStd * math.Sqrt(p.vr[c]), Acquisition: bestVal})
+		out = append(out, gp.Pick{Index: c, Mean: m.yMean + m.yStd*p.mean[c], SD: m.yStd * math.Sqrt(p.vr[c]), Acquisition: bestVal})
 		if len(out) == k {
 			break
 		}
 		// Condition on the pick: UCB (GP-BUCB) on a noisy observation of
 		// it, q-EI on its latent value.
 		extra := 0.0
-		if o.acq == AcqUCB {
+		if o.Kind == gp.AcqUCB {
 			extra = m.noise
 		}
 		u := m.conditionVector(p, us, c, vr[c]+extra)
@@ -156,6 +162,37 @@ func (m *Model) conditionVector(p *posterior, us [][]float64, c int, den float64
 	return u
 }
 
+// Related marks the first n observations as related tasks' (see
+// optimizer.Options.Related), so the incumbent is the best of this task's
+// own. With none of its own, the incumbent is the best mean this task is
+// predicted to reach at xs, where the siblings measured.
+func (m *Model) Related(n int, xs [][]float64) {
+	m.firstOwn = n
+	if n < m.n {
+		return
+	}
+	p := m.predict(xs)
+	m.noOwnBest = math.Inf(-1)
+	for _, v := range p.mean {
+		m.noOwnBest = math.Max(m.noOwnBest, v)
+	}
+}
+
+// Appraise is the posterior mean and latent sd at xs, in units of Y, and
+// the expected improvement there (jitter xi, standardised) over the
+// incumbent.
+func (m *Model) Appraise(xs [][]float64, xi float64) (mean, sd, ei []float64) {
+	p := m.predict(xs)
+	best := m.incumbent()
+	mean, sd, ei = make([]float64, len(xs)), make([]float64, len(xs)), make([]float64, len(xs))
+	for i := range xs {
+		s := math.Sqrt(p.vr[i])
+		mean[i], sd[i] = m.yMean+m.yStd*p.mean[i], m.yStd*s
+		ei[i] = m.yStd * gp.EI(p.mean[i]-best-xi, s)
+	}
+	return mean, sd, ei
+}
+
 // incumbent is the best posterior mean at the observed points
 // (standardised): with noise, the best measurement overstates what was
 // found.
@@ -191,50 +228,19 @@ func normalSamples(n, q int, seed uint64) [][]float64 {
 	return out
 }
 
-// StartSizeFor is the default start-design size for a space of nParams
-// parameters and a budget of lab experiments: one more point than there are
-// parameters (enough for a first fit to see every direction once), but no
-// more than a fifth of the budget, so the model still chooses most
-// experiments of a short campaign, and at least 2.
-func StartSizeFor(nParams, budget int) int {
-	return max(2, min(nParams+1, budget/5))
-}
-
-// ParseStart reads a start design as users write it: "auto" or "" (k-medoids,
-// size by StartSizeFor: size 0 here), "medoids[:N]", "maximin[:N]" or
-// "random:N" (Liang et al.'s protocol is random:2).
-func ParseStart(s string) (start string, size int, err error) {
-	kind, n, hasN := strings.Cut(strings.ToLower(strings.TrimSpace(s)), ":")
-	switch kind {
-	case "", "auto":
-		if hasN {
-			return "", 0, fmt.Errorf("start design %q: auto takes no size (use medoids:N, maximin:N or random:N)", s)
-		}
-		return StartMedoids, 0, nil
-	case StartMedoids, StartMaximin:
-	case StartRandom:
-		if !hasN {
-			return "", 0, fmt.Errorf("start design %q: say how many random points, e.g. random:2", s)
-		}
-	default:
-		return "", 0, fmt.Errorf("start design %q: want auto, medoids[:N], maximin[:N] or random:N", s)
-	}
-	if hasN {
-		v, err := strconv.Atoi(n)
-		if err != nil || v < 1 || v > 1000 {
-			return "", 0, fmt.Errorf("start design %q: the size must be a whole number from 1 to 1000", s)
-		}
-		size = v
-	}
-	return kind, size, nil
-}
-
 // fullPredict bounds the work (n² · candidates multiply-adds) of computing
 // every candidate's exact posterior variance; above it the acquisition is
-// maximised over a shortlist (see shortlist).
+// maximised over a shortlist (see Shortlist).
 const fullPredict = 2e7
 
-// shortlist returns the candidates worth an exact posterior variance, in
+// Shortlisted reports whether predicting at n candidates would cost too
+// much (see fullPredict), so the acquisition should be maximised over a
+// Shortlist of them.
+func (m *Model) Shortlisted(n int) bool {
+	return float64(m.n)*float64(m.n)*float64(n) > fullPredict
+}
+
+// Shortlist returns the candidates worth an exact posterior variance, in
 // decreasing order of an upper bound on their acquisition. The mean costs
 // O(n) per candidate, but the exact variance O(n²). The variance given all
 // observations is at most the variance given the single most correlated
@@ -242,16 +248,16 @@ const fullPredict = 2e7
 // are evaluated exactly in that order until the best exact value beats
 // every remaining bound and at least want are in. For one point this finds
 // exactly the maximiser; a batch is chosen among the shortlist.
-func (m *Model) shortlist(pts [][]float64, want int, o opts) []int {
+func (m *Model) Shortlist(pts [][]float64, want int, o Acquisition) []int {
 	n, nc := m.n, len(pts)
 	in := m.inputs(pts)
 	train := kernelInputs{num: m.num, cat: m.cat}
 	best := m.incumbent()
 	score := func(mu, sd float64) float64 {
-		if o.acq == AcqUCB {
-			return mu + o.kappa*sd
+		if o.Kind == gp.AcqUCB {
+			return mu + o.Kappa*sd
 		}
-		return gp.LogEI(mu-best-o.xi, sd)
+		return gp.LogEI(mu-best-o.Xi, sd)
 	}
 	mean := make([]float64, nc)
 	ub := make([]float64, nc)

@@ -1,7 +1,13 @@
-package optimizer
+// Package mixed is the optimiser's default surrogate: a Gaussian process
+// over a mixed design space (numeric parameters, categorical ones through an
+// exchangeable kernel and their descriptor components), its maximum
+// a-posteriori hyperparameter fit, and the acquisitions ranked with it
+// (expected improvement and q-EI, UCB and GP-BUCB). Package optimizer
+// chooses when to use it and exposes Model, FitModel, Hyper and Priors; this
+// package is internal so that the rest of its names stay free to change.
+package mixed
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -156,26 +162,6 @@ type FitOptions struct {
 	Subset int
 }
 
-// FitModel fits the mixed-space surrogate to observations whose X are
-// points of space (see Space).
-func FitModel(sp *Space, obs []Observation, fo FitOptions) (*Model, error) {
-	if err := sp.Validate(); err != nil {
-		return nil, err
-	}
-	if len(obs) == 0 {
-		return nil, errors.New("optimizer: FitModel needs at least one observation")
-	}
-	for i, o := range obs {
-		if err := sp.CheckPoint(o.X, fmt.Sprintf("observation %d", i)); err != nil {
-			return nil, err
-		}
-		if math.IsNaN(o.Y) || math.IsInf(o.Y, 0) {
-			return nil, fmt.Errorf("optimizer: observation %d: Y is %v, want a finite number", i, o.Y)
-		}
-	}
-	return fitModel(space.NewEncoding(sp), obs, fo)
-}
-
 // Large data sets: hyperparameters are fitted on a subset of at most
 // fitSubset observations (the best quarter of it by value, the rest spread
 // evenly over the rest in the order measured), and the posterior then uses
@@ -191,7 +177,9 @@ const (
 	coldIterations = 60
 )
 
-func fitModel(enc *space.Encoding, obs []Observation, fo FitOptions) (*Model, error) {
+// Fit fits the surrogate to observations already checked against the
+// encoded space (package optimizer's FitModel checks them).
+func Fit(enc *space.Encoding, obs []gp.Observation, fo FitOptions) (*Model, error) {
 	n := len(obs)
 	m := &Model{enc: enc, n: n, ys: make([]float64, n)}
 	for _, o := range obs {
@@ -313,7 +301,7 @@ func cmpOr(v, def int) int {
 
 // standardise writes (y − mean)/sd into ys and returns mean and sd (sd of a
 // single or constant target: its magnitude, or 1).
-func standardise(obs []Observation, ys []float64) (mean, sd float64) {
+func standardise(obs []gp.Observation, ys []float64) (mean, sd float64) {
 	n := len(obs)
 	for _, o := range obs {
 		mean += o.Y
