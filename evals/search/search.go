@@ -52,110 +52,154 @@ type Run struct {
 // judging search settings; genesis eval measures the same through real
 // campaigns.
 func Simulate(c *challenges.Challenge, cfg Config, budget, seed int, clock func() float64) (Run, error) {
-	run := Run{Seed: seed}
-	space := c.SearchSpace()
-	if cfg.NoDescriptors {
-		for j := range space.Dims {
-			space.Dims[j].Features = nil
-		}
-	}
-	opt := cfg.Options
-	if opt.Surrogate != optimizer.SurrogateOneHot {
-		opt.Space = space
-	}
-	batch := max(cfg.Batch, 1)
-	start := cfg.StartSize
-	if start == 0 {
-		start = optimizer.StartSizeFor(len(c.Parameters), budget)
-	}
-	opt.Start, opt.StartSize = cfg.Start, start
-	encode := c.SearchPoint
-	if opt.Surrogate == optimizer.SurrogateOneHot {
-		encode = c.Encode
-	}
-	var obs []optimizer.Observation
-	measured := map[string]bool{}
-	sc := c.Scalarizer()
-	bestScore, bestMeasuredScore := math.Inf(-1), math.Inf(-1)
-	var best, bestMeasured float64
-	topFound := 0
+	sim := newSimulation(c, cfg, budget, seed)
 	var warm *optimizer.Hyper
-	for round := 0; len(run.Trace) < budget; round++ {
-		var pts []challenges.Point
-		if c.Finite() {
-			pts = c.Pool().Points
-		} else {
-			pts = c.Sample(2000, uint64(seed)*7919+uint64(round))
-		}
-		var cands []challenges.Point
-		var xs [][]float64
-		for _, p := range pts {
-			if !measured[c.Key(p)] && c.CheckSafety(p) == nil {
-				cands = append(cands, p)
-				xs = append(xs, encode(p))
-			}
-		}
+	for round := 0; len(sim.run.Trace) < budget; round++ {
+		cands, xs := sim.candidates(round)
 		if len(xs) == 0 {
 			break
 		}
-		k := min(batch, budget-len(run.Trace))
-		if len(obs) < start {
+		k := min(sim.batch, budget-len(sim.run.Trace))
+		if len(sim.obs) < sim.start {
 			// Complete the start design before the model takes over.
-			k = min(max(k, start-len(obs)), budget-len(run.Trace))
+			k = min(max(k, sim.start-len(sim.obs)), budget-len(sim.run.Trace))
 		}
-		opt.Seed = uint64(seed)*1_000_003 + uint64(len(obs))
-		opt.Warm = warm
+		sim.opt.Seed = uint64(seed)*1_000_003 + uint64(len(sim.obs))
+		sim.opt.Warm = warm
 		t0 := clock()
-		res, err := optimizer.Run(obs, xs, k, opt)
-		run.Seconds += clock() - t0
+		res, err := optimizer.Run(sim.obs, xs, k, sim.opt)
+		sim.run.Seconds += clock() - t0
 		if err != nil {
-			return run, fmt.Errorf("%s seed %d n=%d: %w", c.ID, seed, len(obs), err)
+			return sim.run, fmt.Errorf("%s seed %d n=%d: %w", c.ID, seed, len(sim.obs), err)
 		}
 		if res.Note != "" {
-			run.Notes = append(run.Notes, res.Note)
+			sim.run.Notes = append(sim.run.Notes, res.Note)
 		}
 		warm = res.Hyper
 		if len(res.Suggestions) == 0 {
 			break
 		}
 		for _, s := range res.Suggestions {
-			p := cands[s.Index]
-			truth, err := c.Truth(p)
-			if err != nil {
-				return run, err
+			if err := sim.measure(cands[s.Index]); err != nil {
+				return sim.run, err
 			}
-			y := truth
-			if cfg.Noisy {
-				if y, err = c.Measure(p, fmt.Sprintf("search/%d/%d", seed, len(run.Trace))); err != nil {
-					return run, err
-				}
-			}
-			measured[c.Key(p)] = true
-			if c.Finite() {
-				i, _ := c.Pool().Lookup(c, p)
-				run.Picks = append(run.Picks, i)
-			}
-			yy := c.SearchScore(y)
-			if opt.Surrogate == optimizer.SurrogateOneHot {
-				yy = sc.Score(y) // the earlier optimiser, as it was
-			}
-			obs = append(obs, optimizer.Observation{X: encode(p), Y: yy})
-			ts, ms := sc.Score(truth), sc.Score(y)
-			if c.InTop(p) {
-				topFound++
-			}
-			if ts > bestScore {
-				bestScore, best = ts, truth[0]
-			}
-			if ms > bestMeasuredScore {
-				bestMeasuredScore, bestMeasured = ms, y[0]
-			}
-			run.Trace = append(run.Trace, metrics.Point{N: len(run.Trace) + 1, Value: y[0], Values: y, Score: ms,
-				TrueValue: truth[0], TrueValues: truth, TrueScore: ts, BestTrue: best, BestTrueScore: bestScore,
-				BestMeasured: bestMeasured, BestMeasuredScore: bestMeasuredScore, TopFound: topFound, Cost: float64(len(run.Trace) + 1)})
 		}
 	}
-	return run, nil
+	return sim.run, nil
+}
+
+// simulation is one Simulate's state: the optimiser's settings and what
+// it has measured so far.
+type simulation struct {
+	c      *challenges.Challenge
+	cfg    Config
+	seed   int
+	opt    optimizer.Options
+	batch  int
+	start  int
+	encode func(challenges.Point) []float64
+	sc     challenges.Scalarizer
+
+	obs      []optimizer.Observation
+	measured map[string]bool
+	bests    tracker
+	run      Run
+}
+
+func newSimulation(c *challenges.Challenge, cfg Config, budget, seed int) *simulation {
+	s := &simulation{c: c, cfg: cfg, seed: seed, opt: cfg.Options, batch: max(cfg.Batch, 1), start: cfg.StartSize,
+		encode: c.SearchPoint, sc: c.Scalarizer(), measured: map[string]bool{}, bests: newTracker(), run: Run{Seed: seed}}
+	space := c.SearchSpace()
+	if cfg.NoDescriptors {
+		for j := range space.Dims {
+			space.Dims[j].Features = nil
+		}
+	}
+	if s.opt.Surrogate != optimizer.SurrogateOneHot {
+		s.opt.Space = space
+	} else {
+		s.encode = c.Encode
+	}
+	if s.start == 0 {
+		s.start = optimizer.StartSizeFor(len(c.Parameters), budget)
+	}
+	s.opt.Start, s.opt.StartSize = cfg.Start, s.start
+	return s
+}
+
+// candidates are the round's safe, unmeasured points and their encodings:
+// from the pool, or a fresh sample of a continuous space.
+func (s *simulation) candidates(round int) (cands []challenges.Point, xs [][]float64) {
+	var pts []challenges.Point
+	if s.c.Finite() {
+		pts = s.c.Pool().Points
+	} else {
+		pts = s.c.Sample(2000, uint64(s.seed)*7919+uint64(round))
+	}
+	for _, p := range pts {
+		if !s.measured[s.c.Key(p)] && s.c.CheckSafety(p) == nil {
+			cands = append(cands, p)
+			xs = append(xs, s.encode(p))
+		}
+	}
+	return cands, xs
+}
+
+// measure measures p (its truth, or with the lab's noise when Noisy), adds
+// it to the observations and the trace.
+func (s *simulation) measure(p challenges.Point) error {
+	c := s.c
+	truth, err := c.Truth(p)
+	if err != nil {
+		return err
+	}
+	y := truth
+	if s.cfg.Noisy {
+		if y, err = c.Measure(p, fmt.Sprintf("search/%d/%d", s.seed, len(s.run.Trace))); err != nil {
+			return err
+		}
+	}
+	s.measured[c.Key(p)] = true
+	if c.Finite() {
+		i, _ := c.Pool().Lookup(c, p)
+		s.run.Picks = append(s.run.Picks, i)
+	}
+	yy := c.SearchScore(y)
+	if s.opt.Surrogate == optimizer.SurrogateOneHot {
+		yy = s.sc.Score(y) // the earlier optimiser, as it was
+	}
+	s.obs = append(s.obs, optimizer.Observation{X: s.encode(p), Y: yy})
+	s.run.Trace = s.bests.add(s.run.Trace, truth, y, s.sc.Score(truth), s.sc.Score(y), c.InTop(p))
+	return nil
+}
+
+// tracker keeps a run's bests, on the truth and on the measurements, as its
+// trace grows.
+type tracker struct {
+	bestScore, bestMeasuredScore float64
+	best, bestMeasured           float64
+	topFound                     int
+}
+
+func newTracker() tracker {
+	return tracker{bestScore: math.Inf(-1), bestMeasuredScore: math.Inf(-1)}
+}
+
+// add appends the experiment that measured y where the truth is truth
+// (scores ts and ms; top: the point is in the top set).
+func (t *tracker) add(trace []metrics.Point, truth, y []float64, ts, ms float64, top bool) []metrics.Point {
+	if top {
+		t.topFound++
+	}
+	if ts > t.bestScore {
+		t.bestScore, t.best = ts, truth[0]
+	}
+	if ms > t.bestMeasuredScore {
+		t.bestMeasuredScore, t.bestMeasured = ms, y[0]
+	}
+	return append(trace, metrics.Point{N: len(trace) + 1, Value: y[0], Values: y, Score: ms,
+		TrueValue: truth[0], TrueValues: truth, TrueScore: ts, BestTrue: t.best, BestTrueScore: t.bestScore,
+		BestMeasured: t.bestMeasured, BestMeasuredScore: t.bestMeasuredScore, TopFound: t.topFound, Cost: float64(len(trace) + 1)})
 }
 
 // SimulateSeeds runs seeds 1..seeds, parallel goroutines at a time.
@@ -193,7 +237,7 @@ func ScorePicks(c *challenges.Challenge, picks []int) ([]metrics.Point, error) {
 	sc := c.Scalarizer()
 	var trace []metrics.Point
 	seen := map[int]bool{}
-	bestScore, best, topFound := math.Inf(-1), 0.0, 0
+	bests := newTracker()
 	for _, i := range picks {
 		if i < 0 || i >= pool.Len() {
 			return nil, fmt.Errorf("%s: pick %d is not a pool index (0..%d)", c.ID, i, pool.Len()-1)
@@ -204,14 +248,7 @@ func ScorePicks(c *challenges.Challenge, picks []int) ([]metrics.Point, error) {
 		seen[i] = true
 		v := pool.Values[i]
 		ts := sc.Score(v)
-		if c.InTop(pool.Points[i]) {
-			topFound++
-		}
-		if ts > bestScore {
-			bestScore, best = ts, v[0]
-		}
-		trace = append(trace, metrics.Point{N: len(trace) + 1, Value: v[0], Values: v, Score: ts, TrueValue: v[0], TrueValues: v, TrueScore: ts,
-			BestTrue: best, BestTrueScore: bestScore, BestMeasured: best, BestMeasuredScore: bestScore, TopFound: topFound, Cost: float64(len(trace) + 1)})
+		trace = bests.add(trace, v, v, ts, ts, c.InTop(pool.Points[i]))
 	}
 	return trace, nil
 }
