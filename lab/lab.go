@@ -181,23 +181,9 @@ func (in *instrument) load() float64 {
 // starts the scheduler. Serve the API with Handler, Serve or Start; release
 // everything with Close.
 func New(cfg Config) (*Server, error) {
-	if cfg.Catalog == nil {
-		return nil, errors.New("lab: Config.Catalog is required (use challenges.Open)")
-	}
-	switch {
-	case cfg.TimeScale == 0:
-		cfg.TimeScale = DefaultTimeScale
-	case cfg.TimeScale < 0 || math.IsNaN(cfg.TimeScale) || math.IsInf(cfg.TimeScale, 0):
-		return nil, fmt.Errorf("lab: TimeScale %v must be a finite number ≥ 0 (seconds of real time per lab second)", cfg.TimeScale)
-	}
-	if cfg.Addr == "" {
-		cfg.Addr = DefaultAddr
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Instruments == nil {
-		cfg.Instruments = DefaultInstruments(cfg.Catalog)
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	s := &Server{
 		cfg:     cfg,
@@ -207,56 +193,14 @@ func New(cfg Config) (*Server, error) {
 		running: map[string]context.CancelCauseFunc{},
 		changed: make(chan struct{}),
 	}
-	switch {
-	case cfg.FaultRate < 0 || cfg.FaultRate > 1 || math.IsNaN(cfg.FaultRate):
-		return nil, fmt.Errorf("lab: FaultRate %v must be in [0, 1]", cfg.FaultRate)
-	case cfg.OfflineSeconds < 0:
-		return nil, fmt.Errorf("lab: OfflineSeconds %v must be ≥ 0", cfg.OfflineSeconds)
-	}
-	if cfg.OfflineSeconds == 0 {
-		s.cfg.OfflineSeconds = DefaultOfflineSeconds
-	}
-	if len(cfg.FaultKinds) == 0 {
-		s.cfg.FaultKinds = labclient.FaultKinds
-	}
-	for _, k := range s.cfg.FaultKinds {
-		if !slices.Contains(labclient.FaultKinds, k) {
-			return nil, fmt.Errorf("lab: unknown fault kind %q; kinds: %s", k, strings.Join(labclient.FaultKinds, ", "))
-		}
-	}
 	seed := cfg.FaultSeed
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
 	s.rng = rand.New(rand.NewPCG(seed, seed^0xda942042e4dd58b5))
-	if len(cfg.Instruments) == 0 {
-		return nil, errors.New("lab: at least one instrument is required")
+	if err := s.addInstruments(cfg.Instruments); err != nil {
+		return nil, err
 	}
-	for i, in := range cfg.Instruments {
-		if in.Name == "" {
-			return nil, fmt.Errorf("lab: instrument %d has no name", i)
-		}
-		if _, dup := s.byName[in.Name]; dup {
-			return nil, fmt.Errorf("lab: instrument %q is configured twice", in.Name)
-		}
-		if in.Capacity < 1 {
-			return nil, fmt.Errorf("lab: instrument %q: capacity %d must be ≥ 1", in.Name, in.Capacity)
-		}
-		if in.DurationSeconds < 0 {
-			return nil, fmt.Errorf("lab: instrument %q: duration_seconds %v must be ≥ 0", in.Name, in.DurationSeconds)
-		}
-		li := &instrument{Instrument: in, can: map[string]bool{}, running: map[string]*job{}}
-		li.Challenges = append([]string(nil), in.Challenges...)
-		for _, id := range in.Challenges {
-			if _, err := s.cat.Get(id); err != nil {
-				return nil, fmt.Errorf("lab: instrument %q: %w", in.Name, err)
-			}
-			li.can[id] = true
-		}
-		s.insts = append(s.insts, li)
-		s.byName[in.Name] = li
-	}
-
 	if cfg.FitAtStart {
 		if err := s.fitEmulators(); err != nil {
 			return nil, err
@@ -275,6 +219,78 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("lab: recovering queued runs: %w", err)
 	}
 	return s, nil
+}
+
+// withDefaults checks the configuration and fills what was left out.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Catalog == nil {
+		return cfg, errors.New("lab: Config.Catalog is required (use challenges.Open)")
+	}
+	switch {
+	case cfg.TimeScale == 0:
+		cfg.TimeScale = DefaultTimeScale
+	case cfg.TimeScale < 0 || math.IsNaN(cfg.TimeScale) || math.IsInf(cfg.TimeScale, 0):
+		return cfg, fmt.Errorf("lab: TimeScale %v must be a finite number ≥ 0 (seconds of real time per lab second)", cfg.TimeScale)
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Instruments == nil {
+		cfg.Instruments = DefaultInstruments(cfg.Catalog)
+	}
+	switch {
+	case cfg.FaultRate < 0 || cfg.FaultRate > 1 || math.IsNaN(cfg.FaultRate):
+		return cfg, fmt.Errorf("lab: FaultRate %v must be in [0, 1]", cfg.FaultRate)
+	case cfg.OfflineSeconds < 0:
+		return cfg, fmt.Errorf("lab: OfflineSeconds %v must be ≥ 0", cfg.OfflineSeconds)
+	}
+	if cfg.OfflineSeconds == 0 {
+		cfg.OfflineSeconds = DefaultOfflineSeconds
+	}
+	if len(cfg.FaultKinds) == 0 {
+		cfg.FaultKinds = labclient.FaultKinds
+	}
+	for _, k := range cfg.FaultKinds {
+		if !slices.Contains(labclient.FaultKinds, k) {
+			return cfg, fmt.Errorf("lab: unknown fault kind %q; kinds: %s", k, strings.Join(labclient.FaultKinds, ", "))
+		}
+	}
+	if len(cfg.Instruments) == 0 {
+		return cfg, errors.New("lab: at least one instrument is required")
+	}
+	return cfg, nil
+}
+
+// addInstruments checks each configured instrument and adds its live state.
+func (s *Server) addInstruments(ins []Instrument) error {
+	for i, in := range ins {
+		if in.Name == "" {
+			return fmt.Errorf("lab: instrument %d has no name", i)
+		}
+		if _, dup := s.byName[in.Name]; dup {
+			return fmt.Errorf("lab: instrument %q is configured twice", in.Name)
+		}
+		if in.Capacity < 1 {
+			return fmt.Errorf("lab: instrument %q: capacity %d must be ≥ 1", in.Name, in.Capacity)
+		}
+		if in.DurationSeconds < 0 {
+			return fmt.Errorf("lab: instrument %q: duration_seconds %v must be ≥ 0", in.Name, in.DurationSeconds)
+		}
+		li := &instrument{Instrument: in, can: map[string]bool{}, running: map[string]*job{}}
+		li.Challenges = append([]string(nil), in.Challenges...)
+		for _, id := range in.Challenges {
+			if _, err := s.cat.Get(id); err != nil {
+				return fmt.Errorf("lab: instrument %q: %w", in.Name, err)
+			}
+			li.can[id] = true
+		}
+		s.insts = append(s.insts, li)
+		s.byName[in.Name] = li
+	}
+	return nil
 }
 
 // fitEmulators fits the lab model of every challenge an instrument serves
