@@ -21,115 +21,148 @@ type Acquisition struct {
 // Choose ranks the candidate points pts by the acquisition and returns up
 // to k of them, best first (Index into pts). less breaks ties.
 func (m *Model) Choose(pts [][]float64, k int, o Acquisition, less func(a, b int) bool, seed uint64) []gp.Pick {
-	p := m.predict(pts)
-	nc := len(pts)
-	best := m.incumbent()
-	vr := append([]float64(nil), p.vr...)
-	taken := make([]bool, nc)
-	var us [][]float64 // one conditioning vector per pick
-	var picks []int
+	b := m.newBatch(pts, k, o, seed)
 	var out []gp.Pick
-
-	// q-EI state: for every candidate and sample, the shift of its
-	// conditional mean given the earlier picks' sampled values; for every
-	// sample, the best of the incumbent and the picks' sampled values.
-	var z [][]float64
-	var shift [][]float64
-	var level []float64
-	if o.Kind == gp.AcqEI && k > 1 {
-		z = normalSamples(o.Samples, k, seed)
-		shift = make([][]float64, nc)
-		for a := range shift {
-			shift[a] = make([]float64, o.Samples)
-		}
-		level = make([]float64, o.Samples)
-		for s := range level {
-			level[s] = best
-		}
-	}
-
 	for len(out) < k {
-		bestA, bestScore, bestVal := -1, math.Inf(-1), 0.0
-		for a := range nc {
-			if taken[a] {
-				continue
-			}
-			sd := math.Sqrt(vr[a])
-			var score, val float64
-			switch {
-			case o.Kind == gp.AcqUCB:
-				score = p.mean[a] + o.Kappa*sd
-				val = m.yMean + m.yStd*score
-			case len(picks) == 0:
-				imp := p.mean[a] - best - o.Xi
-				score = gp.LogEI(imp, sd)
-				val = gp.EI(imp, sd) * m.yStd
-			default:
-				// log of the mean over samples of EI given each sample's
-				// level: the batch's expected gain from adding a.
-				mx := math.Inf(-1)
-				lv := make([]float64, len(level))
-				for s, l := range level {
-					lv[s] = gp.LogEI(p.mean[a]+shift[a][s]-l-o.Xi, sd)
-					mx = math.Max(mx, lv[s])
-				}
-				if math.IsInf(mx, -1) {
-					score = mx
-				} else {
-					var sum float64
-					for _, v := range lv {
-						sum += math.Exp(v - mx)
-					}
-					score = mx + math.Log(sum/float64(len(lv)))
-				}
-				val = math.Exp(score) * m.yStd
-			}
-			if bestA < 0 || score > bestScore || (score == bestScore && less(a, bestA)) {
-				bestA, bestScore, bestVal = a, score, val
-			}
-		}
-		if bestA < 0 {
+		c, val := b.next(less)
+		if c < 0 {
 			break
 		}
-		c := bestA
-		taken[c] = true
-		for a := range nc {
-			if !taken[a] && space.Same(pts[a], pts[c]) {
-				taken[a] = true
-			}
-		}
-		out = append(out, gp.Pick{Index: c, Mean: m.yMean + m.yStd*p.mean[c], SD: m.yStd * math.Sqrt(p.vr[c]), Acquisition: bestVal})
+		b.take(c)
+		out = append(out, gp.Pick{Index: c, Mean: m.yMean + m.yStd*b.p.mean[c], SD: m.yStd * math.Sqrt(b.p.vr[c]), Acquisition: val})
 		if len(out) == k {
 			break
 		}
-		// Condition on the pick: UCB (GP-BUCB) on a noisy observation of
-		// it, q-EI on its latent value.
-		extra := 0.0
-		if o.Kind == gp.AcqUCB {
-			extra = m.noise
-		}
-		u := m.conditionVector(p, us, c, vr[c]+extra)
-		if z != nil {
-			j := len(picks)
-			for s := range level {
-				// The pick's sampled value: its conditional mean given the
-				// earlier picks plus its own conditional sd times z.
-				f := p.mean[c] + shift[c][s] + math.Sqrt(vr[c])*z[s][j]
-				level[s] = math.Max(level[s], f)
-			}
-			for a := range nc {
-				for s := range level {
-					shift[a][s] += u[a] * z[s][j]
-				}
-			}
-		}
-		for a := range nc {
-			vr[a] = math.Max(vr[a]-u[a]*u[a], 0)
-		}
-		us = append(us, u)
-		picks = append(picks, c)
+		b.condition(c)
 	}
 	return out
+}
+
+// batch is Choose's state as it picks one candidate after another.
+type batch struct {
+	m     *Model
+	o     Acquisition
+	pts   [][]float64
+	p     *posterior
+	best  float64     // the incumbent
+	vr    []float64   // the candidates' variances given the picks so far
+	taken []bool      // picked, or at a picked point
+	us    [][]float64 // one conditioning vector per pick
+	picks int
+
+	// q-EI state: z are the standard normal samples (per sample, per
+	// pick); for every candidate and sample, the shift of its conditional
+	// mean given the earlier picks' sampled values; for every sample, the
+	// best of the incumbent and the picks' sampled values.
+	z     [][]float64
+	shift [][]float64
+	level []float64
+}
+
+func (m *Model) newBatch(pts [][]float64, k int, o Acquisition, seed uint64) *batch {
+	p := m.predict(pts)
+	b := &batch{m: m, o: o, pts: pts, p: p, best: m.incumbent(), vr: append([]float64(nil), p.vr...), taken: make([]bool, len(pts))}
+	if o.Kind == gp.AcqEI && k > 1 {
+		b.z = normalSamples(o.Samples, k, seed)
+		b.shift = make([][]float64, len(pts))
+		for a := range b.shift {
+			b.shift[a] = make([]float64, o.Samples)
+		}
+		b.level = make([]float64, o.Samples)
+		for s := range b.level {
+			b.level[s] = b.best
+		}
+	}
+	return b
+}
+
+// next is the untaken candidate with the best acquisition (less breaks
+// ties) and its acquisition value in units of Y; -1 when none is left.
+func (b *batch) next(less func(a, b int) bool) (int, float64) {
+	bestA, bestScore, bestVal := -1, math.Inf(-1), 0.0
+	for a := range b.pts {
+		if b.taken[a] {
+			continue
+		}
+		score, val := b.score(a)
+		if bestA < 0 || score > bestScore || (score == bestScore && less(a, bestA)) {
+			bestA, bestScore, bestVal = a, score, val
+		}
+	}
+	return bestA, bestVal
+}
+
+// score is candidate a's acquisition given the picks so far, as ranked
+// (log EI for EI) and in units of Y.
+func (b *batch) score(a int) (score, val float64) {
+	m, o, p := b.m, b.o, b.p
+	sd := math.Sqrt(b.vr[a])
+	switch {
+	case o.Kind == gp.AcqUCB:
+		score = p.mean[a] + o.Kappa*sd
+		return score, m.yMean + m.yStd*score
+	case b.picks == 0:
+		imp := p.mean[a] - b.best - o.Xi
+		return gp.LogEI(imp, sd), gp.EI(imp, sd) * m.yStd
+	}
+	// log of the mean over samples of EI given each sample's level: the
+	// batch's expected gain from adding a.
+	mx := math.Inf(-1)
+	lv := make([]float64, len(b.level))
+	for s, l := range b.level {
+		lv[s] = gp.LogEI(p.mean[a]+b.shift[a][s]-l-o.Xi, sd)
+		mx = math.Max(mx, lv[s])
+	}
+	if math.IsInf(mx, -1) {
+		score = mx
+	} else {
+		var sum float64
+		for _, v := range lv {
+			sum += math.Exp(v - mx)
+		}
+		score = mx + math.Log(sum/float64(len(lv)))
+	}
+	return score, math.Exp(score) * m.yStd
+}
+
+// take marks c and every candidate at the same point as taken.
+func (b *batch) take(c int) {
+	b.taken[c] = true
+	for a := range b.pts {
+		if !b.taken[a] && space.Same(b.pts[a], b.pts[c]) {
+			b.taken[a] = true
+		}
+	}
+}
+
+// condition updates the candidates' variances (and the q-EI samples) for
+// the pick c: UCB (GP-BUCB) on a noisy observation of it, q-EI on its
+// latent value.
+func (b *batch) condition(c int) {
+	extra := 0.0
+	if b.o.Kind == gp.AcqUCB {
+		extra = b.m.noise
+	}
+	u := b.m.conditionVector(b.p, b.us, c, b.vr[c]+extra)
+	if b.z != nil {
+		j := b.picks
+		for s := range b.level {
+			// The pick's sampled value: its conditional mean given the
+			// earlier picks plus its own conditional sd times z.
+			f := b.p.mean[c] + b.shift[c][s] + math.Sqrt(b.vr[c])*b.z[s][j]
+			b.level[s] = math.Max(b.level[s], f)
+		}
+		for a := range b.pts {
+			for s := range b.level {
+				b.shift[a][s] += u[a] * b.z[s][j]
+			}
+		}
+	}
+	for a := range b.pts {
+		b.vr[a] = math.Max(b.vr[a]-u[a]*u[a], 0)
+	}
+	b.us = append(b.us, u)
+	b.picks++
 }
 
 // conditionVector is cov(·, c | observations, earlier picks) / √den for
