@@ -571,18 +571,50 @@ func (e *mixedEval) starts(fo FitOptions) [][]float64 {
 // eval computes the log posterior at t (and its gradient into grad, when
 // not nil). It reports false when the covariance cannot be factorised.
 func (e *mixedEval) eval(t []float64, grad []float64) (float64, bool) {
+	h := e.hyper(t)
+	e.kernel(h)
+	if !e.factor(h) {
+		return math.Inf(-1), false
+	}
+	lp, ok := e.logPosterior(t)
+	if !ok {
+		return math.Inf(-1), false
+	}
+	e.lp = lp
+	if grad == nil {
+		return lp, true
+	}
+	if !e.gradient(t, h, grad) {
+		return math.Inf(-1), false
+	}
+	return lp, true
+}
+
+// evalHyper are the hyperparameters t stands for, in natural units.
+type evalHyper struct {
+	invLS, invCat []float64 // inverse length-scales
+	s2, noise     float64   // signal and noise variances
+}
+
+func (e *mixedEval) hyper(t []float64) evalHyper {
+	nNum, nCat := e.nNum, e.nCat
+	h := evalHyper{invLS: make([]float64, nNum), invCat: make([]float64, nCat)}
+	for i := range nNum {
+		h.invLS[i] = math.Exp(-t[i])
+	}
+	for c := range nCat {
+		h.invCat[c] = math.Exp(-t[nNum+c])
+	}
+	h.s2 = math.Exp(t[nNum+nCat])
+	h.noise = math.Exp(t[nNum+nCat+1])
+	return h
+}
+
+// kernel fills the off-diagonal kernel (k, both triangles), its signal part
+// (sig) and the Matérn length-scale factor (dm) the gradient needs.
+func (e *mixedEval) kernel(h evalHyper) {
 	m := e.m
 	n, nNum, nCat := m.n, e.nNum, e.nCat
-	invLS := make([]float64, nNum)
-	for i := range nNum {
-		invLS[i] = math.Exp(-t[i])
-	}
-	invCat := make([]float64, nCat)
-	for c := range nCat {
-		invCat[c] = math.Exp(-t[nNum+c])
-	}
-	s2 := math.Exp(t[nNum+nCat])
-	noise := math.Exp(t[nNum+nCat+1])
 	for a := range n {
 		xa := m.num[a*nNum : (a+1)*nNum]
 		ca := m.cat[a*nCat : (a+1)*nCat]
@@ -590,19 +622,19 @@ func (e *mixedEval) eval(t []float64, grad []float64) (float64, bool) {
 			xb := m.num[b*nNum : (b+1)*nNum]
 			cb := m.cat[b*nCat : (b+1)*nCat]
 			var r2 float64
-			for j, il := range invLS {
+			for j, il := range h.invLS {
 				d := (xa[j] - xb[j]) * il
 				r2 += d * d
 			}
 			var cs float64
-			for c, il := range invCat {
+			for c, il := range h.invCat {
 				if ca[c] != cb[c] {
 					cs += il
 				}
 			}
 			s := gp.Sqrt5 * math.Sqrt(r2)
 			ex := math.Exp(-s)
-			cf := s2 * math.Exp(-cs)
+			cf := h.s2 * math.Exp(-cs)
 			kv := cf * (1 + s + s*s/3) * ex
 			e.k[a*n+b] = kv
 			e.k[b*n+a] = kv
@@ -610,11 +642,17 @@ func (e *mixedEval) eval(t []float64, grad []float64) (float64, bool) {
 			e.dm[a*n+b] = cf * (5.0 / 3.0) * (1 + s) * ex
 		}
 	}
+}
+
+// factor puts the diagonal in and factorises k in place (upper Cholesky),
+// adding jitter (recorded in e.jitter) until it succeeds; then solves for
+// alpha. It fails after eight tries.
+func (e *mixedEval) factor(h evalHyper) bool {
+	n := e.m.n
 	e.jitter = 0
-	u := blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: n, Stride: n, Data: e.k}
 	for try := 0; ; try++ {
 		for a := range n {
-			e.k[a*n+a] = s2 + noise + e.jitter
+			e.k[a*n+a] = h.s2 + h.noise + e.jitter
 		}
 		if try > 0 {
 			for a := range n {
@@ -627,12 +665,20 @@ func (e *mixedEval) eval(t []float64, grad []float64) (float64, bool) {
 			break
 		}
 		if try == 8 {
-			return math.Inf(-1), false
+			return false
 		}
-		e.jitter = s2 * 1e-8 * math.Pow(10, float64(try))
+		e.jitter = h.s2 * 1e-8 * math.Pow(10, float64(try))
 	}
-	copy(e.alpha, m.ys)
+	copy(e.alpha, e.m.ys)
+	u := blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: n, Stride: n, Data: e.k}
 	lapack64.Potrs(u, blas64.General{Rows: n, Cols: 1, Stride: 1, Data: e.alpha})
+	return true
+}
+
+// logPosterior is the log marginal likelihood from the factorised kernel
+// plus the log priors of t.
+func (e *mixedEval) logPosterior(t []float64) (float64, bool) {
+	m, n := e.m, e.m.n
 	var yAy, logDet float64
 	for i := range n {
 		yAy += m.ys[i] * e.alpha[i]
@@ -644,13 +690,15 @@ func (e *mixedEval) eval(t []float64, grad []float64) (float64, bool) {
 		lp += v
 	}
 	if math.IsNaN(lp) || math.IsInf(lp, 0) {
-		return math.Inf(-1), false
+		return 0, false
 	}
-	e.lp = lp
-	if grad == nil {
-		return lp, true
-	}
-	// Gradient: ½ tr((ααᵀ − K⁻¹) ∂K/∂θ) + ∂ log prior/∂θ.
+	return lp, true
+}
+
+// gradient writes ½ tr((ααᵀ − K⁻¹) ∂K/∂θ) + ∂ log prior/∂θ into grad.
+func (e *mixedEval) gradient(t []float64, h evalHyper, grad []float64) bool {
+	m := e.m
+	n, nNum, nCat := m.n, e.nNum, e.nCat
 	if e.inv == nil {
 		e.inv = make([]float64, n*n)
 	}
@@ -658,7 +706,7 @@ func (e *mixedEval) eval(t []float64, grad []float64) (float64, bool) {
 		copy(e.inv[a*n+a:(a+1)*n], e.k[a*n+a:(a+1)*n])
 	}
 	if _, ok := lapack64.Potri(blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: n, Stride: n, Data: e.inv}); !ok {
-		return math.Inf(-1), false
+		return false
 	}
 	for i := range grad {
 		grad[i] = 0
@@ -676,13 +724,13 @@ func (e *mixedEval) eval(t []float64, grad []float64) (float64, bool) {
 			xb := m.num[b*nNum : (b+1)*nNum]
 			cb := m.cat[b*nCat : (b+1)*nCat]
 			f := w * e.dm[a*n+b]
-			for j, il := range invLS {
+			for j, il := range h.invLS {
 				d := (xa[j] - xb[j]) * il
 				gls[j] += f * d * d
 			}
 			ws := w * e.sig[a*n+b]
 			gsig += ws
-			for c, il := range invCat {
+			for c, il := range h.invCat {
 				if ca[c] != cb[c] {
 					gcat[c] += ws * il
 				}
@@ -693,13 +741,13 @@ func (e *mixedEval) eval(t []float64, grad []float64) (float64, bool) {
 	for a := range n {
 		diag += e.alpha[a]*e.alpha[a] - e.inv[a*n+a]
 	}
-	grad[nNum+nCat] = gsig + 0.5*s2*diag
-	grad[nNum+nCat+1] = 0.5 * noise * diag
+	grad[nNum+nCat] = gsig + 0.5*h.s2*diag
+	grad[nNum+nCat+1] = 0.5 * h.noise * diag
 	for i, ti := range t {
 		_, g := e.prior(i).logDensity(ti)
 		grad[i] += g
 	}
-	return lp, true
+	return true
 }
 
 // localSearch maximises the log posterior by L-BFGS from t0, each
