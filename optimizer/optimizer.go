@@ -326,7 +326,7 @@ func runOneHot(obs []Observation, candidates [][]float64, k int, opt Options, o 
 	if o.start != StartRandom || o.startSize != 2 {
 		return nil, errors.New("optimizer: the one-hot surrogate has only its own start (2 random points)")
 	}
-	s, err := suggestLegacy(obs, candidates, k, opt)
+	s, err := suggestLegacy(obs, candidates, k, opt.Seed, o)
 	if err != nil {
 		return nil, err
 	}
@@ -407,7 +407,7 @@ func (res *Result) rank(space *Space, obs []Observation, candidates [][]float64,
 		}
 		return pts
 	}
-	acq := mixed.Acquisition{Kind: o.acq, Kappa: o.kappa, Xi: o.xi, Samples: o.samples}
+	acq := mixed.Acquisition{UCB: o.acq == AcqUCB, Kappa: o.kappa, Xi: o.xi, Samples: o.samples}
 	if m.Shortlisted(len(avail)) {
 		sl := m.Shortlist(extPoints(avail), max(64, 8*k), acq)
 		for j, a := range sl {
@@ -587,17 +587,7 @@ func randomPicks(avail []int, candidates [][]float64, prio []int, k int) []Sugge
 // With fewer than 2 observations, or with Acquisition "random", Suggest
 // returns a seeded uniform random sample of the unobserved candidates and
 // Mean, SD and Acquisition are 0.
-func suggestLegacy(obs []Observation, candidates [][]float64, k int, opt Options) ([]Suggestion, error) {
-	o, err := normaliseOptions(opt)
-	if err != nil {
-		return nil, err
-	}
-	if k < 1 {
-		return nil, fmt.Errorf("optimizer: k must be at least 1, got %d", k)
-	}
-	if len(candidates) == 0 {
-		return nil, errors.New("optimizer: no candidates")
-	}
+func suggestLegacy(obs []Observation, candidates [][]float64, k int, seed uint64, o opts) ([]Suggestion, error) {
 	d := len(candidates[0])
 	if d == 0 {
 		return nil, errors.New("optimizer: candidate 0 has dimension 0")
@@ -611,7 +601,7 @@ func suggestLegacy(obs []Observation, candidates [][]float64, k int, opt Options
 		return nil, err
 	}
 	avail := unobserved(obs, candidates)
-	prio := priorities(opt.Seed, len(candidates))
+	prio := priorities(seed, len(candidates))
 	if o.acq == AcqRandom || len(obs) < 2 {
 		out := randomPicks(avail, candidates, prio, k)
 		if out == nil {
@@ -626,7 +616,7 @@ func suggestLegacy(obs []Observation, candidates [][]float64, k int, opt Options
 	if err != nil {
 		return nil, err
 	}
-	ps := g.Batch(pointsOf(candidates, avail), avail, prio, k, o.acq, o.kappa, o.xi)
+	ps := g.Batch(pointsOf(candidates, avail), avail, prio, k, o.acq == AcqUCB, o.kappa, o.xi)
 	out := make([]Suggestion, len(ps))
 	for i, p := range ps {
 		out[i] = Suggestion(p)

@@ -8,18 +8,25 @@ import (
 	"github.com/genesis-sci/genesis/optimizer"
 )
 
+// defaultChallenge is the catalog's default challenge, a pool one.
+func defaultChallenge(t *testing.T) *challenges.Challenge {
+	t.Helper()
+	cat, err := challenges.Builtin()
+	if err == nil {
+		var c *challenges.Challenge
+		if c, err = cat.Get(challenges.DefaultID); err == nil {
+			return c
+		}
+	}
+	t.Fatal(err)
+	return nil
+}
+
 // ScorePicks scores picks the way Simulate scores its own: the top set's
 // members count as found, bests never fall, and the measured bests equal the
 // true ones (pool values carry no noise).
 func TestScorePicks(t *testing.T) {
-	cat, err := challenges.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := cat.Get(challenges.DefaultID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := defaultChallenge(t)
 	top := c.TopSet()
 	worst := top[len(top)-1]
 	var other int
@@ -63,14 +70,7 @@ func TestScorePicks(t *testing.T) {
 // Simulate is reproducible from its seed, measures each point once, and
 // keeps its trace consistent with its picks.
 func TestSimulateReproducible(t *testing.T) {
-	cat, err := challenges.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := cat.Get(challenges.DefaultID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := defaultChallenge(t)
 	cfg := Config{Name: "bo", Options: optimizer.Options{Acquisition: optimizer.AcqEI}, Batch: 2}
 	clock := func() float64 { return 0 }
 	a, err := Simulate(c, cfg, 8, 3, clock)

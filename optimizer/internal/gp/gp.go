@@ -457,14 +457,11 @@ func (e *evaluator) gradient(logNoise float64, out []float64) bool {
 }
 
 // Bounded reparameterisation: θ = lo + (hi−lo)·σ(u).
-// Sigmoid is the logistic function.
-func Sigmoid(u float64) float64 { return 1 / (1 + math.Exp(-u)) }
+func sigmoid(u float64) float64 { return 1 / (1 + math.Exp(-u)) }
 
-// ToBounded maps an unbounded u into (lo, hi).
-func ToBounded(u, lo, hi float64) float64 { return lo + (hi-lo)*Sigmoid(u) }
+func toBounded(u, lo, hi float64) float64 { return lo + (hi-lo)*sigmoid(u) }
 
-// FromBounded is the inverse of ToBounded (t clamped just inside the box).
-func FromBounded(t, lo, hi float64) float64 {
+func fromBounded(t, lo, hi float64) float64 {
 	p := (t - lo) / (hi - lo)
 	p = math.Min(math.Max(p, 1e-6), 1-1e-6)
 	return math.Log(p / (1 - p))
@@ -569,18 +566,47 @@ func optimiseHyper(x, ys []float64, n, d int) ([]float64, float64) {
 // by a logistic transform. It returns the best point evaluated.
 func localSearch(x, ys []float64, n, d int, startLS, startNoise float64) (bestLS []float64, bestNoise, bestLML float64) {
 	e := newEvaluator(x, ys, n, d)
-	bestLS = make([]float64, d)
-	for j := range bestLS {
-		bestLS[j] = startLS
+	start := make([]float64, d+1) // log length-scales, then the log noise ratio
+	box := make([]Box, d+1)
+	for j := range d {
+		start[j], box[j] = startLS, Box{logMinLS, logMaxLS}
 	}
-	bestNoise, bestLML = startNoise, math.Inf(-1)
-	if lml, ok, _ := e.factor(bestLS, bestNoise, false); ok {
+	start[d], box[d] = startNoise, Box{logMinNoise, logMaxNoise}
+	bestLML = math.Inf(-1)
+	if lml, ok, _ := e.factor(start[:d], start[d], false); ok {
 		bestLML = lml
 	}
+	lml := func(t, grad []float64) (float64, bool) {
+		v, ok, _ := e.factor(t[:d], t[d], true)
+		if !ok || !e.gradient(t[d], grad) {
+			return 0, false
+		}
+		return v, true
+	}
+	settings := &optimize.Settings{
+		MajorIterations:   lbfgsIterations,
+		GradientThreshold: 1e-4,
+		// Stop once two iterations gain less than 0.01 nats.
+		Converger: &optimize.FunctionConverge{Absolute: 1e-2, Iterations: 2},
+	}
+	best, bestLML := MaximiseBoxed(lml, box, start, bestLML, settings)
+	return best[:d], best[d], bestLML
+}
 
-	dim := d + 1
-	lsP := make([]float64, d)
-	gradTheta := make([]float64, dim)
+// Box is the interval a bounded parameter lives in.
+type Box struct{ Lo, Hi float64 }
+
+// MaximiseBoxed maximises f over the boxes by L-BFGS on the logistic
+// reparameterisation t = lo + (hi−lo)·σ(u), starting from start (inside
+// the boxes) whose value is startF (−Inf when not finite). f returns its
+// value at t and writes its gradient into grad, or false where it is not
+// finite. It returns the best point evaluated and its value: L-BFGS errors
+// (a line search that cannot improve) are not fatal.
+func MaximiseBoxed(f func(t, grad []float64) (float64, bool), box []Box, start []float64, startF float64, settings *optimize.Settings) ([]float64, float64) {
+	dim := len(box)
+	best, bestF := append([]float64(nil), start...), startF
+	t := make([]float64, dim)
+	g := make([]float64, dim)
 	// Cache of the last evaluation so Func and Grad share one factorisation.
 	lastU := make([]float64, dim)
 	lastValid := false
@@ -592,51 +618,38 @@ func localSearch(x, ys []float64, n, d int, startLS, startNoise float64) (bestLS
 		}
 		copy(lastU, u)
 		lastValid = true
-		for j := range d {
-			lsP[j] = ToBounded(u[j], logMinLS, logMaxLS)
+		for i, b := range box {
+			t[i] = toBounded(u[i], b.Lo, b.Hi)
 		}
-		nz := ToBounded(u[d], logMinNoise, logMaxNoise)
-		lml, ok, _ := e.factor(lsP, nz, true)
-		if !ok || !e.gradient(nz, gradTheta) {
+		v, ok := f(t, g)
+		if !ok {
 			lastF = math.Inf(1)
-			for j := range lastGrad {
-				lastGrad[j] = 0
+			for i := range lastGrad {
+				lastGrad[i] = 0
 			}
 			return
 		}
-		lastF = -lml
-		if lml > bestLML {
-			bestLML = lml
-			copy(bestLS, lsP)
-			bestNoise = nz
+		lastF = -v
+		if v > bestF {
+			bestF = v
+			copy(best, t)
 		}
 		// Chain rule through the bounded transform; negate for minimisation.
-		for j := range d {
-			s := Sigmoid(u[j])
-			lastGrad[j] = -gradTheta[j] * (logMaxLS - logMinLS) * s * (1 - s)
+		for i, b := range box {
+			s := sigmoid(u[i])
+			lastGrad[i] = -g[i] * (b.Hi - b.Lo) * s * (1 - s)
 		}
-		s := Sigmoid(u[d])
-		lastGrad[d] = -gradTheta[d] * (logMaxNoise - logMinNoise) * s * (1 - s)
 	}
 	problem := optimize.Problem{
 		Func: func(u []float64) float64 { eval(u); return lastF },
-		Grad: func(g, u []float64) { eval(u); copy(g, lastGrad) },
+		Grad: func(gr, u []float64) { eval(u); copy(gr, lastGrad) },
 	}
 	u0 := make([]float64, dim)
-	for j := range d {
-		u0[j] = FromBounded(startLS, logMinLS, logMaxLS)
+	for i, b := range box {
+		u0[i] = fromBounded(start[i], b.Lo, b.Hi)
 	}
-	u0[d] = FromBounded(startNoise, logMinNoise, logMaxNoise)
-	settings := &optimize.Settings{
-		MajorIterations:   lbfgsIterations,
-		GradientThreshold: 1e-4,
-		// Stop once two iterations gain less than 0.01 nats.
-		Converger: &optimize.FunctionConverge{Absolute: 1e-2, Iterations: 2},
-	}
-	// Errors (e.g. a line search that cannot improve) are not fatal: the
-	// best point seen is tracked in eval.
 	_, _ = optimize.Minimize(problem, u0, settings, &optimize.LBFGS{})
-	return bestLS, bestNoise, bestLML
+	return best, bestF
 }
 
 // Observation is a measured point: X normalised to [0,1]^d, Y oriented so
@@ -744,19 +757,13 @@ type Pick struct {
 	Acquisition float64
 }
 
-// Acquisitions Batch ranks by.
-const (
-	AcqEI  = "ei"
-	AcqUCB = "ucb"
-)
-
-// Batch ranks the points by the acquisition (AcqEI with jitter xi, or AcqUCB
-// with weight kappa) and builds a batch of up to k greedily with the
+// Batch ranks the points by the acquisition (expected improvement with
+// jitter xi, or with ucb the upper confidence bound with weight kappa) and builds a batch of up to k greedily with the
 // kriging believer: after each pick the GP is conditioned on its own
 // posterior mean there, which leaves the mean unchanged and shrinks the
 // variance nearby, and the EI incumbent is updated with the believed value.
 // avail maps a point to its candidate index; prio breaks ties (lower first).
-func (g *GP) Batch(pts [][]float64, avail, prio []int, k int, acq string, kappa, xi float64) []Pick {
+func (g *GP) Batch(pts [][]float64, avail, prio []int, k int, ucb bool, kappa, xi float64) []Pick {
 	p := g.predict(pts)
 	m := len(pts)
 	best := math.Inf(-1)
@@ -774,12 +781,11 @@ func (g *GP) Batch(pts [][]float64, avail, prio []int, k int, acq string, kappa,
 			}
 			sd := math.Sqrt(b.vr[a])
 			var score, val float64
-			switch acq {
-			case AcqEI:
+			if !ucb {
 				imp := p.mean[a] - best - xi
 				score = LogEI(imp, sd)
 				val = EI(imp, sd) * g.yScale
-			case AcqUCB:
+			} else {
 				score = p.mean[a] + kappa*sd
 				val = g.yMean + g.yScale*score
 			}

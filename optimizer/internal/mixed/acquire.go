@@ -9,11 +9,11 @@ import (
 	"github.com/genesis-sci/genesis/optimizer/internal/space"
 )
 
-// Acquisition is how candidates are ranked: Kind gp.gp.AcqEI (expected
-// improvement with jitter Xi; q-EI over Samples quasi-random draws for a
-// batch) or gp.gp.AcqUCB (mean + Kappa·sd; GP-BUCB for a batch).
+// Acquisition is how candidates are ranked: expected improvement with
+// jitter Xi (q-EI over Samples quasi-random draws for a batch) or, with UCB,
+// the upper confidence bound mean + Kappa·sd (GP-BUCB for a batch).
 type Acquisition struct {
-	Kind      string
+	UCB       bool
 	Kappa, Xi float64
 	Samples   int
 }
@@ -62,7 +62,7 @@ type batch struct {
 func (m *Model) newBatch(pts [][]float64, k int, o Acquisition, seed uint64) *batch {
 	p := m.predict(pts)
 	b := &batch{m: m, o: o, pts: pts, p: p, best: m.incumbent(), vr: append([]float64(nil), p.vr...), taken: make([]bool, len(pts))}
-	if o.Kind == gp.AcqEI && k > 1 {
+	if !o.UCB && k > 1 {
 		b.z = normalSamples(o.Samples, k, seed)
 		b.shift = make([][]float64, len(pts))
 		for a := range b.shift {
@@ -98,7 +98,7 @@ func (b *batch) score(a int) (score, val float64) {
 	m, o, p := b.m, b.o, b.p
 	sd := math.Sqrt(b.vr[a])
 	switch {
-	case o.Kind == gp.AcqUCB:
+	case o.UCB:
 		score = p.mean[a] + o.Kappa*sd
 		return score, m.yMean + m.yStd*score
 	case b.picks == 0:
@@ -140,7 +140,7 @@ func (b *batch) take(c int) {
 // latent value.
 func (b *batch) condition(c int) {
 	extra := 0.0
-	if b.o.Kind == gp.AcqUCB {
+	if b.o.UCB {
 		extra = b.m.noise
 	}
 	u := b.m.conditionVector(b.p, b.us, c, b.vr[c]+extra)
@@ -287,7 +287,7 @@ func (m *Model) Shortlist(pts [][]float64, want int, o Acquisition) []int {
 	train := kernelInputs{num: m.num, cat: m.cat}
 	best := m.incumbent()
 	score := func(mu, sd float64) float64 {
-		if o.Kind == gp.AcqUCB {
+		if o.UCB {
 			return mu + o.Kappa*sd
 		}
 		return gp.LogEI(mu-best-o.Xi, sd)

@@ -10,7 +10,6 @@ package mixed
 import (
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 
 	"gonum.org/v1/gonum/blas"
@@ -754,61 +753,19 @@ func (e *mixedEval) gradient(t []float64, h evalHyper, grad []float64) bool {
 // hyperparameter mapped into its box by a logistic transform. It returns
 // the best point evaluated.
 func (e *mixedEval) localSearch(t0 []float64, iters int) ([]float64, float64) {
-	dim := e.dim()
-	best := append([]float64(nil), t0...)
-	bestLP := math.Inf(-1)
-	if lp, ok := e.eval(best, nil); ok {
-		bestLP = lp
+	startLP := math.Inf(-1)
+	if lp, ok := e.eval(t0, nil); ok {
+		startLP = lp
 	}
-	t := make([]float64, dim)
-	g := make([]float64, dim)
-	lastU := make([]float64, dim)
-	lastValid := false
-	var lastF float64
-	lastGrad := make([]float64, dim)
-	eval := func(u []float64) {
-		if lastValid && slices.Equal(u, lastU) {
-			return
-		}
-		copy(lastU, u)
-		lastValid = true
-		for i := range dim {
-			p := e.prior(i)
-			t[i] = gp.ToBounded(u[i], p.Lo, p.Hi)
-		}
-		lp, ok := e.eval(t, g)
-		if !ok {
-			lastF = math.Inf(1)
-			for i := range lastGrad {
-				lastGrad[i] = 0
-			}
-			return
-		}
-		lastF = -lp
-		if lp > bestLP {
-			bestLP = lp
-			copy(best, t)
-		}
-		for i := range dim {
-			p := e.prior(i)
-			s := gp.Sigmoid(u[i])
-			lastGrad[i] = -g[i] * (p.Hi - p.Lo) * s * (1 - s)
-		}
-	}
-	problem := optimize.Problem{
-		Func: func(u []float64) float64 { eval(u); return lastF },
-		Grad: func(gr, u []float64) { eval(u); copy(gr, lastGrad) },
-	}
-	u0 := make([]float64, dim)
-	for i := range dim {
+	box := make([]gp.Box, e.dim())
+	for i := range box {
 		p := e.prior(i)
-		u0[i] = gp.FromBounded(t0[i], p.Lo, p.Hi)
+		box[i] = gp.Box{Lo: p.Lo, Hi: p.Hi}
 	}
 	settings := &optimize.Settings{
 		MajorIterations:   iters,
 		GradientThreshold: 1e-4,
 		Converger:         &optimize.FunctionConverge{Absolute: 1e-3, Iterations: 3},
 	}
-	_, _ = optimize.Minimize(problem, u0, settings, &optimize.LBFGS{})
-	return best, bestLP
+	return gp.MaximiseBoxed(e.eval, box, t0, startLP, settings)
 }
