@@ -110,32 +110,7 @@ func fit(obs []Observation, d int) (*GP, error) {
 	for i, o := range obs {
 		copy(g.x[i*d:(i+1)*d], o.X)
 	}
-	// Standardise Y.
-	var mean float64
-	for _, o := range obs {
-		mean += o.Y
-	}
-	mean /= float64(n)
-	var ss float64
-	for _, o := range obs {
-		ss += (o.Y - mean) * (o.Y - mean)
-	}
-	scale := 1.0
-	if n > 1 {
-		scale = math.Sqrt(ss / float64(n-1))
-	}
-	if !(scale > 0) || math.IsInf(scale, 0) {
-		// One observation or constant Y: no spread to standardise by. Use the
-		// magnitude of Y as its natural scale.
-		scale = math.Abs(mean)
-		if !(scale > 0) || math.IsInf(scale, 0) {
-			scale = 1
-		}
-	}
-	g.yMean, g.yScale = mean, scale
-	for i, o := range obs {
-		g.ys[i] = (o.Y - mean) / scale
-	}
+	g.yMean, g.yScale = Standardise(obs, g.ys)
 
 	logLS := make([]float64, d)
 	logNoise := math.Log(1e-2)
@@ -264,27 +239,7 @@ func (g *GP) predict(xs [][]float64) *posterior {
 			p.v[i*m+c] = Matern52(math.Sqrt(r2))
 		}
 	}
-	// Mean = R*ᵀ α.
-	for i := range n {
-		a := g.alpha[i]
-		row := p.v[i*m : (i+1)*m]
-		for c := range m {
-			p.mean[c] += a * row[c]
-		}
-	}
-	// V = U⁻ᵀ R*  (C = UᵀU).
-	if m > 0 {
-		blas64.Trsm(blas.Left, blas.Trans, 1, g.u, blas64.General{Rows: n, Cols: m, Stride: m, Data: p.v})
-	}
-	for c := range m {
-		p.vr[c] = 1
-	}
-	for i := range n {
-		row := p.v[i*m : (i+1)*m]
-		for c := range m {
-			p.vr[c] -= row[c] * row[c]
-		}
-	}
+	Condition(p.v, n, m, g.alpha, g.u, 1, p.mean, p.vr)
 	for c := range m {
 		v := p.vr[c] * g.signalVar
 		if v < 0 || math.IsNaN(v) {
@@ -293,6 +248,33 @@ func (g *GP) predict(xs [][]float64) *posterior {
 		p.vr[c] = v
 	}
 	return p
+}
+
+// Condition turns the prior covariances v (n×m, row-major) of n training
+// points with m points into the posterior at the m points, given alpha =
+// K⁻¹y and the upper Cholesky factor u of K (K = uᵀu): it adds αᵀv to mean,
+// sets vr to prior − ‖u⁻ᵀv‖² per point (not clamped), and leaves u⁻ᵀv in v
+// for cross-covariances.
+func Condition(v []float64, n, m int, alpha []float64, u blas64.Triangular, prior float64, mean, vr []float64) {
+	for i := range n {
+		a := alpha[i]
+		row := v[i*m : (i+1)*m]
+		for c := range m {
+			mean[c] += a * row[c]
+		}
+	}
+	if m > 0 {
+		blas64.Trsm(blas.Left, blas.Trans, 1, u, blas64.General{Rows: n, Cols: m, Stride: m, Data: v})
+	}
+	for c := range m {
+		vr[c] = prior
+	}
+	for i := range n {
+		row := v[i*m : (i+1)*m]
+		for c := range m {
+			vr[c] -= row[c] * row[c]
+		}
+	}
 }
 
 // corr is the Matérn-5/2 correlation between two points under the fitted
@@ -304,6 +286,50 @@ func (g *GP) corr(a, b []float64) float64 {
 		r2 += t * t
 	}
 	return Matern52(math.Sqrt(r2))
+}
+
+// Inverse writes K⁻¹ (its upper triangle) into inv, given the upper
+// Cholesky factor of K in k (n×n, row-major); it allocates inv when nil and
+// reports false when K is singular.
+func Inverse(inv, k []float64, n int) ([]float64, bool) {
+	if inv == nil {
+		inv = make([]float64, n*n)
+	}
+	for a := range n {
+		copy(inv[a*n+a:(a+1)*n], k[a*n+a:(a+1)*n])
+	}
+	_, ok := lapack64.Potri(blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: n, Stride: n, Data: inv})
+	return inv, ok
+}
+
+// Standardise writes the observations' Y to ys as z-scores and returns the
+// mean and standard deviation used. With one observation or constant Y
+// there is no spread to standardise by: the magnitude of Y (or 1) is the
+// scale instead.
+func Standardise(obs []Observation, ys []float64) (mean, sd float64) {
+	n := len(obs)
+	for _, o := range obs {
+		mean += o.Y
+	}
+	mean /= float64(n)
+	var ss float64
+	for _, o := range obs {
+		ss += (o.Y - mean) * (o.Y - mean)
+	}
+	sd = 1
+	if n > 1 {
+		sd = math.Sqrt(ss / float64(n-1))
+	}
+	if !(sd > 0) || math.IsInf(sd, 0) {
+		sd = math.Abs(mean)
+		if !(sd > 0) || math.IsInf(sd, 0) {
+			sd = 1
+		}
+	}
+	for i, o := range obs {
+		ys[i] = (o.Y - mean) / sd
+	}
+	return mean, sd
 }
 
 // Matern52 is the Matérn-5/2 correlation at scaled distance r.
@@ -418,13 +444,8 @@ func (e *evaluator) factor(logLS []float64, logNoise float64, grad bool) (lml fl
 // after factor(..., true) succeeded.
 func (e *evaluator) gradient(logNoise float64, out []float64) bool {
 	n, d := e.n, e.d
-	if e.inv == nil {
-		e.inv = make([]float64, n*n)
-	}
-	for a := range n {
-		copy(e.inv[a*n+a:(a+1)*n], e.k[a*n+a:(a+1)*n])
-	}
-	if _, ok := lapack64.Potri(blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: n, Stride: n, Data: e.inv}); !ok {
+	var ok bool
+	if e.inv, ok = Inverse(e.inv, e.k, n); !ok {
 		return false
 	}
 	inv, alpha := e.inv, e.alpha

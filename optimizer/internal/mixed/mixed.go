@@ -184,7 +184,7 @@ func Fit(enc *space.Encoding, obs []gp.Observation, fo FitOptions) (*Model, erro
 	for _, o := range obs {
 		m.num, m.cat = enc.Encode(o.X, m.num, m.cat)
 	}
-	m.yMean, m.yStd = standardise(obs, m.ys)
+	m.yMean, m.yStd = gp.Standardise(obs, m.ys)
 
 	nNum, nCat := enc.NumInputs(), enc.CatInputs()
 	pr := DefaultPriors(nNum, nCat)
@@ -296,34 +296,6 @@ func cmpOr(v, def int) int {
 		return v
 	}
 	return def
-}
-
-// standardise writes (y − mean)/sd into ys and returns mean and sd (sd of a
-// single or constant target: its magnitude, or 1).
-func standardise(obs []gp.Observation, ys []float64) (mean, sd float64) {
-	n := len(obs)
-	for _, o := range obs {
-		mean += o.Y
-	}
-	mean /= float64(n)
-	var ss float64
-	for _, o := range obs {
-		ss += (o.Y - mean) * (o.Y - mean)
-	}
-	sd = 1
-	if n > 1 {
-		sd = math.Sqrt(ss / float64(n-1))
-	}
-	if !(sd > 0) || math.IsInf(sd, 0) {
-		sd = math.Abs(mean)
-		if !(sd > 0) || math.IsInf(sd, 0) {
-			sd = 1
-		}
-	}
-	for i, o := range obs {
-		ys[i] = (o.Y - mean) / sd
-	}
-	return mean, sd
 }
 
 func (m *Model) setDerived(jitter float64) {
@@ -442,25 +414,7 @@ func (m *Model) predict(xs [][]float64) *posterior {
 			row[c] = m.signalVar * m.corr(train, i, in, c)
 		}
 	}
-	for i := range n {
-		a := m.alpha[i]
-		row := p.v[i*k : (i+1)*k]
-		for c := range k {
-			p.mean[c] += a * row[c]
-		}
-	}
-	if k > 0 {
-		blas64.Trsm(blas.Left, blas.Trans, 1, m.u, blas64.General{Rows: n, Cols: k, Stride: k, Data: p.v})
-	}
-	for c := range k {
-		p.vr[c] = m.signalVar
-	}
-	for i := range n {
-		row := p.v[i*k : (i+1)*k]
-		for c := range k {
-			p.vr[c] -= row[c] * row[c]
-		}
-	}
+	gp.Condition(p.v, n, k, m.alpha, m.u, m.signalVar, p.mean, p.vr)
 	for c := range k {
 		if p.vr[c] < 0 || math.IsNaN(p.vr[c]) {
 			p.vr[c] = 0
@@ -698,13 +652,8 @@ func (e *mixedEval) logPosterior(t []float64) (float64, bool) {
 func (e *mixedEval) gradient(t []float64, h evalHyper, grad []float64) bool {
 	m := e.m
 	n, nNum, nCat := m.n, e.nNum, e.nCat
-	if e.inv == nil {
-		e.inv = make([]float64, n*n)
-	}
-	for a := range n {
-		copy(e.inv[a*n+a:(a+1)*n], e.k[a*n+a:(a+1)*n])
-	}
-	if _, ok := lapack64.Potri(blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: n, Stride: n, Data: e.inv}); !ok {
+	var ok bool
+	if e.inv, ok = gp.Inverse(e.inv, e.k, n); !ok {
 		return false
 	}
 	for i := range grad {

@@ -34,7 +34,7 @@ func TestModelGradient(t *testing.T) {
 	for _, o := range obs {
 		m.num, m.cat = m.enc.Encode(o.X, m.num, m.cat)
 	}
-	m.yMean, m.yStd = standardise(obs, m.ys)
+	m.yMean, m.yStd = gp.Standardise(obs, m.ys)
 	e := &mixedEval{m: m, pr: DefaultPriors(m.enc.NumInputs(), m.enc.CatInputs()), nNum: m.enc.NumInputs(), nCat: m.enc.CatInputs()}
 	e.alloc()
 	if e.nNum != 2 || e.nCat != 2 {
