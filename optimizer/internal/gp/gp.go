@@ -491,65 +491,20 @@ func fromBounded(t, lo, hi float64) float64 {
 // optimiseHyper maximises the profiled log marginal likelihood over log
 // length-scales and log noise ratio.
 func optimiseHyper(x, ys []float64, n, d int) ([]float64, float64) {
-	e := newEvaluator(x, ys, n, d)
-	type cand struct {
-		ls, noise, lml float64
-	}
-	var grid []cand
-	logLS := make([]float64, d)
-	for _, l := range gridLengthScales {
-		for j := range logLS {
-			logLS[j] = math.Log(l)
-		}
-		for _, nz := range gridNoiseRatios {
-			lml, ok, _ := e.factor(logLS, math.Log(nz), false)
-			if ok {
-				grid = append(grid, cand{math.Log(l), math.Log(nz), lml})
-			}
-		}
-	}
+	grid := gridSearch(newEvaluator(x, ys, n, d), d)
 	bestLS := make([]float64, d)
 	for j := range bestLS {
 		bestLS[j] = math.Log(0.4)
 	}
 	bestNoise := math.Log(1e-2)
-	var bestLML float64
 	if len(grid) == 0 {
 		return bestLS, bestNoise
 	}
-	sort.SliceStable(grid, func(a, b int) bool { return grid[a].lml > grid[b].lml })
-	bestNoise, bestLML = grid[0].noise, grid[0].lml
+	bestNoise, bestLML := grid[0].noise, grid[0].lml
 	for j := range bestLS {
 		bestLS[j] = grid[0].ls
 	}
-
-	// Starts: the best grid point, then the best one on the other side of
-	// the main ambiguity of small data sets — explaining variation as signal
-	// (low noise) or as noise — then further points with distinct
-	// length-scales.
-	starts := []cand{grid[0]}
-	lowNoise := grid[0].noise <= math.Log(noiseSplit)
-	for _, c := range grid[1:] {
-		if len(starts) >= lbfgsStarts {
-			break
-		}
-		if (c.noise <= math.Log(noiseSplit)) != lowNoise {
-			starts = append(starts, c)
-			break
-		}
-	}
-	for _, c := range grid[1:] {
-		if len(starts) >= lbfgsStarts {
-			break
-		}
-		dup := false
-		for _, s := range starts {
-			dup = dup || s.ls == c.ls
-		}
-		if !dup {
-			starts = append(starts, c)
-		}
-	}
+	starts := lbfgsStartsFrom(grid)
 
 	// The starts are independent and run concurrently, each with its own
 	// buffers; the winner is chosen in start order, so the result does not
@@ -580,6 +535,63 @@ func optimiseHyper(x, ys []float64, n, d int) ([]float64, float64) {
 		}
 	}
 	return bestLS, bestNoise
+}
+
+// gridPoint is an isotropic hyperparameter setting (log length-scale, log
+// noise ratio) and its log marginal likelihood.
+type gridPoint struct {
+	ls, noise, lml float64
+}
+
+// gridSearch evaluates the isotropic grid, best first; settings whose
+// kernel cannot be factorised are left out.
+func gridSearch(e *evaluator, d int) []gridPoint {
+	var grid []gridPoint
+	logLS := make([]float64, d)
+	for _, l := range gridLengthScales {
+		for j := range logLS {
+			logLS[j] = math.Log(l)
+		}
+		for _, nz := range gridNoiseRatios {
+			lml, ok, _ := e.factor(logLS, math.Log(nz), false)
+			if ok {
+				grid = append(grid, gridPoint{math.Log(l), math.Log(nz), lml})
+			}
+		}
+	}
+	sort.SliceStable(grid, func(a, b int) bool { return grid[a].lml > grid[b].lml })
+	return grid
+}
+
+// lbfgsStartsFrom picks the L-BFGS starts from the ranked grid: the best
+// point, then the best one on the other side of the main ambiguity of small
+// data sets — explaining variation as signal (low noise) or as noise — then
+// further points with distinct length-scales.
+func lbfgsStartsFrom(grid []gridPoint) []gridPoint {
+	starts := []gridPoint{grid[0]}
+	lowNoise := grid[0].noise <= math.Log(noiseSplit)
+	for _, c := range grid[1:] {
+		if len(starts) >= lbfgsStarts {
+			break
+		}
+		if (c.noise <= math.Log(noiseSplit)) != lowNoise {
+			starts = append(starts, c)
+			break
+		}
+	}
+	for _, c := range grid[1:] {
+		if len(starts) >= lbfgsStarts {
+			break
+		}
+		dup := false
+		for _, s := range starts {
+			dup = dup || s.ls == c.ls
+		}
+		if !dup {
+			starts = append(starts, c)
+		}
+	}
+	return starts
 }
 
 // localSearch maximises the profiled log marginal likelihood by L-BFGS from

@@ -199,75 +199,16 @@ func (e *Encoding) Encode(x []float64, num []float64, cat []int32) ([]float64, [
 // part of the kernel can still tell them apart. Deterministic: the sign of
 // each component is fixed so that its largest loading is positive.
 func components(table [][]float64) [][]float64 {
-	m, w := len(table), len(table[0])
-	var cols []int
-	mean := make([]float64, w)
-	sd := make([]float64, w)
-	for k := range w {
-		for _, row := range table {
-			mean[k] += row[k]
-		}
-		mean[k] /= float64(m)
-		for _, row := range table {
-			sd[k] += (row[k] - mean[k]) * (row[k] - mean[k])
-		}
-		sd[k] = math.Sqrt(sd[k] / float64(m))
-		if sd[k] > 1e-12*math.Max(1, math.Abs(mean[k])) {
-			cols = append(cols, k)
-		}
-	}
-	out := make([][]float64, m)
-	if len(cols) == 0 || m < 2 {
+	m := len(table)
+	z := standardised(table)
+	if z == nil || m < 2 {
+		out := make([][]float64, m)
 		for o := range out {
 			out[o] = []float64{0}
 		}
 		return out
 	}
-	z := mat.NewDense(m, len(cols), nil)
-	for o, row := range table {
-		for c, k := range cols {
-			z.Set(o, c, (row[k]-mean[k])/sd[k])
-		}
-	}
-	var svd mat.SVD
-	var proj [][]float64
-	if svd.Factorize(z, mat.SVDThin) {
-		vals := svd.Values(nil)
-		var total float64
-		for _, v := range vals {
-			total += v * v
-		}
-		var v mat.Dense
-		svd.VTo(&v)
-		keep, acc := 0, 0.0
-		for keep < len(vals) && keep < maxComponents && (keep == 0 || acc < componentVariance*total) {
-			if vals[keep] <= 1e-9*vals[0] {
-				break
-			}
-			acc += vals[keep] * vals[keep]
-			keep++
-		}
-		proj = make([][]float64, m)
-		for o := range proj {
-			proj[o] = make([]float64, keep)
-		}
-		for p := range keep {
-			// Fix the sign: largest |loading| positive.
-			big, sign := 0.0, 1.0
-			for c := range len(cols) {
-				if l := v.At(c, p); math.Abs(l) > big {
-					big, sign = math.Abs(l), math.Copysign(1, l)
-				}
-			}
-			for o := range m {
-				var s float64
-				for c := range len(cols) {
-					s += z.At(o, c) * v.At(c, p)
-				}
-				proj[o][p] = sign * s
-			}
-		}
-	}
+	proj := principal(z)
 	if len(proj) == 0 || len(proj[0]) == 0 {
 		// The factorisation failed (it does not for finite tables): fall
 		// back to the first standardised column.
@@ -288,9 +229,86 @@ func components(table [][]float64) [][]float64 {
 			}
 			proj[o][p] = v
 		}
-		out = proj
 	}
-	return out
+	return proj
+}
+
+// standardised is the table's non-constant columns scaled to zero mean and
+// unit variance over the options; nil when every column is constant.
+func standardised(table [][]float64) *mat.Dense {
+	m, w := len(table), len(table[0])
+	var cols []int
+	mean := make([]float64, w)
+	sd := make([]float64, w)
+	for k := range w {
+		for _, row := range table {
+			mean[k] += row[k]
+		}
+		mean[k] /= float64(m)
+		for _, row := range table {
+			sd[k] += (row[k] - mean[k]) * (row[k] - mean[k])
+		}
+		sd[k] = math.Sqrt(sd[k] / float64(m))
+		if sd[k] > 1e-12*math.Max(1, math.Abs(mean[k])) {
+			cols = append(cols, k)
+		}
+	}
+	if len(cols) == 0 {
+		return nil
+	}
+	z := mat.NewDense(m, len(cols), nil)
+	for o, row := range table {
+		for c, k := range cols {
+			z.Set(o, c, (row[k]-mean[k])/sd[k])
+		}
+	}
+	return z
+}
+
+// principal projects the rows of z onto its leading principal components
+// (see components), each component's sign fixed so that its largest
+// loading is positive; nil when the factorisation fails.
+func principal(z *mat.Dense) [][]float64 {
+	m, nc := z.Dims()
+	var svd mat.SVD
+	if !svd.Factorize(z, mat.SVDThin) {
+		return nil
+	}
+	vals := svd.Values(nil)
+	var total float64
+	for _, v := range vals {
+		total += v * v
+	}
+	var v mat.Dense
+	svd.VTo(&v)
+	keep, acc := 0, 0.0
+	for keep < len(vals) && keep < maxComponents && (keep == 0 || acc < componentVariance*total) {
+		if vals[keep] <= 1e-9*vals[0] {
+			break
+		}
+		acc += vals[keep] * vals[keep]
+		keep++
+	}
+	proj := make([][]float64, m)
+	for o := range proj {
+		proj[o] = make([]float64, keep)
+	}
+	for p := range keep {
+		big, sign := 0.0, 1.0
+		for c := range nc {
+			if l := v.At(c, p); math.Abs(l) > big {
+				big, sign = math.Abs(l), math.Copysign(1, l)
+			}
+		}
+		for o := range m {
+			var s float64
+			for c := range nc {
+				s += z.At(o, c) * v.At(c, p)
+			}
+			proj[o][p] = sign * s
+		}
+	}
+	return proj
 }
 
 // DescriptorComponents returns the descriptor components the surrogate uses
