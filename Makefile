@@ -81,7 +81,7 @@ test: export GENESIS_BROWSER_TEST := 1
 test: deps slurm chromium lint unit e2e fuzz models-test ## set up everything and run every test tier
 
 bench: temporal ## benchmarks (orchestration overhead, optimiser, lab submit throughput, HPC executors, eval overhead, portfolio grants; the agent loop with the real model: make bench-agents)
-	$(GO) test -run '^$$' -bench . -benchtime 20x ./workflows/ ./tools/optimizer/
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./workflows/ ./optimizer/
 	$(GO) test -run '^$$' -bench Submit50Clients -benchtime 4000x ./lab/
 	$(GO) test -run '^$$' -bench SimulateActivityOverhead -benchtime 20x ./workflows/e2e/
 	GENESIS_BENCH_DEVSERVER=1 $(GO) test -run '^$$' -bench EvalOrchestrationOverhead -benchtime 5x ./workflows/e2e/

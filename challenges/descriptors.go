@@ -71,7 +71,8 @@ func (c *Challenge) loadDescriptors(file string, fsys fs.FS, dir string) []Probl
 	return ps
 }
 
-// read parses the table for a parameter with the given options.
+// read parses the table for a parameter with the given options and fills
+// Names, Dropped and Table; it returns every problem found instead.
 func (d *Descriptors) read(file, field, param string, options []string, r io.Reader) []Problem {
 	var ps []Problem
 	add := func(sub, format string, args ...any) {
@@ -80,13 +81,38 @@ func (d *Descriptors) read(file, field, param string, options []string, r io.Rea
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
+	header, ok := d.readHeader(cr, add)
+	if !ok {
+		return ps
+	}
+	k, cols := d.columns(header, add)
+	if len(ps) > 0 {
+		return ps
+	}
+	rows, ok := d.readRows(cr, header, k, param, options, add)
+	if !ok {
+		return ps
+	}
+	values := d.parseCells(rows, header, cols, add)
+	if missing := missingOptions(rows, options); len(missing) > 0 {
+		add("", "%s has no row for %d of the %d options: %s", d.File, len(missing), len(options), strings.Join(missing, ", "))
+	}
+	if len(ps) > 0 {
+		return ps
+	}
+	d.keepInformative(header, header[k], cols, values, len(options), add)
+	return ps
+}
+
+// readHeader reads the header row: every column named, none twice.
+func (d *Descriptors) readHeader(cr *csv.Reader, add addProblem) ([]string, bool) {
 	header, err := cr.Read()
 	if err == io.EOF {
 		add(".file", "%s is empty: want a header row naming the option column and the descriptor columns", d.File)
-		return ps
+		return nil, false
 	} else if err != nil {
 		add(".file", "%s: %v", d.File, err)
-		return ps
+		return nil, false
 	}
 	for i := range header {
 		header[i] = strings.TrimSpace(strings.TrimPrefix(header[i], "\ufeff"))
@@ -98,48 +124,54 @@ func (d *Descriptors) read(file, field, param string, options []string, r io.Rea
 			add(".file", "%s: column %q appears twice in the header", d.File, h)
 		}
 	}
+	return header, true
+}
+
+// columns finds the column of option names (key) and the candidate feature
+// columns, in table order: those listed in Columns, else every other one.
+func (d *Descriptors) columns(header []string, add addProblem) (k int, cols []int) {
 	key := d.Key
 	if key == "" {
 		key = header[0]
 	}
-	k := column(header, key)
+	k = column(header, key)
 	if k < 0 {
 		add(".key", "%s has no column %q; columns are: %s", d.File, key, strings.Join(header, ", "))
 	}
-	var cols []int // feature columns, in table order
-	if len(d.Columns) > 0 {
-		for _, name := range d.Columns {
-			j := column(header, name)
-			switch {
-			case j < 0:
-				add(".columns", "%s has no column %q; columns are: %s", d.File, name, strings.Join(header, ", "))
-			case j == k:
-				add(".columns", "%q is the column of option names, not a descriptor", name)
-			default:
-				cols = append(cols, j)
-			}
-		}
-	} else {
+	if len(d.Columns) == 0 {
 		for j := range header {
 			if j != k {
 				cols = append(cols, j)
 			}
 		}
+		return k, cols
 	}
-	if len(ps) > 0 {
-		return ps
+	for _, name := range d.Columns {
+		j := column(header, name)
+		switch {
+		case j < 0:
+			add(".columns", "%s has no column %q; columns are: %s", d.File, name, strings.Join(header, ", "))
+		case j == k:
+			add(".columns", "%q is the column of option names, not a descriptor", name)
+		default:
+			cols = append(cols, j)
+		}
 	}
+	return k, cols
+}
 
-	rows := make([]*descRow, len(options)) // rows[i] is option i's
-
+// readRows reads the option rows: rows[i] is option i's (matched by name,
+// ignoring case), nil when the table has none. It stops at a CSV error.
+func (d *Descriptors) readRows(cr *csv.Reader, header []string, k int, param string, options []string, add addProblem) ([]*descRow, bool) {
+	rows := make([]*descRow, len(options))
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
-			break
+			return rows, true
 		}
 		if err != nil {
 			add(".file", "%s: %v", d.File, err)
-			return ps
+			return nil, false
 		}
 		line, _ := cr.FieldPos(0)
 		at := fmt.Sprintf("%s line %d", d.File, line)
@@ -160,32 +192,25 @@ func (d *Descriptors) read(file, field, param string, options []string, r io.Rea
 			rows[i] = &descRow{line, rec}
 		}
 	}
+}
 
-	// Parse the cells. Without an explicit column list, a column in which
-	// no cell is a number (names, SMILES, notes) is not a descriptor and is
-	// skipped; in any other column every cell must be a finite number.
+// parseCells parses the feature cells: values[c] is column cols[c] per
+// option. Without an explicit column list, a column in which no cell is a
+// number (names, SMILES, notes) is not a descriptor and is skipped (nil);
+// in any other column every cell must be a finite number.
+func (d *Descriptors) parseCells(rows []*descRow, header []string, cols []int, add addProblem) [][]float64 {
 	values := make([][]float64, len(cols))
 	bad := 0
 	for c, j := range cols {
 		if len(d.Columns) == 0 && textColumn(rows, j) {
 			continue
 		}
-		values[c] = make([]float64, len(options))
+		values[c] = make([]float64, len(rows))
 		for i, r := range rows {
 			if r == nil {
 				continue
 			}
-			cell := strings.TrimSpace(r.cells[j])
-			v, err := strconv.ParseFloat(cell, 64)
-			msg := ""
-			switch {
-			case cell == "":
-				msg = "the cell is empty; every option needs a value"
-			case err != nil:
-				msg = fmt.Sprintf("%q is not a number", cell)
-			case math.IsNaN(v) || math.IsInf(v, 0):
-				msg = fmt.Sprintf("%q is not a finite number", cell)
-			}
+			v, msg := parseCell(r.cells[j])
 			if msg != "" {
 				if bad++; bad <= maxCellProblems {
 					add("", "%s line %d, column %q: %s", d.File, r.line, header[j], msg)
@@ -198,21 +223,39 @@ func (d *Descriptors) read(file, field, param string, options []string, r io.Rea
 	if bad > maxCellProblems {
 		add("", "%s: %d more bad cells not listed", d.File, bad-maxCellProblems)
 	}
+	return values
+}
+
+// parseCell reads one feature value, or says what is wrong with it.
+func parseCell(cell string) (float64, string) {
+	cell = strings.TrimSpace(cell)
+	v, err := strconv.ParseFloat(cell, 64)
+	switch {
+	case cell == "":
+		return 0, "the cell is empty; every option needs a value"
+	case err != nil:
+		return 0, fmt.Sprintf("%q is not a number", cell)
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return 0, fmt.Sprintf("%q is not a finite number", cell)
+	}
+	return v, ""
+}
+
+// missingOptions are the options the table has no row for.
+func missingOptions(rows []*descRow, options []string) []string {
 	var missing []string
 	for i, r := range rows {
 		if r == nil {
 			missing = append(missing, options[i])
 		}
 	}
-	if len(missing) > 0 {
-		add("", "%s has no row for %d of the %d options: %s", d.File, len(missing), len(options), strings.Join(missing, ", "))
-	}
-	if len(ps) > 0 {
-		return ps
-	}
+	return missing
+}
 
-	// Constant columns carry no information and would divide by zero when
-	// standardised: drop them, and say so.
+// keepInformative fills Names, Dropped and Table from the parsed numeric
+// columns. Constant columns carry no information and would divide by zero
+// when standardised: they are dropped, and said so.
+func (d *Descriptors) keepInformative(header []string, keyName string, cols []int, values [][]float64, nOptions int, add addProblem) {
 	var keep []int
 	numeric := 0
 	d.Names, d.Dropped = nil, nil
@@ -230,21 +273,20 @@ func (d *Descriptors) read(file, field, param string, options []string, r io.Rea
 	}
 	if len(keep) == 0 {
 		if numeric == 0 {
-			add("", "%s has no usable descriptor column: no column other than %q holds numbers", d.File, header[k])
+			add("", "%s has no usable descriptor column: no column other than %q holds numbers", d.File, keyName)
 		} else {
 			add("", "%s has no usable descriptor column: every numeric column has the same value for all options (%s)", d.File, strings.Join(d.Dropped, ", "))
 		}
 		d.Names, d.Dropped = nil, nil
-		return ps
+		return
 	}
-	d.Table = make([][]float64, len(options))
-	for i := range options {
+	d.Table = make([][]float64, nOptions)
+	for i := range d.Table {
 		d.Table[i] = make([]float64, len(keep))
 		for f, c := range keep {
 			d.Table[i][f] = values[c][i]
 		}
 	}
-	return nil
 }
 
 // pathErr drops the resolved path from a file system error: the message

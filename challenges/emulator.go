@@ -6,7 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/genesis-sci/genesis/tools/optimizer"
+	"github.com/genesis-sci/genesis/optimizer"
 )
 
 // Bounds on what a challenge's lab may hold, so that loading one and

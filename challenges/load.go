@@ -99,7 +99,7 @@ func Parse(file string, src []byte, dataFS fs.FS, dir string) (*Challenge, error
 // and durations beyond MaxDurationSeconds: NaN passes every comparison the
 // other checks make and infinity every upper bound, and either would break
 // the emulator, the optimiser or the JSON that carries a point.
-func (c *Challenge) checkFinite(add func(field, format string, args ...any)) {
+func (c *Challenge) checkFinite(add addProblem) {
 	check := func(field string, vs ...float64) {
 		for _, v := range vs {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -149,6 +149,13 @@ func (c *Challenge) checkFinite(add func(field, format string, args ...any)) {
 	}
 }
 
+// addProblem records one problem with a field of a definition; the
+// validate steps below share it so every problem carries the file.
+type addProblem = func(field, format string, args ...any)
+
+// validate checks a parsed definition field by field and returns every
+// problem, in the order of the definition's sections. It also resolves the
+// safety rules' `when` conditions, which need the parameters checked first.
 func (c *Challenge) validate(file string) []Problem {
 	var ps []Problem
 	add := func(field, format string, args ...any) {
@@ -157,6 +164,24 @@ func (c *Challenge) validate(file string) []Problem {
 	if c.Family != nil {
 		c.Family.validate(add)
 	}
+	c.validateHeader(add)
+	c.validateObjectives(add)
+	declared, sound := c.validateParameters(add)
+	c.validateConstraints(add)
+	c.validateData(add)
+	c.validateLab(add)
+	c.validateSimulation(add)
+	c.validateBudget(add)
+	c.checkFinite(add)
+	c.validateSafety(add, declared, sound)
+	if c.Scoring.TopFraction <= 0 || c.Scoring.TopFraction > 0.5 {
+		add("scoring.top_fraction", "%g must be in (0, 0.5] (0.05 means the top 5 %%)", c.Scoring.TopFraction)
+	}
+	return ps
+}
+
+// validateHeader checks what names and describes the challenge.
+func (c *Challenge) validateHeader(add addProblem) {
 	if c.ID == "" {
 		add("id", "is required (lower-case letters, digits and dashes)")
 	} else if strings.Trim(c.ID, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
@@ -173,6 +198,9 @@ func (c *Challenge) validate(file string) []Problem {
 	if strings.TrimSpace(c.Description) == "" {
 		add("description", "is required: the agents read it")
 	}
+}
+
+func (c *Challenge) validateObjectives(add addProblem) {
 	if len(c.Objectives) == 0 {
 		add("objectives", "at least one objective is required")
 	}
@@ -199,74 +227,101 @@ func (c *Challenge) validate(file string) []Problem {
 			add(f+".bounds", "is %v; want [low, high] with low < high, both finite (e.g. [0, 100] for a yield in %%)", o.Bounds)
 		}
 	}
+}
+
+// validateParameters checks every parameter and returns the names declared
+// and, per parameter, whether its own definition (name and domain) is sound:
+// the safety rules' conditions are parsed only against sound parameters.
+func (c *Challenge) validateParameters(add addProblem) (declared map[string]bool, sound []bool) {
 	if len(c.Parameters) == 0 {
 		add("parameters", "at least one parameter is required")
 	}
-	seen := map[string]bool{}
-	valid := make([]bool, len(c.Parameters)) // the parameter's own definition is sound
+	declared = map[string]bool{}
+	sound = make([]bool, len(c.Parameters))
 	for i, p := range c.Parameters {
-		before := len(ps)
 		f := fmt.Sprintf("parameters[%d]", i)
+		ok := true
+		addp := func(field, format string, args ...any) {
+			ok = false
+			add(field, format, args...)
+		}
 		if p.Name == "" {
-			add(f+".name", "is required")
-		} else if seen[p.Name] {
-			add(f+".name", "%q is declared twice", p.Name)
+			addp(f+".name", "is required")
+		} else if declared[p.Name] {
+			addp(f+".name", "%q is declared twice", p.Name)
 		}
-		seen[p.Name] = true
-		switch p.Kind {
-		case Continuous, Integer:
-			if p.Low == nil || p.High == nil {
-				add(f, "a %s parameter needs low and high", p.Kind)
-			} else if !(*p.Low < *p.High) {
-				add(f, "low (%g) must be below high (%g)", *p.Low, *p.High)
-			}
-			if len(p.Values) > 0 || len(p.Options) > 0 {
-				add(f, "a %s parameter takes low and high, not values or options", p.Kind)
-			}
-		case Discrete:
-			if len(p.Values) < 2 {
-				add(f+".values", "a discrete parameter needs at least 2 values")
-			}
-			if hasDup(p.Values) {
-				add(f+".values", "values must be distinct")
-			}
-		case Categorical:
-			if len(p.Options) < 2 {
-				add(f+".options", "a categorical parameter needs at least 2 options (got %d)", len(p.Options))
-			}
-			if hasDup(p.Options) {
-				add(f+".options", "options must be distinct")
-			}
-			for j, o := range p.Options {
-				if strings.TrimSpace(o) == "" {
-					add(fmt.Sprintf("%s.options[%d]", f, j), "an option name may not be empty")
-				}
-			}
-		case "":
-			add(f+".kind", "is required: one of %s, %s, %s, %s", Continuous, Integer, Discrete, Categorical)
-		default:
-			add(f+".kind", "%q must be one of %s, %s, %s, %s", p.Kind, Continuous, Integer, Discrete, Categorical)
-		}
-		valid[i] = len(ps) == before
-		if d := p.Descriptors; d != nil {
-			df := f + ".descriptors"
-			if p.Kind != Categorical {
-				add(df, "only a categorical parameter takes descriptors (%q is %s)", p.Name, p.Kind)
-			}
-			if strings.TrimSpace(d.File) == "" {
-				add(df+".file", "is required (a CSV file with a header row, relative to the definition)")
-			}
-			if strings.TrimSpace(d.Source) == "" {
-				add(df+".source", "is required: say where the values come from (paper, repository and commit, or the script that computed them)")
-			}
-			if strings.TrimSpace(d.License) == "" {
-				add(df+".license", "is required")
-			}
-			if hasDup(d.Columns) {
-				add(df+".columns", "column names must be distinct")
-			}
+		declared[p.Name] = true
+		p.validateDomain(f, addp)
+		sound[i] = ok
+		if p.Descriptors != nil {
+			p.validateDescriptors(f+".descriptors", add)
 		}
 	}
+	return declared, sound
+}
+
+// validateDomain checks that the parameter's kind and the values it spans
+// agree: bounds for numeric kinds, values for discrete, options for
+// categorical.
+func (p Parameter) validateDomain(f string, add addProblem) {
+	switch p.Kind {
+	case Continuous, Integer:
+		if p.Low == nil || p.High == nil {
+			add(f, "a %s parameter needs low and high", p.Kind)
+		} else if !(*p.Low < *p.High) {
+			add(f, "low (%g) must be below high (%g)", *p.Low, *p.High)
+		}
+		if len(p.Values) > 0 || len(p.Options) > 0 {
+			add(f, "a %s parameter takes low and high, not values or options", p.Kind)
+		}
+	case Discrete:
+		if len(p.Values) < 2 {
+			add(f+".values", "a discrete parameter needs at least 2 values")
+		}
+		if hasDup(p.Values) {
+			add(f+".values", "values must be distinct")
+		}
+	case Categorical:
+		if len(p.Options) < 2 {
+			add(f+".options", "a categorical parameter needs at least 2 options (got %d)", len(p.Options))
+		}
+		if hasDup(p.Options) {
+			add(f+".options", "options must be distinct")
+		}
+		for j, o := range p.Options {
+			if strings.TrimSpace(o) == "" {
+				add(fmt.Sprintf("%s.options[%d]", f, j), "an option name may not be empty")
+			}
+		}
+	case "":
+		add(f+".kind", "is required: one of %s, %s, %s, %s", Continuous, Integer, Discrete, Categorical)
+	default:
+		add(f+".kind", "%q must be one of %s, %s, %s, %s", p.Kind, Continuous, Integer, Discrete, Categorical)
+	}
+}
+
+// validateDescriptors checks a categorical parameter's descriptor table
+// declaration (the file itself is read with the pool).
+func (p Parameter) validateDescriptors(df string, add addProblem) {
+	d := p.Descriptors
+	if p.Kind != Categorical {
+		add(df, "only a categorical parameter takes descriptors (%q is %s)", p.Name, p.Kind)
+	}
+	if strings.TrimSpace(d.File) == "" {
+		add(df+".file", "is required (a CSV file with a header row, relative to the definition)")
+	}
+	if strings.TrimSpace(d.Source) == "" {
+		add(df+".source", "is required: say where the values come from (paper, repository and commit, or the script that computed them)")
+	}
+	if strings.TrimSpace(d.License) == "" {
+		add(df+".license", "is required")
+	}
+	if hasDup(d.Columns) {
+		add(df+".columns", "column names must be distinct")
+	}
+}
+
+func (c *Challenge) validateConstraints(add addProblem) {
 	for i, k := range c.Constraints {
 		f := fmt.Sprintf("constraints[%d]", i)
 		if k.Kind != ConstraintSum {
@@ -287,6 +342,11 @@ func (c *Challenge) validate(file string) []Problem {
 			add(f+".tolerance", "%g must be ≥ 0", k.Tolerance)
 		}
 	}
+}
+
+// validateData checks the declaration of the measured data (the file itself
+// is read by readPool).
+func (c *Challenge) validateData(add addProblem) {
 	if c.Data.File == "" {
 		add("data.file", "is required (a CSV file, relative to the definition)")
 	}
@@ -302,6 +362,9 @@ func (c *Challenge) validate(file string) []Problem {
 	if c.Data.SkipRows < 0 {
 		add("data.skip_rows", "%d must be ≥ 0", c.Data.SkipRows)
 	}
+}
+
+func (c *Challenge) validateLab(add addProblem) {
 	switch c.Lab.Kind {
 	case LabPool:
 	case LabKNN, LabGP:
@@ -328,6 +391,9 @@ func (c *Challenge) validate(file string) []Problem {
 	if c.Lab.DurationSeconds < 0 {
 		add("lab.duration_seconds", "must be ≥ 0")
 	}
+}
+
+func (c *Challenge) validateSimulation(add addProblem) {
 	if c.Simulation.Kind != SimKNN {
 		add("simulation.kind", "%q must be %q", c.Simulation.Kind, SimKNN)
 	}
@@ -343,6 +409,9 @@ func (c *Challenge) validate(file string) []Problem {
 	if c.Simulation.DurationSeconds < 0 {
 		add("simulation.duration_seconds", "must be ≥ 0")
 	}
+}
+
+func (c *Challenge) validateBudget(add addProblem) {
 	if c.Budget.Experiments <= 0 || c.Budget.Experiments > MaxExperiments {
 		add("budget.experiments", "%d must be 1 to %d", c.Budget.Experiments, MaxExperiments)
 	}
@@ -352,10 +421,14 @@ func (c *Challenge) validate(file string) []Problem {
 	if c.Budget.Tokens < 0 || c.Budget.Tokens > MaxTokens {
 		add("budget.tokens", "%d must be 0 (no token budget) to %d", c.Budget.Tokens, MaxTokens)
 	}
-	c.checkFinite(add)
+}
+
+// validateSafety checks the safety rules and resolves each rule's `when`
+// conditions to parameter indexes and parsed values.
+func (c *Challenge) validateSafety(add addProblem, declared map[string]bool, sound []bool) {
 	for i, s := range c.Safety {
 		f := fmt.Sprintf("safety[%d]", i)
-		if !seen[s.Parameter] {
+		if !declared[s.Parameter] {
 			add(f+".parameter", "%q is not a declared parameter", s.Parameter)
 		} else if c.Parameters[c.ParamIndex(s.Parameter)].Kind == Categorical {
 			add(f+".parameter", "%q is categorical; forbid an option with `when` on another parameter's range instead", s.Parameter)
@@ -368,32 +441,35 @@ func (c *Challenge) validate(file string) []Problem {
 		if s.Reason == "" {
 			add(f+".reason", "is required: the lab reports it when it refuses")
 		}
-		c.Safety[i].when = map[int]float64{}
-		for name, raw := range s.When {
-			j := c.ParamIndex(name)
-			if j < 0 {
-				add(f+".when", "%q is not a declared parameter", name)
-				continue
-			}
-			if !valid[j] {
-				continue
-			}
-			if k := c.Parameters[j].Kind; k == Continuous {
-				add(f+".when", "%q is continuous; `when` takes categorical, discrete or integer parameters", name)
-				continue
-			}
-			v, err := c.Parameters[j].parse(raw)
-			if err != nil {
-				add(f+".when", "%v", err)
-				continue
-			}
-			c.Safety[i].when[j] = v
+		c.Safety[i].when = c.resolveWhen(f+".when", s.When, sound, add)
+	}
+}
+
+// resolveWhen parses a safety rule's conditions; a condition on an unknown,
+// unsound or continuous parameter is a problem and is left out.
+func (c *Challenge) resolveWhen(f string, when map[string]any, sound []bool, add addProblem) map[int]float64 {
+	out := map[int]float64{}
+	for name, raw := range when {
+		j := c.ParamIndex(name)
+		if j < 0 {
+			add(f, "%q is not a declared parameter", name)
+			continue
 		}
+		if !sound[j] {
+			continue
+		}
+		if k := c.Parameters[j].Kind; k == Continuous {
+			add(f, "%q is continuous; `when` takes categorical, discrete or integer parameters", name)
+			continue
+		}
+		v, err := c.Parameters[j].parse(raw)
+		if err != nil {
+			add(f, "%v", err)
+			continue
+		}
+		out[j] = v
 	}
-	if c.Scoring.TopFraction <= 0 || c.Scoring.TopFraction > 0.5 {
-		add("scoring.top_fraction", "%g must be in (0, 0.5] (0.05 means the top 5 %%)", c.Scoring.TopFraction)
-	}
-	return ps
+	return out
 }
 
 func hasDup[T comparable](xs []T) bool {

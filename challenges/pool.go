@@ -111,17 +111,40 @@ func column(header []string, name string) int {
 // readPool parses the data file into a pool. Every problem it finds is
 // returned as a Problem naming the field or the line at fault.
 func (c *Challenge) readPool(file string, r io.Reader) (*Pool, []Problem) {
-	prob := func(field, format string, args ...any) []Problem {
-		return []Problem{{File: file, Field: field, Msg: fmt.Sprintf(format, args...)}}
-	}
 	cr := csv.NewReader(r)
 	cr.TrimLeadingSpace = true
 	cr.FieldsPerRecord = -1
+	header, ps := c.poolHeader(file, cr)
+	if ps != nil {
+		return nil, ps
+	}
+	pcols, ocols, ps := c.poolColumns(file, header)
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	rows, ps := c.readRows(file, cr, len(header), pcols, ocols)
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	if len(rows.order) == 0 {
+		return nil, oneProblem(file, "data.file", "%s has no data rows", c.Data.File)
+	}
+	return c.poolOf(rows), nil
+}
+
+// oneProblem is one Problem in a slice, the shape readPool's steps return.
+func oneProblem(file, field, format string, args ...any) []Problem {
+	return []Problem{{File: file, Field: field, Msg: fmt.Sprintf(format, args...)}}
+}
+
+// poolHeader returns the data's column names: the definition's data.columns,
+// else the file's first row, without a byte-order mark or padding.
+func (c *Challenge) poolHeader(file string, cr *csv.Reader) ([]string, []Problem) {
 	header := c.Data.Columns
 	if len(header) == 0 {
 		h, err := cr.Read()
 		if err != nil {
-			return nil, prob("data.file", "%s: reading the header row: %v", c.Data.File, err)
+			return nil, oneProblem(file, "data.file", "%s: reading the header row: %v", c.Data.File, err)
 		}
 		header = h
 	}
@@ -129,38 +152,64 @@ func (c *Challenge) readPool(file string, r io.Reader) (*Pool, []Problem) {
 	for i := range header {
 		header[i] = strings.TrimSpace(strings.TrimPrefix(header[i], "\ufeff"))
 	}
-	var ps []Problem
-	pcols := make([]int, len(c.Parameters))
-	for i, prm := range c.Parameters {
-		name, field := prm.Column, fmt.Sprintf("parameters[%d].column", i)
-		if name == "" {
-			name, field = prm.Name, fmt.Sprintf("parameters[%d].name", i)
-		}
-		if pcols[i] = column(header, name); pcols[i] < 0 {
-			ps = append(ps, prob(field, "%s has no column %q; columns are: %s", c.Data.File, name, strings.Join(header, ", "))...)
-		}
-	}
-	ocols := make([]int, len(c.Objectives))
-	for k, o := range c.Objectives {
-		name, field := o.Column, fmt.Sprintf("objectives[%d].column", k)
-		if name == "" {
-			name, field = o.Name, fmt.Sprintf("objectives[%d].name", k)
-		}
-		if ocols[k] = column(header, name); ocols[k] < 0 {
-			ps = append(ps, prob(field, "%s has no column %q; columns are: %s", c.Data.File, name, strings.Join(header, ", "))...)
-		}
-	}
-	if len(ps) > 0 {
-		return nil, ps
-	}
+	return header, nil
+}
 
-	type group struct {
-		pt   Point
-		vals [][]float64 // per objective, all measured values
+// poolColumns finds each parameter's and each objective's column (its
+// `column`, else its name).
+func (c *Challenge) poolColumns(file string, header []string) (pcols, ocols []int, ps []Problem) {
+	find := func(kind string, i int, col, name string) int {
+		field := fmt.Sprintf("%s[%d].column", kind, i)
+		if col == "" {
+			col, field = name, fmt.Sprintf("%s[%d].name", kind, i)
+		}
+		j := column(header, col)
+		if j < 0 {
+			ps = append(ps, oneProblem(file, field, "%s has no column %q; columns are: %s", c.Data.File, col, strings.Join(header, ", "))...)
+		}
+		return j
 	}
-	groups := map[string]*group{}
-	var order []string
-	rows := 0
+	pcols = make([]int, len(c.Parameters))
+	for i, prm := range c.Parameters {
+		pcols[i] = find("parameters", i, prm.Column, prm.Name)
+	}
+	ocols = make([]int, len(c.Objectives))
+	for k, o := range c.Objectives {
+		ocols[k] = find("objectives", k, o.Column, o.Name)
+	}
+	return pcols, ocols, ps
+}
+
+// rowGroups holds the data rows grouped by design point, in the order each
+// point first appears.
+type rowGroups struct {
+	byKey map[string]*rowGroup
+	order []string
+	rows  int // valid data rows read
+}
+
+type rowGroup struct {
+	pt   Point
+	vals [][]float64 // per objective, all measured values
+}
+
+func (g *rowGroups) add(key string, pt Point, vals []float64) {
+	r := g.byKey[key]
+	if r == nil {
+		r = &rowGroup{pt: pt, vals: make([][]float64, len(vals))}
+		g.byKey[key] = r
+		g.order = append(g.order, key)
+	}
+	for k, v := range vals {
+		r.vals[k] = append(r.vals[k], v)
+	}
+	g.rows++
+}
+
+// readRows reads the data rows after the header and the skipped rows,
+// stopping at the row limit or after ten problems.
+func (c *Challenge) readRows(file string, cr *csv.Reader, width int, pcols, ocols []int) (*rowGroups, []Problem) {
+	g := &rowGroups{byKey: map[string]*rowGroup{}}
 	line := 1
 	if len(c.Data.Columns) > 0 {
 		line = 0
@@ -168,10 +217,11 @@ func (c *Challenge) readPool(file string, r io.Reader) (*Pool, []Problem) {
 	for range c.Data.SkipRows {
 		line++
 		if _, err := cr.Read(); err != nil {
-			return nil, prob("data.skip_rows", "%s: cannot skip %d rows: %v", c.Data.File, c.Data.SkipRows, err)
+			return nil, oneProblem(file, "data.skip_rows", "%s: cannot skip %d rows: %v", c.Data.File, c.Data.SkipRows, err)
 		}
 	}
 	const maxProblems = 10
+	var ps []Problem
 	for {
 		line++
 		rec, err := cr.Read()
@@ -180,98 +230,91 @@ func (c *Challenge) readPool(file string, r io.Reader) (*Pool, []Problem) {
 		}
 		at := fmt.Sprintf("%s line %d", c.Data.File, line)
 		if err != nil {
-			return nil, prob("data.file", "%s: %v", at, err)
+			return nil, oneProblem(file, "data.file", "%s: %v", at, err)
 		}
-		if len(rec) != len(header) {
-			ps = append(ps, prob("data.file", "%s has %d fields; the header has %d", at, len(rec), len(header))...)
+		if len(rec) != width {
+			ps = append(ps, oneProblem(file, "data.file", "%s has %d fields; the header has %d", at, len(rec), width)...)
+		} else if pt, vals, rps := c.parseRow(file, at, rec, pcols, ocols); len(rps) > 0 {
+			ps = append(ps, rps...)
 		} else {
-			pt := make(Point, len(c.Parameters))
-			ok := true
-			for i, prm := range c.Parameters {
-				v, err := prm.parse(strings.TrimSpace(rec[pcols[i]]))
-				if err != nil {
-					ps = append(ps, prob(fmt.Sprintf("parameters[%d]", i), "%s: %v", at, err)...)
-					ok = false
-				}
-				pt[i] = v
-			}
-			if ok {
-				for _, k := range c.Constraints {
-					if err := c.checkConstraint(k, pt); err != nil {
-						ps = append(ps, prob("constraints", "%s: %v", at, err)...)
-						ok = false
-					}
-				}
-			}
-			vals := make([]float64, len(c.Objectives))
-			for k, o := range c.Objectives {
-				v, err := strconv.ParseFloat(strings.TrimSpace(rec[ocols[k]]), 64)
-				if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-					ps = append(ps, prob(fmt.Sprintf("objectives[%d]", k), "%s: %q is not a finite number (objective %q)", at, rec[ocols[k]], o.Name)...)
-					ok = false
-				}
-				vals[k] = v
-			}
-			if ok {
-				rows++
-				key := c.Key(pt)
-				g := groups[key]
-				if g == nil {
-					g = &group{pt: pt, vals: make([][]float64, len(c.Objectives))}
-					groups[key] = g
-					order = append(order, key)
-				}
-				for k, v := range vals {
-					g.vals[k] = append(g.vals[k], v)
-				}
-			}
+			g.add(c.Key(pt), pt, vals)
 		}
-		if rows > MaxDataRows {
-			ps = append(ps, prob("data.file", "%s has more than %d data rows, the most a challenge may hold (every lab run and dataset query reads them all): subsample it", c.Data.File, MaxDataRows)...)
+		if g.rows > MaxDataRows {
+			ps = append(ps, oneProblem(file, "data.file", "%s has more than %d data rows, the most a challenge may hold (every lab run and dataset query reads them all): subsample it", c.Data.File, MaxDataRows)...)
 			break
 		}
 		if len(ps) >= maxProblems {
-			ps = append(ps, prob("data.file", "stopped after %d problems", maxProblems)...)
+			ps = append(ps, oneProblem(file, "data.file", "stopped after %d problems", maxProblems)...)
 			break
 		}
 	}
-	if len(ps) > 0 {
-		return nil, ps
+	return g, ps
+}
+
+// parseRow reads one data row's design point and objective values; the
+// constraints are checked only on a point whose parameters all parsed.
+func (c *Challenge) parseRow(file, at string, rec []string, pcols, ocols []int) (Point, []float64, []Problem) {
+	var ps []Problem
+	pt := make(Point, len(c.Parameters))
+	for i, prm := range c.Parameters {
+		v, err := prm.parse(strings.TrimSpace(rec[pcols[i]]))
+		if err != nil {
+			ps = append(ps, oneProblem(file, fmt.Sprintf("parameters[%d]", i), "%s: %v", at, err)...)
+		}
+		pt[i] = v
 	}
-	if len(order) == 0 {
-		return nil, prob("data.file", "%s has no data rows", c.Data.File)
+	if len(ps) == 0 {
+		for _, k := range c.Constraints {
+			if err := c.checkConstraint(k, pt); err != nil {
+				ps = append(ps, oneProblem(file, "constraints", "%s: %v", at, err)...)
+			}
+		}
 	}
+	vals := make([]float64, len(c.Objectives))
+	for k, o := range c.Objectives {
+		v, err := strconv.ParseFloat(strings.TrimSpace(rec[ocols[k]]), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			ps = append(ps, oneProblem(file, fmt.Sprintf("objectives[%d]", k), "%s: %q is not a finite number (objective %q)", at, rec[ocols[k]], o.Name)...)
+		}
+		vals[k] = v
+	}
+	return pt, vals, ps
+}
+
+// poolOf turns grouped rows into the pool: each point's value is the mean
+// of its group's unique measurements, and the replicates give the noise.
+func (c *Challenge) poolOf(g *rowGroups) *Pool {
 	nobj := len(c.Objectives)
-	p := &Pool{Rows: rows, index: map[string]int{}, PooledSD: make([]float64, nobj), Low: make([]float64, nobj), Range: make([]float64, nobj),
+	p := &Pool{Rows: g.rows, index: map[string]int{}, PooledSD: make([]float64, nobj), Low: make([]float64, nobj), Range: make([]float64, nobj),
 		MedianSD: make([]float64, nobj), NoiseCV: make([]float64, nobj)}
 	sumVar := make([]float64, nobj)
 	nVar := make([]int, nobj)
 	sds := make([][]float64, nobj)
 	cvs := make([][]float64, nobj)
-	for _, key := range order {
-		g := groups[key]
+	for _, key := range g.order {
+		r := g.byKey[key]
 		vals := make([]float64, nobj)
 		sd := make([]float64, nobj)
 		for k := range nobj {
-			vals[k] = mean(unique(g.vals[k]))
-			if len(g.vals[k]) > 1 {
-				sd[k] = stddev(g.vals[k])
+			vals[k] = mean(unique(r.vals[k]))
+			if len(r.vals[k]) > 1 {
+				sd[k] = stddev(r.vals[k])
 				sumVar[k] += sd[k] * sd[k]
 				nVar[k]++
 				sds[k] = append(sds[k], sd[k])
-				if m := mean(g.vals[k]); m > 0 {
+				if m := mean(r.vals[k]); m > 0 {
 					cvs[k] = append(cvs[k], sd[k]/m)
 				}
 			}
 		}
-		if len(g.vals[0]) > 1 {
+		if len(r.vals[0]) > 1 {
 			p.Replicated++
 		}
 		p.index[key] = len(p.Points)
-		p.Points = append(p.Points, g.pt)
+		p.Points = append(p.Points, r.pt)
 		p.Values = append(p.Values, vals)
 		p.SD = append(p.SD, sd)
-		p.enc = append(p.enc, c.Encode(g.pt))
+		p.enc = append(p.enc, c.Encode(r.pt))
 	}
 	for k := range nobj {
 		if nVar[k] > 0 {
@@ -291,7 +334,7 @@ func (c *Challenge) readPool(file string, r io.Reader) (*Pool, []Problem) {
 		}
 		p.Low[k], p.Range[k] = lo, hi-lo
 	}
-	return p, nil
+	return p
 }
 
 // rngFor returns a random source that depends only on the key, so the same

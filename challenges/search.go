@@ -3,7 +3,7 @@ package challenges
 import (
 	"math"
 
-	"github.com/genesis-sci/genesis/tools/optimizer"
+	"github.com/genesis-sci/genesis/optimizer"
 )
 
 // SearchSpace describes the design space to the optimiser: numeric

@@ -15,6 +15,7 @@ import (
 	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/evals"
+	"github.com/genesis-sci/genesis/evals/metrics"
 	"github.com/genesis-sci/genesis/workflows"
 )
 
@@ -255,7 +256,7 @@ func TestBOReproducesPublishedFigure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var bo, rnd [][]evals.Point
+	var bo, rnd [][]metrics.Point
 	for _, run := range runs {
 		if run.Strategy == "bo" {
 			bo = append(bo, run.Trace)
@@ -267,9 +268,9 @@ func TestBOReproducesPublishedFigure(t *testing.T) {
 		n    int
 		want float64
 	}{{30, 0.189}, {50, 0.322}} {
-		got := evals.MeanTopFrac(bo, c.n, 30)
-		t.Logf("n=%d: bo Top%% %.3f (EF %.2f), published %.3f; random %.3f (expected %.3f)", c.n, got, evals.EF(bo, c.n, 30, 600), c.want,
-			evals.MeanTopFrac(rnd, c.n, 30), float64(c.n)/600)
+		got := metrics.MeanTopFrac(bo, c.n, 30)
+		t.Logf("n=%d: bo Top%% %.3f (EF %.2f), published %.3f; random %.3f (expected %.3f)", c.n, got, metrics.EF(bo, c.n, 30, 600), c.want,
+			metrics.MeanTopFrac(rnd, c.n, 30), float64(c.n)/600)
 		if math.Abs(got-c.want) > 0.2*c.want {
 			t.Errorf("bo Top%% at n=%d is %.3f, outside ±20 %% of the published %.3f", c.n, got, c.want)
 		}

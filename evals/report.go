@@ -21,6 +21,7 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/evals/metrics"
 	"github.com/genesis-sci/genesis/workflows"
 )
 
@@ -150,97 +151,120 @@ func Summarize(cat *challenges.Catalog, spec Spec, runs []Run) []Summary {
 		if err != nil {
 			continue
 		}
-		rs := by[k]
-		traces := make([][]Point, len(rs))
-		costTraces := make([][]Point, len(rs))
-		budget := 0
-		usesSims := false
-		var first, best, bestMeas, regret, regretMeas, regretCost, tokens, wall, hv, tpe, wpe, hits, rounds []float64
-		onMeas := 0
-		bestScore, scoreRange := scoreScale(c)
-		for i, r := range rs {
-			traces[i] = r.Trace
-			budget = max(budget, r.Budget)
-			usesSims = usesSims || r.Simulations > 0
-			costTraces[i] = withinCost(r.Trace, float64(r.Budget))
-			first = append(first, FirstTop(r.Trace))
-			if r.ScoredOn == ScoredOnMeasured {
-				onMeas++
-			}
-			if n := len(r.Trace); n > 0 {
-				best = append(best, r.Trace[n-1].BestTrue)
-				bestMeas = append(bestMeas, r.Trace[n-1].BestMeasured)
-				hits = append(hits, float64(r.Trace[n-1].TopFound))
-				if r.Trace[n-1].Round > 0 {
-					rounds = append(rounds, float64(r.Trace[n-1].Round))
-				}
-				tpe = append(tpe, float64(r.Tokens)/float64(n))
-				wpe = append(wpe, r.WallS/float64(n))
-			}
-			regret = append(regret, Regret(r.Trace, r.Budget, bestScore, scoreRange))
-			regretMeas = append(regretMeas, RegretMeasured(r.Trace, r.Budget, bestScore, scoreRange))
-			regretCost = append(regretCost, Regret(costTraces[i], r.Budget, bestScore, scoreRange))
-			tokens = append(tokens, float64(r.Tokens))
-			wall = append(wall, r.WallS)
-			if d := len(c.Objectives); d == 2 || d == 3 {
-				hv = append(hv, runHypervolume(c, r.Trace))
-			}
-		}
-		top := len(c.TopSet())
-		s := Summary{Challenge: k[0], Strategy: k[1], Seeds: len(rs), Budget: budget, Finite: c.Finite(), PoolSize: c.Pool().Len(),
-			TopSize: top, UsesSimulations: usesSims, EFAt: map[string]Num{},
-			TopFrac: Num(MeanTopFrac(traces, budget, top)), TopFracCost: Num(MeanTopFrac(costTraces, budget, top)),
-			NFirstTop: Num(Median(first)), TopHitsMedian: Num(Median(hits)), BestTrueMedian: Num(Median(best)), BestMeasuredMedian: Num(Median(bestMeas)),
-			RegretMedian: Num(Median(regret)), RegretMeasuredMedian: Num(Median(regretMeas)), RunsOnMeasurements: onMeas,
-			RegretCostMedian: Num(Median(regretCost)), TokensMedian: Num(Median(tokens)), WallSMedian: Num(Median(wall)),
-			TokensPerExperiment: Num(Median(tpe)), WallSPerExperiment: Num(Median(wpe)), HypervolumeMedian: Num(math.NaN()),
-			RoundsMedian: Num(math.NaN())}
-		if len(rounds) == len(rs) {
-			s.RoundsMedian = Num(Median(rounds))
-		}
-		if c.MultiObjective() {
-			var parts []string
-			for k, o := range c.Objectives {
-				parts = append(parts, fmt.Sprintf("%.2f·%s(%s)", c.Scalarizer().Weights[k], o.Name, o.Direction[:3]))
-			}
-			s.Scalarization = "weighted sum of min–max normalised objectives: " + strings.Join(parts, " + ")
-			if len(hv) > 0 {
-				s.HypervolumeMedian = Num(Median(hv))
-			}
-		}
-		// EF and AF compare with random's expected n/N, which is defined
-		// for a finite pool only.
-		s.EF, s.AF = Num(math.NaN()), Num(math.NaN())
-		if c.Finite() {
-			s.EF = Num(EF(traces, budget, top, c.Pool().Len()))
-			s.AF = Num(AF(traces, 0.5, top, c.Pool().Len(), budget))
-			for _, n := range EFPoints {
-				if n <= budget {
-					s.EFAt[fmt.Sprint(n)] = Num(EF(traces, n, top, c.Pool().Len()))
-				}
-			}
-			if len(rounds) == len(rs) {
-				s.TopFracAtRounds = map[string]Num{}
-				for _, r := range RoundPoints {
-					if float64(r) <= Median(rounds) {
-						var sum float64
-						for _, tr := range traces {
-							sum += TopFracRounds(tr, r, top)
-						}
-						s.TopFracAtRounds[fmt.Sprint(r)] = Num(sum / float64(len(traces)))
-					}
-				}
-			}
-		}
-		out = append(out, s)
+		out = append(out, summarizeGroup(c, k[1], by[k]))
 	}
 	return out
 }
 
+// runFigures are the per-run figures of one challenge and strategy, the
+// samples a Summary's medians are taken over.
+type runFigures struct {
+	traces, costTraces [][]metrics.Point
+	budget             int
+	usesSims           bool
+	onMeas             int
+	first, best, bestMeas, regret, regretMeas, regretCost,
+	tokens, wall, hv, tpe, wpe, hits, rounds []float64
+}
+
+func figuresOf(c *challenges.Challenge, rs []Run) runFigures {
+	f := runFigures{traces: make([][]metrics.Point, len(rs)), costTraces: make([][]metrics.Point, len(rs))}
+	bestScore, scoreRange := scoreScale(c)
+	for i, r := range rs {
+		f.traces[i] = r.Trace
+		f.budget = max(f.budget, r.Budget)
+		f.usesSims = f.usesSims || r.Simulations > 0
+		f.costTraces[i] = withinCost(r.Trace, float64(r.Budget))
+		f.first = append(f.first, metrics.FirstTop(r.Trace))
+		if r.ScoredOn == ScoredOnMeasured {
+			f.onMeas++
+		}
+		if n := len(r.Trace); n > 0 {
+			f.best = append(f.best, r.Trace[n-1].BestTrue)
+			f.bestMeas = append(f.bestMeas, r.Trace[n-1].BestMeasured)
+			f.hits = append(f.hits, float64(r.Trace[n-1].TopFound))
+			if r.Trace[n-1].Round > 0 {
+				f.rounds = append(f.rounds, float64(r.Trace[n-1].Round))
+			}
+			f.tpe = append(f.tpe, float64(r.Tokens)/float64(n))
+			f.wpe = append(f.wpe, r.WallS/float64(n))
+		}
+		f.regret = append(f.regret, metrics.Regret(r.Trace, r.Budget, bestScore, scoreRange))
+		f.regretMeas = append(f.regretMeas, metrics.RegretMeasured(r.Trace, r.Budget, bestScore, scoreRange))
+		f.regretCost = append(f.regretCost, metrics.Regret(f.costTraces[i], r.Budget, bestScore, scoreRange))
+		f.tokens = append(f.tokens, float64(r.Tokens))
+		f.wall = append(f.wall, r.WallS)
+		if d := len(c.Objectives); d == 2 || d == 3 {
+			f.hv = append(f.hv, runHypervolume(c, r.Trace))
+		}
+	}
+	return f
+}
+
+// summarizeGroup is the Summary of one challenge and strategy's runs.
+func summarizeGroup(c *challenges.Challenge, strategy string, rs []Run) Summary {
+	f := figuresOf(c, rs)
+	budget, top := f.budget, len(c.TopSet())
+	s := Summary{Challenge: c.ID, Strategy: strategy, Seeds: len(rs), Budget: budget, Finite: c.Finite(), PoolSize: c.Pool().Len(),
+		TopSize: top, UsesSimulations: f.usesSims, EFAt: map[string]Num{},
+		TopFrac: Num(metrics.MeanTopFrac(f.traces, budget, top)), TopFracCost: Num(metrics.MeanTopFrac(f.costTraces, budget, top)),
+		NFirstTop: Num(metrics.Median(f.first)), TopHitsMedian: Num(metrics.Median(f.hits)), BestTrueMedian: Num(metrics.Median(f.best)), BestMeasuredMedian: Num(metrics.Median(f.bestMeas)),
+		RegretMedian: Num(metrics.Median(f.regret)), RegretMeasuredMedian: Num(metrics.Median(f.regretMeas)), RunsOnMeasurements: f.onMeas,
+		RegretCostMedian: Num(metrics.Median(f.regretCost)), TokensMedian: Num(metrics.Median(f.tokens)), WallSMedian: Num(metrics.Median(f.wall)),
+		TokensPerExperiment: Num(metrics.Median(f.tpe)), WallSPerExperiment: Num(metrics.Median(f.wpe)), HypervolumeMedian: Num(math.NaN()),
+		RoundsMedian: Num(math.NaN())}
+	if len(f.rounds) == len(rs) {
+		s.RoundsMedian = Num(metrics.Median(f.rounds))
+	}
+	if c.MultiObjective() {
+		var parts []string
+		for k, o := range c.Objectives {
+			parts = append(parts, fmt.Sprintf("%.2f·%s(%s)", c.Scalarizer().Weights[k], o.Name, o.Direction[:3]))
+		}
+		s.Scalarization = "weighted sum of min–max normalised objectives: " + strings.Join(parts, " + ")
+		if len(f.hv) > 0 {
+			s.HypervolumeMedian = Num(metrics.Median(f.hv))
+		}
+	}
+	// EF and AF compare with random's expected n/N, which is defined
+	// for a finite pool only.
+	s.EF, s.AF = Num(math.NaN()), Num(math.NaN())
+	if c.Finite() {
+		s.poolFactors(c, f, len(f.rounds) == len(rs))
+	}
+	return s
+}
+
+// poolFactors fills the enhancement and acceleration factors of a pool
+// challenge, and Top% after so many rounds when every run counted rounds.
+func (s *Summary) poolFactors(c *challenges.Challenge, f runFigures, allRounds bool) {
+	budget, top, n := s.Budget, s.TopSize, c.Pool().Len()
+	s.EF = Num(metrics.EF(f.traces, budget, top, n))
+	s.AF = Num(metrics.AF(f.traces, 0.5, top, n, budget))
+	for _, at := range EFPoints {
+		if at <= budget {
+			s.EFAt[fmt.Sprint(at)] = Num(metrics.EF(f.traces, at, top, n))
+		}
+	}
+	if !allRounds {
+		return
+	}
+	s.TopFracAtRounds = map[string]Num{}
+	for _, r := range RoundPoints {
+		if float64(r) <= metrics.Median(f.rounds) {
+			var sum float64
+			for _, tr := range f.traces {
+				sum += metrics.TopFracRounds(tr, r, top)
+			}
+			s.TopFracAtRounds[fmt.Sprint(r)] = Num(sum / float64(len(f.traces)))
+		}
+	}
+}
+
 // withinCost keeps the trace points whose total cost is within budget,
 // renumbered so that Top%/regret "at n = budget" read as "at that cost".
-func withinCost(trace []Point, budget float64) []Point {
-	var out []Point
+func withinCost(trace []metrics.Point, budget float64) []metrics.Point {
+	var out []metrics.Point
 	for _, p := range trace {
 		if p.Cost <= budget+1e-9 {
 			out = append(out, p)
@@ -263,7 +287,7 @@ func scoreScale(c *challenges.Challenge) (best, rng float64) {
 // measurements of a run recorded before truth scoring) in the normalised,
 // oriented objective space (reference at the origin = the measured worst
 // of every objective).
-func runHypervolume(c *challenges.Challenge, trace []Point) float64 {
+func runHypervolume(c *challenges.Challenge, trace []metrics.Point) float64 {
 	p := c.Pool()
 	var pts [][]float64
 	for _, t := range trace {
@@ -283,7 +307,7 @@ func runHypervolume(c *challenges.Challenge, trace []Point) float64 {
 		}
 		pts = append(pts, x)
 	}
-	return Hypervolume(pts, make([]float64, len(c.Objectives)))
+	return metrics.Hypervolume(pts, make([]float64, len(c.Objectives)))
 }
 
 // WriteReports writes report.json, report.md and report.html of the runs
@@ -491,9 +515,9 @@ func curves(rs []Run, maxN int, value func(Run, int) float64) curve {
 			xs = append(xs, value(r, n))
 		}
 		cv.n = append(cv.n, float64(n))
-		cv.med = append(cv.med, Median(xs))
-		cv.lo = append(cv.lo, Quantile(xs, 0.05))
-		cv.hi = append(cv.hi, Quantile(xs, 0.95))
+		cv.med = append(cv.med, metrics.Median(xs))
+		cv.lo = append(cv.lo, metrics.Quantile(xs, 0.05))
+		cv.hi = append(cv.hi, metrics.Quantile(xs, 0.95))
 	}
 	return cv
 }
@@ -610,10 +634,10 @@ td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f
 			if strings.HasSuffix(s.Strategy, TransferSuffix) {
 				si += len(workflows.Strategies) // its own colour
 			}
-			cb := curves(rs, s.Budget, func(r Run, n int) float64 { return 1 - Regret(r.Trace, n, bestScore, rng) })
+			cb := curves(rs, s.Budget, func(r Run, n int) float64 { return 1 - metrics.Regret(r.Trace, n, bestScore, rng) })
 			cb.strategy, cb.strategyIndex = s.Strategy, si
 			bestCvs = append(bestCvs, cb)
-			ct := curves(rs, s.Budget, func(r Run, n int) float64 { return TopFrac(r.Trace, n, s.TopSize) })
+			ct := curves(rs, s.Budget, func(r Run, n int) float64 { return metrics.TopFrac(r.Trace, n, s.TopSize) })
 			ct.strategy, ct.strategyIndex = s.Strategy, si
 			topCvs = append(topCvs, ct)
 		}

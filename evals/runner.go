@@ -1,3 +1,9 @@
+// Package evals scores discovery quality: it runs strategies (random,
+// Bayesian optimisation, the agent team) on challenges as real campaign
+// workflows — resumably, one file per finished run — and summarises their
+// traces with package evals/metrics into reports (markdown, HTML with
+// plots, JSON). evals/search is the fast loop beside it: the optimiser
+// alone on a challenge, without workflows or a lab service.
 package evals
 
 import (
@@ -19,6 +25,7 @@ import (
 	"time"
 
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/evals/metrics"
 	"github.com/genesis-sci/genesis/workflows"
 )
 
@@ -67,21 +74,21 @@ func (s Spec) Labels() []string {
 
 // Run is one (challenge, strategy, seed) campaign and its trace.
 type Run struct {
-	ID          string         `json:"id"`
-	Challenge   string         `json:"challenge"`
-	Strategy    string         `json:"strategy"`
-	Model       string         `json:"model,omitempty"`
-	Seed        int            `json:"seed"`
-	Budget      int            `json:"budget"`
-	Trace       []Point        `json:"trace"`
-	Tokens      int            `json:"tokens"`
-	ModelCalls  int            `json:"model_calls"`
-	Simulations int            `json:"simulations"`
-	Cost        float64        `json:"cost"`
-	WallS       float64        `json:"wall_s"`
-	StopReason  string         `json:"stop_reason"`
-	Fallbacks   map[string]int `json:"fallbacks,omitempty"`
-	Finished    time.Time      `json:"finished"`
+	ID          string          `json:"id"`
+	Challenge   string          `json:"challenge"`
+	Strategy    string          `json:"strategy"`
+	Model       string          `json:"model,omitempty"`
+	Seed        int             `json:"seed"`
+	Budget      int             `json:"budget"`
+	Trace       []metrics.Point `json:"trace"`
+	Tokens      int             `json:"tokens"`
+	ModelCalls  int             `json:"model_calls"`
+	Simulations int             `json:"simulations"`
+	Cost        float64         `json:"cost"`
+	WallS       float64         `json:"wall_s"`
+	StopReason  string          `json:"stop_reason"`
+	Fallbacks   map[string]int  `json:"fallbacks,omitempty"`
+	Finished    time.Time       `json:"finished"`
 	// MemoryScope is the agents' memory scope the run was given: its own,
 	// so no other run's memories reach it (see workflows.CampaignInput).
 	MemoryScope string `json:"memory_scope,omitempty"`
@@ -296,11 +303,40 @@ func (r *Runner) Execute(ctx context.Context, spec Spec) ([]Run, error) {
 		return nil, err
 	}
 	key := spec.Key()
+	if err := r.openManifest(spec, key); err != nil {
+		return nil, err
+	}
+	e := &execution{r: r, ctx: ctx, spec: spec, key: key, jobs: jobsOf(spec)}
+	e.runs = make([]*Run, len(e.jobs))
+	remaining, err := e.resume()
+	if err != nil {
+		return nil, err
+	}
+	next := make(chan []int)
+	var wg sync.WaitGroup
+	for range max(r.Parallel, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for unit := range next {
+				e.runUnit(unit)
+			}
+		}()
+	}
+	e.feed(unitsOf(e.jobs, remaining), next)
+	close(next)
+	wg.Wait()
+	return e.result()
+}
+
+// openManifest checks that the eval directory holds this spec's eval (or
+// none yet, and then records it) and takes its nonce.
+func (r *Runner) openManifest(spec Spec, key string) error {
 	mpath := filepath.Join(r.Out, "spec.json")
 	var m manifest
 	if b, err := os.ReadFile(mpath); err == nil && json.Unmarshal(b, &m) == nil {
 		if m.Key != key && !sameButSeeds(m.Spec, spec) {
-			return nil, fmt.Errorf("%s holds an eval with a different specification (%s); resume it with the same flags or use another --out (only --seeds may change: the finished seeds are kept)", r.Out, mpath)
+			return fmt.Errorf("%s holds an eval with a different specification (%s); resume it with the same flags or use another --out (only --seeds may change: the finished seeds are kept)", r.Out, mpath)
 		}
 		if m.Key != key && m.Nonce != "" {
 			// More (or fewer) seeds of the same eval: the finished runs
@@ -308,7 +344,7 @@ func (r *Runner) Execute(ctx context.Context, spec Spec) ([]Run, error) {
 			m.Key, m.Spec = key, spec
 			b, _ := json.MarshalIndent(m, "", "  ")
 			if err := writeAtomic(mpath, b); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
@@ -318,10 +354,16 @@ func (r *Runner) Execute(ctx context.Context, spec Spec) ([]Run, error) {
 		m = manifest{Key: key, Spec: spec, Nonce: rand.Text()[:10]}
 		b, _ := json.MarshalIndent(m, "", "  ")
 		if err := writeAtomic(mpath, b); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	r.nonce = m.Nonce
+	return nil
+}
+
+// jobsOf is every run the spec asks for: challenges × strategies × seeds,
+// each with its transfer twin in a family sequence.
+func jobsOf(spec Spec) []job {
 	var jobs []job
 	for _, c := range spec.Challenges {
 		for _, st := range spec.Strategies {
@@ -333,47 +375,14 @@ func (r *Runner) Execute(ctx context.Context, spec Spec) ([]Run, error) {
 			}
 		}
 	}
-	runs := make([]*Run, len(jobs))
-	var remaining []int
-	done := 0
-	for i, j := range jobs {
-		path := filepath.Join(r.Out, "runs", j.file())
-		run, err := readRun(path)
-		if err != nil { // not run yet, or a damaged file: a run to do
-			remaining = append(remaining, i)
-			continue
-		}
-		if err := r.upgrade(ctx, path, run); err != nil {
-			return nil, err
-		}
-		runs[i] = run
-		done++
-		if r.Progress != nil {
-			r.Progress(done, len(jobs), run, true)
-		}
-	}
-	par := max(r.Parallel, 1)
-	var mu sync.Mutex
-	var firstErr error
-	abandoned := 0
-	// halted reports whether to start no more runs: Stop, the context, or
-	// a run that failed.
-	halted := func() bool {
-		select {
-		case <-r.Stop:
-			return true
-		case <-ctx.Done():
-			return true
-		default:
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		return firstErr != nil
-	}
-	// A unit is runs that go one after the other: a family sequence's
-	// transfer runs of one strategy and seed, in the family's order (each
-	// starts from what the earlier ones wrote to their shared memory
-	// scope); every other run is a unit of its own.
+	return jobs
+}
+
+// unitsOf groups the remaining jobs into units, runs that go one after the
+// other: a family sequence's transfer runs of one strategy and seed, in the
+// family's order (each starts from what the earlier ones wrote to their
+// shared memory scope); every other run is a unit of its own.
+func unitsOf(jobs []job, remaining []int) [][]int {
 	var units [][]int
 	chains := map[[2]string]int{}
 	for _, i := range remaining {
@@ -391,69 +400,124 @@ func (r *Runner) Execute(ctx context.Context, spec Spec) ([]Run, error) {
 		}
 		units[u] = append(units[u], i)
 	}
-	next := make(chan []int)
-	var wg sync.WaitGroup
-	for range par {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for unit := range next {
-				for _, i := range unit {
-					if halted() { // a stop that came while the job was handed over
-						break
-					}
-					run, err := r.one(ctx, spec, key, jobs[i])
-					mu.Lock()
-					switch {
-					case err != nil && ctx.Err() != nil:
-						abandoned++
-					case err != nil:
-						if firstErr == nil {
-							firstErr = err
-						}
-					default:
-						runs[i] = run
-						done++
-						if r.Progress != nil {
-							r.Progress(done, len(jobs), run, false)
-						}
-					}
-					mu.Unlock()
-					if err != nil {
-						break // a later member needs this one's results
-					}
-				}
-			}
-		}()
+	return units
+}
+
+// execution is one Execute's state, shared by its workers.
+type execution struct {
+	r    *Runner
+	ctx  context.Context
+	spec Spec
+	key  string
+	jobs []job
+	runs []*Run // runs[i] is jobs[i]'s once finished
+
+	mu        sync.Mutex
+	done      int
+	firstErr  error
+	abandoned int
+}
+
+// resume takes the runs a previous Execute finished from the eval
+// directory and returns the indices of the jobs still to run.
+func (e *execution) resume() (remaining []int, err error) {
+	for i, j := range e.jobs {
+		path := filepath.Join(e.r.Out, "runs", j.file())
+		run, err := readRun(path)
+		if err != nil { // not run yet, or a damaged file: a run to do
+			remaining = append(remaining, i)
+			continue
+		}
+		if err := e.r.upgrade(e.ctx, path, run); err != nil {
+			return nil, err
+		}
+		e.runs[i] = run
+		e.done++
+		if e.r.Progress != nil {
+			e.r.Progress(e.done, len(e.jobs), run, true)
+		}
 	}
-feed:
-	for _, i := range units {
+	return remaining, nil
+}
+
+// halted reports whether to start no more runs: Stop, the context, or a
+// run that failed.
+func (e *execution) halted() bool {
+	select {
+	case <-e.r.Stop:
+		return true
+	case <-e.ctx.Done():
+		return true
+	default:
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.firstErr != nil
+}
+
+// runUnit runs a unit's jobs in order, stopping at the first that fails:
+// a later member needs this one's results.
+func (e *execution) runUnit(unit []int) {
+	for _, i := range unit {
+		if e.halted() { // a stop that came while the job was handed over
+			return
+		}
+		run, err := e.r.one(e.ctx, e.spec, e.key, e.jobs[i])
+		e.mu.Lock()
+		switch {
+		case err != nil && e.ctx.Err() != nil:
+			e.abandoned++
+		case err != nil:
+			if e.firstErr == nil {
+				e.firstErr = err
+			}
+		default:
+			e.runs[i] = run
+			e.done++
+			if e.r.Progress != nil {
+				e.r.Progress(e.done, len(e.jobs), run, false)
+			}
+		}
+		e.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// feed hands the units to the workers until they are all taken or the
+// eval is halted.
+func (e *execution) feed(units [][]int, next chan<- []int) {
+	for _, u := range units {
 		// Checked first: select picks at random among ready cases, and a
 		// free worker must not win over a stop already asked for.
-		if halted() {
-			break
+		if e.halted() {
+			return
 		}
 		select {
-		case next <- i:
-		case <-r.Stop:
-			break feed
-		case <-ctx.Done():
-			break feed
+		case next <- u:
+		case <-e.r.Stop:
+			return
+		case <-e.ctx.Done():
+			return
 		}
 	}
-	close(next)
-	wg.Wait()
+}
+
+// result is the finished runs, with the first failure or, when runs are
+// missing, an *Interrupted error.
+func (e *execution) result() ([]Run, error) {
 	var out []Run
-	for _, run := range runs {
+	for _, run := range e.runs {
 		if run != nil {
 			out = append(out, *run)
 		}
 	}
-	if firstErr != nil {
-		return out, firstErr
+	if e.firstErr != nil {
+		return out, e.firstErr
 	}
-	if len(out) < len(jobs) {
-		return out, &Interrupted{Finished: len(out), Total: len(jobs), Abandoned: abandoned, Cause: ctx.Err()}
+	if len(out) < len(e.jobs) {
+		return out, &Interrupted{Finished: len(out), Total: len(e.jobs), Abandoned: e.abandoned, Cause: e.ctx.Err()}
 	}
 	return out, nil
 }
@@ -499,7 +563,7 @@ func (r *Runner) upgrade(ctx context.Context, path string, run *Run) error {
 }
 
 // legacy reports whether a trace lacks the truth of its points.
-func legacy(trace []Point) bool {
+func legacy(trace []metrics.Point) bool {
 	for _, p := range trace {
 		if len(p.TrueValues) == 0 {
 			return true
@@ -508,7 +572,7 @@ func legacy(trace []Point) bool {
 	return false
 }
 
-func sameMeasurements(a, b []Point) bool {
+func sameMeasurements(a, b []metrics.Point) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -588,9 +652,9 @@ func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, e
 // point, its measured values and their truth with their scores, the best
 // so far on either, how much of the top set was found, and the total cost
 // so far (lab runs plus simulations at their price).
-func TraceOf(c *challenges.Challenge, res *workflows.CampaignResult) ([]Point, error) {
+func TraceOf(c *challenges.Challenge, res *workflows.CampaignResult) ([]metrics.Point, error) {
 	found := map[string]bool{}
-	var out []Point
+	var out []metrics.Point
 	for i, e := range res.Trace {
 		if len(e.Values) == 0 {
 			continue
@@ -599,7 +663,7 @@ func TraceOf(c *challenges.Challenge, res *workflows.CampaignResult) ([]Point, e
 		if err != nil {
 			return nil, fmt.Errorf("the truth of experiment %d (%s): %w", len(out)+1, c.Format(e.Point), err)
 		}
-		p := Point{N: len(out) + 1, Point: c.Map(e.Point), Value: e.Values[0], Values: e.Values, Score: c.Score(e.Values),
+		p := metrics.Point{N: len(out) + 1, Point: c.Map(e.Point), Value: e.Values[0], Values: e.Values, Score: c.Score(e.Values),
 			TrueValue: truth[0], TrueValues: truth, TrueScore: c.Score(truth)}
 		if i < len(res.Rounds) {
 			p.Round = res.Rounds[i]

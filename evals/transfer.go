@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/evals/metrics"
 )
 
 // TransferGain compares, for one member of a family sequence and one
@@ -61,7 +62,7 @@ func transferGains(cat *challenges.Catalog, spec Spec, runs []Run) []TransferGai
 				pts = append(pts, float64(r.TransferPoints))
 				budget = max(budget, r.Budget)
 			}
-			g.Points = Num(Median(pts))
+			g.Points = Num(metrics.Median(pts))
 			ns := append([]int(nil), TransferPoints...)
 			if budget > ns[len(ns)-1] {
 				ns = append(ns, budget)
@@ -74,7 +75,7 @@ func transferGains(cat *challenges.Catalog, spec Spec, runs []Run) []TransferGai
 					var rg []float64
 					var top float64
 					for _, r := range rs {
-						rg = append(rg, Regret(r.Trace, n, bestScore, rng))
+						rg = append(rg, metrics.Regret(r.Trace, n, bestScore, rng))
 						hits := 0
 						for _, p := range r.Trace {
 							if p.N <= n {
@@ -83,7 +84,7 @@ func transferGains(cat *challenges.Catalog, spec Spec, runs []Run) []TransferGai
 						}
 						top += float64(hits)
 					}
-					return Median(rg), top / float64(len(rs))
+					return metrics.Median(rg), top / float64(len(rs))
 				}
 				rc, tc := regret(cold)
 				rw, tw := regret(warm)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/lab"
-	labc "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/tools/labclient"
 )
 
 // BenchmarkSubmit50Clients measures POST /runs over a real loopback HTTP
@@ -44,7 +44,7 @@ func BenchmarkSubmit50Clients(b *testing.B) {
 	go srv.Serve(ln)
 	defer srv.Close()
 	tr := &http.Transport{MaxIdleConnsPerHost: clients}
-	c := labc.New("http://"+ln.Addr().String(), &http.Client{Transport: tr, Timeout: 30 * time.Second}).WithToken("bench")
+	c := labclient.New("http://"+ln.Addr().String(), &http.Client{Transport: tr, Timeout: 30 * time.Second}).WithToken("bench")
 	ch, _ := cat.Get(cb)
 	pts := ch.Pool().Points
 
@@ -63,7 +63,7 @@ func BenchmarkSubmit50Clients(b *testing.B) {
 					return
 				}
 				t0 := time.Now()
-				_, err := c.Submit(b.Context(), labc.SubmitRequest{Challenge: cb, Parameters: ch.Map(pts[i%len(pts)]),
+				_, err := c.Submit(b.Context(), labclient.SubmitRequest{Challenge: cb, Parameters: ch.Map(pts[i%len(pts)]),
 					IdempotencyKey: fmt.Sprintf("bench-%d", i), Requester: "bench"})
 				lat[i] = time.Since(t0)
 				if err != nil {

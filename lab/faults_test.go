@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/genesis-sci/genesis/lab"
-	labc "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/tools/labclient"
 )
 
 // faultFirst injects kind into the first run attempt the lab makes.
@@ -45,7 +45,7 @@ func faultOnce(kind string) func(string) string {
 // An instrument error and a lost sample fail the run with a reason, measure
 // nothing, and are recorded in the fault log and on the instrument.
 func TestFaultsThatFailARun(t *testing.T) {
-	for _, kind := range []string{labc.FaultInstrumentError, labc.FaultSampleLost} {
+	for _, kind := range []string{labclient.FaultInstrumentError, labclient.FaultSampleLost} {
 		t.Run(kind, func(t *testing.T) {
 			e := start(t, lab.Config{FaultFunc: faultFirst(kind)})
 			c := challenge(t, cb)
@@ -57,7 +57,7 @@ func TestFaultsThatFailARun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Status != labc.Failed || r.Fault != kind || r.Result != nil || !strings.Contains(r.Error, "nothing was measured") {
+			if r.Status != labclient.Failed || r.Fault != kind || r.Result != nil || !strings.Contains(r.Error, "nothing was measured") {
 				t.Fatalf("run after %s: %+v", kind, r)
 			}
 			if e.s.Measurements() != 0 {
@@ -77,7 +77,7 @@ func TestFaultsThatFailARun(t *testing.T) {
 			}
 			// Resubmitting the same key returns the failed run: no second attempt.
 			again, err := e.c.Submit(ctx(t), req(c, c.Pool().Points[0], "f1"))
-			if err != nil || again.ID != r.ID || again.Status != labc.Failed {
+			if err != nil || again.ID != r.ID || again.Status != labclient.Failed {
 				t.Errorf("resubmit: %+v %v", again, err)
 			}
 			// A new key runs it again (the fault hit only the first attempt).
@@ -85,7 +85,7 @@ func TestFaultsThatFailARun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r2, err = e.c.Wait(ctx(t), r2.ID, 2*time.Millisecond, nil); err != nil || r2.Status != labc.Succeeded {
+			if r2, err = e.c.Wait(ctx(t), r2.ID, 2*time.Millisecond, nil); err != nil || r2.Status != labclient.Succeeded {
 				t.Errorf("retry with a new key: %+v %v", r2, err)
 			}
 		})
@@ -105,13 +105,13 @@ func TestInstrumentOffline(t *testing.T) {
 		defer mu.Unlock()
 		if first == "" {
 			first = run
-			return labc.FaultOffline
+			return labclient.FaultOffline
 		}
 		return ""
 	}
 	e := start(t, lab.Config{FaultFunc: fault, OfflineSeconds: 400, // 0.4 s at the test time scale
 		Instruments: []lab.Instrument{{Name: "robot-1", Capacity: 1, Challenges: ids}, {Name: "robot-2", Capacity: 1, Challenges: ids}}})
-	r, err := e.c.Submit(ctx(t), labc.SubmitRequest{Challenge: cb, Parameters: c.Map(c.Pool().Points[3]), IdempotencyKey: "o1", Requester: "t", Instrument: "robot-1"})
+	r, err := e.c.Submit(ctx(t), labclient.SubmitRequest{Challenge: cb, Parameters: c.Map(c.Pool().Points[3]), IdempotencyKey: "o1", Requester: "t", Instrument: "robot-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,29 +119,29 @@ func TestInstrumentOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != labc.Succeeded || r.Attempts != 2 || r.Fault != labc.FaultOffline || r.Instrument != "robot-2" {
+	if r.Status != labclient.Succeeded || r.Attempts != 2 || r.Fault != labclient.FaultOffline || r.Instrument != "robot-2" {
 		t.Fatalf("interrupted run: %+v", r)
 	}
 	if e.s.Measurements() != 1 {
 		t.Errorf("%d measurements, want exactly 1", e.s.Measurements())
 	}
 	ins, _ := e.c.Instruments(ctx(t))
-	if ins[0].Status != labc.Offline || ins[0].OfflineUntil == nil || ins[0].Faults != 1 || ins[1].Status != labc.Online {
+	if ins[0].Status != labclient.Offline || ins[0].OfflineUntil == nil || ins[0].Faults != 1 || ins[1].Status != labclient.Online {
 		t.Errorf("instruments while robot-1 is offline: %+v", ins)
 	}
 	fs, _ := e.c.Faults(ctx(t), "", 0)
-	if len(fs) != 1 || fs[0].Kind != labc.FaultOffline || fs[0].Run != r.ID || !strings.Contains(fs[0].Message, "went offline") {
+	if len(fs) != 1 || fs[0].Kind != labclient.FaultOffline || fs[0].Run != r.ID || !strings.Contains(fs[0].Message, "went offline") {
 		t.Errorf("fault log: %+v", fs)
 	}
 	// Pinned to the offline robot, a run waits for it to come back.
-	p, err := e.c.Submit(ctx(t), labc.SubmitRequest{Challenge: cb, Parameters: c.Map(c.Pool().Points[4]), IdempotencyKey: "o2", Requester: "t", Instrument: "robot-1"})
+	p, err := e.c.Submit(ctx(t), labclient.SubmitRequest{Challenge: cb, Parameters: c.Map(c.Pool().Points[4]), IdempotencyKey: "o2", Requester: "t", Instrument: "robot-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, err = e.c.Wait(ctx(t), p.ID, 5*time.Millisecond, nil); err != nil || p.Status != labc.Succeeded || p.Instrument != "robot-1" {
+	if p, err = e.c.Wait(ctx(t), p.ID, 5*time.Millisecond, nil); err != nil || p.Status != labclient.Succeeded || p.Instrument != "robot-1" {
 		t.Fatalf("run pinned to the offline instrument: %+v %v", p, err)
 	}
-	if ins, _ := e.c.Instruments(ctx(t)); ins[0].Status != labc.Online {
+	if ins, _ := e.c.Instruments(ctx(t)); ins[0].Status != labclient.Online {
 		t.Errorf("robot-1 did not come back: %+v", ins[0])
 	}
 }
@@ -149,9 +149,9 @@ func TestInstrumentOffline(t *testing.T) {
 // With a single instrument, an offline fault makes the run wait for it.
 func TestOfflineSingleInstrumentWaits(t *testing.T) {
 	c := challenge(t, cb)
-	e := start(t, lab.Config{FaultFunc: faultOnce(labc.FaultOffline), OfflineSeconds: 100,
+	e := start(t, lab.Config{FaultFunc: faultOnce(labclient.FaultOffline), OfflineSeconds: 100,
 		Instruments: []lab.Instrument{{Name: "only", Capacity: 2, Challenges: catalog(t).IDs()}}})
-	var runs []labc.Run
+	var runs []labclient.Run
 	for i := range 3 {
 		r, err := e.c.Submit(ctx(t), req(c, c.Pool().Points[i], "s"+string(rune('a'+i))))
 		if err != nil {
@@ -161,7 +161,7 @@ func TestOfflineSingleInstrumentWaits(t *testing.T) {
 	}
 	for _, r := range runs {
 		got, err := e.c.Wait(ctx(t), r.ID, 2*time.Millisecond, nil)
-		if err != nil || got.Status != labc.Succeeded {
+		if err != nil || got.Status != labclient.Succeeded {
 			t.Errorf("run %s: %+v %v", r.ID, got, err)
 		}
 	}
@@ -173,7 +173,7 @@ func TestOfflineSingleInstrumentWaits(t *testing.T) {
 // With a token, every request but GET /health needs it.
 func TestAuth(t *testing.T) {
 	e := start(t, lab.Config{Token: "s3cret-token"})
-	get := func(path, auth string) (*http.Response, labc.ErrorBody) {
+	get := func(path, auth string) (*http.Response, labclient.ErrorBody) {
 		rq, _ := http.NewRequest(http.MethodGet, e.ts.URL+path, nil)
 		if auth != "" {
 			rq.Header.Set("Authorization", auth)
@@ -183,7 +183,7 @@ func TestAuth(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var eb labc.ErrorBody
+		var eb labclient.ErrorBody
 		_ = json.NewDecoder(resp.Body).Decode(&eb)
 		return resp, eb
 	}
@@ -193,7 +193,7 @@ func TestAuth(t *testing.T) {
 	for _, path := range []string{"/runs", "/instruments", "/faults", "/openapi.json", "/runs/x", "/nowhere"} {
 		for _, auth := range []string{"", "Bearer wrong", "s3cret-token", "Basic s3cret-token"} {
 			resp, eb := get(path, auth)
-			if resp.StatusCode != http.StatusUnauthorized || eb.Error.Code != labc.CodeUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
+			if resp.StatusCode != http.StatusUnauthorized || eb.Error.Code != labclient.CodeUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
 				t.Errorf("GET %s with %q: %d %+v", path, auth, resp.StatusCode, eb)
 			}
 		}
@@ -203,8 +203,8 @@ func TestAuth(t *testing.T) {
 	}
 	// The client: without a token it is told so (not as an agent refusal); with it, it works.
 	_, err := e.c.Instruments(ctx(t))
-	if labc.ErrorCode(err) != labc.CodeUnauthorized || labc.IsRefused(err) {
-		t.Errorf("client without a token: %v (refused %v)", err, labc.IsRefused(err))
+	if labclient.ErrorCode(err) != labclient.CodeUnauthorized || labclient.IsRefused(err) {
+		t.Errorf("client without a token: %v (refused %v)", err, labclient.IsRefused(err))
 	}
 	c := challenge(t, cb)
 	r, err := e.c.WithToken("s3cret-token").Submit(ctx(t), req(c, c.Pool().Points[0], "a1"))
@@ -226,12 +226,12 @@ func TestEmulatorLabRunsUnmeasuredPoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err = e.c.Wait(ctx(t), r.ID, 2*time.Millisecond, nil); err != nil || r.Status != labc.Succeeded || r.Result.Values["yield"] == 0 {
+	if r, err = e.c.Wait(ctx(t), r.ID, 2*time.Millisecond, nil); err != nil || r.Status != labclient.Succeeded || r.Result.Values["yield"] == 0 {
 		t.Fatalf("unmeasured point: %+v %v", r, err)
 	}
 	m := c.Map(p)
 	m["temperature"] = 500.0
-	if _, err := e.c.Submit(ctx(t), labc.SubmitRequest{Challenge: c.ID, Parameters: m, IdempotencyKey: "emu2", Requester: "t"}); labc.ErrorCode(err) != labc.CodeInvalidParameters {
+	if _, err := e.c.Submit(ctx(t), labclient.SubmitRequest{Challenge: c.ID, Parameters: m, IdempotencyKey: "emu2", Requester: "t"}); labclient.ErrorCode(err) != labclient.CodeInvalidParameters {
 		t.Errorf("out of bounds: %v", err)
 	}
 }

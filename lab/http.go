@@ -20,7 +20,8 @@ import (
 	"unicode"
 
 	"github.com/genesis-sci/genesis/challenges"
-	api "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/lab/internal/runstore"
+	"github.com/genesis-sci/genesis/tools/labclient"
 )
 
 // openAPI is the hand-written OpenAPI 3 description served at /openapi.json.
@@ -75,12 +76,12 @@ func (s *Server) routes() http.Handler {
 		methods := strings.Join(allow[p], ", ")
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", methods)
-			writeError(w, http.StatusMethodNotAllowed, api.CodeMethodNotAllowed,
+			writeError(w, http.StatusMethodNotAllowed, labclient.CodeMethodNotAllowed,
 				fmt.Sprintf("%s is not supported on %s; use %s (see GET /openapi.json)", r.Method, p, methods))
 		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, api.CodeNotFound,
+		writeError(w, http.StatusNotFound, labclient.CodeNotFound,
 			fmt.Sprintf("no endpoint %s %s; the API is described at GET /openapi.json", r.Method, r.URL.Path))
 	})
 	return s.recoverPanics(s.authenticate(s.refuseWhenClosed(mux)))
@@ -107,7 +108,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			if ok {
 				msg = "the bearer token is not valid for this lab; use the token it was started with (GENESIS_LAB_TOKEN or --token-file)"
 			}
-			writeError(w, http.StatusUnauthorized, api.CodeUnauthorized, msg)
+			writeError(w, http.StatusUnauthorized, labclient.CodeUnauthorized, msg)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -122,7 +123,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 					panic(v)
 				}
 				s.log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v)
-				writeError(w, http.StatusInternalServerError, api.CodeInternal, "internal error; retry later")
+				writeError(w, http.StatusInternalServerError, labclient.CodeInternal, "internal error; retry later")
 			}
 		}()
 		next.ServeHTTP(w, r)
@@ -132,7 +133,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 func (s *Server) refuseWhenClosed(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.isClosed() {
-			writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, "the lab is shutting down; retry later")
+			writeError(w, http.StatusServiceUnavailable, labclient.CodeUnavailable, "the lab is shutting down; retry later")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -143,7 +144,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
-		b, _ = json.Marshal(api.ErrorBody{Error: api.ErrorDetail{Code: api.CodeInternal, Message: "encoding response: " + err.Error()}})
+		b, _ = json.Marshal(labclient.ErrorBody{Error: labclient.ErrorDetail{Code: labclient.CodeInternal, Message: "encoding response: " + err.Error()}})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -152,13 +153,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, api.ErrorBody{Error: api.ErrorDetail{Code: code, Message: msg}})
+	writeJSON(w, status, labclient.ErrorBody{Error: labclient.ErrorDetail{Code: code, Message: msg}})
 }
 
 // internal reports an unexpected failure as a retryable 500.
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	writeError(w, http.StatusInternalServerError, api.CodeInternal, "internal error: "+err.Error()+"; retry later")
+	writeError(w, http.StatusInternalServerError, labclient.CodeInternal, "internal error: "+err.Error()+"; retry later")
 }
 
 // refusal is a 4xx with an explanation.
@@ -180,12 +181,12 @@ const (
 )
 
 // decodeSubmit reads and checks the shape of a POST /runs body.
-func decodeSubmit(w http.ResponseWriter, r *http.Request) (api.SubmitRequest, *refusal) {
-	var req api.SubmitRequest
+func decodeSubmit(w http.ResponseWriter, r *http.Request) (labclient.SubmitRequest, *refusal) {
+	var req labclient.SubmitRequest
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
-			return req, refuse(http.StatusUnsupportedMediaType, api.CodeUnsupportedMedia,
+			return req, refuse(http.StatusUnsupportedMediaType, labclient.CodeUnsupportedMedia,
 				"Content-Type %q is not supported; send a JSON object with Content-Type: application/json", ct)
 		}
 	}
@@ -207,28 +208,28 @@ func decodeSubmit(w http.ResponseWriter, r *http.Request) (api.SubmitRequest, *r
 		var typErr *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &maxErr):
-			return req, refuse(http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge,
+			return req, refuse(http.StatusRequestEntityTooLarge, labclient.CodeBodyTooLarge,
 				"request body is larger than %d bytes; send only the run request", maxBodyBytes)
 		case errors.Is(err, io.EOF):
-			return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest, "request body is empty; %s", example)
+			return req, refuse(http.StatusBadRequest, labclient.CodeMalformedRequest, "request body is empty; %s", example)
 		case errors.Is(err, io.ErrUnexpectedEOF):
-			return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest,
+			return req, refuse(http.StatusBadRequest, labclient.CodeMalformedRequest,
 				"request body is not valid JSON: it ends before the object is complete; %s", example)
 		case errors.As(err, &synErr):
-			return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest,
+			return req, refuse(http.StatusBadRequest, labclient.CodeMalformedRequest,
 				"request body is not valid JSON (at byte %d: %v); %s", synErr.Offset, synErr, example)
 		case errors.As(err, &typErr):
 			if typErr.Field == "" {
-				return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest,
+				return req, refuse(http.StatusBadRequest, labclient.CodeMalformedRequest,
 					"request body must be a JSON object, not %s; %s", typErr.Value, example)
 			}
-			return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest,
+			return req, refuse(http.StatusBadRequest, labclient.CodeMalformedRequest,
 				"field %q must be %s, not %s", typErr.Field, jsonKind(typErr.Type.Kind().String()), typErr.Value)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest,
+			return req, refuse(http.StatusBadRequest, labclient.CodeMalformedRequest,
 				"%s in request body; the allowed fields are %s", strings.TrimPrefix(err.Error(), "json: "), submitFields)
 		default:
-			return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest, "cannot read request body: %v; %s", err, example)
+			return req, refuse(http.StatusBadRequest, labclient.CodeMalformedRequest, "cannot read request body: %v; %s", err, example)
 		}
 	}
 	var missing []string
@@ -245,17 +246,17 @@ func decodeSubmit(w http.ResponseWriter, r *http.Request) (api.SubmitRequest, *r
 		missing = append(missing, "requester")
 	}
 	if len(missing) > 0 {
-		return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest,
+		return req, refuse(http.StatusBadRequest, labclient.CodeMalformedRequest,
 			"missing required field(s) %s; %s", strings.Join(missing, ", "), example)
 	}
 	for _, f := range []struct{ name, v string }{
 		{"idempotency_key", req.IdempotencyKey}, {"requester", req.Requester}, {"instrument", req.Instrument},
 	} {
 		if len(f.v) > maxKeyLen {
-			return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest, "%s is %d bytes; keep it under %d", f.name, len(f.v), maxKeyLen)
+			return req, refuse(http.StatusBadRequest, labclient.CodeMalformedRequest, "%s is %d bytes; keep it under %d", f.name, len(f.v), maxKeyLen)
 		}
 		if strings.ContainsFunc(f.v, unicode.IsControl) {
-			return req, refuse(http.StatusBadRequest, api.CodeMalformedRequest, "%s must not contain control characters", f.name)
+			return req, refuse(http.StatusBadRequest, labclient.CodeMalformedRequest, "%s must not contain control characters", f.name)
 		}
 	}
 	return req, nil
@@ -278,22 +279,22 @@ func jsonKind(goKind string) string {
 
 // validate resolves the challenge and point of a request, refusing what the
 // lab cannot or will not run.
-func (s *Server) validate(req api.SubmitRequest) (*challenges.Challenge, challenges.Point, *refusal) {
+func (s *Server) validate(req labclient.SubmitRequest) (*challenges.Challenge, challenges.Point, *refusal) {
 	ch, err := s.cat.Get(req.Challenge)
 	if err != nil {
-		return nil, nil, refuse(http.StatusUnprocessableEntity, api.CodeUnknownChallenge, "%v", err)
+		return nil, nil, refuse(http.StatusUnprocessableEntity, labclient.CodeUnknownChallenge, "%v", err)
 	}
 	pt, err := ch.ParseMap(req.Parameters)
 	if err != nil {
-		return nil, nil, refuse(http.StatusUnprocessableEntity, api.CodeInvalidParameters,
+		return nil, nil, refuse(http.StatusUnprocessableEntity, labclient.CodeInvalidParameters,
 			"parameters do not fit challenge %s: %v; fix them and resubmit", ch.ID, err)
 	}
 	if err := ch.CheckSafety(pt); err != nil {
-		return nil, nil, refuse(http.StatusUnprocessableEntity, api.CodeSafetyLimit,
+		return nil, nil, refuse(http.StatusUnprocessableEntity, labclient.CodeSafetyLimit,
 			"the lab refuses to run %s: %v; choose parameters inside the safety limits", ch.Format(pt), err)
 	}
 	if _, ok := ch.Pool().Lookup(ch, pt); ch.Finite() && !ok {
-		return nil, nil, refuse(http.StatusUnprocessableEntity, api.CodeNotInPool,
+		return nil, nil, refuse(http.StatusUnprocessableEntity, labclient.CodeNotInPool,
 			"the lab cannot prepare %s: %v of challenge %s (only designs in the measured pool can be run); choose another design",
 			ch.Format(pt), challenges.ErrNotInPool, ch.ID)
 	}
@@ -337,44 +338,44 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 
 // submit stores and enqueues a validated request, or returns the run
 // already stored under its idempotency key.
-func (s *Server) submit(ctx context.Context, req api.SubmitRequest, ch *challenges.Challenge, pt challenges.Point) (*record, bool, *refusal, error) {
+func (s *Server) submit(ctx context.Context, req labclient.SubmitRequest, ch *challenges.Challenge, pt challenges.Point) (*runstore.Record, bool, *refusal, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, false, refuse(http.StatusServiceUnavailable, api.CodeUnavailable, "the lab is shutting down; retry later"), nil
+		return nil, false, refuse(http.StatusServiceUnavailable, labclient.CodeUnavailable, "the lab is shutting down; retry later"), nil
 	}
 	var in *instrument
 	if req.Instrument != "" {
 		in = s.byName[req.Instrument]
 		if in == nil || !in.can[ch.ID] {
-			return nil, false, refuse(http.StatusUnprocessableEntity, api.CodeUnknownInstrument,
+			return nil, false, refuse(http.StatusUnprocessableEntity, labclient.CodeUnknownInstrument,
 				"instrument %q cannot run challenge %s; leave instrument empty to let the lab choose, or pick one of: %s",
 				req.Instrument, ch.ID, strings.Join(s.namesLocked(ch.ID), ", ")), nil
 		}
 	} else if in = s.pickLocked(ch.ID); in == nil {
-		return nil, false, refuse(http.StatusUnprocessableEntity, api.CodeUnknownInstrument,
+		return nil, false, refuse(http.StatusUnprocessableEntity, labclient.CodeUnknownInstrument,
 			"no instrument in this lab can run challenge %s", ch.ID), nil
 	}
-	rec := &record{
-		Run: api.Run{
+	rec := &runstore.Record{
+		Run: labclient.Run{
 			ID:             newRunID(),
 			IdempotencyKey: req.IdempotencyKey,
 			Challenge:      ch.ID,
 			Parameters:     ch.Map(pt),
 			Instrument:     in.Name,
 			Requester:      req.Requester,
-			Status:         api.Queued,
+			Status:         labclient.Queued,
 			SubmittedAt:    time.Now().UTC(),
 		},
-		point: pt,
+		Point: pt,
 	}
-	got, created, err := s.st.insertOrGet(ctx, rec)
+	got, created, err := s.st.InsertOrGet(ctx, rec)
 	if err != nil {
 		return nil, false, nil, err
 	}
 	if !created {
 		if diff := conflict(got, req, ch, pt); diff != "" {
-			return nil, false, refuse(http.StatusConflict, api.CodeIdempotencyConflict,
+			return nil, false, refuse(http.StatusConflict, labclient.CodeIdempotencyConflict,
 				"idempotency_key %q already belongs to run %s, which was submitted with a different %s; use a new key for a new experiment, or resend the original request to get that run",
 				req.IdempotencyKey, got.ID, diff), nil
 		}
@@ -382,7 +383,7 @@ func (s *Server) submit(ctx context.Context, req api.SubmitRequest, ch *challeng
 	}
 	in.queue = append(in.queue, &job{id: rec.ID, key: rec.IdempotencyKey, ch: ch, point: pt})
 	s.dispatchLocked()
-	if cur, err := s.st.get(ctx, rec.ID); err == nil {
+	if cur, err := s.st.Get(ctx, rec.ID); err == nil {
 		rec = cur // report "running" when it started at once
 	}
 	return rec, true, nil, nil
@@ -390,12 +391,12 @@ func (s *Server) submit(ctx context.Context, req api.SubmitRequest, ch *challeng
 
 // conflict names what differs between a stored run and a resubmission
 // under the same key, or returns "".
-func conflict(got *record, req api.SubmitRequest, ch *challenges.Challenge, pt challenges.Point) string {
+func conflict(got *runstore.Record, req labclient.SubmitRequest, ch *challenges.Challenge, pt challenges.Point) string {
 	switch {
 	case got.Challenge != ch.ID:
 		return fmt.Sprintf("challenge (%s)", got.Challenge)
-	case ch.Key(got.point) != ch.Key(pt):
-		return fmt.Sprintf("design (%s)", ch.Format(got.point))
+	case ch.Key(got.Point) != ch.Key(pt):
+		return fmt.Sprintf("design (%s)", ch.Format(got.Point))
 	case got.Requester != req.Requester:
 		return fmt.Sprintf("requester (%s)", got.Requester)
 	case req.Instrument != "" && got.Instrument != req.Instrument:
@@ -418,7 +419,7 @@ func (s *Server) namesLocked(challenge string) []string {
 }
 
 func notFound(w http.ResponseWriter, id string) {
-	writeError(w, http.StatusNotFound, api.CodeNotFound,
+	writeError(w, http.StatusNotFound, labclient.CodeNotFound,
 		fmt.Sprintf("no run with id %q; list runs with GET /runs?requester=...", id))
 }
 
@@ -433,7 +434,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		v := q.Get("wait")
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
-			writeError(w, http.StatusBadRequest, api.CodeMalformedRequest, fmt.Sprintf("wait %q must be a duration such as 10s (at most %s)", v, maxWait))
+			writeError(w, http.StatusBadRequest, labclient.CodeMalformedRequest, fmt.Sprintf("wait %q must be a duration such as 10s (at most %s)", v, maxWait))
 			return
 		}
 		wait = min(d, maxWait)
@@ -443,9 +444,9 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		// Take the change signal before reading, so a run that ends in
 		// between is not missed.
 		changed := s.changes()
-		rec, err := s.st.get(r.Context(), id)
+		rec, err := s.st.Get(r.Context(), id)
 		switch {
-		case errors.Is(err, errNotFound):
+		case errors.Is(err, runstore.ErrNotFound):
 			notFound(w, id)
 			return
 		case err != nil:
@@ -483,25 +484,25 @@ func (s *Server) handleAbort(w http.ResponseWriter, r *http.Request) {
 }
 
 // abort stops a queued or running run.
-func (s *Server) abort(ctx context.Context, id string) (*record, *refusal, error) {
+func (s *Server) abort(ctx context.Context, id string) (*runstore.Record, *refusal, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec, err := s.st.get(ctx, id)
-	if errors.Is(err, errNotFound) {
-		return nil, refuse(http.StatusNotFound, api.CodeNotFound, "no run with id %q; list runs with GET /runs?requester=...", id), nil
+	rec, err := s.st.Get(ctx, id)
+	if errors.Is(err, runstore.ErrNotFound) {
+		return nil, refuse(http.StatusNotFound, labclient.CodeNotFound, "no run with id %q; list runs with GET /runs?requester=...", id), nil
 	}
 	if err != nil {
 		return nil, nil, err
 	}
 	if rec.Status.Terminal() {
-		return nil, refuse(http.StatusConflict, api.CodeRunFinished, "run %s has already %s; there is nothing to abort", id, rec.Status), nil
+		return nil, refuse(http.StatusConflict, labclient.CodeRunFinished, "run %s has already %s; there is nothing to abort", id, rec.Status), nil
 	}
-	ok, err := s.st.finish(ctx, id, api.Aborted, nil, "aborted on request", time.Now(), api.Queued, api.Running)
+	ok, err := s.st.Finish(ctx, id, labclient.Aborted, nil, "aborted on request", time.Now(), labclient.Queued, labclient.Running)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !ok { // cannot happen while mu orders every transition, but be safe
-		return nil, refuse(http.StatusConflict, api.CodeRunFinished, "run %s finished before it could be aborted", id), nil
+		return nil, refuse(http.StatusConflict, labclient.CodeRunFinished, "run %s finished before it could be aborted", id), nil
 	}
 	if in := s.byName[rec.Instrument]; in != nil {
 		in.queue = slices.DeleteFunc(in.queue, func(j *job) bool { return j.id == id })
@@ -510,7 +511,7 @@ func (s *Server) abort(ctx context.Context, id string) (*record, *refusal, error
 		cancel(nil) // the run goroutine frees the slot
 	}
 	s.notifyLocked()
-	rec, err = s.st.get(ctx, id)
+	rec, err = s.st.Get(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -520,80 +521,80 @@ func (s *Server) abort(ctx context.Context, id string) (*record, *refusal, error
 
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := filter{
-		requester:  q.Get("requester"),
-		challenge:  q.Get("challenge"),
-		instrument: q.Get("instrument"),
-		status:     api.Status(q.Get("status")),
-		limit:      defaultListLen,
+	f := runstore.Filter{
+		Requester:  q.Get("requester"),
+		Challenge:  q.Get("challenge"),
+		Instrument: q.Get("instrument"),
+		Status:     labclient.Status(q.Get("status")),
+		Limit:      defaultListLen,
 	}
 	for k := range q {
 		switch k {
 		case "requester", "challenge", "instrument", "status", "limit":
 		default:
-			writeError(w, http.StatusBadRequest, api.CodeMalformedRequest,
+			writeError(w, http.StatusBadRequest, labclient.CodeMalformedRequest,
 				fmt.Sprintf("unknown query parameter %q; filter with requester, challenge, instrument, status and limit", k))
 			return
 		}
 	}
 	// status= (empty) is no run status: refused like any other, not
 	// taken as "every status".
-	if q.Has("status") && !f.status.Valid() {
-		names := make([]string, len(api.Statuses))
-		for i, st := range api.Statuses {
+	if q.Has("status") && !f.Status.Valid() {
+		names := make([]string, len(labclient.Statuses))
+		for i, st := range labclient.Statuses {
 			names[i] = string(st)
 		}
-		writeError(w, http.StatusBadRequest, api.CodeMalformedRequest,
-			fmt.Sprintf("status %q is not a run status; use one of %s", f.status, strings.Join(names, ", ")))
+		writeError(w, http.StatusBadRequest, labclient.CodeMalformedRequest,
+			fmt.Sprintf("status %q is not a run status; use one of %s", f.Status, strings.Join(names, ", ")))
 		return
 	}
 	if q.Has("limit") {
 		v := q.Get("limit")
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxListLen {
-			writeError(w, http.StatusBadRequest, api.CodeMalformedRequest,
+			writeError(w, http.StatusBadRequest, labclient.CodeMalformedRequest,
 				fmt.Sprintf("limit %q must be an integer from 1 to %d", v, maxListLen))
 			return
 		}
-		f.limit = n
+		f.Limit = n
 	}
-	recs, err := s.st.list(r.Context(), f)
+	recs, err := s.st.List(r.Context(), f)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	out := api.RunList{Runs: make([]api.Run, len(recs))}
+	out := labclient.RunList{Runs: make([]labclient.Run, len(recs))}
 	for i, rec := range recs {
 		out.Runs[i] = rec.Run
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) instrumentsSnapshot() []api.Instrument {
+func (s *Server) instrumentsSnapshot() []labclient.Instrument {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]api.Instrument, len(s.insts))
+	out := make([]labclient.Instrument, len(s.insts))
 	for i, in := range s.insts {
-		out[i] = api.Instrument{
+		out[i] = labclient.Instrument{
 			Name:            in.Name,
 			Capacity:        in.Capacity,
 			Challenges:      append([]string{}, in.Challenges...),
 			Queued:          len(in.queue),
 			Busy:            in.busy,
 			DurationSeconds: in.DurationSeconds,
-			Status:          api.Online,
+			Status:          labclient.Online,
 			Faults:          in.faults,
 		}
 		if !in.online(time.Now()) {
 			until := in.offlineUntil.UTC()
-			out[i].Status, out[i].OfflineUntil = api.Offline, &until
+			out[i].Status, out[i].OfflineUntil = labclient.Offline, &until
 		}
 	}
 	return out
 }
 
 func (s *Server) handleInstruments(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, api.InstrumentList{Instruments: s.instrumentsSnapshot()})
+	writeJSON(w, http.StatusOK, labclient.InstrumentList{Instruments: s.instrumentsSnapshot()})
 }
 
 func (s *Server) handleFaults(w http.ResponseWriter, r *http.Request) {
@@ -603,27 +604,27 @@ func (s *Server) handleFaults(w http.ResponseWriter, r *http.Request) {
 		v := q.Get("limit")
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxListLen {
-			writeError(w, http.StatusBadRequest, api.CodeMalformedRequest, fmt.Sprintf("limit %q must be an integer in [1, %d]", v, maxListLen))
+			writeError(w, http.StatusBadRequest, labclient.CodeMalformedRequest, fmt.Sprintf("limit %q must be an integer in [1, %d]", v, maxListLen))
 			return
 		}
 		limit = n
 	}
-	fs, err := s.st.faults(r.Context(), q.Get("run"), limit)
+	fs, err := s.st.Faults(r.Context(), q.Get("run"), limit)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, api.FaultList{Faults: fs})
+	writeJSON(w, http.StatusOK, labclient.FaultList{Faults: fs})
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	h := api.Health{Status: "ok", Time: time.Now().UTC(), Measurements: s.Measurements(), TimeScale: s.cfg.TimeScale}
+	h := labclient.Health{Status: "ok", Time: time.Now().UTC(), Measurements: s.Measurements(), TimeScale: s.cfg.TimeScale}
 	for _, in := range s.instrumentsSnapshot() {
 		h.Queued += in.Queued
 		h.Running += in.Busy
 	}
-	if err := s.st.db.PingContext(r.Context()); err != nil {
-		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, "the lab database is unavailable: "+err.Error()+"; retry later")
+	if err := s.st.Ping(r.Context()); err != nil {
+		writeError(w, http.StatusServiceUnavailable, labclient.CodeUnavailable, "the lab database is unavailable: "+err.Error()+"; retry later")
 		return
 	}
 	writeJSON(w, http.StatusOK, h)

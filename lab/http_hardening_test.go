@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/genesis-sci/genesis/lab"
-	labc "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/tools/labclient"
 )
 
 // The bearer scheme is case-insensitive (RFC 7235); empty filters that are
@@ -14,7 +14,7 @@ import (
 // being read as "no filter".
 func TestAuthSchemeAndEmptyFilters(t *testing.T) {
 	e := start(t, lab.Config{Token: "s3cret-token"})
-	get := func(path, auth string) (int, labc.ErrorBody) {
+	get := func(path, auth string) (int, labclient.ErrorBody) {
 		rq, _ := http.NewRequest(http.MethodGet, e.ts.URL+path, nil)
 		rq.Header.Set("Authorization", auth)
 		resp, err := e.ts.Client().Do(rq)
@@ -22,7 +22,7 @@ func TestAuthSchemeAndEmptyFilters(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var eb labc.ErrorBody
+		var eb labclient.ErrorBody
 		_ = json.NewDecoder(resp.Body).Decode(&eb)
 		return resp.StatusCode, eb
 	}
@@ -32,7 +32,7 @@ func TestAuthSchemeAndEmptyFilters(t *testing.T) {
 		}
 	}
 	for _, path := range []string{"/runs?status=", "/runs?limit=", "/faults?limit=", "/runs/x?wait="} {
-		if code, eb := get(path, "Bearer s3cret-token"); code != http.StatusBadRequest || eb.Error.Code != labc.CodeMalformedRequest {
+		if code, eb := get(path, "Bearer s3cret-token"); code != http.StatusBadRequest || eb.Error.Code != labclient.CodeMalformedRequest {
 			t.Errorf("GET %s: %d %+v", path, code, eb)
 		}
 	}

@@ -3,10 +3,11 @@
 // own queue with a fixed number of slots; a run takes the challenge's lab
 // duration, scaled by Config.TimeScale, and then measures the point with the
 // challenge's lab model (the pool value plus replicate noise, reproducible
-// by the run's idempotency key). Runs live in SQLite and survive restarts.
+// by the run's idempotency key). Runs live in SQLite (package
+// lab/internal/runstore) and survive restarts.
 //
 // The JSON types are shared with the client in
-// github.com/genesis-sci/genesis/tools/lab.
+// github.com/genesis-sci/genesis/tools/labclient.
 package lab
 
 import (
@@ -26,7 +27,8 @@ import (
 	"time"
 
 	"github.com/genesis-sci/genesis/challenges"
-	api "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/lab/internal/runstore"
+	"github.com/genesis-sci/genesis/tools/labclient"
 )
 
 // DefaultTimeScale is the real seconds per lab second when Config.TimeScale is 0.
@@ -57,7 +59,7 @@ type Config struct {
 	// fault (0 disables faults; at most 1).
 	FaultRate float64
 	// FaultKinds limits which faults happen (default every kind in
-	// api.FaultKinds, equally likely).
+	// labclient.FaultKinds, equally likely).
 	FaultKinds []string
 	// OfflineSeconds is how long an instrument stays offline after an
 	// offline fault, in lab seconds scaled by TimeScale (default 600).
@@ -110,7 +112,7 @@ func DefaultInstruments(cat *challenges.Catalog) []Instrument {
 type Server struct {
 	cfg     Config
 	cat     *challenges.Catalog
-	st      *store
+	st      *runstore.Store
 	log     *slog.Logger
 	handler http.Handler
 
@@ -179,23 +181,9 @@ func (in *instrument) load() float64 {
 // starts the scheduler. Serve the API with Handler, Serve or Start; release
 // everything with Close.
 func New(cfg Config) (*Server, error) {
-	if cfg.Catalog == nil {
-		return nil, errors.New("lab: Config.Catalog is required (use challenges.Open)")
-	}
-	switch {
-	case cfg.TimeScale == 0:
-		cfg.TimeScale = DefaultTimeScale
-	case cfg.TimeScale < 0 || math.IsNaN(cfg.TimeScale) || math.IsInf(cfg.TimeScale, 0):
-		return nil, fmt.Errorf("lab: TimeScale %v must be a finite number ≥ 0 (seconds of real time per lab second)", cfg.TimeScale)
-	}
-	if cfg.Addr == "" {
-		cfg.Addr = DefaultAddr
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Instruments == nil {
-		cfg.Instruments = DefaultInstruments(cfg.Catalog)
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	s := &Server{
 		cfg:     cfg,
@@ -205,62 +193,20 @@ func New(cfg Config) (*Server, error) {
 		running: map[string]context.CancelCauseFunc{},
 		changed: make(chan struct{}),
 	}
-	switch {
-	case cfg.FaultRate < 0 || cfg.FaultRate > 1 || math.IsNaN(cfg.FaultRate):
-		return nil, fmt.Errorf("lab: FaultRate %v must be in [0, 1]", cfg.FaultRate)
-	case cfg.OfflineSeconds < 0:
-		return nil, fmt.Errorf("lab: OfflineSeconds %v must be ≥ 0", cfg.OfflineSeconds)
-	}
-	if cfg.OfflineSeconds == 0 {
-		s.cfg.OfflineSeconds = DefaultOfflineSeconds
-	}
-	if len(cfg.FaultKinds) == 0 {
-		s.cfg.FaultKinds = api.FaultKinds
-	}
-	for _, k := range s.cfg.FaultKinds {
-		if !slices.Contains(api.FaultKinds, k) {
-			return nil, fmt.Errorf("lab: unknown fault kind %q; kinds: %s", k, strings.Join(api.FaultKinds, ", "))
-		}
-	}
 	seed := cfg.FaultSeed
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
 	s.rng = rand.New(rand.NewPCG(seed, seed^0xda942042e4dd58b5))
-	if len(cfg.Instruments) == 0 {
-		return nil, errors.New("lab: at least one instrument is required")
+	if err := s.addInstruments(cfg.Instruments); err != nil {
+		return nil, err
 	}
-	for i, in := range cfg.Instruments {
-		if in.Name == "" {
-			return nil, fmt.Errorf("lab: instrument %d has no name", i)
-		}
-		if _, dup := s.byName[in.Name]; dup {
-			return nil, fmt.Errorf("lab: instrument %q is configured twice", in.Name)
-		}
-		if in.Capacity < 1 {
-			return nil, fmt.Errorf("lab: instrument %q: capacity %d must be ≥ 1", in.Name, in.Capacity)
-		}
-		if in.DurationSeconds < 0 {
-			return nil, fmt.Errorf("lab: instrument %q: duration_seconds %v must be ≥ 0", in.Name, in.DurationSeconds)
-		}
-		li := &instrument{Instrument: in, can: map[string]bool{}, running: map[string]*job{}}
-		li.Challenges = append([]string(nil), in.Challenges...)
-		for _, id := range in.Challenges {
-			if _, err := s.cat.Get(id); err != nil {
-				return nil, fmt.Errorf("lab: instrument %q: %w", in.Name, err)
-			}
-			li.can[id] = true
-		}
-		s.insts = append(s.insts, li)
-		s.byName[in.Name] = li
-	}
-
 	if cfg.FitAtStart {
 		if err := s.fitEmulators(); err != nil {
 			return nil, err
 		}
 	}
-	st, err := openStore(cfg.DBPath)
+	st, err := runstore.Open(cfg.DBPath)
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
@@ -273,6 +219,78 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("lab: recovering queued runs: %w", err)
 	}
 	return s, nil
+}
+
+// withDefaults checks the configuration and fills what was left out.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Catalog == nil {
+		return cfg, errors.New("lab: Config.Catalog is required (use challenges.Open)")
+	}
+	switch {
+	case cfg.TimeScale == 0:
+		cfg.TimeScale = DefaultTimeScale
+	case cfg.TimeScale < 0 || math.IsNaN(cfg.TimeScale) || math.IsInf(cfg.TimeScale, 0):
+		return cfg, fmt.Errorf("lab: TimeScale %v must be a finite number ≥ 0 (seconds of real time per lab second)", cfg.TimeScale)
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Instruments == nil {
+		cfg.Instruments = DefaultInstruments(cfg.Catalog)
+	}
+	switch {
+	case cfg.FaultRate < 0 || cfg.FaultRate > 1 || math.IsNaN(cfg.FaultRate):
+		return cfg, fmt.Errorf("lab: FaultRate %v must be in [0, 1]", cfg.FaultRate)
+	case cfg.OfflineSeconds < 0:
+		return cfg, fmt.Errorf("lab: OfflineSeconds %v must be ≥ 0", cfg.OfflineSeconds)
+	}
+	if cfg.OfflineSeconds == 0 {
+		cfg.OfflineSeconds = DefaultOfflineSeconds
+	}
+	if len(cfg.FaultKinds) == 0 {
+		cfg.FaultKinds = labclient.FaultKinds
+	}
+	for _, k := range cfg.FaultKinds {
+		if !slices.Contains(labclient.FaultKinds, k) {
+			return cfg, fmt.Errorf("lab: unknown fault kind %q; kinds: %s", k, strings.Join(labclient.FaultKinds, ", "))
+		}
+	}
+	if len(cfg.Instruments) == 0 {
+		return cfg, errors.New("lab: at least one instrument is required")
+	}
+	return cfg, nil
+}
+
+// addInstruments checks each configured instrument and adds its live state.
+func (s *Server) addInstruments(ins []Instrument) error {
+	for i, in := range ins {
+		if in.Name == "" {
+			return fmt.Errorf("lab: instrument %d has no name", i)
+		}
+		if _, dup := s.byName[in.Name]; dup {
+			return fmt.Errorf("lab: instrument %q is configured twice", in.Name)
+		}
+		if in.Capacity < 1 {
+			return fmt.Errorf("lab: instrument %q: capacity %d must be ≥ 1", in.Name, in.Capacity)
+		}
+		if in.DurationSeconds < 0 {
+			return fmt.Errorf("lab: instrument %q: duration_seconds %v must be ≥ 0", in.Name, in.DurationSeconds)
+		}
+		li := &instrument{Instrument: in, can: map[string]bool{}, running: map[string]*job{}}
+		li.Challenges = append([]string(nil), in.Challenges...)
+		for _, id := range in.Challenges {
+			if _, err := s.cat.Get(id); err != nil {
+				return fmt.Errorf("lab: instrument %q: %w", in.Name, err)
+			}
+			li.can[id] = true
+		}
+		s.insts = append(s.insts, li)
+		s.byName[in.Name] = li
+	}
+	return nil
 }
 
 // fitEmulators fits the lab model of every challenge an instrument serves
@@ -307,7 +325,7 @@ func (s *Server) fitEmulators() error {
 // instrument queues and starts whatever fits.
 func (s *Server) recover() error {
 	ctx := context.Background()
-	requeued, recs, err := s.st.recover(ctx)
+	requeued, recs, err := s.st.Recover(ctx)
 	if err != nil {
 		return err
 	}
@@ -316,7 +334,7 @@ func (s *Server) recover() error {
 	for _, r := range recs {
 		fail := func(msg string) error {
 			s.log.Warn("failing recovered run", "run", r.ID, "reason", msg)
-			_, err := s.st.finish(ctx, r.ID, api.Failed, nil, msg, time.Now(), api.Queued)
+			_, err := s.st.Finish(ctx, r.ID, labclient.Failed, nil, msg, time.Now(), labclient.Queued)
 			return err
 		}
 		ch, err := s.cat.Get(r.Challenge)
@@ -326,7 +344,7 @@ func (s *Server) recover() error {
 			}
 			continue
 		}
-		if err := ch.CheckPoint(r.point); err != nil {
+		if err := ch.CheckPoint(r.Point); err != nil {
 			if err := fail("stored point no longer fits the challenge: " + err.Error()); err != nil {
 				return err
 			}
@@ -341,12 +359,12 @@ func (s *Server) recover() error {
 				}
 				continue
 			}
-			if err := s.st.setInstrument(ctx, r.ID, in.Name); err != nil {
+			if err := s.st.SetInstrument(ctx, r.ID, in.Name); err != nil {
 				return err
 			}
 			s.log.Info("moved recovered run to another instrument", "run", r.ID, "from", r.Instrument, "to", in.Name)
 		}
-		in.queue = append(in.queue, &job{id: r.ID, key: r.IdempotencyKey, ch: ch, point: r.point})
+		in.queue = append(in.queue, &job{id: r.ID, key: r.IdempotencyKey, ch: ch, point: r.Point})
 	}
 	if len(recs) > 0 {
 		s.log.Info("recovered runs", "queued", len(recs), "interrupted", requeued)
@@ -392,7 +410,7 @@ func (s *Server) dispatchLocked() {
 	for _, in := range s.insts {
 		for in.online(now) && in.busy < in.Capacity && len(in.queue) > 0 {
 			j := in.queue[0]
-			ok, err := s.st.start(context.Background(), j.id, time.Now())
+			ok, err := s.st.Start(context.Background(), j.id, time.Now())
 			if err != nil {
 				// Leave it at the head of the queue; the next event
 				// (submit, finish, abort) tries again.
@@ -427,7 +445,7 @@ func (s *Server) duration(in *instrument, ch *challenges.Challenge) time.Duratio
 // at what fraction of the run's duration.
 func (s *Server) drawFault(run string) (kind string, at float64) {
 	if s.cfg.FaultFunc != nil {
-		if k := s.cfg.FaultFunc(run); slices.Contains(api.FaultKinds, k) {
+		if k := s.cfg.FaultFunc(run); slices.Contains(labclient.FaultKinds, k) {
 			return k, 0.5
 		}
 		return "", 1
@@ -445,9 +463,9 @@ func (s *Server) drawFault(run string) (kind string, at float64) {
 
 // Messages for faults, picked by the run's ID so they vary but reproduce.
 var faultReasons = map[string][]string{
-	api.FaultInstrumentError: {"gripper failed to pick up the vial", "dispensing pump pressure out of range", "heater did not reach the set point", "stage position error"},
-	api.FaultSampleLost:      {"vial dropped during transfer", "sample evaporated before measurement", "sample contaminated; measurement discarded"},
-	api.FaultOffline:         {"emergency stop pressed", "lost connection to the controller", "scheduled recalibration"},
+	labclient.FaultInstrumentError: {"gripper failed to pick up the vial", "dispensing pump pressure out of range", "heater did not reach the set point", "stage position error"},
+	labclient.FaultSampleLost:      {"vial dropped during transfer", "sample evaporated before measurement", "sample contaminated; measurement discarded"},
+	labclient.FaultOffline:         {"emergency stop pressed", "lost connection to the controller", "scheduled recalibration"},
 }
 
 func faultReason(kind, id string) string {
@@ -491,12 +509,12 @@ func (s *Server) execute(ctx context.Context, in *instrument, j *job) {
 
 	values, err := j.ch.Measure(j.point, j.key)
 	s.measurements.Add(1)
-	status, msg := api.Succeeded, ""
-	var result *api.Result
+	status, msg := labclient.Succeeded, ""
+	var result *labclient.Result
 	if err != nil {
-		status, msg = api.Failed, "measurement failed: "+err.Error()
+		status, msg = labclient.Failed, "measurement failed: "+err.Error()
 	} else {
-		result = &api.Result{Values: make(map[string]float64, len(values))}
+		result = &labclient.Result{Values: make(map[string]float64, len(values))}
 		for k, o := range j.ch.Objectives {
 			result.Values[o.Name] = values[k]
 		}
@@ -505,7 +523,7 @@ func (s *Server) execute(ctx context.Context, in *instrument, j *job) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ctx.Err() == nil { // not aborted, closed or interrupted while measuring
-		if _, err := s.st.finish(context.Background(), j.id, status, result, msg, time.Now(), api.Running); err != nil {
+		if _, err := s.st.Finish(context.Background(), j.id, status, result, msg, time.Now(), labclient.Running); err != nil {
 			// The run stays "running" in the database; a restart re-runs it.
 			s.log.Error("cannot store run result", "run", j.id, "err", err)
 		} else {
@@ -522,7 +540,7 @@ func (s *Server) execute(ctx context.Context, in *instrument, j *job) {
 // run's state; on Close it stays "running" for the next start).
 func (s *Server) interruptedLocked(ctx context.Context, in *instrument, j *job) {
 	if errors.Is(context.Cause(ctx), errOffline) && !s.closed {
-		s.requeueLocked(in, j, api.Fault{At: time.Now().UTC(), Instrument: in.Name, Run: j.id, Kind: api.FaultOffline,
+		s.requeueLocked(in, j, labclient.Fault{At: time.Now().UTC(), Instrument: in.Name, Run: j.id, Kind: labclient.FaultOffline,
 			Message: fmt.Sprintf("instrument %s went offline during the run; the run is queued again", in.Name)})
 	}
 }
@@ -531,13 +549,13 @@ func (s *Server) interruptedLocked(ctx context.Context, in *instrument, j *job) 
 func (s *Server) faultLocked(in *instrument, j *job, kind string) {
 	now := time.Now().UTC()
 	in.faults++
-	f := api.Fault{At: now, Instrument: in.Name, Run: j.id, Kind: kind}
+	f := labclient.Fault{At: now, Instrument: in.Name, Run: j.id, Kind: kind}
 	switch kind {
-	case api.FaultInstrumentError:
+	case labclient.FaultInstrumentError:
 		f.Message = fmt.Sprintf("instrument %s fault: %s; nothing was measured. Submit again with a new idempotency key to retry", in.Name, faultReason(kind, j.id))
-	case api.FaultSampleLost:
+	case labclient.FaultSampleLost:
 		f.Message = fmt.Sprintf("sample lost on %s: %s; nothing was measured. Submit again with a new idempotency key to retry", in.Name, faultReason(kind, j.id))
-	case api.FaultOffline:
+	case labclient.FaultOffline:
 		off := time.Duration(s.cfg.OfflineSeconds * s.cfg.TimeScale * float64(time.Second))
 		in.offlineUntil = now.Add(off)
 		f.Message = fmt.Sprintf("instrument %s went offline (%s) until %s; the run is queued again", in.Name, faultReason(kind, j.id), in.offlineUntil.Format(time.RFC3339))
@@ -553,7 +571,7 @@ func (s *Server) faultLocked(in *instrument, j *job, kind string) {
 		var keep []*job
 		for _, q := range in.queue {
 			if to := s.pickExceptLocked(q.ch.ID, in); to != nil && to.online(now) {
-				if err := s.st.setInstrument(context.Background(), q.id, to.Name); err == nil {
+				if err := s.st.SetInstrument(context.Background(), q.id, to.Name); err == nil {
 					to.queue = append(to.queue, q)
 					continue
 				}
@@ -571,7 +589,7 @@ func (s *Server) faultLocked(in *instrument, j *job, kind string) {
 		})
 		return
 	}
-	if ok, err := s.st.fault(context.Background(), f, ""); err != nil {
+	if ok, err := s.st.Fault(context.Background(), f, ""); err != nil {
 		// The run stays "running" in the database; a restart re-runs it.
 		s.log.Error("cannot store fault", "run", j.id, "err", err)
 	} else if ok {
@@ -581,12 +599,12 @@ func (s *Server) faultLocked(in *instrument, j *job, kind string) {
 
 // requeueLocked puts an interrupted run back in a queue: on another
 // online instrument that can run it, else at the head of its own queue.
-func (s *Server) requeueLocked(in *instrument, j *job, f api.Fault) {
+func (s *Server) requeueLocked(in *instrument, j *job, f labclient.Fault) {
 	to := s.pickExceptLocked(j.ch.ID, in)
 	if to == nil || !to.online(time.Now()) {
 		to = in
 	}
-	ok, err := s.st.fault(context.Background(), f, to.Name)
+	ok, err := s.st.Fault(context.Background(), f, to.Name)
 	if err != nil {
 		s.log.Error("cannot requeue interrupted run", "run", j.id, "err", err)
 		return

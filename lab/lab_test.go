@@ -20,7 +20,7 @@ import (
 
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/lab"
-	labc "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/tools/labclient"
 )
 
 const cb = "crossed-barrel-toughness"
@@ -47,7 +47,7 @@ func challenge(t *testing.T, id string) *challenges.Challenge {
 type env struct {
 	s  *lab.Server
 	ts *httptest.Server
-	c  *labc.Client
+	c  *labclient.Client
 }
 
 func (e *env) close(t *testing.T) {
@@ -80,7 +80,7 @@ func start(t *testing.T, cfg lab.Config) *env {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(s.Handler())
-	e := &env{s: s, ts: ts, c: labc.New(ts.URL, ts.Client())}
+	e := &env{s: s, ts: ts, c: labclient.New(ts.URL, ts.Client())}
 	var once sync.Once
 	t.Cleanup(func() { once.Do(func() { e.close(t) }) })
 	return e
@@ -116,12 +116,12 @@ func noRunGoroutines(t *testing.T) {
 	}
 }
 
-func req(c *challenges.Challenge, pt challenges.Point, key string) labc.SubmitRequest {
-	return labc.SubmitRequest{Challenge: c.ID, Parameters: c.Map(pt), IdempotencyKey: key, Requester: "test"}
+func req(c *challenges.Challenge, pt challenges.Point, key string) labclient.SubmitRequest {
+	return labclient.SubmitRequest{Challenge: c.ID, Parameters: c.Map(pt), IdempotencyKey: key, Requester: "test"}
 }
 
 func status(err error) int {
-	if e, ok := err.(*labc.Error); ok {
+	if e, ok := err.(*labclient.Error); ok {
 		return e.Status
 	}
 	return 0
@@ -141,11 +141,11 @@ func TestSubmitAndWait(t *testing.T) {
 		t.Fatalf("submitted run: %+v", run)
 	}
 	polls := 0
-	done, err := e.c.Wait(ctx(t), run.ID, 5*time.Millisecond, func(labc.Run) { polls++ })
+	done, err := e.c.Wait(ctx(t), run.ID, 5*time.Millisecond, func(labclient.Run) { polls++ })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if done.Status != labc.Succeeded || done.Result == nil || polls == 0 {
+	if done.Status != labclient.Succeeded || done.Result == nil || polls == 0 {
 		t.Fatalf("finished run: %+v (polls %d)", done, polls)
 	}
 	got := done.Result.Values["toughness"]
@@ -195,20 +195,20 @@ func TestIdempotentResubmit(t *testing.T) {
 		}
 	}
 	first, err := e.c.Wait(ctx(t), ids[0], 5*time.Millisecond, nil)
-	if err != nil || first.Status != labc.Succeeded {
+	if err != nil || first.Status != labclient.Succeeded {
 		t.Fatalf("%+v %v", first, err)
 	}
 	again, err := e.c.Submit(ctx(t), req(c, pt, "same"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.ID != first.ID || again.Status != labc.Succeeded || again.Result.Values["toughness"] != first.Result.Values["toughness"] {
+	if again.ID != first.ID || again.Status != labclient.Succeeded || again.Result.Values["toughness"] != first.Result.Values["toughness"] {
 		t.Errorf("resubmission gave %+v, want %+v", again, first)
 	}
 	if m := e.s.Measurements(); m != 1 {
 		t.Errorf("%d measurements, want exactly 1", m)
 	}
-	runs, err := e.c.List(ctx(t), labc.ListOptions{})
+	runs, err := e.c.List(ctx(t), labclient.ListOptions{})
 	if err != nil || len(runs) != 1 {
 		t.Errorf("stored runs %d (%v), want 1", len(runs), err)
 	}
@@ -221,17 +221,17 @@ func TestKeyReuseConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := challenge(t, "lab-test-furnace")
-	for name, r := range map[string]labc.SubmitRequest{
+	for name, r := range map[string]labclient.SubmitRequest{
 		"other parameters": req(c, c.Pool().Points[1], "k"),
 		"other challenge":  req(f, f.Pool().Points[0], "k"),
 		"other requester":  {Challenge: cb, Parameters: c.Map(c.Pool().Points[0]), IdempotencyKey: "k", Requester: "someone-else"},
 	} {
 		_, err := e.c.Submit(ctx(t), r)
-		if status(err) != http.StatusConflict || labc.ErrorCode(err) != labc.CodeIdempotencyConflict || !labc.IsRefused(err) {
+		if status(err) != http.StatusConflict || labclient.ErrorCode(err) != labclient.CodeIdempotencyConflict || !labclient.IsRefused(err) {
 			t.Errorf("%s: got %v, want 409 idempotency_conflict", name, err)
 		}
 	}
-	if runs, _ := e.c.List(ctx(t), labc.ListOptions{}); len(runs) != 1 {
+	if runs, _ := e.c.List(ctx(t), labclient.ListOptions{}); len(runs) != 1 {
 		t.Errorf("%d runs stored, want 1", len(runs))
 	}
 }
@@ -273,24 +273,24 @@ func TestRefusals(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
-		req    labc.SubmitRequest
+		req    labclient.SubmitRequest
 		status int
 		code   string
 		says   string
 	}{
-		{"unknown challenge", labc.SubmitRequest{Challenge: "nope", Parameters: good, IdempotencyKey: "a", Requester: "t"}, 422, labc.CodeUnknownChallenge, cb},
-		{"value not allowed", labc.SubmitRequest{Challenge: cb, Parameters: with("n", 7.0), IdempotencyKey: "a", Requester: "t"}, 422, labc.CodeInvalidParameters, `"n": 7 is not allowed`},
-		{"missing parameter", labc.SubmitRequest{Challenge: cb, Parameters: with("theta", nil), IdempotencyKey: "a", Requester: "t"}, 422, labc.CodeInvalidParameters, `missing parameter "theta"`},
-		{"unknown parameter", labc.SubmitRequest{Challenge: cb, Parameters: with("zeta", 1.0), IdempotencyKey: "a", Requester: "t"}, 422, labc.CodeInvalidParameters, `unknown parameter "zeta"`},
-		{"safety limit", req(f, challenges.Point{900, 1}, "a"), 422, labc.CodeSafetyLimit, "furnace lining"},
-		{"forbidden combination", req(f, challenges.Point{700, 1}, "a"), 422, labc.CodeSafetyLimit, "when gas=nitrogen"},
-		{"not in pool", req(c, notInPool(t, c), "a"), 422, labc.CodeNotInPool, "measured pool"},
-		{"unknown instrument", labc.SubmitRequest{Challenge: cb, Parameters: good, IdempotencyKey: "a", Requester: "t", Instrument: "robot-9"}, 422, labc.CodeUnknownInstrument, "robot-1"},
-		{"no key", labc.SubmitRequest{Challenge: cb, Parameters: good, Requester: "t"}, 400, labc.CodeMalformedRequest, "idempotency_key"},
-		{"no requester", labc.SubmitRequest{Challenge: cb, Parameters: good, IdempotencyKey: "a"}, 400, labc.CodeMalformedRequest, "requester"},
+		{"unknown challenge", labclient.SubmitRequest{Challenge: "nope", Parameters: good, IdempotencyKey: "a", Requester: "t"}, 422, labclient.CodeUnknownChallenge, cb},
+		{"value not allowed", labclient.SubmitRequest{Challenge: cb, Parameters: with("n", 7.0), IdempotencyKey: "a", Requester: "t"}, 422, labclient.CodeInvalidParameters, `"n": 7 is not allowed`},
+		{"missing parameter", labclient.SubmitRequest{Challenge: cb, Parameters: with("theta", nil), IdempotencyKey: "a", Requester: "t"}, 422, labclient.CodeInvalidParameters, `missing parameter "theta"`},
+		{"unknown parameter", labclient.SubmitRequest{Challenge: cb, Parameters: with("zeta", 1.0), IdempotencyKey: "a", Requester: "t"}, 422, labclient.CodeInvalidParameters, `unknown parameter "zeta"`},
+		{"safety limit", req(f, challenges.Point{900, 1}, "a"), 422, labclient.CodeSafetyLimit, "furnace lining"},
+		{"forbidden combination", req(f, challenges.Point{700, 1}, "a"), 422, labclient.CodeSafetyLimit, "when gas=nitrogen"},
+		{"not in pool", req(c, notInPool(t, c), "a"), 422, labclient.CodeNotInPool, "measured pool"},
+		{"unknown instrument", labclient.SubmitRequest{Challenge: cb, Parameters: good, IdempotencyKey: "a", Requester: "t", Instrument: "robot-9"}, 422, labclient.CodeUnknownInstrument, "robot-1"},
+		{"no key", labclient.SubmitRequest{Challenge: cb, Parameters: good, Requester: "t"}, 400, labclient.CodeMalformedRequest, "idempotency_key"},
+		{"no requester", labclient.SubmitRequest{Challenge: cb, Parameters: good, IdempotencyKey: "a"}, 400, labclient.CodeMalformedRequest, "requester"},
 	} {
 		_, err := e.c.Submit(ctx(t), tc.req)
-		if status(err) != tc.status || labc.ErrorCode(err) != tc.code || !strings.Contains(err.Error(), tc.says) || !labc.IsRefused(err) {
+		if status(err) != tc.status || labclient.ErrorCode(err) != tc.code || !strings.Contains(err.Error(), tc.says) || !labclient.IsRefused(err) {
 			t.Errorf("%s: got %v, want %d %s mentioning %q", tc.name, err, tc.status, tc.code, tc.says)
 		}
 	}
@@ -317,8 +317,8 @@ func TestRefusals(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		var eb labc.ErrorBody
-		if err := json.Unmarshal(b, &eb); err != nil || eb.Error.Code != labc.CodeMalformedRequest && tc.status == 400 ||
+		var eb labclient.ErrorBody
+		if err := json.Unmarshal(b, &eb); err != nil || eb.Error.Code != labclient.CodeMalformedRequest && tc.status == 400 ||
 			resp.StatusCode != tc.status || !strings.Contains(eb.Error.Message, tc.says) ||
 			resp.Header.Get("Content-Type") != "application/json" {
 			t.Errorf("%s: %d %s, want %d mentioning %q", tc.name, resp.StatusCode, b, tc.status, tc.says)
@@ -326,7 +326,7 @@ func TestRefusals(t *testing.T) {
 	}
 
 	// Nothing was stored, queued or measured.
-	runs, err := e.c.List(ctx(t), labc.ListOptions{})
+	runs, err := e.c.List(ctx(t), labclient.ListOptions{})
 	if err != nil || len(runs) != 0 {
 		t.Errorf("stored runs: %v %v", runs, err)
 	}
@@ -343,7 +343,7 @@ func TestRefusals(t *testing.T) {
 		t.Error("a refused request was measured")
 	}
 	// The refused key is still free.
-	if r, err := e.c.Submit(ctx(t), labc.SubmitRequest{Challenge: cb, Parameters: good, IdempotencyKey: "a", Requester: "t"}); err != nil || r.ID == "" {
+	if r, err := e.c.Submit(ctx(t), labclient.SubmitRequest{Challenge: cb, Parameters: good, IdempotencyKey: "a", Requester: "t"}); err != nil || r.ID == "" {
 		t.Errorf("key of a refused request: %v", err)
 	}
 }
@@ -366,9 +366,9 @@ func TestRestartMidRun(t *testing.T) {
 	}
 	waitFor(t, "run a to start", func() bool {
 		r, err := e1.c.Get(ctx(t), a.ID)
-		return err == nil && r.Status == labc.Running
+		return err == nil && r.Status == labclient.Running
 	})
-	if r, _ := e1.c.Get(ctx(t), b.ID); r.Status != labc.Queued {
+	if r, _ := e1.c.Get(ctx(t), b.ID); r.Status != labclient.Queued {
 		t.Fatalf("run b is %s, want queued behind a", r.Status)
 	}
 	e1.close(t)
@@ -379,7 +379,7 @@ func TestRestartMidRun(t *testing.T) {
 	// Same database, fast clock: both runs complete.
 	e2 := start(t, lab.Config{DBPath: db, Instruments: one})
 	for _, r := range []struct {
-		run      labc.Run
+		run      labclient.Run
 		pt       challenges.Point
 		attempts int
 	}{{a, ptA, 2}, {b, ptB, 1}} {
@@ -388,7 +388,7 @@ func TestRestartMidRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		want, _ := c.Measure(r.pt, r.run.IdempotencyKey)
-		if done.Status != labc.Succeeded || done.Result.Values["toughness"] != want[0] || done.Attempts != r.attempts {
+		if done.Status != labclient.Succeeded || done.Result.Values["toughness"] != want[0] || done.Attempts != r.attempts {
 			t.Errorf("after restart: %+v, want succeeded with %v after %d attempts", done, want[0], r.attempts)
 		}
 	}
@@ -406,7 +406,7 @@ func TestConcurrentSubmits(t *testing.T) {
 	e := start(t, lab.Config{})
 	c := challenge(t, cb)
 	const n = 50
-	runs := make([]labc.Run, n)
+	runs := make([]labclient.Run, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
@@ -435,7 +435,7 @@ func TestConcurrentSubmits(t *testing.T) {
 	ids := map[string]bool{}
 	for i, r := range runs {
 		want, _ := c.Measure(c.Pool().Points[i], r.IdempotencyKey)
-		if r.Status != labc.Succeeded || r.Result.Values["toughness"] != want[0] {
+		if r.Status != labclient.Succeeded || r.Result.Values["toughness"] != want[0] {
 			t.Errorf("run %d: %+v", i, r)
 		}
 		ids[r.ID] = true
@@ -472,17 +472,17 @@ func TestAbort(t *testing.T) {
 	b, _ := e.c.Submit(ctx(t), req(c, c.Pool().Points[1], "b"))
 	waitFor(t, "run a to start", func() bool {
 		r, _ := e.c.Get(ctx(t), a.ID)
-		return r.Status == labc.Running
+		return r.Status == labclient.Running
 	})
 
 	// Abort the queued run, then the running one.
 	for _, id := range []string{b.ID, a.ID} {
 		r, err := e.c.Abort(ctx(t), id)
-		if err != nil || r.Status != labc.Aborted || r.FinishedAt == nil || r.Error == "" {
+		if err != nil || r.Status != labclient.Aborted || r.FinishedAt == nil || r.Error == "" {
 			t.Fatalf("abort %s: %+v %v", id, r, err)
 		}
 		done, err := e.c.Wait(ctx(t), id, 5*time.Millisecond, nil)
-		if err != nil || done.Status != labc.Aborted || done.Result != nil {
+		if err != nil || done.Status != labclient.Aborted || done.Result != nil {
 			t.Errorf("after abort: %+v %v", done, err)
 		}
 	}
@@ -490,17 +490,17 @@ func TestAbort(t *testing.T) {
 		ins, err := e.c.Instruments(ctx(t))
 		return err == nil && ins[0].Busy == 0 && ins[0].Queued == 0
 	})
-	if _, err := e.c.Abort(ctx(t), a.ID); status(err) != http.StatusConflict || labc.ErrorCode(err) != labc.CodeRunFinished {
+	if _, err := e.c.Abort(ctx(t), a.ID); status(err) != http.StatusConflict || labclient.ErrorCode(err) != labclient.CodeRunFinished {
 		t.Errorf("aborting twice: %v, want 409 run_finished", err)
 	}
-	if _, err := e.c.Abort(ctx(t), "run-nope"); !labc.IsNotFound(err) {
+	if _, err := e.c.Abort(ctx(t), "run-nope"); !labclient.IsNotFound(err) {
 		t.Errorf("aborting an unknown run: %v, want 404", err)
 	}
 	// The freed slot takes the next run.
 	d, _ := e.c.Submit(ctx(t), req(c, c.Pool().Points[2], "d"))
 	waitFor(t, "run d to start", func() bool {
 		r, _ := e.c.Get(ctx(t), d.ID)
-		return r.Status == labc.Running
+		return r.Status == labclient.Running
 	})
 	if m := e.s.Measurements(); m != 0 {
 		t.Errorf("%d measurements, want 0", m)
@@ -508,11 +508,11 @@ func TestAbort(t *testing.T) {
 	// After a restart aborted runs stay aborted; the interrupted one re-runs.
 	e.close(t)
 	e2 := start(t, lab.Config{DBPath: db, Instruments: one})
-	if r, err := e2.c.Wait(ctx(t), d.ID, 5*time.Millisecond, nil); err != nil || r.Status != labc.Succeeded {
+	if r, err := e2.c.Wait(ctx(t), d.ID, 5*time.Millisecond, nil); err != nil || r.Status != labclient.Succeeded {
 		t.Errorf("run d after restart: %+v %v", r, err)
 	}
 	for _, id := range []string{a.ID, b.ID} {
-		if r, err := e2.c.Get(ctx(t), id); err != nil || r.Status != labc.Aborted {
+		if r, err := e2.c.Get(ctx(t), id); err != nil || r.Status != labclient.Aborted {
 			t.Errorf("run %s after restart: %+v %v", id, r, err)
 		}
 	}
@@ -526,7 +526,7 @@ func TestListAndInstruments(t *testing.T) {
 	c := challenge(t, cb)
 	f := challenge(t, "lab-test-furnace")
 	for i, who := range []string{"alice", "bob", "alice"} {
-		r, err := e.c.Submit(ctx(t), labc.SubmitRequest{Challenge: cb, Parameters: c.Map(c.Pool().Points[i]), IdempotencyKey: fmt.Sprint(i), Requester: who})
+		r, err := e.c.Submit(ctx(t), labclient.SubmitRequest{Challenge: cb, Parameters: c.Map(c.Pool().Points[i]), IdempotencyKey: fmt.Sprint(i), Requester: who})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -534,14 +534,14 @@ func TestListAndInstruments(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := e.c.Submit(ctx(t), labc.SubmitRequest{Challenge: f.ID, Parameters: f.Map(f.Pool().Points[0]), IdempotencyKey: "f", Requester: "bob", Instrument: "robot-2"}); err != nil {
+	if _, err := e.c.Submit(ctx(t), labclient.SubmitRequest{Challenge: f.ID, Parameters: f.Map(f.Pool().Points[0]), IdempotencyKey: "f", Requester: "bob", Instrument: "robot-2"}); err != nil {
 		t.Fatal(err)
 	}
-	alice, err := e.c.List(ctx(t), labc.ListOptions{Requester: "alice"})
+	alice, err := e.c.List(ctx(t), labclient.ListOptions{Requester: "alice"})
 	if err != nil || len(alice) != 2 || alice[0].IdempotencyKey != "0" || alice[1].IdempotencyKey != "2" {
 		t.Errorf("alice's runs: %+v %v", alice, err)
 	}
-	done, err := e.c.List(ctx(t), labc.ListOptions{Status: labc.Succeeded, Challenge: cb, Limit: 2})
+	done, err := e.c.List(ctx(t), labclient.ListOptions{Status: labclient.Succeeded, Challenge: cb, Limit: 2})
 	if err != nil || len(done) != 2 {
 		t.Errorf("succeeded runs: %d %v", len(done), err)
 	}
@@ -557,10 +557,10 @@ func TestListAndInstruments(t *testing.T) {
 	}
 	ins, err := e.c.Instruments(ctx(t))
 	if err != nil || len(ins) != 2 || ins[0].Name != "robot-1" || ins[0].Capacity != 2 || !slices.Contains(ins[0].Challenges, cb) ||
-		!slices.Contains(ins[0].Challenges, "lab-test-furnace") || ins[0].Status != labc.Online {
+		!slices.Contains(ins[0].Challenges, "lab-test-furnace") || ins[0].Status != labclient.Online {
 		t.Errorf("instruments: %+v %v", ins, err)
 	}
-	if _, err := e.c.Get(ctx(t), "run-nope"); !labc.IsNotFound(err) || !labc.IsRefused(err) {
+	if _, err := e.c.Get(ctx(t), "run-nope"); !labclient.IsNotFound(err) || !labclient.IsRefused(err) {
 		t.Errorf("unknown run: %v", err)
 	}
 }
@@ -602,7 +602,7 @@ func TestStartAndServe(t *testing.T) {
 	if err := s.Start(c); err != nil {
 		t.Fatal(err)
 	}
-	cl := labc.New("http://"+s.Addr().String(), nil)
+	cl := labclient.New("http://"+s.Addr().String(), nil)
 	if h, err := cl.Health(ctx(t)); err != nil || h.Status != "ok" {
 		t.Fatalf("health %+v %v", h, err)
 	}
@@ -611,13 +611,13 @@ func TestStartAndServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err := cl.Wait(ctx(t), r.ID, 5*time.Millisecond, nil); err != nil || r.Status != labc.Succeeded {
+	if r, err := cl.Wait(ctx(t), r.ID, 5*time.Millisecond, nil); err != nil || r.Status != labclient.Succeeded {
 		t.Fatalf("%+v %v", r, err)
 	}
 	cancel() // stops the server
 	waitFor(t, "the server to stop", func() bool {
 		_, err := cl.Health(ctx(t))
-		return err != nil && !labc.IsRefused(err)
+		return err != nil && !labclient.IsRefused(err)
 	})
 	if err := s.Close(); err != nil {
 		t.Errorf("second close: %v", err)

@@ -24,7 +24,7 @@ import (
 
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/challenges"
-	"github.com/genesis-sci/genesis/tools/optimizer"
+	"github.com/genesis-sci/genesis/optimizer"
 )
 
 // Kinds of capacity (and of the spend they grant).

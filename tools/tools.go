@@ -4,9 +4,10 @@
 // back to the agent as an observation, never as a crash.
 //
 // The tools themselves live in subpackages named for what they drive:
-// tools/lab (the lab service), tools/hpc (job executors), tools/dataset (SQL
-// over a challenge's data), tools/optimizer (Bayesian optimisation) and
-// tools/sim (the simulation program an HPC job runs).
+// tools/labclient (the lab service's client), tools/hpc (job executors),
+// tools/dataset (SQL over a challenge's data) and tools/sim (the simulation
+// program an HPC job runs). The optimizer_suggest tool wraps the top-level
+// package optimizer, a numerics library that is not a tool of its own.
 package tools
 
 import (
@@ -18,6 +19,8 @@ import (
 
 	"github.com/invopop/jsonschema"
 	sjs "github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // Spec describes one tool to a model.
@@ -93,13 +96,17 @@ func Validate(s *sjs.Schema, raw []byte) error {
 	return nil
 }
 
+// english words a schema error the way the library's own output does; a
+// bare ErrorKind prints as a Go struct ("&{[sql]}"), which a model cannot act on.
+var english = message.NewPrinter(language.English)
+
 func flatten(ve *sjs.ValidationError) string {
 	var parts []string
 	var walk func(e *sjs.ValidationError)
 	walk = func(e *sjs.ValidationError) {
 		if len(e.Causes) == 0 {
 			loc := "/" + strings.Join(e.InstanceLocation, "/")
-			parts = append(parts, fmt.Sprintf("at %s: %v", loc, e.ErrorKind))
+			parts = append(parts, fmt.Sprintf("at %s: %s", loc, e.ErrorKind.LocalizedString(english)))
 			return
 		}
 		for _, c := range e.Causes {

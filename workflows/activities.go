@@ -23,12 +23,12 @@ import (
 	"github.com/genesis-sci/genesis/agents/providers"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/memory"
+	"github.com/genesis-sci/genesis/optimizer"
 	"github.com/genesis-sci/genesis/portfolio"
 	"github.com/genesis-sci/genesis/tools"
 	"github.com/genesis-sci/genesis/tools/dataset"
 	"github.com/genesis-sci/genesis/tools/hpc"
-	labclient "github.com/genesis-sci/genesis/tools/lab"
-	"github.com/genesis-sci/genesis/tools/optimizer"
+	"github.com/genesis-sci/genesis/tools/labclient"
 	"github.com/genesis-sci/genesis/tools/sim"
 )
 

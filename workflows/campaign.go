@@ -22,8 +22,8 @@ import (
 	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/optimizer"
 	"github.com/genesis-sci/genesis/portfolio"
-	"github.com/genesis-sci/genesis/tools/optimizer"
 )
 
 // TaskQueue is the queue Genesis workers poll.

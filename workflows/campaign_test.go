@@ -16,7 +16,7 @@ import (
 	"github.com/genesis-sci/genesis/agents/llm/scripted"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/lab"
-	labclient "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/tools/labclient"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"

@@ -31,7 +31,7 @@ import (
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/memory/embedded"
 	"github.com/genesis-sci/genesis/portfolio"
-	labclient "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/tools/labclient"
 )
 
 // The prompt-injection set (issue 18). Text that nobody in the

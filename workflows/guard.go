@@ -13,7 +13,7 @@ import (
 
 	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/challenges"
-	"github.com/genesis-sci/genesis/tools/optimizer"
+	"github.com/genesis-sci/genesis/optimizer"
 )
 
 // The team may propose anything, but the lab batch it runs is held to the

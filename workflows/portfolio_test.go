@@ -17,7 +17,7 @@ import (
 	"github.com/genesis-sci/genesis/agents/llm/scripted"
 	"github.com/genesis-sci/genesis/lab"
 	"github.com/genesis-sci/genesis/portfolio"
-	labclient "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/tools/labclient"
 )
 
 func runPortfolio(t *testing.T, f *fixture, yaml string, during func(env *testsuite.TestWorkflowEnvironment)) PortfolioStatus {

@@ -18,7 +18,7 @@ import (
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/memory/embedded"
 	"github.com/genesis-sci/genesis/tools/hpc"
-	labclient "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/tools/labclient"
 	"github.com/genesis-sci/genesis/tools/sim"
 )
 

@@ -15,8 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/genesis-sci/genesis/challenges"
-	"github.com/genesis-sci/genesis/evals"
-	"github.com/genesis-sci/genesis/tools/optimizer"
+	"github.com/genesis-sci/genesis/evals/metrics"
+	"github.com/genesis-sci/genesis/evals/search"
+	"github.com/genesis-sci/genesis/optimizer"
 )
 
 func benchCmd(cfg *globals) *cobra.Command {
@@ -32,8 +33,8 @@ func benchCmd(cfg *globals) *cobra.Command {
 var searchConfigs = []string{"bo", "bo-ei", "bo-ucb", "bo-nodesc", "bo-onehot", "random"}
 
 // searchConfig builds a named configuration with the command's settings.
-func searchConfig(name, acq string, init optimizerInit, batch int) (evals.SearchConfig, error) {
-	sc := evals.SearchConfig{Name: name, Batch: batch, Start: init.Start, StartSize: init.Size}
+func searchConfig(name, acq string, init optimizerInit, batch int) (search.Config, error) {
+	sc := search.Config{Name: name, Batch: batch, Start: init.Start, StartSize: init.Size}
 	switch name {
 	case "bo":
 		sc.Options.Acquisition = acq
@@ -47,7 +48,7 @@ func searchConfig(name, acq string, init optimizerInit, batch int) (evals.Search
 	case "bo-onehot":
 		// The optimiser before the mixed-space surrogate, as the bo
 		// strategy ran it: one-hot GP, UCB κ = 2 after 2 random points.
-		sc = evals.SearchConfig{Name: name, Batch: batch, Start: optimizer.StartRandom, StartSize: 2,
+		sc = search.Config{Name: name, Batch: batch, Start: optimizer.StartRandom, StartSize: 2,
 			Options: optimizer.Options{Surrogate: optimizer.SurrogateOneHot, Acquisition: optimizer.AcqUCB}}
 	case "random":
 		sc.Options.Acquisition = optimizer.AcqRandom
@@ -124,7 +125,7 @@ type benchAt struct {
 	BestMean float64 `json:"best_mean"`
 }
 
-func summarise(c *challenges.Challenge, name string, traces [][]evals.Point, budget, batch, start int) benchRow {
+func summarise(c *challenges.Challenge, name string, traces [][]metrics.Point, budget, batch, start int) benchRow {
 	row := benchRow{Challenge: c.ID, Config: name, Finite: c.Finite(), Seeds: len(traces), At: map[int]benchAt{}}
 	top := len(c.TopSet())
 	for _, n := range []int{5, 10, 20, 30, 50, 100} {
@@ -133,14 +134,14 @@ func summarise(c *challenges.Challenge, name string, traces [][]evals.Point, bud
 		}
 		var at benchAt
 		for _, tr := range traces {
-			if evals.TopFrac(tr, n, top) > 0 {
+			if metrics.TopFrac(tr, n, top) > 0 {
 				at.PTop++
 			}
-			at.BestMean += evals.BestAt(tr, n)
+			at.BestMean += metrics.BestAt(tr, n)
 		}
 		at.PTop /= float64(len(traces))
 		at.BestMean /= float64(len(traces))
-		at.TopFrac = evals.MeanTopFrac(traces, n, top)
+		at.TopFrac = metrics.MeanTopFrac(traces, n, top)
 		row.At[n] = at
 	}
 	if batch > 1 {
@@ -151,7 +152,7 @@ func summarise(c *challenges.Challenge, name string, traces [][]evals.Point, bud
 			if n > budget {
 				break
 			}
-			row.Rounds[r] = evals.MeanTopFrac(traces, n, top)
+			row.Rounds[r] = metrics.MeanTopFrac(traces, n, top)
 		}
 	}
 	return row
@@ -205,7 +206,7 @@ them, and --picks scores what it picked beside the configurations above.`,
 				return err
 			}
 			names := splitList(cfgList)
-			var cfgs []evals.SearchConfig
+			var cfgs []search.Config
 			for _, n := range names {
 				sc, err := searchConfig(n, acq, init, batch)
 				if err != nil {
@@ -229,11 +230,11 @@ them, and --picks scores what it picked beside the configurations above.`,
 			for _, ch := range chs {
 				for _, sc := range cfgs {
 					t0 := time.Now()
-					runs, err := evals.SimulateSearchSeeds(ch, sc, budget, seeds, parallel, clock)
+					runs, err := search.SimulateSeeds(ch, sc, budget, seeds, parallel, clock)
 					if err != nil {
 						return err
 					}
-					var traces [][]evals.Point
+					var traces [][]metrics.Point
 					var secs float64
 					row := benchRow{}
 					for _, r := range runs {
@@ -255,10 +256,10 @@ them, and --picks scores what it picked beside the configurations above.`,
 				}
 				if picks != nil {
 					for _, name := range picks.configs(ch.ID) {
-						var traces [][]evals.Point
+						var traces [][]metrics.Point
 						var secs float64
 						for _, r := range picks.runs(ch.ID, name) {
-							tr, err := evals.ScorePicks(ch, r.Picks)
+							tr, err := search.ScorePicks(ch, r.Picks)
 							if err != nil {
 								return fmt.Errorf("%s: %w", picksF, err)
 							}
@@ -303,7 +304,7 @@ them, and --picks scores what it picked beside the configurations above.`,
 
 // suggestions is how many optimiser calls the runs made (the start design
 // is one call; then one per batch).
-func suggestions(runs []evals.SearchRun, start, batch int) int {
+func suggestions(runs []search.Run, start, batch int) int {
 	n := 0
 	for _, r := range runs {
 		n += 1 + (max(len(r.Trace)-start, 0)+batch-1)/batch
@@ -364,7 +365,7 @@ type exportDim struct {
 	Components [][]float64 `json:"components,omitempty"`
 }
 
-func exportPools(w io.Writer, file string, chs []*challenges.Challenge, cfgs []evals.SearchConfig, seeds, budget, batch int) error {
+func exportPools(w io.Writer, file string, chs []*challenges.Challenge, cfgs []search.Config, seeds, budget, batch int) error {
 	if len(cfgs) == 0 {
 		return errors.New("--export needs a configuration whose start points to export")
 	}
@@ -393,7 +394,7 @@ func exportPools(w io.Writer, file string, chs []*challenges.Challenge, cfgs []e
 			start = optimizer.StartSizeFor(len(ch.Parameters), budget)
 		}
 		for s := 1; s <= seeds; s++ {
-			run, err := evals.SimulateSearch(ch, cfgs[0], start, s, func() float64 { return 0 })
+			run, err := search.Simulate(ch, cfgs[0], start, s, func() float64 { return 0 })
 			if err != nil {
 				return err
 			}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/genesis-sci/genesis/evals"
+	"github.com/genesis-sci/genesis/evals/metrics"
 )
 
 // lockedBuffer is a bytes.Buffer safe to read while a command writes it.
@@ -55,7 +56,7 @@ func TestFinishEvalAfterAnInterrupt(t *testing.T) {
 		t.Error("a report of no runs was written")
 	}
 	one := evals.Run{ID: "r1", Challenge: spec.Challenges[0], Strategy: "random", Seed: 1, Budget: 4, ScoredOn: evals.ScoredOnTruth,
-		Trace: []evals.Point{{N: 1, Value: 30, Values: []float64{30}, Score: 30, TrueValue: 29, TrueValues: []float64{29}, TrueScore: 29,
+		Trace: []metrics.Point{{N: 1, Value: 30, Values: []float64{30}, Score: 30, TrueValue: 29, TrueValues: []float64{29}, TrueScore: 29,
 			BestTrue: 29, BestTrueScore: 29, BestMeasured: 30, BestMeasuredScore: 30}}}
 	out.Reset()
 	err = finishEval(&out, cat, spec, dir, []evals.Run{one}, 0, 2, time.Second, &evals.Interrupted{Finished: 1, Total: 2}, resume)

@@ -21,7 +21,7 @@ import (
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/config"
 	"github.com/genesis-sci/genesis/lab"
-	labclient "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/tools/labclient"
 )
 
 // labTokenFile is where genesis keeps the lab's bearer token when neither

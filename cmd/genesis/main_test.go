@@ -25,7 +25,7 @@ import (
 	"github.com/genesis-sci/genesis/lab"
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/memory/embedded"
-	labclient "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/tools/labclient"
 )
 
 // Bad input gets one line that says what to do, a non-zero exit code, and

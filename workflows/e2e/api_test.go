@@ -25,7 +25,7 @@ import (
 	"github.com/genesis-sci/genesis/api"
 	"github.com/genesis-sci/genesis/api/apiclient"
 	"github.com/genesis-sci/genesis/memory"
-	labclient "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/tools/labclient"
 	"github.com/genesis-sci/genesis/workflows"
 )
 

@@ -7,6 +7,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,7 +32,7 @@ import (
 	"github.com/genesis-sci/genesis/memory/embedded"
 	"github.com/genesis-sci/genesis/tools"
 	"github.com/genesis-sci/genesis/tools/hpc"
-	labclient "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/tools/labclient"
 	"github.com/genesis-sci/genesis/tools/sim"
 	"github.com/genesis-sci/genesis/workflows"
 )
@@ -45,13 +46,15 @@ func TestMain(m *testing.M) {
 }
 
 // team answers like a sensible team; delay slows each model call so a
-// worker can be stopped mid-campaign.
+// worker can be stopped mid-campaign. It tells the callers apart by the
+// reply schema they ask for, never by their prompt's wording, so rewording a
+// prompt cannot change which reply a caller gets.
 func team(delay time.Duration) *scripted.Model {
 	return &scripted.Model{Fn: func(req llm.Request) (string, error) {
 		time.Sleep(delay)
 		sys, user := req.Messages[0].Content, req.Messages[1].Content
-		switch {
-		case strings.Contains(sys, "coordinator of Genesis"):
+		switch req.SchemaName {
+		case "chat_reply":
 			last := req.Messages[len(req.Messages)-1].Content
 			if strings.Contains(last, "approve") && strings.Contains(last, "portfolio") {
 				// Approve the portfolio approval the context lists.
@@ -74,9 +77,9 @@ func team(delay time.Duration) *scripted.Model {
 				return `{"reply":"Nothing is waiting for approval.","action":{"kind":"none"}}`, nil
 			}
 			return `{"reply":"Crossed-barrel toughness is maximised; the best measured structure absorbs 46.7 J.","action":{"kind":"none"}}`, nil
-		case req.SchemaName == "planner":
+		case "planner":
 			return `{"action":"final","output":{"decision":"exploit","lab_runs":2,"simulations":2,"rationale":"Refine around the best point."}}`, nil
-		case req.SchemaName == "hypothesis":
+		case "hypothesis":
 			i := strings.Index(user, "The optimiser suggests")
 			if i < 0 {
 				return `not json`, nil
@@ -84,12 +87,14 @@ func team(delay time.Duration) *scripted.Model {
 			rest := user[i:]
 			rest = rest[strings.Index(rest, "\n- ")+3:]
 			return `{"action":"final","output":{"hypotheses":[{"statement":"The optimiser's pick is the best bet.","expected":"a high value","candidates":[` + rest[:strings.Index(rest, "}")+1] + `]}]}}`, nil
-		case req.SchemaName == "simulation_operator":
+		case "simulation_operator":
 			return `{"action":"final","output":{"simulate":[1,2],"rationale":"A cheap check of the first two."}}`, nil
-		case req.SchemaName == "lab_operator":
+		case "lab_operator":
 			return `{"action":"final","output":{"run":[1,2],"rationale":"The best two candidates so far."}}`, nil
-		default:
+		case "analyst":
 			return `{"action":"final","output":{"findings":["Thick walls help toughness."],"converged":false,"summary":"The campaign is making progress."}}`, nil
+		default:
+			return "", fmt.Errorf("scripted team: no reply for schema %q", req.SchemaName)
 		}
 	}}
 }

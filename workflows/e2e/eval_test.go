@@ -19,7 +19,8 @@ import (
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/devserver"
 	"github.com/genesis-sci/genesis/evals"
-	labclient "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/evals/metrics"
+	"github.com/genesis-sci/genesis/tools/labclient"
 	"github.com/genesis-sci/genesis/workflows"
 )
 
@@ -174,13 +175,13 @@ func BenchmarkEvalOrchestrationOverhead(b *testing.B) {
 			n := float64(b.N * par)
 			b.ReportMetric(wfSum.Seconds()/n, "s/workflow-run")
 			b.ReportMetric(dirSum.Seconds()/n, "s/direct-run")
-			b.ReportMetric(1000*evals.Median(diffs)/float64(par), "ms-added/run")
+			b.ReportMetric(1000*metrics.Median(diffs)/float64(par), "ms-added/run")
 			// Both runs of a pair do the same work (same seeds, same
 			// suggestions), so the median paired difference is the
 			// orchestration's cost, robust to the GC and scheduling spikes
 			// that move a ratio of sums by several points.
 			b.ReportMetric(100*(wfSum-dirSum).Seconds()/dirSum.Seconds(), "%overhead-of-sums")
-			b.ReportMetric(100*evals.Median(diffs)/evals.Median(dirs), "%overhead")
+			b.ReportMetric(100*metrics.Median(diffs)/metrics.Median(dirs), "%overhead")
 		})
 	}
 	for _, strategies := range [][]string{{"bo"}, {"random"}, {"random", "bo"}} {

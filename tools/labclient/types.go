@@ -1,8 +1,8 @@
-// Package lab is the client of the emulated robotic lab (package
+// Package labclient is the client of the emulated robotic lab (package
 // github.com/genesis-sci/genesis/lab) and the home of the JSON types both
 // sides share: the server imports them, so the wire format has one
 // definition.
-package lab
+package labclient
 
 import (
 	"fmt"

@@ -1,4 +1,9 @@
-package lab
+// Package runstore keeps the lab's runs and instrument faults in SQLite,
+// so they survive restarts: a run is stored once per idempotency key, and
+// every change of state is one statement or one transaction. It is the lab
+// service's persistence and nothing else (package lab is the scheduler and
+// the HTTP API above it), kept internal so its API can change with the lab.
+package runstore
 
 import (
 	"context"
@@ -18,7 +23,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/genesis-sci/genesis/challenges"
-	api "github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/tools/labclient"
 )
 
 // schemaVersion is stored in PRAGMA user_version. Bump it and add a step to
@@ -37,7 +42,7 @@ var migrations = []string{
 		instrument      TEXT NOT NULL,
 		requester       TEXT NOT NULL,
 		status          TEXT NOT NULL,
-		result          TEXT,          -- JSON object, api.Result
+		result          TEXT,          -- JSON object, labclient.Result
 		error           TEXT NOT NULL DEFAULT '',
 		attempts        INTEGER NOT NULL DEFAULT 0,
 		submitted_at    TEXT NOT NULL, -- RFC 3339, UTC
@@ -59,10 +64,10 @@ var migrations = []string{
 	CREATE INDEX faults_run ON faults(run_id, seq);`,
 }
 
-// store persists runs in SQLite. Every multi-statement change runs in a
+// Store persists runs in SQLite. Every multi-statement change runs in a
 // transaction. The pool holds a single connection: SQLite serialises writers
 // anyway, and one connection rules out SQLITE_BUSY on read→write upgrades.
-type store struct {
+type Store struct {
 	db *sql.DB
 	// stmts are the statements prepared so far, by query text: SQLite
 	// parses an unprepared statement anew on every call, which was about a
@@ -70,17 +75,17 @@ type store struct {
 	stmts sync.Map
 }
 
-// record is a stored run: the API view plus what the scheduler needs.
-type record struct {
-	api.Run
+// Record is a stored run: the API view plus what the scheduler needs.
+type Record struct {
+	labclient.Run
 	seq   int64
-	point challenges.Point
+	Point challenges.Point
 }
 
-// errNotFound is returned for unknown run IDs.
-var errNotFound = errors.New("run not found")
+// ErrNotFound is returned for unknown run IDs.
+var ErrNotFound = errors.New("run not found")
 
-func openStore(path string) (*store, error) {
+func Open(path string) (*Store, error) {
 	var dsn string
 	if path == "" {
 		dsn = "file::memory:"
@@ -99,7 +104,7 @@ func openStore(path string) (*store, error) {
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	s := &store{db: db}
+	s := &Store{db: db}
 	if err := s.migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("lab database %s: %w", path, err)
@@ -113,7 +118,11 @@ func openStore(path string) (*store, error) {
 	return s, nil
 }
 
-func (s *store) Close() error {
+// Ping checks that the database answers (the lab's health check).
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Close closes the prepared statements and the database.
+func (s *Store) Close() error {
 	s.stmts.Range(func(_, v any) bool {
 		v.(*sql.Stmt).Close()
 		return true
@@ -123,7 +132,7 @@ func (s *store) Close() error {
 
 // prepared is query prepared once on the database and, with tx, bound to
 // it (database/sql reuses the connection's prepared statement).
-func (s *store) prepared(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+func (s *Store) prepared(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
 	v, ok := s.stmts.Load(query)
 	if !ok && tx != nil {
 		// The transaction holds the pool's one connection, so preparing on
@@ -150,7 +159,7 @@ func (s *store) prepared(ctx context.Context, tx *sql.Tx, query string) (*sql.St
 }
 
 // exec runs a prepared statement, in tx when it is not nil.
-func (s *store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+func (s *Store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
 	st, err := s.prepared(ctx, tx, query)
 	if err != nil {
 		return nil, err
@@ -159,7 +168,7 @@ func (s *store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any)
 }
 
 // query runs a prepared query, in tx when it is not nil.
-func (s *store) query(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+func (s *Store) query(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
 	st, err := s.prepared(ctx, tx, query)
 	if err != nil {
 		return nil, err
@@ -168,7 +177,7 @@ func (s *store) query(ctx context.Context, tx *sql.Tx, query string, args ...any
 }
 
 // queryRow runs a prepared single-row query, in tx when it is not nil.
-func (s *store) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Row, error) {
+func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Row, error) {
 	st, err := s.prepared(ctx, tx, query)
 	if err != nil {
 		return nil, err
@@ -176,7 +185,7 @@ func (s *store) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...
 	return st.QueryRowContext(ctx, args...), nil
 }
 
-func (s *store) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -205,9 +214,9 @@ const runColumns = `seq, id, idempotency_key, challenge, point, parameters, inst
 
 type scanner interface{ Scan(...any) error }
 
-func scanRecord(sc scanner) (*record, error) {
+func scanRecord(sc scanner) (*Record, error) {
 	var (
-		r                   record
+		r                   Record
 		point, params       string
 		result              sql.NullString
 		submitted           string
@@ -219,15 +228,15 @@ func scanRecord(sc scanner) (*record, error) {
 		&status, &result, &errMsg, &r.Attempts, &submitted, &started, &finished, &r.Fault); err != nil {
 		return nil, err
 	}
-	r.Instrument, r.Requester, r.Status, r.Error = instr, reqr, api.Status(status), errMsg
-	if err := json.Unmarshal([]byte(point), &r.point); err != nil {
+	r.Instrument, r.Requester, r.Status, r.Error = instr, reqr, labclient.Status(status), errMsg
+	if err := json.Unmarshal([]byte(point), &r.Point); err != nil {
 		return nil, fmt.Errorf("run %s: bad stored point: %w", r.ID, err)
 	}
 	if err := json.Unmarshal([]byte(params), &r.Parameters); err != nil {
 		return nil, fmt.Errorf("run %s: bad stored parameters: %w", r.ID, err)
 	}
 	if result.Valid {
-		r.Result = new(api.Result)
+		r.Result = new(labclient.Result)
 		if err := json.Unmarshal([]byte(result.String), r.Result); err != nil {
 			return nil, fmt.Errorf("run %s: bad stored result: %w", r.ID, err)
 		}
@@ -268,9 +277,9 @@ const (
 
 var txQueries = []string{qRunByKey, qInsertRun}
 
-// insertOrGet stores r unless a run with its idempotency key exists, in
+// InsertOrGet stores r unless a run with its idempotency key exists, in
 // which case it returns that run and created=false.
-func (s *store) insertOrGet(ctx context.Context, r *record) (got *record, created bool, err error) {
+func (s *Store) InsertOrGet(ctx context.Context, r *Record) (got *Record, created bool, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, false, err
@@ -287,7 +296,7 @@ func (s *store) insertOrGet(ctx context.Context, r *record) (got *record, create
 	if !errors.Is(err, sql.ErrNoRows) {
 		return nil, false, err
 	}
-	point, err := json.Marshal(r.point)
+	point, err := json.Marshal(r.Point)
 	if err != nil {
 		return nil, false, err
 	}
@@ -310,26 +319,26 @@ func (s *store) insertOrGet(ctx context.Context, r *record) (got *record, create
 	return r, true, nil
 }
 
-func (s *store) get(ctx context.Context, id string) (*record, error) {
+func (s *Store) Get(ctx context.Context, id string) (*Record, error) {
 	row, err := s.queryRow(ctx, nil, "SELECT "+runColumns+" FROM runs WHERE id = ?", id)
 	if err != nil {
 		return nil, err
 	}
 	r, err := scanRecord(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errNotFound
+		return nil, ErrNotFound
 	}
 	return r, err
 }
 
-// filter selects runs for list; zero fields do not filter.
-type filter struct {
-	requester, challenge, instrument string
-	status                           api.Status
-	limit                            int
+// Filter selects runs for List; zero fields do not filter.
+type Filter struct {
+	Requester, Challenge, Instrument string
+	Status                           labclient.Status
+	Limit                            int
 }
 
-func (s *store) list(ctx context.Context, f filter) ([]*record, error) {
+func (s *Store) List(ctx context.Context, f Filter) ([]*Record, error) {
 	var where []string
 	var args []any
 	add := func(col, v string) {
@@ -338,22 +347,22 @@ func (s *store) list(ctx context.Context, f filter) ([]*record, error) {
 			args = append(args, v)
 		}
 	}
-	add("requester", f.requester)
-	add("challenge", f.challenge)
-	add("instrument", f.instrument)
-	add("status", string(f.status))
+	add("requester", f.Requester)
+	add("challenge", f.Challenge)
+	add("instrument", f.Instrument)
+	add("status", string(f.Status))
 	q := "SELECT " + runColumns + " FROM runs"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY seq LIMIT ?"
-	args = append(args, f.limit)
+	args = append(args, f.Limit)
 	rows, err := s.query(ctx, nil, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*record
+	var out []*Record
 	for rows.Next() {
 		r, err := scanRecord(rows)
 		if err != nil {
@@ -364,17 +373,17 @@ func (s *store) list(ctx context.Context, f filter) ([]*record, error) {
 	return out, rows.Err()
 }
 
-// start moves a queued run to running and counts the attempt. It reports
+// Start moves a queued run to running and counts the attempt. It reports
 // false when the run was not queued.
-func (s *store) start(ctx context.Context, id string, at time.Time) (bool, error) {
+func (s *Store) Start(ctx context.Context, id string, at time.Time) (bool, error) {
 	res, err := s.exec(ctx, nil, `UPDATE runs SET status = ?, started_at = ?, attempts = attempts + 1
-		WHERE id = ? AND status = ?`, string(api.Running), fmtTime(at), id, string(api.Queued))
+		WHERE id = ? AND status = ?`, string(labclient.Running), fmtTime(at), id, string(labclient.Queued))
 	return affected(res, err)
 }
 
-// finish moves a run in one of the from states to a terminal state. It
+// Finish moves a run in one of the from states to a terminal state. It
 // reports false when the run was in none of them.
-func (s *store) finish(ctx context.Context, id string, to api.Status, result *api.Result, msg string, at time.Time, from ...api.Status) (bool, error) {
+func (s *Store) Finish(ctx context.Context, id string, to labclient.Status, result *labclient.Result, msg string, at time.Time, from ...labclient.Status) (bool, error) {
 	var res sql.NullString
 	if result != nil {
 		b, err := json.Marshal(result)
@@ -394,12 +403,12 @@ func (s *store) finish(ctx context.Context, id string, to api.Status, result *ap
 	return affected(r, err)
 }
 
-// fault records an instrument fault that hit a running run, in one
+// Fault records an instrument fault that hit a running run, in one
 // transaction with what it does to the run: requeue on instrument (an
 // offline instrument; the run will be measured later) or fail it (an
 // instrument error or a lost sample; msg becomes the run's error). It
 // reports false, recording nothing, when the run was no longer running.
-func (s *store) fault(ctx context.Context, f api.Fault, requeueOn string) (bool, error) {
+func (s *Store) Fault(ctx context.Context, f labclient.Fault, requeueOn string) (bool, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
@@ -408,10 +417,10 @@ func (s *store) fault(ctx context.Context, f api.Fault, requeueOn string) (bool,
 	var res sql.Result
 	if requeueOn != "" {
 		res, err = s.exec(ctx, tx, `UPDATE runs SET status = ?, started_at = NULL, instrument = ?, fault = ?
-			WHERE id = ? AND status = ?`, string(api.Queued), requeueOn, f.Kind, f.Run, string(api.Running))
+			WHERE id = ? AND status = ?`, string(labclient.Queued), requeueOn, f.Kind, f.Run, string(labclient.Running))
 	} else {
 		res, err = s.exec(ctx, tx, `UPDATE runs SET status = ?, error = ?, finished_at = ?, fault = ?
-			WHERE id = ? AND status = ?`, string(api.Failed), f.Message, fmtTime(f.At), f.Kind, f.Run, string(api.Running))
+			WHERE id = ? AND status = ?`, string(labclient.Failed), f.Message, fmtTime(f.At), f.Kind, f.Run, string(labclient.Running))
 	}
 	if ok, err := affected(res, err); !ok || err != nil {
 		return false, err
@@ -423,8 +432,8 @@ func (s *store) fault(ctx context.Context, f api.Fault, requeueOn string) (bool,
 	return true, tx.Commit()
 }
 
-// faults lists recorded faults, oldest first; run selects one run's.
-func (s *store) faults(ctx context.Context, run string, limit int) ([]api.Fault, error) {
+// Faults lists recorded faults, oldest first; run selects one run's.
+func (s *Store) Faults(ctx context.Context, run string, limit int) ([]labclient.Fault, error) {
 	q := "SELECT seq, at, instrument, run_id, kind, message FROM faults"
 	var args []any
 	if run != "" {
@@ -438,9 +447,9 @@ func (s *store) faults(ctx context.Context, run string, limit int) ([]api.Fault,
 		return nil, err
 	}
 	defer rows.Close()
-	out := []api.Fault{}
+	out := []labclient.Fault{}
 	for rows.Next() {
-		var f api.Fault
+		var f labclient.Fault
 		var at string
 		if err := rows.Scan(&f.Seq, &at, &f.Instrument, &f.Run, &f.Kind, &f.Message); err != nil {
 			return nil, err
@@ -453,25 +462,25 @@ func (s *store) faults(ctx context.Context, run string, limit int) ([]api.Fault,
 	return out, rows.Err()
 }
 
-// setInstrument moves a queued run to another instrument (used on recovery
+// SetInstrument moves a queued run to another instrument (used on recovery
 // when its instrument is no longer configured).
-func (s *store) setInstrument(ctx context.Context, id, instrument string) error {
+func (s *Store) SetInstrument(ctx context.Context, id, instrument string) error {
 	_, err := s.exec(ctx, nil, `UPDATE runs SET instrument = ? WHERE id = ? AND status = ?`,
-		instrument, id, string(api.Queued))
+		instrument, id, string(labclient.Queued))
 	return err
 }
 
-// recover re-queues runs that were running when the lab stopped (a run's
+// Recover re-queues runs that were running when the lab stopped (a run's
 // measurement depends only on its key, so running it again gives the same
 // value) and returns every queued run in submission order.
-func (s *store) recover(ctx context.Context) (requeued int, queued []*record, err error) {
+func (s *Store) Recover(ctx context.Context) (requeued int, queued []*Record, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer tx.Rollback()
 	res, err := s.exec(ctx, tx, `UPDATE runs SET status = ?, started_at = NULL WHERE status = ?`,
-		string(api.Queued), string(api.Running))
+		string(labclient.Queued), string(labclient.Running))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -479,7 +488,7 @@ func (s *store) recover(ctx context.Context) (requeued int, queued []*record, er
 	if err != nil {
 		return 0, nil, err
 	}
-	rows, err := s.query(ctx, tx, "SELECT "+runColumns+" FROM runs WHERE status = ? ORDER BY seq", string(api.Queued))
+	rows, err := s.query(ctx, tx, "SELECT "+runColumns+" FROM runs WHERE status = ? ORDER BY seq", string(labclient.Queued))
 	if err != nil {
 		return 0, nil, err
 	}

@@ -1,4 +1,4 @@
-package lab_test
+package labclient_test
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/genesis-sci/genesis/challenges"
-	labsrv "github.com/genesis-sci/genesis/lab"
-	"github.com/genesis-sci/genesis/tools/lab"
+	"github.com/genesis-sci/genesis/lab"
+	"github.com/genesis-sci/genesis/tools/labclient"
 )
 
 func TestIsRefused(t *testing.T) {
@@ -23,19 +23,19 @@ func TestIsRefused(t *testing.T) {
 		err  error
 		want bool
 	}{
-		{&lab.Error{Status: 400}, true},
-		{&lab.Error{Status: 404}, true},
-		{&lab.Error{Status: 409}, true},
-		{fmt.Errorf("wrapped: %w", &lab.Error{Status: 422}), true},
-		{&lab.Error{Status: 408}, false},
-		{&lab.Error{Status: 429}, false},
-		{&lab.Error{Status: 500}, false},
-		{&lab.Error{Status: 503}, false},
+		{&labclient.Error{Status: 400}, true},
+		{&labclient.Error{Status: 404}, true},
+		{&labclient.Error{Status: 409}, true},
+		{fmt.Errorf("wrapped: %w", &labclient.Error{Status: 422}), true},
+		{&labclient.Error{Status: 408}, false},
+		{&labclient.Error{Status: 429}, false},
+		{&labclient.Error{Status: 500}, false},
+		{&labclient.Error{Status: 503}, false},
 		{errors.New("connection refused"), false},
 		{context.DeadlineExceeded, false},
 		{nil, false},
 	} {
-		if got := lab.IsRefused(tc.err); got != tc.want {
+		if got := labclient.IsRefused(tc.err); got != tc.want {
 			t.Errorf("IsRefused(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
@@ -53,14 +53,14 @@ func TestErrorsCarryStatusAndCode(t *testing.T) {
 		}
 	}))
 	defer ts.Close()
-	c := lab.New(ts.URL+"/", ts.Client())
+	c := labclient.New(ts.URL+"/", ts.Client())
 	_, err := c.Get(context.Background(), "json")
-	var e *lab.Error
-	if !errors.As(err, &e) || e.Status != 422 || e.Code != "safety_limit" || e.Message != "too hot; cool it" || !lab.IsRefused(err) {
+	var e *labclient.Error
+	if !errors.As(err, &e) || e.Status != 422 || e.Code != "safety_limit" || e.Message != "too hot; cool it" || !labclient.IsRefused(err) {
 		t.Errorf("JSON error: %#v", err)
 	}
 	_, err = c.Get(context.Background(), "text")
-	if !errors.As(err, &e) || e.Status != 502 || e.Message != "upstream down" || lab.IsRefused(err) {
+	if !errors.As(err, &e) || e.Status != 502 || e.Message != "upstream down" || labclient.IsRefused(err) {
 		t.Errorf("text error: %#v", err)
 	}
 }
@@ -78,9 +78,9 @@ func flaky(t *testing.T, failures []int) (*httptest.Server, *atomic.Int32) {
 				return
 			}
 		}
-		st := lab.Running
+		st := labclient.Running
 		if i >= 6 {
-			st = lab.Succeeded
+			st = labclient.Succeeded
 		}
 		fmt.Fprintf(w, `{"id":"r1","status":%q,"submitted_at":"2026-01-01T00:00:00Z"}`, st)
 	}))
@@ -90,12 +90,12 @@ func flaky(t *testing.T, failures []int) (*httptest.Server, *atomic.Int32) {
 
 func TestWaitRidesOutTransientErrors(t *testing.T) {
 	ts, n := flaky(t, []int{2, 3, 4})
-	var polls []lab.Status
-	r, err := lab.New(ts.URL, ts.Client()).Wait(context.Background(), "r1", time.Millisecond, func(r lab.Run) { polls = append(polls, r.Status) })
-	if err != nil || r.Status != lab.Succeeded {
+	var polls []labclient.Status
+	r, err := labclient.New(ts.URL, ts.Client()).Wait(context.Background(), "r1", time.Millisecond, func(r labclient.Run) { polls = append(polls, r.Status) })
+	if err != nil || r.Status != labclient.Succeeded {
 		t.Fatalf("%+v %v", r, err)
 	}
-	if n.Load() != 6 || len(polls) != 3 || polls[2] != lab.Succeeded {
+	if n.Load() != 6 || len(polls) != 3 || polls[2] != labclient.Succeeded {
 		t.Errorf("%d requests, polls %v", n.Load(), polls)
 	}
 }
@@ -106,11 +106,11 @@ func TestWaitGivesUp(t *testing.T) {
 		fails = append(fails, i)
 	}
 	ts, n := flaky(t, fails)
-	_, err := lab.New(ts.URL, ts.Client()).Wait(context.Background(), "r1", time.Millisecond, nil)
-	if err == nil || lab.IsRefused(err) || int(n.Load()) != lab.WaitErrorBudget+1 {
+	_, err := labclient.New(ts.URL, ts.Client()).Wait(context.Background(), "r1", time.Millisecond, nil)
+	if err == nil || labclient.IsRefused(err) || int(n.Load()) != labclient.WaitErrorBudget+1 {
 		t.Errorf("after %d requests: %v", n.Load(), err)
 	}
-	var e *lab.Error
+	var e *labclient.Error
 	if !errors.As(err, &e) || e.Status != 503 {
 		t.Errorf("last error not kept: %v", err)
 	}
@@ -119,14 +119,14 @@ func TestWaitGivesUp(t *testing.T) {
 func TestWaitStopsOnRefusalAndContext(t *testing.T) {
 	ts := httptest.NewServer(http.NotFoundHandler())
 	defer ts.Close()
-	c := lab.New(ts.URL, ts.Client())
-	if _, err := c.Wait(context.Background(), "x", time.Millisecond, nil); !lab.IsNotFound(err) {
+	c := labclient.New(ts.URL, ts.Client())
+	if _, err := c.Wait(context.Background(), "x", time.Millisecond, nil); !labclient.IsNotFound(err) {
 		t.Errorf("unknown run: %v", err)
 	}
 	running, _ := flaky(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	polls := 0
-	_, err := lab.New(running.URL, running.Client()).Wait(ctx, "r1", time.Hour, func(lab.Run) {
+	_, err := labclient.New(running.URL, running.Client()).Wait(ctx, "r1", time.Hour, func(labclient.Run) {
 		polls++
 		cancel()
 	})
@@ -141,7 +141,7 @@ func TestAgainstLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := labsrv.New(labsrv.Config{
+	s, err := lab.New(lab.Config{
 		Catalog: cat, DBPath: filepath.Join(t.TempDir(), "lab.db"), TimeScale: 0.001,
 		Logger: slog.New(slog.DiscardHandler),
 	})
@@ -150,36 +150,36 @@ func TestAgainstLab(t *testing.T) {
 	}
 	ts := httptest.NewServer(s.Handler())
 	defer func() { ts.Close(); s.Close() }()
-	c := lab.New(ts.URL, ts.Client())
+	c := labclient.New(ts.URL, ts.Client())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
 	ch, _ := cat.Get(challenges.DefaultID)
-	sub := lab.SubmitRequest{Challenge: ch.ID, Parameters: ch.Map(ch.Pool().Points[0]), IdempotencyKey: "wf-1/act-1", Requester: "agent"}
+	sub := labclient.SubmitRequest{Challenge: ch.ID, Parameters: ch.Map(ch.Pool().Points[0]), IdempotencyKey: "wf-1/act-1", Requester: "agent"}
 	r, err := c.Submit(ctx, sub)
 	if err != nil {
 		t.Fatal(err)
 	}
 	heartbeats := 0
-	r, err = c.Wait(ctx, r.ID, 5*time.Millisecond, func(lab.Run) { heartbeats++ })
-	if err != nil || r.Status != lab.Succeeded || heartbeats == 0 {
+	r, err = c.Wait(ctx, r.ID, 5*time.Millisecond, func(labclient.Run) { heartbeats++ })
+	if err != nil || r.Status != labclient.Succeeded || heartbeats == 0 {
 		t.Fatalf("%+v %v (%d heartbeats)", r, err, heartbeats)
 	}
 	if _, ok := r.Result.Values["toughness"]; !ok {
 		t.Errorf("result %+v has no toughness", r.Result)
 	}
-	if _, err := c.Abort(ctx, r.ID); lab.ErrorCode(err) != lab.CodeRunFinished || !lab.IsRefused(err) {
+	if _, err := c.Abort(ctx, r.ID); labclient.ErrorCode(err) != labclient.CodeRunFinished || !labclient.IsRefused(err) {
 		t.Errorf("abort finished run: %v", err)
 	}
 	sub.Parameters = map[string]any{"n": 7}
 	_, err = c.Submit(ctx, sub)
-	if !lab.IsRefused(err) || !strings.Contains(err.Error(), "not allowed") {
+	if !labclient.IsRefused(err) || !strings.Contains(err.Error(), "not allowed") {
 		t.Errorf("bad parameters: %v", err)
 	}
 	if h, err := c.Health(ctx); err != nil || h.Measurements != 1 {
 		t.Errorf("health %+v %v", h, err)
 	}
-	runs, err := c.List(ctx, lab.ListOptions{Requester: "agent", Status: lab.Succeeded})
+	runs, err := c.List(ctx, labclient.ListOptions{Requester: "agent", Status: labclient.Succeeded})
 	if err != nil || len(runs) != 1 || runs[0].ID != r.ID {
 		t.Errorf("list: %+v %v", runs, err)
 	}

@@ -1,4 +1,4 @@
-package optimizer
+package space
 
 import "math/rand/v2"
 

@@ -1,4 +1,4 @@
-package evals
+package metrics
 
 import (
 	"math"

@@ -21,6 +21,21 @@
 // Objectives are oriented so that higher is better. Everything is
 // deterministic given Options.Seed: no global random source, map iteration
 // or wall clock affects the result.
+//
+// The numerics live in internal packages, one per idea: internal/space (the
+// design space without a model: encoding, descriptor components, samples,
+// start designs), internal/gp (the earlier GP, the Matérn kernel and closed-
+// form EI) and internal/mixed (the mixed-space Model, its fit and its
+// acquisitions). This package decides which to use when (start design,
+// surrogate, acquisition, related tasks), validates every input, and is the
+// only public face: Space, Model, GP and the rest are its names.
+//
+// It is a top-level package, not one of tools/, because it is a numerics
+// library that every layer uses: the challenges' lab emulators (data), the
+// portfolio's routine regions (policy), the campaign's bo strategy and guard
+// (workflows), the optimizer_suggest tool and the search benchmarks (evals).
+// Under tools/ it made the data layer import the tool layer. It imports
+// nothing of Genesis.
 package optimizer
 
 import (
@@ -29,13 +44,104 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+
+	"github.com/genesis-sci/genesis/optimizer/internal/gp"
+	"github.com/genesis-sci/genesis/optimizer/internal/mixed"
+	"github.com/genesis-sci/genesis/optimizer/internal/space"
 )
 
-// Observation is a measured point: X normalised to [0,1]^d, Y oriented so
-// that higher is better.
-type Observation struct {
-	X []float64
-	Y float64
+// Observation is a measured point: X normalised to [0,1]^d (or a point of
+// Options.Space), Y oriented so that higher is better.
+type Observation = gp.Observation
+
+// Space describes a mixed design space to the surrogate, one Dim per
+// parameter: a point is one float64 per Dim, a numeric coordinate
+// normalised to [0,1] or the index of a categorical option. Categorical
+// parameters get an exchangeable kernel with a length-scale each and, with a
+// descriptor table (Dim.Features), a place in a feature space where similar
+// options are near each other.
+type Space = space.Space
+
+// Dim is one parameter of a Space: Levels options (0: numeric) and
+// optional descriptor Features, one row per option.
+type Dim = space.Dim
+
+// GP is the earlier surrogate (numeric inputs, one-hot categoricals, no
+// priors), which the challenges' lab emulators are built with.
+type GP = gp.GP
+
+// Fit fits a GP to observations in [0,1]^d.
+func Fit(obs []Observation) (*GP, error) { return gp.Fit(obs) }
+
+// NumericSpace is the space of d numeric parameters (what Suggest assumes
+// when Options.Space is nil).
+func NumericSpace(d int) *Space { return space.NumericSpace(d) }
+
+// SampleCandidates returns n points in [0,1]^d by Latin hypercube sampling,
+// depending only on (d, n, seed): candidates for Suggest in a continuous
+// space. It returns nil when d < 1 or n < 1.
+func SampleCandidates(d, n int, seed uint64) [][]float64 { return space.SampleCandidates(d, n, seed) }
+
+// DescriptorComponents returns the descriptor components the surrogate uses
+// for categorical dimension j (one row per option, each value in [0,1]), or
+// nil when it has none: for reference optimisers that should see the same
+// features.
+func DescriptorComponents(s *Space, j int) [][]float64 { return space.DescriptorComponents(s, j) }
+
+// Model is the mixed-space Gaussian-process surrogate Suggest uses by
+// default (see the package documentation).
+type Model = mixed.Model
+
+// Hyper are a Model's hyperparameters, all as natural logarithms.
+type Hyper = mixed.Hyper
+
+// Priors are log-normal priors on a Model's hyperparameters and the box
+// each is held in.
+type Priors = mixed.Priors
+
+// FitOptions tune FitModel.
+type FitOptions = mixed.FitOptions
+
+// DefaultPriors returns the priors for a kernel with nNum numeric inputs
+// (numeric parameters and descriptor components) and nCat categorical ones.
+func DefaultPriors(nNum, nCat int) Priors { return mixed.DefaultPriors(nNum, nCat) }
+
+// FitModel fits the mixed-space surrogate to observations whose X are
+// points of sp (see Space).
+func FitModel(sp *Space, obs []Observation, fo FitOptions) (*Model, error) {
+	if err := sp.Validate(); err != nil {
+		return nil, err
+	}
+	if len(obs) == 0 {
+		return nil, errors.New("optimizer: FitModel needs at least one observation")
+	}
+	for i, o := range obs {
+		if err := sp.CheckPoint(o.X, fmt.Sprintf("observation %d", i)); err != nil {
+			return nil, err
+		}
+		if math.IsNaN(o.Y) || math.IsInf(o.Y, 0) {
+			return nil, fmt.Errorf("optimizer: observation %d: Y is %v, want a finite number", i, o.Y)
+		}
+	}
+	return mixed.Fit(space.NewEncoding(sp), obs, fo)
+}
+
+// picks are candidate indices as suggestions without a model's view.
+func picks(idx []int) []Suggestion {
+	out := make([]Suggestion, len(idx))
+	for j, i := range idx {
+		out[j] = Suggestion{Index: i}
+	}
+	return out
+}
+
+// xsOf are the observations' points.
+func xsOf(obs []Observation) [][]float64 {
+	xs := make([][]float64, len(obs))
+	for i, o := range obs {
+		xs[i] = o.X
+	}
+	return xs
 }
 
 // Options configure Suggest. The zero value means expected improvement with
@@ -124,11 +230,6 @@ const (
 const (
 	defaultKappa = 2.0
 	defaultXi    = 0.01
-	// sameTol is the max per-coordinate difference under which two points are
-	// the same point.
-	sameTol = 1e-9
-	// rangeTol is how far outside [0,1] a coordinate may be.
-	rangeTol = 1e-6
 )
 
 // Suggest returns up to k distinct candidate indices, best first. It is
@@ -190,85 +291,112 @@ func Run(obs []Observation, candidates [][]float64, k int, opt Options) (*Result
 		return nil, errors.New("optimizer: no candidates")
 	}
 	if o.surrogate == SurrogateOneHot {
-		if opt.Space != nil {
-			return nil, errors.New("optimizer: the one-hot surrogate takes numeric points only (no Space)")
-		}
-		if o.start != StartRandom || o.startSize != 2 {
-			return nil, errors.New("optimizer: the one-hot surrogate has only its own start (2 random points)")
-		}
-		s, err := suggestLegacy(obs, candidates, k, opt)
-		if err != nil {
-			return nil, err
-		}
-		phase := PhaseModel
-		if o.acq == AcqRandom {
-			phase = PhaseRandom
-		} else if len(obs) < 2 {
-			phase = PhaseStart
-		}
-		return &Result{Suggestions: s, Phase: phase}, nil
+		return runOneHot(obs, candidates, k, opt, o)
 	}
 	space := opt.Space
 	if space == nil {
 		space = NumericSpace(len(candidates[0]))
 	}
-	if err := space.Validate(); err != nil {
+	if err := checkInputs(space, obs, candidates, opt.Related); err != nil {
 		return nil, err
 	}
-	for i, c := range candidates {
-		if err := space.checkPointIn(c, fmt.Sprintf("candidate %d", i)); err != nil {
-			return nil, err
-		}
-	}
-	for i, ob := range obs {
-		if err := space.checkPointIn(ob.X, fmt.Sprintf("observation %d", i)); err != nil {
-			return nil, err
-		}
-		if math.IsNaN(ob.Y) || math.IsInf(ob.Y, 0) {
-			return nil, fmt.Errorf("optimizer: observation %d: Y is %v, want a finite number", i, ob.Y)
-		}
-	}
-
-	for i, ob := range opt.Related {
-		if err := space.checkPointIn(ob.X, fmt.Sprintf("related observation %d", i)); err != nil {
-			return nil, err
-		}
-		if math.IsNaN(ob.Y) || math.IsInf(ob.Y, 0) {
-			return nil, fmt.Errorf("optimizer: related observation %d: Y is %v, want a finite number", i, ob.Y)
-		}
-	}
-
 	avail := unobserved(obs, candidates)
-	rng := rand.New(rand.NewPCG(opt.Seed, 0x9e3779b97f4a7c15))
-	prio := make([]int, len(candidates))
-	for r, i := range rng.Perm(len(candidates)) {
-		prio[i] = r
-	}
-	res := &Result{}
+	prio := priorities(opt.Seed, len(candidates))
 	switch {
 	case o.acq == AcqRandom:
-		res.Phase = PhaseRandom
-		res.Suggestions = randomPicks(avail, candidates, prio, k)
-		return res, nil
+		return &Result{Phase: PhaseRandom, Suggestions: randomPicks(avail, candidates, prio, k)}, nil
 	case len(obs) < o.startSize && len(opt.Related) == 0:
-		res.Phase = PhaseStart
-		switch o.start {
-		case StartRandom:
-			res.Suggestions = randomPicks(avail, candidates, prio, k)
-		case StartMedoids:
-			res.Suggestions = medoids(space, obs, candidates, avail, prio, k)
-		default:
-			res.Suggestions = maximin(space, obs, candidates, avail, prio, k)
-		}
-		return res, nil
+		return &Result{Phase: PhaseStart, Suggestions: startDesign(o.start, space, obs, candidates, avail, prio, k)}, nil
 	}
-	res.Phase = PhaseModel
+	res := &Result{Phase: PhaseModel}
 	if len(avail) == 0 {
 		return res, nil
 	}
-	m, ext, err := fitFor(space, obs, opt)
+	if err := res.rank(space, obs, candidates, avail, prio, k, opt, o); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// runOneHot is Run with the one-hot surrogate, which has its own start.
+func runOneHot(obs []Observation, candidates [][]float64, k int, opt Options, o opts) (*Result, error) {
+	if opt.Space != nil {
+		return nil, errors.New("optimizer: the one-hot surrogate takes numeric points only (no Space)")
+	}
+	if o.start != StartRandom || o.startSize != 2 {
+		return nil, errors.New("optimizer: the one-hot surrogate has only its own start (2 random points)")
+	}
+	s, err := suggestLegacy(obs, candidates, k, opt.Seed, o)
 	if err != nil {
 		return nil, err
+	}
+	phase := PhaseModel
+	if o.acq == AcqRandom {
+		phase = PhaseRandom
+	} else if len(obs) < 2 {
+		phase = PhaseStart
+	}
+	return &Result{Suggestions: s, Phase: phase}, nil
+}
+
+// checkInputs checks the space and that every candidate and observation
+// (this task's and the related tasks') lies in it with a finite Y.
+func checkInputs(space *Space, obs []Observation, candidates [][]float64, related []Observation) error {
+	if err := space.Validate(); err != nil {
+		return err
+	}
+	for i, c := range candidates {
+		if err := space.CheckPoint(c, fmt.Sprintf("candidate %d", i)); err != nil {
+			return err
+		}
+	}
+	for _, set := range []struct {
+		what string
+		obs  []Observation
+	}{{"observation", obs}, {"related observation", related}} {
+		for i, ob := range set.obs {
+			if err := space.CheckPoint(ob.X, fmt.Sprintf("%s %d", set.what, i)); err != nil {
+				return err
+			}
+			if math.IsNaN(ob.Y) || math.IsInf(ob.Y, 0) {
+				return fmt.Errorf("optimizer: %s %d: Y is %v, want a finite number", set.what, i, ob.Y)
+			}
+		}
+	}
+	return nil
+}
+
+// priorities are seeded tie-break ranks of the candidates (lower is
+// preferred), so equal scores are broken the same way for the same seed.
+func priorities(seed uint64, n int) []int {
+	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	prio := make([]int, n)
+	for r, i := range rng.Perm(n) {
+		prio[i] = r
+	}
+	return prio
+}
+
+// startDesign picks the start design's points among the available
+// candidates.
+func startDesign(start string, sp *Space, obs []Observation, candidates [][]float64, avail, prio []int, k int) []Suggestion {
+	switch start {
+	case StartRandom:
+		return randomPicks(avail, candidates, prio, k)
+	case StartMedoids:
+		return picks(space.Medoids(sp, xsOf(obs), candidates, avail, prio, k))
+	default:
+		return picks(space.Maximin(sp, xsOf(obs), candidates, avail, prio, k))
+	}
+}
+
+// rank fits the surrogate and fills res with the acquisition's best k of
+// the available candidates (a shortlist of them when predicting at all
+// would cost too much).
+func (res *Result) rank(space *Space, obs []Observation, candidates [][]float64, avail, prio []int, k int, opt Options, o opts) error {
+	m, ext, err := fitFor(space, obs, opt)
+	if err != nil {
+		return err
 	}
 	h := m.Hyper()
 	res.Hyper, res.Note = &h, m.Note
@@ -279,20 +407,21 @@ func Run(obs []Observation, candidates [][]float64, k int, opt Options) (*Result
 		}
 		return pts
 	}
-	if float64(m.n)*float64(m.n)*float64(len(avail)) > fullPredict {
-		sl := m.shortlist(extPoints(avail), max(64, 8*k), o)
+	acq := mixed.Acquisition{UCB: o.acq == AcqUCB, Kappa: o.kappa, Xi: o.xi, Samples: o.samples}
+	if m.Shortlisted(len(avail)) {
+		sl := m.Shortlist(extPoints(avail), max(64, 8*k), acq)
 		for j, a := range sl {
 			sl[j] = avail[a]
 		}
 		avail = sl
 	}
 	pts := extPoints(avail)
-	picks := m.choose(pts, k, o, func(a, b int) bool { return prio[avail[a]] < prio[avail[b]] }, opt.Seed)
-	for _, pk := range picks {
+	chosen := m.Choose(pts, k, acq, func(a, b int) bool { return prio[avail[a]] < prio[avail[b]] }, opt.Seed)
+	for _, pk := range chosen {
 		pk.Index = avail[pk.Index]
-		res.Suggestions = append(res.Suggestions, pk)
+		res.Suggestions = append(res.Suggestions, Suggestion(pk))
 	}
-	return res, nil
+	return nil
 }
 
 func pointsOf(candidates [][]float64, idx []int) [][]float64 {
@@ -307,12 +436,12 @@ func pointsOf(candidates [][]float64, idx []int) [][]float64 {
 // when there are any) and returns it with the map from a point of the
 // space to the model's inputs (the task dimension appended with related
 // data).
-func fitFor(space *Space, obs []Observation, opt Options) (*Model, func([]float64) []float64, error) {
-	fitSpace, fitObs, ext := space, obs, func(x []float64) []float64 { return x }
+func fitFor(sp *Space, obs []Observation, opt Options) (*Model, func([]float64) []float64, error) {
+	fitSpace, fitObs, ext := sp, obs, func(x []float64) []float64 { return x }
 	if len(opt.Related) > 0 {
 		// Related observations first, this task's after: the model's own
 		// observations are those from firstOwn on.
-		fitSpace = &Space{Dims: append(append([]Dim(nil), space.Dims...), Dim{Name: "task", Levels: 2})}
+		fitSpace = &Space{Dims: append(append([]Dim(nil), sp.Dims...), Dim{Name: "task", Levels: 2})}
 		ext = func(x []float64) []float64 { return append(append(make([]float64, 0, len(x)+1), x...), 0) }
 		fitObs = make([]Observation, 0, len(opt.Related)+len(obs))
 		for _, r := range opt.Related {
@@ -322,31 +451,22 @@ func fitFor(space *Space, obs []Observation, opt Options) (*Model, func([]float6
 			fitObs = append(fitObs, Observation{X: ext(ob.X), Y: ob.Y})
 		}
 	}
-	enc := newEncoding(fitSpace)
+	enc := space.NewEncoding(fitSpace)
 	fo := FitOptions{Warm: opt.Warm, Subset: opt.FitSubset}
 	if opt.Priors != nil {
-		pr := opt.Priors(enc.nNum, len(enc.catDim))
+		pr := opt.Priors(enc.NumInputs(), enc.CatInputs())
 		fo.Priors = &pr
 	}
-	m, err := fitModel(enc, fitObs, fo)
+	m, err := mixed.Fit(enc, fitObs, fo)
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(opt.Related) > 0 {
-		m.firstOwn = len(opt.Related)
-		if len(obs) == 0 {
-			// Nothing measured here yet: the incumbent is the best this
-			// task is predicted to reach where the siblings measured.
-			xs := make([][]float64, len(opt.Related))
-			for i, r := range opt.Related {
-				xs[i] = ext(r.X)
-			}
-			p := m.predict(xs)
-			m.noOwnBest = math.Inf(-1)
-			for _, v := range p.mean {
-				m.noOwnBest = math.Max(m.noOwnBest, v)
-			}
+		xs := make([][]float64, len(opt.Related))
+		for i, r := range opt.Related {
+			xs[i] = ext(r.X)
 		}
+		m.Related(len(opt.Related), xs)
 	}
 	return m, ext, nil
 }
@@ -380,12 +500,12 @@ func Appraise(obs []Observation, points [][]float64, opt Options) ([]Appraisal, 
 		return nil, errors.New("optimizer: nothing observed to appraise points by")
 	}
 	for i, p := range points {
-		if err := space.checkPointIn(p, fmt.Sprintf("point %d", i)); err != nil {
+		if err := space.CheckPoint(p, fmt.Sprintf("point %d", i)); err != nil {
 			return nil, err
 		}
 	}
 	for i, ob := range append(append([]Observation(nil), obs...), opt.Related...) {
-		if err := space.checkPointIn(ob.X, fmt.Sprintf("observation %d", i)); err != nil {
+		if err := space.CheckPoint(ob.X, fmt.Sprintf("observation %d", i)); err != nil {
 			return nil, err
 		}
 		if math.IsNaN(ob.Y) || math.IsInf(ob.Y, 0) {
@@ -400,12 +520,10 @@ func Appraise(obs []Observation, points [][]float64, opt Options) ([]Appraisal, 
 	for i, p := range points {
 		xs[i] = ext(p)
 	}
-	p := m.predict(xs)
-	best := m.incumbent()
+	mean, sd, ei := m.Appraise(xs, o.xi)
 	out := make([]Appraisal, len(points))
 	for i := range points {
-		sd := math.Sqrt(p.vr[i])
-		out[i] = Appraisal{Mean: m.yMean + m.yStd*p.mean[i], SD: m.yStd * sd, EI: m.yStd * ei(p.mean[i]-best-o.xi, sd)}
+		out[i] = Appraisal{Mean: mean[i], SD: sd[i], EI: ei[i]}
 	}
 	return out, nil
 }
@@ -416,7 +534,7 @@ func unobserved(obs []Observation, candidates [][]float64) []int {
 	for i, c := range candidates {
 		seen := false
 		for _, o := range obs {
-			if samePoint(c, o.X) {
+			if space.Same(c, o.X) {
 				seen = true
 				break
 			}
@@ -439,7 +557,7 @@ func randomPicks(avail []int, candidates [][]float64, prio []int, k int) []Sugge
 		}
 		dup := false
 		for _, s := range out {
-			dup = dup || samePoint(candidates[i], candidates[s.Index])
+			dup = dup || space.Same(candidates[i], candidates[s.Index])
 		}
 		if !dup {
 			out = append(out, Suggestion{Index: i})
@@ -469,140 +587,39 @@ func randomPicks(avail []int, candidates [][]float64, prio []int, k int) []Sugge
 // With fewer than 2 observations, or with Acquisition "random", Suggest
 // returns a seeded uniform random sample of the unobserved candidates and
 // Mean, SD and Acquisition are 0.
-func suggestLegacy(obs []Observation, candidates [][]float64, k int, opt Options) ([]Suggestion, error) {
-	o, err := normaliseOptions(opt)
-	if err != nil {
-		return nil, err
-	}
-	acq, kappa, xi := o.acq, o.kappa, o.xi
-	if k < 1 {
-		return nil, fmt.Errorf("optimizer: k must be at least 1, got %d", k)
-	}
-	if len(candidates) == 0 {
-		return nil, errors.New("optimizer: no candidates")
-	}
+func suggestLegacy(obs []Observation, candidates [][]float64, k int, seed uint64, o opts) ([]Suggestion, error) {
 	d := len(candidates[0])
 	if d == 0 {
 		return nil, errors.New("optimizer: candidate 0 has dimension 0")
 	}
 	for i, c := range candidates {
-		if err := checkPoint(c, d, fmt.Sprintf("candidate %d", i)); err != nil {
+		if err := gp.CheckPoint(c, d, fmt.Sprintf("candidate %d", i)); err != nil {
 			return nil, err
 		}
 	}
-	if _, err := validateObservations(obs, d); err != nil {
+	if _, err := gp.CheckObservations(obs, d); err != nil {
 		return nil, err
 	}
-
-	// Unobserved candidates.
-	avail := make([]int, 0, len(candidates))
-	for i, c := range candidates {
-		seen := false
-		for _, o := range obs {
-			if samePoint(c, o.X) {
-				seen = true
-				break
-			}
-		}
-		if !seen {
-			avail = append(avail, i)
-		}
-	}
-
-	// Seeded tie-break priorities (lower is preferred).
-	rng := rand.New(rand.NewPCG(opt.Seed, 0x9e3779b97f4a7c15))
-	prio := make([]int, len(candidates))
-	for r, i := range rng.Perm(len(candidates)) {
-		prio[i] = r
-	}
-
-	out := make([]Suggestion, 0, min(k, len(avail)))
-	chosenDup := func(c []float64) bool {
-		for _, s := range out {
-			if samePoint(c, candidates[s.Index]) {
-				return true
-			}
-		}
-		return false
-	}
-
-	if acq == AcqRandom || len(obs) < 2 {
-		order := append([]int(nil), avail...)
-		sortByPrio(order, prio)
-		for _, i := range order {
-			if len(out) == k {
-				break
-			}
-			if chosenDup(candidates[i]) {
-				continue
-			}
-			out = append(out, Suggestion{Index: i})
+	avail := unobserved(obs, candidates)
+	prio := priorities(seed, len(candidates))
+	if o.acq == AcqRandom || len(obs) < 2 {
+		out := randomPicks(avail, candidates, prio, k)
+		if out == nil {
+			out = []Suggestion{}
 		}
 		return out, nil
 	}
 	if len(avail) == 0 {
-		return out, nil
+		return []Suggestion{}, nil
 	}
-
-	g, err := fit(obs, d)
+	g, err := gp.Fit(obs)
 	if err != nil {
 		return nil, err
 	}
-	pts := make([][]float64, len(avail))
-	for a, i := range avail {
-		pts[a] = candidates[i]
-	}
-	p := g.predict(pts)
-	m := len(avail)
-
-	best := math.Inf(-1)
-	for _, y := range g.ys {
-		best = math.Max(best, y)
-	}
-	b := newBeliever(g, p, pts)
-	taken := make([]bool, m)
-	for len(out) < k {
-		bestA, bestScore, bestAcq := -1, math.Inf(-1), 0.0
-		for a := range m {
-			if taken[a] {
-				continue
-			}
-			sd := math.Sqrt(b.vr[a])
-			var score, val float64
-			switch acq {
-			case AcqEI:
-				imp := p.mean[a] - best - xi
-				score = logEI(imp, sd)
-				val = ei(imp, sd) * g.yScale
-			case AcqUCB:
-				score = p.mean[a] + kappa*sd
-				val = g.yMean + g.yScale*score
-			}
-			if bestA < 0 || score > bestScore || (score == bestScore && prio[avail[a]] < prio[avail[bestA]]) {
-				bestA, bestScore, bestAcq = a, score, val
-			}
-		}
-		if bestA < 0 {
-			break
-		}
-		taken[bestA] = true
-		// Exclude every remaining candidate at the same X.
-		for a := range m {
-			if !taken[a] && samePoint(pts[a], pts[bestA]) {
-				taken[a] = true
-			}
-		}
-		out = append(out, Suggestion{
-			Index:       avail[bestA],
-			Mean:        g.yMean + g.yScale*p.mean[bestA],
-			SD:          g.yScale * math.Sqrt(p.vr[bestA]),
-			Acquisition: bestAcq,
-		})
-		if len(out) == k {
-			break
-		}
-		best = math.Max(best, p.mean[bestA])
-		b.condition(bestA)
+	ps := g.Batch(pointsOf(candidates, avail), avail, prio, k, o.acq == AcqUCB, o.kappa, o.xi)
+	out := make([]Suggestion, len(ps))
+	for i, p := range ps {
+		out[i] = Suggestion(p)
 	}
 	return out, nil
 }
@@ -669,101 +686,6 @@ func normaliseOptions(opt Options) (opts, error) {
 	return o, nil
 }
 
-// believer tracks the posterior variance at the candidates as the GP is
-// conditioned on believed observations at chosen candidates (kriging
-// believer). Conditioning on y = posterior mean leaves the mean unchanged,
-// so only variances need updating: after choosing p,
-//
-//	var'(x) = var(x) − cov(x,p)² / (var(p) + noise),
-//
-// with cov(x,p) itself updated through the earlier picks (an incremental
-// Cholesky of the believed points' covariance). Each pick costs O(n·m).
-type believer struct {
-	g   *GP
-	p   *posterior
-	pts [][]float64
-	vr  []float64   // current latent variance, standardised units
-	us  [][]float64 // one update vector per pick
-}
-
-func newBeliever(g *GP, p *posterior, pts [][]float64) *believer {
-	vr := make([]float64, len(p.vr))
-	copy(vr, p.vr)
-	return &believer{g: g, p: p, pts: pts, vr: vr}
-}
-
-func (b *believer) condition(c int) {
-	g, p, m := b.g, b.p, b.p.m
-	u := make([]float64, m)
-	for i := range g.n {
-		vic := p.v[i*m+c]
-		row := p.v[i*m : (i+1)*m]
-		for a := range m {
-			u[a] -= vic * row[a]
-		}
-	}
-	for a := range m {
-		cov := g.signalVar * (g.corr(b.pts[a], b.pts[c]) + u[a])
-		for _, prev := range b.us {
-			cov -= prev[a] * prev[c]
-		}
-		u[a] = cov
-	}
-	noiseVar := g.signalVar * (g.noiseRatio + g.jitter)
-	den := math.Sqrt(b.vr[c] + noiseVar)
-	if den > 0 {
-		for a := range m {
-			u[a] /= den
-			b.vr[a] = math.Max(b.vr[a]-u[a]*u[a], 0)
-		}
-	}
-	b.us = append(b.us, u)
-}
-
-// validateObservations checks dimensions and finiteness. With d < 0 the
-// dimension is taken from the first observation. It returns the dimension.
-func validateObservations(obs []Observation, d int) (int, error) {
-	for i, o := range obs {
-		if d < 0 {
-			d = len(o.X)
-			if d == 0 {
-				return 0, errors.New("optimizer: observation 0 has dimension 0")
-			}
-		}
-		if err := checkPoint(o.X, d, fmt.Sprintf("observation %d", i)); err != nil {
-			return 0, err
-		}
-		if math.IsNaN(o.Y) || math.IsInf(o.Y, 0) {
-			return 0, fmt.Errorf("optimizer: observation %d: Y is %v, want a finite number", i, o.Y)
-		}
-	}
-	return d, nil
-}
-
-func checkPoint(x []float64, d int, what string) error {
-	if len(x) != d {
-		return fmt.Errorf("optimizer: %s has dimension %d, want %d", what, len(x), d)
-	}
-	for j, v := range x {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("optimizer: %s: X[%d] is %v, want a finite number", what, j, v)
-		}
-		if v < -rangeTol || v > 1+rangeTol {
-			return fmt.Errorf("optimizer: %s: X[%d] = %v is outside [0,1]; normalise inputs first", what, j, v)
-		}
-	}
-	return nil
-}
-
-func samePoint(a, b []float64) bool {
-	for j := range a {
-		if math.Abs(a[j]-b[j]) > sameTol {
-			return false
-		}
-	}
-	return true
-}
-
 // sortByPrio sorts indices by ascending priority (insertion-free: priorities
 // are a permutation, so a counting placement suffices).
 func sortByPrio(idx, prio []int) {
@@ -782,35 +704,3 @@ func sortByPrio(idx, prio []int) {
 		}
 	}
 }
-
-// ei is the expected improvement for improvement imp = μ − best − ξ and
-// posterior sd sigma (standardised units).
-func ei(imp, sigma float64) float64 {
-	if sigma <= 0 {
-		return math.Max(imp, 0)
-	}
-	z := imp / sigma
-	return sigma * (z*normCDF(z) + normPDF(z))
-}
-
-// logEI is log(ei(imp, sigma)), accurate far into the lower tail where ei
-// underflows, so that candidates remain rankable.
-func logEI(imp, sigma float64) float64 {
-	if sigma <= 0 {
-		if imp > 0 {
-			return math.Log(imp)
-		}
-		return math.Inf(-1)
-	}
-	z := imp / sigma
-	if z > -6 {
-		return math.Log(sigma) + math.Log(z*normCDF(z)+normPDF(z))
-	}
-	// z·Φ(z) + φ(z) = φ(z)/z² · (1 − 3/z² + 15/z⁴ − …) as z → −∞.
-	z2 := z * z
-	return math.Log(sigma) - 0.5*z2 - 0.5*math.Log(2*math.Pi) - math.Log(z2) + math.Log1p(-3/z2+15/(z2*z2))
-}
-
-func normCDF(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
-
-func normPDF(z float64) float64 { return math.Exp(-0.5*z*z) / math.Sqrt(2*math.Pi) }

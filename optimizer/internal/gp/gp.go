@@ -1,9 +1,19 @@
-package optimizer
+// Package gp is Gaussian-process regression with a Matérn-5/2 ARD kernel:
+// the earlier surrogate of package optimizer (numeric inputs, categoricals
+// one-hot, maximum marginal likelihood; GP and Fit), which the challenges'
+// lab emulators are built with and the "onehot" baseline runs with its
+// kriging-believer batches (Batch), and the pieces the mixed-space
+// surrogate shares with it: the kernel (Matern52), the bounded
+// reparameterisation of hyperparameters, and expected improvement in closed
+// form. It is internal to the optimizer, which exposes GP, Fit and
+// Observation.
+package gp
 
 import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 
@@ -11,6 +21,8 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack/lapack64"
 	"gonum.org/v1/gonum/optimize"
+
+	"github.com/genesis-sci/genesis/optimizer/internal/space"
 )
 
 // Hyperparameter bounds. Inputs live in [0,1]^d, so length-scales are in
@@ -38,7 +50,8 @@ var (
 )
 
 const (
-	sqrt5 = 2.23606797749978969640917366873127623544061835961152572427089
+	// Sqrt5 is √5, the Matérn-5/2 kernel's scale.
+	Sqrt5 = 2.23606797749978969640917366873127623544061835961152572427089
 	// lbfgsIterations caps the major iterations of each L-BFGS run.
 	lbfgsIterations = 40
 	// lbfgsStarts is the number of L-BFGS runs, each from a grid point.
@@ -81,7 +94,7 @@ type GP struct {
 // Each likelihood evaluation costs O(n³); a fit takes about 1 ms at n=20 and
 // 10–25 ms at n=100 (d=4), and grows cubically beyond that (≈2 s at n=600).
 func Fit(obs []Observation) (*GP, error) {
-	d, err := validateObservations(obs, -1)
+	d, err := CheckObservations(obs, -1)
 	if err != nil {
 		return nil, err
 	}
@@ -97,32 +110,7 @@ func fit(obs []Observation, d int) (*GP, error) {
 	for i, o := range obs {
 		copy(g.x[i*d:(i+1)*d], o.X)
 	}
-	// Standardise Y.
-	var mean float64
-	for _, o := range obs {
-		mean += o.Y
-	}
-	mean /= float64(n)
-	var ss float64
-	for _, o := range obs {
-		ss += (o.Y - mean) * (o.Y - mean)
-	}
-	scale := 1.0
-	if n > 1 {
-		scale = math.Sqrt(ss / float64(n-1))
-	}
-	if !(scale > 0) || math.IsInf(scale, 0) {
-		// One observation or constant Y: no spread to standardise by. Use the
-		// magnitude of Y as its natural scale.
-		scale = math.Abs(mean)
-		if !(scale > 0) || math.IsInf(scale, 0) {
-			scale = 1
-		}
-	}
-	g.yMean, g.yScale = mean, scale
-	for i, o := range obs {
-		g.ys[i] = (o.Y - mean) / scale
-	}
+	g.yMean, g.yScale = Standardise(obs, g.ys)
 
 	logLS := make([]float64, d)
 	logNoise := math.Log(1e-2)
@@ -227,8 +215,6 @@ type posterior struct {
 	vr   []float64 // standardised latent posterior variance
 	// v is n×m, column i = U⁻ᵀ r(X, x_i) (stored row-major n rows × m cols).
 	v []float64
-	// in are the points' kernel inputs (the mixed Model's predictions).
-	in kernelInputs
 }
 
 func (g *GP) predict(xs [][]float64) *posterior {
@@ -250,30 +236,10 @@ func (g *GP) predict(xs [][]float64) *posterior {
 				t := xi[j]*g.invLS[j] - scaled[j]
 				r2 += t * t
 			}
-			p.v[i*m+c] = matern52(math.Sqrt(r2))
+			p.v[i*m+c] = Matern52(math.Sqrt(r2))
 		}
 	}
-	// Mean = R*ᵀ α.
-	for i := range n {
-		a := g.alpha[i]
-		row := p.v[i*m : (i+1)*m]
-		for c := range m {
-			p.mean[c] += a * row[c]
-		}
-	}
-	// V = U⁻ᵀ R*  (C = UᵀU).
-	if m > 0 {
-		blas64.Trsm(blas.Left, blas.Trans, 1, g.u, blas64.General{Rows: n, Cols: m, Stride: m, Data: p.v})
-	}
-	for c := range m {
-		p.vr[c] = 1
-	}
-	for i := range n {
-		row := p.v[i*m : (i+1)*m]
-		for c := range m {
-			p.vr[c] -= row[c] * row[c]
-		}
-	}
+	Condition(p.v, n, m, g.alpha, g.u, 1, p.mean, p.vr)
 	for c := range m {
 		v := p.vr[c] * g.signalVar
 		if v < 0 || math.IsNaN(v) {
@@ -284,6 +250,33 @@ func (g *GP) predict(xs [][]float64) *posterior {
 	return p
 }
 
+// Condition turns the prior covariances v (n×m, row-major) of n training
+// points with m points into the posterior at the m points, given alpha =
+// K⁻¹y and the upper Cholesky factor u of K (K = uᵀu): it adds αᵀv to mean,
+// sets vr to prior − ‖u⁻ᵀv‖² per point (not clamped), and leaves u⁻ᵀv in v
+// for cross-covariances.
+func Condition(v []float64, n, m int, alpha []float64, u blas64.Triangular, prior float64, mean, vr []float64) {
+	for i := range n {
+		a := alpha[i]
+		row := v[i*m : (i+1)*m]
+		for c := range m {
+			mean[c] += a * row[c]
+		}
+	}
+	if m > 0 {
+		blas64.Trsm(blas.Left, blas.Trans, 1, u, blas64.General{Rows: n, Cols: m, Stride: m, Data: v})
+	}
+	for c := range m {
+		vr[c] = prior
+	}
+	for i := range n {
+		row := v[i*m : (i+1)*m]
+		for c := range m {
+			vr[c] -= row[c] * row[c]
+		}
+	}
+}
+
 // corr is the Matérn-5/2 correlation between two points under the fitted
 // length-scales.
 func (g *GP) corr(a, b []float64) float64 {
@@ -292,11 +285,56 @@ func (g *GP) corr(a, b []float64) float64 {
 		t := (a[j] - b[j]) * g.invLS[j]
 		r2 += t * t
 	}
-	return matern52(math.Sqrt(r2))
+	return Matern52(math.Sqrt(r2))
 }
 
-func matern52(r float64) float64 {
-	s := sqrt5 * r
+// Inverse writes K⁻¹ (its upper triangle) into inv, given the upper
+// Cholesky factor of K in k (n×n, row-major); it allocates inv when nil and
+// reports false when K is singular.
+func Inverse(inv, k []float64, n int) ([]float64, bool) {
+	if inv == nil {
+		inv = make([]float64, n*n)
+	}
+	for a := range n {
+		copy(inv[a*n+a:(a+1)*n], k[a*n+a:(a+1)*n])
+	}
+	_, ok := lapack64.Potri(blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: n, Stride: n, Data: inv})
+	return inv, ok
+}
+
+// Standardise writes the observations' Y to ys as z-scores and returns the
+// mean and standard deviation used. With one observation or constant Y
+// there is no spread to standardise by: the magnitude of Y (or 1) is the
+// scale instead.
+func Standardise(obs []Observation, ys []float64) (mean, sd float64) {
+	n := len(obs)
+	for _, o := range obs {
+		mean += o.Y
+	}
+	mean /= float64(n)
+	var ss float64
+	for _, o := range obs {
+		ss += (o.Y - mean) * (o.Y - mean)
+	}
+	sd = 1
+	if n > 1 {
+		sd = math.Sqrt(ss / float64(n-1))
+	}
+	if !(sd > 0) || math.IsInf(sd, 0) {
+		sd = math.Abs(mean)
+		if !(sd > 0) || math.IsInf(sd, 0) {
+			sd = 1
+		}
+	}
+	for i, o := range obs {
+		ys[i] = (o.Y - mean) / sd
+	}
+	return mean, sd
+}
+
+// Matern52 is the Matérn-5/2 correlation at scaled distance r.
+func Matern52(r float64) float64 {
+	s := Sqrt5 * r
 	return (1 + s + s*s/3) * math.Exp(-s)
 }
 
@@ -352,7 +390,7 @@ func (e *evaluator) factor(logLS []float64, logNoise float64, grad bool) (lml fl
 				t := xa[j] - xb[j]
 				r2 += t * t
 			}
-			s := sqrt5 * math.Sqrt(r2)
+			s := Sqrt5 * math.Sqrt(r2)
 			ex := math.Exp(-s)
 			kv := (1 + s + s*s/3) * ex
 			e.k[a*n+b] = kv
@@ -406,13 +444,8 @@ func (e *evaluator) factor(logLS []float64, logNoise float64, grad bool) (lml fl
 // after factor(..., true) succeeded.
 func (e *evaluator) gradient(logNoise float64, out []float64) bool {
 	n, d := e.n, e.d
-	if e.inv == nil {
-		e.inv = make([]float64, n*n)
-	}
-	for a := range n {
-		copy(e.inv[a*n+a:(a+1)*n], e.k[a*n+a:(a+1)*n])
-	}
-	if _, ok := lapack64.Potri(blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: n, Stride: n, Data: e.inv}); !ok {
+	var ok bool
+	if e.inv, ok = Inverse(e.inv, e.k, n); !ok {
 		return false
 	}
 	inv, alpha := e.inv, e.alpha
@@ -458,65 +491,20 @@ func fromBounded(t, lo, hi float64) float64 {
 // optimiseHyper maximises the profiled log marginal likelihood over log
 // length-scales and log noise ratio.
 func optimiseHyper(x, ys []float64, n, d int) ([]float64, float64) {
-	e := newEvaluator(x, ys, n, d)
-	type cand struct {
-		ls, noise, lml float64
-	}
-	var grid []cand
-	logLS := make([]float64, d)
-	for _, l := range gridLengthScales {
-		for j := range logLS {
-			logLS[j] = math.Log(l)
-		}
-		for _, nz := range gridNoiseRatios {
-			lml, ok, _ := e.factor(logLS, math.Log(nz), false)
-			if ok {
-				grid = append(grid, cand{math.Log(l), math.Log(nz), lml})
-			}
-		}
-	}
+	grid := gridSearch(newEvaluator(x, ys, n, d), d)
 	bestLS := make([]float64, d)
 	for j := range bestLS {
 		bestLS[j] = math.Log(0.4)
 	}
 	bestNoise := math.Log(1e-2)
-	var bestLML float64
 	if len(grid) == 0 {
 		return bestLS, bestNoise
 	}
-	sort.SliceStable(grid, func(a, b int) bool { return grid[a].lml > grid[b].lml })
-	bestNoise, bestLML = grid[0].noise, grid[0].lml
+	bestNoise, bestLML := grid[0].noise, grid[0].lml
 	for j := range bestLS {
 		bestLS[j] = grid[0].ls
 	}
-
-	// Starts: the best grid point, then the best one on the other side of
-	// the main ambiguity of small data sets — explaining variation as signal
-	// (low noise) or as noise — then further points with distinct
-	// length-scales.
-	starts := []cand{grid[0]}
-	lowNoise := grid[0].noise <= math.Log(noiseSplit)
-	for _, c := range grid[1:] {
-		if len(starts) >= lbfgsStarts {
-			break
-		}
-		if (c.noise <= math.Log(noiseSplit)) != lowNoise {
-			starts = append(starts, c)
-			break
-		}
-	}
-	for _, c := range grid[1:] {
-		if len(starts) >= lbfgsStarts {
-			break
-		}
-		dup := false
-		for _, s := range starts {
-			dup = dup || s.ls == c.ls
-		}
-		if !dup {
-			starts = append(starts, c)
-		}
-	}
+	starts := lbfgsStartsFrom(grid)
 
 	// The starts are independent and run concurrently, each with its own
 	// buffers; the winner is chosen in start order, so the result does not
@@ -549,86 +537,348 @@ func optimiseHyper(x, ys []float64, n, d int) ([]float64, float64) {
 	return bestLS, bestNoise
 }
 
+// gridPoint is an isotropic hyperparameter setting (log length-scale, log
+// noise ratio) and its log marginal likelihood.
+type gridPoint struct {
+	ls, noise, lml float64
+}
+
+// gridSearch evaluates the isotropic grid, best first; settings whose
+// kernel cannot be factorised are left out.
+func gridSearch(e *evaluator, d int) []gridPoint {
+	var grid []gridPoint
+	logLS := make([]float64, d)
+	for _, l := range gridLengthScales {
+		for j := range logLS {
+			logLS[j] = math.Log(l)
+		}
+		for _, nz := range gridNoiseRatios {
+			lml, ok, _ := e.factor(logLS, math.Log(nz), false)
+			if ok {
+				grid = append(grid, gridPoint{math.Log(l), math.Log(nz), lml})
+			}
+		}
+	}
+	sort.SliceStable(grid, func(a, b int) bool { return grid[a].lml > grid[b].lml })
+	return grid
+}
+
+// lbfgsStartsFrom picks the L-BFGS starts from the ranked grid: the best
+// point, then the best one on the other side of the main ambiguity of small
+// data sets — explaining variation as signal (low noise) or as noise — then
+// further points with distinct length-scales.
+func lbfgsStartsFrom(grid []gridPoint) []gridPoint {
+	starts := []gridPoint{grid[0]}
+	lowNoise := grid[0].noise <= math.Log(noiseSplit)
+	for _, c := range grid[1:] {
+		if len(starts) >= lbfgsStarts {
+			break
+		}
+		if (c.noise <= math.Log(noiseSplit)) != lowNoise {
+			starts = append(starts, c)
+			break
+		}
+	}
+	for _, c := range grid[1:] {
+		if len(starts) >= lbfgsStarts {
+			break
+		}
+		dup := false
+		for _, s := range starts {
+			dup = dup || s.ls == c.ls
+		}
+		if !dup {
+			starts = append(starts, c)
+		}
+	}
+	return starts
+}
+
 // localSearch maximises the profiled log marginal likelihood by L-BFGS from
 // an isotropic start, over length-scales and noise mapped into their bounds
 // by a logistic transform. It returns the best point evaluated.
 func localSearch(x, ys []float64, n, d int, startLS, startNoise float64) (bestLS []float64, bestNoise, bestLML float64) {
 	e := newEvaluator(x, ys, n, d)
-	bestLS = make([]float64, d)
-	for j := range bestLS {
-		bestLS[j] = startLS
+	start := make([]float64, d+1) // log length-scales, then the log noise ratio
+	box := make([]Box, d+1)
+	for j := range d {
+		start[j], box[j] = startLS, Box{logMinLS, logMaxLS}
 	}
-	bestNoise, bestLML = startNoise, math.Inf(-1)
-	if lml, ok, _ := e.factor(bestLS, bestNoise, false); ok {
+	start[d], box[d] = startNoise, Box{logMinNoise, logMaxNoise}
+	bestLML = math.Inf(-1)
+	if lml, ok, _ := e.factor(start[:d], start[d], false); ok {
 		bestLML = lml
 	}
-
-	dim := d + 1
-	lsP := make([]float64, d)
-	gradTheta := make([]float64, dim)
-	// Cache of the last evaluation so Func and Grad share one factorisation.
-	lastU := make([]float64, dim)
-	lastValid := false
-	var lastF float64
-	lastGrad := make([]float64, dim)
-	eval := func(u []float64) {
-		if lastValid && equalSlices(u, lastU) {
-			return
+	lml := func(t, grad []float64) (float64, bool) {
+		v, ok, _ := e.factor(t[:d], t[d], true)
+		if !ok || !e.gradient(t[d], grad) {
+			return 0, false
 		}
-		copy(lastU, u)
-		lastValid = true
-		for j := range d {
-			lsP[j] = toBounded(u[j], logMinLS, logMaxLS)
-		}
-		nz := toBounded(u[d], logMinNoise, logMaxNoise)
-		lml, ok, _ := e.factor(lsP, nz, true)
-		if !ok || !e.gradient(nz, gradTheta) {
-			lastF = math.Inf(1)
-			for j := range lastGrad {
-				lastGrad[j] = 0
-			}
-			return
-		}
-		lastF = -lml
-		if lml > bestLML {
-			bestLML = lml
-			copy(bestLS, lsP)
-			bestNoise = nz
-		}
-		// Chain rule through the bounded transform; negate for minimisation.
-		for j := range d {
-			s := sigmoid(u[j])
-			lastGrad[j] = -gradTheta[j] * (logMaxLS - logMinLS) * s * (1 - s)
-		}
-		s := sigmoid(u[d])
-		lastGrad[d] = -gradTheta[d] * (logMaxNoise - logMinNoise) * s * (1 - s)
+		return v, true
 	}
-	problem := optimize.Problem{
-		Func: func(u []float64) float64 { eval(u); return lastF },
-		Grad: func(g, u []float64) { eval(u); copy(g, lastGrad) },
-	}
-	u0 := make([]float64, dim)
-	for j := range d {
-		u0[j] = fromBounded(startLS, logMinLS, logMaxLS)
-	}
-	u0[d] = fromBounded(startNoise, logMinNoise, logMaxNoise)
 	settings := &optimize.Settings{
 		MajorIterations:   lbfgsIterations,
 		GradientThreshold: 1e-4,
 		// Stop once two iterations gain less than 0.01 nats.
 		Converger: &optimize.FunctionConverge{Absolute: 1e-2, Iterations: 2},
 	}
-	// Errors (e.g. a line search that cannot improve) are not fatal: the
-	// best point seen is tracked in eval.
-	_, _ = optimize.Minimize(problem, u0, settings, &optimize.LBFGS{})
-	return bestLS, bestNoise, bestLML
+	best, bestLML := MaximiseBoxed(lml, box, start, bestLML, settings)
+	return best[:d], best[d], bestLML
 }
 
-func equalSlices(a, b []float64) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+// Box is the interval a bounded parameter lives in.
+type Box struct{ Lo, Hi float64 }
+
+// MaximiseBoxed maximises f over the boxes by L-BFGS on the logistic
+// reparameterisation t = lo + (hi−lo)·σ(u), starting from start (inside
+// the boxes) whose value is startF (−Inf when not finite). f returns its
+// value at t and writes its gradient into grad, or false where it is not
+// finite. It returns the best point evaluated and its value: L-BFGS errors
+// (a line search that cannot improve) are not fatal.
+func MaximiseBoxed(f func(t, grad []float64) (float64, bool), box []Box, start []float64, startF float64, settings *optimize.Settings) ([]float64, float64) {
+	dim := len(box)
+	best, bestF := append([]float64(nil), start...), startF
+	t := make([]float64, dim)
+	g := make([]float64, dim)
+	// Cache of the last evaluation so Func and Grad share one factorisation.
+	lastU := make([]float64, dim)
+	lastValid := false
+	var lastF float64
+	lastGrad := make([]float64, dim)
+	eval := func(u []float64) {
+		if lastValid && slices.Equal(u, lastU) {
+			return
+		}
+		copy(lastU, u)
+		lastValid = true
+		for i, b := range box {
+			t[i] = toBounded(u[i], b.Lo, b.Hi)
+		}
+		v, ok := f(t, g)
+		if !ok {
+			lastF = math.Inf(1)
+			for i := range lastGrad {
+				lastGrad[i] = 0
+			}
+			return
+		}
+		lastF = -v
+		if v > bestF {
+			bestF = v
+			copy(best, t)
+		}
+		// Chain rule through the bounded transform; negate for minimisation.
+		for i, b := range box {
+			s := sigmoid(u[i])
+			lastGrad[i] = -g[i] * (b.Hi - b.Lo) * s * (1 - s)
 		}
 	}
-	return true
+	problem := optimize.Problem{
+		Func: func(u []float64) float64 { eval(u); return lastF },
+		Grad: func(gr, u []float64) { eval(u); copy(gr, lastGrad) },
+	}
+	u0 := make([]float64, dim)
+	for i, b := range box {
+		u0[i] = fromBounded(start[i], b.Lo, b.Hi)
+	}
+	_, _ = optimize.Minimize(problem, u0, settings, &optimize.LBFGS{})
+	return best, bestF
 }
+
+// Observation is a measured point: X normalised to [0,1]^d, Y oriented so
+// that higher is better.
+type Observation struct {
+	X []float64
+	Y float64
+}
+
+// believer tracks the posterior variance at the candidates as the GP is
+// conditioned on believed observations at chosen candidates (kriging
+// believer). Conditioning on y = posterior mean leaves the mean unchanged,
+// so only variances need updating: after choosing p,
+//
+//	var'(x) = var(x) − cov(x,p)² / (var(p) + noise),
+//
+// with cov(x,p) itself updated through the earlier picks (an incremental
+// Cholesky of the believed points' covariance). Each pick costs O(n·m).
+type believer struct {
+	g   *GP
+	p   *posterior
+	pts [][]float64
+	vr  []float64   // current latent variance, standardised units
+	us  [][]float64 // one update vector per pick
+}
+
+func newBeliever(g *GP, p *posterior, pts [][]float64) *believer {
+	vr := make([]float64, len(p.vr))
+	copy(vr, p.vr)
+	return &believer{g: g, p: p, pts: pts, vr: vr}
+}
+
+func (b *believer) condition(c int) {
+	g, p, m := b.g, b.p, b.p.m
+	u := make([]float64, m)
+	for i := range g.n {
+		vic := p.v[i*m+c]
+		row := p.v[i*m : (i+1)*m]
+		for a := range m {
+			u[a] -= vic * row[a]
+		}
+	}
+	for a := range m {
+		cov := g.signalVar * (g.corr(b.pts[a], b.pts[c]) + u[a])
+		for _, prev := range b.us {
+			cov -= prev[a] * prev[c]
+		}
+		u[a] = cov
+	}
+	noiseVar := g.signalVar * (g.noiseRatio + g.jitter)
+	den := math.Sqrt(b.vr[c] + noiseVar)
+	if den > 0 {
+		for a := range m {
+			u[a] /= den
+			b.vr[a] = math.Max(b.vr[a]-u[a]*u[a], 0)
+		}
+	}
+	b.us = append(b.us, u)
+}
+
+// CheckObservations checks dimensions and finiteness. With d < 0 the
+// dimension is taken from the first observation. It returns the dimension.
+func CheckObservations(obs []Observation, d int) (int, error) {
+	for i, o := range obs {
+		if d < 0 {
+			d = len(o.X)
+			if d == 0 {
+				return 0, errors.New("optimizer: observation 0 has dimension 0")
+			}
+		}
+		if err := CheckPoint(o.X, d, fmt.Sprintf("observation %d", i)); err != nil {
+			return 0, err
+		}
+		if math.IsNaN(o.Y) || math.IsInf(o.Y, 0) {
+			return 0, fmt.Errorf("optimizer: observation %d: Y is %v, want a finite number", i, o.Y)
+		}
+	}
+	return d, nil
+}
+
+// rangeTol is how far outside [0,1] a coordinate may be.
+const rangeTol = 1e-6
+
+// CheckPoint checks that x has dimension d and finite coordinates in [0,1].
+func CheckPoint(x []float64, d int, what string) error {
+	if len(x) != d {
+		return fmt.Errorf("optimizer: %s has dimension %d, want %d", what, len(x), d)
+	}
+	for j, v := range x {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("optimizer: %s: X[%d] is %v, want a finite number", what, j, v)
+		}
+		if v < -rangeTol || v > 1+rangeTol {
+			return fmt.Errorf("optimizer: %s: X[%d] = %v is outside [0,1]; normalise inputs first", what, j, v)
+		}
+	}
+	return nil
+}
+
+// Pick is one point Batch chose: Index is the candidate's, Mean and SD the
+// posterior at it in units of Y, Acquisition the value it was chosen with.
+type Pick struct {
+	Index       int
+	Mean, SD    float64
+	Acquisition float64
+}
+
+// Batch ranks the points by the acquisition (expected improvement with
+// jitter xi, or with ucb the upper confidence bound with weight kappa) and builds a batch of up to k greedily with the
+// kriging believer: after each pick the GP is conditioned on its own
+// posterior mean there, which leaves the mean unchanged and shrinks the
+// variance nearby, and the EI incumbent is updated with the believed value.
+// avail maps a point to its candidate index; prio breaks ties (lower first).
+func (g *GP) Batch(pts [][]float64, avail, prio []int, k int, ucb bool, kappa, xi float64) []Pick {
+	p := g.predict(pts)
+	m := len(pts)
+	best := math.Inf(-1)
+	for _, y := range g.ys {
+		best = math.Max(best, y)
+	}
+	b := newBeliever(g, p, pts)
+	taken := make([]bool, m)
+	out := make([]Pick, 0, min(k, m))
+	for len(out) < k {
+		bestA, bestScore, bestAcq := -1, math.Inf(-1), 0.0
+		for a := range m {
+			if taken[a] {
+				continue
+			}
+			sd := math.Sqrt(b.vr[a])
+			var score, val float64
+			if !ucb {
+				imp := p.mean[a] - best - xi
+				score = LogEI(imp, sd)
+				val = EI(imp, sd) * g.yScale
+			} else {
+				score = p.mean[a] + kappa*sd
+				val = g.yMean + g.yScale*score
+			}
+			if bestA < 0 || score > bestScore || (score == bestScore && prio[avail[a]] < prio[avail[bestA]]) {
+				bestA, bestScore, bestAcq = a, score, val
+			}
+		}
+		if bestA < 0 {
+			break
+		}
+		taken[bestA] = true
+		// Exclude every remaining candidate at the same X.
+		for a := range m {
+			if !taken[a] && space.Same(pts[a], pts[bestA]) {
+				taken[a] = true
+			}
+		}
+		out = append(out, Pick{
+			Index:       avail[bestA],
+			Mean:        g.yMean + g.yScale*p.mean[bestA],
+			SD:          g.yScale * math.Sqrt(p.vr[bestA]),
+			Acquisition: bestAcq,
+		})
+		if len(out) == k {
+			break
+		}
+		best = math.Max(best, p.mean[bestA])
+		b.condition(bestA)
+	}
+	return out
+}
+
+// EI is the expected improvement for improvement imp = μ − best − ξ and
+// posterior sd sigma (standardised units).
+func EI(imp, sigma float64) float64 {
+	if sigma <= 0 {
+		return math.Max(imp, 0)
+	}
+	z := imp / sigma
+	return sigma * (z*normCDF(z) + normPDF(z))
+}
+
+// LogEI is log(EI(imp, sigma)), accurate far into the lower tail where ei
+// underflows, so that candidates remain rankable.
+func LogEI(imp, sigma float64) float64 {
+	if sigma <= 0 {
+		if imp > 0 {
+			return math.Log(imp)
+		}
+		return math.Inf(-1)
+	}
+	z := imp / sigma
+	if z > -6 {
+		return math.Log(sigma) + math.Log(z*normCDF(z)+normPDF(z))
+	}
+	// z·Φ(z) + φ(z) = φ(z)/z² · (1 − 3/z² + 15/z⁴ − …) as z → −∞.
+	z2 := z * z
+	return math.Log(sigma) - 0.5*z2 - 0.5*math.Log(2*math.Pi) - math.Log(z2) + math.Log1p(-3/z2+15/(z2*z2))
+}
+
+func normCDF(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
+
+func normPDF(z float64) float64 { return math.Exp(-0.5*z*z) / math.Sqrt(2*math.Pi) }

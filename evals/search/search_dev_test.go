@@ -1,4 +1,4 @@
-package evals
+package search
 
 import (
 	"fmt"
@@ -10,10 +10,11 @@ import (
 	"time"
 
 	"github.com/genesis-sci/genesis/challenges"
-	"github.com/genesis-sci/genesis/tools/optimizer"
+	"github.com/genesis-sci/genesis/evals/metrics"
+	"github.com/genesis-sci/genesis/optimizer"
 )
 
-var devConfigs = map[string]SearchConfig{
+var devConfigs = map[string]Config{
 	"legacy":       {Options: optimizer.Options{Surrogate: optimizer.SurrogateOneHot, Acquisition: "ucb"}, Start: "random", StartSize: 2},
 	"legacyei":     {Options: optimizer.Options{Surrogate: optimizer.SurrogateOneHot, Acquisition: "ei"}, Start: "random", StartSize: 2},
 	"random":       {Options: optimizer.Options{Acquisition: "random"}, Start: "random", StartSize: 2},
@@ -86,11 +87,11 @@ func TestSearchDev(t *testing.T) {
 				}
 			}
 			cfg.Noisy = os.Getenv("GENESIS_SEARCH_NOISY") != ""
-			runs, err := SimulateSearchSeeds(c, cfg, budget, seeds, 2, clock)
+			runs, err := SimulateSeeds(c, cfg, budget, seeds, 2, clock)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var traces [][]Point
+			var traces [][]metrics.Point
 			var secs float64
 			notes := 0
 			for _, r := range runs {
@@ -106,12 +107,12 @@ func TestSearchDev(t *testing.T) {
 				}
 				var hit, best float64
 				for _, tr := range traces {
-					if TopFrac(tr, n, top) > 0 {
+					if metrics.TopFrac(tr, n, top) > 0 {
 						hit++
 					}
-					best += BestAt(tr, n)
+					best += metrics.BestAt(tr, n)
 				}
-				line += fmt.Sprintf(" | n=%d top%% %.3f P(top) %.2f best %.4g", n, MeanTopFrac(traces, n, top), hit/float64(len(traces)), best/float64(len(traces)))
+				line += fmt.Sprintf(" | n=%d top%% %.3f P(top) %.2f best %.4g", n, metrics.MeanTopFrac(traces, n, top), hit/float64(len(traces)), best/float64(len(traces)))
 			}
 			line += fmt.Sprintf(" | %.1f ms/sugg", 1000*secs/float64(seeds*budget))
 			if notes > 0 {

@@ -17,7 +17,7 @@ import (
 // of the group's unique values; inputs are min/max normalised per column.
 func loadCrossedBarrel(t testing.TB) (xs [][]float64, ys []float64) {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "..", "challenges", "data", "pvlab", "crossed_barrel.csv"))
+	f, err := os.Open(filepath.Join("..", "challenges", "data", "pvlab", "crossed_barrel.csv"))
 	if err != nil {
 		t.Fatalf("crossed-barrel data: %v", err)
 	}

@@ -1,4 +1,11 @@
-package optimizer
+// Package space is the optimiser's view of a design space without a model:
+// numeric and categorical dimensions, descriptor tables reduced to a few
+// principal components, the encoding the kernel sees, Latin hypercube
+// samples of a continuous space, and the model-free start designs (maximin,
+// k-medoids) that choose the first experiments. Package optimizer exposes
+// Space, Dim and the functions a user calls; this package is internal so
+// that its other names stay free to change.
+package space
 
 import (
 	"errors"
@@ -83,8 +90,8 @@ func (s *Space) Validate() error {
 	return nil
 }
 
-// checkPointIn validates a point of the space.
-func (s *Space) checkPointIn(x []float64, what string) error {
+// CheckPoint validates a point of the space; what names it in the error.
+func (s *Space) CheckPoint(x []float64, what string) error {
 	if len(x) != len(s.Dims) {
 		return fmt.Errorf("optimizer: %s has dimension %d, want %d", what, len(x), len(s.Dims))
 	}
@@ -109,17 +116,20 @@ func (s *Space) checkPointIn(x []float64, what string) error {
 // componentVariance is the share of the variance at which it may stop
 // earlier. A handful of smooth directions is what a GP can learn from ten or
 // twenty experiments; more only adds length-scales to fit.
+// rangeTol is how far outside [0,1] a numeric coordinate may be.
+const rangeTol = 1e-6
+
 const (
 	maxComponents     = 3
 	componentVariance = 0.9
 )
 
-// encoding is how the kernel sees a Space: a few numeric inputs in [0,1]
+// Encoding is how the kernel sees a Space: a few numeric inputs in [0,1]
 // (numeric parameters, then the descriptor components of categorical ones)
 // and the categorical option indices (every categorical parameter, with
 // descriptors or without: the exchangeable part lets the data overrule
 // descriptors that do not matter).
-type encoding struct {
+type Encoding struct {
 	space  *Space
 	plain  []int         // the numeric space dimensions, the first numeric inputs
 	comp   [][][]float64 // per space dimension with features: per option, its components in [0,1]
@@ -127,8 +137,9 @@ type encoding struct {
 	nNum   int           // numeric inputs: plain ones, then descriptor components
 }
 
-func newEncoding(s *Space) *encoding {
-	e := &encoding{space: s, comp: make([][][]float64, len(s.Dims))}
+// NewEncoding is the encoding of s.
+func NewEncoding(s *Space) *Encoding {
+	e := &Encoding{space: s, comp: make([][][]float64, len(s.Dims))}
 	for j, d := range s.Dims {
 		if d.Levels == 0 {
 			e.plain = append(e.plain, j)
@@ -148,9 +159,23 @@ func newEncoding(s *Space) *encoding {
 	return e
 }
 
-// encode maps a point to the kernel's numeric inputs and categorical
+// Space is the encoded space.
+func (e *Encoding) Space() *Space { return e.space }
+
+// NumInputs is the number of numeric inputs: the numeric parameters, then
+// the descriptor components.
+func (e *Encoding) NumInputs() int { return e.nNum }
+
+// Plain is the number of numeric parameters, the first numeric inputs.
+func (e *Encoding) Plain() int { return len(e.plain) }
+
+// CatInputs is the number of categorical inputs, one per categorical
+// parameter.
+func (e *Encoding) CatInputs() int { return len(e.catDim) }
+
+// Encode maps a point to the kernel's numeric inputs and categorical
 // indices, appending to num and cat.
-func (e *encoding) encode(x []float64, num []float64, cat []int32) ([]float64, []int32) {
+func (e *Encoding) Encode(x []float64, num []float64, cat []int32) ([]float64, []int32) {
 	for _, j := range e.plain {
 		num = append(num, x[j])
 	}
@@ -174,75 +199,16 @@ func (e *encoding) encode(x []float64, num []float64, cat []int32) ([]float64, [
 // part of the kernel can still tell them apart. Deterministic: the sign of
 // each component is fixed so that its largest loading is positive.
 func components(table [][]float64) [][]float64 {
-	m, w := len(table), len(table[0])
-	var cols []int
-	mean := make([]float64, w)
-	sd := make([]float64, w)
-	for k := range w {
-		for _, row := range table {
-			mean[k] += row[k]
-		}
-		mean[k] /= float64(m)
-		for _, row := range table {
-			sd[k] += (row[k] - mean[k]) * (row[k] - mean[k])
-		}
-		sd[k] = math.Sqrt(sd[k] / float64(m))
-		if sd[k] > 1e-12*math.Max(1, math.Abs(mean[k])) {
-			cols = append(cols, k)
-		}
-	}
-	out := make([][]float64, m)
-	if len(cols) == 0 || m < 2 {
+	m := len(table)
+	z := standardised(table)
+	if z == nil || m < 2 {
+		out := make([][]float64, m)
 		for o := range out {
 			out[o] = []float64{0}
 		}
 		return out
 	}
-	z := mat.NewDense(m, len(cols), nil)
-	for o, row := range table {
-		for c, k := range cols {
-			z.Set(o, c, (row[k]-mean[k])/sd[k])
-		}
-	}
-	var svd mat.SVD
-	var proj [][]float64
-	if svd.Factorize(z, mat.SVDThin) {
-		vals := svd.Values(nil)
-		var total float64
-		for _, v := range vals {
-			total += v * v
-		}
-		var v mat.Dense
-		svd.VTo(&v)
-		keep, acc := 0, 0.0
-		for keep < len(vals) && keep < maxComponents && (keep == 0 || acc < componentVariance*total) {
-			if vals[keep] <= 1e-9*vals[0] {
-				break
-			}
-			acc += vals[keep] * vals[keep]
-			keep++
-		}
-		proj = make([][]float64, m)
-		for o := range proj {
-			proj[o] = make([]float64, keep)
-		}
-		for p := range keep {
-			// Fix the sign: largest |loading| positive.
-			big, sign := 0.0, 1.0
-			for c := range len(cols) {
-				if l := v.At(c, p); math.Abs(l) > big {
-					big, sign = math.Abs(l), math.Copysign(1, l)
-				}
-			}
-			for o := range m {
-				var s float64
-				for c := range len(cols) {
-					s += z.At(o, c) * v.At(c, p)
-				}
-				proj[o][p] = sign * s
-			}
-		}
-	}
+	proj := principal(z)
 	if len(proj) == 0 || len(proj[0]) == 0 {
 		// The factorisation failed (it does not for finite tables): fall
 		// back to the first standardised column.
@@ -263,9 +229,86 @@ func components(table [][]float64) [][]float64 {
 			}
 			proj[o][p] = v
 		}
-		out = proj
 	}
-	return out
+	return proj
+}
+
+// standardised is the table's non-constant columns scaled to zero mean and
+// unit variance over the options; nil when every column is constant.
+func standardised(table [][]float64) *mat.Dense {
+	m, w := len(table), len(table[0])
+	var cols []int
+	mean := make([]float64, w)
+	sd := make([]float64, w)
+	for k := range w {
+		for _, row := range table {
+			mean[k] += row[k]
+		}
+		mean[k] /= float64(m)
+		for _, row := range table {
+			sd[k] += (row[k] - mean[k]) * (row[k] - mean[k])
+		}
+		sd[k] = math.Sqrt(sd[k] / float64(m))
+		if sd[k] > 1e-12*math.Max(1, math.Abs(mean[k])) {
+			cols = append(cols, k)
+		}
+	}
+	if len(cols) == 0 {
+		return nil
+	}
+	z := mat.NewDense(m, len(cols), nil)
+	for o, row := range table {
+		for c, k := range cols {
+			z.Set(o, c, (row[k]-mean[k])/sd[k])
+		}
+	}
+	return z
+}
+
+// principal projects the rows of z onto its leading principal components
+// (see components), each component's sign fixed so that its largest
+// loading is positive; nil when the factorisation fails.
+func principal(z *mat.Dense) [][]float64 {
+	m, nc := z.Dims()
+	var svd mat.SVD
+	if !svd.Factorize(z, mat.SVDThin) {
+		return nil
+	}
+	vals := svd.Values(nil)
+	var total float64
+	for _, v := range vals {
+		total += v * v
+	}
+	var v mat.Dense
+	svd.VTo(&v)
+	keep, acc := 0, 0.0
+	for keep < len(vals) && keep < maxComponents && (keep == 0 || acc < componentVariance*total) {
+		if vals[keep] <= 1e-9*vals[0] {
+			break
+		}
+		acc += vals[keep] * vals[keep]
+		keep++
+	}
+	proj := make([][]float64, m)
+	for o := range proj {
+		proj[o] = make([]float64, keep)
+	}
+	for p := range keep {
+		big, sign := 0.0, 1.0
+		for c := range nc {
+			if l := v.At(c, p); math.Abs(l) > big {
+				big, sign = math.Abs(l), math.Copysign(1, l)
+			}
+		}
+		for o := range m {
+			var s float64
+			for c := range nc {
+				s += z.At(o, c) * v.At(c, p)
+			}
+			proj[o][p] = sign * s
+		}
+	}
+	return proj
 }
 
 // DescriptorComponents returns the descriptor components the surrogate uses

@@ -1,6 +1,7 @@
-// Package evals scores discovery quality: it runs strategies (random,
-// Bayesian optimisation, the agent team) on challenges as real campaign
-// workflows and computes the field's metrics from their traces.
+// Package metrics scores a run's trace the way the field does, as pure
+// functions of the trace (no workflows, no I/O), so the campaign reports
+// (package evals) and the optimiser-alone benchmark (evals/search) score
+// alike.
 //
 // Metrics follow Liang et al., npj Comput. Mater. 7, 188 (2021): the top
 // set is the ceil(5 %·N) best measured points; Top%(n) is the fraction of it
@@ -13,7 +14,7 @@
 // best-so-far and regret against the dataset's best. Best and regret are
 // computed on the truth of the measured points, not on their noisy
 // measurements (see Point).
-package evals
+package metrics
 
 import (
 	"math"

@@ -1,7 +1,13 @@
-package optimizer
+// Package mixed is the optimiser's default surrogate: a Gaussian process
+// over a mixed design space (numeric parameters, categorical ones through an
+// exchangeable kernel and their descriptor components), its maximum
+// a-posteriori hyperparameter fit, and the acquisitions ranked with it
+// (expected improvement and q-EI, UCB and GP-BUCB). Package optimizer
+// chooses when to use it and exposes Model, FitModel, Hyper and Priors; this
+// package is internal so that the rest of its names stay free to change.
+package mixed
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -10,6 +16,9 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack/lapack64"
 	"gonum.org/v1/gonum/optimize"
+
+	"github.com/genesis-sci/genesis/optimizer/internal/gp"
+	"github.com/genesis-sci/genesis/optimizer/internal/space"
 )
 
 // Model is the mixed-space Gaussian-process surrogate Suggest uses by
@@ -33,7 +42,7 @@ import (
 // targets are standardised (zero mean, unit variance) first. Everything is
 // deterministic.
 type Model struct {
-	enc   *encoding
+	enc   *space.Encoding
 	n     int
 	num   []float64 // n × nNum kernel inputs
 	cat   []int32   // n × nCat option indices
@@ -152,26 +161,6 @@ type FitOptions struct {
 	Subset int
 }
 
-// FitModel fits the mixed-space surrogate to observations whose X are
-// points of space (see Space).
-func FitModel(space *Space, obs []Observation, fo FitOptions) (*Model, error) {
-	if err := space.Validate(); err != nil {
-		return nil, err
-	}
-	if len(obs) == 0 {
-		return nil, errors.New("optimizer: FitModel needs at least one observation")
-	}
-	for i, o := range obs {
-		if err := space.checkPointIn(o.X, fmt.Sprintf("observation %d", i)); err != nil {
-			return nil, err
-		}
-		if math.IsNaN(o.Y) || math.IsInf(o.Y, 0) {
-			return nil, fmt.Errorf("optimizer: observation %d: Y is %v, want a finite number", i, o.Y)
-		}
-	}
-	return fitModel(newEncoding(space), obs, fo)
-}
-
 // Large data sets: hyperparameters are fitted on a subset of at most
 // fitSubset observations (the best quarter of it by value, the rest spread
 // evenly over the rest in the order measured), and the posterior then uses
@@ -187,15 +176,17 @@ const (
 	coldIterations = 60
 )
 
-func fitModel(enc *encoding, obs []Observation, fo FitOptions) (*Model, error) {
+// Fit fits the surrogate to observations already checked against the
+// encoded space (package optimizer's FitModel checks them).
+func Fit(enc *space.Encoding, obs []gp.Observation, fo FitOptions) (*Model, error) {
 	n := len(obs)
 	m := &Model{enc: enc, n: n, ys: make([]float64, n)}
 	for _, o := range obs {
-		m.num, m.cat = enc.encode(o.X, m.num, m.cat)
+		m.num, m.cat = enc.Encode(o.X, m.num, m.cat)
 	}
-	m.yMean, m.yStd = standardise(obs, m.ys)
+	m.yMean, m.yStd = gp.Standardise(obs, m.ys)
 
-	nNum, nCat := enc.nNum, len(enc.catDim)
+	nNum, nCat := enc.NumInputs(), enc.CatInputs()
 	pr := DefaultPriors(nNum, nCat)
 	if fo.Priors != nil {
 		pr = *fo.Priors
@@ -256,7 +247,7 @@ func fitModel(enc *encoding, obs []Observation, fo FitOptions) (*Model, error) {
 // subset is the model's data restricted to some observations, with the
 // same standardisation.
 func (m *Model) subset(idx []int) *Model {
-	nNum, nCat := m.enc.nNum, len(m.enc.catDim)
+	nNum, nCat := m.enc.NumInputs(), m.enc.CatInputs()
 	s := &Model{enc: m.enc, n: len(idx), yMean: m.yMean, yStd: m.yStd}
 	for _, i := range idx {
 		s.num = append(s.num, m.num[i*nNum:(i+1)*nNum]...)
@@ -307,34 +298,6 @@ func cmpOr(v, def int) int {
 	return def
 }
 
-// standardise writes (y − mean)/sd into ys and returns mean and sd (sd of a
-// single or constant target: its magnitude, or 1).
-func standardise(obs []Observation, ys []float64) (mean, sd float64) {
-	n := len(obs)
-	for _, o := range obs {
-		mean += o.Y
-	}
-	mean /= float64(n)
-	var ss float64
-	for _, o := range obs {
-		ss += (o.Y - mean) * (o.Y - mean)
-	}
-	sd = 1
-	if n > 1 {
-		sd = math.Sqrt(ss / float64(n-1))
-	}
-	if !(sd > 0) || math.IsInf(sd, 0) {
-		sd = math.Abs(mean)
-		if !(sd > 0) || math.IsInf(sd, 0) {
-			sd = 1
-		}
-	}
-	for i, o := range obs {
-		ys[i] = (o.Y - mean) / sd
-	}
-	return mean, sd
-}
-
 func (m *Model) setDerived(jitter float64) {
 	m.invLS = make([]float64, len(m.h.LogLS))
 	for i, l := range m.h.LogLS {
@@ -380,7 +343,7 @@ func (m *Model) LogPosterior() float64 { return m.logPost }
 // points of the space, in units of Y.
 func (m *Model) Predict(xs [][]float64) (means, sds []float64, err error) {
 	for i, x := range xs {
-		if err := m.enc.space.checkPointIn(x, fmt.Sprintf("point %d", i)); err != nil {
+		if err := m.enc.Space().CheckPoint(x, fmt.Sprintf("point %d", i)); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -394,6 +357,18 @@ func (m *Model) Predict(xs [][]float64) (means, sds []float64, err error) {
 	return means, sds, nil
 }
 
+// posterior holds standardised predictions at m points plus what is needed
+// for cross-covariances (batch selection).
+type posterior struct {
+	m    int
+	mean []float64 // standardised posterior mean
+	vr   []float64 // standardised latent posterior variance
+	// v is n×m, column i = U⁻ᵀ k(X, x_i) (stored row-major n rows × m cols).
+	v []float64
+	// in are the points' kernel inputs.
+	in kernelInputs
+}
+
 // kernelInputs encodes points for the kernel.
 type kernelInputs struct {
 	num []float64
@@ -403,7 +378,7 @@ type kernelInputs struct {
 func (m *Model) inputs(xs [][]float64) kernelInputs {
 	var in kernelInputs
 	for _, x := range xs {
-		in.num, in.cat = m.enc.encode(x, in.num, in.cat)
+		in.num, in.cat = m.enc.Encode(x, in.num, in.cat)
 	}
 	return in
 }
@@ -425,7 +400,7 @@ func (m *Model) corr(ia kernelInputs, a int, ib kernelInputs, b int) float64 {
 			cs += il
 		}
 	}
-	return matern52(math.Sqrt(r2)) * math.Exp(-cs)
+	return gp.Matern52(math.Sqrt(r2)) * math.Exp(-cs)
 }
 
 func (m *Model) predict(xs [][]float64) *posterior {
@@ -439,25 +414,7 @@ func (m *Model) predict(xs [][]float64) *posterior {
 			row[c] = m.signalVar * m.corr(train, i, in, c)
 		}
 	}
-	for i := range n {
-		a := m.alpha[i]
-		row := p.v[i*k : (i+1)*k]
-		for c := range k {
-			p.mean[c] += a * row[c]
-		}
-	}
-	if k > 0 {
-		blas64.Trsm(blas.Left, blas.Trans, 1, m.u, blas64.General{Rows: n, Cols: k, Stride: k, Data: p.v})
-	}
-	for c := range k {
-		p.vr[c] = m.signalVar
-	}
-	for i := range n {
-		row := p.v[i*k : (i+1)*k]
-		for c := range k {
-			p.vr[c] -= row[c] * row[c]
-		}
-	}
+	gp.Condition(p.v, n, k, m.alpha, m.u, m.signalVar, p.mean, p.vr)
 	for c := range k {
 		if p.vr[c] < 0 || math.IsNaN(p.vr[c]) {
 			p.vr[c] = 0
@@ -491,7 +448,7 @@ func (e *mixedEval) alloc() {
 
 func (e *mixedEval) prior(i int) prior {
 	switch {
-	case i < len(e.m.enc.plain):
+	case i < e.m.enc.Plain():
 		return e.pr.LS
 	case i < e.nNum:
 		return e.pr.Desc
@@ -567,18 +524,50 @@ func (e *mixedEval) starts(fo FitOptions) [][]float64 {
 // eval computes the log posterior at t (and its gradient into grad, when
 // not nil). It reports false when the covariance cannot be factorised.
 func (e *mixedEval) eval(t []float64, grad []float64) (float64, bool) {
+	h := e.hyper(t)
+	e.kernel(h)
+	if !e.factor(h) {
+		return math.Inf(-1), false
+	}
+	lp, ok := e.logPosterior(t)
+	if !ok {
+		return math.Inf(-1), false
+	}
+	e.lp = lp
+	if grad == nil {
+		return lp, true
+	}
+	if !e.gradient(t, h, grad) {
+		return math.Inf(-1), false
+	}
+	return lp, true
+}
+
+// evalHyper are the hyperparameters t stands for, in natural units.
+type evalHyper struct {
+	invLS, invCat []float64 // inverse length-scales
+	s2, noise     float64   // signal and noise variances
+}
+
+func (e *mixedEval) hyper(t []float64) evalHyper {
+	nNum, nCat := e.nNum, e.nCat
+	h := evalHyper{invLS: make([]float64, nNum), invCat: make([]float64, nCat)}
+	for i := range nNum {
+		h.invLS[i] = math.Exp(-t[i])
+	}
+	for c := range nCat {
+		h.invCat[c] = math.Exp(-t[nNum+c])
+	}
+	h.s2 = math.Exp(t[nNum+nCat])
+	h.noise = math.Exp(t[nNum+nCat+1])
+	return h
+}
+
+// kernel fills the off-diagonal kernel (k, both triangles), its signal part
+// (sig) and the Matérn length-scale factor (dm) the gradient needs.
+func (e *mixedEval) kernel(h evalHyper) {
 	m := e.m
 	n, nNum, nCat := m.n, e.nNum, e.nCat
-	invLS := make([]float64, nNum)
-	for i := range nNum {
-		invLS[i] = math.Exp(-t[i])
-	}
-	invCat := make([]float64, nCat)
-	for c := range nCat {
-		invCat[c] = math.Exp(-t[nNum+c])
-	}
-	s2 := math.Exp(t[nNum+nCat])
-	noise := math.Exp(t[nNum+nCat+1])
 	for a := range n {
 		xa := m.num[a*nNum : (a+1)*nNum]
 		ca := m.cat[a*nCat : (a+1)*nCat]
@@ -586,19 +575,19 @@ func (e *mixedEval) eval(t []float64, grad []float64) (float64, bool) {
 			xb := m.num[b*nNum : (b+1)*nNum]
 			cb := m.cat[b*nCat : (b+1)*nCat]
 			var r2 float64
-			for j, il := range invLS {
+			for j, il := range h.invLS {
 				d := (xa[j] - xb[j]) * il
 				r2 += d * d
 			}
 			var cs float64
-			for c, il := range invCat {
+			for c, il := range h.invCat {
 				if ca[c] != cb[c] {
 					cs += il
 				}
 			}
-			s := sqrt5 * math.Sqrt(r2)
+			s := gp.Sqrt5 * math.Sqrt(r2)
 			ex := math.Exp(-s)
-			cf := s2 * math.Exp(-cs)
+			cf := h.s2 * math.Exp(-cs)
 			kv := cf * (1 + s + s*s/3) * ex
 			e.k[a*n+b] = kv
 			e.k[b*n+a] = kv
@@ -606,11 +595,17 @@ func (e *mixedEval) eval(t []float64, grad []float64) (float64, bool) {
 			e.dm[a*n+b] = cf * (5.0 / 3.0) * (1 + s) * ex
 		}
 	}
+}
+
+// factor puts the diagonal in and factorises k in place (upper Cholesky),
+// adding jitter (recorded in e.jitter) until it succeeds; then solves for
+// alpha. It fails after eight tries.
+func (e *mixedEval) factor(h evalHyper) bool {
+	n := e.m.n
 	e.jitter = 0
-	u := blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: n, Stride: n, Data: e.k}
 	for try := 0; ; try++ {
 		for a := range n {
-			e.k[a*n+a] = s2 + noise + e.jitter
+			e.k[a*n+a] = h.s2 + h.noise + e.jitter
 		}
 		if try > 0 {
 			for a := range n {
@@ -623,12 +618,20 @@ func (e *mixedEval) eval(t []float64, grad []float64) (float64, bool) {
 			break
 		}
 		if try == 8 {
-			return math.Inf(-1), false
+			return false
 		}
-		e.jitter = s2 * 1e-8 * math.Pow(10, float64(try))
+		e.jitter = h.s2 * 1e-8 * math.Pow(10, float64(try))
 	}
-	copy(e.alpha, m.ys)
+	copy(e.alpha, e.m.ys)
+	u := blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: n, Stride: n, Data: e.k}
 	lapack64.Potrs(u, blas64.General{Rows: n, Cols: 1, Stride: 1, Data: e.alpha})
+	return true
+}
+
+// logPosterior is the log marginal likelihood from the factorised kernel
+// plus the log priors of t.
+func (e *mixedEval) logPosterior(t []float64) (float64, bool) {
+	m, n := e.m, e.m.n
 	var yAy, logDet float64
 	for i := range n {
 		yAy += m.ys[i] * e.alpha[i]
@@ -640,21 +643,18 @@ func (e *mixedEval) eval(t []float64, grad []float64) (float64, bool) {
 		lp += v
 	}
 	if math.IsNaN(lp) || math.IsInf(lp, 0) {
-		return math.Inf(-1), false
+		return 0, false
 	}
-	e.lp = lp
-	if grad == nil {
-		return lp, true
-	}
-	// Gradient: ½ tr((ααᵀ − K⁻¹) ∂K/∂θ) + ∂ log prior/∂θ.
-	if e.inv == nil {
-		e.inv = make([]float64, n*n)
-	}
-	for a := range n {
-		copy(e.inv[a*n+a:(a+1)*n], e.k[a*n+a:(a+1)*n])
-	}
-	if _, ok := lapack64.Potri(blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: n, Stride: n, Data: e.inv}); !ok {
-		return math.Inf(-1), false
+	return lp, true
+}
+
+// gradient writes ½ tr((ααᵀ − K⁻¹) ∂K/∂θ) + ∂ log prior/∂θ into grad.
+func (e *mixedEval) gradient(t []float64, h evalHyper, grad []float64) bool {
+	m := e.m
+	n, nNum, nCat := m.n, e.nNum, e.nCat
+	var ok bool
+	if e.inv, ok = gp.Inverse(e.inv, e.k, n); !ok {
+		return false
 	}
 	for i := range grad {
 		grad[i] = 0
@@ -672,13 +672,13 @@ func (e *mixedEval) eval(t []float64, grad []float64) (float64, bool) {
 			xb := m.num[b*nNum : (b+1)*nNum]
 			cb := m.cat[b*nCat : (b+1)*nCat]
 			f := w * e.dm[a*n+b]
-			for j, il := range invLS {
+			for j, il := range h.invLS {
 				d := (xa[j] - xb[j]) * il
 				gls[j] += f * d * d
 			}
 			ws := w * e.sig[a*n+b]
 			gsig += ws
-			for c, il := range invCat {
+			for c, il := range h.invCat {
 				if ca[c] != cb[c] {
 					gcat[c] += ws * il
 				}
@@ -689,74 +689,32 @@ func (e *mixedEval) eval(t []float64, grad []float64) (float64, bool) {
 	for a := range n {
 		diag += e.alpha[a]*e.alpha[a] - e.inv[a*n+a]
 	}
-	grad[nNum+nCat] = gsig + 0.5*s2*diag
-	grad[nNum+nCat+1] = 0.5 * noise * diag
+	grad[nNum+nCat] = gsig + 0.5*h.s2*diag
+	grad[nNum+nCat+1] = 0.5 * h.noise * diag
 	for i, ti := range t {
 		_, g := e.prior(i).logDensity(ti)
 		grad[i] += g
 	}
-	return lp, true
+	return true
 }
 
 // localSearch maximises the log posterior by L-BFGS from t0, each
 // hyperparameter mapped into its box by a logistic transform. It returns
 // the best point evaluated.
 func (e *mixedEval) localSearch(t0 []float64, iters int) ([]float64, float64) {
-	dim := e.dim()
-	best := append([]float64(nil), t0...)
-	bestLP := math.Inf(-1)
-	if lp, ok := e.eval(best, nil); ok {
-		bestLP = lp
+	startLP := math.Inf(-1)
+	if lp, ok := e.eval(t0, nil); ok {
+		startLP = lp
 	}
-	t := make([]float64, dim)
-	g := make([]float64, dim)
-	lastU := make([]float64, dim)
-	lastValid := false
-	var lastF float64
-	lastGrad := make([]float64, dim)
-	eval := func(u []float64) {
-		if lastValid && equalSlices(u, lastU) {
-			return
-		}
-		copy(lastU, u)
-		lastValid = true
-		for i := range dim {
-			p := e.prior(i)
-			t[i] = toBounded(u[i], p.Lo, p.Hi)
-		}
-		lp, ok := e.eval(t, g)
-		if !ok {
-			lastF = math.Inf(1)
-			for i := range lastGrad {
-				lastGrad[i] = 0
-			}
-			return
-		}
-		lastF = -lp
-		if lp > bestLP {
-			bestLP = lp
-			copy(best, t)
-		}
-		for i := range dim {
-			p := e.prior(i)
-			s := sigmoid(u[i])
-			lastGrad[i] = -g[i] * (p.Hi - p.Lo) * s * (1 - s)
-		}
-	}
-	problem := optimize.Problem{
-		Func: func(u []float64) float64 { eval(u); return lastF },
-		Grad: func(gr, u []float64) { eval(u); copy(gr, lastGrad) },
-	}
-	u0 := make([]float64, dim)
-	for i := range dim {
+	box := make([]gp.Box, e.dim())
+	for i := range box {
 		p := e.prior(i)
-		u0[i] = fromBounded(t0[i], p.Lo, p.Hi)
+		box[i] = gp.Box{Lo: p.Lo, Hi: p.Hi}
 	}
 	settings := &optimize.Settings{
 		MajorIterations:   iters,
 		GradientThreshold: 1e-4,
 		Converger:         &optimize.FunctionConverge{Absolute: 1e-3, Iterations: 3},
 	}
-	_, _ = optimize.Minimize(problem, u0, settings, &optimize.LBFGS{})
-	return best, bestLP
+	return gp.MaximiseBoxed(e.eval, box, t0, startLP, settings)
 }
