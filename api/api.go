@@ -22,6 +22,7 @@ import (
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // Server serves the API.
@@ -43,7 +44,7 @@ type Server struct {
 	WatchEvery time.Duration
 	// Streams, shared with a worker in the same process, streams chat
 	// replies as the model writes them (optional).
-	Streams *workflows.Streams
+	Streams *Streams
 
 	statusCache
 	// conns guards the connections of the server NewHTTPServer makes.
@@ -75,8 +76,8 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/campaigns/{id}", RoleViewer, s.getCampaign},
 		{"GET", "/api/v1/campaigns/{id}/watch", RoleViewer, s.watchCampaign},
 		{"POST", "/api/v1/campaigns/{id}/stop", RoleOperator, s.stopCampaign},
-		{"POST", "/api/v1/campaigns/{id}/pause", RoleOperator, s.signal(workflows.SignalPause, "paused")},
-		{"POST", "/api/v1/campaigns/{id}/resume", RoleOperator, s.signal(workflows.SignalResume, "resumed")},
+		{"POST", "/api/v1/campaigns/{id}/pause", RoleOperator, s.signal(campaign.SignalPause, "paused")},
+		{"POST", "/api/v1/campaigns/{id}/resume", RoleOperator, s.signal(campaign.SignalResume, "resumed")},
 		{"POST", "/api/v1/campaigns/{id}/approve", RoleOperator, s.decide(true)},
 		{"POST", "/api/v1/campaigns/{id}/reject", RoleOperator, s.decide(false)},
 		{"POST", "/api/v1/chats", RoleOperator, s.createChat},
@@ -237,7 +238,7 @@ type StartRequest struct {
 	// RequireApproval holds each set of lab runs until an operator approves it.
 	RequireApproval bool `json:"require_approval,omitempty"`
 	// Strategy is how the campaign chooses experiments: agents (the
-	// default), agents-noopt, bo or random (see workflows.CampaignInput).
+	// default), agents-noopt, bo or random (see campaign.CampaignInput).
 	Strategy string `json:"strategy,omitempty"`
 	// Acquisition ("ei" or "ucb") and Batch (1 to 64 experiments chosen
 	// together) steer bo; Init ("auto", "medoids[:N]", "maximin[:N]" or
@@ -265,7 +266,7 @@ func (s *Server) startCampaign(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusUnprocessableEntity, "invalid_hpc", fmt.Sprintf("hpc %q must be \"local\" or \"slurm\" (or empty for the worker's default)", req.HPC))
 		return
 	}
-	in := workflows.CampaignInput{Challenge: req.Challenge, Model: req.Model, Budget: req.Budget, TokenBudget: req.TokenBudget, Seed: req.Seed, HPC: req.HPC,
+	in := campaign.CampaignInput{Challenge: req.Challenge, Model: req.Model, Budget: req.Budget, TokenBudget: req.TokenBudget, Seed: req.Seed, HPC: req.HPC,
 		RequireApproval: req.RequireApproval, Strategy: req.Strategy, Acquisition: req.Acquisition, Init: req.Init, Batch: req.Batch,
 		StartedBy: s.caller(r).By + " through the API"}
 	if err := CheckStrategy(&in); err != nil {
@@ -277,16 +278,16 @@ func (s *Server) startCampaign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// bo and random call no model: none is named for them.
-	if in.Model == "" && in.Strategy != workflows.StrategyBO && in.Strategy != workflows.StrategyRandom {
+	if in.Model == "" && in.Strategy != campaign.StrategyBO && in.Strategy != campaign.StrategyRandom {
 		in.Model = s.DefaultModel
 	}
 	id := NewCampaignID(req.Challenge)
-	run, err := s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.CampaignWorkflowName, in)
+	run, err := s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, campaign.CampaignWorkflowName, in)
 	if err != nil {
 		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", "could not start the campaign workflow: "+err.Error())
 		return
 	}
-	noteCreated(r, run.GetID(), "strategy "+cmp.Or(in.Strategy, workflows.StrategyAgents))
+	noteCreated(r, run.GetID(), "strategy "+cmp.Or(in.Strategy, campaign.StrategyAgents))
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": run.GetID(), "run_id": run.GetRunID()})
 }
 
@@ -305,7 +306,7 @@ func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := s.status(r, id)
 	if err != nil {
-		s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no campaign %q", id))
+		s.writeTemporalErr(w, r, err, campaign.CampaignWorkflowName, id, fmt.Sprintf("no campaign %q", id))
 		return
 	}
 	writeJSON(w, http.StatusOK, s.campaignStatus(r.Context(), id, st))
@@ -316,8 +317,8 @@ func (s *Server) stopCampaign(w http.ResponseWriter, r *http.Request) {
 	if !checkID(w, "campaign", id) {
 		return
 	}
-	if err := s.signalKind(r, workflows.CampaignWorkflowName, id, workflows.SignalStop, "stopped through the API"); err != nil {
-		s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no running campaign %q", id))
+	if err := s.signalKind(r, campaign.CampaignWorkflowName, id, campaign.SignalStop, "stopped through the API"); err != nil {
+		s.writeTemporalErr(w, r, err, campaign.CampaignWorkflowName, id, fmt.Sprintf("no running campaign %q", id))
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "stopping"})

@@ -27,6 +27,8 @@ import (
 	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
+	"github.com/genesis-sci/genesis/workflows/chat"
 )
 
 // openAPI is the OpenAPI 3 description served at /openapi.json; a test
@@ -104,7 +106,7 @@ func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	resp, err := s.Temporal.ListWorkflow(r.Context(), &workflowservice.ListWorkflowExecutionsRequest{
-		Query: fmt.Sprintf("WorkflowType = '%s'", workflows.CampaignWorkflowName), PageSize: int32(limit)})
+		Query: fmt.Sprintf("WorkflowType = '%s'", campaign.CampaignWorkflowName), PageSize: int32(limit)})
 	if err != nil {
 		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", "listing campaigns: "+err.Error())
 		return
@@ -137,7 +139,7 @@ func summary(e *workflowpb.WorkflowExecutionInfo) CampaignSummary {
 }
 
 // portfolioSlot finds the "-NN-" before the challenge in a portfolio
-// campaign's ID (<portfolio>-NN-<challenge>, see workflows.CampaignID).
+// campaign's ID (<portfolio>-NN-<challenge>, see portfolioflow.CampaignID).
 var portfolioSlot = regexp.MustCompile(`-[0-9]{2}-`)
 
 // portfolioChallenge reads the challenge from a portfolio campaign's ID, if
@@ -197,7 +199,7 @@ func (s *Server) watchCampaign(w http.ResponseWriter, r *http.Request) {
 		st, err := s.status(r, id)
 		if err != nil {
 			if out == nil {
-				s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no campaign %q", id))
+				s.writeTemporalErr(w, r, err, campaign.CampaignWorkflowName, id, fmt.Sprintf("no campaign %q", id))
 				return
 			}
 			out.event("error", map[string]string{"message": err.Error()})
@@ -249,11 +251,11 @@ type statusCache struct {
 }
 
 type cachedStatus struct {
-	st workflows.Status
+	st campaign.Status
 	at time.Time
 }
 
-func (s *Server) status(r *http.Request, id string) (workflows.Status, error) {
+func (s *Server) status(r *http.Request, id string) (campaign.Status, error) {
 	s.cacheMu.Lock()
 	if c, ok := s.cache[id]; ok && time.Since(c.at) < statusTTL {
 		s.cacheMu.Unlock()
@@ -261,8 +263,8 @@ func (s *Server) status(r *http.Request, id string) (workflows.Status, error) {
 	}
 	s.cacheMu.Unlock()
 	v, err, _ := s.flight.Do(id, func() (any, error) {
-		var st workflows.Status
-		q, err := s.Temporal.QueryWorkflow(context.WithoutCancel(r.Context()), id, "", workflows.QueryStatus)
+		var st campaign.Status
+		q, err := s.Temporal.QueryWorkflow(context.WithoutCancel(r.Context()), id, "", campaign.QueryStatus)
 		if err != nil {
 			return st, err
 		}
@@ -281,9 +283,9 @@ func (s *Server) status(r *http.Request, id string) (workflows.Status, error) {
 		return st, nil
 	})
 	if err != nil {
-		return workflows.Status{}, err
+		return campaign.Status{}, err
 	}
-	return v.(workflows.Status), nil
+	return v.(campaign.Status), nil
 }
 
 func (s *Server) searchMemory(w http.ResponseWriter, r *http.Request) {
@@ -439,8 +441,8 @@ func (s *Server) signal(name, done string) http.HandlerFunc {
 		if !checkID(w, "campaign", id) {
 			return
 		}
-		if err := s.signalKind(r, workflows.CampaignWorkflowName, id, name, nil); err != nil {
-			s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no running campaign %q", id))
+		if err := s.signalKind(r, campaign.CampaignWorkflowName, id, name, nil); err != nil {
+			s.writeTemporalErr(w, r, err, campaign.CampaignWorkflowName, id, fmt.Sprintf("no running campaign %q", id))
 			return
 		}
 		writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": done})
@@ -465,7 +467,7 @@ func (s *Server) decide(approve bool) http.HandlerFunc {
 		}
 		st, err := s.status(r, id)
 		if err != nil {
-			s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no campaign %q", id))
+			s.writeTemporalErr(w, r, err, campaign.CampaignWorkflowName, id, fmt.Sprintf("no campaign %q", id))
 			return
 		}
 		if st.Pending == nil {
@@ -478,9 +480,9 @@ func (s *Server) decide(approve bool) http.HandlerFunc {
 		}
 		// The decision names the runs it is about, so runs that replace
 		// them meanwhile are not decided by it.
-		d := workflows.Decision{Approve: approve, By: s.caller(r).By, Reason: body.Reason, Iteration: st.Pending.Iteration}
-		if err := s.Temporal.SignalWorkflow(r.Context(), id, "", workflows.SignalDecision, d); err != nil {
-			s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no running campaign %q", id))
+		d := campaign.Decision{Approve: approve, By: s.caller(r).By, Reason: body.Reason, Iteration: st.Pending.Iteration}
+		if err := s.Temporal.SignalWorkflow(r.Context(), id, "", campaign.SignalDecision, d); err != nil {
+			s.writeTemporalErr(w, r, err, campaign.CampaignWorkflowName, id, fmt.Sprintf("no running campaign %q", id))
 			return
 		}
 		verdict := "rejected"
@@ -508,7 +510,7 @@ func (s *Server) createChat(w http.ResponseWriter, r *http.Request) {
 	_, _ = crand.Read(b[:])
 	id := fmt.Sprintf("chat-%s-%x", strings.ToLower(time.Now().UTC().Format("20060102T150405")), b)
 	run, err := s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
-		workflows.ChatWorkflowName, workflows.ChatInput{Model: req.Model})
+		chat.ChatWorkflowName, chat.ChatInput{Model: req.Model})
 	if err != nil {
 		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", "could not start the chat: "+err.Error())
 		return
@@ -528,27 +530,27 @@ func (s *Server) sendChat(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req, false, `JSON like {"text": "how is the campaign doing?"}`) {
 		return
 	}
-	if err := workflows.ValidateChatMessage(req.Text); err != nil {
+	if err := chat.ValidateChatMessage(req.Text); err != nil {
 		writeErr(w, http.StatusUnprocessableEntity, "invalid_message", err.Error())
 		return
 	}
 	// An update to another kind's workflow fails only once it reaches the
 	// worker, with a message about update names: check the kind first.
-	if err := s.requireKind(r.Context(), workflows.ChatWorkflowName, id); err != nil {
-		s.writeTemporalErr(w, r, err, workflows.ChatWorkflowName, id, fmt.Sprintf("no chat %q; start one with POST /api/v1/chats", id))
+	if err := s.requireKind(r.Context(), chat.ChatWorkflowName, id); err != nil {
+		s.writeTemporalErr(w, r, err, chat.ChatWorkflowName, id, fmt.Sprintf("no chat %q; start one with POST /api/v1/chats", id))
 		return
 	}
 	if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
 		s.sendChatStream(w, r, id, req.Text)
 		return
 	}
-	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateSend,
+	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: chat.UpdateSend,
 		Args: []any{req.Text, s.caller(r)}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	if err != nil {
-		s.writeTemporalErr(w, r, err, workflows.ChatWorkflowName, id, fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
+		s.writeTemporalErr(w, r, err, chat.ChatWorkflowName, id, fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
 		return
 	}
-	var reply workflows.ChatReply
+	var reply chat.ChatReply
 	if err := h.Get(r.Context(), &reply); err != nil {
 		writeErr(w, http.StatusUnprocessableEntity, "rejected", err.Error())
 		return
@@ -560,7 +562,7 @@ func (s *Server) sendChat(w http.ResponseWriter, r *http.Request) {
 // events: "delta" events carry the reply so far as the model writes it,
 // then one "reply" event carries the whole reply, as the plain send
 // returns it, or an "error" event. The reply so far comes from the worker
-// in this process when it runs the turn (workflows.Streams), and otherwise
+// in this process when it runs the turn (Streams), and otherwise
 // from the ChatTurn activity's heartbeat, read through Temporal until a
 // local piece arrives.
 func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text string) {
@@ -574,14 +576,14 @@ func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	remote := s.heartbeatPartials(ctx, id, &localSeen)
-	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateSend,
+	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: chat.UpdateSend,
 		Args: []any{text, s.caller(r)}, WaitForStage: client.WorkflowUpdateStageAccepted})
 	if err != nil {
-		s.writeTemporalErr(w, r, err, workflows.ChatWorkflowName, id, fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
+		s.writeTemporalErr(w, r, err, chat.ChatWorkflowName, id, fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
 		return
 	}
 	type result struct {
-		reply workflows.ChatReply
+		reply chat.ChatReply
 		err   error
 	}
 	done := make(chan result, 1)
@@ -626,10 +628,10 @@ func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text
 // caller is who makes a request that acts for someone (a portfolio
 // decision, a chat message): the token's ID and role, or an admin named
 // "api" when the API runs without tokens.
-func (s *Server) caller(r *http.Request) workflows.Caller {
-	from := workflows.Caller{By: "api", Role: RoleAdmin}
+func (s *Server) caller(r *http.Request) chat.Caller {
+	from := chat.Caller{By: "api", Role: RoleAdmin}
 	if t, ok := s.Tokens.lookupRequest(r); ok {
-		from = workflows.Caller{By: t.ID, Role: t.Role}
+		from = chat.Caller{By: t.ID, Role: t.Role}
 	}
 	return from
 }
@@ -642,8 +644,8 @@ const chatPoll = 250 * time.Millisecond
 // new reply-so-far in the ChatTurn activity's heartbeat is sent on the
 // channel (only the latest is kept), until ctx ends. It stops reading once
 // localSeen is set (the worker in this process streams the turn).
-func (s *Server) heartbeatPartials(ctx context.Context, id string, localSeen *atomic.Bool) <-chan workflows.ChatProgress {
-	ch := make(chan workflows.ChatProgress, 1)
+func (s *Server) heartbeatPartials(ctx context.Context, id string, localSeen *atomic.Bool) <-chan chat.ChatProgress {
+	ch := make(chan chat.ChatProgress, 1)
 	go func() {
 		t := time.NewTicker(chatPoll)
 		defer t.Stop()
@@ -661,9 +663,9 @@ func (s *Server) heartbeatPartials(ctx context.Context, id string, localSeen *at
 				continue // the reply event reports what went wrong
 			}
 			for _, pa := range d.GetPendingActivities() {
-				var p workflows.ChatProgress
+				var p chat.ChatProgress
 				// A heartbeat left by an earlier attempt is not this one's.
-				if pa.GetActivityType().GetName() != workflows.ChatTurnActivity || pa.GetHeartbeatDetails() == nil ||
+				if pa.GetActivityType().GetName() != chat.ChatTurnActivity || pa.GetHeartbeatDetails() == nil ||
 					converter.GetDefaultDataConverter().FromPayloads(pa.GetHeartbeatDetails(), &p) != nil || p.Attempt != pa.GetAttempt() || p.Reply == "" {
 					continue
 				}
@@ -684,12 +686,12 @@ func (s *Server) getChat(w http.ResponseWriter, r *http.Request) {
 	if !checkID(w, "chat", id) {
 		return
 	}
-	v, err := s.Temporal.QueryWorkflow(r.Context(), id, "", workflows.QueryChat)
+	v, err := s.Temporal.QueryWorkflow(r.Context(), id, "", chat.QueryChat)
 	if err != nil {
-		s.writeTemporalErr(w, r, err, workflows.ChatWorkflowName, id, fmt.Sprintf("no chat %q", id))
+		s.writeTemporalErr(w, r, err, chat.ChatWorkflowName, id, fmt.Sprintf("no chat %q", id))
 		return
 	}
-	var st workflows.ChatState
+	var st chat.ChatState
 	if err := v.Get(&st); err != nil {
 		writeErr(w, http.StatusInternalServerError, "internal", err.Error())
 		return

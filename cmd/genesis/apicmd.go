@@ -26,7 +26,8 @@ import (
 	"github.com/genesis-sci/genesis/api"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/devserver"
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
+	"github.com/genesis-sci/genesis/workflows/chat"
 )
 
 // newAPIServer builds the API over a running stack: tokens (an admin token
@@ -137,8 +138,8 @@ func (c *apiClient) send(ctx context.Context, method, path, contentType string, 
 // sendChat sends a chat message and reads the streamed answer: onPartial
 // gets the reply so far as the model writes it, and the whole reply is
 // returned at the end.
-func (c *apiClient) sendChat(ctx context.Context, session, text string, onPartial func(string)) (workflows.ChatReply, error) {
-	var reply workflows.ChatReply
+func (c *apiClient) sendChat(ctx context.Context, session, text string, onPartial func(string)) (chat.ChatReply, error) {
+	var reply chat.ChatReply
 	body, _ := json.Marshal(map[string]string{"text": text})
 	resp, err := c.send(ctx, http.MethodPost, "/api/v1/chats/"+session+"/messages", "application/json", body, http.Header{"Accept": {"text/event-stream"}})
 	if err != nil {
@@ -352,7 +353,7 @@ func campaignCmd(cfg *config) *cobra.Command {
 // strategyFlags adds the flags that choose how a campaign picks
 // experiments (the API and the workflow check the values).
 func strategyFlags(f *pflag.FlagSet, strategy, acquisition, init *string, batch *int) {
-	f.StringVar(strategy, "strategy", workflows.StrategyAgents, "how to choose experiments: agents (the agent team, with the optimiser's suggestions), agents-noopt (the team alone), bo (Bayesian optimisation; no model) or random (uniform draws; no model)")
+	f.StringVar(strategy, "strategy", campaign.StrategyAgents, "how to choose experiments: agents (the agent team, with the optimiser's suggestions), agents-noopt (the team alone), bo (Bayesian optimisation; no model) or random (uniform draws; no model)")
 	f.StringVar(acquisition, "acquisition", "", "bo only: ei (expected improvement, the default; q-EI for batches) or ucb (upper confidence bound; GP-BUCB for batches)")
 	f.StringVar(init, "init", "", "the optimiser's start design, for bo and the agents' suggestions: auto (the default: maximin, one point per parameter plus one but at most a fifth of the budget, at least 2), maximin, maximin:N or random:N")
 	f.IntVar(batch, "batch", 0, "bo only: experiments chosen together and run at once in the lab, 1 to 64 (default 1)")
@@ -428,7 +429,7 @@ func (c *apiClient) watch(ctx context.Context, id string, w io.Writer) error {
 		case strings.HasPrefix(line, "event: "):
 			event = strings.TrimPrefix(line, "event: ")
 		case strings.HasPrefix(line, "data: ") && event == "status":
-			var st workflows.Status
+			var st campaign.Status
 			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &st); err != nil {
 				return err
 			}
@@ -547,7 +548,7 @@ and come back with --session ID. Commands: /help, /history, /campaigns, /quit.`,
 					fmt.Fprintln(out, "  /history    the conversation so far\n  /campaigns  recent campaigns\n  /quit       leave (the session stays; --session resumes it)\n  anything else goes to the team")
 					continue
 				case line == "/history":
-					var st workflows.ChatState
+					var st chat.ChatState
 					if err := cl.do(ctx, http.MethodGet, "/api/v1/chats/"+session, nil, &st); err != nil {
 						fmt.Fprintln(out, "error:", err)
 						continue

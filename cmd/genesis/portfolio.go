@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/genesis-sci/genesis/portfolio"
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/portfolioflow"
 )
 
 func portfolioCmd(cfg *config) *cobra.Command {
@@ -85,7 +85,7 @@ outside a routine region or above a cost wait for an operator. See the README's
 			if watch {
 				return watchPortfolio(cmd.Context(), cl, args[0], cmd.OutOrStdout(), every)
 			}
-			var st workflows.PortfolioStatus
+			var st portfolioflow.PortfolioStatus
 			if err := cl.do(cmd.Context(), http.MethodGet, "/api/v1/portfolios/"+url.PathEscape(args[0]), nil, &st); err != nil {
 				return err
 			}
@@ -120,7 +120,7 @@ outside a routine region or above a cost wait for an operator. See the README's
 func watchPortfolio(ctx context.Context, cl *apiClient, id string, w io.Writer, every time.Duration) error {
 	last := ""
 	for {
-		var st workflows.PortfolioStatus
+		var st portfolioflow.PortfolioStatus
 		if err := cl.do(ctx, http.MethodGet, "/api/v1/portfolios/"+url.PathEscape(id), nil, &st); err != nil {
 			return err
 		}
@@ -141,7 +141,7 @@ func watchPortfolio(ctx context.Context, cl *apiClient, id string, w io.Writer, 
 	}
 }
 
-func printPortfolio(w io.Writer, st workflows.PortfolioStatus) {
+func printPortfolio(w io.Writer, st portfolioflow.PortfolioStatus) {
 	state := "running"
 	switch {
 	case st.Done:

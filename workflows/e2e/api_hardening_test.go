@@ -15,6 +15,8 @@ import (
 	"github.com/genesis-sci/genesis/api"
 	"github.com/genesis-sci/genesis/portfolio"
 	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
+	"github.com/genesis-sci/genesis/workflows/portfolioflow"
 )
 
 // smallPortfolio is a portfolio file that finishes quickly.
@@ -130,8 +132,8 @@ func TestWebUIHostileIDsInChromium(t *testing.T) {
 	hostilePortfolio := `pf-<svg onload="window.pwned=3">` + payload
 	tc := e.ts.GetDefaultClient()
 	ctx := context.Background()
-	if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: hostileCampaign, TaskQueue: workflows.TaskQueue}, workflows.CampaignWorkflowName,
-		workflows.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 6, RequireApproval: true}); err != nil {
+	if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: hostileCampaign, TaskQueue: workflows.TaskQueue}, campaign.CampaignWorkflowName,
+		campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 6, RequireApproval: true}); err != nil {
 		t.Fatal(err)
 	}
 	spec, err := portfolio.Parse([]byte(`
@@ -143,8 +145,8 @@ campaigns:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: hostilePortfolio, TaskQueue: workflows.TaskQueue}, workflows.PortfolioWorkflowName,
-		workflows.PortfolioInput{Spec: *spec}); err != nil {
+	if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: hostilePortfolio, TaskQueue: workflows.TaskQueue}, portfolioflow.PortfolioWorkflowName,
+		portfolioflow.PortfolioInput{Spec: *spec}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -240,7 +242,7 @@ campaigns:
 		t.Errorf("hostile text became markup: %d injected elements, script ran: %v\n%s", injected, pwned, html)
 	}
 	// The hostile campaign's runs can still be decided from the page.
-	status := func() *workflows.Pending {
+	status := func() *campaign.Pending {
 		t.Helper()
 		req, _ := http.NewRequest("GET", base+"/api/v1/campaigns/"+url.PathEscape(hostileCampaign), nil)
 		req.Header.Set("Authorization", "Bearer "+op)
@@ -250,7 +252,7 @@ campaigns:
 		}
 		defer resp.Body.Close()
 		var st struct {
-			Pending *workflows.Pending `json:"pending"`
+			Pending *campaign.Pending `json:"pending"`
 		}
 		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != 200 {
 			t.Fatalf("status of the hostile campaign: %d %v", resp.StatusCode, err)

@@ -26,7 +26,8 @@ import (
 	"github.com/genesis-sci/genesis/api"
 	"github.com/genesis-sci/genesis/memory"
 	labclient "github.com/genesis-sci/genesis/tools/lab"
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
+	"github.com/genesis-sci/genesis/workflows/portfolioflow"
 )
 
 // The HTTP API starts a campaign as a workflow on the real server, reports
@@ -67,7 +68,7 @@ func TestAPIStartStatusStop(t *testing.T) {
 		t.Fatalf("start: %d %v", resp.StatusCode, m)
 	}
 	id, _ := m["id"].(string)
-	var st workflows.Status
+	var st campaign.Status
 	deadline := time.Now().Add(time.Minute)
 	for st.ExperimentsUsed < 2 {
 		if time.Now().After(deadline) {
@@ -84,7 +85,7 @@ func TestAPIStartStatusStop(t *testing.T) {
 	if resp, _ := post("/api/v1/campaigns/"+id+"/stop", ``); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("stop: %d", resp.StatusCode)
 	}
-	var res workflows.CampaignResult
+	var res campaign.CampaignResult
 	if err := e.ts.GetDefaultClient().GetWorkflow(t.Context(), id, "").Get(t.Context(), &res); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func TestAPIAuthWatchAndAudit(t *testing.T) {
 		line := sc.Text()
 		if strings.HasPrefix(line, "data: {\"campaign_id\"") {
 			statuses++
-			var st workflows.Status
+			var st campaign.Status
 			_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &st)
 			maxUsed = max(maxUsed, st.ExperimentsUsed)
 		}
@@ -223,12 +224,12 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 	e.worker(t, team(5*time.Millisecond), openMemory(t, e.dir))
 	h := newOperatorAPI(t, e)
 	call := h.call
-	status := func(id string) workflows.Status {
-		var st workflows.Status
+	status := func(id string) campaign.Status {
+		var st campaign.Status
 		h.get("/api/v1/campaigns/"+id, &st)
 		return st
 	}
-	waitFor := func(id, what string, cond func(workflows.Status) bool) workflows.Status {
+	waitFor := func(id, what string, cond func(campaign.Status) bool) campaign.Status {
 		deadline := time.Now().Add(time.Minute)
 		for {
 			st := status(id)
@@ -246,7 +247,7 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 		t.Fatalf("start: %d %v", code, m)
 	}
 	id := m["id"].(string)
-	st := waitFor(id, "asked for approval", func(s workflows.Status) bool { return s.Pending != nil })
+	st := waitFor(id, "asked for approval", func(s campaign.Status) bool { return s.Pending != nil })
 	if len(st.Pending.Points) == 0 || st.ExperimentsUsed != 0 {
 		t.Fatalf("pending %+v with %d experiments", st.Pending, st.ExperimentsUsed)
 	}
@@ -267,14 +268,14 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 	if code, m := call("POST", "/api/v1/campaigns/"+id+"/reject", `{"reason":"too hot"}`); code != 202 {
 		t.Fatalf("reject: %d %v", code, m)
 	}
-	waitFor(id, "asked again", func(s workflows.Status) bool { return s.Pending != nil && s.Pending.Iteration == 2 })
+	waitFor(id, "asked again", func(s campaign.Status) bool { return s.Pending != nil && s.Pending.Iteration == 2 })
 	if st := status(id); st.ExperimentsUsed != 0 {
 		t.Errorf("a rejected run ran: %d experiments", st.ExperimentsUsed)
 	}
 	if code, _ := call("POST", "/api/v1/campaigns/"+id+"/approve", ``); code != 202 {
 		t.Fatalf("approve: %d", code)
 	}
-	waitFor(id, "ran the approved runs", func(s workflows.Status) bool { return s.ExperimentsUsed >= 2 })
+	waitFor(id, "ran the approved runs", func(s campaign.Status) bool { return s.ExperimentsUsed >= 2 })
 	// Pause: it stops before the next iteration; resume: it goes on.
 	if code, _ := call("POST", "/api/v1/campaigns/"+id+"/pause", ``); code != 202 {
 		t.Fatal("pause")
@@ -282,7 +283,7 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 	// It may first ask about the runs of the iteration under way: approve
 	// those; it pauses before the next iteration.
 	for {
-		st = waitFor(id, "paused", func(s workflows.Status) bool { return s.Phase == "paused" || s.Pending != nil })
+		st = waitFor(id, "paused", func(s campaign.Status) bool { return s.Phase == "paused" || s.Pending != nil })
 		if st.Phase == "paused" {
 			break
 		}
@@ -297,10 +298,10 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 	if code, _ := call("POST", "/api/v1/campaigns/"+id+"/resume", ``); code != 202 {
 		t.Fatal("resume")
 	}
-	waitFor(id, "resumed", func(s workflows.Status) bool { return !s.Paused && s.Phase != "paused" })
+	waitFor(id, "resumed", func(s campaign.Status) bool { return !s.Paused && s.Phase != "paused" })
 	// Nothing pending now or soon: approving out of turn is a conflict, or it is asked again.
 	for {
-		st := waitFor(id, "asked or finished", func(s workflows.Status) bool { return s.Pending != nil || s.Done })
+		st := waitFor(id, "asked or finished", func(s campaign.Status) bool { return s.Pending != nil || s.Done })
 		if st.Done {
 			break
 		}
@@ -471,7 +472,7 @@ func TestChatApprovesPendingRuns(t *testing.T) {
 	if code != 200 || !strings.Contains(fmt.Sprint(reply["text"]), "I approved the lab runs campaign "+id) {
 		t.Fatalf("chat reply: %d %v", code, reply)
 	}
-	var res workflows.CampaignResult
+	var res campaign.CampaignResult
 	if err := c.GetWorkflow(t.Context(), id, "").Get(t.Context(), &res); err != nil {
 		t.Fatal(err)
 	}
@@ -491,7 +492,7 @@ func TestChatDecidesPortfolioApproval(t *testing.T) {
 	if code, body := h.call("POST", "/api/v1/portfolios?id=pf-chat", file); code != 202 {
 		t.Fatalf("start: %d %v", code, body)
 	}
-	var st workflows.PortfolioStatus
+	var st portfolioflow.PortfolioStatus
 	deadline := time.Now().Add(time.Minute)
 	for h.get("/api/v1/portfolios/pf-chat", &st); len(st.Pending) == 0 || st.Pending[0].Role != "admin"; h.get("/api/v1/portfolios/pf-chat", &st) {
 		if time.Now().After(deadline) {
@@ -633,7 +634,7 @@ func TestAPIStartsBOCampaign(t *testing.T) {
 	id, _ := m["id"].(string)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	var res workflows.CampaignResult
+	var res campaign.CampaignResult
 	if err := e.ts.GetDefaultClient().GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/genesis-sci/genesis/api"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/evals"
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // chromium returns Debian's Chromium, or skips (fails when
@@ -201,8 +201,8 @@ func TestStartBOFromWebUI(t *testing.T) {
 	); err != nil {
 		t.Fatalf("load the page: %v", err)
 	}
-	if !slices.Equal(offered, workflows.Strategies) || !boHidden {
-		t.Fatalf("strategies offered %v (want %v), bo settings hidden for agents: %v", offered, workflows.Strategies, boHidden)
+	if !slices.Equal(offered, campaign.Strategies) || !boHidden {
+		t.Fatalf("strategies offered %v (want %v), bo settings hidden for agents: %v", offered, campaign.Strategies, boHidden)
 	}
 	// choose picks a strategy as a person does (the page listens for change).
 	choose := func(v string) chromedp.Action {

@@ -17,6 +17,7 @@ import (
 	"github.com/genesis-sci/genesis/memory"
 	labclient "github.com/genesis-sci/genesis/tools/lab"
 	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/chat"
 )
 
 // streaming hands a scripted model's reply over in small pieces, as a
@@ -43,7 +44,7 @@ func (m streaming) GenerateStream(ctx context.Context, req llm.Request, onDelta 
 // growing "delta" events, each a prefix of the reply, then the whole reply.
 // The worker runs in the API's process and hands the text over directly.
 func TestChatStreamsTheReply(t *testing.T) {
-	s := workflows.NewStreams()
+	s := api.NewStreams()
 	streamChat(t, s, s, 25*time.Millisecond)
 }
 
@@ -54,17 +55,17 @@ func TestChatStreamsTheReply(t *testing.T) {
 // attached to genesis dev).
 func TestChatStreamsFromAWorkerElsewhere(t *testing.T) {
 	t.Run("api alone", func(t *testing.T) { streamChat(t, nil, nil, 120*time.Millisecond) })
-	t.Run("api with its own worker", func(t *testing.T) { streamChat(t, workflows.NewStreams(), nil, 120*time.Millisecond) })
+	t.Run("api with its own worker", func(t *testing.T) { streamChat(t, api.NewStreams(), nil, 120*time.Millisecond) })
 }
 
 // streamChat sends a chat message with a streaming model behind the
 // worker and checks the deltas the API's client gets. apiStreams and
 // workerStreams are the in-process hubs of the API and the worker (the
 // same one when they share a process).
-func streamChat(t *testing.T, apiStreams, workerStreams *workflows.Streams, delay time.Duration) {
+func streamChat(t *testing.T, apiStreams, workerStreams *api.Streams, delay time.Duration) {
 	e := newEnv(t)
 	streams := apiStreams
-	acts := &workflows.Activities{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return streaming{team(0), 6, delay}, nil },
+	acts := &workflows.Deps{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return streaming{team(0), 6, delay}, nil },
 		Lab: labclient.New(e.url, nil), Embedder: memory.Hashing{}, DataDir: e.dir, Temporal: e.ts.GetDefaultClient(), Streams: workerStreams}
 	e.ts.NewWorkerWithOptions(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) }, workflows.WorkerOptions())
 	home := t.TempDir()
@@ -91,7 +92,7 @@ func streamChat(t *testing.T, apiStreams, workerStreams *workflows.Streams, dela
 		t.Fatalf("status %d, content type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	var deltas []string
-	var reply workflows.ChatReply
+	var reply chat.ChatReply
 	event := ""
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {

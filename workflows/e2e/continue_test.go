@@ -12,6 +12,7 @@ import (
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // onFinding calls fn when the analyst's findings are written to memory,
@@ -46,13 +47,13 @@ func TestStopInTheContinueAsNewTask(t *testing.T) {
 	const id, why = "stop-at-continue", "stopped in the continue-as-new task"
 	var findings atomic.Int32
 	var wfWorker atomic.Pointer[worker.Worker]
-	var acts *workflows.Activities
+	var acts *workflows.Deps
 	acts = e.activities(t, team(0), onFinding{openMemory(t, e.dir), func() {
 		if findings.Add(1) != 2 {
 			return
 		}
 		(*wfWorker.Load()).Stop()
-		if err := c.SignalWorkflow(ctx, id, "", workflows.SignalStop, why); err != nil {
+		if err := c.SignalWorkflow(ctx, id, "", campaign.SignalStop, why); err != nil {
 			t.Error(err)
 		}
 		go func() {
@@ -69,13 +70,13 @@ func TestStopInTheContinueAsNewTask(t *testing.T) {
 	startWorkflowWorker(t, c, acts, &wfWorker)
 	t.Cleanup(func() { (*wfWorker.Load()).Stop() })
 
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.CampaignWorkflowName,
-		workflows.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 30, Seed: 1, Patience: -1, NoReport: true, MaxHistory: 5})
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, campaign.CampaignWorkflowName,
+		campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 30, Seed: 1, Patience: -1, NoReport: true, MaxHistory: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
 	first := run.GetRunID() // Get moves the run along continue-as-new
-	var res workflows.CampaignResult
+	var res campaign.CampaignResult
 	if err := run.Get(ctx, &res); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestStopInTheContinueAsNewTask(t *testing.T) {
 
 // startWorkflowWorker starts a worker that runs workflows (and their local
 // activities) only.
-func startWorkflowWorker(t *testing.T, c client.Client, acts *workflows.Activities, into *atomic.Pointer[worker.Worker]) {
+func startWorkflowWorker(t *testing.T, c client.Client, acts *workflows.Deps, into *atomic.Pointer[worker.Worker]) {
 	w := worker.New(c, workflows.TaskQueue, worker.Options{LocalActivityWorkerOnly: true})
 	workflows.Register(w, acts)
 	if err := w.Start(); err != nil {

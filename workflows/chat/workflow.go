@@ -1,4 +1,10 @@
-package workflows
+// Package chat is the Chat workflow: a durable conversation with the agent
+// team, one turn at a time (an Update waits for the reply). Each turn is
+// an activity (turn.go) that reads campaign state, pending decisions and
+// memory and asks the model; the team can act for the user (actions.go),
+// but only when the user's own message asks for it (guard.go). Long
+// sessions continue as new with a summary.
+package chat
 
 import (
 	"errors"
@@ -6,11 +12,12 @@ import (
 	"strings"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/genesis-sci/genesis/agents/llm"
+	"github.com/genesis-sci/genesis/internal/clip"
 )
 
 // Chat workflow names.
@@ -114,7 +121,6 @@ func ChatWorkflow(ctx workflow.Context, in ChatInput) error {
 		return err
 	}
 	mu := workflow.NewMutex(ctx)
-	var a *Activities
 	// from is absent (zero) in messages sent before it existed.
 	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSend, func(ctx workflow.Context, text string, from Caller) (ChatReply, error) {
 		if err := mu.Lock(ctx); err != nil {
@@ -127,7 +133,7 @@ func ChatWorkflow(ctx workflow.Context, in ChatInput) error {
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Minute, HeartbeatTimeout: 30 * time.Second,
 			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 4, NonRetryableErrorTypes: []string{llm.KindNotFound, llm.KindBadRequest, llm.KindAuth}}})
 		var turn ChatTurnResult
-		if err := workflow.ExecuteActivity(actx, a.ChatTurn, ChatTurnInput{Chat: st.ID, Model: st.Model, Summary: st.Summary,
+		if err := workflow.ExecuteActivity(actx, ChatTurnActivity, ChatTurnInput{Chat: st.ID, Model: st.Model, Summary: st.Summary,
 			Messages: lastMessages(st.Messages, chatKeep)}).Get(ctx, &turn); err != nil {
 			msg := "The team could not answer just now (" + shortenErr(err) + "). Please try again."
 			st.Messages = append(st.Messages, ChatMessage{Role: "assistant", Text: msg, Time: workflow.Now(ctx)})
@@ -177,9 +183,9 @@ func ChatWorkflow(ctx workflow.Context, in ChatInput) error {
 	summary := st.Summary
 	for _, m := range st.Messages[:len(st.Messages)-len(keep)] {
 		if m.Role == "user" {
-			summary += "\n- user: " + shorten(m.Text, 160)
+			summary += "\n- user: " + clip.Clip(m.Text, 160)
 		} else if m.Action != nil {
-			summary += "\n- team: " + shorten(m.Action.Result, 160)
+			summary += "\n- team: " + clip.Clip(m.Action.Result, 160)
 		}
 	}
 	if len(summary) > 4000 {
@@ -209,55 +215,9 @@ func lastMessages(ms []ChatMessage, n int) []ChatMessage {
 	return append([]ChatMessage(nil), ms...)
 }
 
-func shortenErr(err error) string { return shorten(err.Error(), 160) }
+func shortenErr(err error) string { return clip.Clip(err.Error(), 160) }
 
-// runChatAction acts for the user: starts or stops a campaign, decides a
-// campaign's pending runs or a portfolio's approval (with the sender's role).
-func runChatAction(ctx workflow.Context, chatID, model string, from Caller, act *ChatAction) string {
-	switch act.Kind {
-	case "approve_approval", "reject_approval":
-		if from.Role == "" {
-			return "I cannot decide a portfolio's approval for you: this message came without your role. Decide it in the web UI or with `genesis portfolio approve|reject " + act.PortfolioID + " " + act.ApprovalID + "`."
-		}
-		approve := act.Kind == "approve_approval"
-		var a *Activities
-		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
-		var verdict string
-		if err := workflow.ExecuteActivity(actx, a.DecidePortfolio, DecidePortfolioInput{Portfolio: act.PortfolioID, Decision: PortfolioDecision{
-			Approval: act.ApprovalID, Approve: approve, By: from.By + " (chat)", Role: from.Role, Reason: "decided in chat " + chatID}}).Get(ctx, &verdict); err != nil {
-			return fmt.Sprintf("Passing your decision to portfolio %s failed: %s", act.PortfolioID, shortenErr(err))
-		}
-		if verdict == "approved" || verdict == "rejected" {
-			return fmt.Sprintf("I %s approval %s of portfolio %s for you.", verdict, act.ApprovalID, act.PortfolioID)
-		}
-		return fmt.Sprintf("Approval %s of portfolio %s is not decided: %s.", act.ApprovalID, act.PortfolioID, verdict)
-	case "start_campaign":
-		id := fmt.Sprintf("campaign-%s-%s", act.Challenge, strings.ToLower(strings.ReplaceAll(workflow.Now(ctx).UTC().Format("20060102T150405.000"), ".", "")))
-		id += "-" + chatID[max(0, len(chatID)-4):]
-		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: id, TaskQueue: TaskQueue,
-			ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON})
-		child := workflow.ExecuteChildWorkflow(cctx, CampaignWorkflowName, CampaignInput{Challenge: act.Challenge, Budget: act.Budget, Model: model,
-			StartedBy: sender(from, chatID)})
-		var exec workflow.Execution
-		if err := child.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {
-			return "Starting the campaign failed: " + shortenErr(err)
-		}
-		act.CampaignID = exec.ID
-		return fmt.Sprintf("I started campaign %s on %s (budget %d). Watch it in the web UI or with `genesis campaign watch %s`.", exec.ID, act.Challenge, act.Budget, exec.ID)
-	case "stop_campaign":
-		if err := workflow.SignalExternalWorkflow(ctx, act.CampaignID, "", SignalStop, "stopped by "+sender(from, chatID)).Get(ctx, nil); err != nil {
-			return fmt.Sprintf("Stopping %s failed: %s", act.CampaignID, shortenErr(err))
-		}
-		return fmt.Sprintf("I asked campaign %s to stop; it finishes its current step and reports.", act.CampaignID)
-	case "approve_runs", "reject_runs":
-		d := Decision{Approve: act.Kind == "approve_runs", By: sender(from, chatID), Iteration: act.Iteration}
-		if err := workflow.SignalExternalWorkflow(ctx, act.CampaignID, "", SignalDecision, d).Get(ctx, nil); err != nil {
-			return fmt.Sprintf("Passing your decision to %s failed: %s", act.CampaignID, shortenErr(err))
-		}
-		if d.Approve {
-			return fmt.Sprintf("I approved the lab runs campaign %s was waiting on.", act.CampaignID)
-		}
-		return fmt.Sprintf("I rejected the lab runs campaign %s was waiting on; it will propose others.", act.CampaignID)
-	}
-	return ""
+// Register registers the Chat workflow under its name.
+func Register(r worker.WorkflowRegistry) {
+	r.RegisterWorkflowWithOptions(ChatWorkflow, workflow.RegisterOptions{Name: ChatWorkflowName})
 }
