@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/genesis-sci/genesis/workflows/campaign"
+	"github.com/genesis-sci/genesis/workflows/campaignflow"
 )
 
 // A history recorded from a real campaign must replay against the current
@@ -15,7 +16,7 @@ import (
 // after guarding the change with workflow.GetVersion.
 func TestReplayRecordedCampaign(t *testing.T) {
 	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(campaign.CampaignWorkflow, workflow.RegisterOptions{Name: campaign.CampaignWorkflowName})
+	r.RegisterWorkflowWithOptions(campaignflow.CampaignWorkflow, workflow.RegisterOptions{Name: campaign.CampaignWorkflowName})
 	if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/campaign-history.json"); err != nil {
 		t.Fatal(err)
 	}

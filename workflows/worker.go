@@ -20,6 +20,7 @@ import (
 	labclient "github.com/genesis-sci/genesis/tools/lab"
 	"github.com/genesis-sci/genesis/workflows/activities"
 	"github.com/genesis-sci/genesis/workflows/campaign"
+	"github.com/genesis-sci/genesis/workflows/campaignflow"
 	"github.com/genesis-sci/genesis/workflows/chat"
 	"github.com/genesis-sci/genesis/workflows/portfolioflow"
 )
@@ -75,7 +76,7 @@ func (d *Deps) Sets() []ActivitySet {
 		activities.NewHPC(activities.HPCOptions{Default: d.HPC, Named: d.Executors, Command: d.SimCommand,
 			ChallengesDir: d.ChallengesDir, TimeScale: d.SimTimeScale, Poll: d.Poll}),
 		mem,
-		campaign.NewReports(d.Catalog, d.DataDir),
+		campaignflow.NewReports(d.Catalog, d.DataDir),
 		chat.NewTurns(d.Catalog, models, mem, d.Temporal, d.Streams, d.Temperature),
 		chat.NewPortfolios(d.Temporal),
 	}
@@ -83,7 +84,7 @@ func (d *Deps) Sets() []ActivitySet {
 
 // Register registers the workflows and every activity set on a worker.
 func Register(w worker.Registry, d *Deps) {
-	campaign.Register(w)
+	campaignflow.Register(w)
 	chat.Register(w)
 	portfolioflow.Register(w)
 	for _, s := range d.Sets() {

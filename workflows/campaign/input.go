@@ -87,12 +87,8 @@ type CampaignInput struct {
 	Resume *CampaignState `json:"resume,omitempty"`
 }
 
-// inputBoundsChange is the workflow.GetVersion change that added the
-// campaign's own check of its input's bounds.
-const inputBoundsChange = "input-bounds"
-
-// classical reports whether the strategy calls no model.
-func classical(strategy string) bool { return strategy == StrategyBO || strategy == StrategyRandom }
+// Classical reports whether the strategy calls no model.
+func Classical(strategy string) bool { return strategy == StrategyBO || strategy == StrategyRandom }
 
 // Bounds of a campaign's input beyond the budgets (challenges.MaxExperiments
 // and its kin bound those).
@@ -129,12 +125,12 @@ func (in CampaignInput) Validate() error {
 	if err := in.ValidateSearch(); err != nil {
 		return err
 	}
-	if err := in.validateBounds(); err != nil {
+	if err := in.ValidateBounds(); err != nil {
 		return err
 	}
 	// The workflow leaves the model to its worker's factory (which may
 	// know other names: tests' scripted models); the edge takes only specs.
-	if in.Model != "" && !classical(in.Strategy) { // bo and random call no model
+	if in.Model != "" && !Classical(in.Strategy) { // bo and random call no model
 		if err := agents.CheckModelSpec(in.Model); err != nil {
 			return fieldErr("model", "%v", err)
 		}
@@ -142,7 +138,7 @@ func (in CampaignInput) Validate() error {
 	return nil
 }
 
-func (in CampaignInput) validateBounds() error {
+func (in CampaignInput) ValidateBounds() error {
 	for _, b := range []struct {
 		field   string
 		v, most int

@@ -1,4 +1,4 @@
-// Package campaign is the Campaign workflow: the discovery loop of
+// Package campaignflow is the Campaign workflow: the discovery loop of
 // DESIGN.md (planner → hypothesis → simulation-operator → lab-operator →
 // analyst), repeated until the budget is spent, the campaign converges or
 // a human stops it, or the classical strategies' loop (bo, random). The
@@ -10,9 +10,10 @@
 // iteration's steps, turn.go one agent's turn, classical.go the classical
 // strategies, runs.go the simulation and lab runs, signals.go and
 // approvals.go what people send it, continueasnew.go how a long campaign
-// goes on in a new run, portfolioside.go its side of the portfolio protocol,
-// input.go and state.go its input, state and results.
-package campaign
+// goes on in a new run, portfolioside.go its side of the portfolio
+// protocol, state.go its status and result, report.go the report. Its
+// input, state and messages are package campaign's.
+package campaignflow
 
 import (
 	"fmt"
@@ -26,20 +27,7 @@ import (
 
 	"github.com/genesis-sci/genesis/internal/clip"
 	"github.com/genesis-sci/genesis/workflows/activities"
-)
-
-// TaskQueue is the queue Genesis workers poll.
-const TaskQueue = "genesis"
-
-// Names of the workflow, its signals and queries.
-const (
-	CampaignWorkflowName = "Campaign"
-	SignalStop           = "stop"
-	SignalPause          = "pause"
-	SignalResume         = "resume"
-	// SignalDecision approves or rejects the pending lab runs (a Decision).
-	SignalDecision = "decision"
-	QueryStatus    = "status"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 const (
@@ -52,21 +40,21 @@ const (
 	maxEvents       = 200
 )
 
-type campaign struct {
+type campaignRun struct {
 	paused   bool
-	pending  *Pending
-	decision *Decision
+	pending  *campaign.Pending
+	decision *campaign.Decision
 	ctx      workflow.Context
-	in       CampaignInput
+	in       campaign.CampaignInput
 	info     activities.ChallengeInfo
 	id       string
-	st       *CampaignState
+	st       *campaign.CampaignState
 	phase    string
 	stop     string
 	done     bool
-	best     *Experiment
+	best     *campaign.Experiment
 	reason   string
-	bestView *Best
+	bestView *campaign.Best
 	m        portfolioSide
 	signals  []signalHandler
 	// lastProblem is the last invalid reply's problem in the current turn.
@@ -77,8 +65,8 @@ type campaign struct {
 }
 
 // CampaignWorkflow runs one discovery campaign.
-func CampaignWorkflow(ctx workflow.Context, in CampaignInput) (*CampaignResult, error) {
-	cw := &campaign{ctx: ctx, in: in, id: workflow.GetInfo(ctx).WorkflowExecution.ID, phase: "starting"}
+func CampaignWorkflow(ctx workflow.Context, in campaign.CampaignInput) (*campaign.CampaignResult, error) {
+	cw := &campaignRun{ctx: ctx, in: in, id: workflow.GetInfo(ctx).WorkflowExecution.ID, phase: "starting"}
 	res, err := cw.run()
 	switch {
 	case in.Portfolio == "" || workflow.IsContinueAsNewError(err):
@@ -93,7 +81,7 @@ func CampaignWorkflow(ctx workflow.Context, in CampaignInput) (*CampaignResult, 
 // run is the campaign: set up (or resume), then iterate until a stop
 // reason, pausing when asked and continuing as new when the history grows
 // long; then the report.
-func (cw *campaign) run() (*CampaignResult, error) {
+func (cw *campaignRun) run() (*campaign.CampaignResult, error) {
 	if err := cw.setUp(); err != nil {
 		return nil, err
 	}
@@ -118,7 +106,7 @@ func (cw *campaign) run() (*CampaignResult, error) {
 		}
 		cw.st.Iteration++
 		iterate := cw.iterate
-		if classical(cw.in.Strategy) {
+		if campaign.Classical(cw.in.Strategy) {
 			iterate = cw.iterateClassical
 		}
 		if err := iterate(); err != nil {
@@ -132,18 +120,18 @@ func (cw *campaign) run() (*CampaignResult, error) {
 // setUp takes the state carried over (or starts afresh), answers queries
 // and listens for signals, loads the challenge, checks the input, and
 // takes what the campaign's family measured.
-func (cw *campaign) setUp() error {
+func (cw *campaignRun) setUp() error {
 	ctx, in := cw.ctx, cw.in
 	if in.Resume != nil {
 		cw.st = in.Resume
 		cw.in.Resume = nil
 	} else {
-		cw.st = &CampaignState{Fallbacks: map[string]int{}}
+		cw.st = &campaign.CampaignState{Fallbacks: map[string]int{}}
 	}
 	if cw.st.Fallbacks == nil {
 		cw.st.Fallbacks = map[string]int{}
 	}
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, cw.status); err != nil {
+	if err := workflow.SetQueryHandler(ctx, campaign.QueryStatus, cw.status); err != nil {
 		return err
 	}
 	cw.m.replan, cw.st.Replan = cw.st.Replan, ""
@@ -175,9 +163,9 @@ func (cw *campaign) setUp() error {
 }
 
 // checkInput refuses, not retried, an input the workflow cannot run.
-func (cw *campaign) checkInput() error {
-	if !slices.Contains(Strategies, cw.in.Strategy) {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown strategy %q; want one of %s", cw.in.Strategy, strings.Join(Strategies, ", ")), "BadInput", nil)
+func (cw *campaignRun) checkInput() error {
+	if !slices.Contains(campaign.Strategies, cw.in.Strategy) {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown strategy %q; want one of %s", cw.in.Strategy, strings.Join(campaign.Strategies, ", ")), "BadInput", nil)
 	}
 	if err := cw.in.ValidateSearch(); err != nil {
 		return temporal.NewNonRetryableApplicationError(err.Error(), "BadInput", nil)
@@ -186,14 +174,14 @@ func (cw *campaign) checkInput() error {
 	// here anyway fails now, not later (a budget of 2^63-1 overflowed the
 	// iteration limit). Histories recorded before the check replay as
 	// they ran: it asks its version only when it fails.
-	if err := cw.in.validateBounds(); err != nil && workflow.GetVersion(cw.ctx, inputBoundsChange, workflow.DefaultVersion, 1) == 1 {
+	if err := cw.in.ValidateBounds(); err != nil && workflow.GetVersion(cw.ctx, inputBoundsChange, workflow.DefaultVersion, 1) == 1 {
 		return temporal.NewNonRetryableApplicationError(err.Error(), "BadInput", nil)
 	}
 	return nil
 }
 
 // waitWhilePaused waits until the campaign is resumed or stopped.
-func (cw *campaign) waitWhilePaused() error {
+func (cw *campaignRun) waitWhilePaused() error {
 	cw.phase = "paused"
 	t0 := workflow.Now(cw.ctx)
 	if err := workflow.Await(cw.ctx, func() bool { return !cw.paused || cw.stop != "" }); err != nil {
@@ -205,7 +193,7 @@ func (cw *campaign) waitWhilePaused() error {
 
 // finish writes the report (unless the input says not to) and returns
 // the campaign's result.
-func (cw *campaign) finish() *CampaignResult {
+func (cw *campaignRun) finish() *campaign.CampaignResult {
 	cw.phase = "reporting"
 	cw.event("campaign", "stopping", cw.reason)
 	cw.st.Time.Wall = cw.since(cw.st.Started)
@@ -225,9 +213,9 @@ func (cw *campaign) finish() *CampaignResult {
 	return res
 }
 
-func (cw *campaign) applyDefaults() { cw.in.ApplyDefaults(cw.info.Budget) }
+func (cw *campaignRun) applyDefaults() { cw.in.ApplyDefaults(cw.info.Budget) }
 
-func (cw *campaign) shouldStop() string {
+func (cw *campaignRun) shouldStop() string {
 	switch {
 	case cw.stop != "":
 		return cw.stop
@@ -245,9 +233,9 @@ func (cw *campaign) shouldStop() string {
 	return ""
 }
 
-func (cw *campaign) event(agent, action, detail string) {
+func (cw *campaignRun) event(agent, action, detail string) {
 	cw.st.Seq++
-	cw.st.Events = append(cw.st.Events, Event{Seq: cw.st.Seq, Time: workflow.Now(cw.ctx), Iteration: cw.st.Iteration, Agent: agent, Action: action, Detail: detail})
+	cw.st.Events = append(cw.st.Events, campaign.Event{Seq: cw.st.Seq, Time: workflow.Now(cw.ctx), Iteration: cw.st.Iteration, Agent: agent, Action: action, Detail: detail})
 	if len(cw.st.Events) > maxEvents {
 		cw.st.Events = cw.st.Events[len(cw.st.Events)-maxEvents:]
 	}
@@ -256,11 +244,11 @@ func (cw *campaign) event(agent, action, detail string) {
 // score orients a measurement so that higher is better: the challenge's
 // scalarised score when it has several objectives, the primary value
 // (negated when minimising) otherwise.
-func (cw *campaign) score(values []float64) float64 {
+func (cw *campaignRun) score(values []float64) float64 {
 	return cw.info.Merit(values)
 }
 
-func (cw *campaign) recomputeBest() {
+func (cw *campaignRun) recomputeBest() {
 	cw.best = nil
 	for i := range cw.st.Experiments {
 		e := &cw.st.Experiments[i]
@@ -273,19 +261,19 @@ func (cw *campaign) recomputeBest() {
 	}
 	cw.bestView = nil
 	if cw.best != nil {
-		cw.bestView = &Best{Point: cw.info.Map(cw.best.Point), Value: cw.best.Values[0], RunID: cw.best.Ref, Iteration: cw.best.Iteration}
+		cw.bestView = &campaign.Best{Point: cw.info.Map(cw.best.Point), Value: cw.best.Values[0], RunID: cw.best.Ref, Iteration: cw.best.Iteration}
 	}
 }
 
 // since is the seconds from t to now, in workflow time.
-func (cw *campaign) since(t time.Time) float64 { return workflow.Now(cw.ctx).Sub(t).Seconds() }
+func (cw *campaignRun) since(t time.Time) float64 { return workflow.Now(cw.ctx).Sub(t).Seconds() }
 
-func (cw *campaign) fallback(role, why string) {
+func (cw *campaignRun) fallback(role, why string) {
 	cw.st.Fallbacks[role]++
 	cw.event(role, "fell back", why)
 }
 
-func (cw *campaign) bestString() string {
+func (cw *campaignRun) bestString() string {
 	if cw.best == nil {
 		return "none yet"
 	}
@@ -294,5 +282,9 @@ func (cw *campaign) bestString() string {
 
 // Register registers the Campaign workflow under its name.
 func Register(r worker.WorkflowRegistry) {
-	r.RegisterWorkflowWithOptions(CampaignWorkflow, workflow.RegisterOptions{Name: CampaignWorkflowName})
+	r.RegisterWorkflowWithOptions(CampaignWorkflow, workflow.RegisterOptions{Name: campaign.CampaignWorkflowName})
 }
+
+// inputBoundsChange is the workflow.GetVersion change that added the
+// campaign's own check of its input's bounds.
+const inputBoundsChange = "input-bounds"

@@ -1,4 +1,4 @@
-package campaign
+package campaignflow
 
 import (
 	"fmt"
@@ -24,7 +24,7 @@ const safeCandidatesChange = "safe-candidates"
 
 // dropUnsafe removes the candidates the lab would refuse, with an event
 // that says how many and why.
-func (cw *campaign) dropUnsafe(role string, cands []agents.Candidate) ([]agents.Candidate, error) {
+func (cw *campaignRun) dropUnsafe(role string, cands []agents.Candidate) ([]agents.Candidate, error) {
 	if len(cands) == 0 {
 		return cands, nil
 	}

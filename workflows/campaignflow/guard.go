@@ -1,4 +1,4 @@
-package campaign
+package campaignflow
 
 import (
 	"fmt"
@@ -37,7 +37,7 @@ const (
 
 // Stopping early needs evidence the workflow computes: the optimiser's best
 // expected improvement below stopEIFrac of the range of scores measured,
-// for stopEIIters iterations in a row (CampaignState.LowEI). A stop vote
+// for stopEIIters iterations in a row (campaign.CampaignState.LowEI). A stop vote
 // without it is overruled (convergenceVote).
 const (
 	stopEIFrac  = 0.01
@@ -50,7 +50,7 @@ const (
 // suggestion (guardBatch), each swap an event a person can read. The
 // appraisal's best EI is also the stopping evidence. An appraisal that
 // fails leaves the batch as the team chose it, with an event.
-func (cw *campaign) guard(cands, sugg []agents.Candidate, picks []int, reason bool) ([]agents.Candidate, []int) {
+func (cw *campaignRun) guard(cands, sugg []agents.Candidate, picks []int, reason bool) ([]agents.Candidate, []int) {
 	pool := slices.Clone(cands)
 	seen := map[string]bool{}
 	for _, c := range cands {

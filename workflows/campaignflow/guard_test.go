@@ -1,4 +1,4 @@
-package campaign
+package campaignflow
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 func TestGuardBatch(t *testing.T) {
@@ -45,7 +46,7 @@ func TestGuardBatch(t *testing.T) {
 // stale campaign past half its budget does not converge while the best
 // expected improvement is still above 1 % of the range.
 func TestConvergenceNeedsTheOptimiser(t *testing.T) {
-	cw := &campaign{in: CampaignInput{Budget: 10}, st: &CampaignState{Stale: 3, Experiments: make([]Experiment, 6)}}
+	cw := &campaignRun{in: campaign.CampaignInput{Budget: 10}, st: &campaign.CampaignState{Stale: 3, Experiments: make([]campaign.Experiment, 6)}}
 	if !cw.convergenceVote() {
 		t.Fatal("unwatched: a stale campaign past half its budget should converge, as before")
 	}

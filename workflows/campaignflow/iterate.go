@@ -1,4 +1,4 @@
-package campaign
+package campaignflow
 
 import (
 	"fmt"
@@ -20,7 +20,7 @@ import (
 // iteration's brief is the state as the iteration began, to which each
 // role's output is added for the next: every role sees the same growing
 // text, so each prompt extends the one before (agents/prompt.go).
-func (cw *campaign) iterate() error {
+func (cw *campaignRun) iterate() error {
 	b := cw.brief()
 	plan, stop := cw.plan(&b)
 	if stop {
@@ -39,7 +39,7 @@ func (cw *campaign) iterate() error {
 // plan is step 1: the planner decides explore or exploit and how many
 // simulations and lab runs, within the limits; stop is set when its stop
 // vote is honoured.
-func (cw *campaign) plan(b *agents.Brief) (plan agents.Plan, stop bool) {
+func (cw *campaignRun) plan(b *agents.Brief) (plan agents.Plan, stop bool) {
 	lim := cw.limits()
 	fast := cw.fast()
 	plan = agents.Plan{Decision: "explore", LabRuns: min(2, lim.MaxLabRuns), Simulations: min(2, max(lim.MaxSimulations, 0)), Rationale: "default plan"}
@@ -81,7 +81,7 @@ func (cw *campaign) plan(b *agents.Brief) (plan agents.Plan, stop bool) {
 // propose is step 2: the optimiser's suggestions, then the hypothesis
 // agent's candidates; unsafe ones are dropped, and the optimiser's
 // suggestions top them up to what the plan needs.
-func (cw *campaign) propose(b *agents.Brief, plan agents.Plan) (cands, sugg []agents.Candidate, err error) {
+func (cw *campaignRun) propose(b *agents.Brief, plan agents.Plan) (cands, sugg []agents.Candidate, err error) {
 	want := plan.LabRuns + plan.Simulations
 	if sugg, err = cw.suggest(plan, max(want, 4)); err != nil {
 		return nil, nil, err
@@ -119,7 +119,7 @@ func (cw *campaign) propose(b *agents.Brief, plan agents.Plan) (cands, sugg []ag
 
 // suggest asks the optimiser for k candidates: by UCB when the plan
 // explores, EI when it exploits, random draws for the team without it.
-func (cw *campaign) suggest(plan agents.Plan, k int) ([]agents.Candidate, error) {
+func (cw *campaignRun) suggest(plan agents.Plan, k int) ([]agents.Candidate, error) {
 	lctx := workflow.WithLocalActivityOptions(cw.ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: time.Minute, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
 	acq := map[bool]string{true: "ucb", false: "ei"}[plan.Decision == "explore"]
 	if cw.noOpt() {
@@ -138,7 +138,7 @@ func (cw *campaign) suggest(plan agents.Plan, k int) ([]agents.Candidate, error)
 
 // simulate is step 3: the simulation-operator chooses which candidates to
 // simulate (only when there is a choice), and the jobs run.
-func (cw *campaign) simulate(b agents.Brief, plan agents.Plan, cands []agents.Candidate) []agents.Result {
+func (cw *campaignRun) simulate(b agents.Brief, plan agents.Plan, cands []agents.Candidate) []agents.Result {
 	fast := cw.fast()
 	switch {
 	case plan.Simulations > 0 && len(cands) > 0:
@@ -168,7 +168,7 @@ func (cw *campaign) simulate(b agents.Brief, plan agents.Plan, cands []agents.Ca
 // simulation when it does not), the guard holds them to the optimiser
 // (and may bring in its suggestions), a person approves them when the
 // campaign asks for it, and they run.
-func (cw *campaign) runBatch(b agents.Brief, plan agents.Plan, cands, sugg []agents.Candidate) []agents.Result {
+func (cw *campaignRun) runBatch(b agents.Brief, plan agents.Plan, cands, sugg []agents.Candidate) []agents.Result {
 	picks := rankBySim(cands, b.SimResults, cw.info.Merit, plan.LabRuns)
 	why := "ranked by simulation"
 	reason := false // the lab-operator stated why it chose its picks
@@ -200,7 +200,7 @@ func (cw *campaign) runBatch(b agents.Brief, plan agents.Plan, cands, sugg []age
 // analyse is step 5: the best so far is updated, and the analyst reads
 // the iteration's outcome; its findings go to memory, and its verdict
 // that the campaign converged is honoured only with evidence.
-func (cw *campaign) analyse(b *agents.Brief, labs []agents.Result) {
+func (cw *campaignRun) analyse(b *agents.Brief, labs []agents.Result) {
 	improved := cw.updateBest()
 	b.LabResults = labs
 	b.Outcome = &agents.Outcome{Improved: improved, Stale: cw.st.Stale}
@@ -224,7 +224,7 @@ func (cw *campaign) analyse(b *agents.Brief, labs []agents.Result) {
 
 // updateBest recomputes the best experiment and counts the iteration as
 // stale when it did not improve on the best; it reports whether it did.
-func (cw *campaign) updateBest() bool {
+func (cw *campaignRun) updateBest() bool {
 	prev := math.NaN()
 	if cw.best != nil {
 		prev = cw.score(cw.best.Values)
@@ -241,7 +241,7 @@ func (cw *campaign) updateBest() bool {
 
 // remember keeps the analyst's findings (at most three per iteration, the
 // last 30 in all) and writes them to memory.
-func (cw *campaign) remember(findings []string) {
+func (cw *campaignRun) remember(findings []string) {
 	if len(findings) == 0 {
 		return
 	}
@@ -266,7 +266,7 @@ func (cw *campaign) remember(findings []string) {
 // convergenceVote says whether an agent's "converged" or "stop" is honoured:
 // only with evidence (three iterations without improvement) and after half
 // the budget, so a small model's premature verdict cannot end a campaign.
-func (cw *campaign) convergenceVote() bool {
+func (cw *campaignRun) convergenceVote() bool {
 	if cw.st.Watch && cw.st.LowEI < stopEIIters {
 		// The optimiser still expects to improve on the best: not converged.
 		return false
@@ -274,7 +274,7 @@ func (cw *campaign) convergenceVote() bool {
 	return cw.st.Stale >= 3 && 2*len(cw.st.Experiments) >= cw.in.Budget
 }
 
-func (cw *campaign) brief() agents.Brief {
+func (cw *campaignRun) brief() agents.Brief {
 	b := agents.Brief{CampaignID: cw.id, Iteration: cw.st.Iteration, ExperimentsUsed: len(cw.st.Experiments), ExperimentsBudget: cw.in.Budget,
 		SimulationsUsed: len(cw.st.Sims), SimulationsBudget: cw.in.SimBudget, TokensUsed: cw.st.Tokens, TokenBudget: cw.in.TokenBudget, Stale: cw.st.Stale}
 	if cw.best != nil {
@@ -290,7 +290,7 @@ func (cw *campaign) brief() agents.Brief {
 	return b
 }
 
-func (cw *campaign) limits() agents.Limits {
+func (cw *campaignRun) limits() agents.Limits {
 	left := cw.in.Budget - len(cw.st.Experiments)
 	return agents.Limits{MaxLabRuns: min(cw.in.MaxBatch, left), LabLeft: left, MaxSimulations: min(2*cw.in.MaxBatch, cw.in.SimBudget-len(cw.st.Sims)),
 		SimsLeft: cw.in.SimBudget - len(cw.st.Sims), SimCost: cw.info.SimCost, Candidates: 2 * cw.in.MaxBatch}
@@ -399,7 +399,7 @@ func rankBySim(cands []agents.Candidate, sims []agents.Result, score func([]floa
 // repeated notes whether the model proposed only points it had proposed
 // or measured before (dup: its replies named such points), and remembers
 // what it proposed.
-func (cw *campaign) repeated(cands []agents.Candidate, dup bool) {
+func (cw *campaignRun) repeated(cands []agents.Candidate, dup bool) {
 	seen := map[string]bool{}
 	for _, k := range cw.st.Proposed {
 		seen[k] = true

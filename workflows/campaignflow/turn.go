@@ -1,4 +1,4 @@
-package campaign
+package campaignflow
 
 import (
 	"slices"
@@ -12,6 +12,7 @@ import (
 	"github.com/genesis-sci/genesis/internal/clip"
 	"github.com/genesis-sci/genesis/portfolio"
 	"github.com/genesis-sci/genesis/workflows/activities"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // The agent loop's versions: loopFast skips the turns whose decision is
@@ -23,24 +24,24 @@ const (
 
 // loopVersion is the agent loop's version for this run, asked once: a run
 // recorded before loopFast replays the loop as it was.
-func (cw *campaign) loopVersion() workflow.Version {
+func (cw *campaignRun) loopVersion() workflow.Version {
 	if !cw.loopAsked {
 		cw.loop, cw.loopAsked = workflow.GetVersion(cw.ctx, loopChange, workflow.DefaultVersion, loopFast), true
 	}
 	return cw.loop
 }
 
-func (cw *campaign) fast() bool { return cw.loopVersion() >= loopFast }
+func (cw *campaignRun) fast() bool { return cw.loopVersion() >= loopFast }
 
 // usage is the role's entry in the campaign's usage table.
-func (cw *campaign) usage(role string) *RoleUsage {
+func (cw *campaignRun) usage(role string) *campaign.RoleUsage {
 	for i := range cw.st.Usage {
 		if cw.st.Usage[i].Role == role {
 			return &cw.st.Usage[i]
 		}
 	}
-	cw.st.Usage = append(cw.st.Usage, RoleUsage{Role: role})
-	slices.SortStableFunc(cw.st.Usage, func(a, b RoleUsage) int { return roleOrder(a.Role) - roleOrder(b.Role) })
+	cw.st.Usage = append(cw.st.Usage, campaign.RoleUsage{Role: role})
+	slices.SortStableFunc(cw.st.Usage, func(a, b campaign.RoleUsage) int { return roleOrder(a.Role) - roleOrder(b.Role) })
 	return cw.usage(role)
 }
 
@@ -52,7 +53,7 @@ func roleOrder(role string) int {
 }
 
 // account adds one model call to its role's usage.
-func (cw *campaign) account(role string, u llm.Usage, seconds float64) {
+func (cw *campaignRun) account(role string, u llm.Usage, seconds float64) {
 	r := cw.usage(role)
 	r.Calls++
 	r.PromptTokens += u.PromptTokens
@@ -72,14 +73,14 @@ func (cw *campaign) account(role string, u llm.Usage, seconds float64) {
 }
 
 // skip records a turn not taken because its decision was forced.
-func (cw *campaign) skip(role, why string) {
+func (cw *campaignRun) skip(role, why string) {
 	cw.usage(role).Skipped++
 	cw.event(role, "skipped", why)
 }
 
 // turn runs one agent's turn: model steps, information tool calls, repairs.
 // It returns the validated final step, or nil when the agent must fall back.
-func (cw *campaign) turn(role string, b agents.Brief) *agents.StepResult {
+func (cw *campaignRun) turn(role string, b agents.Brief) *agents.StepResult {
 	ctx := workflow.WithActivityOptions(cw.ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Minute, HeartbeatTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 4,
@@ -140,4 +141,4 @@ func (cw *campaign) turn(role string, b agents.Brief) *agents.StepResult {
 	}
 }
 
-func (cw *campaign) noOpt() bool { return cw.in.Strategy == StrategyAgentsNoOpt }
+func (cw *campaignRun) noOpt() bool { return cw.in.Strategy == campaign.StrategyAgentsNoOpt }

@@ -1,4 +1,4 @@
-package campaign
+package campaignflow
 
 import (
 	"fmt"
@@ -10,22 +10,12 @@ import (
 
 	"github.com/genesis-sci/genesis/internal/clip"
 	"github.com/genesis-sci/genesis/workflows/activities"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
-
-// Transfer is a campaign's provenance for what it took from its family:
-// how many sibling measurements, from which challenges, and the memory
-// records they came from.
-type Transfer struct {
-	Family  string         `json:"family"`
-	From    map[string]int `json:"from,omitempty"`
-	Points  int            `json:"points"`
-	Skipped int            `json:"skipped,omitempty"`
-	Records []string       `json:"records,omitempty"`
-}
 
 // recallFamily gives a campaign in a family its siblings' measurements, once,
 // when it starts (not after continuing as new: they are in its state).
-func (cw *campaign) recallFamily() error {
+func (cw *campaignRun) recallFamily() error {
 	if cw.info.Family == "" || cw.in.NoTransfer || cw.st.Transfer != nil {
 		return nil
 	}
@@ -36,13 +26,13 @@ func (cw *campaign) recallFamily() error {
 		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 5}})
 	var rec activities.FamilyRecall
 	if err := workflow.ExecuteActivity(actx, activities.RecallFamilyName, activities.FamilyRecallInput{Challenge: cw.info.ID, MemoryScope: cw.in.MemoryScope}).Get(cw.ctx, &rec); err != nil {
-		// Transfer is a head start, not a requirement: say so and go on
+		// campaign.Transfer is a head start, not a requirement: say so and go on
 		// cold.
 		cw.event("campaign", "no transfer", "reading the siblings' results failed: "+clip.Clip(err.Error(), 160))
-		cw.st.Transfer = &Transfer{Family: cw.info.Family}
+		cw.st.Transfer = &campaign.Transfer{Family: cw.info.Family}
 		return nil
 	}
-	t := &Transfer{Family: cw.info.Family, From: map[string]int{}, Points: len(rec.Points), Skipped: rec.Skipped}
+	t := &campaign.Transfer{Family: cw.info.Family, From: map[string]int{}, Points: len(rec.Points), Skipped: rec.Skipped}
 	for _, p := range rec.Points {
 		t.From[p.Challenge]++
 		t.Records = append(t.Records, p.Record)

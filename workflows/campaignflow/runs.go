@@ -1,4 +1,4 @@
-package campaign
+package campaignflow
 
 import (
 	"fmt"
@@ -12,9 +12,10 @@ import (
 	"github.com/genesis-sci/genesis/internal/clip"
 	"github.com/genesis-sci/genesis/portfolio"
 	"github.com/genesis-sci/genesis/workflows/activities"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
-func (cw *campaign) runSims(cands []agents.Candidate, picks []int) []agents.Result {
+func (cw *campaignRun) runSims(cands []agents.Candidate, picks []int) []agents.Result {
 	cw.phase = "simulating"
 	// The heartbeat timeout also bounds how soon a stop reaches a job: the
 	// cancellation arrives with the answer to a heartbeat, which the SDK
@@ -62,7 +63,7 @@ func (cw *campaign) runSims(cands []agents.Candidate, picks []int) []agents.Resu
 	return out
 }
 
-func (cw *campaign) runLabs(cands []agents.Candidate, picks []int) []agents.Result {
+func (cw *campaignRun) runLabs(cands []agents.Candidate, picks []int) []agents.Result {
 	cw.phase = "lab"
 	ctx := workflow.WithActivityOptions(cw.ctx, workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Hour, HeartbeatTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 10}})
@@ -91,13 +92,13 @@ func (cw *campaign) runLabs(cands []agents.Candidate, picks []int) []agents.Resu
 }
 
 // labKey is the idempotency key of the iteration's i-th lab run.
-func (cw *campaign) labKey(i int) string {
+func (cw *campaignRun) labKey(i int) string {
 	return fmt.Sprintf("%s/it%d/lab%d", cw.id, cw.st.Iteration, i)
 }
 
 // record adds the iteration's lab results to the campaign: measured ones
 // as experiments, refused or failed ones as counted failures.
-func (cw *campaign) record(chosen []agents.Candidate, results []agents.Result) {
+func (cw *campaignRun) record(chosen []agents.Candidate, results []agents.Result) {
 	keys := make([]string, len(results))
 	for i := range keys {
 		keys[i] = cw.labKey(i)
@@ -105,7 +106,7 @@ func (cw *campaign) record(chosen []agents.Candidate, results []agents.Result) {
 	cw.recordKeys(chosen, results, keys)
 }
 
-func (cw *campaign) recordKeys(chosen []agents.Candidate, results []agents.Result, keys []string) {
+func (cw *campaignRun) recordKeys(chosen []agents.Candidate, results []agents.Result, keys []string) {
 	for i, r := range results {
 		r.Iteration = cw.st.Iteration
 		results[i] = r
@@ -114,7 +115,7 @@ func (cw *campaign) recordKeys(chosen []agents.Candidate, results []agents.Resul
 			cw.event(agents.LabOperator, "run refused or failed", clip.Clip(r.Note, 160))
 			continue
 		}
-		cw.st.Experiments = append(cw.st.Experiments, Experiment{Result: r, Key: keys[i], Origin: chosen[i].Source, Hypothesis: chosen[i].Hypothesis})
+		cw.st.Experiments = append(cw.st.Experiments, campaign.Experiment{Result: r, Key: keys[i], Origin: chosen[i].Source, Hypothesis: chosen[i].Hypothesis})
 		cw.event(agents.LabOperator, "measured", fmt.Sprintf("%s = %.4g (run %s)", cw.info.Objective, r.Values[0], r.Ref))
 	}
 }

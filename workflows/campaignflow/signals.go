@@ -1,4 +1,4 @@
-package campaign
+package campaignflow
 
 import (
 	"cmp"
@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/genesis-sci/genesis/portfolio"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // signalHandler applies one value of a signal channel; recv takes the
@@ -19,7 +20,7 @@ type signalHandler struct {
 }
 
 // listen starts the listener for the campaign's signals.
-func (cw *campaign) listen() {
+func (cw *campaignRun) listen() {
 	cw.signals = cw.signalHandlers()
 	workflow.Go(cw.ctx, func(g workflow.Context) {
 		for {
@@ -39,7 +40,7 @@ func (cw *campaign) listen() {
 // not left in the channel, and the listener only runs when this coroutine
 // blocks: so first yield once (a coroutine that runs after every other one
 // has had its turn), then take what is left in the channels.
-func (cw *campaign) settleSignals() {
+func (cw *campaignRun) settleSignals() {
 	yielded := false
 	workflow.Go(cw.ctx, func(workflow.Context) { yielded = true })
 	_ = workflow.Await(cw.ctx, func() bool { return yielded })
@@ -47,7 +48,7 @@ func (cw *campaign) settleSignals() {
 }
 
 // drainSignals applies every signal waiting in a channel.
-func (cw *campaign) drainSignals() {
+func (cw *campaignRun) drainSignals() {
 	for _, h := range cw.signals {
 		for got := true; got; {
 			h.handle(func(v any) bool { got = h.ch.ReceiveAsync(v); return got })
@@ -56,25 +57,25 @@ func (cw *campaign) drainSignals() {
 }
 
 // signalHandlers are the campaign's signals (and a portfolio's, in one).
-func (cw *campaign) signalHandlers() []signalHandler {
+func (cw *campaignRun) signalHandlers() []signalHandler {
 	on := func(name string, handle func(recv func(any) bool)) signalHandler {
 		return signalHandler{workflow.GetSignalChannel(cw.ctx, name), handle}
 	}
 	hs := []signalHandler{
-		on(SignalPause, func(recv func(any) bool) {
+		on(campaign.SignalPause, func(recv func(any) bool) {
 			if recv(nil) && !cw.paused {
 				cw.paused = true
 				cw.event("campaign", "paused", "by a user; it continues when resumed")
 			}
 		}),
-		on(SignalResume, func(recv func(any) bool) {
+		on(campaign.SignalResume, func(recv func(any) bool) {
 			if recv(nil) && cw.paused {
 				cw.paused = false
 				cw.event("campaign", "resumed", "by a user")
 			}
 		}),
-		on(SignalDecision, func(recv func(any) bool) {
-			var d Decision
+		on(campaign.SignalDecision, func(recv func(any) bool) {
+			var d campaign.Decision
 			// A decision names the iteration whose runs were shown; one for
 			// runs no longer pending is dropped, so nobody approves runs
 			// they did not see.
@@ -82,7 +83,7 @@ func (cw *campaign) signalHandlers() []signalHandler {
 				cw.decision = &d
 			}
 		}),
-		on(SignalStop, func(recv func(any) bool) {
+		on(campaign.SignalStop, func(recv func(any) bool) {
 			var reason string
 			if recv(&reason) {
 				cw.stop = cmp.Or(reason, "stopped by a user")
@@ -93,13 +94,13 @@ func (cw *campaign) signalHandlers() []signalHandler {
 		return hs
 	}
 	return append(hs,
-		on(SignalGrant, func(recv func(any) bool) {
+		on(campaign.SignalGrant, func(recv func(any) bool) {
 			var gr portfolio.Grant
 			if recv(&gr) && gr.Seq == cw.m.waiting {
 				cw.m.grant = &gr
 			}
 		}),
-		on(SignalReplan, func(recv func(any) bool) {
+		on(campaign.SignalReplan, func(recv func(any) bool) {
 			var why string
 			if recv(&why) {
 				// The counts restart now, so the portfolio judges the re-plan afresh.
@@ -108,7 +109,7 @@ func (cw *campaign) signalHandlers() []signalHandler {
 				cw.event("portfolio", "re-plan", why)
 			}
 		}),
-		on(SignalBudget, func(recv func(any) bool) {
+		on(campaign.SignalBudget, func(recv func(any) bool) {
 			var a portfolio.Action
 			if recv(&a) {
 				cw.in.Budget, cw.in.SimBudget, cw.in.TokenBudget = a.Budget.LabRuns, a.Budget.Simulations, a.Budget.Tokens

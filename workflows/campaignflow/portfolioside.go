@@ -1,4 +1,4 @@
-package campaign
+package campaignflow
 
 import (
 	"fmt"
@@ -9,36 +9,13 @@ import (
 	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/internal/clip"
 	"github.com/genesis-sci/genesis/portfolio"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // A campaign in a portfolio asks the Portfolio workflow before every spend
 // (a lab batch, a set of simulation jobs, a model call) and waits for the
 // grant; after the spend it reports what was really used, and after every
 // iteration its progress. Outside a portfolio these calls do nothing.
-
-// Signals between a portfolio and its campaigns.
-const (
-	SignalPortfolioRequest  = "portfolio-request"
-	SignalPortfolioProgress = "portfolio-progress"
-	SignalPortfolioDone     = "portfolio-done"
-	SignalGrant             = "grant"
-	SignalReplan            = "replan"
-	SignalBudget            = "budget"
-)
-
-// Done tells the portfolio a campaign ended (returning its last grant).
-type Done struct {
-	Campaign string             `json:"campaign"`
-	Reason   string             `json:"reason"`
-	Failed   bool               `json:"failed,omitempty"`
-	Release  *portfolio.Release `json:"release,omitempty"`
-}
-
-// Report is a campaign's progress (returning its last grant).
-type Report struct {
-	portfolio.Progress
-	Release *portfolio.Release `json:"release,omitempty"`
-}
 
 // portfolioSide is what a campaign keeps of its side of the protocol.
 type portfolioSide struct {
@@ -53,7 +30,7 @@ type portfolioSide struct {
 // acquire asks the portfolio for n units of kind and waits for the grant.
 // It returns the grant's number and how many units were granted (n outside
 // a portfolio); 0 means none, and a stop while waiting also gives none.
-func (cw *campaign) acquire(kind string, n int, points []map[string]any) (int, int) {
+func (cw *campaignRun) acquire(kind string, n int, points []map[string]any) (int, int) {
 	if cw.in.Portfolio == "" || n <= 0 {
 		return 0, n
 	}
@@ -68,7 +45,7 @@ func (cw *campaign) acquire(kind string, n int, points []map[string]any) (int, i
 	defer func() { cw.phase = prev }()
 	req := portfolio.Request{Campaign: cw.id, Seq: seq, Kind: kind, N: n, Points: points, At: workflow.Now(cw.ctx), Release: cw.m.owed}
 	cw.m.owed = nil
-	if err := workflow.SignalExternalWorkflow(cw.ctx, cw.in.Portfolio, "", SignalPortfolioRequest, req).Get(cw.ctx, nil); err != nil {
+	if err := workflow.SignalExternalWorkflow(cw.ctx, cw.in.Portfolio, "", campaign.SignalPortfolioRequest, req).Get(cw.ctx, nil); err != nil {
 		cw.stop = "its portfolio is gone: " + clip.Clip(err.Error(), 120)
 		return seq, 0
 	}
@@ -95,7 +72,7 @@ func (cw *campaign) acquire(kind string, n int, points []map[string]any) (int, i
 // release records a grant's real use; the portfolio hears of it with the
 // campaign's next message, which follows within the same step (the next
 // request, the iteration's report, or the end).
-func (cw *campaign) release(seq int, spent portfolio.Amount) {
+func (cw *campaignRun) release(seq int, spent portfolio.Amount) {
 	if cw.in.Portfolio == "" || seq == 0 {
 		return
 	}
@@ -103,31 +80,31 @@ func (cw *campaign) release(seq int, spent portfolio.Amount) {
 }
 
 // progress reports the iteration to the portfolio.
-func (cw *campaign) progress() {
+func (cw *campaignRun) progress() {
 	if cw.in.Portfolio == "" {
 		return
 	}
-	r := Report{Progress: portfolio.Progress{Campaign: cw.id, Iteration: cw.st.Iteration, Stale: cw.st.Stale, Repeats: cw.st.Repeats}, Release: cw.m.owed}
+	r := campaign.Report{Progress: portfolio.Progress{Campaign: cw.id, Iteration: cw.st.Iteration, Stale: cw.st.Stale, Repeats: cw.st.Repeats}, Release: cw.m.owed}
 	cw.m.owed = nil
 	if cw.best != nil {
 		v := cw.best.Values[0]
 		r.Best = &v
 	}
-	_ = workflow.SignalExternalWorkflow(cw.ctx, cw.in.Portfolio, "", SignalPortfolioProgress, r).Get(cw.ctx, nil)
+	_ = workflow.SignalExternalWorkflow(cw.ctx, cw.in.Portfolio, "", campaign.SignalPortfolioProgress, r).Get(cw.ctx, nil)
 }
 
 // finished tells the portfolio the campaign ended.
-func (cw *campaign) finished(reason string, failed bool) {
+func (cw *campaignRun) finished(reason string, failed bool) {
 	if cw.in.Portfolio == "" {
 		return
 	}
-	d := Done{Campaign: cw.id, Reason: reason, Failed: failed, Release: cw.m.owed}
+	d := campaign.Done{Campaign: cw.id, Reason: reason, Failed: failed, Release: cw.m.owed}
 	cw.m.owed = nil
-	_ = workflow.SignalExternalWorkflow(cw.ctx, cw.in.Portfolio, "", SignalPortfolioDone, d).Get(cw.ctx, nil)
+	_ = workflow.SignalExternalWorkflow(cw.ctx, cw.in.Portfolio, "", campaign.SignalPortfolioDone, d).Get(cw.ctx, nil)
 }
 
 // labPoints are the settings of the candidates to run, for approval.
-func (cw *campaign) labPoints(cands []agents.Candidate) []map[string]any {
+func (cw *campaignRun) labPoints(cands []agents.Candidate) []map[string]any {
 	out := make([]map[string]any, len(cands))
 	for i, c := range cands {
 		out[i] = cw.info.Map(c.Point)

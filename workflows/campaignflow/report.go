@@ -1,4 +1,4 @@
-package campaign
+package campaignflow
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/workflows/activities"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // WriteReportName is the report activity's name, as recorded in histories.
@@ -39,9 +40,9 @@ func (s *Reports) Register(r worker.ActivityRegistry) {
 
 // ReportInput is what the report is written from.
 type ReportInput struct {
-	Result    CampaignResult `json:"result"`
-	State     CampaignState  `json:"state"`
-	Challenge string         `json:"challenge"`
+	Result    campaign.CampaignResult `json:"result"`
+	State     campaign.CampaignState  `json:"state"`
+	Challenge string                  `json:"challenge"`
 }
 
 // WriteReport writes report.md and result.json under the data directory and
