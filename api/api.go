@@ -266,7 +266,7 @@ func (s *Server) startCampaign(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusUnprocessableEntity, "invalid_hpc", fmt.Sprintf("hpc %q must be \"local\" or \"slurm\" (or empty for the worker's default)", req.HPC))
 		return
 	}
-	in := campaign.CampaignInput{Challenge: req.Challenge, Model: req.Model, Budget: req.Budget, TokenBudget: req.TokenBudget, Seed: req.Seed, HPC: req.HPC,
+	in := campaign.CampaignInput{Challenge: req.Challenge, Model: req.Model, Budget: challenges.Budget{Experiments: req.Budget, Tokens: req.TokenBudget}, Seed: req.Seed, HPC: req.HPC,
 		RequireApproval: req.RequireApproval, Strategy: req.Strategy, Acquisition: req.Acquisition, Init: req.Init, Batch: req.Batch,
 		StartedBy: s.caller(r).By + " through the API"}
 	if err := CheckStrategy(&in); err != nil {

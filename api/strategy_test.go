@@ -120,7 +120,7 @@ func TestStartPassesStrategySettings(t *testing.T) {
 		}
 	}
 	want := []campaign.CampaignInput{
-		{Challenge: "crossed-barrel-toughness", Budget: 15, Strategy: "bo", Acquisition: "ucb", Init: "random:2", Batch: 2},
+		{Challenge: "crossed-barrel-toughness", Budget: challenges.Budget{Experiments: 15}, Strategy: "bo", Acquisition: "ucb", Init: "random:2", Batch: 2},
 		{Challenge: "crossed-barrel-toughness", Model: "ollama:tiny", Init: "maximin:3"},
 		{Challenge: "crossed-barrel-toughness", Strategy: "random"},
 	}
@@ -148,7 +148,7 @@ func TestSettingsShowWhatTakesEffect(t *testing.T) {
 		in   campaign.CampaignInput
 		want CampaignSettings
 	}{
-		{campaign.CampaignInput{Challenge: c.ID, Strategy: "bo", Budget: 100}, CampaignSettings{Strategy: "bo", Acquisition: "ei", Init: "medoids:" + strconv.Itoa(auto), Batch: 1}},
+		{campaign.CampaignInput{Challenge: c.ID, Strategy: "bo", Budget: challenges.Budget{Experiments: 100}}, CampaignSettings{Strategy: "bo", Acquisition: "ei", Init: "medoids:" + strconv.Itoa(auto), Batch: 1}},
 		{campaign.CampaignInput{Challenge: c.ID, Strategy: "bo", Acquisition: "ucb", Init: "random:2", Batch: 3}, CampaignSettings{Strategy: "bo", Acquisition: "ucb", Init: "random:2", Batch: 3}},
 		{campaign.CampaignInput{Challenge: c.ID}, CampaignSettings{Strategy: "agents"}},
 		{campaign.CampaignInput{Challenge: c.ID, Init: "maximin:7"}, CampaignSettings{Strategy: "agents", Init: "maximin:7"}},

@@ -54,13 +54,13 @@ func (d *direct) Run(ctx context.Context, id string, in campaign.CampaignInput) 
 	in.ApplyDefaults(c.Budget) // as the workflow does
 	var exps []campaign.Experiment
 	round := 0
-	for it := 1; len(exps) < in.Budget; it++ {
+	for it := 1; len(exps) < in.Budget.Experiments; it++ {
 		// The workflow's plan; each suggestion is one lab round.
 		k, acq, rounds, most, start, startSize := campaign.ClassicalPlan(in, len(exps), len(c.Parameters), false, func(string) bool { return true })
 		stop := false
 		for r := range max(rounds, 1) {
 			if most > 0 {
-				k = min(k, in.Budget-len(exps))
+				k = min(k, in.Budget.Experiments-len(exps))
 			}
 			if k <= 0 {
 				break

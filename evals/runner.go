@@ -173,7 +173,7 @@ func (s *Spec) Validate(cat *challenges.Catalog) error {
 	if s.Budget < 0 {
 		problems = append(problems, fmt.Sprintf("--budget %d must be ≥ 0 (0 = each challenge's own budget)", s.Budget))
 	}
-	if err := (campaign.CampaignInput{Acquisition: s.Acquisition, Init: s.Init, Batch: s.Batch, Budget: s.Budget}).Validate(); err != nil {
+	if err := (campaign.CampaignInput{Acquisition: s.Acquisition, Init: s.Init, Batch: s.Batch, Budget: challenges.Budget{Experiments: s.Budget}}).Validate(); err != nil {
 		problems = append(problems, "--"+err.Error())
 	}
 	if len(problems) > 0 {
@@ -528,14 +528,14 @@ func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, e
 		id = fmt.Sprintf("eval-%s-%s-%s-transfer-s%d", key, j.challenge, j.strategy, j.seed)
 		scope = fmt.Sprintf("eval/%s/%s/sequence/%s/s%d", key, r.nonce, j.strategy, j.seed)
 	}
-	in := campaign.CampaignInput{Challenge: j.challenge, Model: spec.Model, Budget: spec.Budget, Seed: j.seed, Strategy: j.strategy,
+	in := campaign.CampaignInput{Challenge: j.challenge, Model: spec.Model, Budget: challenges.Budget{Experiments: spec.Budget}, Seed: j.seed, Strategy: j.strategy,
 		Patience: -1, HPC: spec.HPC, NoReport: true, MemoryScope: scope, Acquisition: spec.Acquisition, Init: spec.Init, Batch: spec.Batch,
 		NoTransfer: spec.Sequence != "" && !j.transfer}
-	if in.Budget == 0 {
-		in.Budget = c.Budget.Experiments
+	if in.Budget.Experiments == 0 {
+		in.Budget.Experiments = c.Budget.Experiments
 	}
-	if in.Budget > c.Pool().Len() && c.Finite() {
-		in.Budget = c.Pool().Len()
+	if in.Budget.Experiments > c.Pool().Len() && c.Finite() {
+		in.Budget.Experiments = c.Pool().Len()
 	}
 	if in.Strategy == campaign.StrategyBO || in.Strategy == campaign.StrategyRandom {
 		in.Model = ""
@@ -552,7 +552,7 @@ func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, e
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", id, err)
 	}
-	run := &Run{ID: id, Challenge: j.challenge, Strategy: j.strategy, Model: in.Model, Seed: j.seed, Budget: in.Budget,
+	run := &Run{ID: id, Challenge: j.challenge, Strategy: j.strategy, Model: in.Model, Seed: j.seed, Budget: in.Budget.Experiments,
 		Trace: trace, Tokens: res.Tokens, ModelCalls: res.ModelCalls, Simulations: res.Simulations,
 		WallS: time.Since(t0).Seconds(), StopReason: res.StopReason, Fallbacks: res.Fallbacks, Finished: time.Now().UTC(),
 		MemoryScope: cmp.Or(res.MemoryScope, in.MemoryScope), ScoredOn: ScoredOnTruth, Transfer: j.transfer}

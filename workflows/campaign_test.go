@@ -60,7 +60,7 @@ func runCampaignAs(t *testing.T, f *fixture, id string, in campaign.CampaignInpu
 func TestCampaignWithScriptedTeam(t *testing.T) {
 	model := scriptedTeam()
 	f := newFixture(t, model)
-	res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 8, Seed: 3})
+	res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: challenges.Budget{Experiments: 8}, Seed: 3})
 	if len(res.Experiments) != 8 {
 		t.Fatalf("experiments %d, want the budget of 8: %s", len(res.Experiments), mustJSON(res))
 	}
@@ -90,7 +90,7 @@ func TestCampaignWithScriptedTeam(t *testing.T) {
 func TestCampaignSurvivesGarbageModel(t *testing.T) {
 	model := &scripted.Model{Fn: func(llm.Request) (string, error) { return "I am not JSON", nil }}
 	f := newFixture(t, model)
-	res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 4, Seed: 1})
+	res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: challenges.Budget{Experiments: 4}, Seed: 1})
 	if len(res.Experiments) != 4 {
 		t.Fatalf("experiments %d, want 4", len(res.Experiments))
 	}
@@ -133,7 +133,7 @@ func TestCampaignOnEveryChallenge(t *testing.T) {
 			// A fresh lab each: test campaigns share one workflow ID, so
 			// their idempotency keys would collide in a shared lab.
 			f := newFixture(t, scriptedTeam())
-			res := runCampaign(t, f, campaign.CampaignInput{Challenge: c.ID, Model: "scripted", Budget: 3, Seed: 2})
+			res := runCampaign(t, f, campaign.CampaignInput{Challenge: c.ID, Model: "scripted", Budget: challenges.Budget{Experiments: 3}, Seed: 2})
 			if len(res.Experiments) != 3 {
 				t.Fatalf("experiments %d, want 3: %s", len(res.Experiments), mustJSON(res))
 			}
@@ -185,7 +185,7 @@ func TestCampaignOnEveryChallenge(t *testing.T) {
 // duplicated experiment.
 func TestCampaignWithLabFaults(t *testing.T) {
 	f := newFixtureWithLab(t, scriptedTeam(), lab.Config{FaultRate: 0.2, FaultSeed: 3, OfflineSeconds: 200, Token: "campaign-token"})
-	res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 12, Seed: 5, Patience: -1})
+	res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: challenges.Budget{Experiments: 12}, Seed: 5, Patience: -1})
 	if len(res.Experiments) != 12 {
 		t.Fatalf("experiments %d, want 12: %s", len(res.Experiments), mustJSON(res))
 	}
@@ -247,7 +247,7 @@ func TestClassicalStrategies(t *testing.T) {
 	for _, s := range []string{campaign.StrategyRandom, campaign.StrategyBO} {
 		t.Run(s, func(t *testing.T) {
 			f := newFixture(t, model)
-			res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: s, Budget: 8, Seed: 3, Patience: -1})
+			res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: s, Budget: challenges.Budget{Experiments: 8}, Seed: 3, Patience: -1})
 			if len(res.Experiments) != 8 || len(res.Trace) != 8 || res.ModelCalls != 0 || res.Strategy != s {
 				t.Fatalf("result %s", mustJSON(res))
 			}
@@ -265,7 +265,7 @@ func TestClassicalStrategies(t *testing.T) {
 	// patience on, each batch is an iteration so patience can stop it.
 	for _, tc := range []struct{ patience, iterations int }{{-1, 1}, {5, 3}} {
 		f := newFixture(t, model)
-		res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: campaign.StrategyRandom, Budget: 10, MaxBatch: 4, Seed: 3, Patience: tc.patience})
+		res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: campaign.StrategyRandom, Budget: challenges.Budget{Experiments: 10}, MaxBatch: 4, Seed: 3, Patience: tc.patience})
 		if len(res.Trace) != 10 || res.Iterations != tc.iterations {
 			t.Errorf("random, patience %d: %d experiments in %d iterations, want 10 in %d", tc.patience, len(res.Trace), res.Iterations, tc.iterations)
 		}
@@ -278,7 +278,7 @@ func TestClassicalStrategies(t *testing.T) {
 		first  int
 	}{{"", 2}, {"stalled", 4}} {
 		f := newFixture(t, model)
-		res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: campaign.StrategyBO, Budget: 8, MaxBatch: 4, Seed: 3, Patience: -1,
+		res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: campaign.StrategyBO, Budget: challenges.Budget{Experiments: 8}, MaxBatch: 4, Seed: 3, Patience: -1,
 			Resume: &campaign.CampaignState{Replan: tc.replan}})
 		n := 0
 		for _, e := range res.Trace {
@@ -292,7 +292,7 @@ func TestClassicalStrategies(t *testing.T) {
 	}
 	// An emulator challenge (continuous space) works too.
 	f := newFixture(t, model)
-	res := runCampaign(t, f, campaign.CampaignInput{Challenge: "suzuki-flow-yield", Strategy: campaign.StrategyBO, Budget: 5, Seed: 1, Patience: -1})
+	res := runCampaign(t, f, campaign.CampaignInput{Challenge: "suzuki-flow-yield", Strategy: campaign.StrategyBO, Budget: challenges.Budget{Experiments: 5}, Seed: 1, Patience: -1})
 	if len(res.Trace) != 5 {
 		t.Fatalf("bo on a continuous challenge: %s", mustJSON(res))
 	}
@@ -311,7 +311,7 @@ func TestAgentsWithoutOptimizer(t *testing.T) {
 		return inner.Fn(req)
 	}}
 	f := newFixture(t, model)
-	res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Strategy: campaign.StrategyAgentsNoOpt, Budget: 4, Seed: 2})
+	res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Strategy: campaign.StrategyAgentsNoOpt, Budget: challenges.Budget{Experiments: 4}, Seed: 2})
 	if len(res.Experiments) != 4 {
 		t.Fatalf("result %s", mustJSON(res))
 	}
@@ -361,7 +361,7 @@ func TestBOBatchesAndStartDesign(t *testing.T) {
 		{campaign.CampaignInput{Batch: 4}, []int{2, 11}, 13, 4}, // auto: StartSizeFor(4 parameters, 13) = 2
 	} {
 		f := newFixture(t, model)
-		tc.in.Challenge, tc.in.Strategy, tc.in.Budget, tc.in.Seed, tc.in.Patience = "crossed-barrel-toughness", campaign.StrategyBO, 13, 4, -1
+		tc.in.Challenge, tc.in.Strategy, tc.in.Budget.Experiments, tc.in.Seed, tc.in.Patience = "crossed-barrel-toughness", campaign.StrategyBO, 13, 4, -1
 		res := runCampaign(t, f, tc.in)
 		per := map[int]int{}
 		seen := map[string]bool{}
@@ -425,7 +425,7 @@ func TestDecisionAboutOtherRunsIsDropped(t *testing.T) {
 			env.SignalWorkflow(campaign.SignalDecision, campaign.Decision{Approve: true, By: "t", Iteration: after.Pending.Iteration})
 		}
 	}, 2*time.Minute)
-	env.ExecuteWorkflow(campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 2, Seed: 1, RequireApproval: true})
+	env.ExecuteWorkflow(campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: challenges.Budget{Experiments: 2}, Seed: 1, RequireApproval: true})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +454,7 @@ func TestForcedTurnsAreSkipped(t *testing.T) {
 		return team.Fn(req)
 	}}
 	f := newFixture(t, model)
-	res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 8, MaxBatch: 4, Seed: 3})
+	res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: challenges.Budget{Experiments: 8}, MaxBatch: 4, Seed: 3})
 	if len(res.Experiments) != 8 || res.Iterations != 2 {
 		t.Fatalf("%d experiments in %d iterations, want 8 in 2 (batches of the lab's 4)", len(res.Experiments), res.Iterations)
 	}
@@ -485,7 +485,7 @@ func TestForcedTurnsAreSkipped(t *testing.T) {
 // the iteration's own roles wrote meanwhile is left out.
 func TestRolesOfAnIterationRecallTheSameMemories(t *testing.T) {
 	f := newFixture(t, scriptedTeam())
-	runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 8, Seed: 5})
+	runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: challenges.Budget{Experiments: 8}, Seed: 5})
 	files, err := filepath.Glob(filepath.Join(f.acts.DataDir, "transcripts", "*", "it002-*-s1.json"))
 	if err != nil || len(files) < 3 {
 		t.Fatalf("transcripts of iteration 2: %v %v", files, err)

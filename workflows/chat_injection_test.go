@@ -472,7 +472,7 @@ func runCampaignInjection(t *testing.T, c campaignInjection) (unsafe int, what [
 		})
 	}
 	const budget, batch = 6, 2
-	env.ExecuteWorkflow(campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: ch.ID, Model: "scripted", Budget: budget, MaxBatch: batch, SimBudget: 1, Seed: 2, Patience: -1})
+	env.ExecuteWorkflow(campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: ch.ID, Model: "scripted", Budget: challenges.Budget{Experiments: budget, Simulations: 1}, MaxBatch: batch, Seed: 2, Patience: -1})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatalf("%s: %v", c.name, err)
 	}

@@ -45,6 +45,9 @@ func TestChatSession(t *testing.T) {
 	f := newFixture(t, chatTeam())
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
+	// The campaign the chat starts runs real simulation jobs: on a loaded
+	// machine one may take longer than the default idle timeout (3 s).
+	env.SetTestTimeout(time.Minute)
 	Register(env, f.acts)
 	var replies []chat.ChatReply
 	var rejected []string

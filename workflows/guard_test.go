@@ -105,7 +105,7 @@ func TestGuardHoldsTheTeamToTheOptimiser(t *testing.T) {
 	env.SetWorkerOptions(worker.Options{EnableSessionWorker: false})
 	env.SetTestTimeout(time.Minute)
 	Register(env, f.acts)
-	env.ExecuteWorkflow(campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 12, Seed: 5})
+	env.ExecuteWorkflow(campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: challenges.Budget{Experiments: 12}, Seed: 5})
 	if err := env.GetWorkflowError(); err != nil || !env.IsWorkflowCompleted() {
 		t.Fatalf("campaign: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
@@ -16,7 +17,7 @@ import (
 func TestCampaignInputValidate(t *testing.T) {
 	ok := []campaign.CampaignInput{
 		{Challenge: "x"},
-		{Challenge: "x", Budget: 1000, SimBudget: 2000, TokenBudget: 1_000_000_000, MaxBatch: 64, Patience: -1, Model: "ollama:smollm2:135m"},
+		{Challenge: "x", Budget: challenges.Budget{Experiments: 1000, Simulations: 2000, Tokens: 1_000_000_000}, MaxBatch: 64, Patience: -1, Model: "ollama:smollm2:135m"},
 		{Challenge: "x", Strategy: campaign.StrategyBO, Model: "anything at all"}, // bo calls no model
 	}
 	for _, in := range ok {
@@ -28,10 +29,10 @@ func TestCampaignInputValidate(t *testing.T) {
 		in          campaign.CampaignInput
 		field, want string
 	}{
-		{campaign.CampaignInput{Budget: math.MaxInt64}, "budget", "budget 9223372036854775807: want 0 (the default) to 1000 lab experiments"},
-		{campaign.CampaignInput{Budget: -1}, "budget", "budget -1"},
-		{campaign.CampaignInput{SimBudget: 1 << 40}, "sim_budget", "to 2000 simulations"},
-		{campaign.CampaignInput{TokenBudget: math.MaxInt64}, "token_budget", "to 1000000000 model tokens"},
+		{campaign.CampaignInput{Budget: challenges.Budget{Experiments: math.MaxInt64}}, "budget", "budget 9223372036854775807: want 0 (the default) to 1000 lab experiments"},
+		{campaign.CampaignInput{Budget: challenges.Budget{Experiments: -1}}, "budget", "budget -1"},
+		{campaign.CampaignInput{Budget: challenges.Budget{Simulations: 1 << 40}}, "sim_budget", "to 2000 simulations"},
+		{campaign.CampaignInput{Budget: challenges.Budget{Tokens: math.MaxInt64}}, "token_budget", "to 1000000000 model tokens"},
 		{campaign.CampaignInput{MaxBatch: 65}, "max_batch", "max_batch 65"},
 		{campaign.CampaignInput{Patience: math.MaxInt32}, "patience", "at most 1000"},
 		{campaign.CampaignInput{InitialRandom: 5000}, "initial_random", "initial_random 5000"},
@@ -58,7 +59,7 @@ func TestCampaignRefusesOutOfRangeInput(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	Register(env, f.acts)
-	env.ExecuteWorkflow(campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: campaign.StrategyRandom, Budget: math.MaxInt64})
+	env.ExecuteWorkflow(campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: campaign.StrategyRandom, Budget: challenges.Budget{Experiments: math.MaxInt64}})
 	err := env.GetWorkflowError()
 	if err == nil || !strings.Contains(err.Error(), "budget 9223372036854775807: want 0 (the default) to 1000") {
 		t.Fatalf("want the budget refused, got %v", err)

@@ -11,6 +11,7 @@ import (
 	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/agents/llm/scripted"
+	"github.com/genesis-sci/genesis/challenges"
 	labclient "github.com/genesis-sci/genesis/tools/lab"
 	"github.com/genesis-sci/genesis/workflows/campaign"
 )
@@ -45,7 +46,7 @@ func TestUnsafeCandidatesAreDroppedBeforeThePick(t *testing.T) {
 	env := s.NewTestWorkflowEnvironment()
 	env.SetTestTimeout(time.Minute)
 	Register(env, f.acts)
-	env.ExecuteWorkflow(campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: ch.ID, Model: "scripted", Budget: 4, MaxBatch: 2, SimBudget: 1, Seed: 1, Patience: -1})
+	env.ExecuteWorkflow(campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: ch.ID, Model: "scripted", Budget: challenges.Budget{Experiments: 4, Simulations: 1}, MaxBatch: 2, Seed: 1, Patience: -1})
 	var res campaign.CampaignResult
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)

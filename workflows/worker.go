@@ -1,9 +1,9 @@
 // Package workflows puts Genesis's workflows and activity sets on a
-// worker. Each workflow is a package of its own (campaign, portfolioflow,
-// chat) and the activities they call are sets, one per dependency
-// (package activities, and the sets of campaign and chat); Deps says what
-// a worker's host has, and Register builds each set from only what it
-// needs.
+// worker. Each workflow is a package of its own (campaignflow, with its
+// vocabulary in campaign; portfolioflow; chat) and the activities they
+// call are sets, one per dependency (package activities, and the sets of
+// campaignflow and chat); Deps says what a worker's host has, and Register
+// builds each set from only what it needs.
 package workflows
 
 import (

@@ -45,7 +45,7 @@ func runCmd(cfg *config) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if in.Budget < 0 || in.TokenBudget < 0 {
+			if in.Budget.Experiments < 0 || in.Budget.Tokens < 0 {
 				return errors.New("--budget and --token-budget must be ≥ 0 (0 means the challenge's default)")
 			}
 			if err := api.CheckStrategy(&in); err != nil {
@@ -101,7 +101,7 @@ func runCmd(cfg *config) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("starting the campaign: %w", err)
 			}
-			budget := in.Budget
+			budget := in.Budget.Experiments
 			if budget == 0 {
 				budget = ch.Budget.Experiments
 			}
@@ -126,8 +126,8 @@ func runCmd(cfg *config) *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&in.Challenge, "challenge", challenges.DefaultID, "challenge ID (see `genesis challenges list`)")
 	f.StringVar(&in.Model, "model", defaultModel(), "model spec: ollama:MODEL, openai:MODEL or langchaingo:ollama|openai:MODEL (env GENESIS_MODEL)")
-	f.IntVar(&in.Budget, "budget", 0, "lab experiments to spend (0 = the challenge's default)")
-	f.IntVar(&in.TokenBudget, "token-budget", 0, "stop after this many model tokens (0 = the challenge's default; none if unset there)")
+	f.IntVar(&in.Budget.Experiments, "budget", 0, "lab experiments to spend (0 = the challenge's default)")
+	f.IntVar(&in.Budget.Tokens, "token-budget", 0, "stop after this many model tokens (0 = the challenge's default; none if unset there)")
 	f.IntVar(&in.Seed, "seed", 1, "random seed for the optimiser and the model")
 	f.IntVar(&in.MaxBatch, "max-batch", 4, "agents, agents-noopt and random: at most this many lab runs per iteration")
 	strategyFlags(f, &in.Strategy, &in.Acquisition, &in.Init, &in.Batch)

@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -24,11 +25,14 @@ var Strategies = []string{StrategyAgents, StrategyAgentsNoOpt, StrategyBO, Strat
 type CampaignInput struct {
 	Challenge string `json:"challenge"`
 	Model     string `json:"model"`
-	// Budget is the number of lab experiments.
-	Budget      int `json:"budget,omitempty"`
-	SimBudget   int `json:"sim_budget,omitempty"`
-	TokenBudget int `json:"token_budget,omitempty"`
-	Seed        int `json:"seed,omitempty"`
+	// Budget is what the campaign may spend: lab experiments, simulations
+	// and model tokens (a zero field: the challenge's). It is the
+	// challenge's type and flows unchanged from the challenge through the
+	// campaign; a portfolio's budget action replaces it. In JSON (histories,
+	// eval records) it stays three flat fields, budget, sim_budget and
+	// token_budget (see MarshalJSON).
+	Budget challenges.Budget `json:"-"`
+	Seed   int               `json:"seed,omitempty"`
 	// MaxBatch bounds lab runs per iteration (default 4).
 	MaxBatch int `json:"max_batch,omitempty"`
 	// Patience stops the campaign after this many iterations without improvement (default 5; <0 disables).
@@ -144,9 +148,9 @@ func (in CampaignInput) ValidateBounds() error {
 		v, most int
 		what    string
 	}{
-		{"budget", in.Budget, challenges.MaxExperiments, "lab experiments"},
-		{"sim_budget", in.SimBudget, challenges.MaxSimulations, "simulations"},
-		{"token_budget", in.TokenBudget, challenges.MaxTokens, "model tokens"},
+		{"budget", in.Budget.Experiments, challenges.MaxExperiments, "lab experiments"},
+		{"sim_budget", in.Budget.Simulations, challenges.MaxSimulations, "simulations"},
+		{"token_budget", in.Budget.Tokens, challenges.MaxTokens, "model tokens"},
 		{"max_batch", in.MaxBatch, MaxLabBatch, "lab runs per iteration"},
 		{"initial_random", in.InitialRandom, challenges.MaxExperiments, "random start points"},
 		{"max_history", in.MaxHistory, MaxHistoryEvents, "history events"},
@@ -200,7 +204,7 @@ func (in CampaignInput) StartDesign(nParams int) (start string, size int) {
 		return optimizer.StartRandom, in.InitialRandom
 	}
 	if size == 0 {
-		size = optimizer.StartSizeFor(nParams, in.Budget)
+		size = optimizer.StartSizeFor(nParams, in.Budget.Experiments)
 	}
 	return start, size
 }
@@ -209,14 +213,14 @@ func (in CampaignInput) StartDesign(nParams int) (start string, size int) {
 // challenge's, and the campaign's default batch, patience, seed, strategy
 // and random starts.
 func (in *CampaignInput) ApplyDefaults(b challenges.Budget) {
-	if in.Budget <= 0 {
-		in.Budget = b.Experiments
+	if in.Budget.Experiments <= 0 {
+		in.Budget.Experiments = b.Experiments
 	}
-	if in.SimBudget <= 0 {
-		in.SimBudget = b.Simulations
+	if in.Budget.Simulations <= 0 {
+		in.Budget.Simulations = b.Simulations
 	}
-	if in.TokenBudget <= 0 {
-		in.TokenBudget = b.Tokens
+	if in.Budget.Tokens <= 0 {
+		in.Budget.Tokens = b.Tokens
 	}
 	if in.MaxBatch <= 0 {
 		in.MaxBatch = 4
@@ -230,4 +234,56 @@ func (in *CampaignInput) ApplyDefaults(b challenges.Budget) {
 	if in.Strategy == "" {
 		in.Strategy = StrategyAgents
 	}
+}
+
+// inputFields is CampaignInput without its JSON methods.
+type inputFields CampaignInput
+
+// flatBudget is the budget as JSON has always carried it: recorded
+// histories hold inputs in this shape, and decode unchanged.
+type flatBudget struct {
+	Budget      int `json:"budget,omitempty"`
+	SimBudget   int `json:"sim_budget,omitempty"`
+	TokenBudget int `json:"token_budget,omitempty"`
+}
+
+// MarshalJSON writes the budget as the three flat fields, where they have
+// always been (after the model), so an input encodes byte for byte as it
+// did before the budget was one type.
+func (in CampaignInput) MarshalJSON() ([]byte, error) {
+	head, err := json.Marshal(struct {
+		Challenge string `json:"challenge"`
+		Model     string `json:"model"`
+		flatBudget
+	}{in.Challenge, in.Model, flatBudget{in.Budget.Experiments, in.Budget.Simulations, in.Budget.Tokens}})
+	if err != nil {
+		return nil, err
+	}
+	// The other fields, in their order: empty fields of the same names
+	// hide the two already written.
+	rest, err := json.Marshal(struct {
+		inputFields
+		Challenge string `json:"challenge,omitempty"`
+		Model     string `json:"model,omitempty"`
+	}{inputFields: inputFields(in)})
+	if err != nil {
+		return nil, err
+	}
+	if string(rest) == "{}" {
+		return head, nil
+	}
+	return append(append(head[:len(head)-1], ','), rest[1:]...), nil
+}
+
+// UnmarshalJSON reads the budget from the three flat fields.
+func (in *CampaignInput) UnmarshalJSON(b []byte) error {
+	w := struct {
+		*inputFields
+		flatBudget
+	}{inputFields: (*inputFields)(in)}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	in.Budget = challenges.Budget{Experiments: w.flatBudget.Budget, Simulations: w.SimBudget, Tokens: w.TokenBudget}
+	return nil
 }

@@ -26,7 +26,7 @@ const ClassicalRounds = 25
 // q-EI for batches). Before it, bo ran InitialRandom random points, then
 // UCB one point at a time, as Liang et al.'s GP-LCB2.
 func ClassicalPlan(in CampaignInput, done, nParams int, related bool, ver func(change string) bool) (k int, acq string, rounds, most int, start string, startSize int) {
-	left := in.Budget - done
+	left := in.Budget.Experiments - done
 	k, acq, rounds = min(left, in.MaxBatch), "random", 1
 	switch {
 	case in.Strategy == StrategyBO && ver("search-v2"):

@@ -36,7 +36,7 @@ type CampaignState struct {
 	Sims        []agents.Result `json:"sims"`
 	Refused     int             `json:"refused"`
 	// Unsafe counts the model's candidates dropped because the lab would
-	// refuse them (safety.go).
+	// refuse them (campaignflow/safety.go).
 	Unsafe     int            `json:"unsafe,omitempty"`
 	Tokens     int            `json:"tokens"`
 	ModelCalls int            `json:"model_calls"`
@@ -62,7 +62,7 @@ type CampaignState struct {
 	// memory when it started (see recallFamily).
 	Transfer *Transfer                 `json:"transfer,omitempty"`
 	Related  []activities.RelatedPoint `json:"related,omitempty"`
-	// Watch is set once the guard appraises the team's picks (guard.go);
+	// Watch is set once the guard appraises the team's picks (campaignflow/guard.go);
 	// LowEI counts the iterations in a row in which the optimiser's best
 	// expected improvement was below stopEIFrac of the measured range.
 	Watch bool `json:"watch,omitempty"`

@@ -20,7 +20,7 @@ import (
 // activities: nothing here waits on a model, so the orchestration cost
 // per experiment stays small next to the optimiser's own.
 func (cw *campaignRun) iterateClassical() error {
-	left := cw.in.Budget - len(cw.st.Experiments)
+	left := cw.in.Budget.Experiments - len(cw.st.Experiments)
 	k, acq, rounds, most, start, startSize := campaign.ClassicalPlan(cw.in, len(cw.st.Experiments), len(cw.info.Parameters), len(cw.st.Related) > 0, func(change string) bool {
 		return workflow.GetVersion(cw.ctx, change, workflow.DefaultVersion, 1) == 1
 	})

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/genesis-sci/genesis/agents"
+	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
@@ -46,7 +47,7 @@ func TestGuardBatch(t *testing.T) {
 // stale campaign past half its budget does not converge while the best
 // expected improvement is still above 1 % of the range.
 func TestConvergenceNeedsTheOptimiser(t *testing.T) {
-	cw := &campaignRun{in: campaign.CampaignInput{Budget: 10}, st: &campaign.CampaignState{Stale: 3, Experiments: make([]campaign.Experiment, 6)}}
+	cw := &campaignRun{in: campaign.CampaignInput{Budget: challenges.Budget{Experiments: 10}}, st: &campaign.CampaignState{Stale: 3, Experiments: make([]campaign.Experiment, 6)}}
 	if !cw.convergenceVote() {
 		t.Fatal("unwatched: a stale campaign past half its budget should converge, as before")
 	}

@@ -32,7 +32,7 @@ func (cw *campaignRun) iterate() error {
 	}
 	b.SimResults = cw.simulate(b, plan, cands)
 	cw.analyse(&b, cw.runBatch(b, plan, cands, sugg))
-	cw.event("campaign", "iteration done", fmt.Sprintf("experiments %d/%d, best %s", len(cw.st.Experiments), cw.in.Budget, cw.bestString()))
+	cw.event("campaign", "iteration done", fmt.Sprintf("experiments %d/%d, best %s", len(cw.st.Experiments), cw.in.Budget.Experiments, cw.bestString()))
 	return nil
 }
 
@@ -46,7 +46,7 @@ func (cw *campaignRun) plan(b *agents.Brief) (plan agents.Plan, stop bool) {
 	if fast {
 		plan.LabRuns = lim.MaxLabRuns
 	}
-	if len(cw.st.Experiments) > cw.in.Budget/3 {
+	if len(cw.st.Experiments) > cw.in.Budget.Experiments/3 {
 		plan.Decision = "exploit"
 	}
 	if res := cw.turn(agents.Planner, *b); res != nil && res.Plan != nil {
@@ -271,12 +271,12 @@ func (cw *campaignRun) convergenceVote() bool {
 		// The optimiser still expects to improve on the best: not converged.
 		return false
 	}
-	return cw.st.Stale >= 3 && 2*len(cw.st.Experiments) >= cw.in.Budget
+	return cw.st.Stale >= 3 && 2*len(cw.st.Experiments) >= cw.in.Budget.Experiments
 }
 
 func (cw *campaignRun) brief() agents.Brief {
-	b := agents.Brief{CampaignID: cw.id, Iteration: cw.st.Iteration, ExperimentsUsed: len(cw.st.Experiments), ExperimentsBudget: cw.in.Budget,
-		SimulationsUsed: len(cw.st.Sims), SimulationsBudget: cw.in.SimBudget, TokensUsed: cw.st.Tokens, TokenBudget: cw.in.TokenBudget, Stale: cw.st.Stale}
+	b := agents.Brief{CampaignID: cw.id, Iteration: cw.st.Iteration, ExperimentsUsed: len(cw.st.Experiments), ExperimentsBudget: cw.in.Budget.Experiments,
+		SimulationsUsed: len(cw.st.Sims), SimulationsBudget: cw.in.Budget.Simulations, TokensUsed: cw.st.Tokens, TokenBudget: cw.in.Budget.Tokens, Stale: cw.st.Stale}
 	if cw.best != nil {
 		r := cw.best.Result
 		b.Best = &r
@@ -291,9 +291,9 @@ func (cw *campaignRun) brief() agents.Brief {
 }
 
 func (cw *campaignRun) limits() agents.Limits {
-	left := cw.in.Budget - len(cw.st.Experiments)
-	return agents.Limits{MaxLabRuns: min(cw.in.MaxBatch, left), LabLeft: left, MaxSimulations: min(2*cw.in.MaxBatch, cw.in.SimBudget-len(cw.st.Sims)),
-		SimsLeft: cw.in.SimBudget - len(cw.st.Sims), SimCost: cw.info.SimCost, Candidates: 2 * cw.in.MaxBatch}
+	left := cw.in.Budget.Experiments - len(cw.st.Experiments)
+	return agents.Limits{MaxLabRuns: min(cw.in.MaxBatch, left), LabLeft: left, MaxSimulations: min(2*cw.in.MaxBatch, cw.in.Budget.Simulations-len(cw.st.Sims)),
+		SimsLeft: cw.in.Budget.Simulations - len(cw.st.Sims), SimCost: cw.info.SimCost, Candidates: 2 * cw.in.MaxBatch}
 }
 
 func fill(info activities.ChallengeInfo, cands, sugg []agents.Candidate, want int) []agents.Candidate {

@@ -112,8 +112,8 @@ func (cw *campaignRun) signalHandlers() []signalHandler {
 		on(campaign.SignalBudget, func(recv func(any) bool) {
 			var a portfolio.Action
 			if recv(&a) {
-				cw.in.Budget, cw.in.SimBudget, cw.in.TokenBudget = a.Budget.LabRuns, a.Budget.Simulations, a.Budget.Tokens
-				cw.event("portfolio", "budget", fmt.Sprintf("%s; now %d lab runs, %d simulations", a.Reason, cw.in.Budget, cw.in.SimBudget))
+				cw.in.Budget = a.Budget.Budget()
+				cw.event("portfolio", "budget", fmt.Sprintf("%s; now %d lab runs, %d simulations", a.Reason, cw.in.Budget.Experiments, cw.in.Budget.Simulations))
 			}
 		}))
 }

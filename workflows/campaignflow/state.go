@@ -8,8 +8,8 @@ import (
 
 func (cw *campaignRun) status() (campaign.Status, error) {
 	s := campaign.Status{CampaignID: cw.id, Challenge: cw.info.ID, Model: cw.in.Model, Phase: cw.phase, Iteration: cw.st.Iteration,
-		ExperimentsUsed: len(cw.st.Experiments), Budget: cw.in.Budget, Simulations: len(cw.st.Sims), SimBudget: cw.in.SimBudget,
-		Tokens: cw.st.Tokens, TokenBudget: cw.in.TokenBudget, ModelCalls: cw.st.ModelCalls, Best: cw.bestView,
+		ExperimentsUsed: len(cw.st.Experiments), Budget: cw.in.Budget.Experiments, Simulations: len(cw.st.Sims), SimBudget: cw.in.Budget.Simulations,
+		Tokens: cw.st.Tokens, TokenBudget: cw.in.Budget.Tokens, ModelCalls: cw.st.ModelCalls, Best: cw.bestView,
 		Objective: cw.info.Objective, Direction: cw.info.Direction, Events: cw.st.Events, Fallbacks: cw.st.Fallbacks, Done: cw.done, StopReason: cw.reason}
 	for _, e := range cw.st.Experiments {
 		s.Values = append(s.Values, e.Values[0])

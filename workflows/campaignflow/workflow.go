@@ -147,7 +147,7 @@ func (cw *campaignRun) setUp() error {
 	}
 	cw.recomputeBest()
 	if cw.st.Iteration == 0 {
-		detail := fmt.Sprintf("%s with %s, budget %d lab experiments", cw.info.ID, cw.in.Model, cw.in.Budget)
+		detail := fmt.Sprintf("%s with %s, budget %d lab experiments", cw.info.ID, cw.in.Model, cw.in.Budget.Experiments)
 		if cw.in.StartedBy != "" {
 			detail += "; started by " + clip.Clip(cw.in.StartedBy, 120)
 		}
@@ -219,15 +219,15 @@ func (cw *campaignRun) shouldStop() string {
 	switch {
 	case cw.stop != "":
 		return cw.stop
-	case len(cw.st.Experiments) >= cw.in.Budget:
-		return fmt.Sprintf("experiment budget spent (%d)", cw.in.Budget)
-	case cw.in.TokenBudget > 0 && cw.st.Tokens >= cw.in.TokenBudget:
-		return fmt.Sprintf("token budget spent (%d of %d)", cw.st.Tokens, cw.in.TokenBudget)
+	case len(cw.st.Experiments) >= cw.in.Budget.Experiments:
+		return fmt.Sprintf("experiment budget spent (%d)", cw.in.Budget.Experiments)
+	case cw.in.Budget.Tokens > 0 && cw.st.Tokens >= cw.in.Budget.Tokens:
+		return fmt.Sprintf("token budget spent (%d of %d)", cw.st.Tokens, cw.in.Budget.Tokens)
 	case cw.info.Finite && len(cw.st.Experiments) >= cw.info.PoolSize:
 		return "every candidate has been measured"
 	case cw.in.Patience > 0 && cw.st.Stale >= cw.in.Patience:
 		return fmt.Sprintf("converged: no improvement in %d iterations", cw.st.Stale)
-	case cw.st.Iteration >= 3*cw.in.Budget+10:
+	case cw.st.Iteration >= 3*cw.in.Budget.Experiments+10:
 		return "iteration limit reached"
 	}
 	return ""

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/workflows/campaign"
 	"github.com/genesis-sci/genesis/workflows/portfolioflow"
 )
@@ -37,7 +38,7 @@ func runChatAction(ctx workflow.Context, chatID, model string, from Caller, act 
 		id += "-" + chatID[max(0, len(chatID)-4):]
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: id, TaskQueue: campaign.TaskQueue,
 			ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON})
-		child := workflow.ExecuteChildWorkflow(cctx, campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: act.Challenge, Budget: act.Budget, Model: model,
+		child := workflow.ExecuteChildWorkflow(cctx, campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: act.Challenge, Budget: challenges.Budget{Experiments: act.Budget}, Model: model,
 			StartedBy: sender(from, chatID)})
 		var exec workflow.Execution
 		if err := child.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {

@@ -120,48 +120,10 @@ func ChatWorkflow(ctx workflow.Context, in ChatInput) error {
 	if err := workflow.SetQueryHandler(ctx, QueryChat, func() (ChatState, error) { return *st, nil }); err != nil {
 		return err
 	}
-	mu := workflow.NewMutex(ctx)
+	c := &session{st: st, mu: workflow.NewMutex(ctx)}
 	// from is absent (zero) in messages sent before it existed.
-	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSend, func(ctx workflow.Context, text string, from Caller) (ChatReply, error) {
-		if err := mu.Lock(ctx); err != nil {
-			return ChatReply{}, err
-		}
-		defer mu.Unlock()
-		st.Busy = true
-		defer func() { st.Busy = false }()
-		st.Messages = append(st.Messages, ChatMessage{Role: "user", Text: text, Time: workflow.Now(ctx)})
-		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Minute, HeartbeatTimeout: 30 * time.Second,
-			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 4, NonRetryableErrorTypes: []string{llm.KindNotFound, llm.KindBadRequest, llm.KindAuth}}})
-		var turn ChatTurnResult
-		if err := workflow.ExecuteActivity(actx, ChatTurnActivity, ChatTurnInput{Chat: st.ID, Model: st.Model, Summary: st.Summary,
-			Messages: lastMessages(st.Messages, chatKeep)}).Get(ctx, &turn); err != nil {
-			msg := "The team could not answer just now (" + shortenErr(err) + "). Please try again."
-			st.Messages = append(st.Messages, ChatMessage{Role: "assistant", Text: msg, Time: workflow.Now(ctx)})
-			return ChatReply{Text: msg}, nil
-		}
-		st.Tokens += turn.Tokens
-		reply := ChatReply{Text: turn.Reply, Action: turn.Action}
-		if act := turn.Action; act != nil {
-			// The activity's guard, again in the workflow: the action must
-			// be what this message asks for (chat_guard.go). Histories
-			// recorded before it replay as they ran.
-			why := ""
-			if effectful(act.Kind) && workflow.GetVersion(ctx, chatGuardChange, workflow.DefaultVersion, 1) == 1 {
-				why = chatAsked(text, act.Kind, actionNames(act)...)
-			}
-			if why != "" {
-				reply.Action = nil
-				reply.Text = strings.TrimSpace(reply.Text + "\n\n(I did nothing: " + why + ".)")
-			} else {
-				act.By = from.By
-				act.Result = runChatAction(ctx, st.ID, st.Model, from, act)
-				reply.Text = strings.TrimSpace(reply.Text + "\n\n" + act.Result)
-			}
-		}
-		st.Messages = append(st.Messages, ChatMessage{Role: "assistant", Text: reply.Text, Time: workflow.Now(ctx), Action: reply.Action})
-		return reply, nil
-	}, workflow.UpdateHandlerOptions{Validator: func(text string, _ Caller) error { return ValidateChatMessage(text) }})
-	if err != nil {
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSend, c.send,
+		workflow.UpdateHandlerOptions{Validator: func(text string, _ Caller) error { return ValidateChatMessage(text) }}); err != nil {
 		return err
 	}
 	closeCh := workflow.GetSignalChannel(ctx, SignalClose)
@@ -178,7 +140,62 @@ func ChatWorkflow(ctx workflow.Context, in ChatInput) error {
 	if st.Closed {
 		return nil
 	}
-	// Roll over: keep the last turns and a summary of the rest.
+	return workflow.NewContinueAsNewError(ctx, ChatWorkflow, rollover(st))
+}
+
+// session is a chat run's state and the lock that keeps its turns one at
+// a time.
+type session struct {
+	st *ChatState
+	mu workflow.Mutex
+}
+
+// send is one turn: the user's message, the team's reply (a ChatTurn
+// activity), and the action it asks for, checked again here and taken.
+func (c *session) send(ctx workflow.Context, text string, from Caller) (ChatReply, error) {
+	st := c.st
+	if err := c.mu.Lock(ctx); err != nil {
+		return ChatReply{}, err
+	}
+	defer c.mu.Unlock()
+	st.Busy = true
+	defer func() { st.Busy = false }()
+	st.Messages = append(st.Messages, ChatMessage{Role: "user", Text: text, Time: workflow.Now(ctx)})
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Minute, HeartbeatTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 4, NonRetryableErrorTypes: []string{llm.KindNotFound, llm.KindBadRequest, llm.KindAuth}}})
+	var turn ChatTurnResult
+	if err := workflow.ExecuteActivity(actx, ChatTurnActivity, ChatTurnInput{Chat: st.ID, Model: st.Model, Summary: st.Summary,
+		Messages: lastMessages(st.Messages, chatKeep)}).Get(ctx, &turn); err != nil {
+		msg := "The team could not answer just now (" + shortenErr(err) + "). Please try again."
+		st.Messages = append(st.Messages, ChatMessage{Role: "assistant", Text: msg, Time: workflow.Now(ctx)})
+		return ChatReply{Text: msg}, nil
+	}
+	st.Tokens += turn.Tokens
+	reply := ChatReply{Text: turn.Reply, Action: turn.Action}
+	if act := turn.Action; act != nil {
+		// The activity's guard, again in the workflow: the action must
+		// be what this message asks for (guard.go). Histories recorded
+		// before it replay as they ran.
+		why := ""
+		if effectful(act.Kind) && workflow.GetVersion(ctx, chatGuardChange, workflow.DefaultVersion, 1) == 1 {
+			why = chatAsked(text, act.Kind, actionNames(act)...)
+		}
+		if why != "" {
+			reply.Action = nil
+			reply.Text = strings.TrimSpace(reply.Text + "\n\n(I did nothing: " + why + ".)")
+		} else {
+			act.By = from.By
+			act.Result = runChatAction(ctx, st.ID, st.Model, from, act)
+			reply.Text = strings.TrimSpace(reply.Text + "\n\n" + act.Result)
+		}
+	}
+	st.Messages = append(st.Messages, ChatMessage{Role: "assistant", Text: reply.Text, Time: workflow.Now(ctx), Action: reply.Action})
+	return reply, nil
+}
+
+// rollover is the next run's input when a long chat continues as new: the
+// last turns, and a summary of the rest.
+func rollover(st *ChatState) ChatInput {
 	keep := lastMessages(st.Messages, chatKeep)
 	summary := st.Summary
 	for _, m := range st.Messages[:len(st.Messages)-len(keep)] {
@@ -191,7 +208,7 @@ func ChatWorkflow(ctx workflow.Context, in ChatInput) error {
 	if len(summary) > 4000 {
 		summary = summary[len(summary)-4000:]
 	}
-	return workflow.NewContinueAsNewError(ctx, ChatWorkflow, ChatInput{Model: st.Model, Summary: strings.TrimSpace(summary), Messages: keep})
+	return ChatInput{Model: st.Model, Summary: strings.TrimSpace(summary), Messages: keep}
 }
 
 // chatGuardChange is the workflow.GetVersion change that added the

@@ -75,7 +75,7 @@ func BenchmarkAgentLoop(b *testing.B) {
 			b.Fatal(err)
 		}
 		// An emulator lab is fitted on its first run: not the loop's cost.
-		warm := campaign.CampaignInput{Challenge: id, Strategy: campaign.StrategyRandom, Budget: 1}
+		warm := campaign.CampaignInput{Challenge: id, Strategy: campaign.StrategyRandom, Budget: challenges.Budget{Experiments: 1}}
 		if _, err := (direct{e.cat, activities.NewLab(e.cat, labclient.New(e.url, nil), nil, 10*time.Millisecond)}).Run(context.Background(), "warm-"+id, warm); err != nil {
 			b.Fatal(err)
 		}
@@ -86,7 +86,7 @@ func BenchmarkAgentLoop(b *testing.B) {
 	for i := range b.N {
 		for seed := 1; seed <= seeds; seed++ {
 			for _, id := range ids {
-				in := campaign.CampaignInput{Challenge: id, Model: spec, Budget: budget, Seed: seed, Strategy: strategy, NoReport: true}
+				in := campaign.CampaignInput{Challenge: id, Model: spec, Budget: challenges.Budget{Experiments: budget}, Seed: seed, Strategy: strategy, NoReport: true}
 				r := runLoop(b, e, c, model, fmt.Sprintf("loop%d-%s-s%d", i, id, seed), in)
 				fmt.Printf("%-26s seed %d: %2d experiments in %5.0f s, %3d calls, best %.3g (normalised %.2f), %s\n",
 					id, seed, r.Experiments, r.WallS, r.ModelCalls, r.Best, r.Norm[len(r.Norm)-1], r.StopReason)

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/portfolio"
 	"github.com/genesis-sci/genesis/workflows"
 	"github.com/genesis-sci/genesis/workflows/campaign"
@@ -133,7 +134,7 @@ func TestWebUIHostileIDsInChromium(t *testing.T) {
 	tc := e.ts.GetDefaultClient()
 	ctx := context.Background()
 	if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: hostileCampaign, TaskQueue: workflows.TaskQueue}, campaign.CampaignWorkflowName,
-		campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 6, RequireApproval: true}); err != nil {
+		campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: challenges.Budget{Experiments: 6}, RequireApproval: true}); err != nil {
 		t.Fatal(err)
 	}
 	spec, err := portfolio.Parse([]byte(`

@@ -57,12 +57,16 @@ func TestStopInTheContinueAsNewTask(t *testing.T) {
 			t.Error(err)
 		}
 		go func() {
-			time.Sleep(200 * time.Millisecond) // the activity has completed by now
+			// The activity that called this completes first: the new
+			// workflow worker's first task then holds both.
+			waitNoPendingActivity(t, c, id)
 			startWorkflowWorker(t, c, acts, &wfWorker)
 		}()
 	}})
 	aw := worker.New(c, workflows.TaskQueue, worker.Options{DisableWorkflowWorker: true})
-	aw.RegisterActivity(acts)
+	for _, s := range acts.Sets() {
+		s.Register(aw)
+	}
 	if err := aw.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +75,7 @@ func TestStopInTheContinueAsNewTask(t *testing.T) {
 	t.Cleanup(func() { (*wfWorker.Load()).Stop() })
 
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, campaign.CampaignWorkflowName,
-		campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 30, Seed: 1, Patience: -1, NoReport: true, MaxHistory: 5})
+		campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: challenges.Budget{Experiments: 30}, Seed: 1, Patience: -1, NoReport: true, MaxHistory: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +101,17 @@ func TestStopInTheContinueAsNewTask(t *testing.T) {
 
 // startWorkflowWorker starts a worker that runs workflows (and their local
 // activities) only.
+// waitNoPendingActivity waits until the workflow has no activity running.
+func waitNoPendingActivity(t *testing.T, c client.Client, id string) {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		d, err := c.DescribeWorkflowExecution(context.Background(), id, "")
+		if err == nil && len(d.GetPendingActivities()) == 0 {
+			return
+		}
+	}
+	t.Errorf("%s still runs an activity after a minute", id)
+}
+
 func startWorkflowWorker(t *testing.T, c client.Client, acts *workflows.Deps, into *atomic.Pointer[worker.Worker]) {
 	w := worker.New(c, workflows.TaskQueue, worker.Options{LocalActivityWorkerOnly: true})
 	workflows.Register(w, acts)

@@ -218,7 +218,7 @@ func TestCampaignOnRealTemporal(t *testing.T) {
 	e := newEnv(t)
 	e.worker(t, team(0), openMemory(t, e.dir))
 	c := e.ts.GetDefaultClient()
-	res := runCampaign(t, c, "campaign-e2e", campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 10, Seed: 5}, 3*time.Minute)
+	res := runCampaign(t, c, "campaign-e2e", campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: challenges.Budget{Experiments: 10}, Seed: 5}, 3*time.Minute)
 	ctx := context.Background()
 	if len(res.Experiments) != 10 || res.Best == nil {
 		t.Fatalf("result %+v", res)
@@ -247,7 +247,7 @@ func TestWorkerRestartMidCampaign(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "campaign-restart", TaskQueue: workflows.TaskQueue},
-		campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 12, Seed: 9})
+		campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: challenges.Budget{Experiments: 12}, Seed: 9})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestCampaignWithRealModel(t *testing.T) {
 	e.worker(t, model, openMemory(t, e.dir))
 	start := time.Now()
 	res := runCampaign(t, e.ts.GetDefaultClient(), "campaign-real-model",
-		campaign.CampaignInput{Challenge: challenges.DefaultID, Model: spec, Budget: 2, MaxBatch: 2, Seed: 1}, 25*time.Minute)
+		campaign.CampaignInput{Challenge: challenges.DefaultID, Model: spec, Budget: challenges.Budget{Experiments: 2}, MaxBatch: 2, Seed: 1}, 25*time.Minute)
 	if len(res.Experiments) != 2 || res.Best == nil {
 		t.Fatalf("result %+v", res)
 	}
@@ -373,7 +373,7 @@ func BenchmarkAgentStepOverhead(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		id := "bench-" + time.Now().Format("150405.000000")
 		run, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
-			campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 10, Seed: i + 1})
+			campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: challenges.Budget{Experiments: 10}, Seed: i + 1})
 		if err != nil {
 			b.Fatal(err)
 		}

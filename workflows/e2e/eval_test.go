@@ -60,7 +60,7 @@ func (d direct) Run(ctx context.Context, id string, in campaign.CampaignInput) (
 	in.ApplyDefaults(c.Budget) // as the workflow does
 	res := &campaign.CampaignResult{CampaignID: id, Challenge: in.Challenge, Strategy: in.Strategy, StopReason: "budget used"}
 	var exps []campaign.Experiment
-	for it := 1; len(exps) < in.Budget; it++ {
+	for it := 1; len(exps) < in.Budget.Experiments; it++ {
 		k, acq, rounds, most, start, startSize := campaign.ClassicalPlan(in, len(exps), len(c.Parameters), false, func(string) bool { return true })
 		step, err := d.lab.ClassicalStep(ctx, activities.ClassicalStepInput{Suggest: activities.SuggestInput{Challenge: in.Challenge,
 			Experiments: exps, K: k, Acquisition: acq, Start: start, StartSize: startSize, Seed: in.Seed*7919 + it}, KeyPrefix: fmt.Sprintf("%s/it%d", id, it), Rounds: rounds, Most: most, Requester: id})
@@ -148,7 +148,7 @@ func BenchmarkEvalOrchestrationOverhead(b *testing.B) {
 	dir := direct{e.cat, activities.NewLab(e.cat, labclient.New(e.url, &http.Client{Timeout: 10 * time.Second}), nil, 10*time.Millisecond)}
 	for _, par := range []int{1, benchParallel()} {
 		b.Run(fmt.Sprintf("crossed-barrel/parallel=%d", par), func(b *testing.B) {
-			in := campaign.CampaignInput{Challenge: challenges.DefaultID, Strategy: campaign.StrategyBO, Budget: envInt("GENESIS_BENCH_BUDGET", 50), Patience: -1, NoReport: true}
+			in := campaign.CampaignInput{Challenge: challenges.DefaultID, Strategy: campaign.StrategyBO, Budget: challenges.Budget{Experiments: envInt("GENESIS_BENCH_BUDGET", 50)}, Patience: -1, NoReport: true}
 			// each runs par campaigns at once and waits for all of them.
 			each := func(camp evals.Campaigns, side string, i int) time.Duration {
 				t0 := time.Now()
@@ -220,7 +220,7 @@ func BenchmarkEvalOrchestrationOverhead(b *testing.B) {
 			// on its first run, seconds that would fall on whichever side
 			// ran first.
 			for _, id := range spec.Challenges {
-				in := campaign.CampaignInput{Challenge: id, Strategy: campaign.StrategyRandom, Budget: 2}
+				in := campaign.CampaignInput{Challenge: id, Strategy: campaign.StrategyRandom, Budget: challenges.Budget{Experiments: 2}}
 				if _, err := dir.Run(context.Background(), "warm-"+id, in); err != nil {
 					b.Fatal(err)
 				}

@@ -78,6 +78,25 @@ func waitPhase(t *testing.T, c client.Client, id, phase string) {
 }
 
 // jobDirs lists the simulation job directories under root.
+// waitJobRunning waits until a simulation job under root runs.
+func waitJobRunning(t *testing.T, ex hpc.Executor, root string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		for _, d := range jobDirs(t, root) {
+			jid := filepath.Base(d)
+			if b, err := os.ReadFile(filepath.Join(d, ".slurm_job_id")); err == nil {
+				jid = strings.TrimSpace(string(b))
+			}
+			if j, err := ex.Status(context.Background(), jid); err == nil && j.State == hpc.Running {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no simulation job under %s ran within a minute", root)
+		}
+	}
+}
+
 func jobDirs(t *testing.T, root string) []string {
 	t.Helper()
 	ents, _ := os.ReadDir(root)
@@ -99,7 +118,7 @@ func TestCampaignOnSlurm(t *testing.T) {
 	local, _ := hpc.NewLocal(filepath.Join(e.dir, "jobs"), 2)
 	e.hpcWorker(t, team(0), local, map[string]hpc.Executor{"local": local, "slurm": sl}, 0)
 	c := e.ts.GetDefaultClient()
-	res := runCampaign(t, c, "campaign-slurm", campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 4, Seed: 2, HPC: "slurm"}, 3*time.Minute)
+	res := runCampaign(t, c, "campaign-slurm", campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: challenges.Budget{Experiments: 4}, Seed: 2, HPC: "slurm"}, 3*time.Minute)
 	if len(res.Experiments) != 4 || res.Simulations == 0 {
 		t.Fatalf("result %+v", res)
 	}
@@ -139,9 +158,9 @@ func TestStopCancelsSimulationJobs(t *testing.T) {
 			e.hpcWorker(t, team(0), ex, nil, 60)
 			c := e.ts.GetDefaultClient()
 			id := "campaign-stop-" + backend
-			run := startCampaign(t, c, id, campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 4, Seed: 2})
+			run := startCampaign(t, c, id, campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: challenges.Budget{Experiments: 4}, Seed: 2})
 			waitPhase(t, c, id, "simulating")
-			time.Sleep(500 * time.Millisecond) // let the jobs start
+			waitJobRunning(t, ex, root)
 			if err := c.SignalWorkflow(context.Background(), id, "", campaign.SignalStop, "test stop"); err != nil {
 				t.Fatal(err)
 			}
@@ -189,9 +208,9 @@ func TestSimulationSurvivesWorkerRestart(t *testing.T) {
 	w1 := e.hpcWorker(t, team(0), ex1, nil, 0.6) // 3 s simulations
 	c := e.ts.GetDefaultClient()
 	id := "campaign-sim-restart"
-	run := startCampaign(t, c, id, campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 2, Seed: 4})
+	run := startCampaign(t, c, id, campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: challenges.Budget{Experiments: 2}, Seed: 4})
 	waitPhase(t, c, id, "simulating")
-	time.Sleep(500 * time.Millisecond)
+	waitJobRunning(t, ex1, root)
 	w1.Stop()
 	before := jobDirs(t, root)
 	ex2, _ := hpc.NewLocal(root, 2) // a new worker process's executor

@@ -19,6 +19,7 @@ import (
 
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/devserver"
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/portfolio"
@@ -353,7 +354,7 @@ func BenchmarkPortfolio(b *testing.B) {
 				runs := make([]client.WorkflowRun, n)
 				for k, cs := range spec.Campaigns {
 					r, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("alone-%d-%d", i, k), TaskQueue: workflows.TaskQueue},
-						campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: cs.Challenge, Model: "scripted", Budget: 4, SimBudget: 4,
+						campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: cs.Challenge, Model: "scripted", Budget: challenges.Budget{Experiments: 4, Simulations: 4},
 							Seed: cs.Seed, MaxBatch: 2, Patience: -1, NoReport: true})
 					if err != nil {
 						b.Fatal(err)

@@ -27,7 +27,7 @@ func TestRecordHistory(t *testing.T) {
 	e := newEnv(t)
 	e.worker(t, team(0), openMemory(t, e.dir))
 	c := e.ts.GetDefaultClient()
-	runCampaign(t, c, "campaign-recorded", campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 6, Seed: 2}, 2*time.Minute)
+	runCampaign(t, c, "campaign-recorded", campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: challenges.Budget{Experiments: 6}, Seed: 2}, 2*time.Minute)
 	ctx := context.Background()
 	it := c.GetWorkflowHistory(ctx, "campaign-recorded", "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	h := &historypb.History{}

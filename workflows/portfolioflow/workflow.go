@@ -278,8 +278,8 @@ func (p *portfolioRun) startCampaigns() error {
 	spec := p.s.Spec
 	for i, c := range spec.Campaigns {
 		e := p.s.Campaigns[i]
-		in := campaign.CampaignInput{Challenge: c.Challenge, Model: c.Model, Budget: c.Budget.LabRuns, SimBudget: c.Budget.Simulations,
-			TokenBudget: c.Budget.Tokens, Seed: c.Seed, MaxBatch: c.MaxBatch, Patience: -1, HPC: p.in.HPC, Strategy: c.Strategy, Portfolio: p.id,
+		in := campaign.CampaignInput{Challenge: c.Challenge, Model: c.Model, Budget: c.Budget.Budget(),
+			Seed: c.Seed, MaxBatch: c.MaxBatch, Patience: -1, HPC: p.in.HPC, Strategy: c.Strategy, Portfolio: p.id,
 			Acquisition: c.Acquisition, Init: c.Init, Batch: c.Batch}
 		cctx := workflow.WithChildOptions(p.ctx, workflow.ChildWorkflowOptions{WorkflowID: e.ID,
 			// The portfolio may continue as new; its campaigns run on.
