@@ -27,6 +27,7 @@ import (
 	"github.com/genesis-sci/genesis/memory"
 	labclient "github.com/genesis-sci/genesis/tools/lab"
 	"github.com/genesis-sci/genesis/workflows/campaign"
+	"github.com/genesis-sci/genesis/workflows/chat"
 	"github.com/genesis-sci/genesis/workflows/portfolioflow"
 )
 
@@ -428,7 +429,7 @@ func TestAPIChatSurvivesWorkerRestart(t *testing.T) {
 		}
 		done <- m
 	}()
-	time.Sleep(400 * time.Millisecond) // the turn's model call is under way
+	waitActivityRunning(t, e.ts.GetDefaultClient(), id, chat.ChatTurnActivity) // the turn's model call is under way
 	w1.Stop()
 	e.worker(t, team(time.Second), nil)
 	select {

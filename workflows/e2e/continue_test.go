@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -110,6 +111,20 @@ func waitNoPendingActivity(t *testing.T, c client.Client, id string) {
 		}
 	}
 	t.Errorf("%s still runs an activity after a minute", id)
+}
+
+// waitActivityRunning waits until the workflow runs an activity of the type.
+func waitActivityRunning(t *testing.T, c client.Client, id, activityType string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		d, err := c.DescribeWorkflowExecution(context.Background(), id, "")
+		for _, pa := range d.GetPendingActivities() {
+			if err == nil && pa.GetActivityType().GetName() == activityType && pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED {
+				return
+			}
+		}
+	}
+	t.Fatalf("%s ran no %s activity within a minute", id, activityType)
 }
 
 func startWorkflowWorker(t *testing.T, c client.Client, acts *workflows.Deps, into *atomic.Pointer[worker.Worker]) {
