@@ -57,7 +57,7 @@ lint: ## gofmt, go vet, staticcheck, workflowcheck
 	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	staticcheck ./...
 	@command -v workflowcheck >/dev/null 2>&1 || $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
-	workflowcheck ./workflows/
+	workflowcheck ./workflows/campaignflow/ ./workflows/portfolioflow/ ./workflows/chat/
 
 unit: ## unit tests (race detector)
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /workflows/e2e)

@@ -29,7 +29,7 @@ import (
 	"github.com/genesis-sci/genesis/api/access"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/memory"
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // Server serves the API.
@@ -51,7 +51,7 @@ type Server struct {
 	WatchEvery time.Duration
 	// Streams, shared with a worker in the same process, streams chat
 	// replies as the model writes them (optional).
-	Streams *workflows.Streams
+	Streams *Streams
 
 	statusCache
 	// conns guards the connections of the server NewHTTPServer makes.
@@ -83,8 +83,8 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/campaigns/{id}", access.RoleViewer, s.getCampaign},
 		{"GET", "/api/v1/campaigns/{id}/watch", access.RoleViewer, s.watchCampaign},
 		{"POST", "/api/v1/campaigns/{id}/stop", access.RoleOperator, s.stopCampaign},
-		{"POST", "/api/v1/campaigns/{id}/pause", access.RoleOperator, s.signal(workflows.SignalPause, "paused")},
-		{"POST", "/api/v1/campaigns/{id}/resume", access.RoleOperator, s.signal(workflows.SignalResume, "resumed")},
+		{"POST", "/api/v1/campaigns/{id}/pause", access.RoleOperator, s.signal(campaign.SignalPause, "paused")},
+		{"POST", "/api/v1/campaigns/{id}/resume", access.RoleOperator, s.signal(campaign.SignalResume, "resumed")},
 		{"POST", "/api/v1/campaigns/{id}/approve", access.RoleOperator, s.decide(true)},
 		{"POST", "/api/v1/campaigns/{id}/reject", access.RoleOperator, s.decide(false)},
 		{"POST", "/api/v1/chats", access.RoleOperator, s.createChat},

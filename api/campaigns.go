@@ -15,7 +15,9 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
@@ -30,7 +32,7 @@ func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	resp, err := s.Temporal.ListWorkflow(r.Context(), &workflowservice.ListWorkflowExecutionsRequest{
-		Query: fmt.Sprintf("WorkflowType = '%s'", workflows.CampaignWorkflowName), PageSize: int32(limit)})
+		Query: fmt.Sprintf("WorkflowType = '%s'", campaign.CampaignWorkflowName), PageSize: int32(limit)})
 	if err != nil {
 		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", "listing campaigns: "+err.Error())
 		return
@@ -63,7 +65,7 @@ func summary(e *workflowpb.WorkflowExecutionInfo) CampaignSummary {
 }
 
 // portfolioSlot finds the "-NN-" before the challenge in a portfolio
-// campaign's ID (<portfolio>-NN-<challenge>, see workflows.CampaignID).
+// campaign's ID (<portfolio>-NN-<challenge>, see portfolioflow.CampaignID).
 var portfolioSlot = regexp.MustCompile(`-[0-9]{2}-`)
 
 // portfolioChallenge reads the challenge from a portfolio campaign's ID, if
@@ -84,8 +86,8 @@ func (s *Server) signal(name, done string) http.HandlerFunc {
 		if !checkID(w, "campaign", id) {
 			return
 		}
-		if err := s.signalKind(r, workflows.CampaignWorkflowName, id, name, nil); err != nil {
-			s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no running campaign %q", id))
+		if err := s.signalKind(r, campaign.CampaignWorkflowName, id, name, nil); err != nil {
+			s.writeTemporalErr(w, r, err, campaign.CampaignWorkflowName, id, fmt.Sprintf("no running campaign %q", id))
 			return
 		}
 		writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": done})
@@ -110,7 +112,7 @@ func (s *Server) decide(approve bool) http.HandlerFunc {
 		}
 		st, err := s.status(r, id)
 		if err != nil {
-			s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no campaign %q", id))
+			s.writeTemporalErr(w, r, err, campaign.CampaignWorkflowName, id, fmt.Sprintf("no campaign %q", id))
 			return
 		}
 		if st.Pending == nil {
@@ -123,9 +125,9 @@ func (s *Server) decide(approve bool) http.HandlerFunc {
 		}
 		// The decision names the runs it is about, so runs that replace
 		// them meanwhile are not decided by it.
-		d := workflows.Decision{Approve: approve, By: s.caller(r).By, Reason: body.Reason, Iteration: st.Pending.Iteration}
-		if err := s.Temporal.SignalWorkflow(r.Context(), id, "", workflows.SignalDecision, d); err != nil {
-			s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no running campaign %q", id))
+		d := campaign.Decision{Approve: approve, By: s.caller(r).By, Reason: body.Reason, Iteration: st.Pending.Iteration}
+		if err := s.Temporal.SignalWorkflow(r.Context(), id, "", campaign.SignalDecision, d); err != nil {
+			s.writeTemporalErr(w, r, err, campaign.CampaignWorkflowName, id, fmt.Sprintf("no running campaign %q", id))
 			return
 		}
 		verdict := "rejected"
@@ -153,7 +155,7 @@ func (s *Server) startCampaign(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusUnprocessableEntity, "invalid_hpc", fmt.Sprintf("hpc %q must be \"local\" or \"slurm\" (or empty for the worker's default)", req.HPC))
 		return
 	}
-	in := workflows.CampaignInput{Challenge: req.Challenge, Model: req.Model, Budget: req.Budget, TokenBudget: req.TokenBudget, Seed: req.Seed, HPC: req.HPC,
+	in := campaign.CampaignInput{Challenge: req.Challenge, Model: req.Model, Budget: challenges.Budget{Experiments: req.Budget, Tokens: req.TokenBudget}, Seed: req.Seed, HPC: req.HPC,
 		RequireApproval: req.RequireApproval, Strategy: req.Strategy, Acquisition: req.Acquisition, Init: req.Init, Batch: req.Batch,
 		StartedBy: s.caller(r).By + " through the API"}
 	if err := CheckStrategy(&in); err != nil {
@@ -165,16 +167,16 @@ func (s *Server) startCampaign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// bo and random call no model: none is named for them.
-	if in.Model == "" && in.Strategy != workflows.StrategyBO && in.Strategy != workflows.StrategyRandom {
+	if in.Model == "" && in.Strategy != campaign.StrategyBO && in.Strategy != campaign.StrategyRandom {
 		in.Model = s.DefaultModel
 	}
 	id := NewCampaignID(req.Challenge)
-	run, err := s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.CampaignWorkflowName, in)
+	run, err := s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, campaign.CampaignWorkflowName, in)
 	if err != nil {
 		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", "could not start the campaign workflow: "+err.Error())
 		return
 	}
-	noteCreated(r, run.GetID(), "strategy "+cmp.Or(in.Strategy, workflows.StrategyAgents))
+	noteCreated(r, run.GetID(), "strategy "+cmp.Or(in.Strategy, campaign.StrategyAgents))
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": run.GetID(), "run_id": run.GetRunID()})
 }
 
@@ -193,7 +195,7 @@ func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := s.status(r, id)
 	if err != nil {
-		s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no campaign %q", id))
+		s.writeTemporalErr(w, r, err, campaign.CampaignWorkflowName, id, fmt.Sprintf("no campaign %q", id))
 		return
 	}
 	writeJSON(w, http.StatusOK, s.campaignStatus(r.Context(), id, st))
@@ -204,8 +206,8 @@ func (s *Server) stopCampaign(w http.ResponseWriter, r *http.Request) {
 	if !checkID(w, "campaign", id) {
 		return
 	}
-	if err := s.signalKind(r, workflows.CampaignWorkflowName, id, workflows.SignalStop, "stopped through the API"); err != nil {
-		s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no running campaign %q", id))
+	if err := s.signalKind(r, campaign.CampaignWorkflowName, id, campaign.SignalStop, "stopped through the API"); err != nil {
+		s.writeTemporalErr(w, r, err, campaign.CampaignWorkflowName, id, fmt.Sprintf("no running campaign %q", id))
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "stopping"})

@@ -15,6 +15,7 @@ import (
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/api/access"
 	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/chat"
 )
 
 func (s *Server) createChat(w http.ResponseWriter, r *http.Request) {
@@ -34,7 +35,7 @@ func (s *Server) createChat(w http.ResponseWriter, r *http.Request) {
 	_, _ = crand.Read(b[:])
 	id := fmt.Sprintf("chat-%s-%x", strings.ToLower(time.Now().UTC().Format("20060102T150405")), b)
 	run, err := s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
-		workflows.ChatWorkflowName, workflows.ChatInput{Model: req.Model})
+		chat.ChatWorkflowName, chat.ChatInput{Model: req.Model})
 	if err != nil {
 		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", "could not start the chat: "+err.Error())
 		return
@@ -54,27 +55,27 @@ func (s *Server) sendChat(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req, false, `JSON like {"text": "how is the campaign doing?"}`) {
 		return
 	}
-	if err := workflows.ValidateChatMessage(req.Text); err != nil {
+	if err := chat.ValidateChatMessage(req.Text); err != nil {
 		writeErr(w, http.StatusUnprocessableEntity, "invalid_message", err.Error())
 		return
 	}
 	// An update to another kind's workflow fails only once it reaches the
 	// worker, with a message about update names: check the kind first.
-	if err := s.requireKind(r.Context(), workflows.ChatWorkflowName, id); err != nil {
-		s.writeTemporalErr(w, r, err, workflows.ChatWorkflowName, id, fmt.Sprintf("no chat %q; start one with POST /api/v1/chats", id))
+	if err := s.requireKind(r.Context(), chat.ChatWorkflowName, id); err != nil {
+		s.writeTemporalErr(w, r, err, chat.ChatWorkflowName, id, fmt.Sprintf("no chat %q; start one with POST /api/v1/chats", id))
 		return
 	}
 	if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
 		s.sendChatStream(w, r, id, req.Text)
 		return
 	}
-	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateSend,
+	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: chat.UpdateSend,
 		Args: []any{req.Text, s.caller(r)}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	if err != nil {
-		s.writeTemporalErr(w, r, err, workflows.ChatWorkflowName, id, fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
+		s.writeTemporalErr(w, r, err, chat.ChatWorkflowName, id, fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
 		return
 	}
-	var reply workflows.ChatReply
+	var reply chat.ChatReply
 	if err := h.Get(r.Context(), &reply); err != nil {
 		writeErr(w, http.StatusUnprocessableEntity, "rejected", err.Error())
 		return
@@ -100,14 +101,14 @@ func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	remote := s.heartbeatPartials(ctx, id, &localSeen)
-	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateSend,
+	h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: chat.UpdateSend,
 		Args: []any{text, s.caller(r)}, WaitForStage: client.WorkflowUpdateStageAccepted})
 	if err != nil {
-		s.writeTemporalErr(w, r, err, workflows.ChatWorkflowName, id, fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
+		s.writeTemporalErr(w, r, err, chat.ChatWorkflowName, id, fmt.Sprintf("no open chat %q; start one with POST /api/v1/chats", id))
 		return
 	}
 	type result struct {
-		reply workflows.ChatReply
+		reply chat.ChatReply
 		err   error
 	}
 	done := make(chan result, 1)
@@ -152,10 +153,10 @@ func (s *Server) sendChatStream(w http.ResponseWriter, r *http.Request, id, text
 // caller is who makes a request that acts for someone (a portfolio
 // decision, a chat message): the token's ID and role, or an admin named
 // "api" when the API runs without tokens.
-func (s *Server) caller(r *http.Request) workflows.Caller {
-	from := workflows.Caller{By: "api", Role: access.RoleAdmin}
+func (s *Server) caller(r *http.Request) chat.Caller {
+	from := chat.Caller{By: "api", Role: access.RoleAdmin}
 	if t, ok := lookupRequest(s.Tokens, r); ok {
-		from = workflows.Caller{By: t.ID, Role: t.Role}
+		from = chat.Caller{By: t.ID, Role: t.Role}
 	}
 	return from
 }
@@ -168,8 +169,8 @@ const chatPoll = 250 * time.Millisecond
 // new reply-so-far in the ChatTurn activity's heartbeat is sent on the
 // channel (only the latest is kept), until ctx ends. It stops reading once
 // localSeen is set (the worker in this process streams the turn).
-func (s *Server) heartbeatPartials(ctx context.Context, id string, localSeen *atomic.Bool) <-chan workflows.ChatProgress {
-	ch := make(chan workflows.ChatProgress, 1)
+func (s *Server) heartbeatPartials(ctx context.Context, id string, localSeen *atomic.Bool) <-chan chat.ChatProgress {
+	ch := make(chan chat.ChatProgress, 1)
 	go func() {
 		t := time.NewTicker(chatPoll)
 		defer t.Stop()
@@ -187,9 +188,9 @@ func (s *Server) heartbeatPartials(ctx context.Context, id string, localSeen *at
 				continue // the reply event reports what went wrong
 			}
 			for _, pa := range d.GetPendingActivities() {
-				var p workflows.ChatProgress
+				var p chat.ChatProgress
 				// A heartbeat left by an earlier attempt is not this one's.
-				if pa.GetActivityType().GetName() != workflows.ChatTurnActivity || pa.GetHeartbeatDetails() == nil ||
+				if pa.GetActivityType().GetName() != chat.ChatTurnActivity || pa.GetHeartbeatDetails() == nil ||
 					converter.GetDefaultDataConverter().FromPayloads(pa.GetHeartbeatDetails(), &p) != nil || p.Attempt != pa.GetAttempt() || p.Reply == "" {
 					continue
 				}
@@ -210,12 +211,12 @@ func (s *Server) getChat(w http.ResponseWriter, r *http.Request) {
 	if !checkID(w, "chat", id) {
 		return
 	}
-	v, err := s.Temporal.QueryWorkflow(r.Context(), id, "", workflows.QueryChat)
+	v, err := s.Temporal.QueryWorkflow(r.Context(), id, "", chat.QueryChat)
 	if err != nil {
-		s.writeTemporalErr(w, r, err, workflows.ChatWorkflowName, id, fmt.Sprintf("no chat %q", id))
+		s.writeTemporalErr(w, r, err, chat.ChatWorkflowName, id, fmt.Sprintf("no chat %q", id))
 		return
 	}
-	var st workflows.ChatState
+	var st chat.ChatState
 	if err := v.Get(&st); err != nil {
 		writeErr(w, http.StatusInternalServerError, "internal", err.Error())
 		return

@@ -23,7 +23,7 @@ import (
 
 	"github.com/genesis-sci/genesis/api/access"
 	"github.com/genesis-sci/genesis/challenges"
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // authServer is an API with tokens and an audit log over a Temporal
@@ -483,10 +483,10 @@ type liveCampaign struct {
 }
 
 func (f *liveCampaign) QueryWorkflow(_ context.Context, id, _, query string, _ ...any) (converter.EncodedValue, error) {
-	if query != workflows.QueryStatus {
+	if query != campaign.QueryStatus {
 		panic("unexpected query " + query)
 	}
-	return encoded{workflows.Status{CampaignID: id, Iteration: int(f.n.Add(1))}}, nil
+	return encoded{campaign.Status{CampaignID: id, Iteration: int(f.n.Add(1))}}, nil
 }
 
 func (f *liveCampaign) GetWorkflowHistory(context.Context, string, string, bool, enumspb.HistoryEventFilterType) client.HistoryEventIterator {

@@ -9,7 +9,9 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
+	"github.com/genesis-sci/genesis/workflows/chat"
+	"github.com/genesis-sci/genesis/workflows/portfolioflow"
 )
 
 // maxIDLen is Temporal's default limit on a workflow ID's length.
@@ -51,9 +53,9 @@ func quoteShort(s string) string {
 
 // kindNames names the workflow types in messages.
 var kindNames = map[string]string{
-	workflows.CampaignWorkflowName:  "campaign",
-	workflows.PortfolioWorkflowName: "portfolio",
-	workflows.ChatWorkflowName:      "chat",
+	campaign.CampaignWorkflowName:       "campaign",
+	portfolioflow.PortfolioWorkflowName: "portfolio",
+	chat.ChatWorkflowName:               "chat",
 }
 
 func kindName(typ string) string {

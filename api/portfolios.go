@@ -16,8 +16,11 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/genesis-sci/genesis/api/waiting"
 	"github.com/genesis-sci/genesis/portfolio"
 	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
+	"github.com/genesis-sci/genesis/workflows/portfolioflow"
 )
 
 var (
@@ -72,7 +75,7 @@ func (s *Server) startPortfolio(w http.ResponseWriter, r *http.Request) {
 	default:
 		// A finished workflow's ID could be reused: the portfolio would
 		// then hide that campaign or chat from every list and query.
-		err := s.requireKind(r.Context(), workflows.PortfolioWorkflowName, id)
+		err := s.requireKind(r.Context(), portfolioflow.PortfolioWorkflowName, id)
 		var nf *serviceerror.NotFound
 		var wk *wrongKind
 		switch {
@@ -80,7 +83,7 @@ func (s *Server) startPortfolio(w http.ResponseWriter, r *http.Request) {
 			writeErr(w, http.StatusConflict, "id_taken", fmt.Sprintf("id %q already names a %s; pick another id or leave it out", id, kindName(wk.is)))
 			return
 		case err != nil && !errors.As(err, &nf):
-			s.writeTemporalErr(w, r, err, workflows.PortfolioWorkflowName, id, "")
+			s.writeTemporalErr(w, r, err, portfolioflow.PortfolioWorkflowName, id, "")
 			return
 		}
 		if why := s.reservedID(id); why != "" {
@@ -90,7 +93,7 @@ func (s *Server) startPortfolio(w http.ResponseWriter, r *http.Request) {
 	}
 	run, err := s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue,
 		WorkflowExecutionErrorWhenAlreadyStarted: true},
-		workflows.PortfolioWorkflowName, workflows.PortfolioInput{Spec: *spec})
+		portfolioflow.PortfolioWorkflowName, portfolioflow.PortfolioInput{Spec: *spec})
 	if err != nil {
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) {
@@ -121,7 +124,7 @@ func (s *Server) reservedID(id string) string {
 
 func (s *Server) listPortfolios(w http.ResponseWriter, r *http.Request) {
 	resp, err := s.Temporal.ListWorkflow(r.Context(), &workflowservice.ListWorkflowExecutionsRequest{
-		Query: fmt.Sprintf("WorkflowType = '%s'", workflows.PortfolioWorkflowName), PageSize: 100})
+		Query: fmt.Sprintf("WorkflowType = '%s'", portfolioflow.PortfolioWorkflowName), PageSize: 100})
 	if err != nil {
 		writeErr(w, http.StatusServiceUnavailable, "temporal_unavailable", "listing portfolios: "+err.Error())
 		return
@@ -139,9 +142,9 @@ func (s *Server) listPortfolios(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"portfolios": out})
 }
 
-func (s *Server) portfolioStatus(r *http.Request, id string) (workflows.PortfolioStatus, error) {
-	var st workflows.PortfolioStatus
-	v, err := s.Temporal.QueryWorkflow(r.Context(), id, "", workflows.QueryPortfolio)
+func (s *Server) portfolioStatus(r *http.Request, id string) (portfolioflow.PortfolioStatus, error) {
+	var st portfolioflow.PortfolioStatus
+	v, err := s.Temporal.QueryWorkflow(r.Context(), id, "", portfolioflow.QueryPortfolio)
 	if err != nil {
 		return st, err
 	}
@@ -155,7 +158,7 @@ func (s *Server) getPortfolio(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := s.portfolioStatus(r, id)
 	if err != nil {
-		s.writeTemporalErr(w, r, err, workflows.PortfolioWorkflowName, id, fmt.Sprintf("no portfolio %q", id))
+		s.writeTemporalErr(w, r, err, portfolioflow.PortfolioWorkflowName, id, fmt.Sprintf("no portfolio %q", id))
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
@@ -166,8 +169,8 @@ func (s *Server) stopPortfolio(w http.ResponseWriter, r *http.Request) {
 	if !checkID(w, "portfolio", id) {
 		return
 	}
-	if err := s.signalKind(r, workflows.PortfolioWorkflowName, id, workflows.SignalStop, "stopped through the API"); err != nil {
-		s.writeTemporalErr(w, r, err, workflows.PortfolioWorkflowName, id, fmt.Sprintf("no running portfolio %q", id))
+	if err := s.signalKind(r, portfolioflow.PortfolioWorkflowName, id, campaign.SignalStop, "stopped through the API"); err != nil {
+		s.writeTemporalErr(w, r, err, portfolioflow.PortfolioWorkflowName, id, fmt.Sprintf("no running portfolio %q", id))
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "stopping"})
@@ -192,9 +195,9 @@ func (s *Server) pausePortfolio(pause bool) http.HandlerFunc {
 		if !checkID(w, "portfolio", id) {
 			return
 		}
-		req := workflows.PauseRequest{Pause: pause, By: s.caller(r).By}
-		if err := s.signalKind(r, workflows.PortfolioWorkflowName, id, workflows.SignalPortfolioPause, req); err != nil {
-			s.writeTemporalErr(w, r, err, workflows.PortfolioWorkflowName, id, fmt.Sprintf("no running portfolio %q", id))
+		req := portfolioflow.PauseRequest{Pause: pause, By: s.caller(r).By}
+		if err := s.signalKind(r, portfolioflow.PortfolioWorkflowName, id, portfolioflow.SignalPause, req); err != nil {
+			s.writeTemporalErr(w, r, err, portfolioflow.PortfolioWorkflowName, id, fmt.Sprintf("no running portfolio %q", id))
 			return
 		}
 		writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": status})
@@ -215,13 +218,13 @@ func (s *Server) decidePortfolio(approve bool) http.HandlerFunc {
 		if !decodeBody(w, r, &body, true, `empty or {"reason": "..."}`) {
 			return
 		}
-		if err := s.requireKind(r.Context(), workflows.PortfolioWorkflowName, id); err != nil {
-			s.writeTemporalErr(w, r, err, workflows.PortfolioWorkflowName, id, fmt.Sprintf("no running portfolio %q", id))
+		if err := s.requireKind(r.Context(), portfolioflow.PortfolioWorkflowName, id); err != nil {
+			s.writeTemporalErr(w, r, err, portfolioflow.PortfolioWorkflowName, id, fmt.Sprintf("no running portfolio %q", id))
 			return
 		}
 		from := s.caller(r)
-		d := workflows.PortfolioDecision{Approval: aid, Approve: approve, Reason: body.Reason, Role: from.Role, By: from.By}
-		h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateDecide,
+		d := portfolioflow.PortfolioDecision{Approval: aid, Approve: approve, Reason: body.Reason, Role: from.Role, By: from.By}
+		h, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: portfolioflow.UpdateDecide,
 			Args: []any{d}, WaitForStage: client.WorkflowUpdateStageCompleted})
 		var verdict string
 		if err == nil {
@@ -236,7 +239,7 @@ func (s *Server) decidePortfolio(approve bool) http.HandlerFunc {
 				return
 			case errors.As(err, &se):
 				// Temporal itself failed, not the workflow's validator.
-				s.writeTemporalErr(w, r, err, workflows.PortfolioWorkflowName, id, fmt.Sprintf("no running portfolio %q", id))
+				s.writeTemporalErr(w, r, err, portfolioflow.PortfolioWorkflowName, id, fmt.Sprintf("no running portfolio %q", id))
 				return
 			}
 			// The workflow's validator refused it: unknown approval, or escalated.
@@ -265,7 +268,7 @@ func (s *Server) listPendingDecisions(w http.ResponseWriter, r *http.Request) {
 			return c.list, nil
 		}
 		s.cacheMu.Unlock()
-		ds, truncated, err := workflows.ListPendingDecisions(context.WithoutCancel(r.Context()), s.Temporal)
+		ds, truncated, err := waiting.ListPendingDecisions(context.WithoutCancel(r.Context()), s.Temporal)
 		if err != nil {
 			return nil, err
 		}

@@ -6,9 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/genesis-sci/genesis/workflows/campaign"
 	"golang.org/x/sync/singleflight"
-
-	"github.com/genesis-sci/genesis/workflows"
 )
 
 // statusTTL is how long a campaign's status is served from cache: many
@@ -30,11 +29,11 @@ type statusCache struct {
 }
 
 type cachedStatus struct {
-	st workflows.Status
+	st campaign.Status
 	at time.Time
 }
 
-func (s *Server) status(r *http.Request, id string) (workflows.Status, error) {
+func (s *Server) status(r *http.Request, id string) (campaign.Status, error) {
 	s.cacheMu.Lock()
 	if c, ok := s.cache[id]; ok && time.Since(c.at) < statusTTL {
 		s.cacheMu.Unlock()
@@ -42,8 +41,8 @@ func (s *Server) status(r *http.Request, id string) (workflows.Status, error) {
 	}
 	s.cacheMu.Unlock()
 	v, err, _ := s.flight.Do(id, func() (any, error) {
-		var st workflows.Status
-		q, err := s.Temporal.QueryWorkflow(context.WithoutCancel(r.Context()), id, "", workflows.QueryStatus)
+		var st campaign.Status
+		q, err := s.Temporal.QueryWorkflow(context.WithoutCancel(r.Context()), id, "", campaign.QueryStatus)
 		if err != nil {
 			return st, err
 		}
@@ -62,7 +61,7 @@ func (s *Server) status(r *http.Request, id string) (workflows.Status, error) {
 		return st, nil
 	})
 	if err != nil {
-		return workflows.Status{}, err
+		return campaign.Status{}, err
 	}
-	return v.(workflows.Status), nil
+	return v.(campaign.Status), nil
 }

@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // StrategyError is a strategy or optimiser setting that a campaign start
@@ -30,36 +30,36 @@ func (e *StrategyError) Unwrap() error { return e.Err }
 // CheckStrategy normalises (trims, lower-cases) and checks a campaign's
 // strategy and optimiser settings before the campaign starts, so a bad
 // value is refused at the door instead of failing the workflow. The rules
-// are the workflow's own (workflows.Strategies, CampaignInput.ValidateSearch),
+// are the workflow's own (campaign.Strategies, CampaignInput.ValidateSearch),
 // applied one field at a time so the error names the field. On top of them,
 // a setting the strategy does not use is refused rather than silently
 // dropped: acquisition and batch steer only bo (the agents pick EI or UCB
 // per plan and size their own batches); init is the optimiser's start
 // design, used by bo and by the suggestions the agents see (random and
 // agents-noopt draw uniform points).
-func CheckStrategy(in *workflows.CampaignInput) error {
+func CheckStrategy(in *campaign.CampaignInput) error {
 	in.Strategy = strings.ToLower(strings.TrimSpace(in.Strategy))
 	in.Acquisition = strings.ToLower(strings.TrimSpace(in.Acquisition))
 	in.Init = strings.ToLower(strings.TrimSpace(in.Init))
 	strategy := in.Strategy
 	if strategy == "" {
-		strategy = workflows.StrategyAgents
+		strategy = campaign.StrategyAgents
 	}
-	if !slices.Contains(workflows.Strategies, strategy) {
-		return &StrategyError{"strategy", fmt.Errorf("strategy %q: want one of %s (default agents)", in.Strategy, strings.Join(workflows.Strategies, ", "))}
+	if !slices.Contains(campaign.Strategies, strategy) {
+		return &StrategyError{"strategy", fmt.Errorf("strategy %q: want one of %s (default agents)", in.Strategy, strings.Join(campaign.Strategies, ", "))}
 	}
 	for _, f := range []struct {
 		name    string
-		one     workflows.CampaignInput
+		one     campaign.CampaignInput
 		set     bool
 		applies []string
 		why     string
 	}{
-		{"acquisition", workflows.CampaignInput{Acquisition: in.Acquisition}, in.Acquisition != "", []string{workflows.StrategyBO},
+		{"acquisition", campaign.CampaignInput{Acquisition: in.Acquisition}, in.Acquisition != "", []string{campaign.StrategyBO},
 			"the agents pick EI or UCB per plan; random and agents-noopt use none"},
-		{"init", workflows.CampaignInput{Init: in.Init}, in.Init != "", []string{workflows.StrategyBO, workflows.StrategyAgents},
+		{"init", campaign.CampaignInput{Init: in.Init}, in.Init != "", []string{campaign.StrategyBO, campaign.StrategyAgents},
 			"random and agents-noopt draw uniform points, with no start design"},
-		{"batch", workflows.CampaignInput{Batch: in.Batch}, in.Batch != 0, []string{workflows.StrategyBO},
+		{"batch", campaign.CampaignInput{Batch: in.Batch}, in.Batch != 0, []string{campaign.StrategyBO},
 			"the agents' plan sets how many lab runs each iteration makes"},
 	} {
 		if err := f.one.ValidateSearch(); err != nil {
@@ -74,7 +74,7 @@ func CheckStrategy(in *workflows.CampaignInput) error {
 	// spec (CampaignInput.Validate), with the field they name.
 	if err := in.Validate(); err != nil {
 		field := "strategy"
-		if fe := (*workflows.FieldError)(nil); errors.As(err, &fe) {
+		if fe := (*campaign.FieldError)(nil); errors.As(err, &fe) {
 			field = fe.Field
 		}
 		return &StrategyError{field, err}
@@ -95,19 +95,19 @@ type CampaignSettings struct {
 // settingsFrom describes a campaign's input, with the workflow's own
 // defaults and start design (as given when the challenge is no longer in
 // the catalog).
-func (s *Server) settingsFrom(in workflows.CampaignInput) CampaignSettings {
+func (s *Server) settingsFrom(in campaign.CampaignInput) CampaignSettings {
 	c, err := s.Catalog.Get(in.Challenge)
 	if err != nil {
-		return CampaignSettings{Strategy: cmp.Or(in.Strategy, workflows.StrategyAgents), Acquisition: in.Acquisition, Init: in.Init, Batch: in.Batch}
+		return CampaignSettings{Strategy: cmp.Or(in.Strategy, campaign.StrategyAgents), Acquisition: in.Acquisition, Init: in.Init, Batch: in.Batch}
 	}
 	in.ApplyDefaults(c.Budget)
 	out := CampaignSettings{Strategy: in.Strategy}
 	n := len(c.Parameters)
 	switch {
-	case in.Strategy == workflows.StrategyBO:
-		_, acq, _, _, start, size := workflows.ClassicalPlan(in, 0, n, false, func(string) bool { return true })
+	case in.Strategy == campaign.StrategyBO:
+		_, acq, _, _, start, size := campaign.ClassicalPlan(in, 0, n, false, func(string) bool { return true })
 		out.Acquisition, out.Init, out.Batch = acq, fmt.Sprintf("%s:%d", start, size), max(in.Batch, 1)
-	case in.Strategy == workflows.StrategyAgents && in.Init != "":
+	case in.Strategy == campaign.StrategyAgents && in.Init != "":
 		start, size := in.StartDesign(n)
 		out.Init = fmt.Sprintf("%s:%d", start, size)
 	}
@@ -180,10 +180,10 @@ func (s *Server) readSettings(ctx context.Context, id, runID string) (CampaignSe
 		return CampaignSettings{}, err
 	}
 	attrs := ev.GetWorkflowExecutionStartedEventAttributes()
-	if attrs == nil || attrs.GetWorkflowType().GetName() != workflows.CampaignWorkflowName {
+	if attrs == nil || attrs.GetWorkflowType().GetName() != campaign.CampaignWorkflowName {
 		return CampaignSettings{}, errNotCampaign
 	}
-	var in workflows.CampaignInput
+	var in campaign.CampaignInput
 	if err := converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in); err != nil {
 		return CampaignSettings{}, fmt.Errorf("reading the input of campaign %s: %w", id, err)
 	}
@@ -193,7 +193,7 @@ func (s *Server) readSettings(ctx context.Context, id, runID string) (CampaignSe
 // campaignStatus adds the campaign's settings to its status. Settings
 // that cannot be read now (a passing Temporal error) are left out: the
 // status is still worth showing.
-func (s *Server) campaignStatus(ctx context.Context, id string, st workflows.Status) CampaignStatus {
+func (s *Server) campaignStatus(ctx context.Context, id string, st campaign.Status) CampaignStatus {
 	cs, _ := s.settings(ctx, id, "")
 	return CampaignStatus{Status: st, Strategy: cs.Strategy, Acquisition: cs.Acquisition, Init: cs.Init, Batch: cs.Batch}
 }

@@ -22,7 +22,7 @@ import (
 
 	"github.com/genesis-sci/genesis/api/apiclient"
 	"github.com/genesis-sci/genesis/challenges"
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // startRecorder is a Temporal client that records the campaigns started
@@ -30,14 +30,14 @@ import (
 // fails the test.
 type startRecorder struct {
 	client.Client
-	started []workflows.CampaignInput
+	started []campaign.CampaignInput
 }
 
 func (f *startRecorder) ExecuteWorkflow(_ context.Context, o client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {
-	if wf != workflows.CampaignWorkflowName || len(args) != 1 {
+	if wf != campaign.CampaignWorkflowName || len(args) != 1 {
 		panic("unexpected workflow start")
 	}
-	f.started = append(f.started, args[0].(workflows.CampaignInput))
+	f.started = append(f.started, args[0].(campaign.CampaignInput))
 	return startedRun{id: o.ID}, nil
 }
 
@@ -127,8 +127,8 @@ func TestStartPassesStrategySettings(t *testing.T) {
 			t.Fatalf("%s: %d %v", body, status, m)
 		}
 	}
-	want := []workflows.CampaignInput{
-		{Challenge: "crossed-barrel-toughness", Budget: 15, Strategy: "bo", Acquisition: "ucb", Init: "random:2", Batch: 2},
+	want := []campaign.CampaignInput{
+		{Challenge: "crossed-barrel-toughness", Budget: challenges.Budget{Experiments: 15}, Strategy: "bo", Acquisition: "ucb", Init: "random:2", Batch: 2},
 		{Challenge: "crossed-barrel-toughness", Model: "ollama:tiny", Init: "maximin:3"},
 		{Challenge: "crossed-barrel-toughness", Strategy: "random"},
 	}
@@ -153,15 +153,15 @@ func TestSettingsShowWhatTakesEffect(t *testing.T) {
 	c, _ := cat.Get("crossed-barrel-toughness")
 	auto := len(c.Parameters) + 1 // optimizer.StartSizeFor with a large enough budget
 	for _, tc := range []struct {
-		in   workflows.CampaignInput
+		in   campaign.CampaignInput
 		want CampaignSettings
 	}{
-		{workflows.CampaignInput{Challenge: c.ID, Strategy: "bo", Budget: 100}, CampaignSettings{Strategy: "bo", Acquisition: "ei", Init: "medoids:" + strconv.Itoa(auto), Batch: 1}},
-		{workflows.CampaignInput{Challenge: c.ID, Strategy: "bo", Acquisition: "ucb", Init: "random:2", Batch: 3}, CampaignSettings{Strategy: "bo", Acquisition: "ucb", Init: "random:2", Batch: 3}},
-		{workflows.CampaignInput{Challenge: c.ID}, CampaignSettings{Strategy: "agents"}},
-		{workflows.CampaignInput{Challenge: c.ID, Init: "maximin:7"}, CampaignSettings{Strategy: "agents", Init: "maximin:7"}},
-		{workflows.CampaignInput{Challenge: c.ID, Strategy: "random"}, CampaignSettings{Strategy: "random"}},
-		{workflows.CampaignInput{Challenge: "gone", Strategy: "bo", Batch: 2}, CampaignSettings{Strategy: "bo", Batch: 2}},
+		{campaign.CampaignInput{Challenge: c.ID, Strategy: "bo", Budget: challenges.Budget{Experiments: 100}}, CampaignSettings{Strategy: "bo", Acquisition: "ei", Init: "medoids:" + strconv.Itoa(auto), Batch: 1}},
+		{campaign.CampaignInput{Challenge: c.ID, Strategy: "bo", Acquisition: "ucb", Init: "random:2", Batch: 3}, CampaignSettings{Strategy: "bo", Acquisition: "ucb", Init: "random:2", Batch: 3}},
+		{campaign.CampaignInput{Challenge: c.ID}, CampaignSettings{Strategy: "agents"}},
+		{campaign.CampaignInput{Challenge: c.ID, Init: "maximin:7"}, CampaignSettings{Strategy: "agents", Init: "maximin:7"}},
+		{campaign.CampaignInput{Challenge: c.ID, Strategy: "random"}, CampaignSettings{Strategy: "random"}},
+		{campaign.CampaignInput{Challenge: "gone", Strategy: "bo", Batch: 2}, CampaignSettings{Strategy: "bo", Batch: 2}},
 	} {
 		if got := s.settingsFrom(tc.in); got != tc.want {
 			t.Errorf("%+v: %+v, want %+v", tc.in, got, tc.want)
@@ -198,8 +198,8 @@ func TestOpenAPIStartRequest(t *testing.T) {
 	if !slices.Equal(documented, decoded) {
 		t.Errorf("openapi.json documents %v; StartRequest decodes %v", documented, decoded)
 	}
-	if got := props["strategy"].Enum; !slices.Equal(got, workflows.Strategies) {
-		t.Errorf("openapi.json offers strategies %v, the workflow knows %v", got, workflows.Strategies)
+	if got := props["strategy"].Enum; !slices.Equal(got, campaign.Strategies) {
+		t.Errorf("openapi.json offers strategies %v, the workflow knows %v", got, campaign.Strategies)
 	}
 }
 
@@ -208,7 +208,7 @@ func TestOpenAPIStartRequest(t *testing.T) {
 type histories struct {
 	client.Client
 	wf     map[string]string // run ID → workflow type
-	inputs map[string]workflows.CampaignInput
+	inputs map[string]campaign.CampaignInput
 	reads  atomic.Int32
 }
 
@@ -240,8 +240,8 @@ func TestSettingsFromHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := &histories{
-		wf: map[string]string{"r1": workflows.CampaignWorkflowName, "r2": workflows.CampaignWorkflowName, "": workflows.CampaignWorkflowName, "p1": "Portfolio"},
-		inputs: map[string]workflows.CampaignInput{
+		wf: map[string]string{"r1": campaign.CampaignWorkflowName, "r2": campaign.CampaignWorkflowName, "": campaign.CampaignWorkflowName, "p1": "Portfolio"},
+		inputs: map[string]campaign.CampaignInput{
 			"r1": {Challenge: "crossed-barrel-toughness", Strategy: "random"},
 			"r2": {Challenge: "crossed-barrel-toughness", Strategy: "bo", Batch: 3, Init: "random:2"},
 			"":   {Challenge: "crossed-barrel-toughness", Strategy: "bo", Batch: 3, Init: "random:2"},
@@ -254,8 +254,8 @@ func TestSettingsFromHistory(t *testing.T) {
 	if list[0].Strategy != "random" || list[1].Strategy != "bo" || list[2].Strategy != "" || h.reads.Load() != 3 {
 		t.Errorf("strategies %q %q %q after %d reads; want random, bo, none after 3", list[0].Strategy, list[1].Strategy, list[2].Strategy, h.reads.Load())
 	}
-	st := s.campaignStatus(t.Context(), "pf-01-crossed-barrel-toughness", workflows.Status{Phase: "lab"})
-	_ = s.campaignStatus(t.Context(), "pf-01-crossed-barrel-toughness", workflows.Status{Phase: "lab"})
+	st := s.campaignStatus(t.Context(), "pf-01-crossed-barrel-toughness", campaign.Status{Phase: "lab"})
+	_ = s.campaignStatus(t.Context(), "pf-01-crossed-barrel-toughness", campaign.Status{Phase: "lab"})
 	if st.Phase != "lab" || st.Strategy != "bo" || st.Acquisition != "ei" || st.Init != "random:2" || st.Batch != 3 || h.reads.Load() != 4 {
 		t.Errorf("status %+v after %d reads", st, h.reads.Load())
 	}

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // sse writes server-sent events, each flushed at once.
@@ -55,7 +55,7 @@ func (s *Server) watchCampaign(w http.ResponseWriter, r *http.Request) {
 		st, err := s.status(r, id)
 		if err != nil {
 			if out == nil {
-				s.writeTemporalErr(w, r, err, workflows.CampaignWorkflowName, id, fmt.Sprintf("no campaign %q", id))
+				s.writeTemporalErr(w, r, err, campaign.CampaignWorkflowName, id, fmt.Sprintf("no campaign %q", id))
 				return
 			}
 			out.event("error", map[string]string{"message": err.Error()})

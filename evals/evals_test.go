@@ -16,7 +16,8 @@ import (
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/evals"
 	"github.com/genesis-sci/genesis/evals/metrics"
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/activities"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 func catalog(t testing.TB) *challenges.Catalog {
@@ -33,16 +34,16 @@ func catalog(t testing.TB) *challenges.Catalog {
 // loop, without Temporal.
 type direct struct {
 	cat   *challenges.Catalog
-	acts  *workflows.Activities
+	acts  *activities.Catalog
 	mu    sync.Mutex
 	calls int
 }
 
 func newDirect(cat *challenges.Catalog) *direct {
-	return &direct{cat: cat, acts: &workflows.Activities{Catalog: cat}}
+	return &direct{cat: cat, acts: activities.NewCatalog(cat)}
 }
 
-func (d *direct) Run(ctx context.Context, id string, in workflows.CampaignInput) (*workflows.CampaignResult, error) {
+func (d *direct) Run(ctx context.Context, id string, in campaign.CampaignInput) (*campaign.CampaignResult, error) {
 	d.mu.Lock()
 	d.calls++
 	d.mu.Unlock()
@@ -50,22 +51,22 @@ func (d *direct) Run(ctx context.Context, id string, in workflows.CampaignInput)
 	if err != nil {
 		return nil, err
 	}
-	res := &workflows.CampaignResult{CampaignID: id, Challenge: c.ID, Strategy: in.Strategy}
+	res := &campaign.CampaignResult{CampaignID: id, Challenge: c.ID, Strategy: in.Strategy}
 	in.ApplyDefaults(c.Budget) // as the workflow does
-	var exps []workflows.Experiment
+	var exps []campaign.Experiment
 	round := 0
-	for it := 1; len(exps) < in.Budget; it++ {
+	for it := 1; len(exps) < in.Budget.Experiments; it++ {
 		// The workflow's plan; each suggestion is one lab round.
-		k, acq, rounds, most, start, startSize := workflows.ClassicalPlan(in, len(exps), len(c.Parameters), false, func(string) bool { return true })
+		k, acq, rounds, most, start, startSize := campaign.ClassicalPlan(in, len(exps), len(c.Parameters), false, func(string) bool { return true })
 		stop := false
 		for r := range max(rounds, 1) {
 			if most > 0 {
-				k = min(k, in.Budget-len(exps))
+				k = min(k, in.Budget.Experiments-len(exps))
 			}
 			if k <= 0 {
 				break
 			}
-			sugg, err := d.acts.Suggest(ctx, workflows.SuggestInput{Challenge: c.ID, Experiments: exps, K: k, Acquisition: acq,
+			sugg, err := d.acts.Suggest(ctx, activities.SuggestInput{Challenge: c.ID, Experiments: exps, K: k, Acquisition: acq,
 				Start: start, StartSize: startSize, Seed: in.Seed*7919 + it + r})
 			if err != nil {
 				return nil, err
@@ -80,7 +81,7 @@ func (d *direct) Run(ctx context.Context, id string, in workflows.CampaignInput)
 				if err != nil {
 					return nil, err
 				}
-				exps = append(exps, workflows.Experiment{Result: agents.Result{Source: "lab", Point: s.Point, Values: v, Iteration: it}})
+				exps = append(exps, campaign.Experiment{Result: agents.Result{Source: "lab", Point: s.Point, Values: v, Iteration: it}})
 			}
 			for range sugg {
 				res.Rounds = append(res.Rounds, round)
@@ -372,10 +373,10 @@ func slicesNear(a, b []float64) bool {
 type withResults struct {
 	*direct
 	mu   sync.Mutex
-	done map[string]*workflows.CampaignResult
+	done map[string]*campaign.CampaignResult
 }
 
-func (w *withResults) Run(ctx context.Context, id string, in workflows.CampaignInput) (*workflows.CampaignResult, error) {
+func (w *withResults) Run(ctx context.Context, id string, in campaign.CampaignInput) (*campaign.CampaignResult, error) {
 	res, err := w.direct.Run(ctx, id, in)
 	if err == nil {
 		w.mu.Lock()
@@ -385,7 +386,7 @@ func (w *withResults) Run(ctx context.Context, id string, in workflows.CampaignI
 	return res, err
 }
 
-func (w *withResults) Result(_ context.Context, id string) (*workflows.CampaignResult, error) {
+func (w *withResults) Result(_ context.Context, id string) (*campaign.CampaignResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if res, ok := w.done[id]; ok {
@@ -434,7 +435,7 @@ func TestResumeRescoresOldRecords(t *testing.T) {
 	if err := spec.Validate(cat); err != nil {
 		t.Fatal(err)
 	}
-	wr := &withResults{direct: newDirect(cat), done: map[string]*workflows.CampaignResult{}}
+	wr := &withResults{direct: newDirect(cat), done: map[string]*campaign.CampaignResult{}}
 	runs, err := (&evals.Runner{Catalog: cat, Campaigns: wr, Out: dir, Parallel: 1}).Execute(context.Background(), spec)
 	if err != nil {
 		t.Fatal(err)
@@ -499,7 +500,7 @@ type gate struct {
 	started int
 }
 
-func (g *gate) Run(ctx context.Context, id string, in workflows.CampaignInput) (*workflows.CampaignResult, error) {
+func (g *gate) Run(ctx context.Context, id string, in campaign.CampaignInput) (*campaign.CampaignResult, error) {
 	g.mu.Lock()
 	g.started++
 	n := g.started

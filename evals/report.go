@@ -22,7 +22,7 @@ import (
 
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/evals/metrics"
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // Num is a float that encodes NaN and ±Inf as JSON null.
@@ -630,9 +630,9 @@ td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f
 		var bestCvs, topCvs []curve
 		for _, s := range rows {
 			rs := by[[2]string{s.Challenge, s.Strategy}]
-			si := slices.Index(workflows.Strategies, strings.TrimSuffix(s.Strategy, TransferSuffix))
+			si := slices.Index(campaign.Strategies, strings.TrimSuffix(s.Strategy, TransferSuffix))
 			if strings.HasSuffix(s.Strategy, TransferSuffix) {
-				si += len(workflows.Strategies) // its own colour
+				si += len(campaign.Strategies) // its own colour
 			}
 			cb := curves(rs, s.Budget, func(r Run, n int) float64 { return 1 - metrics.Regret(r.Trace, n, bestScore, rng) })
 			cb.strategy, cb.strategyIndex = s.Strategy, si

@@ -26,7 +26,7 @@ import (
 
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/evals/metrics"
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // Spec is what to evaluate.
@@ -41,7 +41,7 @@ type Spec struct {
 	// HPC picks the executor for the agents' simulations ("" = default).
 	HPC string `json:"hpc,omitempty"`
 	// Acquisition, Init and Batch are bo's optimiser settings (see
-	// workflows.CampaignInput); Init also shapes the suggestions the agent
+	// campaign.CampaignInput); Init also shapes the suggestions the agent
 	// strategies see. Empty: the campaign's defaults.
 	Acquisition string `json:"acquisition,omitempty"`
 	Init        string `json:"init,omitempty"`
@@ -90,7 +90,7 @@ type Run struct {
 	Fallbacks   map[string]int  `json:"fallbacks,omitempty"`
 	Finished    time.Time       `json:"finished"`
 	// MemoryScope is the agents' memory scope the run was given: its own,
-	// so no other run's memories reach it (see workflows.CampaignInput).
+	// so no other run's memories reach it (see campaign.CampaignInput).
 	MemoryScope string `json:"memory_scope,omitempty"`
 	// ScoredOn says what the trace's best and regret are computed on:
 	// ScoredOnTruth, or ScoredOnMeasured for a run recorded before runs
@@ -123,7 +123,7 @@ const (
 // Campaigns runs one campaign workflow to completion and returns its
 // result. The eval command implements it over a Temporal client.
 type Campaigns interface {
-	Run(ctx context.Context, id string, in workflows.CampaignInput) (*workflows.CampaignResult, error)
+	Run(ctx context.Context, id string, in campaign.CampaignInput) (*campaign.CampaignResult, error)
 }
 
 // Results is what a Campaigns may also do: return the result of a
@@ -131,7 +131,7 @@ type Campaigns interface {
 // recorded before runs were scored on the truth (their traces lack the
 // points measured).
 type Results interface {
-	Result(ctx context.Context, id string) (*workflows.CampaignResult, error)
+	Result(ctx context.Context, id string) (*campaign.CampaignResult, error)
 }
 
 // Validate checks a spec against a catalog: known challenges and
@@ -167,11 +167,11 @@ func (s *Spec) Validate(cat *challenges.Catalog) error {
 		}
 	}
 	if len(s.Strategies) == 0 {
-		problems = append(problems, "no strategy given; use some of "+strings.Join(workflows.Strategies, ","))
+		problems = append(problems, "no strategy given; use some of "+strings.Join(campaign.Strategies, ","))
 	}
 	for _, st := range s.Strategies {
-		if !slices.Contains(workflows.Strategies, st) {
-			problems = append(problems, fmt.Sprintf("unknown strategy %q; want some of %s", st, strings.Join(workflows.Strategies, ",")))
+		if !slices.Contains(campaign.Strategies, st) {
+			problems = append(problems, fmt.Sprintf("unknown strategy %q; want some of %s", st, strings.Join(campaign.Strategies, ",")))
 		}
 	}
 	if s.Seeds < 1 {
@@ -180,7 +180,7 @@ func (s *Spec) Validate(cat *challenges.Catalog) error {
 	if s.Budget < 0 {
 		problems = append(problems, fmt.Sprintf("--budget %d must be ≥ 0 (0 = each challenge's own budget)", s.Budget))
 	}
-	if err := (workflows.CampaignInput{Acquisition: s.Acquisition, Init: s.Init, Batch: s.Batch, Budget: s.Budget}).Validate(); err != nil {
+	if err := (campaign.CampaignInput{Acquisition: s.Acquisition, Init: s.Init, Batch: s.Batch, Budget: challenges.Budget{Experiments: s.Budget}}).Validate(); err != nil {
 		problems = append(problems, "--"+err.Error())
 	}
 	if len(problems) > 0 {
@@ -205,7 +205,7 @@ func DefaultParallel(spec Spec) int {
 // UsesModel reports whether any strategy calls the model.
 func (s Spec) UsesModel() bool {
 	for _, st := range s.Strategies {
-		if st == workflows.StrategyAgents || st == workflows.StrategyAgentsNoOpt {
+		if st == campaign.StrategyAgents || st == campaign.StrategyAgentsNoOpt {
 			return true
 		}
 	}
@@ -609,16 +609,16 @@ func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, e
 		id = fmt.Sprintf("eval-%s-%s-%s-transfer-s%d", key, j.challenge, j.strategy, j.seed)
 		scope = fmt.Sprintf("eval/%s/%s/sequence/%s/s%d", key, r.nonce, j.strategy, j.seed)
 	}
-	in := workflows.CampaignInput{Challenge: j.challenge, Model: spec.Model, Budget: spec.Budget, Seed: j.seed, Strategy: j.strategy,
+	in := campaign.CampaignInput{Challenge: j.challenge, Model: spec.Model, Budget: challenges.Budget{Experiments: spec.Budget}, Seed: j.seed, Strategy: j.strategy,
 		Patience: -1, HPC: spec.HPC, NoReport: true, MemoryScope: scope, Acquisition: spec.Acquisition, Init: spec.Init, Batch: spec.Batch,
 		NoTransfer: spec.Sequence != "" && !j.transfer}
-	if in.Budget == 0 {
-		in.Budget = c.Budget.Experiments
+	if in.Budget.Experiments == 0 {
+		in.Budget.Experiments = c.Budget.Experiments
 	}
-	if in.Budget > c.Pool().Len() && c.Finite() {
-		in.Budget = c.Pool().Len()
+	if in.Budget.Experiments > c.Pool().Len() && c.Finite() {
+		in.Budget.Experiments = c.Pool().Len()
 	}
-	if in.Strategy == workflows.StrategyBO || in.Strategy == workflows.StrategyRandom {
+	if in.Strategy == campaign.StrategyBO || in.Strategy == campaign.StrategyRandom {
 		in.Model = ""
 		in.MaxBatch = 8
 	}
@@ -633,7 +633,7 @@ func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, e
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", id, err)
 	}
-	run := &Run{ID: id, Challenge: j.challenge, Strategy: j.strategy, Model: in.Model, Seed: j.seed, Budget: in.Budget,
+	run := &Run{ID: id, Challenge: j.challenge, Strategy: j.strategy, Model: in.Model, Seed: j.seed, Budget: in.Budget.Experiments,
 		Trace: trace, Tokens: res.Tokens, ModelCalls: res.ModelCalls, Simulations: res.Simulations,
 		WallS: time.Since(t0).Seconds(), StopReason: res.StopReason, Fallbacks: res.Fallbacks, Finished: time.Now().UTC(),
 		MemoryScope: cmp.Or(res.MemoryScope, in.MemoryScope), ScoredOn: ScoredOnTruth, Transfer: j.transfer}
@@ -652,7 +652,7 @@ func (r *Runner) one(ctx context.Context, spec Spec, key string, j job) (*Run, e
 // point, its measured values and their truth with their scores, the best
 // so far on either, how much of the top set was found, and the total cost
 // so far (lab runs plus simulations at their price).
-func TraceOf(c *challenges.Challenge, res *workflows.CampaignResult) ([]metrics.Point, error) {
+func TraceOf(c *challenges.Challenge, res *campaign.CampaignResult) ([]metrics.Point, error) {
 	found := map[string]bool{}
 	var out []metrics.Point
 	for i, e := range res.Trace {

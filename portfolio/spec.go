@@ -76,6 +76,19 @@ type Amount struct {
 	Cost float64 `yaml:"cost,omitempty" json:"cost"`
 }
 
+// Budget is the part of an amount a campaign spends and counts itself:
+// lab runs (the challenge's experiments), simulations and tokens, as the
+// challenge's type, which the campaign carries unchanged. Node-hours and
+// cost stay in the portfolio's ledger.
+func (a Amount) Budget() challenges.Budget {
+	return challenges.Budget{Experiments: a.LabRuns, Simulations: a.Simulations, Tokens: a.Tokens}
+}
+
+// AmountOf is a campaign's budget as an amount of the ledger.
+func AmountOf(b challenges.Budget) Amount {
+	return Amount{LabRuns: b.Experiments, Simulations: b.Simulations, Tokens: b.Tokens}
+}
+
 // fieldNames names an Amount's fields, in the order vec lists them.
 var fieldNames = [5]string{"lab runs", "simulations", "tokens", "node-hours", "cost"}
 
@@ -462,7 +475,7 @@ const (
 	MaxReplans = 100
 	// MaxTimeout bounds the approval timeouts.
 	MaxTimeout = 365 * 24 * time.Hour
-	// maxLabBatch is workflows.MaxLabBatch (which this package cannot
+	// maxLabBatch is campaign.MaxLabBatch (which this package cannot
 	// import): the most lab runs of one iteration.
 	maxLabBatch = 64
 )
@@ -611,7 +624,7 @@ func (s *Spec) Validate(cat Challenges) error {
 }
 
 // maxBatch is the most experiments bo chooses together (the campaign
-// workflow's bound, workflows.CampaignInput.ValidateSearch, which this
+// workflow's bound, campaign.CampaignInput.ValidateSearch, which this
 // package cannot import).
 const maxBatch = maxLabBatch
 
@@ -657,7 +670,7 @@ func (v catalogView) Lookup(id string) (Amount, []string, bool) {
 	for i, p := range c.Parameters {
 		names[i] = p.Name
 	}
-	return Amount{LabRuns: c.Budget.Experiments, Simulations: c.Budget.Simulations, Tokens: c.Budget.Tokens}, names, true
+	return AmountOf(c.Budget), names, true
 }
 
 func (v catalogView) IDs() []string { return v.cat.IDs() }

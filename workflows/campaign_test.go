@@ -11,25 +11,27 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+
 	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/agents/llm/scripted"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/lab"
 	"github.com/genesis-sci/genesis/tools/labclient"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/worker"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
-func runCampaign(t *testing.T, f *fixture, in CampaignInput) *CampaignResult {
+func runCampaign(t *testing.T, f *fixture, in campaign.CampaignInput) *campaign.CampaignResult {
 	t.Helper()
 	return runCampaignAs(t, f, "", in)
 }
 
 // runCampaignAs runs a campaign with a workflow ID of its own (its lab keys
 // derive from it), for tests that run several campaigns on one lab.
-func runCampaignAs(t *testing.T, f *fixture, id string, in CampaignInput) *CampaignResult {
+func runCampaignAs(t *testing.T, f *fixture, id string, in campaign.CampaignInput) *campaign.CampaignResult {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
@@ -41,14 +43,14 @@ func runCampaignAs(t *testing.T, f *fixture, id string, in CampaignInput) *Campa
 	// run as subprocesses, which under -race on a busy machine take longer.
 	env.SetTestTimeout(time.Minute)
 	Register(env, f.acts)
-	env.ExecuteWorkflow(CampaignWorkflowName, in)
+	env.ExecuteWorkflow(campaign.CampaignWorkflowName, in)
 	if !env.IsWorkflowCompleted() {
 		t.Fatal("workflow did not complete")
 	}
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	var res CampaignResult
+	var res campaign.CampaignResult
 	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +60,7 @@ func runCampaignAs(t *testing.T, f *fixture, id string, in CampaignInput) *Campa
 func TestCampaignWithScriptedTeam(t *testing.T) {
 	model := scriptedTeam()
 	f := newFixture(t, model)
-	res := runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 8, Seed: 3})
+	res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: challenges.Budget{Experiments: 8}, Seed: 3})
 	if len(res.Experiments) != 8 {
 		t.Fatalf("experiments %d, want the budget of 8: %s", len(res.Experiments), mustJSON(res))
 	}
@@ -88,7 +90,7 @@ func TestCampaignWithScriptedTeam(t *testing.T) {
 func TestCampaignSurvivesGarbageModel(t *testing.T) {
 	model := &scripted.Model{Fn: func(llm.Request) (string, error) { return "I am not JSON", nil }}
 	f := newFixture(t, model)
-	res := runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 4, Seed: 1})
+	res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: challenges.Budget{Experiments: 4}, Seed: 1})
 	if len(res.Experiments) != 4 {
 		t.Fatalf("experiments %d, want 4", len(res.Experiments))
 	}
@@ -107,7 +109,7 @@ func TestCampaignUnknownChallenge(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	Register(env, f.acts)
-	env.ExecuteWorkflow(CampaignWorkflowName, CampaignInput{Challenge: "nope", Model: "scripted"})
+	env.ExecuteWorkflow(campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: "nope", Model: "scripted"})
 	err := env.GetWorkflowError()
 	if err == nil || !strings.Contains(err.Error(), "unknown challenge") {
 		t.Fatalf("want an unknown-challenge error, got %v", err)
@@ -131,7 +133,7 @@ func TestCampaignOnEveryChallenge(t *testing.T) {
 			// A fresh lab each: test campaigns share one workflow ID, so
 			// their idempotency keys would collide in a shared lab.
 			f := newFixture(t, scriptedTeam())
-			res := runCampaign(t, f, CampaignInput{Challenge: c.ID, Model: "scripted", Budget: 3, Seed: 2})
+			res := runCampaign(t, f, campaign.CampaignInput{Challenge: c.ID, Model: "scripted", Budget: challenges.Budget{Experiments: 3}, Seed: 2})
 			if len(res.Experiments) != 3 {
 				t.Fatalf("experiments %d, want 3: %s", len(res.Experiments), mustJSON(res))
 			}
@@ -183,7 +185,7 @@ func TestCampaignOnEveryChallenge(t *testing.T) {
 // duplicated experiment.
 func TestCampaignWithLabFaults(t *testing.T) {
 	f := newFixtureWithLab(t, scriptedTeam(), lab.Config{FaultRate: 0.2, FaultSeed: 3, OfflineSeconds: 200, Token: "campaign-token"})
-	res := runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 12, Seed: 5, Patience: -1})
+	res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: challenges.Budget{Experiments: 12}, Seed: 5, Patience: -1})
 	if len(res.Experiments) != 12 {
 		t.Fatalf("experiments %d, want 12: %s", len(res.Experiments), mustJSON(res))
 	}
@@ -242,10 +244,10 @@ func TestClassicalStrategies(t *testing.T) {
 		t.Error("a classical strategy called the model")
 		return "", nil
 	}}
-	for _, s := range []string{StrategyRandom, StrategyBO} {
+	for _, s := range []string{campaign.StrategyRandom, campaign.StrategyBO} {
 		t.Run(s, func(t *testing.T) {
 			f := newFixture(t, model)
-			res := runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: s, Budget: 8, Seed: 3, Patience: -1})
+			res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: s, Budget: challenges.Budget{Experiments: 8}, Seed: 3, Patience: -1})
 			if len(res.Experiments) != 8 || len(res.Trace) != 8 || res.ModelCalls != 0 || res.Strategy != s {
 				t.Fatalf("result %s", mustJSON(res))
 			}
@@ -263,7 +265,7 @@ func TestClassicalStrategies(t *testing.T) {
 	// patience on, each batch is an iteration so patience can stop it.
 	for _, tc := range []struct{ patience, iterations int }{{-1, 1}, {5, 3}} {
 		f := newFixture(t, model)
-		res := runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: StrategyRandom, Budget: 10, MaxBatch: 4, Seed: 3, Patience: tc.patience})
+		res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: campaign.StrategyRandom, Budget: challenges.Budget{Experiments: 10}, MaxBatch: 4, Seed: 3, Patience: tc.patience})
 		if len(res.Trace) != 10 || res.Iterations != tc.iterations {
 			t.Errorf("random, patience %d: %d experiments in %d iterations, want 10 in %d", tc.patience, len(res.Trace), res.Iterations, tc.iterations)
 		}
@@ -276,8 +278,8 @@ func TestClassicalStrategies(t *testing.T) {
 		first  int
 	}{{"", 2}, {"stalled", 4}} {
 		f := newFixture(t, model)
-		res := runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: StrategyBO, Budget: 8, MaxBatch: 4, Seed: 3, Patience: -1,
-			Resume: &CampaignState{Replan: tc.replan}})
+		res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: campaign.StrategyBO, Budget: challenges.Budget{Experiments: 8}, MaxBatch: 4, Seed: 3, Patience: -1,
+			Resume: &campaign.CampaignState{Replan: tc.replan}})
 		n := 0
 		for _, e := range res.Trace {
 			if e.Iteration == 1 {
@@ -290,7 +292,7 @@ func TestClassicalStrategies(t *testing.T) {
 	}
 	// An emulator challenge (continuous space) works too.
 	f := newFixture(t, model)
-	res := runCampaign(t, f, CampaignInput{Challenge: "suzuki-flow-yield", Strategy: StrategyBO, Budget: 5, Seed: 1, Patience: -1})
+	res := runCampaign(t, f, campaign.CampaignInput{Challenge: "suzuki-flow-yield", Strategy: campaign.StrategyBO, Budget: challenges.Budget{Experiments: 5}, Seed: 1, Patience: -1})
 	if len(res.Trace) != 5 {
 		t.Fatalf("bo on a continuous challenge: %s", mustJSON(res))
 	}
@@ -309,7 +311,7 @@ func TestAgentsWithoutOptimizer(t *testing.T) {
 		return inner.Fn(req)
 	}}
 	f := newFixture(t, model)
-	res := runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Strategy: StrategyAgentsNoOpt, Budget: 4, Seed: 2})
+	res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Strategy: campaign.StrategyAgentsNoOpt, Budget: challenges.Budget{Experiments: 4}, Seed: 2})
 	if len(res.Experiments) != 4 {
 		t.Fatalf("result %s", mustJSON(res))
 	}
@@ -320,21 +322,21 @@ func TestAgentsWithoutOptimizer(t *testing.T) {
 
 func TestUnknownStrategy(t *testing.T) {
 	for _, tc := range []struct {
-		in   CampaignInput
+		in   campaign.CampaignInput
 		want string
 	}{
-		{CampaignInput{Strategy: "genetic"}, `unknown strategy "genetic"`},
-		{CampaignInput{Strategy: StrategyBO, Acquisition: "pi"}, `acquisition "pi": want ei`},
-		{CampaignInput{Strategy: StrategyBO, Init: "sobol:4"}, `init: start design "sobol:4"`},
-		{CampaignInput{Strategy: StrategyBO, Init: "random"}, `say how many random points`},
-		{CampaignInput{Strategy: StrategyBO, Batch: 500}, `batch 500: want 1 to 64`},
+		{campaign.CampaignInput{Strategy: "genetic"}, `unknown strategy "genetic"`},
+		{campaign.CampaignInput{Strategy: campaign.StrategyBO, Acquisition: "pi"}, `acquisition "pi": want ei`},
+		{campaign.CampaignInput{Strategy: campaign.StrategyBO, Init: "sobol:4"}, `init: start design "sobol:4"`},
+		{campaign.CampaignInput{Strategy: campaign.StrategyBO, Init: "random"}, `say how many random points`},
+		{campaign.CampaignInput{Strategy: campaign.StrategyBO, Batch: 500}, `batch 500: want 1 to 64`},
 	} {
 		f := newFixture(t, scriptedTeam())
 		var s testsuite.WorkflowTestSuite
 		env := s.NewTestWorkflowEnvironment()
 		Register(env, f.acts)
 		tc.in.Challenge = "crossed-barrel-toughness"
-		env.ExecuteWorkflow(CampaignWorkflowName, tc.in)
+		env.ExecuteWorkflow(campaign.CampaignWorkflowName, tc.in)
 		if err := env.GetWorkflowError(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want one containing %q", tc.in, err, tc.want)
 		}
@@ -349,17 +351,17 @@ func TestBOBatchesAndStartDesign(t *testing.T) {
 		return "", nil
 	}}
 	for _, tc := range []struct {
-		in       CampaignInput
+		in       campaign.CampaignInput
 		perIter  []int
 		distinct int
 		maxRound int // most lab runs in one round
 	}{
-		{CampaignInput{Init: "maximin:4", Batch: 3}, []int{4, 9}, 13, 4},
-		{CampaignInput{Init: "random:2", Acquisition: "ucb"}, []int{2, 11}, 13, 2},
-		{CampaignInput{Batch: 4}, []int{2, 11}, 13, 4}, // auto: StartSizeFor(4 parameters, 13) = 2
+		{campaign.CampaignInput{Init: "maximin:4", Batch: 3}, []int{4, 9}, 13, 4},
+		{campaign.CampaignInput{Init: "random:2", Acquisition: "ucb"}, []int{2, 11}, 13, 2},
+		{campaign.CampaignInput{Batch: 4}, []int{2, 11}, 13, 4}, // auto: StartSizeFor(4 parameters, 13) = 2
 	} {
 		f := newFixture(t, model)
-		tc.in.Challenge, tc.in.Strategy, tc.in.Budget, tc.in.Seed, tc.in.Patience = "crossed-barrel-toughness", StrategyBO, 13, 4, -1
+		tc.in.Challenge, tc.in.Strategy, tc.in.Budget.Experiments, tc.in.Seed, tc.in.Patience = "crossed-barrel-toughness", campaign.StrategyBO, 13, 4, -1
 		res := runCampaign(t, f, tc.in)
 		per := map[int]int{}
 		seen := map[string]bool{}
@@ -394,26 +396,6 @@ func TestBOBatchesAndStartDesign(t *testing.T) {
 	}
 }
 
-// A polling activity heartbeats when its status changes, and otherwise
-// only now and then.
-func TestOnChangeOrEvery(t *testing.T) {
-	var sent []string
-	beat := onChangeOrEvery(time.Hour, func(v string) { sent = append(sent, v) })
-	for _, v := range []string{"queued", "queued", "running", "running", "running", "done"} {
-		beat(v)
-	}
-	if got := strings.Join(sent, ","); got != "queued,running,done" {
-		t.Errorf("sent %s", got)
-	}
-	sent = nil
-	beat = onChangeOrEvery(0, func(v string) { sent = append(sent, v) })
-	beat("running")
-	beat("running")
-	if len(sent) != 2 {
-		t.Errorf("after the interval the same status should go again: sent %q", sent)
-	}
-}
-
 // A decision names the iteration whose runs it decides: one about other
 // runs is dropped, and the runs shown wait on; the right one runs them.
 func TestDecisionAboutOtherRunsIsDropped(t *testing.T) {
@@ -421,9 +403,9 @@ func TestDecisionAboutOtherRunsIsDropped(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	Register(env, f.acts)
-	var first, after Status
-	query := func(st *Status) {
-		v, err := env.QueryWorkflow(QueryStatus)
+	var first, after campaign.Status
+	query := func(st *campaign.Status) {
+		v, err := env.QueryWorkflow(campaign.QueryStatus)
 		if err == nil {
 			err = v.Get(st)
 		}
@@ -434,16 +416,16 @@ func TestDecisionAboutOtherRunsIsDropped(t *testing.T) {
 	env.RegisterDelayedCallback(func() {
 		query(&first)
 		if first.Pending != nil {
-			env.SignalWorkflow(SignalDecision, Decision{Approve: true, By: "t", Iteration: first.Pending.Iteration + 1})
+			env.SignalWorkflow(campaign.SignalDecision, campaign.Decision{Approve: true, By: "t", Iteration: first.Pending.Iteration + 1})
 		}
 	}, time.Minute)
 	env.RegisterDelayedCallback(func() {
 		query(&after)
 		if after.Pending != nil {
-			env.SignalWorkflow(SignalDecision, Decision{Approve: true, By: "t", Iteration: after.Pending.Iteration})
+			env.SignalWorkflow(campaign.SignalDecision, campaign.Decision{Approve: true, By: "t", Iteration: after.Pending.Iteration})
 		}
 	}, 2*time.Minute)
-	env.ExecuteWorkflow(CampaignWorkflowName, CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 2, Seed: 1, RequireApproval: true})
+	env.ExecuteWorkflow(campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: challenges.Budget{Experiments: 2}, Seed: 1, RequireApproval: true})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +435,7 @@ func TestDecisionAboutOtherRunsIsDropped(t *testing.T) {
 	if after.Pending == nil || after.Pending.Iteration != first.Pending.Iteration || after.ExperimentsUsed != 0 {
 		t.Fatalf("a decision about iteration %d decided iteration %d's runs: %+v", first.Pending.Iteration+1, first.Pending.Iteration, after)
 	}
-	var res CampaignResult
+	var res campaign.CampaignResult
 	if err := env.GetWorkflowResult(&res); err != nil || len(res.Experiments) != 2 {
 		t.Fatalf("after the right decision: %d experiments (%v)", len(res.Experiments), err)
 	}
@@ -472,11 +454,11 @@ func TestForcedTurnsAreSkipped(t *testing.T) {
 		return team.Fn(req)
 	}}
 	f := newFixture(t, model)
-	res := runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 8, MaxBatch: 4, Seed: 3})
+	res := runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: challenges.Budget{Experiments: 8}, MaxBatch: 4, Seed: 3})
 	if len(res.Experiments) != 8 || res.Iterations != 2 {
 		t.Fatalf("%d experiments in %d iterations, want 8 in 2 (batches of the lab's 4)", len(res.Experiments), res.Iterations)
 	}
-	byRole := map[string]RoleUsage{}
+	byRole := map[string]campaign.RoleUsage{}
 	for _, u := range res.Usage {
 		byRole[u.Role] = u
 	}
@@ -503,7 +485,7 @@ func TestForcedTurnsAreSkipped(t *testing.T) {
 // the iteration's own roles wrote meanwhile is left out.
 func TestRolesOfAnIterationRecallTheSameMemories(t *testing.T) {
 	f := newFixture(t, scriptedTeam())
-	runCampaign(t, f, CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 8, Seed: 5})
+	runCampaign(t, f, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: challenges.Budget{Experiments: 8}, Seed: 5})
 	files, err := filepath.Glob(filepath.Join(f.acts.DataDir, "transcripts", "*", "it002-*-s1.json"))
 	if err != nil || len(files) < 3 {
 		t.Fatalf("transcripts of iteration 2: %v %v", files, err)

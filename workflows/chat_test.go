@@ -11,14 +11,18 @@ import (
 
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/agents/llm/scripted"
+	"github.com/genesis-sci/genesis/agents/providers"
+	"github.com/genesis-sci/genesis/workflows/activities"
+	"github.com/genesis-sci/genesis/workflows/chat"
 )
 
-// chatTeam answers chat turns like a coordinator (starting a campaign when
-// asked) and campaign steps like the scripted team.
+// chatTeam answers chat turns (requests for a chat reply) like a
+// coordinator, starting a campaign when asked, and campaign steps like the
+// scripted team.
 func chatTeam() *scripted.Model {
 	team := scriptedTeam()
 	return &scripted.Model{Fn: func(req llm.Request) (string, error) {
-		if !strings.Contains(req.Messages[0].Content, "coordinator of Genesis") {
+		if req.SchemaName != chat.ChatSchemaName {
 			return team.Fn(req)
 		}
 		last := req.Messages[len(req.Messages)-1].Content
@@ -41,12 +45,15 @@ func TestChatSession(t *testing.T) {
 	f := newFixture(t, chatTeam())
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
+	// The campaign the chat starts runs real simulation jobs: on a loaded
+	// machine one may take longer than the default idle timeout (3 s).
+	env.SetTestTimeout(time.Minute)
 	Register(env, f.acts)
-	var replies []ChatReply
+	var replies []chat.ChatReply
 	var rejected []string
 	send := func(at time.Duration, text string) {
 		env.RegisterDelayedCallback(func() {
-			env.UpdateWorkflow(UpdateSend, "", &testsuite.TestUpdateCallback{
+			env.UpdateWorkflow(chat.UpdateSend, "", &testsuite.TestUpdateCallback{
 				OnAccept: func() {},
 				OnReject: func(err error) { rejected = append(rejected, err.Error()) },
 				OnComplete: func(v any, err error) {
@@ -54,7 +61,7 @@ func TestChatSession(t *testing.T) {
 						t.Errorf("update failed: %v", err)
 						return
 					}
-					replies = append(replies, v.(ChatReply))
+					replies = append(replies, v.(chat.ChatReply))
 				},
 			}, text)
 		}, at)
@@ -64,8 +71,8 @@ func TestChatSession(t *testing.T) {
 	send(3*time.Second, "please start a campaign on crossed-barrel-toughness")
 	send(4*time.Minute, "start one on an unknown challenge")
 	send(5*time.Minute, "give me a long answer")
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalClose, nil) }, 10*time.Minute)
-	env.ExecuteWorkflow(ChatWorkflowName, ChatInput{Model: "scripted"})
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(chat.SignalClose, nil) }, 10*time.Minute)
+	env.ExecuteWorkflow(chat.ChatWorkflowName, chat.ChatInput{Model: "scripted"})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
@@ -87,11 +94,11 @@ func TestChatSession(t *testing.T) {
 	if replies[3].Text != "A long answer that the length limit cut é …" {
 		t.Errorf("a reply cut off mid-JSON keeps its text: %q", replies[3].Text)
 	}
-	v, err := env.QueryWorkflow(QueryChat)
+	v, err := env.QueryWorkflow(chat.QueryChat)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st ChatState
+	var st chat.ChatState
 	_ = v.Get(&st)
 	if len(st.Messages) != 8 || st.Messages[0].Role != "user" || st.Messages[1].Role != "assistant" || !st.Closed {
 		t.Errorf("chat state: %+v", st)
@@ -109,36 +116,16 @@ func (refusesStream) GenerateStream(context.Context, llm.Request, func(string)) 
 // A chat turn whose model refuses to stream is answered whole instead.
 func TestChatTurnFallsBackWhenStreamingIsRefused(t *testing.T) {
 	f := newFixture(t, chatTeam())
-	acts := &Activities{Catalog: f.acts.Catalog, NewModel: func(string) (llm.Model, error) { return refusesStream{chatTeam()}, nil }}
+	models := activities.NewModels(providers.Config{}, func(string) (llm.Model, error) { return refusesStream{chatTeam()}, nil })
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
-	v, err := env.ExecuteActivity(acts.ChatTurn, ChatTurnInput{Chat: "c", Model: "scripted", Messages: []ChatMessage{{Role: "user", Text: "what is the crossed barrel challenge?"}}})
+	chat.NewTurns(f.acts.Catalog, models, nil, nil, nil, 0).Register(env)
+	v, err := env.ExecuteActivity(chat.ChatTurnActivity, chat.ChatTurnInput{Chat: "c", Model: "scripted", Messages: []chat.ChatMessage{{Role: "user", Text: "what is the crossed barrel challenge?"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res ChatTurnResult
+	var res chat.ChatTurnResult
 	if err := v.Get(&res); err != nil || !strings.Contains(res.Reply, "46.7") {
 		t.Fatalf("reply %q (%v)", res.Reply, err)
-	}
-}
-
-func TestNamesWord(t *testing.T) {
-	for _, c := range []struct {
-		text, word string
-		want       bool
-	}{
-		{"approve a1 please", "a1", true},
-		{"approve a1, and a2", "a1", true},
-		{"a1", "a1", true},
-		{"approve a10", "a1", false},
-		{"approve pf-a1", "a1", false},
-		{"approve the waiting runs", "a1", false},
-		{"ba1 then a1.", "a1", true},
-		{"anything", "", false},
-	} {
-		if got := namesWord(c.text, c.word); got != c.want {
-			t.Errorf("namesWord(%q, %q) = %v", c.text, c.word, got)
-		}
 	}
 }

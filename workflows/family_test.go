@@ -7,7 +7,9 @@ import (
 
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/agents/llm/scripted"
+	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/memory"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // A campaign in a family starts from what its siblings measured: a bo
@@ -22,7 +24,7 @@ func TestFamilyTransfer(t *testing.T) {
 		return "", nil
 	}}
 	f := newFixture(t, model)
-	first := runCampaignAs(t, f, "case1", CampaignInput{Challenge: "suzuki-ligand-screen", Strategy: StrategyBO, Budget: 8, Seed: 1, Patience: -1, MemoryScope: "seq-1"})
+	first := runCampaignAs(t, f, "case1", campaign.CampaignInput{Challenge: "suzuki-ligand-screen", Strategy: campaign.StrategyBO, Budget: challenges.Budget{Experiments: 8}, Seed: 1, Patience: -1, MemoryScope: "seq-1"})
 	if first.Transfer == nil || first.Transfer.Points != 0 {
 		t.Errorf("the first member's transfer %+v: want one with nothing in it", first.Transfer)
 	}
@@ -31,7 +33,7 @@ func TestFamilyTransfer(t *testing.T) {
 		t.Fatalf("%d results of the first member in memory (%v), want its 8 experiments", n, err)
 	}
 
-	warm := runCampaignAs(t, f, "case2-warm", CampaignInput{Challenge: "suzuki-ligand-screen-2", Strategy: StrategyBO, Budget: 6, Seed: 1, Patience: -1, MemoryScope: "seq-1"})
+	warm := runCampaignAs(t, f, "case2-warm", campaign.CampaignInput{Challenge: "suzuki-ligand-screen-2", Strategy: campaign.StrategyBO, Budget: challenges.Budget{Experiments: 6}, Seed: 1, Patience: -1, MemoryScope: "seq-1"})
 	tr := warm.Transfer
 	if tr == nil || tr.Family != "reizman-suzuki" || tr.Points != 8 || tr.From["suzuki-ligand-screen"] != 8 || len(tr.Records) != 8 {
 		t.Fatalf("warm start transfer %+v: want the 8 measurements of suzuki-ligand-screen with their records", tr)
@@ -42,19 +44,19 @@ func TestFamilyTransfer(t *testing.T) {
 		t.Errorf("warm start rounds %v, want %v", warm.Rounds, want)
 	}
 
-	cold := runCampaignAs(t, f, "case2-cold", CampaignInput{Challenge: "suzuki-ligand-screen-2", Strategy: StrategyBO, Budget: 6, Seed: 1, Patience: -1, MemoryScope: "seq-1", NoTransfer: true})
+	cold := runCampaignAs(t, f, "case2-cold", campaign.CampaignInput{Challenge: "suzuki-ligand-screen-2", Strategy: campaign.StrategyBO, Budget: challenges.Budget{Experiments: 6}, Seed: 1, Patience: -1, MemoryScope: "seq-1", NoTransfer: true})
 	if cold.Transfer != nil {
 		t.Errorf("a cold start took %+v", cold.Transfer)
 	}
 	if want := []int{1, 1, 2, 3, 4, 5}; fmt.Sprint(cold.Rounds) != fmt.Sprint(want) {
 		t.Errorf("cold start rounds %v, want %v", cold.Rounds, want)
 	}
-	other := runCampaignAs(t, f, "case2-other", CampaignInput{Challenge: "suzuki-ligand-screen-2", Strategy: StrategyBO, Budget: 4, Seed: 1, Patience: -1, MemoryScope: "seq-2"})
+	other := runCampaignAs(t, f, "case2-other", campaign.CampaignInput{Challenge: "suzuki-ligand-screen-2", Strategy: campaign.StrategyBO, Budget: challenges.Budget{Experiments: 4}, Seed: 1, Patience: -1, MemoryScope: "seq-2"})
 	if other.Transfer == nil || other.Transfer.Points != 0 {
 		t.Errorf("another scope took %+v", other.Transfer)
 	}
 	// A challenge without a family takes nothing and asks nothing.
-	plain := runCampaignAs(t, f, "plain", CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: StrategyBO, Budget: 4, Seed: 1, Patience: -1})
+	plain := runCampaignAs(t, f, "plain", campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Strategy: campaign.StrategyBO, Budget: challenges.Budget{Experiments: 4}, Seed: 1, Patience: -1})
 	if plain.Transfer != nil {
 		t.Errorf("a challenge without a family took %+v", plain.Transfer)
 	}

@@ -14,7 +14,9 @@ import (
 	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/agents/llm/scripted"
+	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/memory"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // A campaign with a memory scope recalls only its scope's records — both
@@ -60,7 +62,7 @@ func TestMemoryScopeIsolatesCampaigns(t *testing.T) {
 		// subprocesses, which on a loaded machine under -race take longer.
 		env.SetTestTimeout(2 * time.Minute)
 		Register(env, f.acts)
-		env.ExecuteWorkflow(CampaignWorkflowName, CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 4, Seed: 3, MemoryScope: scope})
+		env.ExecuteWorkflow(campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: challenges.Budget{Experiments: 4}, Seed: 3, MemoryScope: scope})
 		if err := env.GetWorkflowError(); err != nil || !env.IsWorkflowCompleted() {
 			t.Fatalf("%s: %v", id, err)
 		}

@@ -18,9 +18,10 @@ import (
 	"github.com/genesis-sci/genesis/lab"
 	"github.com/genesis-sci/genesis/portfolio"
 	"github.com/genesis-sci/genesis/tools/labclient"
+	"github.com/genesis-sci/genesis/workflows/portfolioflow"
 )
 
-func runPortfolio(t *testing.T, f *fixture, yaml string, during func(env *testsuite.TestWorkflowEnvironment)) PortfolioStatus {
+func runPortfolio(t *testing.T, f *fixture, yaml string, during func(env *testsuite.TestWorkflowEnvironment)) portfolioflow.PortfolioStatus {
 	t.Helper()
 	spec, err := portfolio.Parse([]byte(yaml), portfolio.Catalog(f.acts.Catalog))
 	if err != nil {
@@ -35,14 +36,14 @@ func runPortfolio(t *testing.T, f *fixture, yaml string, during func(env *testsu
 	if during != nil {
 		during(env)
 	}
-	env.ExecuteWorkflow(PortfolioWorkflowName, PortfolioInput{Spec: *spec})
+	env.ExecuteWorkflow(portfolioflow.PortfolioWorkflowName, portfolioflow.PortfolioInput{Spec: *spec})
 	if !env.IsWorkflowCompleted() {
 		t.Fatal("portfolio did not complete")
 	}
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	var st PortfolioStatus
+	var st portfolioflow.PortfolioStatus
 	if err := env.GetWorkflowResult(&st); err != nil {
 		t.Fatal(err)
 	}
@@ -161,12 +162,12 @@ campaigns:
   - {challenge: crossed-barrel-toughness, strategy: random, budget: {lab_runs: 4}, max_batch: 2, routine: {theta: {max: -1}}}
 `, func(env *testsuite.TestWorkflowEnvironment) {
 		env.RegisterDelayedCallback(func() {
-			v, err := env.QueryWorkflow(QueryPortfolio)
+			v, err := env.QueryWorkflow(portfolioflow.QueryPortfolio)
 			if err != nil {
 				t.Error(err)
 				return
 			}
-			var st PortfolioStatus
+			var st portfolioflow.PortfolioStatus
 			_ = v.Get(&st)
 			if len(st.Pending) > 0 {
 				seen = append(seen, st.Pending[0].Role+" "+st.Campaigns[0].Waiting)
@@ -296,7 +297,7 @@ campaigns:
 // lab run happens; on resume they run to their budgets.
 func TestPortfolioPauseAndResume(t *testing.T) {
 	f := newFixture(t, scriptedTeam())
-	var mid PortfolioStatus
+	var mid portfolioflow.PortfolioStatus
 	var midRuns int
 	st := runPortfolio(t, f, `
 name: paused
@@ -307,9 +308,11 @@ campaigns:
   - {challenge: crossed-barrel-toughness, strategy: random, budget: {lab_runs: 4}}
   - {challenge: p3ht-cnt-conductivity, strategy: bo, budget: {lab_runs: 4}}
 `, func(env *testsuite.TestWorkflowEnvironment) {
-		env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPortfolioPause, PauseRequest{Pause: true, By: "ops"}) }, time.Nanosecond)
 		env.RegisterDelayedCallback(func() {
-			v, err := env.QueryWorkflow(QueryPortfolio)
+			env.SignalWorkflow(portfolioflow.SignalPause, portfolioflow.PauseRequest{Pause: true, By: "ops"})
+		}, time.Nanosecond)
+		env.RegisterDelayedCallback(func() {
+			v, err := env.QueryWorkflow(portfolioflow.QueryPortfolio)
 			if err == nil {
 				err = v.Get(&mid)
 			}
@@ -318,7 +321,7 @@ campaigns:
 			}
 			midRuns, _ = countRuns(t, f)
 		}, 30*time.Minute)
-		env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPortfolioPause, PauseRequest{By: "ops"}) }, time.Hour)
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(portfolioflow.SignalPause, portfolioflow.PauseRequest{By: "ops"}) }, time.Hour)
 	})
 	if mid.Paused != "ops" || midRuns != 0 || mid.Spent.LabRuns != 0 {
 		t.Fatalf("while paused: paused %q, %d lab runs, ledger %v", mid.Paused, midRuns, mid.Spent)

@@ -5,6 +5,9 @@ import (
 
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/genesis-sci/genesis/workflows/campaign"
+	"github.com/genesis-sci/genesis/workflows/campaignflow"
 )
 
 // A history recorded from a real campaign must replay against the current
@@ -13,7 +16,7 @@ import (
 // after guarding the change with workflow.GetVersion.
 func TestReplayRecordedCampaign(t *testing.T) {
 	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(CampaignWorkflow, workflow.RegisterOptions{Name: CampaignWorkflowName})
+	r.RegisterWorkflowWithOptions(campaignflow.CampaignWorkflow, workflow.RegisterOptions{Name: campaign.CampaignWorkflowName})
 	if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/campaign-history.json"); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,9 @@ import (
 	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/agents/llm/scripted"
+	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/tools/labclient"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // A candidate the challenge's safety limits forbid is dropped before the
@@ -44,8 +46,8 @@ func TestUnsafeCandidatesAreDroppedBeforeThePick(t *testing.T) {
 	env := s.NewTestWorkflowEnvironment()
 	env.SetTestTimeout(time.Minute)
 	Register(env, f.acts)
-	env.ExecuteWorkflow(CampaignWorkflowName, CampaignInput{Challenge: ch.ID, Model: "scripted", Budget: 4, MaxBatch: 2, SimBudget: 1, Seed: 1, Patience: -1})
-	var res CampaignResult
+	env.ExecuteWorkflow(campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: ch.ID, Model: "scripted", Budget: challenges.Budget{Experiments: 4, Simulations: 1}, MaxBatch: 2, Seed: 1, Patience: -1})
+	var res campaign.CampaignResult
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
@@ -64,11 +66,11 @@ func TestUnsafeCandidatesAreDroppedBeforeThePick(t *testing.T) {
 	if res.Unsafe < 4 { // two a turn, two iterations at least
 		t.Errorf("%d unsafe candidates dropped, want at least 4", res.Unsafe)
 	}
-	v, err := env.QueryWorkflow(QueryStatus)
+	v, err := env.QueryWorkflow(campaign.QueryStatus)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st Status
+	var st campaign.Status
 	if err := v.Get(&st); err != nil {
 		t.Fatal(err)
 	}
@@ -80,21 +82,5 @@ func TestUnsafeCandidatesAreDroppedBeforeThePick(t *testing.T) {
 	}
 	if dropped == 0 {
 		t.Errorf("no event says what was dropped and why: %s", mustJSON(st.Events))
-	}
-}
-
-// The ledger's rule that the README states against a standalone campaign's:
-// a run lost to an instrument fault took the instrument and is charged; a
-// run the lab refused never started and is free; a run whose activity
-// failed may have run and is charged.
-func TestFaultedRunsAreChargedRefusedAreNot(t *testing.T) {
-	spent := labSpend([]agents.Result{
-		{Source: "lab", Ref: "run-1", Values: []float64{1}},
-		{Source: "lab", Ref: "run-2", Note: "run run-2 failed: instrument fault (pipette clogged)"},
-		{Source: "lab", Note: refusedNote + "safety limit on \"ratio\""},
-		{Source: "lab", Note: "lab error: deadline exceeded"},
-	})
-	if spent.LabRuns != 3 {
-		t.Errorf("charged %d lab runs, want 3 (measured, faulted, failed activity; not the refused one)", spent.LabRuns)
 	}
 }

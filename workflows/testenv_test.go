@@ -87,7 +87,7 @@ func scriptedTeam() *scripted.Model {
 }
 
 type fixture struct {
-	acts *Activities
+	acts *Deps
 	lab  *lab.Server
 	srv  *httptest.Server
 }
@@ -127,7 +127,7 @@ func newFixtureWithLab(t *testing.T, model llm.Model, lcfg lab.Config) *fixture 
 	}
 	t.Cleanup(func() { mem.Close() })
 	self, _ := os.Executable()
-	return &fixture{lab: ls, srv: srv, acts: &Activities{
+	return &fixture{lab: ls, srv: srv, acts: &Deps{
 		Catalog: cat, NewModel: func(string) (llm.Model, error) { return model, nil },
 		Lab: labclient.New(srv.URL, srv.Client()).WithToken(lcfg.Token), HPC: ex, SimCommand: []string{self},
 		Memory: mem, Embedder: emb, DataDir: dir, Poll: 5 * time.Millisecond,

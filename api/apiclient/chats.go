@@ -9,9 +9,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/genesis-sci/genesis/workflows/chat"
 	sse "github.com/tmaxmax/go-sse"
-
-	"github.com/genesis-sci/genesis/workflows"
 )
 
 const chats = "/api/v1/chats"
@@ -27,8 +26,8 @@ func (c *Client) CreateChat(ctx context.Context, model string) (ChatCreated, err
 }
 
 // Chat is a chat session's conversation so far.
-func (c *Client) Chat(ctx context.Context, id string) (workflows.ChatState, error) {
-	var out workflows.ChatState
+func (c *Client) Chat(ctx context.Context, id string) (chat.ChatState, error) {
+	var out chat.ChatState
 	return out, c.do(ctx, http.MethodGet, path(chats, id), nil, &out)
 }
 
@@ -38,8 +37,8 @@ type chatMessage struct {
 }
 
 // SendChat sends a message and waits for the team's whole reply.
-func (c *Client) SendChat(ctx context.Context, id, text string) (workflows.ChatReply, error) {
-	var out workflows.ChatReply
+func (c *Client) SendChat(ctx context.Context, id, text string) (chat.ChatReply, error) {
+	var out chat.ChatReply
 	return out, c.do(ctx, http.MethodPost, path(chats, id, "messages"), chatMessage{text}, &out)
 }
 
@@ -50,8 +49,8 @@ func (c *Client) SendChat(ctx context.Context, id, text string) (workflows.ChatR
 // sent once: a stream that drops is not reopened (that would send it
 // again); the reply is then in the session's history (Chat). A server
 // that does not stream answers with the whole reply at once.
-func (c *Client) SendChatStream(ctx context.Context, id, text string, onPartial func(string)) (workflows.ChatReply, error) {
-	var reply workflows.ChatReply
+func (c *Client) SendChatStream(ctx context.Context, id, text string, onPartial func(string)) (chat.ChatReply, error) {
+	var reply chat.ChatReply
 	body, _ := json.Marshal(chatMessage{text})
 	req, err := c.newRequest(ctx, http.MethodPost, path(chats, id, "messages"), "application/json", body)
 	if err != nil {

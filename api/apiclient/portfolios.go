@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/portfolioflow"
 )
 
 const portfolios = "/api/v1/portfolios"
@@ -33,8 +33,8 @@ func (c *Client) Portfolios(ctx context.Context) ([]PortfolioSummary, error) {
 
 // Portfolio is a portfolio's status: each campaign's progress, spend
 // against budget, and what waits for whom.
-func (c *Client) Portfolio(ctx context.Context, id string) (workflows.PortfolioStatus, error) {
-	var out workflows.PortfolioStatus
+func (c *Client) Portfolio(ctx context.Context, id string) (portfolioflow.PortfolioStatus, error) {
+	var out portfolioflow.PortfolioStatus
 	return out, c.do(ctx, http.MethodGet, path(portfolios, id), nil, &out)
 }
 

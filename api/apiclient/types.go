@@ -4,12 +4,13 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/api/waiting"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // The wire types: the server (package api) encodes these very types, so
 // client and server cannot drift apart. Types that are a workflow's own
-// (workflows.Status, ChatReply, ChatState, PortfolioStatus) travel as the
+// (campaign.Status, ChatReply, ChatState, PortfolioStatus) travel as the
 // workflow returns them.
 
 // ChallengeSummary is one line of GET /api/v1/challenges. The field names
@@ -47,7 +48,7 @@ type StartRequest struct {
 	// RequireApproval holds each set of lab runs until an operator approves it.
 	RequireApproval bool `json:"require_approval,omitempty"`
 	// Strategy is how the campaign chooses experiments: agents (the
-	// default), agents-noopt, bo or random (see workflows.CampaignInput).
+	// default), agents-noopt, bo or random (see campaign.CampaignInput).
 	Strategy string `json:"strategy,omitempty"`
 	// Acquisition ("ei" or "ucb") and Batch (1 to 64 experiments chosen
 	// together) steer bo; Init ("auto", "medoids[:N]", "maximin[:N]" or
@@ -88,7 +89,7 @@ type CampaignSummary struct {
 // CampaignStatus is GET /api/v1/campaigns/{id}: the workflow's status
 // and how the campaign chooses experiments (see CampaignSettings).
 type CampaignStatus struct {
-	workflows.Status
+	campaign.Status
 	Strategy    string `json:"strategy,omitempty"`
 	Acquisition string `json:"acquisition,omitempty"`
 	Init        string `json:"init,omitempty"`
@@ -135,7 +136,7 @@ type PortfolioDecided struct {
 // decide it (POST; for a campaign, send {"iteration": N} so only these
 // runs are decided).
 type PendingDecisionItem struct {
-	workflows.PendingDecision
+	waiting.PendingDecision
 	Approve string `json:"approve"`
 	Reject  string `json:"reject"`
 }

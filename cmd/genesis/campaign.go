@@ -13,7 +13,7 @@ import (
 
 	"github.com/genesis-sci/genesis/api/apiclient"
 	"github.com/genesis-sci/genesis/challenges"
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 func campaignCmd(cfg *globals) *cobra.Command {
@@ -136,7 +136,7 @@ func campaignActionCmds(client clientFunc) []*cobra.Command {
 // strategyFlags adds the flags that choose how a campaign picks
 // experiments (the API and the workflow check the values).
 func strategyFlags(f *pflag.FlagSet, strategy, acquisition, init *string, batch *int) {
-	f.StringVar(strategy, "strategy", workflows.StrategyAgents, "how to choose experiments: agents (the agent team, with the optimiser's suggestions), agents-noopt (the team alone), bo (Bayesian optimisation; no model) or random (uniform draws; no model)")
+	f.StringVar(strategy, "strategy", campaign.StrategyAgents, "how to choose experiments: agents (the agent team, with the optimiser's suggestions), agents-noopt (the team alone), bo (Bayesian optimisation; no model) or random (uniform draws; no model)")
 	f.StringVar(acquisition, "acquisition", "", "bo only: ei (expected improvement, the default; q-EI for batches) or ucb (upper confidence bound; GP-BUCB for batches)")
 	f.StringVar(init, "init", "", "the optimiser's start design, for bo and the agents' suggestions: auto (the default: maximin, one point per parameter plus one but at most a fifth of the budget, at least 2), maximin, maximin:N or random:N")
 	f.IntVar(batch, "batch", 0, "bo only: experiments chosen together and run at once in the lab, 1 to 64 (default 1)")

@@ -22,20 +22,21 @@ import (
 	"github.com/genesis-sci/genesis/config"
 	"github.com/genesis-sci/genesis/evals"
 	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // temporalCampaigns runs campaigns as workflows. A run interrupted earlier
 // is re-attached (same workflow ID) rather than started twice.
 type temporalCampaigns struct{ c client.Client }
 
-func (t temporalCampaigns) Run(ctx context.Context, id string, in workflows.CampaignInput) (*workflows.CampaignResult, error) {
+func (t temporalCampaigns) Run(ctx context.Context, id string, in campaign.CampaignInput) (*campaign.CampaignResult, error) {
 	run, err := t.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, EnableEagerStart: true}, workflows.CampaignWorkflowName, in)
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, EnableEagerStart: true}, campaign.CampaignWorkflowName, in)
 	if err != nil {
 		return nil, err
 	}
-	var res workflows.CampaignResult
+	var res campaign.CampaignResult
 	if err := run.Get(ctx, &res); err != nil {
 		return nil, err
 	}
@@ -44,7 +45,7 @@ func (t temporalCampaigns) Run(ctx context.Context, id string, in workflows.Camp
 
 // Result returns the result of a campaign that completed (evals.Results):
 // the server keeps it for the namespace's retention period.
-func (t temporalCampaigns) Result(ctx context.Context, id string) (*workflows.CampaignResult, error) {
+func (t temporalCampaigns) Result(ctx context.Context, id string) (*campaign.CampaignResult, error) {
 	d, err := t.c.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
 		return nil, err
@@ -52,7 +53,7 @@ func (t temporalCampaigns) Result(ctx context.Context, id string) (*workflows.Ca
 	if st := d.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 		return nil, fmt.Errorf("campaign %s is %s, not completed", id, st)
 	}
-	var res workflows.CampaignResult
+	var res campaign.CampaignResult
 	if err := t.c.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
 		return nil, err
 	}

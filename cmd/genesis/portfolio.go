@@ -13,7 +13,7 @@ import (
 
 	"github.com/genesis-sci/genesis/api/apiclient"
 	"github.com/genesis-sci/genesis/portfolio"
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/portfolioflow"
 )
 
 func portfolioCmd(cfg *globals) *cobra.Command {
@@ -163,7 +163,7 @@ func watchPortfolio(ctx context.Context, cl *apiclient.Client, id string, w io.W
 	}
 }
 
-func printPortfolio(w io.Writer, st workflows.PortfolioStatus) {
+func printPortfolio(w io.Writer, st portfolioflow.PortfolioStatus) {
 	state := "running"
 	switch {
 	case st.Done:

@@ -21,11 +21,12 @@ import (
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/config"
 	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 func runCmd(cfg *globals) *cobra.Command {
 	var (
-		in    workflows.CampaignInput
+		in    campaign.CampaignInput
 		so    stackOptions
 		quiet bool
 	)
@@ -46,11 +47,11 @@ func runCmd(cfg *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if in.Budget < 0 || in.TokenBudget < 0 {
+			if in.Budget.Experiments < 0 || in.Budget.Tokens < 0 {
 				return errors.New("--budget and --token-budget must be ≥ 0 (0 means the challenge's default)")
 			}
 			if err := api.CheckStrategy(&in); err != nil {
-				if se := (*api.StrategyError)(nil); errors.As(err, &se) && se.Field == "batch" && in.Batch > 0 && in.Strategy != workflows.StrategyBO {
+				if se := (*api.StrategyError)(nil); errors.As(err, &se) && se.Field == "batch" && in.Batch > 0 && in.Strategy != campaign.StrategyBO {
 					return fmt.Errorf("%w; --max-batch bounds the lab runs per iteration of the other strategies", err)
 				}
 				return err
@@ -59,7 +60,7 @@ func runCmd(cfg *globals) *cobra.Command {
 			defer cancel()
 			mcfg := cfg.models
 			mcfg.OllamaPIDFile = filepath.Join(cfg.home, "ollama.pid")
-			if in.Strategy == workflows.StrategyBO || in.Strategy == workflows.StrategyRandom {
+			if in.Strategy == campaign.StrategyBO || in.Strategy == campaign.StrategyRandom {
 				in.Model = "" // they call no model
 			} else {
 				cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
@@ -98,11 +99,11 @@ func runCmd(cfg *globals) *cobra.Command {
 				fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
 			}
 			id := api.NewCampaignID(ch.ID)
-			wr, err := st.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.CampaignWorkflowName, in)
+			wr, err := st.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, campaign.CampaignWorkflowName, in)
 			if err != nil {
 				return fmt.Errorf("starting the campaign: %w", err)
 			}
-			budget := in.Budget
+			budget := in.Budget.Experiments
 			if budget == 0 {
 				budget = ch.Budget.Experiments
 			}
@@ -127,8 +128,8 @@ func runCmd(cfg *globals) *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&in.Challenge, "challenge", challenges.DefaultID, "challenge ID (see `genesis challenges list`)")
 	config.Model.StringVar(f, &in.Model, "")
-	f.IntVar(&in.Budget, "budget", 0, "lab experiments to spend (0 = the challenge's default)")
-	f.IntVar(&in.TokenBudget, "token-budget", 0, "stop after this many model tokens (0 = the challenge's default; none if unset there)")
+	f.IntVar(&in.Budget.Experiments, "budget", 0, "lab experiments to spend (0 = the challenge's default)")
+	f.IntVar(&in.Budget.Tokens, "token-budget", 0, "stop after this many model tokens (0 = the challenge's default; none if unset there)")
 	f.IntVar(&in.Seed, "seed", 1, "random seed for the optimiser and the model")
 	f.IntVar(&in.MaxBatch, "max-batch", 4, "agents, agents-noopt and random: at most this many lab runs per iteration")
 	strategyFlags(f, &in.Strategy, &in.Acquisition, &in.Init, &in.Batch)
@@ -146,9 +147,9 @@ func runCmd(cfg *globals) *cobra.Command {
 
 // follow prints the campaign's progress until it ends. The first Ctrl-C
 // asks the campaign to stop (it finishes its report); a second one leaves.
-func follow(ctx context.Context, tc client.Client, wr client.WorkflowRun, out io.Writer, quiet bool) (*workflows.CampaignResult, error) {
+func follow(ctx context.Context, tc client.Client, wr client.WorkflowRun, out io.Writer, quiet bool) (*campaign.CampaignResult, error) {
 	done := make(chan error, 1)
-	var res workflows.CampaignResult
+	var res campaign.CampaignResult
 	go func() { done <- wr.Get(context.Background(), &res) }()
 	lastSeq := 0
 	tick := time.NewTicker(400 * time.Millisecond)
@@ -173,7 +174,7 @@ func follow(ctx context.Context, tc client.Client, wr client.WorkflowRun, out io
 			}
 			stopping = true
 			fmt.Fprintln(out, "\nstopping the campaign (Ctrl-C again to leave at once)…")
-			_ = tc.SignalWorkflow(context.Background(), wr.GetID(), "", workflows.SignalStop, "stopped by the user (Ctrl-C)")
+			_ = tc.SignalWorkflow(context.Background(), wr.GetID(), "", campaign.SignalStop, "stopped by the user (Ctrl-C)")
 		case <-tick.C:
 			if !quiet {
 				printEvents(ctx, tc, wr.GetID(), &lastSeq, out)
@@ -185,11 +186,11 @@ func follow(ctx context.Context, tc client.Client, wr client.WorkflowRun, out io
 func printEvents(ctx context.Context, tc client.Client, id string, lastSeq *int, out io.Writer) {
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	v, err := tc.QueryWorkflow(qctx, id, "", workflows.QueryStatus)
+	v, err := tc.QueryWorkflow(qctx, id, "", campaign.QueryStatus)
 	if err != nil {
 		return
 	}
-	var st workflows.Status
+	var st campaign.Status
 	if v.Get(&st) != nil {
 		return
 	}
@@ -210,7 +211,7 @@ func printEvents(ctx context.Context, tc client.Client, id string, lastSeq *int,
 	}
 }
 
-func printResult(out io.Writer, ch *challenges.Challenge, r *workflows.CampaignResult, st *stack) {
+func printResult(out io.Writer, ch *challenges.Challenge, r *campaign.CampaignResult, st *stack) {
 	o := ch.Primary()
 	fmt.Fprintf(out, "\nCampaign %s finished: %s\n", r.CampaignID, r.StopReason)
 	if r.Best != nil {
@@ -247,11 +248,11 @@ func fallbacks(m map[string]int) string {
 }
 
 func classicalStrategy(s string) bool {
-	return s == workflows.StrategyBO || s == workflows.StrategyRandom
+	return s == campaign.StrategyBO || s == campaign.StrategyRandom
 }
 
 // printTime says how long the campaign took and where the time went.
-func printTime(out io.Writer, r *workflows.CampaignResult) {
+func printTime(out io.Writer, r *campaign.CampaignResult) {
 	t := r.Time
 	if t.Wall <= 0 {
 		return
@@ -280,7 +281,7 @@ func printTime(out io.Writer, r *workflows.CampaignResult) {
 // printUsage prints what each agent role's calls cost, the prompt cache's
 // share, and a warning when the server did not use its cache or cut
 // prompts.
-func printUsage(out io.Writer, r *workflows.CampaignResult) {
+func printUsage(out io.Writer, r *campaign.CampaignResult) {
 	if len(r.Usage) == 0 {
 		return
 	}

@@ -5,16 +5,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // The summary says how long the campaign took and where the time went,
 // what the prompt cache served, the calls by role with their skips, and
 // warns, with the counts, when the server did not use its prompt cache.
 func TestSummarySaysWhereTheTimeWent(t *testing.T) {
-	r := &workflows.CampaignResult{Experiments: make([]string, 12),
-		Time: workflows.Timing{Wall: 120, Model: 90, Tools: 2, Lab: 10, Sim: 5},
-		Usage: []workflows.RoleUsage{
+	r := &campaign.CampaignResult{Experiments: make([]string, 12),
+		Time: campaign.Timing{Wall: 120, Model: 90, Tools: 2, Lab: 10, Sim: 5},
+		Usage: []campaign.RoleUsage{
 			{Role: "planner", Calls: 3, PromptTokens: 3000, CachedTokens: 2000, CompletionTokens: 150, PromptSeconds: 5, GenSeconds: 3, Seconds: 9},
 			{Role: "simulation-operator", Calls: 1, Skipped: 2, PromptTokens: 1000, CachedTokens: 900, CompletionTokens: 40, Seconds: 2},
 			{Role: "analyst", Calls: 3, PromptTokens: 3300, CompletionTokens: 300, CacheMisses: 2, MissedTokens: 2200, Seconds: 20},

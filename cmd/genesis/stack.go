@@ -79,7 +79,7 @@ type stack struct {
 	labToken string
 	worker   worker.Worker
 	// streams carries chat replies from this process's worker to its API.
-	streams  *workflows.Streams
+	streams  *api.Streams
 	mem      memory.Store
 	emb      memory.Embedder
 	closers  []func()
@@ -410,13 +410,14 @@ func (s *stack) startWorker(o stackOptions) error {
 	if err != nil {
 		return err
 	}
-	acts := &workflows.Activities{
+	streams := api.NewStreams()
+	acts := &workflows.Deps{
 		Catalog: s.cat, ModelConfig: s.cfg.models,
 		Lab: labclient.New(s.labURL, &http.Client{Timeout: 30 * time.Second}).WithToken(s.labToken), HPC: ex, Executors: executors, SimCommand: []string{self, "sim"}, Temporal: s.tc,
 		ChallengesDir: s.cfg.challengesDir, SimTimeScale: o.simScale, Poll: o.poll, Memory: mem, Embedder: emb, DataDir: s.cfg.home, Temperature: 0.2,
-		Streams: workflows.NewStreams(),
+		Streams: streams,
 	}
-	s.streams = acts.Streams
+	s.streams = streams
 	s.worker = worker.New(s.tc, workflows.TaskQueue, workflows.WorkerOptions())
 	workflows.Register(s.worker, acts)
 	if err := s.worker.Start(); err != nil {

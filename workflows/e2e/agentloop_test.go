@@ -24,6 +24,8 @@ import (
 	"github.com/genesis-sci/genesis/tools/hpc"
 	"github.com/genesis-sci/genesis/tools/labclient"
 	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/activities"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // benchChallenges are the benchmark's three dev challenges: a discrete
@@ -65,7 +67,7 @@ func BenchmarkAgentLoop(b *testing.B) {
 	seeds, budget := envInt("GENESIS_BENCH_SEEDS", 3), envInt("GENESIS_BENCH_BUDGET", 12)
 	strategy := os.Getenv("GENESIS_BENCH_STRATEGY")
 	if strategy == "" {
-		strategy = workflows.StrategyAgents
+		strategy = campaign.StrategyAgents
 	}
 	e := newEnvScale(b, 0.002) // the lab's time scale of make run
 	for _, id := range ids {
@@ -73,8 +75,8 @@ func BenchmarkAgentLoop(b *testing.B) {
 			b.Fatal(err)
 		}
 		// An emulator lab is fitted on its first run: not the loop's cost.
-		warm := workflows.CampaignInput{Challenge: id, Strategy: workflows.StrategyRandom, Budget: 1}
-		if _, err := (direct{&workflows.Activities{Catalog: e.cat, Lab: labclient.New(e.url, nil), Poll: 10 * time.Millisecond}}).Run(context.Background(), "warm-"+id, warm); err != nil {
+		warm := campaign.CampaignInput{Challenge: id, Strategy: campaign.StrategyRandom, Budget: challenges.Budget{Experiments: 1}}
+		if _, err := (direct{e.cat, activities.NewLab(e.cat, labclient.New(e.url, nil), nil, 10*time.Millisecond)}).Run(context.Background(), "warm-"+id, warm); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -84,7 +86,7 @@ func BenchmarkAgentLoop(b *testing.B) {
 	for i := range b.N {
 		for seed := 1; seed <= seeds; seed++ {
 			for _, id := range ids {
-				in := workflows.CampaignInput{Challenge: id, Model: spec, Budget: budget, Seed: seed, Strategy: strategy, NoReport: true}
+				in := campaign.CampaignInput{Challenge: id, Model: spec, Budget: challenges.Budget{Experiments: budget}, Seed: seed, Strategy: strategy, NoReport: true}
 				r := runLoop(b, e, c, model, fmt.Sprintf("loop%d-%s-s%d", i, id, seed), in)
 				fmt.Printf("%-26s seed %d: %2d experiments in %5.0f s, %3d calls, best %.3g (normalised %.2f), %s\n",
 					id, seed, r.Experiments, r.WallS, r.ModelCalls, r.Best, r.Norm[len(r.Norm)-1], r.StopReason)
@@ -178,7 +180,7 @@ type loopReport struct {
 
 // runLoop runs one campaign on a worker of its own (own task queue, own
 // memory), and reads its figures from the result and the transcripts.
-func runLoop(b *testing.B, e *env, c client.Client, model llm.Model, id string, in workflows.CampaignInput) loopRun {
+func runLoop(b *testing.B, e *env, c client.Client, model llm.Model, id string, in campaign.CampaignInput) loopRun {
 	b.Helper()
 	dir := filepath.Join(e.dir, id)
 	mem, err := embedded.Open(filepath.Join(dir, "memory"), memory.Hashing{}.Dim(), "hashing")
@@ -190,7 +192,7 @@ func runLoop(b *testing.B, e *env, c client.Client, model llm.Model, id string, 
 	if err != nil {
 		b.Fatal(err)
 	}
-	acts := &workflows.Activities{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return model, nil },
+	acts := &workflows.Deps{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return model, nil },
 		Lab: labclient.New(e.url, &http.Client{Timeout: 30 * time.Second}), HPC: ex, SimCommand: []string{e.self},
 		Memory: mem, Embedder: memory.Hashing{}, DataDir: dir, Poll: 10 * time.Millisecond, Temporal: c}
 	queue := "bench-" + id
@@ -203,7 +205,7 @@ func runLoop(b *testing.B, e *env, c client.Client, model llm.Model, id string, 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
 	t0 := time.Now()
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, workflows.CampaignWorkflowName, in)
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, campaign.CampaignWorkflowName, in)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -211,7 +213,7 @@ func runLoop(b *testing.B, e *env, c client.Client, model llm.Model, id string, 
 	if err := run.Get(ctx, &raw); err != nil {
 		b.Fatal(err)
 	}
-	var res workflows.CampaignResult
+	var res campaign.CampaignResult
 	// The usage table, read by name: loops before it had none.
 	var extra struct {
 		Usage []struct {

@@ -13,9 +13,13 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/api/access"
 	"github.com/genesis-sci/genesis/api/apiclient"
+	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/portfolio"
 	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
+	"github.com/genesis-sci/genesis/workflows/portfolioflow"
 )
 
 // smallPortfolio is a portfolio file that finishes quickly.
@@ -115,15 +119,15 @@ func TestWebUIHostileIDsInChromium(t *testing.T) {
 	e := newEnv(t)
 	e.worker(t, team(0), openMemory(t, e.dir))
 	home := t.TempDir()
-	toks, err := api.OpenTokens(home)
+	toks, err := access.OpenTokens(home)
 	if err != nil {
 		t.Fatal(err)
 	}
-	audit, _ := api.OpenAudit(home)
+	audit, _ := access.OpenAudit(home)
 	defer audit.Close()
 	base := serve(t, api.NewHTTPServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks,
 		Audit: audit, EvalsDir: t.TempDir(), WatchEvery: 100 * time.Millisecond}).Handler()))
-	op, _ := toks.Create(api.RoleOperator, "browser")
+	op, _ := toks.Create(access.RoleOperator, "browser")
 
 	// Workflows whose IDs are markup, started straight on Temporal (the
 	// API makes its own IDs; anyone with Temporal access can choose one).
@@ -132,8 +136,8 @@ func TestWebUIHostileIDsInChromium(t *testing.T) {
 	hostilePortfolio := `pf-<svg onload="window.pwned=3">` + payload
 	tc := e.ts.GetDefaultClient()
 	ctx := context.Background()
-	if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: hostileCampaign, TaskQueue: workflows.TaskQueue}, workflows.CampaignWorkflowName,
-		workflows.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: 6, RequireApproval: true}); err != nil {
+	if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: hostileCampaign, TaskQueue: workflows.TaskQueue}, campaign.CampaignWorkflowName,
+		campaign.CampaignInput{Challenge: "crossed-barrel-toughness", Model: "scripted", Budget: challenges.Budget{Experiments: 6}, RequireApproval: true}); err != nil {
 		t.Fatal(err)
 	}
 	spec, err := portfolio.Parse([]byte(`
@@ -145,8 +149,8 @@ campaigns:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: hostilePortfolio, TaskQueue: workflows.TaskQueue}, workflows.PortfolioWorkflowName,
-		workflows.PortfolioInput{Spec: *spec}); err != nil {
+	if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: hostilePortfolio, TaskQueue: workflows.TaskQueue}, portfolioflow.PortfolioWorkflowName,
+		portfolioflow.PortfolioInput{Spec: *spec}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -242,7 +246,7 @@ campaigns:
 		t.Errorf("hostile text became markup: %d injected elements, script ran: %v\n%s", injected, pwned, html)
 	}
 	// The hostile campaign's runs can still be decided from the page.
-	status := func() *workflows.Pending {
+	status := func() *campaign.Pending {
 		t.Helper()
 		req, _ := http.NewRequest("GET", base+"/api/v1/campaigns/"+url.PathEscape(hostileCampaign), nil)
 		req.Header.Set("Authorization", "Bearer "+op)
@@ -252,7 +256,7 @@ campaigns:
 		}
 		defer resp.Body.Close()
 		var st struct {
-			Pending *workflows.Pending `json:"pending"`
+			Pending *campaign.Pending `json:"pending"`
 		}
 		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != 200 {
 			t.Fatalf("status of the hostile campaign: %d %v", resp.StatusCode, err)

@@ -23,10 +23,13 @@ import (
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/agents/llm/scripted"
 	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/api/access"
 	"github.com/genesis-sci/genesis/api/apiclient"
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/tools/labclient"
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
+	"github.com/genesis-sci/genesis/workflows/chat"
+	"github.com/genesis-sci/genesis/workflows/portfolioflow"
 )
 
 // The HTTP API starts a campaign as a workflow on the real server, reports
@@ -67,7 +70,7 @@ func TestAPIStartStatusStop(t *testing.T) {
 		t.Fatalf("start: %d %v", resp.StatusCode, m)
 	}
 	id, _ := m["id"].(string)
-	var st workflows.Status
+	var st campaign.Status
 	deadline := time.Now().Add(time.Minute)
 	for st.ExperimentsUsed < 2 {
 		if time.Now().After(deadline) {
@@ -84,7 +87,7 @@ func TestAPIStartStatusStop(t *testing.T) {
 	if resp, _ := post("/api/v1/campaigns/"+id+"/stop", ``); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("stop: %d", resp.StatusCode)
 	}
-	var res workflows.CampaignResult
+	var res campaign.CampaignResult
 	if err := e.ts.GetDefaultClient().GetWorkflow(t.Context(), id, "").Get(t.Context(), &res); err != nil {
 		t.Fatal(err)
 	}
@@ -101,11 +104,11 @@ func TestAPIAuthWatchAndAudit(t *testing.T) {
 	e := newEnv(t)
 	e.worker(t, team(5*time.Millisecond), openMemory(t, e.dir))
 	home := t.TempDir()
-	toks, err := api.OpenTokens(home)
+	toks, err := access.OpenTokens(home)
 	if err != nil {
 		t.Fatal(err)
 	}
-	audit, err := api.OpenAudit(home)
+	audit, err := access.OpenAudit(home)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +118,8 @@ func TestAPIAuthWatchAndAudit(t *testing.T) {
 	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit,
 		Memory: mem, Embedder: emb, EvalsDir: t.TempDir(), WatchEvery: 50 * time.Millisecond}).Handler())
 	defer srv.Close()
-	viewer, _ := toks.Create(api.RoleViewer, "v")
-	operator, _ := toks.Create(api.RoleOperator, "o")
+	viewer, _ := toks.Create(access.RoleViewer, "v")
+	operator, _ := toks.Create(access.RoleOperator, "o")
 
 	call := func(method, path, token, body string) (int, map[string]any) {
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
@@ -183,11 +186,11 @@ func TestAPIAuthWatchAndAudit(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(home, "api", "audit.log"))
 	var starts, forbidden int
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var a api.AuditEntry
+		var a access.AuditEntry
 		if err := json.Unmarshal([]byte(line), &a); err != nil {
 			t.Fatalf("audit line %q: %v", line, err)
 		}
-		if a.Method == "POST" && a.Path == "/api/v1/campaigns" && a.Status == 202 && a.Role == api.RoleOperator {
+		if a.Method == "POST" && a.Path == "/api/v1/campaigns" && a.Status == 202 && a.Role == access.RoleOperator {
 			starts++
 		}
 		if a.Status == http.StatusForbidden && a.TokenID != "" {
@@ -205,11 +208,11 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 	e.worker(t, team(5*time.Millisecond), openMemory(t, e.dir))
 	h := newOperatorAPI(t, e)
 	cl, ctx := h.client(), t.Context()
-	status := func(id string) workflows.Status {
+	status := func(id string) campaign.Status {
 		st, _ := cl.Campaign(ctx, id)
 		return st.Status
 	}
-	waitFor := func(id, what string, cond func(workflows.Status) bool) workflows.Status {
+	waitFor := func(id, what string, cond func(campaign.Status) bool) campaign.Status {
 		deadline := time.Now().Add(time.Minute)
 		for {
 			st := status(id)
@@ -227,7 +230,7 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 		t.Fatalf("start: %v", err)
 	}
 	id := started.ID
-	st := waitFor(id, "asked for approval", func(s workflows.Status) bool { return s.Pending != nil })
+	st := waitFor(id, "asked for approval", func(s campaign.Status) bool { return s.Pending != nil })
 	if len(st.Pending.Points) == 0 || st.ExperimentsUsed != 0 {
 		t.Fatalf("pending %+v with %d experiments", st.Pending, st.ExperimentsUsed)
 	}
@@ -248,14 +251,14 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 	if _, err := cl.RejectCampaign(ctx, id, apiclient.CampaignDecision{Reason: "too hot"}); err != nil {
 		t.Fatalf("reject: %v", err)
 	}
-	waitFor(id, "asked again", func(s workflows.Status) bool { return s.Pending != nil && s.Pending.Iteration == 2 })
+	waitFor(id, "asked again", func(s campaign.Status) bool { return s.Pending != nil && s.Pending.Iteration == 2 })
 	if st := status(id); st.ExperimentsUsed != 0 {
 		t.Errorf("a rejected run ran: %d experiments", st.ExperimentsUsed)
 	}
 	if _, err := cl.ApproveCampaign(ctx, id, apiclient.CampaignDecision{}); err != nil {
 		t.Fatalf("approve: %v", err)
 	}
-	waitFor(id, "ran the approved runs", func(s workflows.Status) bool { return s.ExperimentsUsed >= 2 })
+	waitFor(id, "ran the approved runs", func(s campaign.Status) bool { return s.ExperimentsUsed >= 2 })
 	// Pause: it stops before the next iteration; resume: it goes on.
 	if _, err := cl.PauseCampaign(ctx, id); err != nil {
 		t.Fatalf("pause: %v", err)
@@ -263,7 +266,7 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 	// It may first ask about the runs of the iteration under way: approve
 	// those; it pauses before the next iteration.
 	for {
-		st = waitFor(id, "paused", func(s workflows.Status) bool { return s.Phase == "paused" || s.Pending != nil })
+		st = waitFor(id, "paused", func(s campaign.Status) bool { return s.Phase == "paused" || s.Pending != nil })
 		if st.Phase == "paused" {
 			break
 		}
@@ -278,10 +281,10 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 	if _, err := cl.ResumeCampaign(ctx, id); err != nil {
 		t.Fatalf("resume: %v", err)
 	}
-	waitFor(id, "resumed", func(s workflows.Status) bool { return !s.Paused && s.Phase != "paused" })
+	waitFor(id, "resumed", func(s campaign.Status) bool { return !s.Paused && s.Phase != "paused" })
 	// Nothing pending now or soon: approving out of turn is a conflict, or it is asked again.
 	for {
-		st := waitFor(id, "asked or finished", func(s workflows.Status) bool { return s.Pending != nil || s.Done })
+		st := waitFor(id, "asked or finished", func(s campaign.Status) bool { return s.Pending != nil || s.Done })
 		if st.Done {
 			break
 		}
@@ -302,12 +305,12 @@ func BenchmarkAPI(b *testing.B) {
 	e := newEnv(b)
 	e.worker(b, team(2*time.Second), nil) // campaigns stay alive and answer queries
 	home := b.TempDir()
-	toks, _ := api.OpenTokens(home)
-	audit, _ := api.OpenAudit(home)
+	toks, _ := access.OpenTokens(home)
+	audit, _ := access.OpenAudit(home)
 	defer audit.Close()
 	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit, EvalsDir: b.TempDir()}).Handler())
 	defer srv.Close()
-	op, _ := toks.Create(api.RoleOperator, "bench")
+	op, _ := toks.Create(access.RoleOperator, "bench")
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	do := func(method, path, body string) (int, []byte) {
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
@@ -400,7 +403,7 @@ func TestAPIChatSurvivesWorkerRestart(t *testing.T) {
 	if _, err := cl.SendChat(ctx, id, ""); !apiclient.IsStatus(err, http.StatusUnprocessableEntity) {
 		t.Errorf("empty message: %v", err)
 	}
-	done := make(chan workflows.ChatReply, 1)
+	done := make(chan chat.ChatReply, 1)
 	go func() {
 		reply, err := cl.SendChat(ctx, id, "what is the crossed barrel challenge?")
 		if err != nil {
@@ -408,7 +411,7 @@ func TestAPIChatSurvivesWorkerRestart(t *testing.T) {
 		}
 		done <- reply
 	}()
-	time.Sleep(400 * time.Millisecond) // the turn's model call is under way
+	waitActivityRunning(t, e.ts.GetDefaultClient(), id, chat.ChatTurnActivity) // the turn's model call is under way
 	w1.Stop()
 	e.worker(t, team(time.Second), nil)
 	select {
@@ -457,7 +460,7 @@ func TestChatApprovesPendingRuns(t *testing.T) {
 	if err != nil || !strings.Contains(reply.Text, "I approved the lab runs campaign "+id) {
 		t.Fatalf("chat reply: %v %+v", err, reply)
 	}
-	var res workflows.CampaignResult
+	var res campaign.CampaignResult
 	if err := c.GetWorkflow(t.Context(), id, "").Get(t.Context(), &res); err != nil {
 		t.Fatal(err)
 	}
@@ -478,7 +481,7 @@ func TestChatDecidesPortfolioApproval(t *testing.T) {
 	if _, err := cl.StartPortfolio(ctx, []byte(file), "pf-chat"); err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	var st workflows.PortfolioStatus
+	var st portfolioflow.PortfolioStatus
 	deadline := time.Now().Add(time.Minute)
 	for st, _ = cl.Portfolio(ctx, "pf-chat"); len(st.Pending) == 0 || st.Pending[0].Role != "admin"; st, _ = cl.Portfolio(ctx, "pf-chat") {
 		if time.Now().After(deadline) {
@@ -554,13 +557,13 @@ func (h *operatorAPI) client() *apiclient.Client {
 func newOperatorAPI(t *testing.T, e *env) *operatorAPI {
 	t.Helper()
 	home := t.TempDir()
-	toks, _ := api.OpenTokens(home)
-	audit, _ := api.OpenAudit(home)
+	toks, _ := access.OpenTokens(home)
+	audit, _ := access.OpenAudit(home)
 	t.Cleanup(func() { audit.Close() })
 	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit, EvalsDir: t.TempDir()}).Handler())
 	t.Cleanup(srv.Close)
-	op, _ := toks.Create(api.RoleOperator, "o")
-	admin, _ := os.ReadFile(api.AdminTokenFile(home))
+	op, _ := toks.Create(access.RoleOperator, "o")
+	admin, _ := os.ReadFile(access.AdminTokenFile(home))
 	return &operatorAPI{t: t, url: srv.URL, tok: op, admin: strings.TrimSpace(string(admin))}
 }
 
@@ -635,7 +638,7 @@ func TestAPIStartsBOCampaign(t *testing.T) {
 	id := started.ID
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	var res workflows.CampaignResult
+	var res campaign.CampaignResult
 	if err := e.ts.GetDefaultClient().GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
 		t.Fatal(err)
 	}

@@ -15,9 +15,10 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/api/access"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/evals"
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // chromium returns Debian's Chromium, or skips (fails when
@@ -78,16 +79,16 @@ func TestWebUIInChromium(t *testing.T) {
 	e := newEnv(t)
 	e.worker(t, team(150*time.Millisecond), openMemory(t, e.dir))
 	home := t.TempDir()
-	toks, err := api.OpenTokens(home)
+	toks, err := access.OpenTokens(home)
 	if err != nil {
 		t.Fatal(err)
 	}
-	audit, _ := api.OpenAudit(home)
+	audit, _ := access.OpenAudit(home)
 	defer audit.Close()
 	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit,
 		EvalsDir: t.TempDir(), WatchEvery: 100 * time.Millisecond}).Handler())
 	defer srv.Close()
-	op, _ := toks.Create(api.RoleOperator, "browser")
+	op, _ := toks.Create(access.RoleOperator, "browser")
 
 	ctx := browser(t, exe)
 	var options int
@@ -201,8 +202,8 @@ func TestStartBOFromWebUI(t *testing.T) {
 	); err != nil {
 		t.Fatalf("load the page: %v", err)
 	}
-	if !slices.Equal(offered, workflows.Strategies) || !boHidden {
-		t.Fatalf("strategies offered %v (want %v), bo settings hidden for agents: %v", offered, workflows.Strategies, boHidden)
+	if !slices.Equal(offered, campaign.Strategies) || !boHidden {
+		t.Fatalf("strategies offered %v (want %v), bo settings hidden for agents: %v", offered, campaign.Strategies, boHidden)
 	}
 	// choose picks a strategy as a person does (the page listens for change).
 	choose := func(v string) chromedp.Action {

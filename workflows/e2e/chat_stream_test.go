@@ -11,6 +11,7 @@ import (
 
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/api/access"
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/tools/labclient"
 	"github.com/genesis-sci/genesis/workflows"
@@ -40,7 +41,7 @@ func (m streaming) GenerateStream(ctx context.Context, req llm.Request, onDelta 
 // growing "delta" events, each a prefix of the reply, then the whole reply.
 // The worker runs in the API's process and hands the text over directly.
 func TestChatStreamsTheReply(t *testing.T) {
-	s := workflows.NewStreams()
+	s := api.NewStreams()
 	streamChat(t, s, s, 25*time.Millisecond)
 }
 
@@ -51,24 +52,24 @@ func TestChatStreamsTheReply(t *testing.T) {
 // attached to genesis dev).
 func TestChatStreamsFromAWorkerElsewhere(t *testing.T) {
 	t.Run("api alone", func(t *testing.T) { streamChat(t, nil, nil, 120*time.Millisecond) })
-	t.Run("api with its own worker", func(t *testing.T) { streamChat(t, workflows.NewStreams(), nil, 120*time.Millisecond) })
+	t.Run("api with its own worker", func(t *testing.T) { streamChat(t, api.NewStreams(), nil, 120*time.Millisecond) })
 }
 
 // streamChat sends a chat message with a streaming model behind the
 // worker and checks the deltas the API's client gets. apiStreams and
 // workerStreams are the in-process hubs of the API and the worker (the
 // same one when they share a process).
-func streamChat(t *testing.T, apiStreams, workerStreams *workflows.Streams, delay time.Duration) {
+func streamChat(t *testing.T, apiStreams, workerStreams *api.Streams, delay time.Duration) {
 	e := newEnv(t)
 	streams := apiStreams
-	acts := &workflows.Activities{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return streaming{team(0), 6, delay}, nil },
+	acts := &workflows.Deps{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return streaming{team(0), 6, delay}, nil },
 		Lab: labclient.New(e.url, nil), Embedder: memory.Hashing{}, DataDir: e.dir, Temporal: e.ts.GetDefaultClient(), Streams: workerStreams}
 	e.ts.NewWorkerWithOptions(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) }, workflows.WorkerOptions())
 	home := t.TempDir()
-	toks, _ := api.OpenTokens(home)
+	toks, _ := access.OpenTokens(home)
 	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Streams: streams}).Handler())
 	defer srv.Close()
-	op, _ := toks.Create(api.RoleOperator, "o")
+	op, _ := toks.Create(access.RoleOperator, "o")
 	cl := (&operatorAPI{t: t, url: srv.URL, tok: op}).client()
 	created, err := cl.CreateChat(t.Context(), "")
 	if err != nil {

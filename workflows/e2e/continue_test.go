@@ -6,12 +6,14 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // onFinding calls fn when the analyst's findings are written to memory,
@@ -46,22 +48,26 @@ func TestStopInTheContinueAsNewTask(t *testing.T) {
 	const id, why = "stop-at-continue", "stopped in the continue-as-new task"
 	var findings atomic.Int32
 	var wfWorker atomic.Pointer[worker.Worker]
-	var acts *workflows.Activities
+	var acts *workflows.Deps
 	acts = e.activities(t, team(0), onFinding{openMemory(t, e.dir), func() {
 		if findings.Add(1) != 2 {
 			return
 		}
 		(*wfWorker.Load()).Stop()
-		if err := c.SignalWorkflow(ctx, id, "", workflows.SignalStop, why); err != nil {
+		if err := c.SignalWorkflow(ctx, id, "", campaign.SignalStop, why); err != nil {
 			t.Error(err)
 		}
 		go func() {
-			time.Sleep(200 * time.Millisecond) // the activity has completed by now
+			// The activity that called this completes first: the new
+			// workflow worker's first task then holds both.
+			waitNoPendingActivity(t, c, id)
 			startWorkflowWorker(t, c, acts, &wfWorker)
 		}()
 	}})
 	aw := worker.New(c, workflows.TaskQueue, worker.Options{DisableWorkflowWorker: true})
-	aw.RegisterActivity(acts)
+	for _, s := range acts.Sets() {
+		s.Register(aw)
+	}
 	if err := aw.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -69,13 +75,13 @@ func TestStopInTheContinueAsNewTask(t *testing.T) {
 	startWorkflowWorker(t, c, acts, &wfWorker)
 	t.Cleanup(func() { (*wfWorker.Load()).Stop() })
 
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.CampaignWorkflowName,
-		workflows.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 30, Seed: 1, Patience: -1, NoReport: true, MaxHistory: 5})
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, campaign.CampaignWorkflowName,
+		campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: challenges.Budget{Experiments: 30}, Seed: 1, Patience: -1, NoReport: true, MaxHistory: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
 	first := run.GetRunID() // Get moves the run along continue-as-new
-	var res workflows.CampaignResult
+	var res campaign.CampaignResult
 	if err := run.Get(ctx, &res); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +102,32 @@ func TestStopInTheContinueAsNewTask(t *testing.T) {
 
 // startWorkflowWorker starts a worker that runs workflows (and their local
 // activities) only.
-func startWorkflowWorker(t *testing.T, c client.Client, acts *workflows.Activities, into *atomic.Pointer[worker.Worker]) {
+// waitNoPendingActivity waits until the workflow has no activity running.
+func waitNoPendingActivity(t *testing.T, c client.Client, id string) {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		d, err := c.DescribeWorkflowExecution(context.Background(), id, "")
+		if err == nil && len(d.GetPendingActivities()) == 0 {
+			return
+		}
+	}
+	t.Errorf("%s still runs an activity after a minute", id)
+}
+
+// waitActivityRunning waits until the workflow runs an activity of the type.
+func waitActivityRunning(t *testing.T, c client.Client, id, activityType string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		d, err := c.DescribeWorkflowExecution(context.Background(), id, "")
+		for _, pa := range d.GetPendingActivities() {
+			if err == nil && pa.GetActivityType().GetName() == activityType && pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED {
+				return
+			}
+		}
+	}
+	t.Fatalf("%s ran no %s activity within a minute", id, activityType)
+}
+
+func startWorkflowWorker(t *testing.T, c client.Client, acts *workflows.Deps, into *atomic.Pointer[worker.Worker]) {
 	w := worker.New(c, workflows.TaskQueue, worker.Options{LocalActivityWorkerOnly: true})
 	workflows.Register(w, acts)
 	if err := w.Start(); err != nil {

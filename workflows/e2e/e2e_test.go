@@ -35,6 +35,7 @@ import (
 	"github.com/genesis-sci/genesis/tools/labclient"
 	"github.com/genesis-sci/genesis/tools/sim"
 	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 func TestMain(m *testing.M) {
@@ -147,13 +148,13 @@ func (e *env) worker(t testing.TB, model llm.Model, mem memory.Store) worker.Wor
 }
 
 // activities are a worker's activities on this environment.
-func (e *env) activities(t testing.TB, model llm.Model, mem memory.Store) *workflows.Activities {
+func (e *env) activities(t testing.TB, model llm.Model, mem memory.Store) *workflows.Deps {
 	t.Helper()
 	ex, err := hpc.NewLocal(e.dir+"/jobs", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &workflows.Activities{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return model, nil },
+	return &workflows.Deps{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return model, nil },
 		Lab: labclient.New(e.url, &http.Client{Timeout: 10 * time.Second}), HPC: ex, SimCommand: []string{e.self},
 		Memory: mem, Embedder: memory.Hashing{}, DataDir: e.dir, Poll: 10 * time.Millisecond, Temporal: e.ts.GetDefaultClient()}
 }
@@ -167,33 +168,33 @@ func openMemory(t *testing.T, dir string) memory.Store {
 	return m
 }
 
-func status(t *testing.T, c client.Client, id string) workflows.Status {
-	v, err := c.QueryWorkflow(context.Background(), id, "", workflows.QueryStatus)
+func status(t *testing.T, c client.Client, id string) campaign.Status {
+	v, err := c.QueryWorkflow(context.Background(), id, "", campaign.QueryStatus)
 	if err != nil {
-		return workflows.Status{}
+		return campaign.Status{}
 	}
-	var s workflows.Status
+	var s campaign.Status
 	_ = v.Get(&s)
 	return s
 }
 
 // runCampaign starts a campaign workflow under id and waits for its result.
-func runCampaign(t *testing.T, c client.Client, id string, in workflows.CampaignInput, timeout time.Duration) workflows.CampaignResult {
+func runCampaign(t *testing.T, c client.Client, id string, in campaign.CampaignInput, timeout time.Duration) campaign.CampaignResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.CampaignWorkflowName, in)
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, campaign.CampaignWorkflowName, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res workflows.CampaignResult
+	var res campaign.CampaignResult
 	if err := run.Get(ctx, &res); err != nil {
 		t.Fatal(err)
 	}
 	return res
 }
 
-func checkNoDuplicates(t *testing.T, e *env, res workflows.CampaignResult) {
+func checkNoDuplicates(t *testing.T, e *env, res campaign.CampaignResult) {
 	t.Helper()
 	runs, err := labclient.New(e.url, nil).List(context.Background(), labclient.ListOptions{Limit: 1000})
 	if err != nil {
@@ -222,7 +223,7 @@ func TestCampaignOnRealTemporal(t *testing.T) {
 	e := newEnv(t)
 	e.worker(t, team(0), openMemory(t, e.dir))
 	c := e.ts.GetDefaultClient()
-	res := runCampaign(t, c, "campaign-e2e", workflows.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 10, Seed: 5}, 3*time.Minute)
+	res := runCampaign(t, c, "campaign-e2e", campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: challenges.Budget{Experiments: 10}, Seed: 5}, 3*time.Minute)
 	ctx := context.Background()
 	if len(res.Experiments) != 10 || res.Best == nil {
 		t.Fatalf("result %+v", res)
@@ -251,7 +252,7 @@ func TestWorkerRestartMidCampaign(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "campaign-restart", TaskQueue: workflows.TaskQueue},
-		workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 12, Seed: 9})
+		campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: challenges.Budget{Experiments: 12}, Seed: 9})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +270,7 @@ func TestWorkerRestartMidCampaign(t *testing.T) {
 		t.Fatalf("campaign finished before the worker stopped (%d)", before)
 	}
 	e.worker(t, team(0), mem)
-	var res workflows.CampaignResult
+	var res campaign.CampaignResult
 	if err := run.Get(ctx, &res); err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +312,7 @@ func TestCampaignWithRealModel(t *testing.T) {
 	e.worker(t, model, openMemory(t, e.dir))
 	start := time.Now()
 	res := runCampaign(t, e.ts.GetDefaultClient(), "campaign-real-model",
-		workflows.CampaignInput{Challenge: challenges.DefaultID, Model: spec, Budget: 2, MaxBatch: 2, Seed: 1}, 25*time.Minute)
+		campaign.CampaignInput{Challenge: challenges.DefaultID, Model: spec, Budget: challenges.Budget{Experiments: 2}, MaxBatch: 2, Seed: 1}, 25*time.Minute)
 	if len(res.Experiments) != 2 || res.Best == nil {
 		t.Fatalf("result %+v", res)
 	}
@@ -369,7 +370,7 @@ func BenchmarkAgentStepOverhead(b *testing.B) {
 	dir := b.TempDir()
 	self, _ := os.Executable()
 	ex, _ := hpc.NewLocal(dir+"/jobs", 2)
-	acts := &workflows.Activities{Catalog: cat, NewModel: func(string) (llm.Model, error) { return team(0), nil },
+	acts := &workflows.Deps{Catalog: cat, NewModel: func(string) (llm.Model, error) { return team(0), nil },
 		Lab: labclient.New(srv.URL, nil), HPC: ex, SimCommand: []string{self}, DataDir: dir, Poll: 2 * time.Millisecond}
 	ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) })
 	c := ts.GetDefaultClient()
@@ -377,7 +378,7 @@ func BenchmarkAgentStepOverhead(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		id := "bench-" + time.Now().Format("150405.000000")
 		run, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
-			workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 10, Seed: i + 1})
+			campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: challenges.Budget{Experiments: 10}, Seed: i + 1})
 		if err != nil {
 			b.Fatal(err)
 		}

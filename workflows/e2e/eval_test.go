@@ -22,18 +22,20 @@ import (
 	"github.com/genesis-sci/genesis/evals/metrics"
 	"github.com/genesis-sci/genesis/tools/labclient"
 	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/activities"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // viaTemporal runs eval campaigns as workflows on the test server.
 type viaTemporal struct{ c client.Client }
 
-func (v viaTemporal) Run(ctx context.Context, id string, in workflows.CampaignInput) (*workflows.CampaignResult, error) {
+func (v viaTemporal) Run(ctx context.Context, id string, in campaign.CampaignInput) (*campaign.CampaignResult, error) {
 	run, err := v.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING, EnableEagerStart: true}, workflows.CampaignWorkflowName, in)
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING, EnableEagerStart: true}, campaign.CampaignWorkflowName, in)
 	if err != nil {
 		return nil, err
 	}
-	var res workflows.CampaignResult
+	var res campaign.CampaignResult
 	return &res, run.Get(ctx, &res)
 }
 
@@ -43,22 +45,25 @@ func (v viaTemporal) Run(ctx context.Context, id string, in workflows.CampaignIn
 // and a direct run with the same seed make the same suggestions and run
 // the same lab experiments. It is what "calling the strategy directly"
 // means in BenchmarkEvalOrchestrationOverhead.
-type direct struct{ acts *workflows.Activities }
+type direct struct {
+	cat *challenges.Catalog
+	lab *activities.Lab
+}
 
-func (d direct) Run(ctx context.Context, id string, in workflows.CampaignInput) (*workflows.CampaignResult, error) {
-	if in.Strategy != workflows.StrategyBO && in.Strategy != workflows.StrategyRandom {
+func (d direct) Run(ctx context.Context, id string, in campaign.CampaignInput) (*campaign.CampaignResult, error) {
+	if in.Strategy != campaign.StrategyBO && in.Strategy != campaign.StrategyRandom {
 		return nil, fmt.Errorf("direct runs bo and random only, not %q", in.Strategy)
 	}
-	c, err := d.acts.Catalog.Get(in.Challenge)
+	c, err := d.cat.Get(in.Challenge)
 	if err != nil {
 		return nil, err
 	}
 	in.ApplyDefaults(c.Budget) // as the workflow does
-	res := &workflows.CampaignResult{CampaignID: id, Challenge: in.Challenge, Strategy: in.Strategy, StopReason: "budget used"}
-	var exps []workflows.Experiment
-	for it := 1; len(exps) < in.Budget; it++ {
-		k, acq, rounds, most, start, startSize := workflows.ClassicalPlan(in, len(exps), len(c.Parameters), false, func(string) bool { return true })
-		step, err := d.acts.ClassicalStep(ctx, workflows.ClassicalStepInput{Suggest: workflows.SuggestInput{Challenge: in.Challenge,
+	res := &campaign.CampaignResult{CampaignID: id, Challenge: in.Challenge, Strategy: in.Strategy, StopReason: "budget used"}
+	var exps []campaign.Experiment
+	for it := 1; len(exps) < in.Budget.Experiments; it++ {
+		k, acq, rounds, most, start, startSize := campaign.ClassicalPlan(in, len(exps), len(c.Parameters), false, func(string) bool { return true })
+		step, err := d.lab.ClassicalStep(ctx, activities.ClassicalStepInput{Suggest: activities.SuggestInput{Challenge: in.Challenge,
 			Experiments: exps, K: k, Acquisition: acq, Start: start, StartSize: startSize, Seed: in.Seed*7919 + it}, KeyPrefix: fmt.Sprintf("%s/it%d", id, it), Rounds: rounds, Most: most, Requester: id})
 		if err != nil {
 			return nil, err
@@ -69,7 +74,7 @@ func (d direct) Run(ctx context.Context, id string, in workflows.CampaignInput) 
 			break
 		}
 		for i, r := range step.Results {
-			exps = append(exps, workflows.Experiment{Result: r, Key: step.Keys[i], Origin: "optimizer"})
+			exps = append(exps, campaign.Experiment{Result: r, Key: step.Keys[i], Origin: "optimizer"})
 		}
 	}
 	for _, x := range exps {
@@ -87,7 +92,7 @@ type prefixed struct {
 	prefix string
 }
 
-func (p prefixed) Run(ctx context.Context, id string, in workflows.CampaignInput) (*workflows.CampaignResult, error) {
+func (p prefixed) Run(ctx context.Context, id string, in campaign.CampaignInput) (*campaign.CampaignResult, error) {
 	return p.Campaigns.Run(ctx, p.prefix+id, in)
 }
 
@@ -141,10 +146,10 @@ func BenchmarkEvalOrchestrationOverhead(b *testing.B) {
 		e.worker(b, nil, nil)
 	}
 	wf := viaTemporal{c}
-	dir := direct{&workflows.Activities{Catalog: e.cat, Lab: labclient.New(e.url, &http.Client{Timeout: 10 * time.Second}), Poll: 10 * time.Millisecond}}
+	dir := direct{e.cat, activities.NewLab(e.cat, labclient.New(e.url, &http.Client{Timeout: 10 * time.Second}), nil, 10*time.Millisecond)}
 	for _, par := range []int{1, benchParallel()} {
 		b.Run(fmt.Sprintf("crossed-barrel/parallel=%d", par), func(b *testing.B) {
-			in := workflows.CampaignInput{Challenge: challenges.DefaultID, Strategy: workflows.StrategyBO, Budget: envInt("GENESIS_BENCH_BUDGET", 50), Patience: -1, NoReport: true}
+			in := campaign.CampaignInput{Challenge: challenges.DefaultID, Strategy: campaign.StrategyBO, Budget: challenges.Budget{Experiments: envInt("GENESIS_BENCH_BUDGET", 50)}, Patience: -1, NoReport: true}
 			// each runs par campaigns at once and waits for all of them.
 			each := func(camp evals.Campaigns, side string, i int) time.Duration {
 				t0 := time.Now()
@@ -216,7 +221,7 @@ func BenchmarkEvalOrchestrationOverhead(b *testing.B) {
 			// on its first run, seconds that would fall on whichever side
 			// ran first.
 			for _, id := range spec.Challenges {
-				in := workflows.CampaignInput{Challenge: id, Strategy: workflows.StrategyRandom, Budget: 2}
+				in := campaign.CampaignInput{Challenge: id, Strategy: campaign.StrategyRandom, Budget: challenges.Budget{Experiments: 2}}
 				if _, err := dir.Run(context.Background(), "warm-"+id, in); err != nil {
 					b.Fatal(err)
 				}
@@ -312,5 +317,5 @@ func envInt(name string, def int) int {
 // benchParallel is how many runs go at once: GENESIS_BENCH_PARALLEL, or
 // what genesis eval uses for classical strategies.
 func benchParallel() int {
-	return envInt("GENESIS_BENCH_PARALLEL", evals.DefaultParallel(evals.Spec{Strategies: []string{workflows.StrategyBO}}))
+	return envInt("GENESIS_BENCH_PARALLEL", evals.DefaultParallel(evals.Spec{Strategies: []string{campaign.StrategyBO}}))
 }

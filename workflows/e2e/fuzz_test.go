@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/genesis-sci/genesis/api"
+	"github.com/genesis-sci/genesis/api/access"
 	"github.com/genesis-sci/genesis/lab"
 	"github.com/genesis-sci/genesis/memory"
 )
@@ -41,16 +42,16 @@ func TestOpenAPIFuzz(t *testing.T) {
 	e := newEnv(t)
 	e.worker(t, team(0), openMemory(t, e.dir))
 	home := t.TempDir()
-	toks, err := api.OpenTokens(home)
+	toks, err := access.OpenTokens(home)
 	if err != nil {
 		t.Fatal(err)
 	}
-	audit, err := api.OpenAudit(home)
+	audit, err := access.OpenAudit(home)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer audit.Close()
-	admin := mustReadToken(t, api.AdminTokenFile(home))
+	admin := mustReadToken(t, access.AdminTokenFile(home))
 	a := &api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit,
 		Memory: openMemory(t, t.TempDir()), Embedder: memory.Hashing{}, EvalsDir: t.TempDir(), WatchEvery: 50 * time.Millisecond}
 	apiURL := serve(t, api.NewHTTPServer(a.Handler()))

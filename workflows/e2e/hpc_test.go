@@ -25,13 +25,15 @@ import (
 	"github.com/genesis-sci/genesis/tools/labclient"
 	"github.com/genesis-sci/genesis/tools/sim"
 	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/activities"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // hpcWorker is a worker whose simulations run on ex (and, by name, on the
 // executors in more), each taking simScale × the challenge's modelled time.
 func (e *env) hpcWorker(t *testing.T, model llm.Model, ex hpc.Executor, more map[string]hpc.Executor, simScale float64) worker.Worker {
 	t.Helper()
-	acts := &workflows.Activities{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return model, nil },
+	acts := &workflows.Deps{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return model, nil },
 		Lab: labclient.New(e.url, &http.Client{Timeout: 10 * time.Second}), HPC: ex, Executors: more, SimCommand: []string{e.self},
 		SimTimeScale: simScale, Memory: openMemory(t, t.TempDir()), Embedder: memory.Hashing{}, DataDir: e.dir, Poll: 20 * time.Millisecond}
 	return e.ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) })
@@ -55,9 +57,9 @@ func slurmExecutor(t *testing.T, root string) *hpc.Slurm {
 	return s
 }
 
-func startCampaign(t *testing.T, c client.Client, id string, in workflows.CampaignInput) client.WorkflowRun {
+func startCampaign(t *testing.T, c client.Client, id string, in campaign.CampaignInput) client.WorkflowRun {
 	t.Helper()
-	run, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.CampaignWorkflowName, in)
+	run, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, campaign.CampaignWorkflowName, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +78,25 @@ func waitPhase(t *testing.T, c client.Client, id, phase string) {
 }
 
 // jobDirs lists the simulation job directories under root.
+// waitJobRunning waits until a simulation job under root runs.
+func waitJobRunning(t *testing.T, ex hpc.Executor, root string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		for _, d := range jobDirs(t, root) {
+			jid := filepath.Base(d)
+			if b, err := os.ReadFile(filepath.Join(d, ".slurm_job_id")); err == nil {
+				jid = strings.TrimSpace(string(b))
+			}
+			if j, err := ex.Status(context.Background(), jid); err == nil && j.State == hpc.Running {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no simulation job under %s ran within a minute", root)
+		}
+	}
+}
+
 func jobDirs(t *testing.T, root string) []string {
 	t.Helper()
 	ents, _ := os.ReadDir(root)
@@ -97,7 +118,7 @@ func TestCampaignOnSlurm(t *testing.T) {
 	local, _ := hpc.NewLocal(filepath.Join(e.dir, "jobs"), 2)
 	e.hpcWorker(t, team(0), local, map[string]hpc.Executor{"local": local, "slurm": sl}, 0)
 	c := e.ts.GetDefaultClient()
-	res := runCampaign(t, c, "campaign-slurm", workflows.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 4, Seed: 2, HPC: "slurm"}, 3*time.Minute)
+	res := runCampaign(t, c, "campaign-slurm", campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: challenges.Budget{Experiments: 4}, Seed: 2, HPC: "slurm"}, 3*time.Minute)
 	if len(res.Experiments) != 4 || res.Simulations == 0 {
 		t.Fatalf("result %+v", res)
 	}
@@ -137,15 +158,15 @@ func TestStopCancelsSimulationJobs(t *testing.T) {
 			e.hpcWorker(t, team(0), ex, nil, 60)
 			c := e.ts.GetDefaultClient()
 			id := "campaign-stop-" + backend
-			run := startCampaign(t, c, id, workflows.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 4, Seed: 2})
+			run := startCampaign(t, c, id, campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: challenges.Budget{Experiments: 4}, Seed: 2})
 			waitPhase(t, c, id, "simulating")
-			time.Sleep(500 * time.Millisecond) // let the jobs start
-			if err := c.SignalWorkflow(context.Background(), id, "", workflows.SignalStop, "test stop"); err != nil {
+			waitJobRunning(t, ex, root)
+			if err := c.SignalWorkflow(context.Background(), id, "", campaign.SignalStop, "test stop"); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			var res workflows.CampaignResult
+			var res campaign.CampaignResult
 			if err := run.Get(ctx, &res); err != nil {
 				t.Fatalf("campaign did not end after stop: %v", err)
 			}
@@ -187,16 +208,16 @@ func TestSimulationSurvivesWorkerRestart(t *testing.T) {
 	w1 := e.hpcWorker(t, team(0), ex1, nil, 0.6) // 3 s simulations
 	c := e.ts.GetDefaultClient()
 	id := "campaign-sim-restart"
-	run := startCampaign(t, c, id, workflows.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 2, Seed: 4})
+	run := startCampaign(t, c, id, campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: challenges.Budget{Experiments: 2}, Seed: 4})
 	waitPhase(t, c, id, "simulating")
-	time.Sleep(500 * time.Millisecond)
+	waitJobRunning(t, ex1, root)
 	w1.Stop()
 	before := jobDirs(t, root)
 	ex2, _ := hpc.NewLocal(root, 2) // a new worker process's executor
 	e.hpcWorker(t, team(0), ex2, nil, 0.6)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	var res workflows.CampaignResult
+	var res campaign.CampaignResult
 	if err := run.Get(ctx, &res); err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +237,7 @@ func TestSimulationSurvivesWorkerRestart(t *testing.T) {
 
 // simOnce is a one-activity workflow: the Simulate activity alone, for
 // measuring what Temporal adds around a job.
-func simOnce(ctx workflow.Context, in workflows.SimInput) (agents.Result, error) {
+func simOnce(ctx workflow.Context, in activities.SimInput) (agents.Result, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, HeartbeatTimeout: 10 * time.Second})
 	var r agents.Result
 	err := workflow.ExecuteActivity(ctx, "Simulate", in).Get(ctx, &r)
@@ -237,7 +258,7 @@ func BenchmarkSimulateActivityOverhead(b *testing.B) {
 	dir := b.TempDir()
 	self, _ := os.Executable()
 	ex, _ := hpc.NewLocal(dir+"/jobs", 2)
-	acts := &workflows.Activities{Catalog: cat, HPC: ex, SimCommand: []string{self}, DataDir: dir, Poll: 10 * time.Millisecond}
+	acts := &workflows.Deps{Catalog: cat, HPC: ex, SimCommand: []string{self}, DataDir: dir, Poll: 10 * time.Millisecond}
 	ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) {
 		workflows.Register(r, acts)
 		r.RegisterWorkflowWithOptions(simOnce, workflow.RegisterOptions{Name: "SimOnce"})
@@ -261,7 +282,7 @@ func BenchmarkSimulateActivityOverhead(b *testing.B) {
 
 		t0 = time.Now()
 		run, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: fmt.Sprintf("sim-once-%d", i), TaskQueue: workflows.TaskQueue},
-			"SimOnce", workflows.SimInput{Challenge: ch.ID, Point: pt, Key: fmt.Sprintf("activity-%d", i)})
+			"SimOnce", activities.SimInput{Challenge: ch.ID, Point: pt, Key: fmt.Sprintf("activity-%d", i)})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -19,12 +19,15 @@ import (
 
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/api/apiclient"
+	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/devserver"
 	"github.com/genesis-sci/genesis/memory"
 	"github.com/genesis-sci/genesis/portfolio"
 	"github.com/genesis-sci/genesis/tools/hpc"
 	"github.com/genesis-sci/genesis/tools/labclient"
 	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
+	"github.com/genesis-sci/genesis/workflows/portfolioflow"
 )
 
 const restartPortfolio = `
@@ -47,15 +50,15 @@ func parseSpec(t testing.TB, e *env, y string) portfolio.Spec {
 	return *s
 }
 
-func portfolioStatus(t testing.TB, c client.Client, id string) workflows.PortfolioStatus {
+func portfolioStatus(t testing.TB, c client.Client, id string) portfolioflow.PortfolioStatus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryPortfolio)
+	v, err := c.QueryWorkflow(ctx, id, "", portfolioflow.QueryPortfolio)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st workflows.PortfolioStatus
+	var st portfolioflow.PortfolioStatus
 	if err := v.Get(&st); err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +67,7 @@ func portfolioStatus(t testing.TB, c client.Client, id string) workflows.Portfol
 
 // checkLedger compares the ledger with the lab's own record: every run
 // charged once, none uncharged, budgets held.
-func checkLedger(t *testing.T, e *env, st workflows.PortfolioStatus) {
+func checkLedger(t *testing.T, e *env, st portfolioflow.PortfolioStatus) {
 	t.Helper()
 	runs, err := labclient.New(e.url, http.DefaultClient).List(context.Background(), labclient.ListOptions{})
 	if err != nil {
@@ -94,7 +97,7 @@ func TestPortfolioSurvivesWorkerRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "portfolio-restart", TaskQueue: workflows.TaskQueue},
-		workflows.PortfolioWorkflowName, workflows.PortfolioInput{Spec: parseSpec(t, e, restartPortfolio)})
+		portfolioflow.PortfolioWorkflowName, portfolioflow.PortfolioInput{Spec: parseSpec(t, e, restartPortfolio)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +105,7 @@ func TestPortfolioSurvivesWorkerRestart(t *testing.T) {
 	before := portfolioStatus(t, c, "portfolio-restart")
 	w1.Stop()
 	e.worker(t, team(0), mem)
-	var st workflows.PortfolioStatus
+	var st portfolioflow.PortfolioStatus
 	if err := run.Get(ctx, &st); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +186,7 @@ func TestPortfolioSurvivesTemporalRestart(t *testing.T) {
 	defer cancel()
 	const id = "portfolio-temporal-restart"
 	if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
-		workflows.PortfolioWorkflowName, workflows.PortfolioInput{Spec: parseSpec(t, e, restartPortfolio)}); err != nil {
+		portfolioflow.PortfolioWorkflowName, portfolioflow.PortfolioInput{Spec: parseSpec(t, e, restartPortfolio)}); err != nil {
 		t.Fatal(err)
 	}
 	waitLabRuns(t, c, id, 4)
@@ -191,7 +194,7 @@ func TestPortfolioSurvivesTemporalRestart(t *testing.T) {
 	w.Stop()
 	restart()
 	w = newWorker(t, e, c, model, mem)
-	var st workflows.PortfolioStatus
+	var st portfolioflow.PortfolioStatus
 	if err := c.GetWorkflow(ctx, id, "").Get(ctx, &st); err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +221,7 @@ func newWorker(t testing.TB, e *env, c client.Client, model llm.Model, mem memor
 	if err != nil {
 		t.Fatal(err)
 	}
-	acts := &workflows.Activities{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return model, nil },
+	acts := &workflows.Deps{Catalog: e.cat, NewModel: func(string) (llm.Model, error) { return model, nil },
 		Lab: labclient.New(e.url, &http.Client{Timeout: 10 * time.Second}), HPC: ex, SimCommand: []string{e.self},
 		Memory: mem, Embedder: memory.Hashing{}, DataDir: e.dir, Poll: 10 * time.Millisecond, Temporal: c}
 	w := worker.New(c, workflows.TaskQueue, workflows.WorkerOptions())
@@ -259,7 +262,7 @@ campaigns:
 	if _, err := cl.StartPortfolio(ctx, []byte(file), "pf-api"); !apiclient.IsStatus(err, 409) {
 		t.Errorf("a second start with the same id: %v", err)
 	}
-	pending := func(role string) workflows.PortfolioStatus {
+	pending := func(role string) portfolioflow.PortfolioStatus {
 		deadline := time.Now().Add(time.Minute)
 		for {
 			st, _ := cl.Portfolio(ctx, "pf-api")
@@ -298,7 +301,7 @@ campaigns:
 	if _, err := cl.StopPortfolio(ctx, "pf-api"); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
-	var res workflows.PortfolioStatus
+	var res portfolioflow.PortfolioStatus
 	if err := e.ts.GetDefaultClient().GetWorkflow(context.Background(), "pf-api", "").Get(context.Background(), &res); err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +351,7 @@ func BenchmarkPortfolio(b *testing.B) {
 				runs := make([]client.WorkflowRun, n)
 				for k, cs := range spec.Campaigns {
 					r, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("alone-%d-%d", i, k), TaskQueue: workflows.TaskQueue},
-						workflows.CampaignWorkflowName, workflows.CampaignInput{Challenge: cs.Challenge, Model: "scripted", Budget: 4, SimBudget: 4,
+						campaign.CampaignWorkflowName, campaign.CampaignInput{Challenge: cs.Challenge, Model: "scripted", Budget: challenges.Budget{Experiments: 4, Simulations: 4},
 							Seed: cs.Seed, MaxBatch: 2, Patience: -1, NoReport: true})
 					if err != nil {
 						b.Fatal(err)
@@ -363,11 +366,11 @@ func BenchmarkPortfolio(b *testing.B) {
 				alone += time.Since(t0)
 				t0 = time.Now()
 				r, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("pf-%d", i), TaskQueue: workflows.TaskQueue},
-					workflows.PortfolioWorkflowName, workflows.PortfolioInput{Spec: spec})
+					portfolioflow.PortfolioWorkflowName, portfolioflow.PortfolioInput{Spec: spec})
 				if err != nil {
 					b.Fatal(err)
 				}
-				var st workflows.PortfolioStatus
+				var st portfolioflow.PortfolioStatus
 				if err := r.Get(ctx, &st); err != nil {
 					b.Fatal(err)
 				}
@@ -394,11 +397,11 @@ func TestPortfolioContinuesAsNew(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "portfolio-can", TaskQueue: workflows.TaskQueue},
-		workflows.PortfolioWorkflowName, workflows.PortfolioInput{Spec: parseSpec(t, e, restartPortfolio), MaxHistory: 200})
+		portfolioflow.PortfolioWorkflowName, portfolioflow.PortfolioInput{Spec: parseSpec(t, e, restartPortfolio), MaxHistory: 200})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st workflows.PortfolioStatus
+	var st portfolioflow.PortfolioStatus
 	if err := c.GetWorkflow(ctx, "portfolio-can", "").Get(ctx, &st); err != nil {
 		dumpPortfolio(t, c, "portfolio-can")
 		t.Fatal(err)

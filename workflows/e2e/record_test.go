@@ -6,13 +6,12 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	enumspb "go.temporal.io/api/enums/v1"
-
 	"github.com/genesis-sci/genesis/challenges"
-	"github.com/genesis-sci/genesis/workflows"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // TestRecordHistory writes a real campaign's history for the replay test in
@@ -28,7 +27,7 @@ func TestRecordHistory(t *testing.T) {
 	e := newEnv(t)
 	e.worker(t, team(0), openMemory(t, e.dir))
 	c := e.ts.GetDefaultClient()
-	runCampaign(t, c, "campaign-recorded", workflows.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: 6, Seed: 2}, 2*time.Minute)
+	runCampaign(t, c, "campaign-recorded", campaign.CampaignInput{Challenge: challenges.DefaultID, Model: "scripted", Budget: challenges.Budget{Experiments: 6}, Seed: 2}, 2*time.Minute)
 	ctx := context.Background()
 	it := c.GetWorkflowHistory(ctx, "campaign-recorded", "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	h := &historypb.History{}

@@ -1,4 +1,9 @@
-package workflows
+// Package waiting lists the decisions people owe across the running
+// campaigns and portfolios (lab runs awaiting approval, portfolio
+// approvals) by querying each workflow: client-side Temporal code, used by
+// the API's approvals listing and by the chat, which shows them to its
+// model.
+package waiting
 
 import (
 	"context"
@@ -12,6 +17,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/genesis-sci/genesis/portfolio"
+	"github.com/genesis-sci/genesis/workflows/campaign"
+	"github.com/genesis-sci/genesis/workflows/portfolioflow"
 )
 
 // PendingDecision is one decision a person owes: the lab runs a campaign
@@ -34,7 +41,7 @@ type PendingDecision struct {
 	Role     string     `json:"role,omitempty"`
 	Deadline *time.Time `json:"deadline,omitempty"`
 	// Iteration is a campaign's pending iteration: a decision naming it
-	// decides exactly these runs (Decision.Iteration).
+	// decides exactly these runs (campaign.Decision.Iteration).
 	Iteration int `json:"iteration,omitempty"`
 	// Command is the CLI command that decides it.
 	Command string `json:"command"`
@@ -53,7 +60,7 @@ const maxWaitingScan = 200
 // campaigns by ID.
 func ListPendingDecisions(ctx context.Context, c client.Client) (out []PendingDecision, truncated bool, err error) {
 	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{PageSize: maxWaitingScan,
-		Query: fmt.Sprintf("(WorkflowType = '%s' OR WorkflowType = '%s') AND ExecutionStatus = 'Running'", CampaignWorkflowName, PortfolioWorkflowName)})
+		Query: fmt.Sprintf("(WorkflowType = '%s' OR WorkflowType = '%s') AND ExecutionStatus = 'Running'", campaign.CampaignWorkflowName, portfolioflow.PortfolioWorkflowName)})
 	if err != nil {
 		return nil, false, fmt.Errorf("listing running campaigns and portfolios: %w", err)
 	}
@@ -68,7 +75,7 @@ func ListPendingDecisions(ctx context.Context, c client.Client) (out []PendingDe
 			// owes nothing that can be decided now: skip it.
 			qctx, cancel := context.WithTimeout(gctx, queryTimeout)
 			defer cancel()
-			if typ == PortfolioWorkflowName {
+			if typ == portfolioflow.PortfolioWorkflowName {
 				found[i] = portfolioPending(qctx, c, id)
 			} else {
 				found[i] = campaignPending(qctx, c, id)
@@ -95,8 +102,8 @@ func ListPendingDecisions(ctx context.Context, c client.Client) (out []PendingDe
 }
 
 func campaignPending(ctx context.Context, c client.Client, id string) []PendingDecision {
-	v, err := c.QueryWorkflow(ctx, id, "", QueryStatus)
-	var st Status
+	v, err := c.QueryWorkflow(ctx, id, "", campaign.QueryStatus)
+	var st campaign.Status
 	if err != nil || v.Get(&st) != nil || st.Pending == nil || st.Done {
 		return nil
 	}
@@ -105,8 +112,8 @@ func campaignPending(ctx context.Context, c client.Client, id string) []PendingD
 }
 
 func portfolioPending(ctx context.Context, c client.Client, id string) []PendingDecision {
-	v, err := c.QueryWorkflow(ctx, id, "", QueryPortfolio)
-	var st PortfolioStatus
+	v, err := c.QueryWorkflow(ctx, id, "", portfolioflow.QueryPortfolio)
+	var st portfolioflow.PortfolioStatus
 	if err != nil || v.Get(&st) != nil {
 		return nil
 	}

@@ -1,4 +1,10 @@
-package workflows
+// Package portfolioflow is the Portfolio workflow: it runs one Campaign
+// child workflow per challenge of a portfolio and schedules their
+// capacity, budgets and approvals. Package portfolio holds the rules (a
+// pure, deterministic scheduler); this is the plumbing. Campaigns ask by
+// signal and are answered by signal (campaign/portfolioside.go is their
+// side), so the portfolio can continue as new while they run.
+package portfolioflow
 
 import (
 	"cmp"
@@ -9,9 +15,12 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/genesis-sci/genesis/internal/clip"
 	"github.com/genesis-sci/genesis/portfolio"
+	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
 // Names of the Portfolio workflow, its query and update.
@@ -20,6 +29,9 @@ const (
 	QueryPortfolio        = "portfolio"
 	// UpdateDecide approves or rejects a pending approval (a PortfolioDecision).
 	UpdateDecide = "decide"
+	// SignalPause pauses or resumes a portfolio (a PauseRequest): one
+	// channel, so pauses and resumes apply in the order sent.
+	SignalPause = "portfolio-pause"
 )
 
 // PortfolioInput starts a portfolio: a validated spec (portfolio.Parse).
@@ -42,8 +54,8 @@ type PortfolioInput struct {
 type Inbound struct {
 	Name    string             `json:"name"`
 	Request *portfolio.Request `json:"request,omitempty"`
-	Report  *Report            `json:"report,omitempty"`
-	Done    *Done              `json:"done,omitempty"`
+	Report  *campaign.Report   `json:"report,omitempty"`
+	Done    *campaign.Done     `json:"done,omitempty"`
 	Stop    string             `json:"stop,omitempty"`
 	Pause   *PauseRequest      `json:"pause,omitempty"`
 }
@@ -202,16 +214,16 @@ func (c signalChan) receive(ctx workflow.Context, async bool) Inbound {
 	in := Inbound{Name: c.name}
 	var v any
 	switch c.name {
-	case SignalPortfolioRequest:
+	case campaign.SignalPortfolioRequest:
 		in.Request = &portfolio.Request{}
 		v = in.Request
-	case SignalPortfolioProgress:
-		in.Report = &Report{}
+	case campaign.SignalPortfolioProgress:
+		in.Report = &campaign.Report{}
 		v = in.Report
-	case SignalPortfolioDone:
-		in.Done = &Done{}
+	case campaign.SignalPortfolioDone:
+		in.Done = &campaign.Done{}
 		v = in.Done
-	case SignalPortfolioPause:
+	case SignalPause:
 		in.Pause = &PauseRequest{}
 		v = in.Pause
 	default:
@@ -228,7 +240,7 @@ func (c signalChan) receive(ctx workflow.Context, async bool) Inbound {
 // channels are the portfolio's signal channels.
 func (p *portfolioRun) channels() []signalChan {
 	var out []signalChan
-	for _, name := range []string{SignalPortfolioRequest, SignalPortfolioProgress, SignalPortfolioDone, SignalStop, SignalPortfolioPause} {
+	for _, name := range []string{campaign.SignalPortfolioRequest, campaign.SignalPortfolioProgress, campaign.SignalPortfolioDone, campaign.SignalStop, SignalPause} {
 		out = append(out, signalChan{name: name, ch: workflow.GetSignalChannel(p.ctx, name)})
 	}
 	return out
@@ -257,7 +269,7 @@ func (p *portfolioRun) handle(in Inbound) {
 		} else {
 			p.send(p.s.Resume(by, now), nil)
 		}
-	case in.Name == SignalStop:
+	case in.Name == campaign.SignalStop:
 		p.stop(cmp.Or(in.Stop, "stopped by a user"))
 	}
 }
@@ -266,26 +278,26 @@ func (p *portfolioRun) startCampaigns() error {
 	spec := p.s.Spec
 	for i, c := range spec.Campaigns {
 		e := p.s.Campaigns[i]
-		in := CampaignInput{Challenge: c.Challenge, Model: c.Model, Budget: c.Budget.LabRuns, SimBudget: c.Budget.Simulations,
-			TokenBudget: c.Budget.Tokens, Seed: c.Seed, MaxBatch: c.MaxBatch, Patience: -1, HPC: p.in.HPC, Strategy: c.Strategy, Portfolio: p.id,
+		in := campaign.CampaignInput{Challenge: c.Challenge, Model: c.Model, Budget: c.Budget.Budget(),
+			Seed: c.Seed, MaxBatch: c.MaxBatch, Patience: -1, HPC: p.in.HPC, Strategy: c.Strategy, Portfolio: p.id,
 			Acquisition: c.Acquisition, Init: c.Init, Batch: c.Batch}
 		cctx := workflow.WithChildOptions(p.ctx, workflow.ChildWorkflowOptions{WorkflowID: e.ID,
 			// The portfolio may continue as new; its campaigns run on.
 			ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON})
-		f := workflow.ExecuteChildWorkflow(cctx, CampaignWorkflowName, in)
+		f := workflow.ExecuteChildWorkflow(cctx, campaign.CampaignWorkflowName, in)
 		if err := f.GetChildWorkflowExecution().Get(p.ctx, nil); err != nil {
-			p.finish(e.ID, "could not start: "+shorten(err.Error(), 200), false)
+			p.finish(e.ID, "could not start: "+clip.Clip(err.Error(), 200), false)
 			continue
 		}
 		id := e.ID
 		workflow.Go(p.ctx, func(g workflow.Context) {
-			var res CampaignResult
+			var res campaign.CampaignResult
 			err := f.Get(g, &res)
 			switch {
 			case err == nil:
 				p.finish(id, res.StopReason, true)
 			case !errors.Is(err, workflow.ErrCanceled):
-				p.finish(id, "failed: "+shorten(err.Error(), 200), false)
+				p.finish(id, "failed: "+clip.Clip(err.Error(), 200), false)
 			}
 		})
 	}
@@ -315,21 +327,21 @@ func (p *portfolioRun) send(grants []portfolio.Grant, acts []portfolio.Action) {
 			err := f.Get(g, nil)
 			p.inflight--
 			if err != nil {
-				p.finish(id, "unreachable: "+shorten(err.Error(), 120), false)
+				p.finish(id, "unreachable: "+clip.Clip(err.Error(), 120), false)
 			}
 		})
 	}
 	for _, g := range grants {
-		deliver(g.Campaign, SignalGrant, g)
+		deliver(g.Campaign, campaign.SignalGrant, g)
 	}
 	for _, a := range acts {
 		switch a.Kind {
 		case portfolio.Replan:
-			deliver(a.Campaign, SignalReplan, a.Reason)
+			deliver(a.Campaign, campaign.SignalReplan, a.Reason)
 		case portfolio.Stop:
-			deliver(a.Campaign, SignalStop, a.Reason)
+			deliver(a.Campaign, campaign.SignalStop, a.Reason)
 		default:
-			deliver(a.Campaign, SignalBudget, a)
+			deliver(a.Campaign, campaign.SignalBudget, a)
 		}
 	}
 }
@@ -429,4 +441,9 @@ func (p *portfolioRun) status() PortfolioStatus {
 		st.Campaigns = append(st.Campaigns, PortfolioCampaign{Entry: *e, Waiting: s.Waiting(e.ID)})
 	}
 	return st
+}
+
+// Register registers the Portfolio workflow under its name.
+func Register(r worker.WorkflowRegistry) {
+	r.RegisterWorkflowWithOptions(PortfolioWorkflow, workflow.RegisterOptions{Name: PortfolioWorkflowName})
 }

@@ -1,7 +1,6 @@
-package workflows
+package campaignflow
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -10,6 +9,8 @@ import (
 
 	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/challenges"
+	"github.com/genesis-sci/genesis/internal/clip"
+	"github.com/genesis-sci/genesis/workflows/activities"
 )
 
 // Candidates the lab would refuse are dropped before anyone picks among
@@ -21,32 +22,9 @@ import (
 // filter.
 const safeCandidatesChange = "safe-candidates"
 
-// SafetyInput asks which points of a challenge the lab would refuse.
-type SafetyInput struct {
-	Challenge string             `json:"challenge"`
-	Points    []challenges.Point `json:"points"`
-}
-
-// SafetyCheck says, for each point, why the lab would refuse it ("" when
-// it would not): the challenge's safety limits (a local activity: fast and
-// deterministic for a given catalog).
-func (a *Activities) SafetyCheck(_ context.Context, in SafetyInput) ([]string, error) {
-	c, err := a.challenge(in.Challenge)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, len(in.Points))
-	for i, p := range in.Points {
-		if err := c.CheckSafety(p); err != nil {
-			out[i] = err.Error()
-		}
-	}
-	return out, nil
-}
-
 // dropUnsafe removes the candidates the lab would refuse, with an event
 // that says how many and why.
-func (cw *campaign) dropUnsafe(role string, cands []agents.Candidate) ([]agents.Candidate, error) {
+func (cw *campaignRun) dropUnsafe(role string, cands []agents.Candidate) ([]agents.Candidate, error) {
 	if len(cands) == 0 {
 		return cands, nil
 	}
@@ -55,9 +33,9 @@ func (cw *campaign) dropUnsafe(role string, cands []agents.Candidate) ([]agents.
 		pts[i] = c.Point
 	}
 	lctx := workflow.WithLocalActivityOptions(cw.ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3, NonRetryableErrorTypes: []string{ErrUnknownChallenge}}})
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3, NonRetryableErrorTypes: []string{activities.ErrUnknownChallenge}}})
 	var why []string
-	if err := workflow.ExecuteLocalActivity(lctx, "SafetyCheck", SafetyInput{Challenge: cw.info.ID, Points: pts}).Get(cw.ctx, &why); err != nil {
+	if err := workflow.ExecuteLocalActivity(lctx, activities.SafetyCheckName, activities.SafetyInput{Challenge: cw.info.ID, Points: pts}).Get(cw.ctx, &why); err != nil {
 		return nil, fmt.Errorf("safety check: %w", err)
 	}
 	var keep []agents.Candidate
@@ -73,7 +51,7 @@ func (cw *campaign) dropUnsafe(role string, cands []agents.Candidate) ([]agents.
 	}
 	if n := len(cands) - len(keep); n > 0 {
 		cw.st.Unsafe += n
-		cw.event(role, "dropped unsafe", fmt.Sprintf("%d candidate(s) the lab would refuse, before any pick: %s", n, shorten(first, 200)))
+		cw.event(role, "dropped unsafe", fmt.Sprintf("%d candidate(s) the lab would refuse, before any pick: %s", n, clip.Clip(first, 200)))
 	}
 	return keep, nil
 }

@@ -1,7 +1,6 @@
-package workflows
+package campaignflow
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -13,7 +12,8 @@ import (
 
 	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/challenges"
-	"github.com/genesis-sci/genesis/optimizer"
+	"github.com/genesis-sci/genesis/internal/clip"
+	"github.com/genesis-sci/genesis/workflows/activities"
 )
 
 // The team may propose anything, but the lab batch it runs is held to the
@@ -37,7 +37,7 @@ const (
 
 // Stopping early needs evidence the workflow computes: the optimiser's best
 // expected improvement below stopEIFrac of the range of scores measured,
-// for stopEIIters iterations in a row (CampaignState.LowEI). A stop vote
+// for stopEIIters iterations in a row (campaign.CampaignState.LowEI). A stop vote
 // without it is overruled (convergenceVote).
 const (
 	stopEIFrac  = 0.01
@@ -50,7 +50,7 @@ const (
 // suggestion (guardBatch), each swap an event a person can read. The
 // appraisal's best EI is also the stopping evidence. An appraisal that
 // fails leaves the batch as the team chose it, with an event.
-func (cw *campaign) guard(cands, sugg []agents.Candidate, picks []int, reason bool) ([]agents.Candidate, []int) {
+func (cw *campaignRun) guard(cands, sugg []agents.Candidate, picks []int, reason bool) ([]agents.Candidate, []int) {
 	pool := slices.Clone(cands)
 	seen := map[string]bool{}
 	for _, c := range cands {
@@ -67,15 +67,15 @@ func (cw *campaign) guard(cands, sugg []agents.Candidate, picks []int, reason bo
 		pts[i] = c.Point
 	}
 	lctx := workflow.WithLocalActivityOptions(cw.ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: time.Minute, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
-	var ap Appraisal
+	var ap activities.Appraisal
 	t0 := workflow.Now(cw.ctx)
-	err := workflow.ExecuteLocalActivity(lctx, "Appraise", AppraiseInput{Challenge: cw.info.ID, Experiments: cw.st.Experiments, Related: cw.st.Related, Points: pts}).Get(cw.ctx, &ap)
+	err := workflow.ExecuteLocalActivity(lctx, activities.AppraiseName, activities.AppraiseInput{Challenge: cw.info.ID, Experiments: cw.st.Experiments, Related: cw.st.Related, Points: pts}).Get(cw.ctx, &ap)
 	cw.st.Time.Tools += cw.since(t0)
 	if err != nil || len(ap.EI) != len(pool) {
 		if err == nil {
 			err = fmt.Errorf("%d scores for %d points", len(ap.EI), len(pool))
 		}
-		cw.event("guard", "not applied", shorten(err.Error(), 160))
+		cw.event("guard", "not applied", clip.Clip(err.Error(), 160))
 		return cands, picks
 	}
 	if !ap.Judged {
@@ -91,7 +91,7 @@ func (cw *campaign) guard(cands, sugg []agents.Candidate, picks []int, reason bo
 	n := len(cands)
 	for _, sw := range swaps {
 		cw.event("guard", "replaced", fmt.Sprintf("%s (expected improvement %.3g) by the optimiser's %s (%.3g): below half of the best %.3g",
-			agents.PointJSON(cw.info.challenge(), pool[sw.Team].Point), sw.TeamEI, agents.PointJSON(cw.info.challenge(), pool[sw.Optimizer].Point), sw.OptEI, ap.BestEI))
+			agents.PointJSON(cw.info.Challenge(), pool[sw.Team].Point), sw.TeamEI, agents.PointJSON(cw.info.Challenge(), pool[sw.Optimizer].Point), sw.OptEI, ap.BestEI))
 	}
 	// Suggestions the guard brought in join the candidates.
 	for i, p := range out {
@@ -101,92 +101,6 @@ func (cw *campaign) guard(cands, sugg []agents.Candidate, picks []int, reason bo
 		}
 	}
 	return cands, out
-}
-
-// AppraiseInput asks the surrogate to score candidates.
-type AppraiseInput struct {
-	Challenge   string             `json:"challenge"`
-	Experiments []Experiment       `json:"experiments"`
-	Related     []RelatedPoint     `json:"related,omitempty"`
-	Points      []challenges.Point `json:"points"`
-}
-
-// Appraisal is the surrogate's score of each point (expected improvement
-// in units of the score the optimiser models, challenges.SearchScore) and
-// the best expected improvement
-// over the whole untested pool or a sample of the space.
-type Appraisal struct {
-	EI     []float64 `json:"ei"`
-	BestEI float64   `json:"best_ei"`
-	// Range is the spread of the scores measured (max − min): the scale
-	// the stopping evidence is judged on.
-	Range float64 `json:"range"`
-	// Judged is false while there are too few measurements to fit a
-	// surrogate (the scores are then zero and mean nothing).
-	Judged bool `json:"judged"`
-}
-
-// Appraise scores points with the optimiser's surrogate (a local activity:
-// fast and deterministic). With fewer than two measurements there is no
-// model to judge by: the appraisal is not Judged, and nothing is replaced.
-func (a *Activities) Appraise(_ context.Context, in AppraiseInput) (Appraisal, error) {
-	out := Appraisal{EI: make([]float64, len(in.Points))}
-	c, err := a.challenge(in.Challenge)
-	if err != nil {
-		return out, err
-	}
-	var obs []optimizer.Observation
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, e := range in.Experiments {
-		if len(e.Values) == 0 {
-			continue
-		}
-		y := c.SearchScore(e.Values)
-		lo, hi = math.Min(lo, y), math.Max(hi, y)
-		obs = append(obs, optimizer.Observation{X: c.SearchPoint(e.Point), Y: y})
-	}
-	if len(obs) < 2 {
-		return out, nil
-	}
-	out.Judged, out.Range = true, hi-lo
-	var related []optimizer.Observation
-	for _, r := range in.Related {
-		if len(r.Values) == len(c.Objectives) && c.CheckPoint(r.Point) == nil {
-			related = append(related, optimizer.Observation{X: c.SearchPoint(r.Point), Y: c.SearchScore(r.Values)})
-		}
-	}
-	opt := optimizer.Options{Space: c.SearchSpace(), Related: related}
-	pts := make([][]float64, len(in.Points))
-	for i, p := range in.Points {
-		if err := c.CheckPoint(p); err != nil {
-			return out, fmt.Errorf("point %d: %w", i, err)
-		}
-		pts[i] = c.SearchPoint(p)
-	}
-	// The best EI anywhere: the optimiser's own first choice.
-	best, _, err := a.suggest(SuggestInput{Challenge: c.ID, Experiments: in.Experiments, K: 1, Acquisition: optimizer.AcqEI,
-		Start: optimizer.StartMedoids, StartSize: 1, Related: in.Related})
-	if err != nil {
-		return out, err
-	}
-	if len(best) > 0 {
-		pts = append(pts, c.SearchPoint(best[0].Point))
-	}
-	ap, err := optimizer.Appraise(obs, pts, opt)
-	if err != nil {
-		return out, err
-	}
-	for i := range in.Points {
-		out.EI[i] = ap[i].EI
-	}
-	out.BestEI = 0
-	if len(best) > 0 {
-		out.BestEI = ap[len(ap)-1].EI
-	}
-	for _, v := range out.EI {
-		out.BestEI = math.Max(out.BestEI, v)
-	}
-	return out, nil
 }
 
 // swap is a team pick the guard replaced, for the campaign's events.

@@ -1,9 +1,12 @@
-package workflows
+package chat
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/genesis-sci/genesis/internal/clip"
 )
 
 // The chat's guard. A chat turn's model reads text that nobody in the
@@ -231,3 +234,128 @@ func actionNames(act *ChatAction) []string {
 	}
 	return []string{act.CampaignID}
 }
+
+// each campaign's runs waiting for approval (and its challenge), the
+// portfolio approvals, and every campaign it listed.
+type shownDecisions struct {
+	runs      map[string]int
+	challenge map[string]string  // waiting campaign → its challenge
+	approvals map[[2]string]bool // {portfolio, approval}
+	campaigns map[string]bool
+}
+
+// chatActionOut is the action a chat reply asks for.
+type chatActionOut struct {
+	Kind        string `json:"kind" jsonschema:"enum=none,enum=start_campaign,enum=stop_campaign,enum=approve_runs,enum=reject_runs,enum=approve_approval,enum=reject_approval"`
+	Challenge   string `json:"challenge,omitempty"`
+	Budget      int    `json:"budget,omitempty" jsonschema:"minimum=0,maximum=200"`
+	CampaignID  string `json:"campaign_id,omitempty"`
+	PortfolioID string `json:"portfolio_id,omitempty"`
+	ApprovalID  string `json:"approval_id,omitempty"`
+}
+
+// maxChatBudget is the most lab experiments a campaign started from the
+// chat may spend.
+const maxChatBudget = 200
+
+// guardChatAction turns the model's action into one to take, or into a
+// note saying why none is taken: the target must be one the turn showed,
+// and the user's message (text) must ask for the action and name its
+// target (chatAsked). What the model read cannot make it act.
+func (s *Turns) guardChatAction(act chatActionOut, text string, shown shownDecisions) (*ChatAction, string) {
+	if !effectful(act.Kind) {
+		return nil, ""
+	}
+	refuse := func(what, why string) (*ChatAction, string) {
+		return nil, fmt.Sprintf("I did nothing: %s, because %s.", what, why)
+	}
+	switch act.Kind {
+	case "start_campaign":
+		c, err := s.cat.Get(act.Challenge)
+		if err != nil {
+			return nil, fmt.Sprintf("I did not start a campaign: %q is not a known challenge.", act.Challenge)
+		}
+		if why := chatAsked(text, act.Kind, c.ID); why != "" {
+			return refuse("to start a campaign on "+c.ID+", say so naming it, e.g. \"start a campaign on "+c.ID+"\"", why)
+		}
+		// The budget is the user's, or the challenge's: a number only the
+		// model chose is not taken.
+		out := &ChatAction{Kind: act.Kind, Challenge: c.ID, Budget: c.Budget.Experiments}
+		if act.Budget >= 1 && act.Budget <= maxChatBudget && namesWord(text, strconv.Itoa(act.Budget)) {
+			out.Budget = act.Budget
+		}
+		return out, ""
+	case "stop_campaign":
+		if !shown.campaigns[act.CampaignID] {
+			return refuse(fmt.Sprintf("campaign %q is not one I can see", clip.Clip(act.CampaignID, 80)), "only campaigns listed for your message can be stopped; name its ID (campaign-…)")
+		}
+		if why := chatAsked(text, act.Kind, act.CampaignID); why != "" {
+			return refuse("to stop "+act.CampaignID+", say so naming it, e.g. \"stop "+act.CampaignID+"\"", why)
+		}
+		return &ChatAction{Kind: act.Kind, CampaignID: act.CampaignID}, ""
+	case "approve_runs", "reject_runs":
+		// Only runs this turn showed are decided, and exactly those: the
+		// decision names their iteration.
+		it, ok := shown.runs[act.CampaignID]
+		if !ok {
+			return nil, fmt.Sprintf("I decided nothing: campaign %q had no lab runs waiting for approval when you asked.", clip.Clip(act.CampaignID, 80))
+		}
+		out := &ChatAction{Kind: act.Kind, CampaignID: act.CampaignID, Iteration: it}
+		if ch := shown.challenge[act.CampaignID]; ch != "" && shown.waitingOn(ch) == 1 {
+			out.Challenge = ch // the only campaign of its challenge waiting: its challenge names it
+		}
+		if why := chatAsked(text, act.Kind, actionNames(out)...); why != "" {
+			verb := chatVerbs(act.Kind)[0]
+			return nil, fmt.Sprintf("I decided nothing: to %s the runs %s waits on, name it in your message, e.g. \"%s %s\" (%s).", verb, act.CampaignID, verb, act.CampaignID, why)
+		}
+		return out, ""
+	case "approve_approval", "reject_approval":
+		// A portfolio decision is taken with the sender's role, so the
+		// message itself must name the approval: the model never applies
+		// it to an earlier message, someone else's, or the agents' text.
+		if !shown.approvals[[2]string{act.PortfolioID, act.ApprovalID}] {
+			return nil, fmt.Sprintf("I decided nothing: portfolio %q had no approval %q waiting when you asked.", clip.Clip(act.PortfolioID, 80), clip.Clip(act.ApprovalID, 40))
+		}
+		if why := chatAsked(text, act.Kind, act.ApprovalID); why != "" {
+			verb := chatVerbs(act.Kind)[0]
+			return nil, fmt.Sprintf("I decided nothing: to decide approval %s of portfolio %s, name it in your message, e.g. \"%s %s\" (%s).", act.ApprovalID, act.PortfolioID, verb, act.ApprovalID, why)
+		}
+		return &ChatAction{Kind: act.Kind, PortfolioID: act.PortfolioID, ApprovalID: act.ApprovalID}, ""
+	}
+	return nil, ""
+}
+
+// waitingOn counts the waiting campaigns of a challenge.
+func (s shownDecisions) waitingOn(challenge string) int {
+	n := 0
+	for _, ch := range s.challenge {
+		if ch == challenge {
+			n++
+		}
+	}
+	return n
+}
+
+// namesWord reports whether text contains word on its own (not inside a
+// longer word or ID).
+func namesWord(text, word string) bool {
+	for i := 0; word != ""; {
+		j := strings.Index(text[i:], word)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(word)
+		if (start == 0 || !idChar(text[start-1])) && (end == len(text) || !idChar(text[end])) {
+			return true
+		}
+		i = start + 1
+	}
+	return false
+}
+
+func idChar(c byte) bool {
+	return c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// pendingForPeople lists the decisions people owe (waiting.ListPendingDecisions),
+// with how each is decided, when the worker has a Temporal client, and

@@ -1,8 +1,7 @@
-package workflows
+package chat
 
 import (
 	"testing"
-	"time"
 )
 
 func TestPartialReply(t *testing.T) {
@@ -23,24 +22,4 @@ func TestPartialReply(t *testing.T) {
 			t.Errorf("partialReply(%q) = %q, want %q", raw, got, want)
 		}
 	}
-}
-
-func TestStreamsKeepTheLatest(t *testing.T) {
-	s := NewStreams()
-	ch, cancel := s.Subscribe("c")
-	s.Publish("c", "a")
-	s.Publish("c", "ab")
-	s.Publish("other", "x")
-	select {
-	case v := <-ch:
-		if v != "ab" {
-			t.Fatalf("got %q, want the latest", v)
-		}
-	case <-time.After(time.Second):
-		t.Fatal("nothing published")
-	}
-	cancel()
-	s.Publish("c", "abc") // no listener: no block, no panic
-	var nilStreams *Streams
-	nilStreams.Publish("c", "x")
 }

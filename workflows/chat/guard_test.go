@@ -1,12 +1,7 @@
-package workflows
+package chat
 
 import (
-	"strings"
 	"testing"
-	"time"
-
-	"github.com/stretchr/testify/mock"
-	"go.temporal.io/sdk/testsuite"
 )
 
 // What a user's message asks for, as the chat's guard reads it.
@@ -55,47 +50,22 @@ func TestChatAsked(t *testing.T) {
 	}
 }
 
-// The workflow checks an action against the message itself, whatever the
-// ChatTurn activity returned (a worker of an older build, say): an action
-// the message did not ask for is not taken; one it asked for is.
-func TestChatWorkflowChecksTheActionItself(t *testing.T) {
+func TestNamesWord(t *testing.T) {
 	for _, c := range []struct {
-		text  string
-		taken bool
+		text, word string
+		want       bool
 	}{
-		{"how is it going?", false},
-		{"do not approve " + injA, false},
-		{"approve " + injA, true},
+		{"approve a1 please", "a1", true},
+		{"approve a1, and a2", "a1", true},
+		{"a1", "a1", true},
+		{"approve a10", "a1", false},
+		{"approve pf-a1", "a1", false},
+		{"approve the waiting runs", "a1", false},
+		{"ba1 then a1.", "a1", true},
+		{"anything", "", false},
 	} {
-		acts := &Activities{}
-		var s testsuite.WorkflowTestSuite
-		env := s.NewTestWorkflowEnvironment()
-		Register(env, acts)
-		env.OnActivity(acts.ChatTurn, mock.Anything, mock.Anything).Return(
-			ChatTurnResult{Reply: "Done.", Action: &ChatAction{Kind: "approve_runs", CampaignID: injA, Iteration: 3}}, nil)
-		signals := 0
-		env.OnSignalExternalWorkflow(mock.Anything, injA, mock.Anything, SignalDecision, mock.Anything).Return(nil).Run(func(mock.Arguments) { signals++ })
-		var reply ChatReply
-		env.RegisterDelayedCallback(func() {
-			env.UpdateWorkflow(UpdateSend, "", &testsuite.TestUpdateCallback{OnAccept: func() {}, OnReject: func(err error) { t.Error(err) },
-				OnComplete: func(v any, err error) {
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					reply = v.(ChatReply)
-				}}, c.text, Caller{By: injSender, Role: "operator"})
-		}, time.Second)
-		env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalClose, nil) }, time.Minute)
-		env.ExecuteWorkflow(ChatWorkflowName, ChatInput{Model: "scripted"})
-		if err := env.GetWorkflowError(); err != nil {
-			t.Fatal(err)
-		}
-		if taken := signals == 1; taken != c.taken || (reply.Action != nil) != c.taken {
-			t.Errorf("%q: %d decisions sent, reply %+v; want taken %v", c.text, signals, reply, c.taken)
-		}
-		if !c.taken && !strings.Contains(reply.Text, "I did nothing") {
-			t.Errorf("%q: the reply does not say nothing was done: %q", c.text, reply.Text)
+		if got := namesWord(c.text, c.word); got != c.want {
+			t.Errorf("namesWord(%q, %q) = %v", c.text, c.word, got)
 		}
 	}
 }

@@ -1,18 +1,97 @@
-package workflows
+package activities
 
 import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/workflow"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/memory"
 )
+
+// Memory is the activity set that needs the team's memory (a store and
+// its embedder): findings written, and a family's measurements read. Other
+// sets write through it too (results, agents' outputs). Without a store or
+// an embedder memory is off: writes do nothing and reads find nothing.
+type Memory struct {
+	cat   *challenges.Catalog
+	store memory.Store
+	emb   memory.Embedder
+}
+
+// NewMemory returns the set; a nil store or embedder turns memory off.
+func NewMemory(cat *challenges.Catalog, store memory.Store, emb memory.Embedder) *Memory {
+	return &Memory{cat: cat, store: store, emb: emb}
+}
+
+// Register registers the set's activities under their names.
+func (s *Memory) Register(r worker.ActivityRegistry) {
+	register(r, RememberName, s.Remember)
+	register(r, RecallFamilyName, s.RecallFamily)
+}
+
+// Enabled reports whether the worker has a memory.
+func (s *Memory) Enabled() bool { return s != nil && s.store != nil && s.emb != nil }
+
+// Recall finds the k records nearest to q that pass f.
+func (s *Memory) Recall(ctx context.Context, q string, f memory.Filter, k int) ([]memory.Hit, error) {
+	if !s.Enabled() {
+		return nil, nil
+	}
+	vecs, err := s.emb.Embed(ctx, []string{q})
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Search(ctx, vecs[0], f, k)
+}
+
+// Put embeds and stores records, stamped now.
+func (s *Memory) Put(ctx context.Context, recs []memory.Record) error {
+	if !s.Enabled() {
+		return nil
+	}
+	texts := make([]string, len(recs))
+	for i, r := range recs {
+		texts[i] = r.Text
+	}
+	vecs, err := s.emb.Embed(ctx, texts)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	for i := range recs {
+		recs[i].Vector = vecs[i]
+		recs[i].Created = now
+	}
+	return s.store.Upsert(ctx, recs)
+}
+
+// RememberInput writes findings to memory.
+type RememberInput struct {
+	Campaign  string   `json:"campaign"`
+	Challenge string   `json:"challenge"`
+	Agent     string   `json:"agent"`
+	Iteration int      `json:"iteration"`
+	Texts     []string `json:"texts"`
+	// MemoryScope is the campaign's (see CampaignInput.MemoryScope).
+	MemoryScope string `json:"memory_scope,omitempty"`
+}
+
+// Remember stores findings in the shared memory.
+func (s *Memory) Remember(ctx context.Context, in RememberInput) error {
+	if !s.Enabled() {
+		return nil
+	}
+	recs := make([]memory.Record, len(in.Texts))
+	for i, t := range in.Texts {
+		recs[i] = memory.Record{ID: fmt.Sprintf("%s/it%d/%s/%d", in.Campaign, in.Iteration, in.Agent, i), Text: t, Kind: memory.KindFinding,
+			Campaign: in.Campaign, Challenge: in.Challenge, Agent: in.Agent, Scope: in.MemoryScope}
+	}
+	return s.Put(ctx, recs)
+}
 
 // RelatedPoint is a sibling's measurement, translated into this
 // challenge's design space: the point, the values of this challenge's
@@ -51,13 +130,13 @@ const maxRelated = 200
 // measurement that does not fit is skipped and counted. The newest come
 // first when there are more than maxRelated; the result is sorted by
 // record ID, so it does not depend on the store's order.
-func (a *Activities) RecallFamily(ctx context.Context, in FamilyRecallInput) (FamilyRecall, error) {
+func (s *Memory) RecallFamily(ctx context.Context, in FamilyRecallInput) (FamilyRecall, error) {
 	var out FamilyRecall
-	c, err := a.challenge(in.Challenge)
+	c, err := lookup(s.cat, in.Challenge)
 	if err != nil {
 		return out, err
 	}
-	if a.Memory == nil || a.Embedder == nil {
+	if !s.Enabled() {
 		return out, nil
 	}
 	type found struct {
@@ -66,16 +145,16 @@ func (a *Activities) RecallFamily(ctx context.Context, in FamilyRecallInput) (Fa
 		values []float64
 	}
 	var all []found
-	for _, sib := range a.Catalog.Siblings(c) {
+	for _, sib := range s.cat.Siblings(c) {
 		f := memory.Filter{Kind: memory.KindResult, Challenge: sib.ID, Scope: in.MemoryScope}
-		n, err := a.Memory.Count(ctx, f)
+		n, err := s.store.Count(ctx, f)
 		if err != nil {
 			return out, fmt.Errorf("counting %s's results in memory: %w", sib.ID, err)
 		}
 		if n == 0 {
 			continue
 		}
-		hits, err := a.recall(ctx, "lab result on "+sib.ID, f, n)
+		hits, err := s.Recall(ctx, "lab result on "+sib.ID, f, n)
 		if err != nil {
 			return out, fmt.Errorf("reading %s's results from memory: %w", sib.ID, err)
 		}
@@ -112,59 +191,4 @@ func (a *Activities) RecallFamily(ctx context.Context, in FamilyRecallInput) (Fa
 		out.Points = append(out.Points, RelatedPoint{Challenge: f.Challenge, Record: f.ID, Point: f.point, Values: f.values})
 	}
 	return out, nil
-}
-
-// Transfer is a campaign's provenance for what it took from its family:
-// how many sibling measurements, from which challenges, and the memory
-// records they came from.
-type Transfer struct {
-	Family  string         `json:"family"`
-	From    map[string]int `json:"from,omitempty"`
-	Points  int            `json:"points"`
-	Skipped int            `json:"skipped,omitempty"`
-	Records []string       `json:"records,omitempty"`
-}
-
-// recallFamily gives a campaign in a family its siblings' measurements, once,
-// when it starts (not after continuing as new: they are in its state).
-func (cw *campaign) recallFamily() error {
-	if cw.info.Family == "" || cw.in.NoTransfer || cw.st.Transfer != nil {
-		return nil
-	}
-	if workflow.GetVersion(cw.ctx, "family-transfer", workflow.DefaultVersion, 1) != 1 {
-		return nil
-	}
-	var a *Activities
-	actx := workflow.WithActivityOptions(cw.ctx, workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 5}})
-	var rec FamilyRecall
-	if err := workflow.ExecuteActivity(actx, a.RecallFamily, FamilyRecallInput{Challenge: cw.info.ID, MemoryScope: cw.in.MemoryScope}).Get(cw.ctx, &rec); err != nil {
-		// Transfer is a head start, not a requirement: say so and go on
-		// cold.
-		cw.event("campaign", "no transfer", "reading the siblings' results failed: "+shorten(err.Error(), 160))
-		cw.st.Transfer = &Transfer{Family: cw.info.Family}
-		return nil
-	}
-	t := &Transfer{Family: cw.info.Family, From: map[string]int{}, Points: len(rec.Points), Skipped: rec.Skipped}
-	for _, p := range rec.Points {
-		t.From[p.Challenge]++
-		t.Records = append(t.Records, p.Record)
-	}
-	cw.st.Transfer, cw.st.Related = t, rec.Points
-	if len(rec.Points) == 0 {
-		cw.event("campaign", "no transfer", fmt.Sprintf("family %s: memory holds no results of %s yet", cw.info.Family, strings.Join(cw.info.Siblings, ", ")))
-		return nil
-	}
-	var from []string
-	for _, sib := range cw.info.Siblings {
-		if n := t.From[sib]; n > 0 {
-			from = append(from, fmt.Sprintf("%s (%d)", sib, n))
-		}
-	}
-	detail := fmt.Sprintf("family %s: the optimiser starts from %d measurements of %s", cw.info.Family, len(rec.Points), strings.Join(from, ", "))
-	if rec.Skipped > 0 {
-		detail += fmt.Sprintf("; %d did not fit this challenge's space", rec.Skipped)
-	}
-	cw.event("campaign", "transfer", detail)
-	return nil
 }

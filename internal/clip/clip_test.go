@@ -1,0 +1,21 @@
+package clip
+
+import "testing"
+
+func TestClip(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly", 7, "exactly"},
+		{"toolong", 3, "too…"},
+		{"ééé", 2, "éé…"}, // runes, not bytes
+		{"", 0, ""},
+	} {
+		if got := Clip(c.in, c.n); got != c.want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}
