@@ -94,15 +94,30 @@ func TestKillMidWrite(t *testing.T) {
 			t.Fatal(err)
 		}
 		acks := make(chan []string)
+		first := make(chan struct{}) // the child acknowledged its first write
 		go func() {
 			var lines []string
 			sc := bufio.NewScanner(out)
 			for sc.Scan() {
+				if len(lines) == 0 {
+					close(first)
+				}
 				lines = append(lines, sc.Text())
+			}
+			if len(lines) == 0 {
+				close(first)
 			}
 			acks <- lines
 		}()
-		time.Sleep(time.Duration(100+37*round) * time.Millisecond)
+		// Kill at a different moment of the writing each round, counted
+		// from the first acknowledged write (not from the start, which a
+		// loaded machine can delay past any fixed wait).
+		select {
+		case <-first:
+		case <-time.After(time.Minute):
+			t.Fatalf("round %d: the writer acknowledged nothing in a minute", round)
+		}
+		time.Sleep(time.Duration(20+37*round) * time.Millisecond)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		for _, l := range <-acks {
 			var b int
