@@ -195,6 +195,10 @@ type Options struct {
 	// the two agree. With related data there is no start design: the
 	// model chooses from the first experiment.
 	Related []Observation
+	// Descriptors is how the surrogate uses the space's descriptor tables:
+	// DescriptorsAlways (the default, "") or DescriptorsSelect (with them
+	// or without, whichever the data support; see fitSurrogate).
+	Descriptors string
 }
 
 // Surrogates and start designs.
@@ -254,6 +258,10 @@ type Result struct {
 	Hyper *Hyper
 	// Note reports a degenerate fit that fell back to the priors.
 	Note string
+	// DescriptorsDropped says the surrogate left the space's descriptor
+	// tables out: the data supported the model without them better (see
+	// Options.Descriptors).
+	DescriptorsDropped bool
 }
 
 // Phases of Result.
@@ -399,7 +407,7 @@ func (res *Result) rank(space *Space, obs []Observation, candidates [][]float64,
 		return err
 	}
 	h := m.Hyper()
-	res.Hyper, res.Note = &h, m.Note
+	res.Hyper, res.Note, res.DescriptorsDropped = &h, m.Note, m.DescriptorsDropped
 	extPoints := func(idx []int) [][]float64 {
 		pts := pointsOf(candidates, idx)
 		for i := range pts {
@@ -451,13 +459,7 @@ func fitFor(sp *Space, obs []Observation, opt Options) (*Model, func([]float64) 
 			fitObs = append(fitObs, Observation{X: ext(ob.X), Y: ob.Y})
 		}
 	}
-	enc := space.NewEncoding(fitSpace)
-	fo := FitOptions{Warm: opt.Warm, Subset: opt.FitSubset}
-	if opt.Priors != nil {
-		pr := opt.Priors(enc.NumInputs(), enc.CatInputs())
-		fo.Priors = &pr
-	}
-	m, err := mixed.Fit(enc, fitObs, fo)
+	m, err := fitSurrogate(fitSpace, fitObs, FitOptions{Warm: opt.Warm, Subset: opt.FitSubset}, opt)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -651,6 +653,11 @@ func normaliseOptions(opt Options) (opts, error) {
 	case SurrogateGP, SurrogateOneHot:
 	default:
 		return o, fmt.Errorf("optimizer: unknown surrogate %q (want %q or %q)", opt.Surrogate, SurrogateGP, SurrogateOneHot)
+	}
+	switch opt.Descriptors {
+	case "", DescriptorsSelect, DescriptorsAlways:
+	default:
+		return o, fmt.Errorf("optimizer: unknown descriptor use %q (want %q or %q)", opt.Descriptors, DescriptorsAlways, DescriptorsSelect)
 	}
 	switch o.start {
 	case "":

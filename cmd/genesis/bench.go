@@ -30,7 +30,7 @@ func benchCmd(cfg *globals) *cobra.Command {
 }
 
 // searchConfigs are the optimiser configurations genesis bench search knows.
-var searchConfigs = []string{"bo", "bo-ei", "bo-ucb", "bo-nodesc", "bo-onehot", "random"}
+var searchConfigs = []string{"bo", "bo-ei", "bo-ucb", "bo-nodesc", "bo-select", "bo-onehot", "random"}
 
 // searchConfig builds a named configuration with the command's settings.
 func searchConfig(name, acq string, init optimizerInit, batch int) (search.Config, error) {
@@ -45,6 +45,9 @@ func searchConfig(name, acq string, init optimizerInit, batch int) (search.Confi
 	case "bo-nodesc":
 		sc.Options.Acquisition = acq
 		sc.NoDescriptors = true
+	case "bo-select":
+		sc.Options.Acquisition = acq
+		sc.Options.Descriptors = optimizer.DescriptorsSelect
 	case "bo-onehot":
 		// The optimiser before the mixed-space surrogate, as the bo
 		// strategy ran it: one-hot GP, UCB κ = 2 after 2 random points.
@@ -178,6 +181,7 @@ Configurations:
   bo-ei      the same with expected improvement (q-EI for batches)
   bo-ucb     the same with UCB (GP-BUCB for batches)
   bo-nodesc  bo without the challenges' descriptor tables
+  bo-select  bo choosing, at every fit, with the descriptor tables or without, by the evidence
   bo-onehot  the optimiser before the mixed-space GP (one-hot categoricals, no priors, UCB,
              2 random start points): the baseline the new one is judged against
   random     uniform over the untested pool

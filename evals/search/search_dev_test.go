@@ -28,6 +28,9 @@ var devConfigs = map[string]Config{
 	"gp-ei-full":   {Options: optimizer.Options{Acquisition: "ei", FitSubset: -1}, Start: "medoids"},
 	"gp-ei-md":     {Options: optimizer.Options{Acquisition: "ei"}, Start: "medoids"},
 	"gp-ucb-md":    {Options: optimizer.Options{Acquisition: "ucb"}, Start: "medoids"},
+	"gp-ei-md-xi0": {Options: optimizer.Options{Acquisition: "ei", Xi: 1e-9}, Start: "medoids"},
+	"gp-ei-md-nd":  {Options: optimizer.Options{Acquisition: "ei"}, Start: "medoids", NoDescriptors: true},
+	"gp-ei-md-sel": {Options: optimizer.Options{Acquisition: "ei", Descriptors: optimizer.DescriptorsSelect}, Start: "medoids"},
 	"gp-ei-nd":     {Options: optimizer.Options{Acquisition: "ei"}, Start: "maximin", NoDescriptors: true},
 }
 

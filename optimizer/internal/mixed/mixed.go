@@ -66,6 +66,9 @@ type Model struct {
 	// Note is non-empty when the fit fell back to the priors' modes because
 	// no start gave a finite posterior.
 	Note string
+	// DescriptorsDropped says this model leaves its space's descriptor
+	// tables out (package optimizer's Options.Descriptors chose so).
+	DescriptorsDropped bool
 }
 
 // Hyper are a Model's hyperparameters, all as natural logarithms.
