@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
@@ -184,6 +185,31 @@ func startStack(ctx context.Context, cfg *globals, cat *challenges.Catalog, o st
 		}
 	}
 	return st, nil
+}
+
+// startWorkerStack starts the stack of a command that runs its own
+// campaigns (run, eval): with a worker, sharing a dev server with the
+// other commands on this data directory unless the ports were given, and
+// says on stderr what it noticed.
+func startWorkerStack(ctx context.Context, cmd *cobra.Command, cfg *globals, cat *challenges.Catalog, so stackOptions) (*stack, error) {
+	so.worker = true
+	so.share, so.fixedPorts = true, cmd.Flags().Changed("temporal-port") || cmd.Flags().Changed("ui-port")
+	st, err := startStack(ctx, cfg, cat, so)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range st.notes {
+		fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
+	}
+	return st, nil
+}
+
+// checkModel checks, within 15 s, that model can be reached, before a
+// stack starts for it.
+func checkModel(ctx context.Context, model string, mcfg providers.Config) error {
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return providers.CheckModel(cctx, model, mcfg)
 }
 
 // devTemporal, as the value of --temporal, names the Temporal server of the
