@@ -270,14 +270,7 @@ func (o *benchSearchOptions) simulate(w, stderr io.Writer, ch *challenges.Challe
 	if err != nil {
 		return benchRow{}, err
 	}
-	var traces [][]metrics.Point
-	var secs float64
-	deg := 0
-	for _, r := range runs {
-		traces = append(traces, r.Trace)
-		secs += r.Seconds
-		deg += len(r.Notes)
-	}
+	traces, secs, deg := search.Gather(runs)
 	start := sc.StartSize
 	if start == 0 {
 		start = optimizer.StartSizeFor(len(ch.Parameters), o.budget)
