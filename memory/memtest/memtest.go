@@ -38,6 +38,18 @@ type suite struct {
 	rng  *rand.Rand
 }
 
+// holding opens a store of dimension dim holding recs; it closes when
+// the step ends.
+func (su *suite) holding(t *testing.T, dim int, recs []memory.Record) memory.Store {
+	t.Helper()
+	s := su.open(t, dim)
+	t.Cleanup(func() { s.Close() })
+	if err := s.Upsert(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // vec is a random vector of dimension d.
 func (su *suite) vec(d int) []float32 {
 	v := make([]float32, d)
@@ -51,16 +63,12 @@ func (su *suite) vec(d int) []float32 {
 // a filter, and that a record keeps its payload.
 func (su *suite) searchAndCount(t *testing.T) {
 	ctx := context.Background()
-	s := su.open(t, 8)
-	defer s.Close()
 	var recs []memory.Record
 	for i := range 200 {
 		recs = append(recs, memory.Record{ID: fmt.Sprintf("rec-%d", i), Text: fmt.Sprintf("text %d", i), Vector: su.vec(8),
 			Kind: memory.Kinds[i%len(memory.Kinds)], Campaign: fmt.Sprintf("c%d", i%4), Challenge: fmt.Sprintf("ch%d", i%3), Agent: "analyst", Source: "run-1"})
 	}
-	if err := s.Upsert(ctx, recs); err != nil {
-		t.Fatal(err)
-	}
+	s := su.holding(t, 8, recs)
 	if n, err := s.Count(ctx, memory.Filter{}); err != nil || n != 200 {
 		t.Fatalf("count %d %v, want 200", n, err)
 	}
@@ -102,8 +110,6 @@ func (su *suite) searchAndCount(t *testing.T) {
 // scopes checks that a filter with a scope sees only its records.
 func (su *suite) scopes(t *testing.T) {
 	ctx := context.Background()
-	s := su.open(t, 8)
-	defer s.Close()
 	// Three scopes (the last empty: an ordinary campaign, or a record
 	// written before scopes existed) on two challenges.
 	scopes := []string{"eval-a/run-1", "eval-a/run-2", ""}
@@ -112,9 +118,7 @@ func (su *suite) scopes(t *testing.T) {
 		recs = append(recs, memory.Record{ID: fmt.Sprintf("s-%d", i), Text: fmt.Sprintf("scoped %d", i), Vector: su.vec(8),
 			Kind: memory.KindResult, Challenge: fmt.Sprintf("ch%d", i%2), Scope: scopes[i%3]})
 	}
-	if err := s.Upsert(ctx, recs); err != nil {
-		t.Fatal(err)
-	}
+	s := su.holding(t, 8, recs)
 	for _, f := range []memory.Filter{{Scope: scopes[0]}, {Scope: scopes[1], Challenge: "ch1"}, {Scope: "no-such-scope"}, {}, {Challenge: "ch0"}} {
 		want := 0
 		for _, r := range recs {
@@ -151,16 +155,12 @@ func (su *suite) scopes(t *testing.T) {
 // and that a non-finite one is refused.
 func (su *suite) measurements(t *testing.T) {
 	ctx := context.Background()
-	s := su.open(t, 4)
-	defer s.Close()
 	m := &memory.Measurement{Point: map[string]any{"ligand": "P1-L3", "temperature": 92.5}, Values: map[string]float64{"yield": 41.2, "ton": 7.5}}
 	recs := []memory.Record{
 		{ID: "with", Text: "lab result", Kind: memory.KindResult, Vector: []float32{1, 0, 0, 0}, Measurement: m},
 		{ID: "without", Text: "a finding", Kind: memory.KindFinding, Vector: []float32{0, 1, 0, 0}},
 	}
-	if err := s.Upsert(ctx, recs); err != nil {
-		t.Fatal(err)
-	}
+	s := su.holding(t, 4, recs)
 	hits, err := s.Search(ctx, []float32{1, 0, 0, 0}, memory.Filter{}, 2)
 	if err != nil || len(hits) != 2 {
 		t.Fatalf("search: %v, %d hits", err, len(hits))
@@ -246,15 +246,11 @@ func (su *suite) badInput(t *testing.T) {
 // largeBatches checks a batch of a thousand records.
 func (su *suite) largeBatches(t *testing.T) {
 	ctx := context.Background()
-	s := su.open(t, 16)
-	defer s.Close()
 	var recs []memory.Record
 	for i := range 1000 {
 		recs = append(recs, memory.Record{ID: fmt.Sprintf("big-%d", i), Text: "t", Kind: memory.KindObservation, Vector: su.vec(16)})
 	}
-	if err := s.Upsert(ctx, recs); err != nil {
-		t.Fatal(err)
-	}
+	s := su.holding(t, 16, recs)
 	if n, _ := s.Count(ctx, memory.Filter{Kind: memory.KindObservation}); n != 1000 {
 		t.Errorf("count %d, want 1000", n)
 	}
