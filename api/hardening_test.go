@@ -22,7 +22,6 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/genesis-sci/genesis/api/access"
-	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
@@ -38,15 +37,9 @@ type authServer struct {
 
 func newAuthServer(t *testing.T) *authServer {
 	t.Helper()
-	cat, err := challenges.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := builtin(t)
 	home := t.TempDir()
-	toks, err := access.OpenTokens(home)
-	if err != nil {
-		t.Fatal(err)
-	}
+	toks := openTokens(t, home)
 	audit, err := access.OpenAudit(home)
 	if err != nil {
 		t.Fatal(err)
@@ -514,10 +507,7 @@ func (e encoded) Get(p any) error {
 // a client may take to send its request, not how long it may listen (the
 // server lifts the deadline once the request is read).
 func TestWatchOutlivesTheReadTimeout(t *testing.T) {
-	cat, err := challenges.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := builtin(t)
 	s := &Server{Temporal: &liveCampaign{}, Catalog: cat, WatchEvery: 100 * time.Millisecond}
 	addr := serveLimits(t, s.Handler(), Limits{ReadHeader: 200 * time.Millisecond, Read: 300 * time.Millisecond, Idle: time.Second, MaxUnauthConns: 4})
 	resp, err := http.Get("http://" + addr + "/api/v1/campaigns/campaign-x/watch")
@@ -539,15 +529,9 @@ func TestWatchOutlivesTheReadTimeout(t *testing.T) {
 
 // A watch stream opened with a token ends once the token is revoked.
 func TestRevocationEndsAWatch(t *testing.T) {
-	cat, err := challenges.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := builtin(t)
 	home := t.TempDir()
-	toks, err := access.OpenTokens(home)
-	if err != nil {
-		t.Fatal(err)
-	}
+	toks := openTokens(t, home)
 	s := &Server{Temporal: &liveCampaign{}, Catalog: cat, Tokens: toks, WatchEvery: 50 * time.Millisecond}
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()

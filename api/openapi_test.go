@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/genesis-sci/genesis/api/access"
-	"github.com/genesis-sci/genesis/challenges"
 )
 
 // The OpenAPI document and the route table describe the same API.
@@ -71,10 +70,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 
 func TestTokens(t *testing.T) {
 	home := t.TempDir()
-	toks, err := access.OpenTokens(home)
-	if err != nil {
-		t.Fatal(err)
-	}
+	toks := openTokens(t, home)
 	admin := mustRead(t, access.AdminTokenFile(home))
 	if tk, ok := toks.Lookup(admin); !ok || tk.Role != access.RoleAdmin {
 		t.Fatalf("the first admin token does not authenticate: %+v", tk)
@@ -114,10 +110,7 @@ func mustRead(t *testing.T, path string) string {
 }
 
 func TestPortfolioChallengeFromID(t *testing.T) {
-	cat, err := challenges.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := builtin(t)
 	s := &Server{Catalog: cat}
 	for id, want := range map[string]string{
 		"pf-1-01-crossed-barrel-toughness":                            "crossed-barrel-toughness",

@@ -51,10 +51,7 @@ func (r startedRun) GetRunID() string { return "run-1" }
 
 func newStartServer(t *testing.T) (*httptest.Server, *startRecorder) {
 	t.Helper()
-	cat, err := challenges.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := builtin(t)
 	rec := &startRecorder{}
 	srv := httptest.NewServer((&Server{Temporal: rec, Catalog: cat, DefaultModel: "ollama:tiny"}).Handler())
 	t.Cleanup(srv.Close)
@@ -145,10 +142,7 @@ func TestStartPassesStrategySettings(t *testing.T) {
 // The settings a campaign shows are those in effect: the workflow's
 // defaults and start design.
 func TestSettingsShowWhatTakesEffect(t *testing.T) {
-	cat, err := challenges.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := builtin(t)
 	s := &Server{Catalog: cat}
 	c, _ := cat.Get("crossed-barrel-toughness")
 	auto := len(c.Parameters) + 1 // optimizer.StartSizeFor with a large enough budget
@@ -235,10 +229,7 @@ func (o *oneEvent) Next() (*historypb.HistoryEvent, error) {
 // per run: two runs under one ID (a portfolio started again under its
 // old ID) each show their own; a workflow that is not a campaign has none.
 func TestSettingsFromHistory(t *testing.T) {
-	cat, err := challenges.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := builtin(t)
 	h := &histories{
 		wf: map[string]string{"r1": campaign.CampaignWorkflowName, "r2": campaign.CampaignWorkflowName, "": campaign.CampaignWorkflowName, "p1": "Portfolio"},
 		inputs: map[string]campaign.CampaignInput{

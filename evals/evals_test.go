@@ -249,14 +249,7 @@ func TestBOReproducesPublishedFigure(t *testing.T) {
 	cat := catalog(t)
 	spec := evals.Spec{Challenges: []string{"crossed-barrel-toughness"}, Strategies: []string{"bo", "random"}, Seeds: 50, Budget: 50,
 		Init: "random:2", Acquisition: "ucb"}
-	if err := spec.Validate(cat); err != nil {
-		t.Fatal(err)
-	}
-	r := &evals.Runner{Catalog: cat, Campaigns: newDirect(cat), Out: t.TempDir(), Parallel: 2}
-	runs, err := r.Execute(context.Background(), spec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	runs := runDirect(t, cat, spec)
 	var bo, rnd [][]metrics.Point
 	for _, run := range runs {
 		if run.Strategy == "bo" {
@@ -287,14 +280,7 @@ func TestScoresOnTheTruth(t *testing.T) {
 	cat := catalog(t)
 	spec := evals.Spec{Challenges: []string{"crossed-barrel-toughness", "perovskite-stability", "hplc-peak-area", "suzuki-ligand-screen"},
 		Strategies: []string{"random", "bo"}, Seeds: 3, Budget: 15}
-	if err := spec.Validate(cat); err != nil {
-		t.Fatal(err)
-	}
-	r := &evals.Runner{Catalog: cat, Campaigns: newDirect(cat), Out: t.TempDir(), Parallel: 2}
-	runs, err := r.Execute(context.Background(), spec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	runs := runDirect(t, cat, spec)
 	noisy := map[string]bool{} // challenges where some run's measured best is not its true best
 	for _, run := range runs {
 		c, _ := cat.Get(run.Challenge)
@@ -602,4 +588,18 @@ func TestCancelAbandonsRunningRuns(t *testing.T) {
 	if len(runs) != 2 || intr.Finished != 2 || intr.Abandoned != 2 || g.started != 4 {
 		t.Fatalf("%+v; %d runs returned, %d started", intr, len(runs), g.started)
 	}
+}
+
+// runDirect runs a valid spec's campaigns in process, two at a time.
+func runDirect(t *testing.T, cat *challenges.Catalog, spec evals.Spec) []evals.Run {
+	t.Helper()
+	if err := spec.Validate(cat); err != nil {
+		t.Fatal(err)
+	}
+	r := &evals.Runner{Catalog: cat, Campaigns: newDirect(cat), Out: t.TempDir(), Parallel: 2}
+	runs, err := r.Execute(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runs
 }

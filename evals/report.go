@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	"image/color"
+	"iter"
 	"math"
 	"os"
 	"path/filepath"
@@ -430,15 +431,7 @@ func markdown(cat *challenges.Catalog, rep Report) string {
 	}
 	b.WriteString(metricsLegend)
 	b.WriteString(transferMarkdown(rep))
-	for _, id := range rep.Spec.Challenges {
-		c, err := cat.Get(id)
-		if err != nil {
-			continue
-		}
-		rows := rep.summariesOf(id)
-		if len(rows) == 0 {
-			continue
-		}
+	for c, rows := range rep.sections(cat) {
 		fmt.Fprintf(&b, "\n## %s — %s\n\n", c.ID, c.Title)
 		fmt.Fprintf(&b, "%s; top set: %d of %d measured points (threshold %.4g).", challengeLine(c), rows[0].TopSize, rows[0].PoolSize, c.Threshold())
 		if rows[0].Scalarization != "" {
@@ -602,15 +595,7 @@ td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f
 	}
 	fmt.Fprintf(&b, "<p class=note>%s</p>", html.EscapeString(strings.ReplaceAll(metricsLegend, "**", "")))
 	_, by := group(rep.Spec, rep.Runs)
-	for _, id := range rep.Spec.Challenges {
-		c, err := cat.Get(id)
-		if err != nil {
-			continue
-		}
-		rows := rep.summariesOf(id)
-		if len(rows) == 0 {
-			continue
-		}
+	for c, rows := range rep.sections(cat) {
 		fmt.Fprintf(&b, "<h2>%s — %s</h2><p>%s; top set: %d of %d measured points (threshold %.4g).</p>", html.EscapeString(c.ID), html.EscapeString(c.Title),
 			html.EscapeString(challengeLine(c)), rows[0].TopSize, rows[0].PoolSize, c.Threshold())
 		b.WriteString("<table><tr>")
@@ -658,6 +643,26 @@ td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f
 	}
 	b.WriteString("</body></html>\n")
 	return b.String(), nil
+}
+
+// sections yields, in the spec's order, each challenge that has
+// summaries with its summaries: the sections of a report.
+func (rep Report) sections(cat *challenges.Catalog) iter.Seq2[*challenges.Challenge, []Summary] {
+	return func(yield func(*challenges.Challenge, []Summary) bool) {
+		for _, id := range rep.Spec.Challenges {
+			c, err := cat.Get(id)
+			if err != nil {
+				continue
+			}
+			rows := rep.summariesOf(id)
+			if len(rows) == 0 {
+				continue
+			}
+			if !yield(c, rows) {
+				return
+			}
+		}
+	}
 }
 
 // summariesOf returns the summaries of one challenge, in strategy order.

@@ -1,7 +1,6 @@
 package lab_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -173,32 +172,18 @@ func TestOfflineSingleInstrumentWaits(t *testing.T) {
 // With a token, every request but GET /health needs it.
 func TestAuth(t *testing.T) {
 	e := start(t, lab.Config{Token: "s3cret-token"})
-	get := func(path, auth string) (*http.Response, labclient.ErrorBody) {
-		rq, _ := http.NewRequest(http.MethodGet, e.ts.URL+path, nil)
-		if auth != "" {
-			rq.Header.Set("Authorization", auth)
-		}
-		resp, err := e.ts.Client().Do(rq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var eb labclient.ErrorBody
-		_ = json.NewDecoder(resp.Body).Decode(&eb)
-		return resp, eb
-	}
-	if resp, _ := get("/health", ""); resp.StatusCode != http.StatusOK {
+	if resp, _ := e.get(t, "/health", ""); resp.StatusCode != http.StatusOK {
 		t.Errorf("/health without a token: %d", resp.StatusCode)
 	}
 	for _, path := range []string{"/runs", "/instruments", "/faults", "/openapi.json", "/runs/x", "/nowhere"} {
 		for _, auth := range []string{"", "Bearer wrong", "s3cret-token", "Basic s3cret-token"} {
-			resp, eb := get(path, auth)
+			resp, eb := e.get(t, path, auth)
 			if resp.StatusCode != http.StatusUnauthorized || eb.Error.Code != labclient.CodeUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
 				t.Errorf("GET %s with %q: %d %+v", path, auth, resp.StatusCode, eb)
 			}
 		}
 	}
-	if resp, _ := get("/instruments", "Bearer s3cret-token"); resp.StatusCode != http.StatusOK {
+	if resp, _ := e.get(t, "/instruments", "Bearer s3cret-token"); resp.StatusCode != http.StatusOK {
 		t.Errorf("with the token: %d", resp.StatusCode)
 	}
 	// The client: without a token it is told so (not as an agent refusal); with it, it works.

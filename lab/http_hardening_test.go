@@ -1,7 +1,6 @@
 package lab_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -15,15 +14,7 @@ import (
 func TestAuthSchemeAndEmptyFilters(t *testing.T) {
 	e := start(t, lab.Config{Token: "s3cret-token"})
 	get := func(path, auth string) (int, labclient.ErrorBody) {
-		rq, _ := http.NewRequest(http.MethodGet, e.ts.URL+path, nil)
-		rq.Header.Set("Authorization", auth)
-		resp, err := e.ts.Client().Do(rq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var eb labclient.ErrorBody
-		_ = json.NewDecoder(resp.Body).Decode(&eb)
+		resp, eb := e.get(t, path, auth)
 		return resp.StatusCode, eb
 	}
 	for _, auth := range []string{"Bearer s3cret-token", "bearer s3cret-token", "BEARER  s3cret-token "} {

@@ -86,6 +86,24 @@ func start(t *testing.T, cfg lab.Config) *env {
 	return e
 }
 
+// get sends GET path with the Authorization header auth (none when
+// empty) and reads the error body, if the answer is one.
+func (e *env) get(t *testing.T, path, auth string) (*http.Response, labclient.ErrorBody) {
+	t.Helper()
+	rq, _ := http.NewRequest(http.MethodGet, e.ts.URL+path, nil)
+	if auth != "" {
+		rq.Header.Set("Authorization", auth)
+	}
+	resp, err := e.ts.Client().Do(rq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var eb labclient.ErrorBody
+	_ = json.NewDecoder(resp.Body).Decode(&eb)
+	return resp, eb
+}
+
 func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)

@@ -372,84 +372,59 @@ func Parse(b []byte, cat Challenges) (*Spec, error) {
 
 // Defaults fills every zero setting with its default.
 func (s *Spec) Defaults(cat Challenges) {
-	if s.Capacity.Lab == 0 {
-		s.Capacity.Lab = 2
-	}
-	if s.Capacity.HPC == 0 {
-		s.Capacity.HPC = 4
-	}
-	if s.Capacity.Model == 0 {
-		s.Capacity.Model = 2
-	}
-	a := &s.Approval
-	if a.Simulations == "" {
-		a.Simulations = Auto
-	}
-	if a.LabRuns == "" {
-		a.LabRuns = AutoIfRoutine
-	}
-	if a.Timeout == 0 {
-		a.Timeout = Duration(30 * time.Minute)
-	}
-	if a.OnTimeout == "" {
-		a.OnTimeout = Escalate
-	}
-	if a.EscalationTimeout == 0 {
-		a.EscalationTimeout = a.Timeout
-	}
-	if a.Default == "" {
-		a.Default = Reject
-	}
-	st := &s.Stall
-	if st.Patience == 0 {
-		st.Patience = 4
-	}
-	if st.Repeats == 0 {
-		st.Repeats = 3
-	}
-	if st.Action == "" {
-		st.Action = Replan
-	}
-	if st.MaxReplans == 0 {
-		st.MaxReplans = 1
-	}
+	orDefault(&s.Capacity.Lab, 2)
+	orDefault(&s.Capacity.HPC, 4)
+	orDefault(&s.Capacity.Model, 2)
+	s.Approval.defaults()
+	s.Stall.defaults()
 	if s.Reallocate == nil {
 		t := true
 		s.Reallocate = &t
 	}
-	if s.TokenReserve == 0 {
-		s.TokenReserve = DefaultTokenReserve
-	}
+	orDefault(&s.TokenReserve, DefaultTokenReserve)
 	for i := range s.Campaigns {
-		c := &s.Campaigns[i]
-		if c.Priority == 0 {
-			c.Priority = 1
-		}
-		if c.LabCost == 0 {
-			c.LabCost = 1
-		}
-		if c.Strategy == "" {
-			c.Strategy = "agents"
-		}
-		c.Acquisition = strings.ToLower(strings.TrimSpace(c.Acquisition))
-		c.Init = strings.ToLower(strings.TrimSpace(c.Init))
-		if c.Model == "" {
-			c.Model = s.Model
-		}
-		if c.Seed == 0 {
-			c.Seed = i + 1
-		}
-		if def, _, ok := cat.Lookup(c.Challenge); ok {
-			if c.Budget.LabRuns == 0 {
-				c.Budget.LabRuns = def.LabRuns
-			}
-			if c.Budget.Simulations == 0 {
-				c.Budget.Simulations = def.Simulations
-			}
-			if c.Budget.Tokens == 0 {
-				c.Budget.Tokens = def.Tokens
-			}
-		}
+		s.Campaigns[i].defaults(i, s.Model, cat)
+	}
+}
+
+// orDefault sets *p to def when it is the zero value.
+func orDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
+}
+
+func (a *ApprovalPolicy) defaults() {
+	orDefault(&a.Simulations, Auto)
+	orDefault(&a.LabRuns, AutoIfRoutine)
+	orDefault(&a.Timeout, Duration(30*time.Minute))
+	orDefault(&a.OnTimeout, Escalate)
+	orDefault(&a.EscalationTimeout, a.Timeout)
+	orDefault(&a.Default, Reject)
+}
+
+func (st *StallPolicy) defaults() {
+	orDefault(&st.Patience, 4)
+	orDefault(&st.Repeats, 3)
+	orDefault(&st.Action, Replan)
+	orDefault(&st.MaxReplans, 1)
+}
+
+// defaults fills the zero settings of the i-th campaign: the portfolio's
+// model, the challenge's budget, and a seed of its own.
+func (c *CampaignSpec) defaults(i int, model string, cat Challenges) {
+	orDefault(&c.Priority, 1)
+	orDefault(&c.LabCost, 1)
+	orDefault(&c.Strategy, "agents")
+	c.Acquisition = strings.ToLower(strings.TrimSpace(c.Acquisition))
+	c.Init = strings.ToLower(strings.TrimSpace(c.Init))
+	orDefault(&c.Model, model)
+	orDefault(&c.Seed, i+1)
+	if def, _, ok := cat.Lookup(c.Challenge); ok {
+		orDefault(&c.Budget.LabRuns, def.LabRuns)
+		orDefault(&c.Budget.Simulations, def.Simulations)
+		orDefault(&c.Budget.Tokens, def.Tokens)
 	}
 }
 
@@ -491,136 +466,155 @@ var (
 // finite reports whether v is a number JSON can carry.
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
+// problems collects what Validate finds, each with the field it is about.
+type problems []error
+
+func (p *problems) bad(field, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+}
+
 // Validate reports every problem, each with where it is and what is expected.
 func (s *Spec) Validate(cat Challenges) error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
-	}
+	var p problems
 	if strings.TrimSpace(s.Name) == "" {
-		bad("name", "is missing; give the portfolio a short name")
+		p.bad("name", "is missing; give the portfolio a short name")
 	}
 	for _, k := range Kinds {
 		if n := s.Capacity.Of(k); n < 1 || n > MaxCapacity {
-			bad("capacity."+k, "is %d; want 1 to %d", n, MaxCapacity)
+			p.bad("capacity."+k, "is %d; want 1 to %d", n, MaxCapacity)
 		}
 	}
-	checkAmount := func(field string, a, most Amount) {
-		v, m := a.vec(), most.vec()
-		keys := [5]string{"lab_runs", "simulations", "tokens", "node_hours", "cost"}
-		// Counts are written whole, as in the file.
-		show := [5]string{strconv.Itoa(a.LabRuns), strconv.Itoa(a.Simulations), strconv.Itoa(a.Tokens), fmt.Sprint(a.NodeHours), fmt.Sprint(a.Cost)}
-		for i := range v {
-			switch {
-			case !finite(v[i]):
-				bad(field+"."+keys[i], "is %s; want a finite number", show[i])
-			case v[i] < 0:
-				bad(field+"."+keys[i], "is %s; budgets are zero or more", show[i])
-			case v[i] > m[i]:
-				bad(field+"."+keys[i], "is %s; at most %s", show[i], strconv.FormatFloat(m[i], 'f', -1, 64))
-			}
-		}
-	}
-	checkAmount("budget", s.Budget, portfolioMax)
+	p.amount("budget", s.Budget, portfolioMax)
 	if s.Model != "" {
 		if _, err := llm.ParseSpec(s.Model); err != nil {
-			bad("model", "%v", err)
+			p.bad("model", "%v", err)
 		}
 	}
-	a := s.Approval
-	if !slices.Contains([]string{Auto, Review}, a.Simulations) {
-		bad("approval.simulations", "is %q; want auto or review", a.Simulations)
-	}
-	if !slices.Contains([]string{Auto, Review, AutoIfRoutine}, a.LabRuns) {
-		bad("approval.lab_runs", "is %q; want auto, review or auto_if_routine", a.LabRuns)
-	}
-	if !finite(a.MaxAutoCost) || a.MaxAutoCost < 0 || a.MaxAutoCost > MaxCost {
-		bad("approval.max_auto_cost", "is %g; want 0 (no cost rule) to %g", a.MaxAutoCost, MaxCost)
-	}
-	if a.Timeout < 0 || a.EscalationTimeout < 0 {
-		bad("approval.timeout", "is negative")
-	}
-	if a.Timeout.Std() > MaxTimeout || a.EscalationTimeout.Std() > MaxTimeout {
-		bad("approval.timeout", "is longer than %s", MaxTimeout)
-	}
-	if !slices.Contains([]string{Escalate, Approve, Reject}, a.OnTimeout) {
-		bad("approval.on_timeout", "is %q; want escalate, approve or reject", a.OnTimeout)
-	}
-	if !slices.Contains([]string{Approve, Reject}, a.Default) {
-		bad("approval.default", "is %q; want approve or reject", a.Default)
-	}
-	if !slices.Contains([]string{Replan, Deprioritise, Stop}, s.Stall.Action) {
-		bad("stall.action", "is %q; want replan, deprioritise or stop", s.Stall.Action)
-	}
-	if s.Stall.Patience < 0 || s.Stall.Repeats < 0 || s.Stall.MaxReplans < 0 {
-		bad("stall", "has a negative setting")
-	}
-	if s.Stall.Patience > MaxStall || s.Stall.Repeats > MaxStall || s.Stall.MaxReplans > MaxReplans {
-		bad("stall", "patience and repeats are at most %d, max_replans at most %d", MaxStall, MaxReplans)
-	}
+	p.approval(s.Approval)
+	p.stall(s.Stall)
 	if s.TokenReserve < 0 || s.TokenReserve > MaxTokenReserve {
-		bad("token_reserve", "is %d; want 0 (the default) to %d", s.TokenReserve, MaxTokenReserve)
+		p.bad("token_reserve", "is %d; want 0 (the default) to %d", s.TokenReserve, MaxTokenReserve)
 	}
 	if len(s.Campaigns) == 0 {
-		bad("campaigns", "is empty; list at least one challenge")
+		p.bad("campaigns", "is empty; list at least one challenge")
 	}
 	if len(s.Campaigns) > MaxCampaigns {
-		bad("campaigns", "lists %d; at most %d", len(s.Campaigns), MaxCampaigns)
+		p.bad("campaigns", "lists %d; at most %d", len(s.Campaigns), MaxCampaigns)
 	}
 	seen := map[string]bool{}
 	for i, c := range s.Campaigns {
-		f := fmt.Sprintf("campaigns[%d]", i)
-		def, params, ok := cat.Lookup(c.Challenge)
+		p.campaign(i, c, s.Model, cat, seen)
+	}
+	return errors.Join(p...)
+}
+
+// amount checks a budget against the largest allowed.
+func (p *problems) amount(field string, a, most Amount) {
+	v, m := a.vec(), most.vec()
+	keys := [5]string{"lab_runs", "simulations", "tokens", "node_hours", "cost"}
+	// Counts are written whole, as in the file.
+	show := [5]string{strconv.Itoa(a.LabRuns), strconv.Itoa(a.Simulations), strconv.Itoa(a.Tokens), fmt.Sprint(a.NodeHours), fmt.Sprint(a.Cost)}
+	for i := range v {
 		switch {
-		case c.Challenge == "":
-			bad(f+".challenge", "is missing")
-		case !ok:
-			bad(f+".challenge", "%q is not in the catalog (see `genesis challenges list`)", c.Challenge)
-		}
-		key := fmt.Sprintf("%s/%s/%d/%s/%s/%d", c.Challenge, c.Strategy, c.Seed, c.Acquisition, c.Init, c.Batch)
-		if seen[key] {
-			bad(f, "repeats challenge %s with the same strategy, settings and seed; give it another seed", c.Challenge)
-		}
-		seen[key] = true
-		if c.Priority < 1 || c.Priority > 10 {
-			bad(f+".priority", "is %d; want 1 (lowest) to 10", c.Priority)
-		}
-		if !slices.Contains([]string{"agents", "agents-noopt", "bo", "random"}, c.Strategy) {
-			bad(f+".strategy", "is %q; want agents, agents-noopt, bo or random", c.Strategy)
-		}
-		checkSearch(f, c, bad)
-		checkAmount(f+".budget", c.Budget, campaignMax)
-		if ok && c.Budget.LabRuns < 1 {
-			bad(f+".budget.lab_runs", "is %d; a campaign needs at least one lab run (the challenge's default is %d)", c.Budget.LabRuns, def.LabRuns)
-		}
-		if !finite(c.LabCost) || c.LabCost < 0 || c.LabCost > MaxLabCost {
-			bad(f+".lab_cost", "is %g; want 0 to %g", c.LabCost, MaxLabCost)
-		}
-		if c.MaxBatch < 0 || c.MaxBatch > maxLabBatch {
-			bad(f+".max_batch", "is %d; want 1 to %d lab runs per iteration (absent: the default)", c.MaxBatch, maxLabBatch)
-		}
-		if c.Model != "" && c.Model != s.Model {
-			if _, err := llm.ParseSpec(c.Model); err != nil {
-				bad(f+".model", "%v", err)
-			}
-		}
-		for _, r := range c.Routine {
-			name := r.Parameter
-			if ok && !slices.Contains(params, name) {
-				bad(f+".routine."+name, "is not a parameter of %s (it has %s)", c.Challenge, strings.Join(params, ", "))
-			}
-			if r.Min != nil && !finite(*r.Min) || r.Max != nil && !finite(*r.Max) {
-				bad(f+".routine."+name, "has a bound that is not a finite number")
-			}
-			if r.Min != nil && r.Max != nil && *r.Min > *r.Max {
-				bad(f+".routine."+name, "has min %g above max %g", *r.Min, *r.Max)
-			}
-			if (r.Min != nil || r.Max != nil) && len(r.Values) > 0 {
-				bad(f+".routine."+name, "has both bounds and values; use bounds for numbers, values for categories")
-			}
+		case !finite(v[i]):
+			p.bad(field+"."+keys[i], "is %s; want a finite number", show[i])
+		case v[i] < 0:
+			p.bad(field+"."+keys[i], "is %s; budgets are zero or more", show[i])
+		case v[i] > m[i]:
+			p.bad(field+"."+keys[i], "is %s; at most %s", show[i], strconv.FormatFloat(m[i], 'f', -1, 64))
 		}
 	}
-	return errors.Join(errs...)
+}
+
+func (p *problems) approval(a ApprovalPolicy) {
+	if !slices.Contains([]string{Auto, Review}, a.Simulations) {
+		p.bad("approval.simulations", "is %q; want auto or review", a.Simulations)
+	}
+	if !slices.Contains([]string{Auto, Review, AutoIfRoutine}, a.LabRuns) {
+		p.bad("approval.lab_runs", "is %q; want auto, review or auto_if_routine", a.LabRuns)
+	}
+	if !finite(a.MaxAutoCost) || a.MaxAutoCost < 0 || a.MaxAutoCost > MaxCost {
+		p.bad("approval.max_auto_cost", "is %g; want 0 (no cost rule) to %g", a.MaxAutoCost, MaxCost)
+	}
+	if a.Timeout < 0 || a.EscalationTimeout < 0 {
+		p.bad("approval.timeout", "is negative")
+	}
+	if a.Timeout.Std() > MaxTimeout || a.EscalationTimeout.Std() > MaxTimeout {
+		p.bad("approval.timeout", "is longer than %s", MaxTimeout)
+	}
+	if !slices.Contains([]string{Escalate, Approve, Reject}, a.OnTimeout) {
+		p.bad("approval.on_timeout", "is %q; want escalate, approve or reject", a.OnTimeout)
+	}
+	if !slices.Contains([]string{Approve, Reject}, a.Default) {
+		p.bad("approval.default", "is %q; want approve or reject", a.Default)
+	}
+}
+
+func (p *problems) stall(st StallPolicy) {
+	if !slices.Contains([]string{Replan, Deprioritise, Stop}, st.Action) {
+		p.bad("stall.action", "is %q; want replan, deprioritise or stop", st.Action)
+	}
+	if st.Patience < 0 || st.Repeats < 0 || st.MaxReplans < 0 {
+		p.bad("stall", "has a negative setting")
+	}
+	if st.Patience > MaxStall || st.Repeats > MaxStall || st.MaxReplans > MaxReplans {
+		p.bad("stall", "patience and repeats are at most %d, max_replans at most %d", MaxStall, MaxReplans)
+	}
+}
+
+// campaign checks the i-th campaign; seen holds the campaigns before it,
+// by challenge and settings, so that none repeats another.
+func (p *problems) campaign(i int, c CampaignSpec, portfolioModel string, cat Challenges, seen map[string]bool) {
+	f := fmt.Sprintf("campaigns[%d]", i)
+	def, params, ok := cat.Lookup(c.Challenge)
+	switch {
+	case c.Challenge == "":
+		p.bad(f+".challenge", "is missing")
+	case !ok:
+		p.bad(f+".challenge", "%q is not in the catalog (see `genesis challenges list`)", c.Challenge)
+	}
+	key := fmt.Sprintf("%s/%s/%d/%s/%s/%d", c.Challenge, c.Strategy, c.Seed, c.Acquisition, c.Init, c.Batch)
+	if seen[key] {
+		p.bad(f, "repeats challenge %s with the same strategy, settings and seed; give it another seed", c.Challenge)
+	}
+	seen[key] = true
+	if c.Priority < 1 || c.Priority > 10 {
+		p.bad(f+".priority", "is %d; want 1 (lowest) to 10", c.Priority)
+	}
+	if !slices.Contains([]string{"agents", "agents-noopt", "bo", "random"}, c.Strategy) {
+		p.bad(f+".strategy", "is %q; want agents, agents-noopt, bo or random", c.Strategy)
+	}
+	checkSearch(f, c, p.bad)
+	p.amount(f+".budget", c.Budget, campaignMax)
+	if ok && c.Budget.LabRuns < 1 {
+		p.bad(f+".budget.lab_runs", "is %d; a campaign needs at least one lab run (the challenge's default is %d)", c.Budget.LabRuns, def.LabRuns)
+	}
+	if !finite(c.LabCost) || c.LabCost < 0 || c.LabCost > MaxLabCost {
+		p.bad(f+".lab_cost", "is %g; want 0 to %g", c.LabCost, MaxLabCost)
+	}
+	if c.MaxBatch < 0 || c.MaxBatch > maxLabBatch {
+		p.bad(f+".max_batch", "is %d; want 1 to %d lab runs per iteration (absent: the default)", c.MaxBatch, maxLabBatch)
+	}
+	if c.Model != "" && c.Model != portfolioModel {
+		if _, err := llm.ParseSpec(c.Model); err != nil {
+			p.bad(f+".model", "%v", err)
+		}
+	}
+	for _, r := range c.Routine {
+		name := r.Parameter
+		if ok && !slices.Contains(params, name) {
+			p.bad(f+".routine."+name, "is not a parameter of %s (it has %s)", c.Challenge, strings.Join(params, ", "))
+		}
+		if r.Min != nil && !finite(*r.Min) || r.Max != nil && !finite(*r.Max) {
+			p.bad(f+".routine."+name, "has a bound that is not a finite number")
+		}
+		if r.Min != nil && r.Max != nil && *r.Min > *r.Max {
+			p.bad(f+".routine."+name, "has min %g above max %g", *r.Min, *r.Max)
+		}
+		if (r.Min != nil || r.Max != nil) && len(r.Values) > 0 {
+			p.bad(f+".routine."+name, "has both bounds and values; use bounds for numbers, values for categories")
+		}
+	}
 }
 
 // maxBatch is the most experiments bo chooses together (the campaign

@@ -1,9 +1,11 @@
 package workflows
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -15,6 +17,7 @@ import (
 	"github.com/genesis-sci/genesis/agents"
 	"github.com/genesis-sci/genesis/agents/llm"
 	"github.com/genesis-sci/genesis/agents/llm/scripted"
+	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/lab"
 	"github.com/genesis-sci/genesis/portfolio"
 	"github.com/genesis-sci/genesis/tools/labclient"
@@ -199,10 +202,17 @@ campaigns:
 // with the reason in the log, and that campaign spends them.
 func TestPortfolioStallReplanStopReallocate(t *testing.T) {
 	team := scriptedTeam()
+	cat, err := challenges.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	agnp, err := cat.Get("agnp-spectrum-loss")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var first string
 	model := &scripted.Model{Fn: func(req llm.Request) (string, error) {
-		sys := req.Messages[0].Content
-		if roleOf(req) == agents.Hypothesis && strings.Contains(sys, "Challenge: Silver nanoparticles") {
+		if roleOf(req) == agents.Hypothesis && forChallenge(req, agnp) {
 			out, err := team.Fn(req)
 			if first == "" {
 				first = out
@@ -334,4 +344,36 @@ campaigns:
 	if n, _ := countRuns(t, f); st.Paused != "" || n != 8 || st.Spent.LabRuns != 8 {
 		t.Fatalf("after resume: paused %q, %d lab runs, ledger %v", st.Paused, n, st.Spent)
 	}
+}
+
+// forChallenge reports whether req is a step of a campaign on c, by its
+// reply schema, whose points carry exactly c's parameters: the contract of
+// the reply, not the prompt's wording.
+func forChallenge(req llm.Request, c *challenges.Challenge) bool {
+	var schema, point any
+	if json.Unmarshal(req.Schema, &schema) != nil || json.Unmarshal(agents.PointSchema(c), &point) != nil {
+		return false
+	}
+	var holds func(v any) bool
+	holds = func(v any) bool {
+		if reflect.DeepEqual(v, point) {
+			return true
+		}
+		switch v := v.(type) {
+		case map[string]any:
+			for _, x := range v {
+				if holds(x) {
+					return true
+				}
+			}
+		case []any:
+			for _, x := range v {
+				if holds(x) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return holds(schema)
 }

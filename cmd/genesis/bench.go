@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/evals/metrics"
@@ -161,12 +162,15 @@ func summarise(c *challenges.Challenge, name string, traces [][]metrics.Point, b
 	return row
 }
 
+// benchSearchOptions are genesis bench search's flags.
+type benchSearchOptions struct {
+	chList, cfgList, acq, initS, exportF, picksF, jsonF string
+	seeds, budget, batch, parallel                      int
+	noisy                                               bool
+}
+
 func benchSearchCmd(cfg *globals) *cobra.Command {
-	var (
-		chList, cfgList, acq, initS, exportF, picksF, jsonF string
-		seeds, budget, batch, parallel                      int
-		noisy                                               bool
-	)
+	var o benchSearchOptions
 	c := &cobra.Command{
 		Use:   "search",
 		Short: "Search quality and speed of the optimiser on the catalog's pools, side by side with references",
@@ -198,33 +202,20 @@ them, and --picks scores what it picked beside the configurations above.`,
 			if err != nil {
 				return err
 			}
-			chs, err := benchChallenges(cat, chList)
+			chs, err := benchChallenges(cat, o.chList)
 			if err != nil {
 				return err
 			}
-			if seeds < 1 || budget < 2 || batch < 1 {
-				return fmt.Errorf("--seeds (%d) must be ≥ 1, --budget (%d) ≥ 2 and --batch (%d) ≥ 1", seeds, budget, batch)
-			}
-			init, err := parseInit(initS)
+			cfgs, err := o.configs()
 			if err != nil {
 				return err
 			}
-			names := splitList(cfgList)
-			var cfgs []search.Config
-			for _, n := range names {
-				sc, err := searchConfig(n, acq, init, batch)
-				if err != nil {
-					return err
-				}
-				sc.Noisy = noisy
-				cfgs = append(cfgs, sc)
-			}
-			if exportF != "" {
-				return exportPools(cmd.ErrOrStderr(), exportF, chs, cfgs, seeds, budget, batch)
+			if o.exportF != "" {
+				return exportPools(cmd.ErrOrStderr(), o.exportF, chs, cfgs, o.seeds, o.budget, o.batch)
 			}
 			var picks *referencePicks
-			if picksF != "" {
-				if picks, err = readPicks(picksF, budget); err != nil {
+			if o.picksF != "" {
+				if picks, err = readPicks(o.picksF, o.budget); err != nil {
 					return err
 				}
 			}
@@ -233,77 +224,117 @@ them, and --picks scores what it picked beside the configurations above.`,
 			w := cmd.OutOrStdout()
 			for _, ch := range chs {
 				for _, sc := range cfgs {
-					t0 := time.Now()
-					runs, err := search.SimulateSeeds(ch, sc, budget, seeds, parallel, clock)
+					row, err := o.simulate(w, cmd.ErrOrStderr(), ch, sc, clock)
 					if err != nil {
 						return err
 					}
-					var traces [][]metrics.Point
-					var secs float64
-					row := benchRow{}
-					for _, r := range runs {
-						traces = append(traces, r.Trace)
-						secs += r.Seconds
-						row.DegenerateFits += len(r.Notes)
-					}
-					start := sc.StartSize
-					if start == 0 {
-						start = optimizer.StartSizeFor(len(ch.Parameters), budget)
-					}
-					deg := row.DegenerateFits
-					row = summarise(ch, sc.Name, traces, budget, batch, start)
-					row.DegenerateFits = deg
-					row.MsPerSuggest = 1000 * secs / float64(max(1, suggestions(runs, start, batch)))
 					rows = append(rows, row)
-					printBenchRow(w, row, budget)
-					fmt.Fprintf(cmd.ErrOrStderr(), "  (%s %s: %d seeds in %s)\n", ch.ID, sc.Name, seeds, time.Since(t0).Round(time.Millisecond))
 				}
 				if picks != nil {
-					for _, name := range picks.configs(ch.ID) {
-						var traces [][]metrics.Point
-						var secs float64
-						for _, r := range picks.runs(ch.ID, name) {
-							tr, err := search.ScorePicks(ch, r.Picks)
-							if err != nil {
-								return fmt.Errorf("%s: %w", picksF, err)
-							}
-							traces = append(traces, tr)
-							secs += r.Seconds
-						}
-						row := summarise(ch, name, traces, budget, picks.Batch, 0)
-						row.MsPerSuggest = 1000 * secs / float64(max(1, len(traces)*(budget-2)))
-						rows = append(rows, row)
-						printBenchRow(w, row, budget)
+					refs, err := o.scorePicks(w, ch, picks)
+					if err != nil {
+						return err
 					}
+					rows = append(rows, refs...)
 				}
 			}
-			if jsonF != "" {
-				b, err := json.MarshalIndent(map[string]any{"seeds": seeds, "budget": budget, "batch": batch, "init": initS,
-					"acquisition": acq, "noisy": noisy, "rows": rows}, "", "  ")
-				if err != nil {
-					return err
-				}
-				if err := writeFileAtomic(jsonF, b); err != nil {
-					return err
-				}
-			}
-			return nil
+			return o.writeJSON(rows)
 		},
 	}
-	f := c.Flags()
-	f.StringVar(&chList, "challenges", "pools", "challenge IDs, comma-separated, or pools, categorical, all")
-	f.StringVar(&cfgList, "configs", "random,bo-onehot,bo", "configurations, comma-separated: "+strings.Join(searchConfigs, ", "))
-	f.StringVar(&acq, "acquisition", optimizer.AcqEI, "the bo configuration's acquisition: ei or ucb")
-	f.StringVar(&initS, "init", "auto", "start design: auto (k-medoids, size by optimizer.StartSizeFor), medoids[:N], maximin[:N] or random:N")
-	f.IntVar(&seeds, "seeds", 20, "seeds per challenge and configuration")
-	f.IntVar(&budget, "budget", 20, "experiments per run")
-	f.IntVar(&batch, "batch", 1, "experiments chosen together (a round)")
-	f.IntVar(&parallel, "parallel", runtime.NumCPU(), "seeds run at a time")
-	f.BoolVar(&noisy, "noisy", false, "measure with the lab's noise model (scores stay on the truth)")
-	f.StringVar(&exportF, "export", "", "write the pools and every seed's start points (of the first configuration) to this JSON file for a reference optimiser, and stop")
-	f.StringVar(&picksF, "picks", "", "score a reference optimiser's picks (JSON from evals/reference/botorch_pools.py) beside the configurations")
-	f.StringVar(&jsonF, "json", "", "also write the figures to this JSON file")
+	o.flags(c.Flags())
 	return c
+}
+
+// configs checks the run settings and makes the configurations named.
+func (o *benchSearchOptions) configs() ([]search.Config, error) {
+	if o.seeds < 1 || o.budget < 2 || o.batch < 1 {
+		return nil, fmt.Errorf("--seeds (%d) must be ≥ 1, --budget (%d) ≥ 2 and --batch (%d) ≥ 1", o.seeds, o.budget, o.batch)
+	}
+	init, err := parseInit(o.initS)
+	if err != nil {
+		return nil, err
+	}
+	var cfgs []search.Config
+	for _, n := range splitList(o.cfgList) {
+		sc, err := searchConfig(n, o.acq, init, o.batch)
+		if err != nil {
+			return nil, err
+		}
+		sc.Noisy = o.noisy
+		cfgs = append(cfgs, sc)
+	}
+	return cfgs, nil
+}
+
+// simulate runs every seed of one configuration on ch and prints the sum;
+// how long it took goes to stderr.
+func (o *benchSearchOptions) simulate(w, stderr io.Writer, ch *challenges.Challenge, sc search.Config, clock func() float64) (benchRow, error) {
+	t0 := time.Now()
+	runs, err := search.SimulateSeeds(ch, sc, o.budget, o.seeds, o.parallel, clock)
+	if err != nil {
+		return benchRow{}, err
+	}
+	traces, secs, deg := search.Gather(runs)
+	start := sc.StartSize
+	if start == 0 {
+		start = optimizer.StartSizeFor(len(ch.Parameters), o.budget)
+	}
+	row := summarise(ch, sc.Name, traces, o.budget, o.batch, start)
+	row.DegenerateFits = deg
+	row.MsPerSuggest = 1000 * secs / float64(max(1, suggestions(runs, start, o.batch)))
+	printBenchRow(w, row, o.budget)
+	fmt.Fprintf(stderr, "  (%s %s: %d seeds in %s)\n", ch.ID, sc.Name, o.seeds, time.Since(t0).Round(time.Millisecond))
+	return row, nil
+}
+
+// scorePicks scores and prints a reference optimiser's picks on ch.
+func (o *benchSearchOptions) scorePicks(w io.Writer, ch *challenges.Challenge, picks *referencePicks) ([]benchRow, error) {
+	var rows []benchRow
+	for _, name := range picks.configs(ch.ID) {
+		var traces [][]metrics.Point
+		var secs float64
+		for _, r := range picks.runs(ch.ID, name) {
+			tr, err := search.ScorePicks(ch, r.Picks)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", o.picksF, err)
+			}
+			traces = append(traces, tr)
+			secs += r.Seconds
+		}
+		row := summarise(ch, name, traces, o.budget, picks.Batch, 0)
+		row.MsPerSuggest = 1000 * secs / float64(max(1, len(traces)*(o.budget-2)))
+		rows = append(rows, row)
+		printBenchRow(w, row, o.budget)
+	}
+	return rows, nil
+}
+
+// writeJSON writes the figures to --json, when given.
+func (o *benchSearchOptions) writeJSON(rows []benchRow) error {
+	if o.jsonF == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(map[string]any{"seeds": o.seeds, "budget": o.budget, "batch": o.batch, "init": o.initS,
+		"acquisition": o.acq, "noisy": o.noisy, "rows": rows}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(o.jsonF, b)
+}
+
+func (o *benchSearchOptions) flags(f *pflag.FlagSet) {
+	f.StringVar(&o.chList, "challenges", "pools", "challenge IDs, comma-separated, or pools, categorical, all")
+	f.StringVar(&o.cfgList, "configs", "random,bo-onehot,bo", "configurations, comma-separated: "+strings.Join(searchConfigs, ", "))
+	f.StringVar(&o.acq, "acquisition", optimizer.AcqEI, "the bo configuration's acquisition: ei or ucb")
+	f.StringVar(&o.initS, "init", "auto", "start design: auto (k-medoids, size by optimizer.StartSizeFor), medoids[:N], maximin[:N] or random:N")
+	f.IntVar(&o.seeds, "seeds", 20, "seeds per challenge and configuration")
+	f.IntVar(&o.budget, "budget", 20, "experiments per run")
+	f.IntVar(&o.batch, "batch", 1, "experiments chosen together (a round)")
+	f.IntVar(&o.parallel, "parallel", runtime.NumCPU(), "seeds run at a time")
+	f.BoolVar(&o.noisy, "noisy", false, "measure with the lab's noise model (scores stay on the truth)")
+	f.StringVar(&o.exportF, "export", "", "write the pools and every seed's start points (of the first configuration) to this JSON file for a reference optimiser, and stop")
+	f.StringVar(&o.picksF, "picks", "", "score a reference optimiser's picks (JSON from evals/reference/botorch_pools.py) beside the configurations")
+	f.StringVar(&o.jsonF, "json", "", "also write the figures to this JSON file")
 }
 
 // suggestions is how many optimiser calls the runs made (the start design

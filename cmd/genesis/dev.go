@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/genesis-sci/genesis/api/access"
+	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/config"
 )
 
@@ -25,37 +26,27 @@ func devCmd(cfg *globals) *cobra.Command {
 :8233), a worker, the lab service and the HTTP API, and runs until Ctrl-C. Campaigns that were
 running when it stopped resume when it starts again.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cat, err := cfg.catalog()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer cancel()
-			so.worker = true
-			st, err := startStack(ctx, cfg, cat, so)
-			if err != nil {
-				return err
-			}
-			defer st.close()
-			bound, stop, err := serveAPI(cfg, st, cat, addr)
-			if err != nil {
-				return err
-			}
-			defer stop()
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "Genesis dev is up (data in %s)\n", cfg.home)
-			fmt.Fprintf(out, "  API:         http://%s  (OpenAPI at /openapi.json; admin token in %s)\n", bound, access.AdminTokenFile(cfg.home))
-			fmt.Fprintf(out, "               try: genesis campaign start --challenge crossed-barrel-toughness --api http://%s\n", bound)
-			fmt.Fprintf(out, "  lab service: %s\n", st.labURL)
-			if st.dev != nil && st.dev.UI() != "" {
-				fmt.Fprintf(out, "  Temporal:    %s, web UI %s\n", st.temporal, st.dev.UI())
-			} else {
-				fmt.Fprintf(out, "  Temporal:    %s\n", st.temporal)
-			}
-			fmt.Fprintln(out, "Ctrl-C stops everything; running campaigns resume on the next start.")
-			<-ctx.Done()
-			fmt.Fprintln(out, "shutting down…")
-			return nil
+			return untilInterrupted(cfg, so, func(ctx context.Context, cat *challenges.Catalog, st *stack) error {
+				bound, stop, err := serveAPI(cfg, st, cat, addr)
+				if err != nil {
+					return err
+				}
+				defer stop()
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "Genesis dev is up (data in %s)\n", cfg.home)
+				fmt.Fprintf(out, "  API:         http://%s  (OpenAPI at /openapi.json; admin token in %s)\n", bound, access.AdminTokenFile(cfg.home))
+				fmt.Fprintf(out, "               try: genesis campaign start --challenge crossed-barrel-toughness --api http://%s\n", bound)
+				fmt.Fprintf(out, "  lab service: %s\n", st.labURL)
+				if st.dev != nil && st.dev.UI() != "" {
+					fmt.Fprintf(out, "  Temporal:    %s, web UI %s\n", st.temporal, st.dev.UI())
+				} else {
+					fmt.Fprintf(out, "  Temporal:    %s\n", st.temporal)
+				}
+				fmt.Fprintln(out, "Ctrl-C stops everything; running campaigns resume on the next start.")
+				<-ctx.Done()
+				fmt.Fprintln(out, "shutting down…")
+				return nil
+			})
 		},
 	}
 	f := c.Flags()
@@ -82,21 +73,11 @@ func workerCmd(cfg *globals) *cobra.Command {
 			if so.temporal == "" || so.labURL == "" {
 				return fmt.Errorf("a worker needs --temporal HOST:PORT and --lab URL (for everything in one process use `genesis dev`)")
 			}
-			cat, err := cfg.catalog()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer cancel()
-			so.worker = true
-			st, err := startStack(ctx, cfg, cat, so)
-			if err != nil {
-				return err
-			}
-			defer st.close()
-			fmt.Fprintf(cmd.OutOrStdout(), "worker polling task queue %q on %s; lab %s\n", "genesis", st.temporal, st.labURL)
-			<-ctx.Done()
-			return nil
+			return untilInterrupted(cfg, so, func(ctx context.Context, _ *challenges.Catalog, st *stack) error {
+				fmt.Fprintf(cmd.OutOrStdout(), "worker polling task queue %q on %s; lab %s\n", "genesis", st.temporal, st.labURL)
+				<-ctx.Done()
+				return nil
+			})
 		},
 	}
 	f := c.Flags()
@@ -106,4 +87,23 @@ func workerCmd(cfg *globals) *cobra.Command {
 	f.Float64Var(&so.simScale, "sim-time-scale", 0, "simulation time scale (0 = as fast as possible)")
 	hpcFlags(f, &so)
 	return c
+}
+
+// untilInterrupted starts a stack with a worker and hands it to serve
+// with a context that ends at Ctrl-C or SIGTERM; the stack closes when
+// serve returns.
+func untilInterrupted(cfg *globals, so stackOptions, serve func(ctx context.Context, cat *challenges.Catalog, st *stack) error) error {
+	cat, err := cfg.catalog()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	so.worker = true
+	st, err := startStack(ctx, cfg, cat, so)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	return serve(ctx, cat, st)
 }

@@ -14,10 +14,10 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/genesis-sci/genesis/agents/providers"
 	"github.com/genesis-sci/genesis/challenges"
 	"github.com/genesis-sci/genesis/config"
 	"github.com/genesis-sci/genesis/evals"
@@ -60,14 +60,17 @@ func (t temporalCampaigns) Result(ctx context.Context, id string) (*campaign.Cam
 	return &res, nil
 }
 
+// evalOptions are genesis eval's flags.
+type evalOptions struct {
+	spec          evals.Spec
+	chList, strat string
+	parallel      int
+	out           string
+	so            stackOptions
+}
+
 func evalCmd(cfg *globals) *cobra.Command {
-	var (
-		spec          evals.Spec
-		chList, strat string
-		parallel      int
-		out           string
-		so            stackOptions
-	)
+	var o evalOptions
 	c := &cobra.Command{
 		Use:   "eval",
 		Short: "Score strategies (random, bo, agents, agents-noopt) on challenges: Top%, EF, AF, regret, plots",
@@ -98,128 +101,145 @@ Liang et al.'s GP-LCB2 protocol.`,
 			if err != nil {
 				return err
 			}
-			spec.Challenges = splitList(chList)
-			spec.Strategies = splitList(strat)
-			if err := spec.Validate(cat); err != nil {
+			if err := o.check(cmd, cat); err != nil {
 				return err
 			}
-			if cmd.Flags().Changed("parallel") && parallel < 1 {
-				return fmt.Errorf("--parallel %d must be ≥ 1 (or leave it out: one run at a time with a model, CPUs + 1 without)", parallel)
-			}
-			if parallel == 0 {
-				parallel = evals.DefaultParallel(spec)
-			}
-			// The first Ctrl-C closes stop (no new runs, the running ones
-			// finish); a second, or SIGTERM, cancels ctx (stop waiting now).
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			stop := make(chan struct{})
-			sigs := make(chan os.Signal, 2)
-			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-			defer signal.Stop(sigs)
-			stderr := cmd.ErrOrStderr()
-			go func() {
-				stopped := false
-				for {
-					select {
-					case sig := <-sigs:
-						if !stopped && sig == os.Interrupt {
-							stopped = true
-							close(stop)
-							fmt.Fprintln(stderr, "\ninterrupted: starting no more runs; waiting for the running ones to finish (Ctrl-C again to stop waiting: they resume later)")
-							continue
-						}
-						cancel()
-						return
-					case <-ctx.Done():
-						return
-					}
-				}
-			}()
-			if spec.UsesModel() {
-				cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
-				err := providers.CheckModel(cctx, spec.Model, cfg.models)
-				ccancel()
-				if err != nil {
+			ctx, stop, release := evalInterrupts(cmd.ErrOrStderr())
+			defer release()
+			if o.spec.UsesModel() {
+				if err := checkModel(ctx, o.spec.Model, cfg.models); err != nil {
 					return err
 				}
 			} else {
-				spec.Model = ""
+				o.spec.Model = ""
 				// Classical runs take a fraction of a second and each
 				// finished one is saved in the eval directory, so a power
 				// cut costs at most a few runs redone on resume, while a
 				// commit that waits for the disk costs every run time.
-				so.relaxedSync = true
+				o.so.relaxedSync = true
 			}
-			if out == "" {
-				out = filepath.Join(cfg.home, "evals", "eval-"+spec.Key())
+			if o.out == "" {
+				o.out = filepath.Join(cfg.home, "evals", "eval-"+o.spec.Key())
 			}
-			so.worker = true
-			so.hpc = spec.HPC
-			so.timeScale = 1e-6 // the lab answers at once: evals measure decisions, not waiting
-			so.poll = 5 * time.Millisecond
+			o.so.hpc = o.spec.HPC
+			o.so.timeScale = 1e-6 // the lab answers at once: evals measure decisions, not waiting
+			o.so.poll = 5 * time.Millisecond
 			// Beside a running `genesis dev` the eval starts a server of
 			// its own, with its state (and memory, when the shared one is
 			// in use) in the eval's directory, so the resume command finds
 			// the runs left running there.
-			so.share, so.fixedPorts = true, cmd.Flags().Changed("temporal-port") || cmd.Flags().Changed("ui-port")
-			so.altHome = out
-			st, err := startStack(ctx, cfg, cat, so)
+			o.so.altHome = o.out
+			st, err := startWorkerStack(ctx, cmd, cfg, cat, o.so)
 			if err != nil {
 				return err
 			}
 			defer st.close()
-			for _, n := range st.notes {
-				fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
-			}
-
-			w := cmd.ErrOrStderr()
-			total := len(spec.Challenges) * len(spec.Strategies) * spec.Seeds
-			fmt.Fprintf(w, "eval: %d challenges × %d strategies × %d seeds = %d runs, %d at a time → %s\n",
-				len(spec.Challenges), len(spec.Strategies), spec.Seeds, total, parallel, out)
-			bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("runs"),
-				progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionShowElapsedTimeOnFinish(),
-				progressbar.OptionSetWidth(30), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
-			resumed := 0
-			r := &evals.Runner{Catalog: cat, Campaigns: temporalCampaigns{st.tc}, Out: out, Parallel: parallel, Stop: stop,
-				Progress: func(done, total int, last *evals.Run, skipped bool) {
-					if skipped {
-						resumed++
-					}
-					_ = bar.Set(done)
-					if last != nil && !skipped {
-						bar.Describe(fmt.Sprintf("%s/%s/s%d", shortID(last.Challenge), last.Strategy, last.Seed))
-					}
-				}}
-			started := time.Now()
-			runs, err := r.Execute(ctx, spec)
-			if err != nil {
-				_ = bar.Exit() // leave the bar where it stopped
-				fmt.Fprintln(w)
-			} else {
-				_ = bar.Finish()
-			}
-			return finishEval(cmd.OutOrStdout(), cat, spec, out, runs, resumed, total, time.Since(started), err, resumeCommand(cmd, spec, out))
+			return o.execute(ctx, cmd, cat, st, stop)
 		},
 	}
-	f := c.Flags()
-	f.StringVar(&chList, "challenges", "all", "challenge IDs, comma-separated, or all")
-	f.StringVar(&strat, "strategies", "random,bo", "strategies, comma-separated: random, bo, agents, agents-noopt")
-	config.Model.StringVar(f, &spec.Model, "model for the agent strategies")
-	f.IntVar(&spec.Seeds, "seeds", 3, "seeds per (challenge, strategy)")
-	f.IntVar(&spec.Budget, "budget", 0, "lab experiments per run (0 = each challenge's own budget)")
-	f.StringVar(&spec.Acquisition, "acquisition", "", "bo's acquisition: ei (expected improvement, the default; q-EI for batches) or ucb (κ = 2; GP-BUCB for batches)")
-	f.StringVar(&spec.Init, "init", "", "the optimiser's start design: auto (the default: k-medoids, one point more than the parameters, at most a fifth of the budget), medoids:N, maximin:N or random:N (Liang et al.'s protocol: random:2)")
-	f.StringVar(&spec.Sequence, "sequence", "", "run a challenge family in order (instead of --challenges): each member starts from what the earlier ones measured, beside a cold start of every member, and the report gives the gain (families: genesis challenges list)")
-	f.IntVar(&spec.Batch, "batch", 0, "experiments bo chooses together per lab round (default 1); the report gives Top% per experiment and per round")
-	f.IntVar(&parallel, "parallel", 0, "runs at a time (default: 1 when a strategy calls the model, which serves one request at a time; CPUs + 1 otherwise)")
-	f.StringVar(&out, "out", "", "output directory (default $GENESIS_HOME/evals/eval-<spec hash>; the same flags resume the same eval)")
-	config.Temporal.StringVar(f, &so.temporal, "use this Temporal (HOST:PORT, or dev for the running `genesis dev`'s) instead of starting a dev server")
-	f.IntVar(&so.tport, "temporal-port", 7233, "port of the dev server (when left out and taken, a free one)")
-	f.IntVar(&so.uiPort, "ui-port", 8233, "Temporal web UI port (0 = no UI; when left out and taken, a free one)")
-	f.StringVar(&spec.HPC, "hpc", "", "executor for the agents' simulations: local or slurm (default: local)")
-	embedderFlag(f, &so.embedder, &so.qdrantURL)
+	o.flags(c.Flags())
 	return c
+}
+
+// check reads the lists of challenges and strategies into the spec and
+// checks the spec and --parallel (defaulting it).
+func (o *evalOptions) check(cmd *cobra.Command, cat *challenges.Catalog) error {
+	o.spec.Challenges = splitList(o.chList)
+	o.spec.Strategies = splitList(o.strat)
+	if err := o.spec.Validate(cat); err != nil {
+		return err
+	}
+	if cmd.Flags().Changed("parallel") && o.parallel < 1 {
+		return fmt.Errorf("--parallel %d must be ≥ 1 (or leave it out: one run at a time with a model, CPUs + 1 without)", o.parallel)
+	}
+	if o.parallel == 0 {
+		o.parallel = evals.DefaultParallel(o.spec)
+	}
+	return nil
+}
+
+// evalInterrupts handles Ctrl-C during an eval: the first closes stop (no
+// new runs, the running ones finish); a second, or SIGTERM, cancels ctx
+// (stop waiting now). release stops listening and cancels ctx.
+func evalInterrupts(stderr io.Writer) (ctx context.Context, stop <-chan struct{}, release func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stopc := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		stopped := false
+		for {
+			select {
+			case sig := <-sigs:
+				if !stopped && sig == os.Interrupt {
+					stopped = true
+					close(stopc)
+					fmt.Fprintln(stderr, "\ninterrupted: starting no more runs; waiting for the running ones to finish (Ctrl-C again to stop waiting: they resume later)")
+					continue
+				}
+				cancel()
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ctx, stopc, func() {
+		signal.Stop(sigs)
+		cancel()
+	}
+}
+
+// execute runs the eval's campaigns on st with a progress bar on stderr,
+// then writes the reports and prints the summary.
+func (o *evalOptions) execute(ctx context.Context, cmd *cobra.Command, cat *challenges.Catalog, st *stack, stop <-chan struct{}) error {
+	spec := o.spec
+	w := cmd.ErrOrStderr()
+	total := len(spec.Challenges) * len(spec.Strategies) * spec.Seeds
+	fmt.Fprintf(w, "eval: %d challenges × %d strategies × %d seeds = %d runs, %d at a time → %s\n",
+		len(spec.Challenges), len(spec.Strategies), spec.Seeds, total, o.parallel, o.out)
+	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("runs"),
+		progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionShowElapsedTimeOnFinish(),
+		progressbar.OptionSetWidth(30), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+	resumed := 0
+	r := &evals.Runner{Catalog: cat, Campaigns: temporalCampaigns{st.tc}, Out: o.out, Parallel: o.parallel, Stop: stop,
+		Progress: func(done, total int, last *evals.Run, skipped bool) {
+			if skipped {
+				resumed++
+			}
+			_ = bar.Set(done)
+			if last != nil && !skipped {
+				bar.Describe(fmt.Sprintf("%s/%s/s%d", shortID(last.Challenge), last.Strategy, last.Seed))
+			}
+		}}
+	started := time.Now()
+	runs, err := r.Execute(ctx, spec)
+	if err != nil {
+		_ = bar.Exit() // leave the bar where it stopped
+		fmt.Fprintln(w)
+	} else {
+		_ = bar.Finish()
+	}
+	return finishEval(cmd.OutOrStdout(), cat, spec, o.out, runs, resumed, total, time.Since(started), err, resumeCommand(cmd, spec, o.out))
+}
+
+func (o *evalOptions) flags(f *pflag.FlagSet) {
+	f.StringVar(&o.chList, "challenges", "all", "challenge IDs, comma-separated, or all")
+	f.StringVar(&o.strat, "strategies", "random,bo", "strategies, comma-separated: random, bo, agents, agents-noopt")
+	config.Model.StringVar(f, &o.spec.Model, "model for the agent strategies")
+	f.IntVar(&o.spec.Seeds, "seeds", 3, "seeds per (challenge, strategy)")
+	f.IntVar(&o.spec.Budget, "budget", 0, "lab experiments per run (0 = each challenge's own budget)")
+	f.StringVar(&o.spec.Acquisition, "acquisition", "", "bo's acquisition: ei (expected improvement, the default; q-EI for batches) or ucb (κ = 2; GP-BUCB for batches)")
+	f.StringVar(&o.spec.Init, "init", "", "the optimiser's start design: auto (the default: k-medoids, one point more than the parameters, at most a fifth of the budget), medoids:N, maximin:N or random:N (Liang et al.'s protocol: random:2)")
+	f.StringVar(&o.spec.Sequence, "sequence", "", "run a challenge family in order (instead of --challenges): each member starts from what the earlier ones measured, beside a cold start of every member, and the report gives the gain (families: genesis challenges list)")
+	f.IntVar(&o.spec.Batch, "batch", 0, "experiments bo chooses together per lab round (default 1); the report gives Top% per experiment and per round")
+	f.IntVar(&o.parallel, "parallel", 0, "runs at a time (default: 1 when a strategy calls the model, which serves one request at a time; CPUs + 1 otherwise)")
+	f.StringVar(&o.out, "out", "", "output directory (default $GENESIS_HOME/evals/eval-<spec hash>; the same flags resume the same eval)")
+	config.Temporal.StringVar(f, &o.so.temporal, "use this Temporal (HOST:PORT, or dev for the running `genesis dev`'s) instead of starting a dev server")
+	f.IntVar(&o.so.tport, "temporal-port", 7233, "port of the dev server (when left out and taken, a free one)")
+	f.IntVar(&o.so.uiPort, "ui-port", 8233, "Temporal web UI port (0 = no UI; when left out and taken, a free one)")
+	f.StringVar(&o.spec.HPC, "hpc", "", "executor for the agents' simulations: local or slurm (default: local)")
+	embedderFlag(f, &o.so.embedder, &o.so.qdrantURL)
 }
 
 // finishEval writes the reports of the runs that finished — all of them,

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -81,12 +80,7 @@ func TestEvalCommandInterruptAndResume(t *testing.T) {
 	}
 	home := filepath.Join(t.TempDir(), "home")
 	out := filepath.Join(t.TempDir(), "eval")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freePort(t)
 	args := []string{"eval", "--challenges", "crossed-barrel-toughness", "--strategies", "random,bo", "--seeds", "15", "--budget", "20",
 		"--home", home, "--temporal-port", strconv.Itoa(port), "--ui-port", "0", "--parallel", "1", "--out", out}
 	var stdout, stderr lockedBuffer
@@ -169,12 +163,7 @@ func TestEvalSequence(t *testing.T) {
 	}
 	home := filepath.Join(t.TempDir(), "home")
 	out := filepath.Join(t.TempDir(), "eval")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freePort(t)
 	args := []string{"eval", "--sequence", "reizman-suzuki", "--strategies", "bo", "--seeds", "2", "--budget", "6", "--embedder", "hashing",
 		"--home", home, "--temporal-port", strconv.Itoa(port), "--ui-port", "0", "--out", out}
 	var stdout, stderr bytes.Buffer

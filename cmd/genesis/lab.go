@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -102,11 +104,19 @@ func loadInstruments(path string, cat *challenges.Catalog) ([]lab.Instrument, er
 
 func labCmd(cfg *globals) *cobra.Command {
 	c := &cobra.Command{Use: "lab", Short: "The emulated robotic lab service"}
-	var (
-		addr, db, tokenFile, instrumentsFile string
-		only                                 []string
-		scale, faultRate, offline            float64
-	)
+	c.AddCommand(labServeCmd(cfg), labStatusCmd(cfg))
+	return c
+}
+
+// labServeOptions are genesis lab serve's flags.
+type labServeOptions struct {
+	addr, db, tokenFile, instrumentsFile string
+	only                                 []string
+	scale, faultRate, offline            float64
+}
+
+func labServeCmd(cfg *globals) *cobra.Command {
+	var o labServeOptions
 	serve := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the lab over HTTP (OpenAPI at /openapi.json)",
@@ -117,36 +127,11 @@ runs, lose samples or go offline. Every request but GET /health needs the bearer
 --token-file, else GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token (created on first start).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cat, err := cfg.catalog()
+			lc, err := o.config(cfg)
 			if err != nil {
 				return err
 			}
-			if len(only) > 0 {
-				if cat, err = cat.Subset(only); err != nil {
-					return err
-				}
-			}
-			var ins []lab.Instrument
-			if instrumentsFile != "" {
-				if ins, err = loadInstruments(instrumentsFile, cat); err != nil {
-					return err
-				}
-			}
-			if faultRate < 0 || faultRate > 1 {
-				return fmt.Errorf("--fault-rate %v must be between 0 and 1", faultRate)
-			}
-			if scale < 0 {
-				return fmt.Errorf("--time-scale %v must be ≥ 0", scale)
-			}
-			tok, err := labToken(cfg.home, tokenFile, true)
-			if err != nil {
-				return err
-			}
-			if db == "" {
-				db = filepath.Join(cfg.home, "lab.db")
-			}
-			s, err := lab.New(lab.Config{Addr: addr, DBPath: db, TimeScale: scale, Catalog: cat, Instruments: ins,
-				FaultRate: faultRate, OfflineSeconds: offline, Token: tok, FitAtStart: true})
+			s, err := lab.New(lc)
 			if err != nil {
 				return err
 			}
@@ -157,32 +142,72 @@ runs, lose samples or go offline. Every request but GET /health needs the bearer
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "lab service on http://%s (OpenAPI at /openapi.json)\n", s.Addr())
-			fmt.Fprintf(out, "  runs in %s, time scale %g, fault rate %g, %d challenges\n", db, scale, faultRate, len(cat.IDs()))
-			switch {
-			case tokenFile != "":
-				fmt.Fprintf(out, "  bearer token from %s\n", tokenFile)
-			case config.LabToken.Value() != "":
-				fmt.Fprintln(out, "  bearer token from GENESIS_LAB_TOKEN")
-			default:
-				fmt.Fprintf(out, "  bearer token in %s (clients: GENESIS_LAB_TOKEN=$(cat %s))\n", labTokenFile(cfg.home), labTokenFile(cfg.home))
-			}
+			o.printServing(out, cfg, s.Addr(), len(lc.Catalog.IDs()))
 			<-ctx.Done()
 			fmt.Fprintln(out, "lab shutting down; queued and running runs resume on the next start")
 			return s.Close()
 		},
 	}
 	f := serve.Flags()
-	config.LabAddr.StringVar(f, &addr, "")
-	f.StringVar(&db, "db", "", "SQLite file for runs, queues and faults (default $GENESIS_HOME/lab.db)")
-	f.Float64Var(&scale, "time-scale", 0.01, "real seconds per lab second (1 = real time)")
-	config.FaultRate.Float64Var(f, &faultRate, "probability that a run hits an instrument fault: an error, a lost sample or the instrument going offline")
-	f.Float64Var(&offline, "offline-seconds", lab.DefaultOfflineSeconds, "lab seconds an instrument stays offline after an offline fault")
-	f.StringVar(&tokenFile, "token-file", "", "file holding the bearer token clients must send (default GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token)")
-	f.StringSliceVar(&only, "challenges", nil, "only offer these challenge IDs (comma-separated; default all)")
-	f.StringVar(&instrumentsFile, "instruments", "", "YAML list of instruments {name, capacity, duration_seconds, challenges} (default: robot-1 and robot-2, 2 slots each, every challenge)")
-	c.AddCommand(serve, labStatusCmd(cfg))
-	return c
+	config.LabAddr.StringVar(f, &o.addr, "")
+	f.StringVar(&o.db, "db", "", "SQLite file for runs, queues and faults (default $GENESIS_HOME/lab.db)")
+	f.Float64Var(&o.scale, "time-scale", 0.01, "real seconds per lab second (1 = real time)")
+	config.FaultRate.Float64Var(f, &o.faultRate, "probability that a run hits an instrument fault: an error, a lost sample or the instrument going offline")
+	f.Float64Var(&o.offline, "offline-seconds", lab.DefaultOfflineSeconds, "lab seconds an instrument stays offline after an offline fault")
+	f.StringVar(&o.tokenFile, "token-file", "", "file holding the bearer token clients must send (default GENESIS_LAB_TOKEN, else $GENESIS_HOME/lab.token)")
+	f.StringSliceVar(&o.only, "challenges", nil, "only offer these challenge IDs (comma-separated; default all)")
+	f.StringVar(&o.instrumentsFile, "instruments", "", "YAML list of instruments {name, capacity, duration_seconds, challenges} (default: robot-1 and robot-2, 2 slots each, every challenge)")
+	return serve
+}
+
+// config checks the flags and makes the lab's configuration: the
+// challenges offered, the instruments, the token and the database.
+func (o *labServeOptions) config(cfg *globals) (lab.Config, error) {
+	cat, err := cfg.catalog()
+	if err != nil {
+		return lab.Config{}, err
+	}
+	if len(o.only) > 0 {
+		if cat, err = cat.Subset(o.only); err != nil {
+			return lab.Config{}, err
+		}
+	}
+	var ins []lab.Instrument
+	if o.instrumentsFile != "" {
+		if ins, err = loadInstruments(o.instrumentsFile, cat); err != nil {
+			return lab.Config{}, err
+		}
+	}
+	if o.faultRate < 0 || o.faultRate > 1 {
+		return lab.Config{}, fmt.Errorf("--fault-rate %v must be between 0 and 1", o.faultRate)
+	}
+	if o.scale < 0 {
+		return lab.Config{}, fmt.Errorf("--time-scale %v must be ≥ 0", o.scale)
+	}
+	tok, err := labToken(cfg.home, o.tokenFile, true)
+	if err != nil {
+		return lab.Config{}, err
+	}
+	if o.db == "" {
+		o.db = filepath.Join(cfg.home, "lab.db")
+	}
+	return lab.Config{Addr: o.addr, DBPath: o.db, TimeScale: o.scale, Catalog: cat, Instruments: ins,
+		FaultRate: o.faultRate, OfflineSeconds: o.offline, Token: tok, FitAtStart: true}, nil
+}
+
+// printServing says where the lab listens, what it runs and where its
+// clients find the token.
+func (o *labServeOptions) printServing(out io.Writer, cfg *globals, addr net.Addr, nChallenges int) {
+	fmt.Fprintf(out, "lab service on http://%s (OpenAPI at /openapi.json)\n", addr)
+	fmt.Fprintf(out, "  runs in %s, time scale %g, fault rate %g, %d challenges\n", o.db, o.scale, o.faultRate, nChallenges)
+	switch {
+	case o.tokenFile != "":
+		fmt.Fprintf(out, "  bearer token from %s\n", o.tokenFile)
+	case config.LabToken.Value() != "":
+		fmt.Fprintln(out, "  bearer token from GENESIS_LAB_TOKEN")
+	default:
+		fmt.Fprintf(out, "  bearer token in %s (clients: GENESIS_LAB_TOKEN=$(cat %s))\n", labTokenFile(cfg.home), labTokenFile(cfg.home))
+	}
 }
 
 func labStatusCmd(cfg *globals) *cobra.Command {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/client"
 
 	"github.com/genesis-sci/genesis/agents"
@@ -24,12 +25,15 @@ import (
 	"github.com/genesis-sci/genesis/workflows/campaign"
 )
 
+// runOptions are genesis run's flags.
+type runOptions struct {
+	in    campaign.CampaignInput
+	so    stackOptions
+	quiet bool
+}
+
 func runCmd(cfg *globals) *cobra.Command {
-	var (
-		in    campaign.CampaignInput
-		so    stackOptions
-		quiet bool
-	)
+	var o runOptions
 	c := &cobra.Command{
 		Use:   "run",
 		Short: "Run one discovery campaign and print its result (starts its own Temporal unless --temporal)",
@@ -43,81 +47,29 @@ func runCmd(cfg *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ch, err := cat.Get(in.Challenge)
+			ch, err := cat.Get(o.in.Challenge)
 			if err != nil {
 				return err
 			}
-			if in.Budget.Experiments < 0 || in.Budget.Tokens < 0 {
-				return errors.New("--budget and --token-budget must be ≥ 0 (0 means the challenge's default)")
-			}
-			if err := api.CheckStrategy(&in); err != nil {
-				if se := (*api.StrategyError)(nil); errors.As(err, &se) && se.Field == "batch" && in.Batch > 0 && in.Strategy != campaign.StrategyBO {
-					return fmt.Errorf("%w; --max-batch bounds the lab runs per iteration of the other strategies", err)
-				}
+			if err := o.check(); err != nil {
 				return err
 			}
 			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer cancel()
-			mcfg := cfg.models
-			mcfg.OllamaPIDFile = filepath.Join(cfg.home, "ollama.pid")
-			if in.Strategy == campaign.StrategyBO || in.Strategy == campaign.StrategyRandom {
-				in.Model = "" // they call no model
-			} else {
-				cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
-				err = providers.CheckModel(cctx, in.Model, mcfg)
-				ccancel()
-				if err != nil {
-					return err
-				}
-			}
 			out := cmd.OutOrStdout()
-			if !classicalStrategy(in.Strategy) {
-				// The settings the loop's speed depends on, checked once
-				// (this also loads the model): a server that will not
-				// reuse its prompt cache is said now, not found slow later.
-				cctx, ccancel := context.WithTimeout(ctx, time.Minute)
-				line, problems, err := providers.CheckServing(cctx, in.Model, mcfg)
-				ccancel()
-				switch {
-				case err != nil:
-					fmt.Fprintf(out, "model server: not checked (%v)\n", err)
-				case line != "":
-					fmt.Fprintf(out, "model server: %s\n", line)
-				}
-				for _, p := range problems {
-					fmt.Fprintf(out, "  WARNING: %s\n", p)
-				}
+			if err := o.prepareModel(ctx, cfg, out); err != nil {
+				return err
 			}
-			so.worker = true
-			so.share, so.fixedPorts = true, cmd.Flags().Changed("temporal-port") || cmd.Flags().Changed("ui-port")
-			st, err := startStack(ctx, cfg, cat, so)
+			st, err := startWorkerStack(ctx, cmd, cfg, cat, o.so)
 			if err != nil {
 				return err
 			}
 			defer st.close()
-			for _, n := range st.notes {
-				fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
-			}
-			id := api.NewCampaignID(ch.ID)
-			wr, err := st.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, campaign.CampaignWorkflowName, in)
+			wr, err := o.start(ctx, out, ch, st, start)
 			if err != nil {
-				return fmt.Errorf("starting the campaign: %w", err)
+				return err
 			}
-			budget := in.Budget.Experiments
-			if budget == 0 {
-				budget = ch.Budget.Experiments
-			}
-			who := "model " + in.Model
-			if classicalStrategy(in.Strategy) {
-				who = "strategy " + in.Strategy + " (no model)"
-			}
-			fmt.Fprintf(out, "Genesis: campaign %s\n  challenge %s — %s %s, budget %d lab experiments, %s\n", id, ch.ID, ch.Primary().Direction, ch.Primary().Name, budget, who)
-			if st.dev != nil && st.dev.UI() != "" {
-				fmt.Fprintf(out, "  watch it live in the Temporal UI: %s/namespaces/default/workflows/%s\n", st.dev.UI(), id)
-			}
-			fmt.Fprintf(out, "  started in %.1fs; Ctrl-C stops the campaign gracefully\n\n", time.Since(start).Seconds())
-
-			res, err := follow(ctx, st.tc, wr, out, quiet)
+			res, err := follow(ctx, st.tc, wr, out, o.quiet)
 			if err != nil {
 				return err
 			}
@@ -125,24 +77,96 @@ func runCmd(cfg *globals) *cobra.Command {
 			return nil
 		},
 	}
-	f := c.Flags()
-	f.StringVar(&in.Challenge, "challenge", challenges.DefaultID, "challenge ID (see `genesis challenges list`)")
-	config.Model.StringVar(f, &in.Model, "")
-	f.IntVar(&in.Budget.Experiments, "budget", 0, "lab experiments to spend (0 = the challenge's default)")
-	f.IntVar(&in.Budget.Tokens, "token-budget", 0, "stop after this many model tokens (0 = the challenge's default; none if unset there)")
-	f.IntVar(&in.Seed, "seed", 1, "random seed for the optimiser and the model")
-	f.IntVar(&in.MaxBatch, "max-batch", 4, "agents, agents-noopt and random: at most this many lab runs per iteration")
-	strategyFlags(f, &in.Strategy, &in.Acquisition, &in.Init, &in.Batch)
-	config.Temporal.StringVar(f, &so.temporal, "use this Temporal (HOST:PORT, or dev for the running `genesis dev`'s) instead of starting a dev server")
-	f.IntVar(&so.tport, "temporal-port", 7233, "port of the dev server genesis starts (when left out and taken, a free one)")
-	f.IntVar(&so.uiPort, "ui-port", 8233, "Temporal web UI port of the dev server (0 = no UI; when left out and taken, a free one)")
-	config.Lab.StringVar(f, &so.labURL, "use this lab service URL instead of an in-process one")
-	labTokenFlag(f, &so.labToken)
-	f.Float64Var(&so.timeScale, "time-scale", 0.002, "lab time scale: real seconds per lab second")
-	f.Float64Var(&so.simScale, "sim-time-scale", 0, "simulation time scale (0 = as fast as possible)")
-	hpcFlags(f, &so)
-	f.BoolVar(&quiet, "quiet", false, "print only the result")
+	o.flags(c.Flags())
 	return c
+}
+
+// check checks the budgets and the strategy's settings.
+func (o *runOptions) check() error {
+	in := &o.in
+	if in.Budget.Experiments < 0 || in.Budget.Tokens < 0 {
+		return errors.New("--budget and --token-budget must be ≥ 0 (0 means the challenge's default)")
+	}
+	if err := api.CheckStrategy(in); err != nil {
+		if se := (*api.StrategyError)(nil); errors.As(err, &se) && se.Field == "batch" && in.Batch > 0 && in.Strategy != campaign.StrategyBO {
+			return fmt.Errorf("%w; --max-batch bounds the lab runs per iteration of the other strategies", err)
+		}
+		return err
+	}
+	return nil
+}
+
+// prepareModel checks the model of an agent strategy and prints how its
+// server serves it; the classical strategies call no model.
+func (o *runOptions) prepareModel(ctx context.Context, cfg *globals, out io.Writer) error {
+	if classicalStrategy(o.in.Strategy) {
+		o.in.Model = ""
+		return nil
+	}
+	mcfg := cfg.models
+	mcfg.OllamaPIDFile = filepath.Join(cfg.home, "ollama.pid")
+	if err := checkModel(ctx, o.in.Model, mcfg); err != nil {
+		return err
+	}
+	// The settings the loop's speed depends on, checked once (this also
+	// loads the model): a server that will not reuse its prompt cache is
+	// said now, not found slow later.
+	cctx, ccancel := context.WithTimeout(ctx, time.Minute)
+	line, problems, err := providers.CheckServing(cctx, o.in.Model, mcfg)
+	ccancel()
+	switch {
+	case err != nil:
+		fmt.Fprintf(out, "model server: not checked (%v)\n", err)
+	case line != "":
+		fmt.Fprintf(out, "model server: %s\n", line)
+	}
+	for _, p := range problems {
+		fmt.Fprintf(out, "  WARNING: %s\n", p)
+	}
+	return nil
+}
+
+// start starts the campaign's workflow on st and prints what runs where.
+func (o *runOptions) start(ctx context.Context, out io.Writer, ch *challenges.Challenge, st *stack, began time.Time) (client.WorkflowRun, error) {
+	in := o.in
+	id := api.NewCampaignID(ch.ID)
+	wr, err := st.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, campaign.CampaignWorkflowName, in)
+	if err != nil {
+		return nil, fmt.Errorf("starting the campaign: %w", err)
+	}
+	budget := in.Budget.Experiments
+	if budget == 0 {
+		budget = ch.Budget.Experiments
+	}
+	who := "model " + in.Model
+	if classicalStrategy(in.Strategy) {
+		who = "strategy " + in.Strategy + " (no model)"
+	}
+	fmt.Fprintf(out, "Genesis: campaign %s\n  challenge %s — %s %s, budget %d lab experiments, %s\n", id, ch.ID, ch.Primary().Direction, ch.Primary().Name, budget, who)
+	if st.dev != nil && st.dev.UI() != "" {
+		fmt.Fprintf(out, "  watch it live in the Temporal UI: %s/namespaces/default/workflows/%s\n", st.dev.UI(), id)
+	}
+	fmt.Fprintf(out, "  started in %.1fs; Ctrl-C stops the campaign gracefully\n\n", time.Since(began).Seconds())
+	return wr, nil
+}
+
+func (o *runOptions) flags(f *pflag.FlagSet) {
+	f.StringVar(&o.in.Challenge, "challenge", challenges.DefaultID, "challenge ID (see `genesis challenges list`)")
+	config.Model.StringVar(f, &o.in.Model, "")
+	f.IntVar(&o.in.Budget.Experiments, "budget", 0, "lab experiments to spend (0 = the challenge's default)")
+	f.IntVar(&o.in.Budget.Tokens, "token-budget", 0, "stop after this many model tokens (0 = the challenge's default; none if unset there)")
+	f.IntVar(&o.in.Seed, "seed", 1, "random seed for the optimiser and the model")
+	f.IntVar(&o.in.MaxBatch, "max-batch", 4, "agents, agents-noopt and random: at most this many lab runs per iteration")
+	strategyFlags(f, &o.in.Strategy, &o.in.Acquisition, &o.in.Init, &o.in.Batch)
+	config.Temporal.StringVar(f, &o.so.temporal, "use this Temporal (HOST:PORT, or dev for the running `genesis dev`'s) instead of starting a dev server")
+	f.IntVar(&o.so.tport, "temporal-port", 7233, "port of the dev server genesis starts (when left out and taken, a free one)")
+	f.IntVar(&o.so.uiPort, "ui-port", 8233, "Temporal web UI port of the dev server (0 = no UI; when left out and taken, a free one)")
+	config.Lab.StringVar(f, &o.so.labURL, "use this lab service URL instead of an in-process one")
+	labTokenFlag(f, &o.so.labToken)
+	f.Float64Var(&o.so.timeScale, "time-scale", 0.002, "lab time scale: real seconds per lab second")
+	f.Float64Var(&o.so.simScale, "sim-time-scale", 0, "simulation time scale (0 = as fast as possible)")
+	hpcFlags(f, &o.so)
+	f.BoolVar(&o.quiet, "quiet", false, "print only the result")
 }
 
 // follow prints the campaign's progress until it ends. The first Ctrl-C

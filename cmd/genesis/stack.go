@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
@@ -150,32 +151,8 @@ func startStack(ctx context.Context, cfg *globals, cat *challenges.Catalog, o st
 	}
 	st.closers = append(st.closers, st.tc.Close)
 
-	st.labURL = o.labURL
-	// The in-process lab has a token too (created on first use), so a lab
-	// listening on a port is never open; clients of an external lab send
-	// the token they are given, if any.
-	st.labToken, err = labToken(cfg.home, o.labToken, st.labURL == "")
-	if err != nil {
+	if err := st.startLab(o); err != nil {
 		return nil, err
-	}
-	if st.labURL == "" {
-		st.lab, err = lab.New(lab.Config{DBPath: filepath.Join(cfg.home, "lab.db"), TimeScale: o.timeScale, Catalog: cat, Logger: logger,
-			Token: st.labToken, FaultRate: o.faultRate})
-		if err != nil {
-			return nil, fmt.Errorf("lab service: %w", err)
-		}
-		addr := o.labAddr
-		if addr == "" {
-			addr = "127.0.0.1:0"
-		}
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			st.lab.Close()
-			return nil, fmt.Errorf("lab service: %w (pick another address with --lab-addr)", err)
-		}
-		go func() { _ = st.lab.Serve(ln) }()
-		st.closers = append(st.closers, func() { st.lab.Close() })
-		st.labURL = "http://" + ln.Addr().String()
 	}
 
 	if o.worker {
@@ -184,6 +161,64 @@ func startStack(ctx context.Context, cfg *globals, cat *challenges.Catalog, o st
 		}
 	}
 	return st, nil
+}
+
+// startWorkerStack starts the stack of a command that runs its own
+// campaigns (run, eval): with a worker, sharing a dev server with the
+// other commands on this data directory unless the ports were given, and
+// says on stderr what it noticed.
+func startWorkerStack(ctx context.Context, cmd *cobra.Command, cfg *globals, cat *challenges.Catalog, so stackOptions) (*stack, error) {
+	so.worker = true
+	so.share, so.fixedPorts = true, cmd.Flags().Changed("temporal-port") || cmd.Flags().Changed("ui-port")
+	st, err := startStack(ctx, cfg, cat, so)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range st.notes {
+		fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
+	}
+	return st, nil
+}
+
+// checkModel checks, within 15 s, that model can be reached, before a
+// stack starts for it.
+func checkModel(ctx context.Context, model string, mcfg providers.Config) error {
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return providers.CheckModel(cctx, model, mcfg)
+}
+
+// startLab connects the stack to the lab service at o.labURL, or starts
+// one in this process when none is given.
+func (st *stack) startLab(o stackOptions) (err error) {
+	st.labURL = o.labURL
+	// The in-process lab has a token too (created on first use), so a lab
+	// listening on a port is never open; clients of an external lab send
+	// the token they are given, if any.
+	st.labToken, err = labToken(st.cfg.home, o.labToken, st.labURL == "")
+	if err != nil {
+		return err
+	}
+	if st.labURL == "" {
+		st.lab, err = lab.New(lab.Config{DBPath: filepath.Join(st.cfg.home, "lab.db"), TimeScale: o.timeScale, Catalog: st.cat, Logger: st.logger,
+			Token: st.labToken, FaultRate: o.faultRate})
+		if err != nil {
+			return fmt.Errorf("lab service: %w", err)
+		}
+		addr := o.labAddr
+		if addr == "" {
+			addr = "127.0.0.1:0"
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			st.lab.Close()
+			return fmt.Errorf("lab service: %w (pick another address with --lab-addr)", err)
+		}
+		go func() { _ = st.lab.Serve(ln) }()
+		st.closers = append(st.closers, func() { st.lab.Close() })
+		st.labURL = "http://" + ln.Addr().String()
+	}
+	return nil
 }
 
 // devTemporal, as the value of --temporal, names the Temporal server of the

@@ -45,6 +45,17 @@ type Run struct {
 	Notes   []string
 }
 
+// Gather collects the runs' traces, with their optimiser time and their
+// notes (degenerate fits) summed: what a summary of several seeds needs.
+func Gather(runs []Run) (traces [][]metrics.Point, seconds float64, notes int) {
+	for _, r := range runs {
+		traces = append(traces, r.Trace)
+		seconds += r.Seconds
+		notes += len(r.Notes)
+	}
+	return traces, seconds, notes
+}
+
 // Simulate runs the optimiser alone on a challenge, without
 // workflows or a lab service: a pool challenge's candidates are its
 // untested pool members, an emulator challenge's a fresh sample of the space

@@ -94,14 +94,7 @@ func TestSearchDev(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var traces [][]metrics.Point
-			var secs float64
-			notes := 0
-			for _, r := range runs {
-				traces = append(traces, r.Trace)
-				secs += r.Seconds
-				notes += len(r.Notes)
-			}
+			traces, secs, notes := Gather(runs)
 			top := len(c.TopSet())
 			line := fmt.Sprintf("%-26s %-10s", id, name)
 			for _, n := range []int{10, 20, 50, 100, 200, 250} {

@@ -7,11 +7,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/genesis-sci/genesis/memory"
+	"github.com/genesis-sci/genesis/memory/memtest"
 )
 
 func TestStoreRoundTripAndRecovery(t *testing.T) {
@@ -148,20 +148,10 @@ func TestSearchMatchesBruteForce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			type sc struct {
-				id string
-				v  float32
-			}
-			var all []sc
-			for _, r := range recs {
-				if !deleted[r.ID] && f.Match(&r) {
-					all = append(all, sc{r.ID, memory.Cosine(q, r.Vector)})
-				}
-			}
-			sort.Slice(all, func(i, j int) bool { return all[i].v > all[j].v })
+			all := memtest.Ranked(q, recs, func(r *memory.Record) bool { return !deleted[r.ID] && f.Match(r) })
 			for i, h := range hits {
-				if h.ID != all[i].id || math.Abs(float64(h.Score-all[i].v)) > 1e-4 {
-					t.Fatalf("trial %d hit %d: %s %.5f, brute force %s %.5f", trial, i, h.ID, h.Score, all[i].id, all[i].v)
+				if h.ID != all[i].ID || math.Abs(float64(h.Score-all[i].Score)) > 1e-4 {
+					t.Fatalf("trial %d hit %d: %s %.5f, brute force %s %.5f", trial, i, h.ID, h.Score, all[i].ID, all[i].Score)
 				}
 			}
 		}

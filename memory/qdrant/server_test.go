@@ -59,6 +59,27 @@ func (f *fakeQdrant) coll(name string) (*fakeColl, error) {
 	return c, nil
 }
 
+// lock takes the fake's lock, which the caller releases even on an error,
+// and finds the request's collection; a flaky request may fail first (see
+// failNext).
+func (p *pointsServer) lock(name string, flaky bool) (*fakeColl, error) {
+	p.f.mu.Lock()
+	if flaky {
+		if err := p.f.flaky(); err != nil {
+			return nil, err
+		}
+	}
+	return p.f.coll(name)
+}
+
+// checkDim refuses a vector of another dimension, as Qdrant does.
+func (c *fakeColl) checkDim(v []float32) error {
+	if uint64(len(v)) != c.size {
+		return status.Errorf(codes.InvalidArgument, "Wrong input: Vector dimension error: expected dim: %d, got %d", c.size, len(v))
+	}
+	return nil
+}
+
 func (f *fakeQdrant) flaky() error {
 	if f.failNext > 0 {
 		f.failNext--
@@ -143,13 +164,8 @@ func unit(v []float32) []float32 {
 }
 
 func (p *pointsServer) Upsert(_ context.Context, r *qc.UpsertPoints) (*qc.PointsOperationResponse, error) {
-	f := p.f
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.flaky(); err != nil {
-		return nil, err
-	}
-	c, err := f.coll(r.GetCollectionName())
+	c, err := p.lock(r.GetCollectionName(), true)
+	defer p.f.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -157,8 +173,8 @@ func (p *pointsServer) Upsert(_ context.Context, r *qc.UpsertPoints) (*qc.Points
 	batch := make([]*fakePoint, len(r.GetPoints()))
 	for i, pt := range r.GetPoints() {
 		data := pt.GetVectors().GetVector().GetDense().GetData()
-		if uint64(len(data)) != c.size {
-			return nil, status.Errorf(codes.InvalidArgument, "Wrong input: Vector dimension error: expected dim: %d, got %d", c.size, len(data))
+		if err := c.checkDim(data); err != nil {
+			return nil, err
 		}
 		batch[i] = &fakePoint{id: pt.GetId(), vec: unit(data), payload: pt.GetPayload()}
 	}
@@ -169,10 +185,8 @@ func (p *pointsServer) Upsert(_ context.Context, r *qc.UpsertPoints) (*qc.Points
 }
 
 func (p *pointsServer) Delete(_ context.Context, r *qc.DeletePoints) (*qc.PointsOperationResponse, error) {
-	f := p.f
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c, err := f.coll(r.GetCollectionName())
+	c, err := p.lock(r.GetCollectionName(), false)
+	defer p.f.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -183,10 +197,8 @@ func (p *pointsServer) Delete(_ context.Context, r *qc.DeletePoints) (*qc.Points
 }
 
 func (p *pointsServer) CreateFieldIndex(_ context.Context, r *qc.CreateFieldIndexCollection) (*qc.PointsOperationResponse, error) {
-	f := p.f
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c, err := f.coll(r.GetCollectionName())
+	c, err := p.lock(r.GetCollectionName(), false)
+	defer p.f.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -212,19 +224,14 @@ func match(flt *qc.Filter, pl map[string]*qc.Value) (bool, error) {
 }
 
 func (p *pointsServer) Query(_ context.Context, r *qc.QueryPoints) (*qc.QueryResponse, error) {
-	f := p.f
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.flaky(); err != nil {
-		return nil, err
-	}
-	c, err := f.coll(r.GetCollectionName())
+	c, err := p.lock(r.GetCollectionName(), true)
+	defer p.f.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
 	q := r.GetQuery().GetNearest().GetDense().GetData()
-	if uint64(len(q)) != c.size {
-		return nil, status.Errorf(codes.InvalidArgument, "Wrong input: Vector dimension error: expected dim: %d, got %d", c.size, len(q))
+	if err := c.checkDim(q); err != nil {
+		return nil, err
 	}
 	q = unit(q)
 	var out []*qc.ScoredPoint
@@ -263,10 +270,8 @@ func (p *pointsServer) Query(_ context.Context, r *qc.QueryPoints) (*qc.QueryRes
 }
 
 func (p *pointsServer) Count(_ context.Context, r *qc.CountPoints) (*qc.CountResponse, error) {
-	f := p.f
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c, err := f.coll(r.GetCollectionName())
+	c, err := p.lock(r.GetCollectionName(), false)
+	defer p.f.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}

@@ -118,13 +118,7 @@ func TestWebUIHostileIDsInChromium(t *testing.T) {
 	exe := chromium(t)
 	e := newEnv(t)
 	e.worker(t, team(0), openMemory(t, e.dir))
-	home := t.TempDir()
-	toks, err := access.OpenTokens(home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	audit, _ := access.OpenAudit(home)
-	defer audit.Close()
+	_, toks, audit := openAccess(t)
 	base := serve(t, api.NewHTTPServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks,
 		Audit: audit, EvalsDir: t.TempDir(), WatchEvery: 100 * time.Millisecond}).Handler()))
 	op, _ := toks.Create(access.RoleOperator, "browser")

@@ -103,16 +103,7 @@ func TestAPIStartStatusStop(t *testing.T) {
 func TestAPIAuthWatchAndAudit(t *testing.T) {
 	e := newEnv(t)
 	e.worker(t, team(5*time.Millisecond), openMemory(t, e.dir))
-	home := t.TempDir()
-	toks, err := access.OpenTokens(home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	audit, err := access.OpenAudit(home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer audit.Close()
+	home, toks, audit := openAccess(t)
 	emb := memory.Hashing{}
 	mem := openMemory(t, t.TempDir())
 	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit,
@@ -225,6 +216,13 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+	// approve approves the runs pending in st and waits until the status
+	// shows them decided, past the API's status cache.
+	approve := func(id string, st campaign.Status) {
+		it := st.Pending.Iteration
+		_, _ = cl.ApproveCampaign(ctx, id, apiclient.CampaignDecision{})
+		waitFor(id, "took the approval", func(s campaign.Status) bool { return s.Done || s.Pending == nil || s.Pending.Iteration != it })
+	}
 	started, err := cl.StartCampaign(ctx, apiclient.StartRequest{Challenge: "crossed-barrel-toughness", Budget: 10, RequireApproval: true})
 	if err != nil {
 		t.Fatalf("start: %v", err)
@@ -270,12 +268,13 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 		if st.Phase == "paused" {
 			break
 		}
-		_, _ = cl.ApproveCampaign(ctx, id, apiclient.CampaignDecision{})
-		time.Sleep(250 * time.Millisecond) // the status cache's lifetime
+		approve(id, st)
 	}
+	// A paused campaign stays put: once its workflow has nothing scheduled,
+	// only a signal can move it, and then it still has the runs it paused
+	// with.
 	used := st.ExperimentsUsed
-	time.Sleep(300 * time.Millisecond)
-	if st := status(id); st.ExperimentsUsed != used || st.Phase != "paused" {
+	if st := settled(t, e.ts.GetDefaultClient(), id); st.ExperimentsUsed != used || st.Phase != "paused" {
 		t.Errorf("a paused campaign went on: %+v", st)
 	}
 	if _, err := cl.ResumeCampaign(ctx, id); err != nil {
@@ -288,8 +287,7 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 		if st.Done {
 			break
 		}
-		_, _ = cl.ApproveCampaign(ctx, id, apiclient.CampaignDecision{})
-		time.Sleep(30 * time.Millisecond)
+		approve(id, st)
 	}
 	if _, err := cl.ApproveCampaign(ctx, id, apiclient.CampaignDecision{}); !apiclient.IsStatus(err, http.StatusConflict) && !apiclient.IsStatus(err, http.StatusNotFound) {
 		t.Errorf("approve with nothing pending: %v", err)
@@ -304,10 +302,7 @@ func TestAPIPauseResumeApprove(t *testing.T) {
 func BenchmarkAPI(b *testing.B) {
 	e := newEnv(b)
 	e.worker(b, team(2*time.Second), nil) // campaigns stay alive and answer queries
-	home := b.TempDir()
-	toks, _ := access.OpenTokens(home)
-	audit, _ := access.OpenAudit(home)
-	defer audit.Close()
+	_, toks, audit := openAccess(b)
 	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit, EvalsDir: b.TempDir()}).Handler())
 	defer srv.Close()
 	op, _ := toks.Create(access.RoleOperator, "bench")
@@ -556,10 +551,7 @@ func (h *operatorAPI) client() *apiclient.Client {
 
 func newOperatorAPI(t *testing.T, e *env) *operatorAPI {
 	t.Helper()
-	home := t.TempDir()
-	toks, _ := access.OpenTokens(home)
-	audit, _ := access.OpenAudit(home)
-	t.Cleanup(func() { audit.Close() })
+	home, toks, audit := openAccess(t)
 	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit, EvalsDir: t.TempDir()}).Handler())
 	t.Cleanup(srv.Close)
 	op, _ := toks.Create(access.RoleOperator, "o")
@@ -664,4 +656,21 @@ func TestAPIStartsBOCampaign(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].ID != id || list[0].Strategy != "bo" {
 		t.Errorf("list %v %+v", err, list)
 	}
+}
+
+// openAccess opens the tokens (with the first admin's) and the audit log
+// of a fresh data directory, home, for an API server; the audit log
+// closes when the test ends, after the server.
+func openAccess(t testing.TB) (home string, toks *access.Tokens, audit *access.Audit) {
+	t.Helper()
+	home = t.TempDir()
+	toks, err := access.OpenTokens(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if audit, err = access.OpenAudit(home); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { audit.Close() })
+	return home, toks, audit
 }

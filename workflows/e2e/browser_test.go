@@ -78,13 +78,7 @@ func TestWebUIInChromium(t *testing.T) {
 	exe := chromium(t)
 	e := newEnv(t)
 	e.worker(t, team(150*time.Millisecond), openMemory(t, e.dir))
-	home := t.TempDir()
-	toks, err := access.OpenTokens(home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	audit, _ := access.OpenAudit(home)
-	defer audit.Close()
+	_, toks, audit := openAccess(t)
 	srv := httptest.NewServer((&api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit,
 		EvalsDir: t.TempDir(), WatchEvery: 100 * time.Millisecond}).Handler())
 	defer srv.Close()

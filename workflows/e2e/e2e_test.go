@@ -178,6 +178,24 @@ func status(t *testing.T, c client.Client, id string) campaign.Status {
 	return s
 }
 
+// settled waits until workflow id has nothing scheduled (no activity and
+// no workflow task pending), so that only a signal or a timer can move it,
+// and returns its status as the workflow reports it.
+func settled(t *testing.T, c client.Client, id string) campaign.Status {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		d, err := c.DescribeWorkflowExecution(t.Context(), id, "")
+		if err == nil && len(d.GetPendingActivities()) == 0 && d.GetPendingWorkflowTask() == nil {
+			return status(t, c, id)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("workflow %s never settled: %v %+v", id, err, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // runCampaign starts a campaign workflow under id and waits for its result.
 func runCampaign(t *testing.T, c client.Client, id string, in campaign.CampaignInput, timeout time.Duration) campaign.CampaignResult {
 	t.Helper()

@@ -41,16 +41,7 @@ func TestOpenAPIFuzz(t *testing.T) {
 
 	e := newEnv(t)
 	e.worker(t, team(0), openMemory(t, e.dir))
-	home := t.TempDir()
-	toks, err := access.OpenTokens(home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	audit, err := access.OpenAudit(home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer audit.Close()
+	home, toks, audit := openAccess(t)
 	admin := mustReadToken(t, access.AdminTokenFile(home))
 	a := &api.Server{Temporal: e.ts.GetDefaultClient(), Catalog: e.cat, DefaultModel: "scripted", Tokens: toks, Audit: audit,
 		Memory: openMemory(t, t.TempDir()), Embedder: memory.Hashing{}, EvalsDir: t.TempDir(), WatchEvery: 50 * time.Millisecond}
