@@ -34,8 +34,9 @@ const (
 	maxToolCalls = 1 // information tool calls per agent turn (small models spend most of their time here)
 	maxRepairs   = 2 // re-asks after an invalid reply, then fall back
 	// maxProseRepairs is the re-asks after a reply rejected only for its
-	// texts (a copied placeholder, debris): a small model seldom does
-	// better, and every role's fallback is sound.
+	// texts (wording copied from the prompt's example, or template debris
+	// such as `{{#1}}}`): a small model seldom does better, and every
+	// role's fallback is sound.
 	maxProseRepairs = 1
 	maxEvents       = 200
 )

@@ -22,15 +22,7 @@ import (
 // descriptors would lose on every pool before the data could speak.
 func LaplaceEvidence(m *Model, fo FitOptions) float64 {
 	nNum, nCat := m.enc.NumInputs(), m.enc.CatInputs()
-	pr := DefaultPriors(nNum, nCat)
-	if fo.Priors != nil {
-		pr = *fo.Priors
-	}
-	on := m
-	if sub := cmpOr(fo.Subset, fitSubset); fo.Subset >= 0 && m.n > sub {
-		on = m.subset(fitSubsetIndices(m.ys, sub))
-	}
-	ev := &mixedEval{m: on, pr: pr, nNum: nNum, nCat: nCat}
+	ev := &mixedEval{m: fo.fitOn(m), pr: fo.priors(nNum, nCat), nNum: nNum, nCat: nCat}
 	ev.alloc()
 	k := ev.dim()
 	t := m.h.flat()

@@ -190,18 +190,12 @@ func Fit(enc *space.Encoding, obs []gp.Observation, fo FitOptions) (*Model, erro
 	m.yMean, m.yStd = gp.Standardise(obs, m.ys)
 
 	nNum, nCat := enc.NumInputs(), enc.CatInputs()
-	pr := DefaultPriors(nNum, nCat)
-	if fo.Priors != nil {
-		pr = *fo.Priors
-	}
+	pr := fo.priors(nNum, nCat)
 	warm := fo.Warm
 	if warm != nil && (len(warm.LogLS) != nNum || len(warm.LogCat) != nCat) {
 		warm = nil
 	}
-	fitOn := m
-	if sub := cmpOr(fo.Subset, fitSubset); fo.Subset >= 0 && n > sub {
-		fitOn = m.subset(fitSubsetIndices(m.ys, sub))
-	}
+	fitOn := fo.fitOn(m)
 	ev := &mixedEval{m: fitOn, pr: pr, nNum: nNum, nCat: nCat}
 	ev.alloc()
 	mode := ev.mode()
@@ -245,6 +239,23 @@ func Fit(enc *space.Encoding, obs []gp.Observation, fo FitOptions) (*Model, erro
 	m.u = blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: n, Stride: n, Data: append([]float64(nil), full.k...)}
 	m.setDerived(full.jitter)
 	return m, nil
+}
+
+// priors are the options' priors, or the defaults for the kernel.
+func (fo FitOptions) priors(nNum, nCat int) Priors {
+	if fo.Priors != nil {
+		return *fo.Priors
+	}
+	return DefaultPriors(nNum, nCat)
+}
+
+// fitOn is the data the hyperparameters are fitted (and judged) on: all
+// of m's, or the subset FitOptions.Subset asks for.
+func (fo FitOptions) fitOn(m *Model) *Model {
+	if sub := cmpOr(fo.Subset, fitSubset); fo.Subset >= 0 && m.n > sub {
+		return m.subset(fitSubsetIndices(m.ys, sub))
+	}
+	return m
 }
 
 // subset is the model's data restricted to some observations, with the
